@@ -1,0 +1,37 @@
+"""Visa card verification value (CVV, CVV2, iCVV): one algorithm, three service-code choices.
+
+The data block is PAN ‖ expiry ‖ service code, zero-filled to 32 nibbles. The left half is
+DES-encrypted under KA, XORed with the right half, then TDES-encrypted under KA‖KB; the result is
+decimalised (digits first, then the letters A–F as 0–5) and cut to the requested length.
+CVV2 uses service code 000 and iCVV service code 999; the card's expiry is used as given,
+in whatever order the issuer chose (YYMM for CVV on the stripe, often MMYY for CVV2).
+"""
+
+from __future__ import annotations
+
+from paycrypt.crypto import primitives as p
+
+
+def decimalise(data: bytes) -> str:
+    """Visa decimalisation: the decimal nibbles in order, then the hex nibbles minus 10."""
+    nibbles = data.hex().upper()
+    digits = "".join(c for c in nibbles if c.isdigit())
+    letters = "".join(str(int(c, 16) - 10) for c in nibbles if not c.isdigit())
+    return digits + letters
+
+
+def cvv(key: bytes, pan: str, expiry: str, service_code: str, length: int = 3) -> str:
+    """Compute a Visa CVV from a two- or three-key TDES CVK."""
+    if len(key) not in (16, 24):
+        raise ValueError("CVK must be a two- or three-key TDES key")
+    if not (pan + expiry + service_code).isdigit():
+        raise ValueError("PAN, expiry and service code must be decimal digits")
+    field = (pan + expiry + service_code).ljust(32, "0")
+    if len(field) > 32:
+        raise ValueError("PAN, expiry and service code exceed 32 digits")
+    block = bytes.fromhex(field)
+    ka, kb = key[:8], key[8:16]
+    step = p.des_ecb_encrypt(ka, block[:8])
+    step = p.xor(step, block[8:])
+    step = p.tdes_ecb_encrypt(ka + kb, step)
+    return decimalise(step)[:length]

@@ -1,0 +1,49 @@
+"""ISO/IEC 9797-1 MAC algorithms 1 and 3 with DES/TDES, and its padding methods.
+
+Algorithm 1 is a CBC-MAC under the whole (T)DES key; algorithm 3 (the "retail MAC") runs
+single DES under K1 over every block and finishes with decrypt-K2 / encrypt-K1 (or K3).
+Both appear throughout payments: EMV cryptograms, AS2805 and DUKPT MACs.
+"""
+
+from __future__ import annotations
+
+from paycrypt.crypto import primitives as p
+
+BLOCK = 8
+
+
+def pad_method1(data: bytes, block: int = BLOCK) -> bytes:
+    """Zero-pad to a multiple of the block; empty data becomes one zero block."""
+    if data and len(data) % block == 0:
+        return data
+    return data + bytes(block - len(data) % block)
+
+
+def pad_method2(data: bytes, block: int = BLOCK) -> bytes:
+    """Append 0x80 then zeros to a multiple of the block (always adds at least one byte)."""
+    data = data + b"\x80"
+    return data + bytes(-len(data) % block)
+
+
+def mac_algorithm1(key: bytes, data: bytes) -> bytes:
+    """CBC-MAC with IV zero under the full key; `data` must already be padded."""
+    _require_aligned(data)
+    return p.tdes_cbc_encrypt(key, data)[-BLOCK:]
+
+
+def mac_algorithm3(key: bytes, data: bytes) -> bytes:
+    """Retail MAC: single-DES CBC under K1, then D(K2), E(K3 or K1) on the last block.
+
+    `key` is a two- or three-key TDES key; `data` must already be padded.
+    """
+    _require_aligned(data)
+    k = p.tdes_key(key)
+    k1, k2, k3 = k[:8], k[8:16], k[16:24]
+    h = p.tdes_cbc_encrypt(k1, data)[-BLOCK:]
+    h = p.des_ecb_decrypt(k2, h)
+    return p.des_ecb_encrypt(k3, h)
+
+
+def _require_aligned(data: bytes) -> None:
+    if not data or len(data) % BLOCK:
+        raise ValueError("MAC input must be a non-empty multiple of 8 bytes")
