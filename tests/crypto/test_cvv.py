@@ -30,9 +30,7 @@ def test_published_cvv(service_code: str, expected: str) -> None:
     service_code=st.text("0123456789", min_size=3, max_size=3),
 )
 def test_matches_psec(key: bytes, pan: str, expiry: str, service_code: str) -> None:
-    assert cvv.cvv(key, pan, expiry, service_code) == psec.cvv.generate_cvv(
-        key, pan, expiry, service_code
-    )
+    assert cvv.cvv(key, pan, expiry, service_code) == psec.cvv.generate_cvv(key, pan, expiry, service_code)
 
 
 def test_decimalise_takes_digits_then_letters() -> None:

@@ -115,7 +115,7 @@ def hmac_digest(key: bytes, data: bytes, hash_name: str) -> bytes:
 def xor(a: bytes, b: bytes) -> bytes:
     if len(a) != len(b):
         raise ValueError("xor operands differ in length")
-    return bytes(x ^ y for x, y in zip(a, b))
+    return (int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).to_bytes(len(a), "big")
 
 
 def set_odd_parity(key: bytes) -> bytes:
