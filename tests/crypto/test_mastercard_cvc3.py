@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from paycrypt.crypto import mastercard_cvc3 as cvc3
+from paycrypt.crypto.emv_keys import derive_icc_master_key_option_a
 
 IMK = bytes.fromhex("01234567899876543210012345678998")
 TRACK = "5123456789012345D35121010000000000000F"
@@ -39,7 +40,7 @@ hexstr = st.binary(min_size=1, max_size=40).map(lambda b: b.hex().upper())
 )
 def test_matches_pyemv(imk: bytes, pan: str, psn: str, track: str, un: bytes, atc: bytes) -> None:
     icc = pyemv.kd.derive_icc_mk_a(imk, pan, psn)
-    assert cvc3._icc_key_option_a(imk, pan, psn) == icc
+    assert derive_icc_master_key_option_a(imk, pan, psn) == icc
     expected = pyemv.cvv.generate_cvc3(icc, bytes.fromhex(track), atc, un).zfill(5)
     assert cvc3.generate_cvc3(imk, pan, psn, track, un.hex(), atc.hex(), 5) == expected
 
@@ -60,7 +61,7 @@ def test_changed_digit_fails(imk: bytes, un: bytes, length: int, data: st.DataOb
 
 
 def test_odd_length_track_is_completed_with_f() -> None:
-    icc = cvc3._icc_key_option_a(IMK, "5123456789012345", "00")
+    icc = derive_icc_master_key_option_a(IMK, "5123456789012345", "00")
     assert cvc3.ivcvc3(icc, TRACK[:-1]) == cvc3.ivcvc3(icc, TRACK)
 
 

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 from paycrypt.crypto import primitives as p
 from paycrypt.crypto.cvv import decimalise
-from paycrypt.crypto.mastercard_cvc3 import _icc_key_option_a, hex_field
+from paycrypt.crypto.emv_keys import derive_icc_master_key_option_a
+from paycrypt.crypto.mastercard_cvc3 import hex_field
 from paycrypt.crypto.visa_dcvv import cvv_over_field
 
 DISCOVER_PSN = "00"
@@ -46,7 +47,7 @@ def generate_cardholder_verification_value(
     _check(pan, length)
     atc_hex = hex_field(atc, 2, "ATC").hex().upper()
     un_hex = hex_field(unpredictable_number, 4, "unpredictable number").hex().upper()
-    return _value(_icc_key_option_a(imk, pan, psn), atc_hex + pan[4:] + un_hex, length)
+    return _value(derive_icc_master_key_option_a(imk, pan, psn), atc_hex + pan[4:] + un_hex, length)
 
 
 def verify_cardholder_verification_value(
@@ -67,7 +68,9 @@ def discover_dynamic_cvc(
         raise ValueError("expiry must be 4 digits")
     atc_hex = hex_field(atc, 2, "ATC").hex().upper()
     un_hex = hex_field(unpredictable_number, 4, "unpredictable number").hex().upper()
-    return _value(_icc_key_option_a(imk, pan, DISCOVER_PSN), atc_hex + pan[4:] + expiry + un_hex, length)
+    return _value(
+        derive_icc_master_key_option_a(imk, pan, DISCOVER_PSN), atc_hex + pan[4:] + expiry + un_hex, length
+    )
 
 
 def verify_discover_dynamic_cvc(

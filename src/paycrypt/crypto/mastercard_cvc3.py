@@ -22,24 +22,9 @@ from __future__ import annotations
 
 from paycrypt.crypto import iso9797
 from paycrypt.crypto import primitives as p
+from paycrypt.crypto.emv_keys import derive_icc_master_key_option_a
 
 CVC3_DIGITS = 5
-
-
-def _icc_key_option_a(imk: bytes, pan: str, psn: str) -> bytes:
-    """EMV Option A ICC master key (EMV 4.3 Book 2 A1.4.1).
-
-    TEMPORARY: replace with `paycrypt.crypto.emv_keys.derive_icc_master_key_option_a(imk, pan,
-    psn)` once that module lands; visa_dcvv and card_dynamic import this function too.
-    """
-    if len(imk) != 16:
-        raise ValueError("issuer master key must be a two-key TDES key")
-    if not (pan + psn).isdigit() or len(psn) != 2:
-        raise ValueError("PAN and PAN sequence number must be decimal digits (PSN two digits)")
-    y = bytes.fromhex((pan + psn)[-16:].rjust(16, "0"))
-    left = p.tdes_ecb_encrypt(imk, y)
-    right = p.tdes_ecb_encrypt(imk, p.xor(y, b"\xff" * 8))
-    return p.set_odd_parity(left + right)
 
 
 def hex_field(value: str, size: int, what: str) -> bytes:
@@ -76,7 +61,7 @@ def generate_cvc3(
     """The rightmost `length` (3–5) digits of the CVC3, as GenerateCardValidationData returns it."""
     if not 1 <= length <= CVC3_DIGITS:
         raise ValueError("CVC3 length must be 1 to 5 digits")
-    icc_key = _icc_key_option_a(imk, pan, psn)
+    icc_key = derive_icc_master_key_option_a(imk, pan, psn)
     return cvc3_number(icc_key, ivcvc3(icc_key, track_data), unpredictable_number, atc)[-length:]
 
 

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from paycrypt.crypto import primitives as p
 from paycrypt.crypto.cvv import decimalise
-from paycrypt.crypto.mastercard_cvc3 import _icc_key_option_a, hex_field
+from paycrypt.crypto.emv_keys import derive_icc_master_key_option_a
+from paycrypt.crypto.mastercard_cvc3 import hex_field
 
 
 def cvv_over_field(key: bytes, field: str) -> bytes:
@@ -39,7 +40,7 @@ def generate_dcvv(
         raise ValueError("expiry must be 4 digits and service code 3 digits")
     if not 12 <= len(pan) <= 19 or not pan.isdigit():
         raise ValueError("PAN must be 12 to 19 decimal digits")
-    udk = _icc_key_option_a(imk, pan, psn)
+    udk = derive_icc_master_key_option_a(imk, pan, psn)
     alternate_pan = hex_field(atc, 2, "ATC").hex().upper() + pan[4:]
     field = (alternate_pan + expiry + service_code).ljust(32, "0")
     return decimalise(cvv_over_field(udk, field))[:length]
