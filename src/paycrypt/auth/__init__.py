@@ -1,0 +1,1 @@
+"""Authentication and authorisation: who is calling (SigV4) and whether they may (IAM-style policy)."""

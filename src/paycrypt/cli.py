@@ -1,0 +1,68 @@
+"""The `paycrypt` command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from paycrypt import __version__, tls
+from paycrypt.server import Settings, StartupError, default_data_dir, serve
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="paycrypt", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"paycrypt {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("serve", help="start the AWS Payment Cryptography compatible endpoint")
+    run.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    run.add_argument("--port", type=int, default=8443, help="port to listen on (default 8443)")
+    run.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="where keys and the master key live (default $PAYCRYPT_DATA_DIR or ~/.local/share/paycrypt)",
+    )
+    run.add_argument("--credentials", type=Path, default=None, help="TOML file of access keys (see README)")
+    run.add_argument("--tls-cert", type=Path, default=None, help="PEM certificate for TLS")
+    run.add_argument("--tls-key", type=Path, default=None, help="PEM private key for TLS")
+    run.add_argument(
+        "--tls-self-signed", action="store_true", help="generate (once) and use a self-signed certificate"
+    )
+    run.add_argument("--purge-interval", type=float, default=60.0, help="seconds between deletion sweeps")
+    run.add_argument("--key-quota", type=int, default=2000, help="keys per account and region")
+    run.add_argument("--alias-quota", type=int, default=2000, help="aliases per account and region")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    settings = _settings(args)
+    try:
+        serve(settings)
+    except StartupError as exc:
+        print(f"paycrypt: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    data_dir = args.data_dir or default_data_dir()
+    cert, key = args.tls_cert, args.tls_key
+    if args.tls_self_signed and cert is None:
+        cert, key = tls.self_signed(data_dir / "tls", [args.host, "localhost", "127.0.0.1"])
+    if (cert is None) != (key is None):
+        raise SystemExit("paycrypt: --tls-cert and --tls-key go together")
+    return Settings(
+        host=args.host,
+        port=args.port,
+        data_dir=data_dir,
+        credentials_file=args.credentials,
+        tls_cert=cert,
+        tls_key=key,
+        purge_interval=args.purge_interval,
+        key_quota=args.key_quota,
+        alias_quota=args.alias_quota,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""Service errors, named by their AWS error codes.
+
+The service layer raises these; the wire layer turns each into the HTTP status and body that
+botocore parses, looking up the status and member names in the plane's own model.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ServiceError(Exception):
+    """An error the caller should see, with the AWS error code and the shape's extra members."""
+
+    code = "InternalServerException"
+    fault = False
+
+    def __init__(self, message: str, **fields: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields = fields
+
+
+class ProtocolError(ServiceError):
+    """An error outside the model's error shapes: authentication, routing, media type."""
+
+    def __init__(self, code: str, message: str, status: int) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = status
+
+
+class ValidationError(ServiceError):
+    code = "ValidationException"
+
+    def __init__(self, message: str, field_path: str | None = None, **fields: Any) -> None:
+        super().__init__(message, **fields)
+        self.field_path = field_path
+        self.field_list = fields.pop("field_list", None)
+
+
+class ResourceNotFound(ServiceError):
+    code = "ResourceNotFoundException"
+
+    def __init__(self, message: str, resource_id: str) -> None:
+        super().__init__(message, ResourceId=resource_id)
+
+
+class Conflict(ServiceError):
+    code = "ConflictException"
+
+
+class AccessDenied(ServiceError):
+    code = "AccessDeniedException"
+
+
+class ServiceQuotaExceeded(ServiceError):
+    code = "ServiceQuotaExceededException"
+
+
+class Throttling(ServiceError):
+    code = "ThrottlingException"
+
+
+class InternalServer(ServiceError):
+    code = "InternalServerException"
+    fault = True
+
+
+class VerificationFailed(ServiceError):
+    code = "VerificationFailedException"
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message, Reason=reason)
+
+
+class NotImplementedOperation(ServiceError):
+    """An operation or union member this release does not serve: HTTP 501, code NotImplemented."""
+
+    code = "NotImplemented"

@@ -1,0 +1,139 @@
+"""Assembling a server from settings: store, vault, service and the ASGI app, run by uvicorn.
+
+uvicorn with httptools and uvloop was chosen by measurement (bench/README.md).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+
+from paycrypt.auth import credentials as creds
+from paycrypt.clock import Clock, SystemClock
+from paycrypt.service.core import Quotas, Service
+from paycrypt.store.sqlite import SqliteStore
+from paycrypt.vault.local import LocalKeyFileVault
+from paycrypt.wire.app import App
+
+log = logging.getLogger("paycrypt")
+
+
+def default_data_dir() -> Path:
+    env = os.environ.get("PAYCRYPT_DATA_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "paycrypt"
+
+
+@dataclass
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8443
+    data_dir: Path = Path()
+    credentials_file: Path | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_self_signed: bool = False
+    purge_interval: float = 60.0
+    key_quota: int = 2000
+    alias_quota: int = 2000
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert is not None
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class StartupError(Exception):
+    """A configuration the server refuses to start with; the message says why."""
+
+
+def resolve_credentials(settings: Settings) -> tuple[creds.CredentialStore, str]:
+    path = settings.credentials_file
+    if path is None and (settings.data_dir / "credentials.toml").exists():
+        path = settings.data_dir / "credentials.toml"
+    if path is not None:
+        try:
+            loaded = creds.load(path)
+        except (OSError, ValueError) as exc:
+            raise StartupError(f"cannot read credentials file: {exc}") from exc
+        return creds.CredentialStore(loaded), f"access keys from {path}"
+    if not is_loopback(settings.host):
+        raise StartupError(
+            f"refusing to listen on {settings.host} without a credentials file: "
+            "the development access key 'test' is accepted on loopback only"
+        )
+    return creds.CredentialStore(creds.dev_credentials()), (
+        f"no credentials file: access key 'test' / secret 'test' is accepted as account {creds.DEV_ACCOUNT}"
+    )
+
+
+def check_transport(settings: Settings) -> None:
+    if not is_loopback(settings.host) and not settings.tls:
+        raise StartupError(
+            f"refusing to listen on {settings.host} without TLS: PANs, PIN blocks and key blocks must not "
+            "cross a network in clear (give --tls-cert and --tls-key, or --tls-self-signed)"
+        )
+
+
+def build_app(settings: Settings, clock: Clock | None = None) -> tuple[App, list[str]]:
+    """The app and the start-up lines that describe it."""
+    check_transport(settings)
+    credential_store, auth_line = resolve_credentials(settings)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = SqliteStore(settings.data_dir / "paycrypt.db")
+    vault = LocalKeyFileVault(settings.data_dir / "master.key")
+    quotas = Quotas(keys_per_region=settings.key_quota, aliases_per_region=settings.alias_quota)
+    service = Service(store, vault.master_key(), clock or SystemClock(), quotas)
+    app = App(service, credential_store, purge_interval=settings.purge_interval)
+    scheme = "https" if settings.tls else "http"
+    lines = [
+        f"paycrypt listening on {scheme}://{_host_for_url(settings.host)}:{settings.port}",
+        f"data directory: {settings.data_dir}",
+        f"authentication: {auth_line}",
+        f"use it with: AWS_ENDPOINT_URL={scheme}://{_host_for_url(settings.host)}:{settings.port}",
+    ]
+    return app, lines
+
+
+def _host_for_url(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def uvicorn_config(app: App, settings: Settings) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=False,
+        log_level="warning",
+        ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,
+        ssl_keyfile=str(settings.tls_key) if settings.tls_key else None,
+        ssl_version=ssl.PROTOCOL_TLS_SERVER,
+        ssl_ciphers="ECDHE+AESGCM:ECDHE+CHACHA20",
+    )
+
+
+def serve(settings: Settings) -> None:
+    app, lines = build_app(settings)
+    for line in lines:
+        log.warning("%s", line)
+    uvicorn.Server(uvicorn_config(app, settings)).run()

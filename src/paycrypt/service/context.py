@@ -1,0 +1,25 @@
+"""Who is calling, where, and when: what every service function is given besides its input."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Caller:
+    account_id: str
+    arn: str
+    user_id: str
+
+
+@dataclass(frozen=True)
+class Context:
+    caller: Caller
+    region: str
+    now: dt.datetime
+    request_id: str
+
+    @property
+    def account(self) -> str:
+        return self.caller.account_id

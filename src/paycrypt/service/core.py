@@ -1,0 +1,24 @@
+"""The service object: the store, the sealer and the clock that every operation shares."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from paycrypt.clock import Clock
+from paycrypt.service.material import Sealer
+from paycrypt.store.base import Store
+
+
+@dataclass(frozen=True)
+class Quotas:
+    keys_per_region: int = 2000
+    aliases_per_region: int = 2000
+    tags_per_key: int = 50
+
+
+class Service:
+    def __init__(self, store: Store, master_key: bytes, clock: Clock, quotas: Quotas | None = None) -> None:
+        self.store = store
+        self.sealer = Sealer(master_key)
+        self.clock = clock
+        self.quotas = quotas or Quotas()

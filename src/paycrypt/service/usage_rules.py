@@ -1,0 +1,70 @@
+"""Which keys each data-plane operation (and union member) accepts: one table.
+
+A key is usable when it is CREATE_COMPLETE and enabled; then its KeyUsage, KeyAlgorithm and
+KeyModesOfUse must fit the rule for the operation and the member chosen. A key with
+NoRestrictions passes any mode check. Later operations add their rows here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from paycrypt.errors import ValidationError
+from paycrypt.service.key_rules import TDES
+from paycrypt.store.records import KeyRecord
+
+C0 = "TR31_C0_CARD_VERIFICATION_KEY"
+
+
+@dataclass(frozen=True)
+class KeyRule:
+    usages: frozenset[str]
+    algorithms: frozenset[str]
+    modes: frozenset[str]  # the key needs one of these (or NoRestrictions)
+
+
+def _rule(usages: set[str], algorithms: frozenset[str], modes: set[str]) -> KeyRule:
+    return KeyRule(frozenset(usages), algorithms, frozenset(modes))
+
+
+RULES: dict[tuple[str, str], KeyRule] = {
+    ("GenerateCardValidationData", "CardVerificationValue1"): _rule({C0}, TDES, {"Generate"}),
+    ("GenerateCardValidationData", "CardVerificationValue2"): _rule({C0}, TDES, {"Generate"}),
+    ("VerifyCardValidationData", "CardVerificationValue1"): _rule({C0}, TDES, {"Verify"}),
+    ("VerifyCardValidationData", "CardVerificationValue2"): _rule({C0}, TDES, {"Verify"}),
+}
+
+
+def check_usable(record: KeyRecord) -> None:
+    if record.key_state != "CREATE_COMPLETE":
+        raise ValidationError(f"Key {record.arn} cannot be used: KeyState is {record.key_state}.")
+    if not record.enabled:
+        raise ValidationError(f"Key {record.arn} cannot be used: it is disabled (Enabled is false).")
+
+
+def check_key(operation: str, member: str, record: KeyRecord) -> None:
+    """Raise ValidationException naming the key attribute that does not fit the operation."""
+    check_usable(record)
+    rule = RULES[(operation, member)]
+    attributes = record.key_attributes
+    doing = f"{operation} with {member}"
+    if attributes["KeyUsage"] not in rule.usages:
+        raise ValidationError(
+            f"Key {record.arn} has KeyUsage {attributes['KeyUsage']}; {doing} requires "
+            f"{' or '.join(sorted(rule.usages))}."
+        )
+    if attributes["KeyAlgorithm"] not in rule.algorithms:
+        raise ValidationError(
+            f"Key {record.arn} has KeyAlgorithm {attributes['KeyAlgorithm']}; {doing} requires "
+            f"{' or '.join(sorted(rule.algorithms))}."
+        )
+    modes = attributes["KeyModesOfUse"]
+    if not modes.get("NoRestrictions") and not any(modes.get(mode) for mode in rule.modes):
+        raise ValidationError(
+            f"Key {record.arn} KeyModesOfUse does not allow {doing}; it requires "
+            f"{' or '.join(sorted(rule.modes))} (or NoRestrictions)."
+        )
+
+
+def supported(operation: str, member: str) -> bool:
+    return (operation, member) in RULES

@@ -1,0 +1,1 @@
+"""Persistent state behind one interface: keys, aliases and tags."""

@@ -1,0 +1,58 @@
+"""The records the store keeps. Key material is only ever the vault-sealed key block."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+UTC = dt.UTC
+
+
+@dataclass
+class KeyRecord:
+    arn: str
+    account: str
+    region: str
+    key_id: str
+    key_attributes: dict[str, Any]
+    key_check_value: str
+    key_check_value_algorithm: str
+    enabled: bool
+    exportable: bool
+    key_state: str
+    key_origin: str
+    create_timestamp: dt.datetime
+    key_block: str
+    usage_start_timestamp: dt.datetime | None = None
+    usage_stop_timestamp: dt.datetime | None = None
+    delete_pending_timestamp: dt.datetime | None = None
+    derive_key_usage: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    _TIMES = ("create_timestamp", "usage_start_timestamp", "usage_stop_timestamp", "delete_pending_timestamp")
+
+    def to_json(self) -> dict[str, Any]:
+        """Everything but the key block, with timestamps as epoch seconds."""
+        data = asdict(self)
+        data.pop("key_block")
+        for name in self._TIMES:
+            value = data[name]
+            data[name] = value.timestamp() if value is not None else None
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], key_block: str) -> KeyRecord:
+        data = dict(data)
+        for name in cls._TIMES:
+            value = data.get(name)
+            data[name] = dt.datetime.fromtimestamp(value, UTC) if value is not None else None
+        return cls(key_block=key_block, **data)
+
+
+@dataclass(frozen=True)
+class AliasRecord:
+    account: str
+    region: str
+    alias_name: str
+    key_arn: str | None

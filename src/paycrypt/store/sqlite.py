@@ -1,0 +1,198 @@
+"""The embedded SQLite store.
+
+WAL journal with synchronous=FULL: a write is acknowledged only after it is on disk, so every key
+whose creation a client saw acknowledged survives a crash or SIGKILL of the server.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from paycrypt.store.records import AliasRecord, KeyRecord
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS keys (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    arn TEXT NOT NULL UNIQUE,
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    key_state TEXT NOT NULL,
+    delete_pending REAL,
+    meta TEXT NOT NULL,
+    key_block TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS keys_owner ON keys (account, region, seq);
+CREATE INDEX IF NOT EXISTS keys_purge ON keys (delete_pending) WHERE delete_pending IS NOT NULL;
+CREATE TABLE IF NOT EXISTS aliases (
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    alias_name TEXT NOT NULL,
+    key_arn TEXT,
+    PRIMARY KEY (account, region, alias_name)
+);
+CREATE INDEX IF NOT EXISTS aliases_key ON aliases (key_arn);
+CREATE TABLE IF NOT EXISTS tags (
+    arn TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    tag_key TEXT NOT NULL,
+    tag_value TEXT NOT NULL,
+    PRIMARY KEY (arn, tag_key)
+);
+"""
+
+
+class SqliteStore:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(SCHEMA)
+        self._lock = threading.RLock()
+        self._depth = 0
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self._lock:
+            outer = self._depth == 0
+            if outer:
+                self._db.execute("BEGIN IMMEDIATE")
+            self._depth += 1
+            try:
+                yield
+            except BaseException:
+                self._depth -= 1
+                if outer:
+                    self._db.execute("ROLLBACK")
+                raise
+            self._depth -= 1
+            if outer:
+                self._db.execute("COMMIT")
+
+    # keys
+
+    def insert_key(self, record: KeyRecord) -> None:
+        with self.transaction():
+            self._db.execute(
+                "INSERT INTO keys (arn, account, region, key_state, delete_pending, meta, key_block)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (record.arn, record.account, record.region, *self._mutable(record), record.key_block),
+            )
+
+    def update_key(self, record: KeyRecord) -> None:
+        with self.transaction():
+            self._db.execute(
+                "UPDATE keys SET key_state = ?, delete_pending = ?, meta = ? WHERE arn = ?",
+                (*self._mutable(record), record.arn),
+            )
+
+    def get_key(self, arn: str) -> KeyRecord | None:
+        row = self._db.execute("SELECT meta, key_block FROM keys WHERE arn = ?", (arn,)).fetchone()
+        return KeyRecord.from_json(json.loads(row[0]), row[1]) if row else None
+
+    def delete_key(self, arn: str) -> None:
+        with self.transaction():
+            self._db.execute("DELETE FROM keys WHERE arn = ?", (arn,))
+            self._db.execute("DELETE FROM tags WHERE arn = ?", (arn,))
+
+    def list_keys(
+        self, account: str, region: str, state: str | None, after: int, limit: int
+    ) -> list[tuple[int, KeyRecord]]:
+        sql = "SELECT seq, meta, key_block FROM keys WHERE account = ? AND region = ? AND seq > ?"
+        args: list[object] = [account, region, after]
+        if state is not None:
+            sql += " AND key_state = ?"
+            args.append(state)
+        sql += " ORDER BY seq LIMIT ?"
+        args.append(limit)
+        rows = self._db.execute(sql, args).fetchall()
+        return [(seq, KeyRecord.from_json(json.loads(meta), block)) for seq, meta, block in rows]
+
+    def count_keys(self, account: str, region: str) -> int:
+        return self._db.execute(
+            "SELECT COUNT(*) FROM keys WHERE account = ? AND region = ?", (account, region)
+        ).fetchone()[0]
+
+    def keys_due_for_purge(self, now_epoch: float) -> Iterator[KeyRecord]:
+        rows = self._db.execute(
+            "SELECT meta, key_block FROM keys WHERE delete_pending IS NOT NULL AND delete_pending <= ?",
+            (now_epoch,),
+        ).fetchall()
+        return (KeyRecord.from_json(json.loads(meta), block) for meta, block in rows)
+
+    @staticmethod
+    def _mutable(record: KeyRecord) -> tuple[str, float | None, str]:
+        pending = record.delete_pending_timestamp
+        return (
+            record.key_state,
+            pending.timestamp() if pending is not None else None,
+            json.dumps(record.to_json(), separators=(",", ":")),
+        )
+
+    # aliases
+
+    def get_alias(self, account: str, region: str, alias_name: str) -> AliasRecord | None:
+        row = self._db.execute(
+            "SELECT key_arn FROM aliases WHERE account = ? AND region = ? AND alias_name = ?",
+            (account, region, alias_name),
+        ).fetchone()
+        return AliasRecord(account, region, alias_name, row[0]) if row else None
+
+    def put_alias(self, alias: AliasRecord) -> None:
+        with self.transaction():
+            self._db.execute(
+                "INSERT OR REPLACE INTO aliases (account, region, alias_name, key_arn) VALUES (?, ?, ?, ?)",
+                (alias.account, alias.region, alias.alias_name, alias.key_arn),
+            )
+
+    def delete_alias(self, account: str, region: str, alias_name: str) -> None:
+        with self.transaction():
+            self._db.execute(
+                "DELETE FROM aliases WHERE account = ? AND region = ? AND alias_name = ?",
+                (account, region, alias_name),
+            )
+
+    def list_aliases(
+        self, account: str, region: str, key_arn: str | None, after: str, limit: int
+    ) -> list[AliasRecord]:
+        sql = "SELECT alias_name, key_arn FROM aliases WHERE account = ? AND region = ? AND alias_name > ?"
+        args: list[object] = [account, region, after]
+        if key_arn is not None:
+            sql += " AND key_arn = ?"
+            args.append(key_arn)
+        sql += " ORDER BY alias_name LIMIT ?"
+        args.append(limit)
+        return [AliasRecord(account, region, n, k) for n, k in self._db.execute(sql, args).fetchall()]
+
+    def count_aliases(self, account: str, region: str) -> int:
+        return self._db.execute(
+            "SELECT COUNT(*) FROM aliases WHERE account = ? AND region = ?", (account, region)
+        ).fetchone()[0]
+
+    def unassign_aliases(self, key_arn: str) -> None:
+        with self.transaction():
+            self._db.execute("UPDATE aliases SET key_arn = NULL WHERE key_arn = ?", (key_arn,))
+
+    # tags
+
+    def get_tags(self, arn: str) -> list[dict[str, str]]:
+        rows = self._db.execute(
+            "SELECT tag_key, tag_value FROM tags WHERE arn = ? ORDER BY position", (arn,)
+        ).fetchall()
+        return [{"Key": k, "Value": v} for k, v in rows]
+
+    def put_tags(self, arn: str, tags: list[dict[str, str]]) -> None:
+        with self.transaction():
+            self._db.execute("DELETE FROM tags WHERE arn = ?", (arn,))
+            self._db.executemany(
+                "INSERT INTO tags (arn, position, tag_key, tag_value) VALUES (?, ?, ?, ?)",
+                [(arn, i, t["Key"], t["Value"]) for i, t in enumerate(tags)],
+            )

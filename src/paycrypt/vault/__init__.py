@@ -1,0 +1,1 @@
+"""The master key that protects every stored key."""

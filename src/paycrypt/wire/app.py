@@ -1,0 +1,246 @@
+"""The ASGI application: one port for the control plane, the data plane and STS.
+
+A request is routed by shape (X-Amz-Target → control plane, form body → STS, a modelled REST
+path → data plane), authenticated with SigV4, parsed and validated against the model, handed to
+the service function, and its result or error encoded the way botocore expects. Handlers run on
+the event loop: they are short and CPU-bound, and SQLite is local.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from paycrypt.auth import sigv4
+from paycrypt.auth.credentials import CredentialStore
+from paycrypt.errors import InternalServer, NotImplementedOperation, ProtocolError, ServiceError
+from paycrypt.service import keys, registry
+from paycrypt.service.context import Caller, Context
+from paycrypt.service.core import Service
+from paycrypt.wire import models, sts
+from paycrypt.wire.protocol import JSON_10, Operation, Protocols
+
+log = logging.getLogger("paycrypt")
+
+SERVICES = frozenset({"payment-cryptography"})
+STS_SERVICES = frozenset({"sts"})
+
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+class App:
+    def __init__(
+        self,
+        service: Service,
+        credentials: CredentialStore,
+        protocols: Protocols | None = None,
+        purge_interval: float = 60.0,
+    ) -> None:
+        self.service = service
+        self.credentials = credentials
+        self.protocols = protocols or Protocols()
+        self.purge_interval = purge_interval
+        self._sweeper: asyncio.Task[None] | None = None
+
+    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        body = await _read_body(receive)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+        query = scope.get("query_string", b"").decode("latin-1")
+        client = scope.get("client") or ("-", 0)
+        response = self.handle(scope["method"], raw_path, query, headers, body, client[0])
+        await send(
+            {
+                "type": "http.response.start",
+                "status": response.status,
+                "headers": [(k.encode(), v.encode()) for k, v in response.headers.items()],
+            }
+        )
+        await send({"type": "http.response.body", "body": response.body})
+
+    def handle(
+        self,
+        method: str,
+        raw_path: str,
+        query: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        source_ip: str = "-",
+    ) -> Response:
+        request_id = str(uuid.uuid4())
+        started = time.perf_counter()
+        name, response = self._dispatch(method, raw_path, query, headers, body, request_id)
+        response.headers["x-amzn-requestid"] = request_id
+        log.info(
+            "%s %s %s %d %.1fms",
+            source_ip,
+            name,
+            request_id,
+            response.status,
+            (time.perf_counter() - started) * 1000,
+        )
+        return response
+
+    def _dispatch(
+        self, method: str, raw_path: str, query: str, headers: Mapping[str, str], body: bytes, request_id: str
+    ) -> tuple[str, Response]:
+        path = raw_path.split("?", 1)[0]
+        if method == "POST" and path == "/":
+            target = headers.get("x-amz-target")
+            if target is not None:
+                op = self.protocols.control_operation(target)
+                if op is None:
+                    return target, self._unknown(models.CONTROL, f"Operation {target} is not recognized.")
+                return op.name, self._serve(op, None, method, raw_path, query, headers, body, request_id)
+            if headers.get("content-type", "").startswith(sts.FORM):
+                return "sts", self._sts(method, raw_path, query, headers, body, request_id)
+        matched = self.protocols.match_data(method, raw_path)
+        if matched is None:
+            return "unknown", self._unknown(models.DATA, f"No operation matches {method} {path}.")
+        op, labels = matched
+        return op.name, self._serve(op, labels, method, raw_path, query, headers, body, request_id)
+
+    def _serve(
+        self,
+        op: Operation,
+        labels: dict[str, str] | None,
+        method: str,
+        raw_path: str,
+        query: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        request_id: str,
+    ) -> Response:
+        try:
+            caller = self._authenticate(method, raw_path, query, headers, body, SERVICES)
+        except sigv4.AuthError as exc:
+            return self._auth_error(op.plane, exc)
+        media = _media_type_error(op.plane, headers, body)
+        if media is not None:
+            return Response(*self.protocols.error(op.plane, media))
+        try:
+            params = self.protocols.parse(op, body, labels)
+            function = (registry.CONTROL if op.plane == models.CONTROL else registry.DATA).get(op.name)
+            if function is None:
+                raise NotImplementedOperation(f"{op.name} is not available in this paycrypt release.")
+            ctx = Context(
+                caller=Caller(caller.credential.account_id, caller.credential.arn, caller.credential.user_id),
+                region=caller.region,
+                now=self.service.clock.now(),
+                request_id=request_id,
+            )
+            result = function(self.service, ctx, params)
+            content_type = JSON_10 if op.plane == models.CONTROL else "application/json"
+            return Response(
+                op.success_status, {"content-type": content_type}, self.protocols.serialize(op, result)
+            )
+        except ServiceError as exc:
+            return Response(*self.protocols.error(op.plane, exc))
+        except Exception:
+            log.exception("internal error in %s (request %s)", op.name, request_id)
+            return Response(
+                *self.protocols.error(op.plane, InternalServer("The service encountered an internal error."))
+            )
+
+    def _authenticate(
+        self,
+        method: str,
+        raw_path: str,
+        query: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        services: frozenset[str],
+    ) -> sigv4.VerifiedCaller:
+        request = sigv4.SignedRequest(
+            method=method, raw_path=raw_path, query_string=query, headers=headers, body=body
+        )
+        return sigv4.verify(request, self.credentials.lookup, dt.datetime.now(dt.UTC), services)
+
+    def _auth_error(self, plane: str, exc: sigv4.AuthError) -> Response:
+        return Response(*self.protocols.error(plane, ProtocolError(exc.code, exc.message, exc.status)))
+
+    def _unknown(self, plane: str, message: str) -> Response:
+        status = 404 if plane == models.DATA else 400
+        return Response(
+            *self.protocols.error(plane, ProtocolError("UnknownOperationException", message, status))
+        )
+
+    def _sts(
+        self, method: str, raw_path: str, query: str, headers: Mapping[str, str], body: bytes, request_id: str
+    ) -> Response:
+        xml = {"content-type": "text/xml"}
+        try:
+            caller = self._authenticate(method, raw_path, query, headers, body, STS_SERVICES)
+        except sigv4.AuthError as exc:
+            return Response(exc.status, xml, sts.error(exc.code, exc.message, request_id))
+        action = sts.action(body)
+        if action != "GetCallerIdentity":
+            message = f"STS action {action} is not available in paycrypt; only GetCallerIdentity is."
+            return Response(400, xml, sts.error("InvalidAction", message, request_id))
+        cred = caller.credential
+        return Response(200, xml, sts.caller_identity(cred.account_id, cred.arn, cred.user_id, request_id))
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self._sweeper is not None:
+                    self._sweeper.cancel()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _sweep(self) -> None:
+        """Purge keys whose deletion window has passed, without waiting for a request."""
+        while True:
+            try:
+                purged = keys.purge_due(self.service, self.service.clock.now())
+                for arn in purged:
+                    log.info("purged key %s", arn)
+            except Exception:
+                log.exception("key purge failed; retrying")
+            await asyncio.sleep(self.purge_interval)
+
+
+MEDIA_TYPES = {models.CONTROL: JSON_10, models.DATA: "application/json"}
+
+
+def _media_type_error(plane: str, headers: Mapping[str, str], body: bytes) -> ProtocolError | None:
+    """Smithy servers answer 415 when a request body comes with another content type."""
+    expected = MEDIA_TYPES[plane]
+    given = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if given == expected or (not body and not given):
+        return None
+    return ProtocolError(
+        "UnsupportedMediaTypeException", f"Content-Type must be {expected}, not {given or 'absent'}.", 415
+    )
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)

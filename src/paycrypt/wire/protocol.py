@@ -1,0 +1,231 @@
+"""awsJson1_0 (control plane) and restJson1 (data plane): routing, parsing and serializing.
+
+Everything here is generic: operations, routes, members and error shapes all come from the
+models, so no code is written per operation. Each operation is compiled once at start.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote
+
+from botocore.model import OperationModel, ServiceModel, Shape
+
+from paycrypt.errors import ProtocolError, ServiceError, ValidationError
+from paycrypt.wire import models, validate
+
+CONTROL_TARGET_PREFIX = "PaymentCryptographyControlPlane."
+JSON_10 = "application/x-amz-json-1.0"
+REST_JSON = "application/json"
+
+
+@dataclass(frozen=True)
+class Operation:
+    plane: str
+    name: str
+    model: OperationModel
+    input_shape: Shape
+    output_shape: Shape | None
+    check: validate.Checker
+    uri_members: dict[str, str] = field(default_factory=dict)  # label -> member name
+    success_status: int = 200
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    segments: tuple[str, ...]  # literal segment, or '{Label}'
+    operation: Operation
+
+
+class Protocols:
+    """Both planes compiled from the pinned models."""
+
+    def __init__(self, loaded: models.Models | None = None) -> None:
+        loaded = loaded or models.load()
+        self.control = {
+            n: _compile(models.CONTROL, loaded.control, n) for n in loaded.control.operation_names
+        }
+        self.data = {n: _compile(models.DATA, loaded.data, n) for n in loaded.data.operation_names}
+        self.routes = [_route(op) for op in self.data.values()]
+        self._error_shapes = {
+            models.CONTROL: _error_shapes(loaded.control),
+            models.DATA: _error_shapes(loaded.data),
+        }
+
+    def control_operation(self, target: str) -> Operation | None:
+        if not target.startswith(CONTROL_TARGET_PREFIX):
+            return None
+        return self.control.get(target[len(CONTROL_TARGET_PREFIX) :])
+
+    def match_data(self, method: str, raw_path: str) -> tuple[Operation, dict[str, str]] | None:
+        parts = tuple(raw_path.split("?", 1)[0].strip("/").split("/"))
+        for route in self.routes:
+            labels = _match(route, method, parts)
+            if labels is not None:
+                return route.operation, labels
+        return None
+
+    def parse(self, op: Operation, body: bytes, labels: dict[str, str] | None = None) -> dict[str, Any]:
+        """Decode the JSON body, bind URI labels, and validate against the input shape."""
+        params = _decode_body(body)
+        for label, value in (labels or {}).items():
+            params[op.uri_members.get(label, label)] = unquote(value)
+        invalid = validate.validate_with(op.check, params)
+        if invalid is not None:
+            raise ValidationError(invalid.message, field_list=invalid.fields)
+        return params
+
+    def serialize(self, op: Operation, result: dict[str, Any] | None) -> bytes:
+        if op.output_shape is None or not result:
+            return b"{}"
+        if has_timestamp(op.output_shape):
+            result = _to_wire(op.output_shape, result)
+        return json.dumps(result, separators=(",", ":")).encode()
+
+    def error(self, plane: str, err: ServiceError) -> tuple[int, dict[str, str], bytes]:
+        """Status, headers and body for an error, in the form botocore parses for that plane."""
+        shape = self._error_shapes[plane].get(err.code)
+        status = _error_status(plane, err, shape)
+        body: dict[str, Any] = {"__type": err.code}
+        names = set(shape.members) if shape is not None else set()
+        message_member = "Message" if "Message" in names else "message"
+        body[message_member] = err.message or err.code
+        for name, value in err.fields.items():
+            if name in names and value is not None:
+                body[name] = value
+        field_list = getattr(err, "field_list", None)
+        if field_list and "fieldList" in names:
+            body["fieldList"] = field_list
+        content_type = JSON_10 if plane == models.CONTROL else REST_JSON
+        headers = {"content-type": content_type, "x-amzn-errortype": err.code}
+        return status, headers, json.dumps(body).encode()
+
+
+def _compile(plane: str, service: ServiceModel, name: str) -> Operation:
+    op = service.operation_model(name)
+    input_shape = op.input_shape
+    uri_members = {}
+    if input_shape is not None:
+        for member_name, member in input_shape.members.items():
+            if member.serialization.get("location") == "uri":
+                uri_members[member.serialization.get("name", member_name)] = member_name
+    return Operation(
+        plane=plane,
+        name=name,
+        model=op,
+        input_shape=input_shape,
+        output_shape=op.output_shape,
+        check=validate.checker(input_shape) if input_shape is not None else validate.accept_empty,
+        uri_members=uri_members,
+        success_status=op.http.get("responseCode", 200),
+    )
+
+
+def _route(op: Operation) -> Route:
+    uri = op.model.http["requestUri"].split("?", 1)[0]
+    return Route(op.model.http["method"], tuple(uri.strip("/").split("/")), op)
+
+
+def _match(route: Route, method: str, parts: tuple[str, ...]) -> dict[str, str] | None:
+    if route.method != method or len(route.segments) != len(parts):
+        return None
+    labels = {}
+    for pattern, part in zip(route.segments, parts, strict=True):
+        if pattern.startswith("{"):
+            if not part:
+                return None
+            labels[pattern.strip("{}+")] = part
+        elif pattern != part:
+            return None
+    return labels
+
+
+def _decode_body(body: bytes) -> dict[str, Any]:
+    if not body.strip():
+        return {}
+    try:
+        params = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValidationError("The request body is not valid JSON.") from exc
+    if not isinstance(params, dict):
+        raise ValidationError("The request body must be a JSON object.")
+    return params
+
+
+def _error_shapes(service: ServiceModel) -> dict[str, Shape]:
+    return {shape.name: shape for shape in service.error_shapes}
+
+
+def _error_status(plane: str, err: ServiceError, shape: Shape | None) -> int:
+    if isinstance(err, ProtocolError):
+        return err.status
+    if err.code == "NotImplemented":
+        return 501
+    if plane == models.DATA and shape is not None and "error" in shape.metadata:
+        return shape.metadata["error"].get("httpStatusCode", 500 if err.fault else 400)
+    return 500 if err.fault else 400
+
+
+@functools.cache
+def has_timestamp(shape: Shape) -> bool:
+    return _has_timestamp(shape, frozenset())
+
+
+def _has_timestamp(shape: Shape, seen: frozenset[str]) -> bool:
+    if shape.type_name == "timestamp":
+        return True
+    if shape.name in seen:
+        return False
+    seen = seen | {shape.name}
+    children: list[Shape] = []
+    if shape.type_name == "structure":
+        children = list(shape.members.values())
+    elif shape.type_name == "list":
+        children = [shape.member]
+    elif shape.type_name == "map":
+        children = [shape.value]
+    return any(_has_timestamp(child, seen) for child in children)
+
+
+def _to_wire(shape: Shape, value: Any) -> Any:
+    """Convert datetimes to epoch seconds, the form both JSON protocols use on the wire."""
+    converter = _CONVERTERS.get(shape.type_name)
+    return converter(shape, value) if converter is not None else value
+
+
+def _structure(shape: Shape, value: dict[str, Any]) -> dict[str, Any]:
+    members = shape.members
+    out = {}
+    for name, item in value.items():
+        member = members.get(name)
+        if member is not None and item is not None:
+            out[name] = _to_wire(member, item) if has_timestamp(member) else item
+    return out
+
+
+def _list(shape: Shape, value: list[Any]) -> list[Any]:
+    return [_to_wire(shape.member, item) for item in value]
+
+
+def _map(shape: Shape, value: dict[str, Any]) -> dict[str, Any]:
+    return {k: _to_wire(shape.value, v) for k, v in value.items()}
+
+
+def _timestamp(shape: Shape, value: Any) -> float:
+    if isinstance(value, dt.datetime):
+        return round(value.timestamp(), 3)
+    return value
+
+
+_CONVERTERS: dict[str, Callable[[Shape, Any], Any]] = {
+    "structure": _structure,
+    "list": _list,
+    "map": _map,
+    "timestamp": _timestamp,
+}

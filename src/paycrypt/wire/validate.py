@@ -1,0 +1,216 @@
+"""Input validation against the model's shapes: one compiled checker per shape.
+
+Rules (Smithy constraint traits as AWS's front ends apply them): required members, JSON types,
+enums, length (characters for strings, items for lists and maps), numeric range, patterns
+(matched against the whole value), and unions with exactly one member set. Members the model
+does not know are ignored, as AWS's JSON front ends do, so newer clients keep working.
+Values are never echoed in messages except for enum mismatches, because members such as PANs,
+PIN blocks and key material are sensitive.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.model import Shape
+
+Issue = tuple[str, str]  # (dotted member path, what is wrong)
+Checker = Callable[[Any, str, list[Issue]], None]
+
+MAX_LISTED = 10
+
+
+@dataclass(frozen=True)
+class Invalid:
+    """The outcome of a failed validation: a message and the field list AWS returns."""
+
+    message: str
+    fields: list[dict[str, str]]
+
+
+def validate(shape: Shape, value: Any) -> Invalid | None:
+    return validate_with(checker(shape), value)
+
+
+def _invalid(issues: list[Issue]) -> Invalid:
+    listed = issues[:MAX_LISTED]
+    noun = "error" if len(issues) == 1 else "errors"
+    message = f"{len(issues)} validation {noun} detected: " + "; ".join(
+        f"Value at '{path}' failed to satisfy constraint: {what}" if path else what for path, what in listed
+    )
+    fields = [{"path": "/" + path.replace(".", "/"), "message": what} for path, what in listed]
+    return Invalid(message, fields)
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+@functools.cache
+def checker(shape: Shape) -> Checker:
+    builder = _BUILDERS.get(shape.type_name, _build_any)
+    return builder(shape)
+
+
+def _build_structure(shape: Shape) -> Checker:
+    members = list(shape.members.items())
+    required = frozenset(shape.required_members)
+    union = shape.is_tagged_union
+    # Member checkers are looked up lazily: shapes may be recursive.
+
+    def check(value: Any, path: str, issues: list[Issue]) -> None:
+        if not isinstance(value, dict):
+            issues.append((path, "Member must be a structure"))
+            return
+        present = 0
+        for name, member in members:
+            item = value.get(name)
+            if item is None:
+                if name in required:
+                    issues.append((_join(path, name), "Member must not be null"))
+                continue
+            present += 1
+            checker(member)(item, _join(path, name), issues)
+        if union and present != 1:
+            names = ", ".join(name for name, _ in members)
+            issues.append((path, f"Member must have exactly one of these members set: {names}"))
+
+    return check
+
+
+def _build_list(shape: Shape) -> Checker:
+    member = shape.member
+    bounds = _length_bounds(shape)
+
+    def check(value: Any, path: str, issues: list[Issue]) -> None:
+        if not isinstance(value, list):
+            issues.append((path, "Member must be a list"))
+            return
+        _check_length(len(value), bounds, path, issues)
+        item_check = checker(member)
+        for index, item in enumerate(value):
+            if item is None:
+                issues.append((f"{path}.{index + 1}", "Member must not be null"))
+            else:
+                item_check(item, f"{path}.{index + 1}", issues)
+
+    return check
+
+
+def _build_map(shape: Shape) -> Checker:
+    key_shape, value_shape = shape.key, shape.value
+    bounds = _length_bounds(shape)
+
+    def check(value: Any, path: str, issues: list[Issue]) -> None:
+        if not isinstance(value, dict):
+            issues.append((path, "Member must be a map"))
+            return
+        _check_length(len(value), bounds, path, issues)
+        for key, item in value.items():
+            checker(key_shape)(key, f"{path}.{key}", issues)
+            if item is not None:
+                checker(value_shape)(item, f"{path}.{key}", issues)
+
+    return check
+
+
+def _build_string(shape: Shape) -> Checker:
+    meta = shape.metadata
+    enum = frozenset(meta.get("enum", ()))
+    enum_text = "[" + ", ".join(meta.get("enum", ())) + "]"
+    bounds = _length_bounds(shape)
+    pattern = re.compile(meta["pattern"]) if "pattern" in meta else None
+    pattern_text = meta.get("pattern", "")
+
+    def check(value: Any, path: str, issues: list[Issue]) -> None:
+        if not isinstance(value, str):
+            issues.append((path, "Member must be a string"))
+            return
+        if enum and value not in enum:
+            shown = value if len(value) <= 64 else value[:64] + "..."
+            issues.append(
+                (path, f"Value '{shown}' is not valid; Member must satisfy enum value set: {enum_text}")
+            )
+            return
+        _check_length(len(value), bounds, path, issues)
+        if pattern is not None and pattern.fullmatch(value) is None:
+            issues.append((path, f"Member must satisfy regular expression pattern: {pattern_text}"))
+
+    return check
+
+
+def _build_integer(shape: Shape) -> Checker:
+    low, high = shape.metadata.get("min"), shape.metadata.get("max")
+
+    def check(value: Any, path: str, issues: list[Issue]) -> None:
+        if isinstance(value, bool) or not isinstance(value, int):
+            issues.append((path, "Member must be an integer"))
+            return
+        if low is not None and value < low:
+            issues.append((path, f"Member must have value greater than or equal to {low}"))
+        if high is not None and value > high:
+            issues.append((path, f"Member must have value less than or equal to {high}"))
+
+    return check
+
+
+def _build_boolean(shape: Shape) -> Checker:
+    def check(value: Any, path: str, issues: list[Issue]) -> None:
+        if not isinstance(value, bool):
+            issues.append((path, "Member must be a boolean"))
+
+    return check
+
+
+def _build_timestamp(shape: Shape) -> Checker:
+    def check(value: Any, path: str, issues: list[Issue]) -> None:
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            issues.append((path, "Member must be a timestamp"))
+
+    return check
+
+
+def _build_any(shape: Shape) -> Checker:
+    def check(value: Any, path: str, issues: list[Issue]) -> None:
+        return None
+
+    return check
+
+
+def _length_bounds(shape: Shape) -> tuple[int | None, int | None]:
+    return shape.metadata.get("min"), shape.metadata.get("max")
+
+
+def _check_length(length: int, bounds: tuple[int | None, int | None], path: str, issues: list[Issue]) -> None:
+    low, high = bounds
+    if low is not None and length < low:
+        issues.append((path, f"Member must have length greater than or equal to {low}"))
+    if high is not None and length > high:
+        issues.append((path, f"Member must have length less than or equal to {high}"))
+
+
+_BUILDERS: dict[str, Callable[[Shape], Checker]] = {
+    "structure": _build_structure,
+    "list": _build_list,
+    "map": _build_map,
+    "string": _build_string,
+    "integer": _build_integer,
+    "long": _build_integer,
+    "boolean": _build_boolean,
+    "timestamp": _build_timestamp,
+}
+
+
+def validate_with(check: Checker, value: Any) -> Invalid | None:
+    """Validate with an already compiled checker (the per-operation fast path)."""
+    issues: list[Issue] = []
+    check(value, "", issues)
+    return _invalid(issues) if issues else None
+
+
+def accept_empty(value: Any, path: str, issues: list[Issue]) -> None:
+    return None

@@ -1,0 +1,32 @@
+"""Test helpers shared by the API tests."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import botocore.exceptions
+import pytest
+
+
+def db_snapshot(data_dir: Path) -> tuple[list[tuple], ...]:
+    """Every row of the store, read with a connection of its own, to prove a call changed nothing."""
+    db = sqlite3.connect(data_dir / "paycrypt.db")
+    try:
+        return tuple(
+            db.execute(f"SELECT * FROM {table} ORDER BY 1, 2, 3").fetchall()
+            for table in ("keys", "aliases", "tags")
+        )
+    finally:
+        db.close()
+
+
+def expect_error(call, code: str, status: int, *args, **kwargs) -> dict:
+    """Run a boto3 call that must fail with `code` and HTTP `status`; return the error response."""
+    with pytest.raises(botocore.exceptions.ClientError) as info:
+        call(*args, **kwargs)
+    response = info.value.response
+    assert response["Error"]["Code"] == code, response
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == status, response
+    assert response["Error"]["Message"], response
+    return response

@@ -1,0 +1,189 @@
+"""Bad input gets the AWS error code and status, never a 500, and never changes the store."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.api import rawhttp
+from tests.api.helpers import db_snapshot, expect_error
+from tests.conftest import CVK_ATTRIBUTES
+
+
+@pytest.fixture
+def unchanged(server):
+    before = db_snapshot(server.data_dir)
+    yield
+    assert db_snapshot(server.data_dir) == before
+
+
+def _create(endpoint: str, body: dict) -> tuple[int, dict]:
+    status, _, response = rawhttp.control(endpoint, "CreateKey", body)
+    return status, response
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ({"Exportable": True}, "KeyAttributes"),
+        ({"KeyAttributes": CVK_ATTRIBUTES}, "Exportable"),
+        ({"KeyAttributes": CVK_ATTRIBUTES, "Exportable": "yes"}, "Exportable"),
+        (
+            {"KeyAttributes": {**CVK_ATTRIBUTES, "KeyAlgorithm": "TDDES_2KEY"}, "Exportable": True},
+            "TDDES_2KEY",
+        ),
+        (
+            {"KeyAttributes": {**CVK_ATTRIBUTES, "KeyModesOfUse": {"Generate": "true"}}, "Exportable": True},
+            "Generate",
+        ),
+        (
+            {"KeyAttributes": CVK_ATTRIBUTES, "Exportable": True, "Tags": [{"Key": "", "Value": "x"}]},
+            "Tags.1.Key",
+        ),
+        ({"KeyAttributes": CVK_ATTRIBUTES, "Exportable": True, "Tags": "notalist"}, "Tags"),
+        (
+            {"KeyAttributes": CVK_ATTRIBUTES, "Exportable": True, "KeyCheckValueAlgorithm": "HMAC"},
+            "KeyCheckValueAlgorithm",
+        ),
+        (
+            {"KeyAttributes": {**CVK_ATTRIBUTES, "KeyUsage": "TR31_M7_HMAC_KEY"}, "Exportable": True},
+            "KeyAlgorithm",
+        ),
+        (
+            {"KeyAttributes": {**CVK_ATTRIBUTES, "KeyModesOfUse": {"Encrypt": True}}, "Exportable": True},
+            "KeyModesOfUse",
+        ),
+        (
+            {
+                "KeyAttributes": {
+                    **CVK_ATTRIBUTES,
+                    "KeyModesOfUse": {"Generate": True, "NoRestrictions": True},
+                },
+                "Exportable": True,
+            },
+            "KeyModesOfUse",
+        ),
+        (
+            {"KeyAttributes": {**CVK_ATTRIBUTES, "KeyClass": "ASYMMETRIC_KEY_PAIR"}, "Exportable": True},
+            "KeyClass",
+        ),
+        ({"KeyAttributes": {**CVK_ATTRIBUTES, "KeyClass": "PRIVATE_KEY"}, "Exportable": True}, "KeyClass"),
+        (
+            {
+                "KeyAttributes": CVK_ATTRIBUTES,
+                "Exportable": True,
+                "DeriveKeyUsage": "TR31_K1_KEY_BLOCK_PROTECTION_KEY",
+            },
+            "DeriveKeyUsage",
+        ),
+    ],
+)
+def test_create_key_validation(server, unchanged, body, fragment) -> None:
+    status, response = _create(server.endpoint, body)
+    assert status == 400, response
+    assert response["__type"] == "ValidationException"
+    assert fragment in response["Message"]
+
+
+def test_unknown_members_are_ignored(server, control) -> None:
+    """Decision: unknown members are ignored, as AWS's JSON front ends do (README, Decisions)."""
+    status, response = _create(
+        server.endpoint, {"KeyAttributes": CVK_ATTRIBUTES, "Exportable": True, "Colour": "blue"}
+    )
+    assert status == 200 and response["Key"]["KeyState"] == "CREATE_COMPLETE"
+
+
+@pytest.mark.parametrize(
+    ("alias", "valid"),
+    [
+        ("alias/ok_name-1/x", True),
+        ("alias/", False),
+        ("alias/has space", False),
+        ("noprefix", False),
+        ("alias/" + "a" * 251, False),
+    ],
+)
+def test_alias_names(server, control, alias, valid) -> None:
+    if valid:
+        control.create_alias(AliasName=alias)
+        return
+    before = db_snapshot(server.data_dir)
+    expect_error(control.create_alias, "ValidationException", 400, AliasName=alias)
+    assert db_snapshot(server.data_dir) == before
+
+
+def test_bad_key_identifiers(server, control, unchanged) -> None:
+    expect_error(control.get_key, "ValidationException", 400, KeyIdentifier="not-an-identifier")
+    expect_error(
+        control.get_key,
+        "ValidationException",
+        400,
+        KeyIdentifier="arn:aws:payment-cryptography:us-east-1:111122223333:key/short",
+    )
+    expect_error(
+        control.get_key,
+        "ResourceNotFoundException",
+        400,
+        KeyIdentifier="arn:aws:payment-cryptography:us-east-1:111122223333:key/abcdefghijklmnop",
+    )
+    expect_error(control.list_tags_for_resource, "ValidationException", 400, ResourceArn="alias/not-an-arn")
+
+
+def test_list_keys_bounds(server, control) -> None:
+    expect_error(control.list_keys, "ValidationException", 400, MaxResults=0)
+    expect_error(control.list_keys, "ValidationException", 400, MaxResults=101)
+    expect_error(control.list_keys, "ValidationException", 400, KeyState="NOT_A_STATE")
+
+
+@pytest.mark.parametrize("body", [b"{not json", b"[1, 2]", b'"string"', b"\xff\xfe"])
+def test_malformed_json(server, unchanged, body) -> None:
+    status, headers, response = rawhttp.control(server.endpoint, "CreateKey", body)
+    assert status == 400
+    assert response["__type"] == "ValidationException"
+    assert headers["x-amzn-errortype"] == "ValidationException"
+
+
+def test_wrong_content_type(server, unchanged) -> None:
+    body = json.dumps({"KeyAttributes": CVK_ATTRIBUTES, "Exportable": True}).encode()
+    status, _, response = rawhttp.control(
+        server.endpoint, "CreateKey", body, headers={"Content-Type": "text/plain"}
+    )
+    assert status == 415 and response["__type"] == "UnsupportedMediaTypeException"
+    status, _, raw = rawhttp.send(
+        server.endpoint, "/cardvalidationdata/verify", b"{}", {"Content-Type": "text/xml"}
+    )
+    assert status == 415 and json.loads(raw)["__type"] == "UnsupportedMediaTypeException"
+
+
+def test_unknown_operation(server) -> None:
+    status, _, response = rawhttp.control(server.endpoint, "LaunchRocket", {})
+    assert status == 400 and response["__type"] == "UnknownOperationException"
+    status, _, raw = rawhttp.send(
+        server.endpoint, "/no/such/path", b"{}", {"Content-Type": "application/json"}
+    )
+    assert status == 404 and json.loads(raw)["__type"] == "UnknownOperationException"
+
+
+def test_operation_of_a_later_release_is_501(server, control) -> None:
+    response = expect_error(
+        control.get_parameters_for_import,
+        "NotImplemented",
+        501,
+        KeyMaterialType="TR34_KEY_BLOCK",
+        WrappingKeyAlgorithm="RSA_2048",
+    )
+    assert "GetParametersForImport" in response["Error"]["Message"]
+
+
+def test_error_body_shape_control_plane(server, cvk) -> None:
+    status, headers, response = rawhttp.control(
+        server.endpoint, "GetKey", {"KeyIdentifier": cvk[:-3] + "zzz"}
+    )
+    assert status == 400
+    assert response == {
+        "__type": "ResourceNotFoundException",
+        "message": response["message"],
+        "ResourceId": cvk[:-3] + "zzz",
+    }
+    assert headers["x-amzn-errortype"] == "ResourceNotFoundException"

@@ -1,0 +1,97 @@
+"""Shared fixtures: a real paycrypt server on a free loopback port, and clients for it.
+
+The server runs in a thread of the test process with a ManualClock, so tests can move the
+key-lifecycle clock forward (purges) while SigV4 keeps checking against real time.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+import pytest
+import uvicorn
+from botocore.config import Config
+
+from paycrypt.clock import ManualClock
+from paycrypt.server import Settings, build_app, uvicorn_config
+from paycrypt.wire.app import App
+
+REGION = "us-east-1"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class RunningServer:
+    endpoint: str
+    clock: ManualClock
+    app: App
+    data_dir: Path
+    settings: Settings
+
+    def session(self, access_key: str = "test", secret: str = "test", region: str = REGION) -> boto3.Session:
+        return boto3.Session(aws_access_key_id=access_key, aws_secret_access_key=secret, region_name=region)
+
+    def client(self, service: str, region: str = REGION, **kwargs: object) -> object:
+        # Client-side validation off: the server's own validation is what these tests exercise.
+        config = Config(retries={"max_attempts": 1, "mode": "standard"}, parameter_validation=False)
+        return self.session(region=region).client(
+            service, endpoint_url=self.endpoint, config=config, **kwargs
+        )
+
+
+def start_server(settings: Settings, clock: ManualClock) -> tuple[uvicorn.Server, threading.Thread, App]:
+    app, _ = build_app(settings, clock)
+    server = uvicorn.Server(uvicorn_config(app, settings))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("paycrypt test server did not start")
+        time.sleep(0.01)
+    return server, thread, app
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    data_dir = tmp_path_factory.mktemp("paycrypt-data")
+    settings = Settings(port=free_port(), data_dir=data_dir, purge_interval=0.05)
+    clock = ManualClock()
+    uv, thread, app = start_server(settings, clock)
+    yield RunningServer(f"http://127.0.0.1:{settings.port}", clock, app, data_dir, settings)
+    uv.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def control(server: RunningServer) -> object:
+    return server.client("payment-cryptography")
+
+
+@pytest.fixture(scope="session")
+def data(server: RunningServer) -> object:
+    return server.client("payment-cryptography-data")
+
+
+CVK_ATTRIBUTES = {
+    "KeyAlgorithm": "TDES_2KEY",
+    "KeyUsage": "TR31_C0_CARD_VERIFICATION_KEY",
+    "KeyClass": "SYMMETRIC_KEY",
+    "KeyModesOfUse": {"Generate": True, "Verify": True},
+}
+
+
+@pytest.fixture
+def cvk(control: object) -> str:
+    return control.create_key(Exportable=True, KeyAttributes=CVK_ATTRIBUTES)["Key"]["KeyArn"]
