@@ -1,0 +1,121 @@
+"""The CreateKey rules table (seed-B §12 with the README's decisions) and the KCV rules table."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from paycrypt.errors import ValidationError
+from paycrypt.service import kcv_rules, key_rules
+
+SYMMETRIC_USAGES = [u for u, r in key_rules.RULES.items() if r.key_class == "SYMMETRIC_KEY"]
+
+
+def attrs(usage: str, algorithm: str, modes: set[str], key_class: str | None = None) -> dict:
+    return {
+        "KeyUsage": usage,
+        "KeyAlgorithm": algorithm,
+        "KeyClass": key_class or key_rules.RULES[usage].key_class,
+        "KeyModesOfUse": {m: True for m in modes},
+    }
+
+
+@pytest.mark.parametrize(
+    ("usage", "algorithm", "modes"),
+    [
+        ("TR31_C0_CARD_VERIFICATION_KEY", "TDES_2KEY", {"Generate", "Verify"}),
+        ("TR31_C0_CARD_VERIFICATION_KEY", "AES_256", {"NoRestrictions"}),
+        ("TR31_B0_BASE_DERIVATION_KEY", "AES_128", {"DeriveKey"}),
+        ("TR31_K0_KEY_ENCRYPTION_KEY", "TDES_3KEY", {"Encrypt", "Wrap"}),
+        ("TR31_M7_HMAC_KEY", "HMAC_SHA224", {"Generate"}),
+        ("TR31_M0_ISO_16609_MAC_KEY", "TDES_2KEY", {"Verify"}),
+        ("TR31_P1_PIN_GENERATION_KEY", "TDES_2KEY", {"Encrypt", "Decrypt", "Wrap", "Unwrap"}),
+        ("TR31_P1_PIN_GENERATION_KEY", "AES_128", {"Generate", "Verify"}),
+        ("TR31_E5_EMV_MKEY_CARD_PERSONALIZATION", "TDES_2KEY", {"DeriveKey"}),
+        ("TR31_K2_TR34_ASYMMETRIC_KEY", "RSA_2048", {"Decrypt", "Unwrap"}),
+        ("TR31_S0_ASYMMETRIC_KEY_FOR_DIGITAL_SIGNATURE", "RSA_4096", {"Sign"}),
+        ("TR31_K3_ASYMMETRIC_KEY_FOR_KEY_AGREEMENT", "ECC_NIST_P521", {"DeriveKey"}),
+    ],
+)
+def test_valid_combinations(usage: str, algorithm: str, modes: set[str]) -> None:
+    key_rules.check_create(attrs(usage, algorithm, modes), None)
+
+
+@pytest.mark.parametrize(
+    ("attributes", "derive", "names"),
+    [
+        (attrs("TR31_M7_HMAC_KEY", "AES_128", {"Generate"}), None, "KeyAlgorithm"),
+        (attrs("TR31_M1_ISO_9797_1_MAC_KEY", "AES_128", {"Generate"}), None, "KeyAlgorithm"),
+        (attrs("TR31_C0_CARD_VERIFICATION_KEY", "HMAC_SHA256", {"Generate"}), None, "KeyAlgorithm"),
+        (attrs("TR31_C0_CARD_VERIFICATION_KEY", "TDES_2KEY", {"Encrypt"}), None, "KeyModesOfUse"),
+        (attrs("TR31_C0_CARD_VERIFICATION_KEY", "TDES_2KEY", set()), None, "KeyModesOfUse"),
+        (
+            attrs("TR31_C0_CARD_VERIFICATION_KEY", "TDES_2KEY", {"Generate", "NoRestrictions"}),
+            None,
+            "KeyModesOfUse",
+        ),
+        (attrs("TR31_K2_TR34_ASYMMETRIC_KEY", "RSA_2048", {"DeriveKey"}), None, "KeyModesOfUse"),
+        (
+            attrs("TR31_K3_ASYMMETRIC_KEY_FOR_KEY_AGREEMENT", "ECC_NIST_P256", {"NoRestrictions"}),
+            None,
+            "KeyModesOfUse",
+        ),
+        (attrs("TR31_C0_CARD_VERIFICATION_KEY", "TDES_2KEY", {"Generate"}, "PRIVATE_KEY"), None, "KeyClass"),
+        (
+            attrs("TR31_D1_ASYMMETRIC_KEY_FOR_DATA_ENCRYPTION", "RSA_2048", {"Encrypt"}, "PUBLIC_KEY"),
+            None,
+            "KeyClass",
+        ),
+        (
+            attrs("TR31_C0_CARD_VERIFICATION_KEY", "TDES_2KEY", {"Generate"}),
+            "TR31_C0_CARD_VERIFICATION_KEY",
+            "DeriveKeyUsage",
+        ),
+    ],
+)
+def test_invalid_combinations_name_the_attribute(attributes: dict, derive: str | None, names: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        key_rules.check_create(attributes, derive)
+    assert names in info.value.message
+
+
+def test_every_symmetric_usage_rejects_every_asymmetric_algorithm() -> None:
+    for usage, algorithm in itertools.product(SYMMETRIC_USAGES, sorted(key_rules.ASYMMETRIC)):
+        with pytest.raises(ValidationError):
+            key_rules.check_create(attrs(usage, algorithm, {"NoRestrictions"}), None)
+
+
+def test_normalized_modes_has_all_nine() -> None:
+    assert key_rules.normalized_modes({"Generate": True}) == {m: m == "Generate" for m in key_rules.MODES}
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "requested", "expected"),
+    [
+        ("TDES_2KEY", None, "ANSI_X9_24"),
+        ("TDES_3KEY", "CMAC", "CMAC"),
+        ("AES_192", None, "CMAC"),
+        ("HMAC_SHA384", None, "HMAC"),
+        ("RSA_3072", None, "SHA_1"),
+        ("ECC_NIST_P384", None, "SHA_1"),
+    ],
+)
+def test_kcv_algorithm_choice(algorithm: str, requested: str | None, expected: str) -> None:
+    assert kcv_rules.check(algorithm, requested) == expected
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "requested"),
+    [
+        ("AES_128", "ANSI_X9_24"),
+        ("TDES_2KEY", "HMAC"),
+        ("HMAC_SHA256", "CMAC"),
+        ("RSA_2048", "CMAC"),
+        ("ECC_NIST_P256", "ANSI_X9_24"),
+    ],
+)
+def test_kcv_algorithm_mismatch_rejected(algorithm: str, requested: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        kcv_rules.check(algorithm, requested)
+    assert requested in info.value.message

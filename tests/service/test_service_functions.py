@@ -1,0 +1,101 @@
+"""Service functions called directly: plain dicts in and out, no HTTP."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+
+import pytest
+
+from paycrypt.clock import ManualClock
+from paycrypt.crypto import cvv
+from paycrypt.errors import Conflict, ResourceNotFound, ServiceQuotaExceeded, VerificationFailed
+from paycrypt.service import aliases, card_validation, keys
+from paycrypt.service.context import Caller, Context
+from paycrypt.service.core import Quotas, Service
+from paycrypt.store.sqlite import SqliteStore
+
+CVK = {
+    "KeyAlgorithm": "TDES_2KEY",
+    "KeyUsage": "TR31_C0_CARD_VERIFICATION_KEY",
+    "KeyClass": "SYMMETRIC_KEY",
+    "KeyModesOfUse": {"Generate": True, "Verify": True},
+}
+
+
+@pytest.fixture
+def svc(tmp_path) -> Service:
+    return Service(
+        SqliteStore(tmp_path / "db"),
+        secrets.token_bytes(32),
+        ManualClock(),
+        Quotas(keys_per_region=3, aliases_per_region=1),
+    )
+
+
+def ctx(svc: Service, account: str = "111122223333", region: str = "us-east-1") -> Context:
+    return Context(Caller(account, f"arn:aws:iam::{account}:user/t", "AIDA"), region, svc.clock.now(), "req")
+
+
+def test_create_generate_verify(svc) -> None:
+    c = ctx(svc)
+    key = keys.create_key(svc, c, {"KeyAttributes": CVK, "Exportable": True})["Key"]
+    out = card_validation.generate_card_validation_data(
+        svc,
+        c,
+        {
+            "KeyIdentifier": key["KeyArn"],
+            "PrimaryAccountNumber": "4123456789012345",
+            "GenerationAttributes": {"CardVerificationValue2": {"CardExpiryDate": "8701"}},
+        },
+    )
+    material = svc.sealer.material(svc.store.get_key(key["KeyArn"]))
+    assert out["ValidationData"] == cvv.cvv(material, "4123456789012345", "8701", "000")
+    params = {
+        "KeyIdentifier": key["KeyArn"],
+        "PrimaryAccountNumber": "4123456789012345",
+        "VerificationAttributes": {"CardVerificationValue2": {"CardExpiryDate": "8701"}},
+    }
+    card_validation.verify_card_validation_data(svc, c, {**params, "ValidationData": out["ValidationData"]})
+    with pytest.raises(VerificationFailed) as info:
+        card_validation.verify_card_validation_data(
+            svc, c, {**params, "ValidationData": f"{(int(out['ValidationData']) + 1) % 1000:03d}"}
+        )
+    assert info.value.fields == {"Reason": "INVALID_VALIDATION_DATA"}
+
+
+def test_key_quota_is_per_account_and_region(svc) -> None:
+    for _ in range(3):
+        keys.create_key(svc, ctx(svc), {"KeyAttributes": CVK, "Exportable": True})
+    with pytest.raises(ServiceQuotaExceeded):
+        keys.create_key(svc, ctx(svc), {"KeyAttributes": CVK, "Exportable": True})
+    keys.create_key(svc, ctx(svc, region="eu-west-1"), {"KeyAttributes": CVK, "Exportable": True})
+    keys.create_key(svc, ctx(svc, account="444455556666"), {"KeyAttributes": CVK, "Exportable": True})
+
+
+def test_alias_quota(svc) -> None:
+    aliases.create_alias(svc, ctx(svc), {"AliasName": "alias/one"})
+    with pytest.raises(ServiceQuotaExceeded):
+        aliases.create_alias(svc, ctx(svc), {"AliasName": "alias/two"})
+
+
+def test_delete_restore_and_purge(svc) -> None:
+    c = ctx(svc)
+    arn = keys.create_key(svc, c, {"KeyAttributes": CVK, "Exportable": True})["Key"]["KeyArn"]
+    aliases.create_alias(svc, c, {"AliasName": "alias/k", "KeyArn": arn})
+    pending = keys.delete_key(svc, c, {"KeyIdentifier": "alias/k", "DeleteKeyInDays": 3})["Key"]
+    assert pending["DeletePendingTimestamp"] == c.now + dt.timedelta(days=3)
+    with pytest.raises(Conflict):
+        keys.delete_key(svc, c, {"KeyIdentifier": arn})
+    assert keys.purge_due(svc, c.now + dt.timedelta(days=2)) == []
+    assert keys.purge_due(svc, c.now + dt.timedelta(days=3)) == [arn]
+    with pytest.raises(ResourceNotFound):
+        keys.get_key(svc, c, {"KeyIdentifier": arn})
+    assert aliases.get_alias(svc, c, {"AliasName": "alias/k"})["Alias"] == {"AliasName": "alias/k"}
+
+
+def test_other_account_cannot_see_key(svc) -> None:
+    arn = keys.create_key(svc, ctx(svc), {"KeyAttributes": CVK, "Exportable": True})["Key"]["KeyArn"]
+    with pytest.raises(ResourceNotFound):
+        keys.get_key(svc, ctx(svc, account="444455556666"), {"KeyIdentifier": arn})
+    assert keys.list_keys(svc, ctx(svc, account="444455556666"), {})["Keys"] == []
