@@ -27,11 +27,18 @@ def _rule(usages: set[str], algorithms: frozenset[str], modes: set[str]) -> KeyR
     return KeyRule(frozenset(usages), algorithms, frozenset(modes))
 
 
-RULES: dict[tuple[str, str], KeyRule] = {
-    ("GenerateCardValidationData", "CardVerificationValue1"): _rule({C0}, TDES, {"Generate"}),
-    ("GenerateCardValidationData", "CardVerificationValue2"): _rule({C0}, TDES, {"Generate"}),
-    ("VerifyCardValidationData", "CardVerificationValue1"): _rule({C0}, TDES, {"Verify"}),
-    ("VerifyCardValidationData", "CardVerificationValue2"): _rule({C0}, TDES, {"Verify"}),
+# (operation, union member or "", key role) -> rule. The role names the input member that
+# identifies the key ("KeyIdentifier" for single-key operations; e.g. "EncryptionKeyIdentifier",
+# "IncomingKeyIdentifier" where an operation uses several keys).
+RULES: dict[tuple[str, str, str], KeyRule] = {
+    ("GenerateCardValidationData", "CardVerificationValue1", "KeyIdentifier"): _rule(
+        {C0}, TDES, {"Generate"}
+    ),
+    ("GenerateCardValidationData", "CardVerificationValue2", "KeyIdentifier"): _rule(
+        {C0}, TDES, {"Generate"}
+    ),
+    ("VerifyCardValidationData", "CardVerificationValue1", "KeyIdentifier"): _rule({C0}, TDES, {"Verify"}),
+    ("VerifyCardValidationData", "CardVerificationValue2", "KeyIdentifier"): _rule({C0}, TDES, {"Verify"}),
 }
 
 
@@ -42,12 +49,14 @@ def check_usable(record: KeyRecord) -> None:
         raise ValidationError(f"Key {record.arn} cannot be used: it is disabled (Enabled is false).")
 
 
-def check_key(operation: str, member: str, record: KeyRecord) -> None:
+def check_key(operation: str, member: str, record: KeyRecord, role: str = "KeyIdentifier") -> None:
     """Raise ValidationException naming the key attribute that does not fit the operation."""
     check_usable(record)
-    rule = RULES[(operation, member)]
+    rule = RULES[(operation, member, role)]
     attributes = record.key_attributes
-    doing = f"{operation} with {member}"
+    doing = f"{operation} with {member}" if member else operation
+    if role != "KeyIdentifier":
+        doing += f" ({role})"
     if attributes["KeyUsage"] not in rule.usages:
         raise ValidationError(
             f"Key {record.arn} has KeyUsage {attributes['KeyUsage']}; {doing} requires "
@@ -64,7 +73,3 @@ def check_key(operation: str, member: str, record: KeyRecord) -> None:
             f"Key {record.arn} KeyModesOfUse does not allow {doing}; it requires "
             f"{' or '.join(sorted(rule.modes))} (or NoRestrictions)."
         )
-
-
-def supported(operation: str, member: str) -> bool:
-    return (operation, member) in RULES
