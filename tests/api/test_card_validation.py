@@ -6,6 +6,7 @@ import pytest
 
 from paycrypt.crypto import cvv
 from tests.api.helpers import db_snapshot, expect_error
+from tests.api.known_keys import put_known_key
 from tests.conftest import CVK_ATTRIBUTES
 
 PAN = "171234567890123"
@@ -220,3 +221,28 @@ def test_data_plane_validation_has_field_list(server, data, cvk) -> None:
     assert "/PrimaryAccountNumber" in paths and "/ValidationData" in paths
     assert "12AB4567890123" not in response["Error"]["Message"]
     assert db_snapshot(server.data_dir) == before
+
+
+def test_published_cvv_vector_end_to_end(server, data) -> None:
+    """Visa CVV vector (CVK 0123456789ABCDEF FEDCBA9876543210, PAN 4123456789012345, expiry 8701,
+    service code 101 -> 561; CVV2 with 000 -> 636; iCVV with 999 -> 651), published in the Visa CVV
+    worked example and digest seed-A §8.2, served through boto3 from a stored known key."""
+    key = put_known_key(
+        server,
+        bytes.fromhex("0123456789ABCDEFFEDCBA9876543210"),
+        "TR31_C0_CARD_VERIFICATION_KEY",
+        "TDES_2KEY",
+        {"Generate": True, "Verify": True},
+    )
+    assert key["KeyCheckValue"] == "08D7B4"
+    pan = "4123456789012345"
+    for service_code, expected in (("101", "561"), ("999", "651")):
+        value = data.generate_card_validation_data(
+            KeyIdentifier=key["KeyArn"],
+            PrimaryAccountNumber=pan,
+            GenerationAttributes={
+                "CardVerificationValue1": {"CardExpiryDate": "8701", "ServiceCode": service_code}
+            },
+        )["ValidationData"]
+        assert value == expected
+    assert _cvv2(data, key["KeyArn"], pan, "8701") == "636"

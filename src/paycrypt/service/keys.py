@@ -24,17 +24,52 @@ DEFAULT_DELETE_DAYS = 7
 
 def create_key(svc: Service, ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     attributes = params["KeyAttributes"]
-    derive_key_usage = params.get("DeriveKeyUsage")
     if params.get("ReplicationRegions"):
         raise NotImplementedOperation("CreateKey with ReplicationRegions is not available in this release.")
-    key_rules.check_create(attributes, derive_key_usage)
-    new_tags = tags.validated(params.get("Tags") or [], svc.quotas.tags_per_key)
-    algorithm = attributes["KeyAlgorithm"]
-    requested_kcv = kcv_rules.check(algorithm, params.get("KeyCheckValueAlgorithm"))
+    key_rules.check_create(attributes, params.get("DeriveKeyUsage"))
+    kcv_rules.check(attributes["KeyAlgorithm"], params.get("KeyCheckValueAlgorithm"))
+    tags.validated(params.get("Tags") or [], svc.quotas.tags_per_key)
     _check_key_quota(svc, ctx)
-    material = keygen.generate(algorithm)
-    kcv, kcv_algorithm = kcv_rules.compute(algorithm, requested_kcv, material)
-    enabled = params.get("Enabled", True)
+    record = store_key(
+        svc,
+        ctx,
+        NewKey(
+            attributes=attributes,
+            material=keygen.generate(attributes["KeyAlgorithm"]),
+            exportable=params["Exportable"],
+            enabled=params.get("Enabled", True),
+            origin="AWS_PAYMENT_CRYPTOGRAPHY",
+            kcv_algorithm=params.get("KeyCheckValueAlgorithm"),
+            derive_key_usage=params.get("DeriveKeyUsage"),
+            tags=params.get("Tags") or [],
+        ),
+    )
+    return {"Key": views.key(record)}
+
+
+@dataclasses.dataclass(frozen=True)
+class NewKey:
+    """A key about to be stored, whether generated here (CreateKey) or brought in (ImportKey)."""
+
+    attributes: dict[str, Any]
+    material: bytes
+    exportable: bool
+    enabled: bool
+    origin: str
+    kcv_algorithm: str | None = None
+    derive_key_usage: str | None = None
+    tags: list[dict[str, str]] = dataclasses.field(default_factory=list)
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+def store_key(svc: Service, ctx: Context, new: NewKey) -> KeyRecord:
+    """Seal and store a key with its KCV, tags and timestamps, within the account's key quota.
+
+    The one path by which key material enters the store: CreateKey and ImportKey both use it.
+    Attribute rules are the caller's to check first.
+    """
+    new_tags = tags.validated(new.tags, svc.quotas.tags_per_key)
+    kcv, kcv_algorithm = kcv_rules.compute(new.attributes["KeyAlgorithm"], new.kcv_algorithm, new.material)
     key_id = identifiers.new_key_id()
     record = KeyRecord(
         arn=identifiers.key_arn(ctx, key_id),
@@ -42,28 +77,29 @@ def create_key(svc: Service, ctx: Context, params: dict[str, Any]) -> dict[str, 
         region=ctx.region,
         key_id=key_id,
         key_attributes={
-            **attributes,
-            "KeyModesOfUse": key_rules.normalized_modes(attributes["KeyModesOfUse"]),
+            **new.attributes,
+            "KeyModesOfUse": key_rules.normalized_modes(new.attributes["KeyModesOfUse"]),
         },
         key_check_value=kcv,
         key_check_value_algorithm=kcv_algorithm,
-        enabled=enabled,
-        exportable=params["Exportable"],
+        enabled=new.enabled,
+        exportable=new.exportable,
         key_state=CREATE_COMPLETE,
-        key_origin="AWS_PAYMENT_CRYPTOGRAPHY",
+        key_origin=new.origin,
         create_timestamp=ctx.now,
-        usage_start_timestamp=ctx.now if enabled else None,
-        usage_stop_timestamp=None if enabled else ctx.now,
-        derive_key_usage=derive_key_usage,
+        usage_start_timestamp=ctx.now if new.enabled else None,
+        usage_stop_timestamp=None if new.enabled else ctx.now,
+        derive_key_usage=new.derive_key_usage,
         key_block="",
+        extra=dict(new.extra),
     )
-    record.key_block = svc.sealer.seal(record, material)
+    record.key_block = svc.sealer.seal(record, new.material)
     with svc.store.transaction():
         _check_key_quota(svc, ctx)
         svc.store.insert_key(record)
         if new_tags:
             svc.store.put_tags(record.arn, new_tags)
-    return {"Key": views.key(record)}
+    return record
 
 
 def get_key(svc: Service, ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
