@@ -8,6 +8,7 @@ NoRestrictions passes any mode check. Later operations add their rows here.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from paycrypt.errors import ValidationError
 from paycrypt.service.key_rules import TDES
@@ -50,26 +51,30 @@ def check_usable(record: KeyRecord) -> None:
 
 
 def check_key(operation: str, member: str, record: KeyRecord, role: str = "KeyIdentifier") -> None:
-    """Raise ValidationException naming the key attribute that does not fit the operation."""
+    """Raise ValidationException naming the stored key's attribute that does not fit the operation."""
     check_usable(record)
+    check_attributes(operation, member, role, record.key_attributes, f"Key {record.arn}")
+
+
+def check_attributes(operation: str, member: str, role: str, attributes: dict[str, Any], label: str) -> None:
+    """The same check for a key that is not stored (a dynamic key unwrapped for one request)."""
     rule = RULES[(operation, member, role)]
-    attributes = record.key_attributes
     doing = f"{operation} with {member}" if member else operation
     if role != "KeyIdentifier":
         doing += f" ({role})"
     if attributes["KeyUsage"] not in rule.usages:
         raise ValidationError(
-            f"Key {record.arn} has KeyUsage {attributes['KeyUsage']}; {doing} requires "
+            f"{label} has KeyUsage {attributes['KeyUsage']}; {doing} requires "
             f"{' or '.join(sorted(rule.usages))}."
         )
     if attributes["KeyAlgorithm"] not in rule.algorithms:
         raise ValidationError(
-            f"Key {record.arn} has KeyAlgorithm {attributes['KeyAlgorithm']}; {doing} requires "
+            f"{label} has KeyAlgorithm {attributes['KeyAlgorithm']}; {doing} requires "
             f"{' or '.join(sorted(rule.algorithms))}."
         )
     modes = attributes["KeyModesOfUse"]
     if not modes.get("NoRestrictions") and not any(modes.get(mode) for mode in rule.modes):
         raise ValidationError(
-            f"Key {record.arn} KeyModesOfUse does not allow {doing}; it requires "
+            f"{label} KeyModesOfUse does not allow {doing}; it requires "
             f"{' or '.join(sorted(rule.modes))} (or NoRestrictions)."
         )
