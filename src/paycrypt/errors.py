@@ -33,10 +33,9 @@ class ProtocolError(ServiceError):
 class ValidationError(ServiceError):
     code = "ValidationException"
 
-    def __init__(self, message: str, field_path: str | None = None, **fields: Any) -> None:
-        super().__init__(message, **fields)
-        self.field_path = field_path
-        self.field_list = fields.pop("field_list", None)
+    def __init__(self, message: str, field_list: list[dict[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.field_list = field_list
 
 
 class ResourceNotFound(ServiceError):

@@ -40,7 +40,6 @@ class Settings:
     credentials_file: Path | None = None
     tls_cert: Path | None = None
     tls_key: Path | None = None
-    tls_self_signed: bool = False
     purge_interval: float = 60.0
     key_quota: int = 2000
     alias_quota: int = 2000

@@ -88,7 +88,10 @@ class App:
     ) -> Response:
         request_id = str(uuid.uuid4())
         started = time.perf_counter()
-        name, response = self._dispatch(method, raw_path, query, headers, body, request_id)
+        request = sigv4.SignedRequest(
+            method=method, raw_path=raw_path, query_string=query, headers=headers, body=body
+        )
+        name, response = self._dispatch(request, request_id)
         response.headers["x-amzn-requestid"] = request_id
         log.info(
             "%s %s %s %d %.1fms",
@@ -100,45 +103,35 @@ class App:
         )
         return response
 
-    def _dispatch(
-        self, method: str, raw_path: str, query: str, headers: Mapping[str, str], body: bytes, request_id: str
-    ) -> tuple[str, Response]:
-        path = raw_path.split("?", 1)[0]
-        if method == "POST" and path == "/":
-            target = headers.get("x-amz-target")
+    def _dispatch(self, request: sigv4.SignedRequest, request_id: str) -> tuple[str, Response]:
+        path = request.raw_path.split("?", 1)[0]
+        if request.method == "POST" and path == "/":
+            target = request.headers.get("x-amz-target")
             if target is not None:
                 op = self.protocols.control_operation(target)
                 if op is None:
                     return target, self._unknown(models.CONTROL, f"Operation {target} is not recognized.")
-                return op.name, self._serve(op, None, method, raw_path, query, headers, body, request_id)
-            if headers.get("content-type", "").startswith(sts.FORM):
-                return "sts", self._sts(method, raw_path, query, headers, body, request_id)
-        matched = self.protocols.match_data(method, raw_path)
+                return op.name, self._serve(op, None, request, request_id)
+            if request.headers.get("content-type", "").startswith(sts.FORM):
+                return "sts", self._sts(request, request_id)
+        matched = self.protocols.match_data(request.method, request.raw_path)
         if matched is None:
-            return "unknown", self._unknown(models.DATA, f"No operation matches {method} {path}.")
+            return "unknown", self._unknown(models.DATA, f"No operation matches {request.method} {path}.")
         op, labels = matched
-        return op.name, self._serve(op, labels, method, raw_path, query, headers, body, request_id)
+        return op.name, self._serve(op, labels, request, request_id)
 
     def _serve(
-        self,
-        op: Operation,
-        labels: dict[str, str] | None,
-        method: str,
-        raw_path: str,
-        query: str,
-        headers: Mapping[str, str],
-        body: bytes,
-        request_id: str,
+        self, op: Operation, labels: dict[str, str] | None, request: sigv4.SignedRequest, request_id: str
     ) -> Response:
         try:
-            caller = self._authenticate(method, raw_path, query, headers, body, SERVICES)
+            caller = self._authenticate(request, SERVICES)
         except sigv4.AuthError as exc:
             return self._auth_error(op.plane, exc)
-        media = _media_type_error(op.plane, headers, body)
+        media = _media_type_error(op.plane, request.headers, request.body)
         if media is not None:
             return Response(*self.protocols.error(op.plane, media))
         try:
-            params = self.protocols.parse(op, body, labels)
+            params = self.protocols.parse(op, request.body, labels)
             function = (registry.CONTROL if op.plane == models.CONTROL else registry.DATA).get(op.name)
             if function is None:
                 raise NotImplementedOperation(f"{op.name} is not available in this paycrypt release.")
@@ -157,22 +150,10 @@ class App:
             return Response(*self.protocols.error(op.plane, exc))
         except Exception:
             log.exception("internal error in %s (request %s)", op.name, request_id)
-            return Response(
-                *self.protocols.error(op.plane, InternalServer("The service encountered an internal error."))
-            )
+            internal = InternalServer("The service encountered an internal error.")
+            return Response(*self.protocols.error(op.plane, internal))
 
-    def _authenticate(
-        self,
-        method: str,
-        raw_path: str,
-        query: str,
-        headers: Mapping[str, str],
-        body: bytes,
-        services: frozenset[str],
-    ) -> sigv4.VerifiedCaller:
-        request = sigv4.SignedRequest(
-            method=method, raw_path=raw_path, query_string=query, headers=headers, body=body
-        )
+    def _authenticate(self, request: sigv4.SignedRequest, services: frozenset[str]) -> sigv4.VerifiedCaller:
         return sigv4.verify(request, self.credentials.lookup, dt.datetime.now(dt.UTC), services)
 
     def _auth_error(self, plane: str, exc: sigv4.AuthError) -> Response:
@@ -184,15 +165,13 @@ class App:
             *self.protocols.error(plane, ProtocolError("UnknownOperationException", message, status))
         )
 
-    def _sts(
-        self, method: str, raw_path: str, query: str, headers: Mapping[str, str], body: bytes, request_id: str
-    ) -> Response:
+    def _sts(self, request: sigv4.SignedRequest, request_id: str) -> Response:
         xml = {"content-type": "text/xml"}
         try:
-            caller = self._authenticate(method, raw_path, query, headers, body, STS_SERVICES)
+            caller = self._authenticate(request, STS_SERVICES)
         except sigv4.AuthError as exc:
             return Response(exc.status, xml, sts.error(exc.code, exc.message, request_id))
-        action = sts.action(body)
+        action = sts.action(request.body)
         if action != "GetCallerIdentity":
             message = f"STS action {action} is not available in paycrypt; only GetCallerIdentity is."
             return Response(400, xml, sts.error("InvalidAction", message, request_id))
