@@ -170,7 +170,8 @@ class App:
         try:
             caller = self._authenticate(request, STS_SERVICES)
         except sigv4.AuthError as exc:
-            return Response(exc.status, xml, sts.error(exc.code, exc.message, request_id))
+            code = sts.AUTH_CODES.get(exc.code, exc.code)
+            return Response(exc.status, xml, sts.error(code, exc.message, request_id))
         action = sts.action(request.body)
         if action != "GetCallerIdentity":
             message = f"STS action {action} is not available in paycrypt; only GetCallerIdentity is."

@@ -9,6 +9,15 @@ NAMESPACE = "https://sts.amazonaws.com/doc/2011-06-15/"
 FORM = "application/x-www-form-urlencoded"
 
 
+# STS (awsQuery) names authentication failures differently from the JSON services.
+AUTH_CODES = {
+    "MissingAuthenticationTokenException": "MissingAuthenticationToken",
+    "IncompleteSignatureException": "IncompleteSignature",
+    "UnrecognizedClientException": "InvalidClientTokenId",
+    "InvalidSignatureException": "SignatureDoesNotMatch",
+}
+
+
 def action(body: bytes) -> str | None:
     try:
         values = parse_qs(body.decode("ascii"), keep_blank_values=True)
