@@ -33,8 +33,14 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--purge-interval", type=float, default=60.0, help="seconds between deletion sweeps")
     run.add_argument("--key-quota", type=int, default=2000, help="keys per account and region")
     run.add_argument("--alias-quota", type=int, default=2000, help="aliases per account and region")
+    run.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warning"],
+        default="info",
+        help="debug adds one line per request (operation, status, time; never a request body)",
+    )
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     settings = _settings(args)
     try:
         serve(settings)

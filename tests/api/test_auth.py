@@ -161,7 +161,7 @@ class RequestLog(logging.Handler):
     """The server's per-request log lines (src/paycrypt/wire/app.py), by operation name."""
 
     def __init__(self) -> None:
-        super().__init__(logging.INFO)
+        super().__init__(logging.DEBUG)
         self.operations: list[tuple[str, int]] = []
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -174,7 +174,7 @@ def request_log() -> Iterator[RequestLog]:
     logger = logging.getLogger("paycrypt")
     handler, level = RequestLog(), logger.level
     logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
+    logger.setLevel(logging.DEBUG)
     yield handler
     logger.removeHandler(handler)
     logger.setLevel(level)

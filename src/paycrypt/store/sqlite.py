@@ -15,6 +15,8 @@ from pathlib import Path
 
 from paycrypt.store.records import AliasRecord, KeyRecord
 
+RECORD_CACHE_SIZE = 100_000
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS keys (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -36,6 +38,17 @@ CREATE TABLE IF NOT EXISTS aliases (
     PRIMARY KEY (account, region, alias_name)
 );
 CREATE INDEX IF NOT EXISTS aliases_key ON aliases (key_arn);
+CREATE TABLE IF NOT EXISTS exchange_keys (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL UNIQUE,
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    expires REAL,
+    meta TEXT NOT NULL,
+    key_block TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS exchange_keys_kind ON exchange_keys (account, region, kind, seq);
 CREATE TABLE IF NOT EXISTS tags (
     arn TEXT NOT NULL,
     position INTEGER NOT NULL,
@@ -55,6 +68,10 @@ class SqliteStore:
         self._db.executescript(SCHEMA)
         self._lock = threading.RLock()
         self._depth = 0
+        # Parsed key records by ARN: the data plane reads the same keys over and over. Writes go
+        # through this object (one server process owns the file), so dropping an entry on every
+        # write, and everything on a rollback, keeps the cache exact. Callers never mutate records.
+        self._records: dict[str, KeyRecord] = {}
 
     def close(self) -> None:
         self._db.close()
@@ -72,6 +89,7 @@ class SqliteStore:
                 self._depth -= 1
                 if outer:
                     self._db.execute("ROLLBACK")
+                    self._records.clear()
                 raise
             self._depth -= 1
             if outer:
@@ -80,6 +98,7 @@ class SqliteStore:
     # keys
 
     def insert_key(self, record: KeyRecord) -> None:
+        self._records.pop(record.arn, None)
         with self.transaction():
             self._db.execute(
                 "INSERT INTO keys (arn, account, region, key_state, delete_pending, meta, key_block)"
@@ -88,6 +107,7 @@ class SqliteStore:
             )
 
     def update_key(self, record: KeyRecord) -> None:
+        self._records.pop(record.arn, None)
         with self.transaction():
             self._db.execute(
                 "UPDATE keys SET key_state = ?, delete_pending = ?, meta = ? WHERE arn = ?",
@@ -95,10 +115,20 @@ class SqliteStore:
             )
 
     def get_key(self, arn: str) -> KeyRecord | None:
+        cached = self._records.get(arn)
+        if cached is not None:
+            return cached
         row = self._db.execute("SELECT meta, key_block FROM keys WHERE arn = ?", (arn,)).fetchone()
-        return KeyRecord.from_json(json.loads(row[0]), row[1]) if row else None
+        if row is None:
+            return None
+        record = KeyRecord.from_json(json.loads(row[0]), row[1])
+        if len(self._records) >= RECORD_CACHE_SIZE:
+            self._records.clear()
+        self._records[arn] = record
+        return record
 
     def delete_key(self, arn: str) -> None:
+        self._records.pop(arn, None)
         with self.transaction():
             self._db.execute("DELETE FROM keys WHERE arn = ?", (arn,))
             self._db.execute("DELETE FROM tags WHERE arn = ?", (arn,))
@@ -180,6 +210,46 @@ class SqliteStore:
     def unassign_aliases(self, key_arn: str) -> None:
         with self.transaction():
             self._db.execute("UPDATE aliases SET key_arn = NULL WHERE key_arn = ?", (key_arn,))
+
+    # exchange keys: the service CA and the key pairs behind import and export tokens
+
+    def insert_exchange_key(self, kind: str, record: KeyRecord, expires: float | None) -> bool:
+        """Insert unless the name (`record.arn`) exists; whether this call inserted it."""
+        with self.transaction():
+            cursor = self._db.execute(
+                "INSERT OR IGNORE INTO exchange_keys (name, account, region, kind, expires, meta, key_block)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    record.arn,
+                    record.account,
+                    record.region,
+                    kind,
+                    expires,
+                    json.dumps(record.to_json(), separators=(",", ":")),
+                    record.key_block,
+                ),
+            )
+            return cursor.rowcount == 1
+
+    def get_exchange_key(self, name: str) -> KeyRecord | None:
+        row = self._db.execute("SELECT meta, key_block FROM exchange_keys WHERE name = ?", (name,)).fetchone()
+        return KeyRecord.from_json(json.loads(row[0]), row[1]) if row else None
+
+    def latest_exchange_key(
+        self, account: str, region: str, kind: str, expires_after: float
+    ) -> KeyRecord | None:
+        row = self._db.execute(
+            "SELECT meta, key_block FROM exchange_keys WHERE account = ? AND region = ? AND kind = ?"
+            " AND expires > ? ORDER BY seq DESC LIMIT 1",
+            (account, region, kind, expires_after),
+        ).fetchone()
+        return KeyRecord.from_json(json.loads(row[0]), row[1]) if row else None
+
+    def purge_exchange_keys(self, now_epoch: float) -> int:
+        with self.transaction():
+            return self._db.execute(
+                "DELETE FROM exchange_keys WHERE expires IS NOT NULL AND expires <= ?", (now_epoch,)
+            ).rowcount
 
     # tags
 

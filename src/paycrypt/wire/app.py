@@ -72,7 +72,10 @@ class App:
             {
                 "type": "http.response.start",
                 "status": response.status,
-                "headers": [(k.encode(), v.encode()) for k, v in response.headers.items()],
+                "headers": [
+                    (b"content-length", str(len(response.body)).encode()),
+                    *((k.encode(), v.encode()) for k, v in response.headers.items()),
+                ],
             }
         )
         await send({"type": "http.response.body", "body": response.body})
@@ -93,7 +96,7 @@ class App:
         )
         name, response = self._dispatch(request, request_id)
         response.headers["x-amzn-requestid"] = request_id
-        log.info(
+        log.debug(
             "%s %s %s %d %.1fms",
             source_ip,
             name,

@@ -52,7 +52,9 @@ class Protocols:
             n: _compile(models.CONTROL, loaded.control, n) for n in loaded.control.operation_names
         }
         self.data = {n: _compile(models.DATA, loaded.data, n) for n in loaded.data.operation_names}
-        self.routes = [_route(op) for op in self.data.values()]
+        self.routes: dict[tuple[str, str, int], list[Route]] = {}
+        for route in (_route(op) for op in self.data.values()):
+            self.routes.setdefault(_route_key(route.method, route.segments), []).append(route)
         self._error_shapes = {
             models.CONTROL: _error_shapes(loaded.control),
             models.DATA: _error_shapes(loaded.data),
@@ -65,7 +67,7 @@ class Protocols:
 
     def match_data(self, method: str, raw_path: str) -> tuple[Operation, dict[str, str]] | None:
         parts = tuple(raw_path.split("?", 1)[0].strip("/").split("/"))
-        for route in self.routes:
+        for route in self.routes.get(_route_key(method, parts), ()):
             labels = _match(route, method, parts)
             if labels is not None:
                 return route.operation, labels
@@ -130,6 +132,11 @@ def _compile(plane: str, service: ServiceModel, name: str) -> Operation:
 def _route(op: Operation) -> Route:
     uri = op.model.http["requestUri"].split("?", 1)[0]
     return Route(op.model.http["method"], tuple(uri.strip("/").split("/")), op)
+
+
+def _route_key(method: str, segments: tuple[str, ...]) -> tuple[str, str, int]:
+    """Routes are indexed by method, first segment (a literal in every data-plane URI) and depth."""
+    return method, segments[0], len(segments)
 
 
 def _match(route: Route, method: str, parts: tuple[str, ...]) -> dict[str, str] | None:
