@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from paycrypt import __version__, tls
+from paycrypt.audit.reader import add_audit_parser, run_audit
 from paycrypt.server import Settings, StartupError, default_data_dir, serve
 
 
@@ -39,8 +40,23 @@ def main(argv: list[str] | None = None) -> int:
         default="info",
         help="debug adds one line per request (operation, status, time; never a request body)",
     )
+    run.add_argument(
+        "--audit-data-events",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="data-plane audit events: 'on' (default), 'off', or ACCOUNT[:REGION]=on|off (repeatable)",
+    )
+    run.add_argument("--audit-max-bytes", type=int, default=64 * 1024 * 1024, help="rotate the audit log at")
+    run.add_argument("--audit-backups", type=int, default=10, help="rotated audit files kept")
+    add_audit_parser(commands)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    if args.command == "audit":
+        args.data_dir = args.data_dir or default_data_dir()
+        return run_audit(args)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
+    )
     settings = _settings(args)
     try:
         serve(settings)
@@ -67,6 +83,9 @@ def _settings(args: argparse.Namespace) -> Settings:
         purge_interval=args.purge_interval,
         key_quota=args.key_quota,
         alias_quota=args.alias_quota,
+        audit_data_events=tuple(args.audit_data_events),
+        audit_max_bytes=args.audit_max_bytes,
+        audit_backups=args.audit_backups,
     )
 
 

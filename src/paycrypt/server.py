@@ -14,11 +14,14 @@ from pathlib import Path
 
 import uvicorn
 
+from paycrypt.audit import events as audit_events
+from paycrypt.audit import writer as audit_writer
 from paycrypt.auth import credentials as creds
 from paycrypt.clock import Clock, SystemClock
 from paycrypt.service.core import Quotas, Service
 from paycrypt.store.sqlite import SqliteStore
 from paycrypt.vault.local import LocalKeyFileVault
+from paycrypt.wire import models
 from paycrypt.wire.app import App
 
 log = logging.getLogger("paycrypt")
@@ -43,6 +46,9 @@ class Settings:
     purge_interval: float = 60.0
     key_quota: int = 2000
     alias_quota: int = 2000
+    audit_data_events: tuple[str, ...] = ()
+    audit_max_bytes: int = audit_writer.DEFAULT_MAX_BYTES
+    audit_backups: int = audit_writer.DEFAULT_BACKUPS
 
     @property
     def tls(self) -> bool:
@@ -99,12 +105,21 @@ def build_app(settings: Settings, clock: Clock | None = None) -> tuple[App, list
     vault = LocalKeyFileVault(settings.data_dir / "master.key")
     quotas = Quotas(keys_per_region=settings.key_quota, aliases_per_region=settings.alias_quota)
     service = Service(store, vault.master_key(), clock or SystemClock(), quotas)
-    app = App(service, credential_store, purge_interval=settings.purge_interval)
+    loaded = models.load()
+    audit_events.prepare([(models.CONTROL, loaded.control), (models.DATA, loaded.data)])
+    audit = audit_writer.AuditWriter(
+        settings.data_dir / audit_writer.DEFAULT_FILE_NAME,
+        max_bytes=settings.audit_max_bytes,
+        backups=settings.audit_backups,
+        data_events=audit_writer.DataEventSelector.parse(settings.audit_data_events),
+    )
+    app = App(service, credential_store, purge_interval=settings.purge_interval, audit=audit)
     scheme = "https" if settings.tls else "http"
     lines = [
         f"paycrypt listening on {scheme}://{_host_for_url(settings.host)}:{settings.port}",
         f"data directory: {settings.data_dir}",
         f"authentication: {auth_line}",
+        f"audit log: {audit.path}",
         f"use it with: AWS_ENDPOINT_URL={scheme}://{_host_for_url(settings.host)}:{settings.port}",
     ]
     return app, lines

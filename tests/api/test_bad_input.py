@@ -165,15 +165,24 @@ def test_unknown_operation(server) -> None:
     assert status == 404 and json.loads(raw)["__type"] == "UnknownOperationException"
 
 
-def test_operation_of_a_later_release_is_501(server, control) -> None:
+def test_unserved_operation_and_union_member_are_501(server, control, data, cvk, monkeypatch) -> None:
+    """An operation with no service function, or a union member with no handler, answers 501
+    NotImplemented naming it (the foundation's rule for what later issues build)."""
+    from paycrypt.service import card_validation, registry
+
+    monkeypatch.delitem(registry.CONTROL, "GetAlias")
+    response = expect_error(control.get_alias, "NotImplemented", 501, AliasName="alias/x")
+    assert "GetAlias" in response["Error"]["Message"]
+    monkeypatch.delitem(card_validation.GENERATE, "CardVerificationValue2")
     response = expect_error(
-        control.get_parameters_for_import,
+        data.generate_card_validation_data,
         "NotImplemented",
         501,
-        KeyMaterialType="TR34_KEY_BLOCK",
-        WrappingKeyAlgorithm="RSA_2048",
+        KeyIdentifier=cvk,
+        PrimaryAccountNumber="4111111111111111",
+        GenerationAttributes={"CardVerificationValue2": {"CardExpiryDate": "0123"}},
     )
-    assert "GetParametersForImport" in response["Error"]["Message"]
+    assert "CardVerificationValue2" in response["Error"]["Message"]
 
 
 def test_error_body_shape_control_plane(server, cvk) -> None:

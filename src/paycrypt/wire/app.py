@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
+from paycrypt.audit import events
+from paycrypt.audit.writer import AuditWriter
 from paycrypt.auth import sigv4
 from paycrypt.auth.credentials import CredentialStore
 from paycrypt.errors import InternalServer, NotImplementedOperation, ProtocolError, ServiceError
@@ -42,6 +46,22 @@ class Response:
     body: bytes
 
 
+@dataclass
+class Call:
+    """What one API call did, gathered as it runs, for its audit event."""
+
+    op: Operation
+    request: sigv4.SignedRequest
+    request_id: str
+    source_ip: str
+    event_time: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    identity: events.Identity = events.UNKNOWN
+    region: str | None = None
+    params: dict[str, Any] | None = None
+    result: dict[str, Any] | None = None
+    failure: events.Failure | None = None
+
+
 class App:
     def __init__(
         self,
@@ -49,8 +69,10 @@ class App:
         credentials: CredentialStore,
         protocols: Protocols | None = None,
         purge_interval: float = 60.0,
+        audit: AuditWriter | None = None,
     ) -> None:
         self.service = service
+        self.audit = audit
         self.credentials = credentials
         self.protocols = protocols or Protocols()
         self.purge_interval = purge_interval
@@ -94,7 +116,7 @@ class App:
         request = sigv4.SignedRequest(
             method=method, raw_path=raw_path, query_string=query, headers=headers, body=body
         )
-        name, response = self._dispatch(request, request_id)
+        name, response = self._dispatch(request, request_id, source_ip)
         response.headers["x-amzn-requestid"] = request_id
         log.debug(
             "%s %s %s %d %.1fms",
@@ -106,7 +128,9 @@ class App:
         )
         return response
 
-    def _dispatch(self, request: sigv4.SignedRequest, request_id: str) -> tuple[str, Response]:
+    def _dispatch(
+        self, request: sigv4.SignedRequest, request_id: str, source_ip: str
+    ) -> tuple[str, Response]:
         path = request.raw_path.split("?", 1)[0]
         if request.method == "POST" and path == "/":
             target = request.headers.get("x-amz-target")
@@ -114,47 +138,91 @@ class App:
                 op = self.protocols.control_operation(target)
                 if op is None:
                     return target, self._unknown(models.CONTROL, f"Operation {target} is not recognized.")
-                return op.name, self._serve(op, None, request, request_id)
+                return op.name, self._serve(op, None, request, request_id, source_ip)
             if request.headers.get("content-type", "").startswith(sts.FORM):
                 return "sts", self._sts(request, request_id)
         matched = self.protocols.match_data(request.method, request.raw_path)
         if matched is None:
             return "unknown", self._unknown(models.DATA, f"No operation matches {request.method} {path}.")
         op, labels = matched
-        return op.name, self._serve(op, labels, request, request_id)
+        return op.name, self._serve(op, labels, request, request_id, source_ip)
 
     def _serve(
-        self, op: Operation, labels: dict[str, str] | None, request: sigv4.SignedRequest, request_id: str
+        self,
+        op: Operation,
+        labels: dict[str, str] | None,
+        request: sigv4.SignedRequest,
+        request_id: str,
+        source_ip: str,
     ) -> Response:
+        call = Call(op=op, request=request, request_id=request_id, source_ip=source_ip)
+        response = self._run(call, labels)
+        self._audit(call)
+        return response
+
+    def _run(self, call: Call, labels: dict[str, str] | None) -> Response:
+        op, request = call.op, call.request
         try:
             caller = self._authenticate(request, SERVICES)
         except sigv4.AuthError as exc:
+            call.failure = events.Failure(exc.code, exc.message)
             return self._auth_error(op.plane, exc)
-        media = _media_type_error(op.plane, request.headers, request.body)
-        if media is not None:
-            return Response(*self.protocols.error(op.plane, media))
+        cred = caller.credential
+        call.identity = events.Identity(cred.account_id, cred.arn, cred.user_id, cred.access_key_id)
+        call.region = caller.region
         try:
+            media = _media_type_error(op.plane, request.headers, request.body)
+            if media is not None:
+                raise media
+            call.params = _best_effort_params(request.body, labels)
             params = self.protocols.parse(op, request.body, labels)
+            call.params = params
             function = (registry.CONTROL if op.plane == models.CONTROL else registry.DATA).get(op.name)
             if function is None:
                 raise NotImplementedOperation(f"{op.name} is not available in this paycrypt release.")
             ctx = Context(
-                caller=Caller(caller.credential.account_id, caller.credential.arn, caller.credential.user_id),
+                caller=Caller(cred.account_id, cred.arn, cred.user_id),
                 region=caller.region,
                 now=self.service.clock.now(),
-                request_id=request_id,
+                request_id=call.request_id,
             )
-            result = function(self.service, ctx, params)
+            call.result = function(self.service, ctx, params)
             content_type = JSON_10 if op.plane == models.CONTROL else "application/json"
-            return Response(
-                op.success_status, {"content-type": content_type}, self.protocols.serialize(op, result)
-            )
+            body = self.protocols.serialize(op, call.result)
+            return Response(op.success_status, {"content-type": content_type}, body)
         except ServiceError as exc:
+            call.failure = events.Failure(exc.code, exc.message)
             return Response(*self.protocols.error(op.plane, exc))
         except Exception:
-            log.exception("internal error in %s (request %s)", op.name, request_id)
+            log.exception("internal error in %s (request %s)", op.name, call.request_id)
             internal = InternalServer("The service encountered an internal error.")
+            call.failure = events.Failure(internal.code, internal.message)
             return Response(*self.protocols.error(op.plane, internal))
+
+    def _audit(self, call: Call) -> None:
+        """One CloudTrail-shaped event per call; an audit failure never fails the request."""
+        if self.audit is None:
+            return
+        management = call.op.plane == models.CONTROL
+        try:
+            if not self.audit.wants(management, call.identity.account_id, call.region):
+                return
+            event = events.build_event(
+                call.op.model,
+                call.op.plane,
+                identity=call.identity,
+                region=call.region,
+                source_ip=call.source_ip,
+                user_agent=call.request.headers.get("user-agent"),
+                params=call.params,
+                result=call.result if call.failure is None else None,
+                error=call.failure,
+                request_id=call.request_id,
+                event_time=call.event_time,
+            )
+            self.audit.record(event)
+        except Exception:
+            log.exception("audit event for %s (request %s) was not recorded", call.op.name, call.request_id)
 
     def _authenticate(self, request: sigv4.SignedRequest, services: frozenset[str]) -> sigv4.VerifiedCaller:
         return sigv4.verify(request, self.credentials.lookup, dt.datetime.now(dt.UTC), services)
@@ -191,6 +259,8 @@ class App:
             elif message["type"] == "lifespan.shutdown":
                 if self._sweeper is not None:
                     self._sweeper.cancel()
+                if self.audit is not None:
+                    self.audit.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -204,6 +274,17 @@ class App:
             except Exception:
                 log.exception("key purge failed; retrying")
             await asyncio.sleep(self.purge_interval)
+
+
+def _best_effort_params(body: bytes, labels: dict[str, str] | None) -> dict[str, Any] | None:
+    """The request as sent, for the audit event of a request that fails validation."""
+    try:
+        decoded = json.loads(body) if body.strip() else {}
+    except ValueError:
+        return None
+    if not isinstance(decoded, dict):
+        return None
+    return {**decoded, **{k: unquote(v) for k, v in (labels or {}).items()}}
 
 
 MEDIA_TYPES = {models.CONTROL: JSON_10, models.DATA: "application/json"}
