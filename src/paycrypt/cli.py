@@ -7,7 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
-from paycrypt import __version__, tls
+from paycrypt import __version__, regions, tls
 from paycrypt.audit.reader import add_audit_parser, run_audit
 from paycrypt.server import Settings, StartupError, default_data_dir, serve
 
@@ -34,6 +34,12 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--purge-interval", type=float, default=60.0, help="seconds between deletion sweeps")
     run.add_argument("--key-quota", type=int, default=2000, help="keys per account and region")
     run.add_argument("--alias-quota", type=int, default=2000, help="aliases per account and region")
+    run.add_argument(
+        "--regions",
+        type=_regions,
+        default=regions.DEFAULT_REGIONS,
+        help="comma-separated regions served (default: the 15 AWS Payment Cryptography regions)",
+    )
     run.add_argument(
         "--log-level",
         choices=["debug", "info", "warning"],
@@ -86,7 +92,15 @@ def _settings(args: argparse.Namespace) -> Settings:
         audit_data_events=tuple(args.audit_data_events),
         audit_max_bytes=args.audit_max_bytes,
         audit_backups=args.audit_backups,
+        regions=args.regions,
     )
+
+
+def _regions(text: str) -> tuple[str, ...]:
+    try:
+        return regions.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 if __name__ == "__main__":

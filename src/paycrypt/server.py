@@ -18,7 +18,9 @@ from paycrypt.audit import events as audit_events
 from paycrypt.audit import writer as audit_writer
 from paycrypt.auth import credentials as creds
 from paycrypt.clock import Clock, SystemClock
+from paycrypt.regions import DEFAULT_REGIONS
 from paycrypt.service.core import Quotas, Service
+from paycrypt.service.replicator import Replicator, hook_from_environment
 from paycrypt.store.sqlite import SqliteStore
 from paycrypt.vault.local import LocalKeyFileVault
 from paycrypt.wire import models
@@ -49,6 +51,9 @@ class Settings:
     audit_data_events: tuple[str, ...] = ()
     audit_max_bytes: int = audit_writer.DEFAULT_MAX_BYTES
     audit_backups: int = audit_writer.DEFAULT_BACKUPS
+    regions: tuple[str, ...] = DEFAULT_REGIONS
+    replication_interval: float = 0.2  # seconds between passes of the replicator
+    replication_retry: float = 1.0  # first retry delay of a failed replication; doubles up to 5 min
 
     @property
     def tls(self) -> bool:
@@ -104,7 +109,11 @@ def build_app(settings: Settings, clock: Clock | None = None) -> tuple[App, list
     store = SqliteStore(settings.data_dir / "paycrypt.db")
     vault = LocalKeyFileVault(settings.data_dir / "master.key")
     quotas = Quotas(keys_per_region=settings.key_quota, aliases_per_region=settings.alias_quota)
-    service = Service(store, vault.master_key(), clock or SystemClock(), quotas)
+    service = Service(store, vault.master_key(), clock or SystemClock(), quotas, settings.regions)
+    replicator = Replicator(
+        service, retry_base=settings.replication_retry, interval=settings.replication_interval
+    )
+    replicator.hook = hook_from_environment(os.environ)  # None unless PAYCRYPT_TEST_HOOKS=1 (tests only)
     loaded = models.load()
     audit_events.prepare([(models.CONTROL, loaded.control), (models.DATA, loaded.data)])
     audit = audit_writer.AuditWriter(
@@ -113,7 +122,9 @@ def build_app(settings: Settings, clock: Clock | None = None) -> tuple[App, list
         backups=settings.audit_backups,
         data_events=audit_writer.DataEventSelector.parse(settings.audit_data_events),
     )
-    app = App(service, credential_store, purge_interval=settings.purge_interval, audit=audit)
+    app = App(
+        service, credential_store, purge_interval=settings.purge_interval, audit=audit, replicator=replicator
+    )
     scheme = "https" if settings.tls else "http"
     lines = [
         f"paycrypt listening on {scheme}://{_host_for_url(settings.host)}:{settings.port}",

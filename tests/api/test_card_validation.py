@@ -185,11 +185,12 @@ def test_unknown_key_is_404(server, data, cvk) -> None:
     )
 
 
-def test_member_of_a_later_release_is_501(data, cvk) -> None:
+def test_dynamic_member_needs_an_emv_master_key(data, cvk) -> None:
+    """Every member is served since issue 4; a CVK is refused for dCVV, which needs an E6 key."""
     response = expect_error(
         data.generate_card_validation_data,
-        "NotImplemented",
-        501,
+        "ValidationException",
+        400,
         KeyIdentifier=cvk,
         PrimaryAccountNumber=PAN,
         GenerationAttributes={
@@ -202,6 +203,7 @@ def test_member_of_a_later_release_is_501(data, cvk) -> None:
         },
     )
     assert "DynamicCardVerificationValue" in response["Error"]["Message"]
+    assert "TR31_E6_EMV_MKEY_OTHER" in response["Error"]["Message"]
 
 
 def test_data_plane_validation_has_field_list(server, data, cvk) -> None:

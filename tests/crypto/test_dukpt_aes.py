@@ -195,6 +195,18 @@ def test_working_key_from_initial_key_equals_from_bdk() -> None:
     ) == dukpt_aes.derive_working_key(BDK_128, KSN_1, KeyUsage.PIN_ENCRYPTION, KeyType.AES_128)
 
 
+def test_working_key_from_derivation_key_equals_from_bdk() -> None:
+    """The last derivation step alone, from the kept intermediate derivation key (same vectors)."""
+    derivation_key = dukpt_aes.intermediate_derivation_key(IK_128, KSN_1)
+    assert dukpt_aes.working_key_from_derivation_key(
+        derivation_key, KSN_1, KeyUsage.MAC_GENERATION, KeyType.AES_128
+    ) == dukpt_aes.derive_working_key(BDK_128, KSN_1, KeyUsage.MAC_GENERATION, KeyType.AES_128)
+    with pytest.raises(ValueError, match="stronger"):
+        dukpt_aes.working_key_from_derivation_key(
+            derivation_key, KSN_1, KeyUsage.PIN_ENCRYPTION, KeyType.AES_256
+        )
+
+
 def test_working_key_lengths_for_every_type() -> None:
     """Length of each DukptDerivationType from an AES-256 BDK; not independently verified."""
     lengths = {

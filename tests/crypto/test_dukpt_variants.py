@@ -9,7 +9,7 @@ import pytest
 
 from paycrypt.crypto import dukpt_tdes, iso9797
 from paycrypt.crypto import primitives as p
-from paycrypt.crypto.dukpt_variants import TABLE, Purpose, derive
+from paycrypt.crypto.dukpt_variants import TABLE, Purpose, derive, transaction_secret, working_key
 
 TDES_BDK = bytes.fromhex("0123456789ABCDEFFEDCBA9876543210")
 TDES_KSN = bytes.fromhex("FFFF9876543210E00001")
@@ -105,3 +105,32 @@ def test_invalid_members_rejected() -> None:
         derive(AES_BDK, "AES_128", AES_KSN, Purpose.PIN, "SIDEWAYS")
     with pytest.raises(ValueError, match="cannot be a DUKPT BDK"):
         derive(TDES_BDK + TDES_BDK[:8], "TDES_3KEY", TDES_KSN, Purpose.PIN)
+
+
+def test_one_transaction_secret_gives_every_working_key() -> None:
+    """The two-step path (kept per KSN by the service) lands on the same published keys.
+
+    AES: X9.24-3-2017 supplement, AES-128 BDK, counter 1 (the values of test_aes_usages).
+    TDES: X9.24-1:2009 A.4.2 at counter 1, PIN block 041274EDCBA9876F → 1B9C1845EB993A7A and
+    MAC response 20364223C1FF00FA.
+    """
+    secret = transaction_secret(AES_BDK, "AES_128", AES_KSN)
+    expected = {
+        (Purpose.PIN, None): "AF8CB133A78F8DC2D1359F18527593FB",
+        (Purpose.MAC, "REQUEST"): "A2DC23DE6FDE0824A2BC321E08E4B8B7",
+        (Purpose.DATA, "RESPONSE"): "16292C6EA8F64C5420A0584BFBC577BE",
+    }
+    for (purpose, variant), key in expected.items():
+        assert working_key(secret, "AES_128", AES_KSN, purpose, variant).key.hex().upper() == key
+    secret_key = transaction_secret(TDES_BDK, "TDES_2KEY", TDES_KSN)
+    pin = working_key(secret_key, "TDES_2KEY", TDES_KSN, Purpose.PIN)
+    assert p.tdes_ecb_encrypt(pin.key, bytes.fromhex("041274EDCBA9876F")).hex().upper() == "1B9C1845EB993A7A"
+    response = working_key(secret_key, "TDES_2KEY", TDES_KSN, Purpose.MAC, "RESPONSE")
+    assert iso9797.mac_algorithm3(response.key, MESSAGE).hex().upper() == "20364223C1FF00FA"
+
+
+def test_transaction_secret_checks_the_ksn() -> None:
+    with pytest.raises(dukpt_tdes.InvalidKsnError, match="counter is 0"):
+        transaction_secret(TDES_BDK, "TDES_2KEY", bytes.fromhex("FFFF9876543210E00000"))
+    with pytest.raises(dukpt_tdes.InvalidKsnError, match="24-hex"):
+        transaction_secret(AES_BDK, "AES_128", TDES_KSN)

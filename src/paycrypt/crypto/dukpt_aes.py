@@ -38,6 +38,7 @@ __all__ = [
     "derive_initial_key",
     "derive_working_key",
     "ksn_counter",
+    "working_key_from_derivation_key",
     "working_key_from_initial_key",
 ]
 
@@ -128,15 +129,30 @@ def derive_working_key(bdk: bytes, ksn: bytes, usage: KeyUsage, key_type: KeyTyp
 
 def working_key_from_initial_key(initial_key: bytes, ksn: bytes, usage: KeyUsage, key_type: KeyType) -> bytes:
     """As derive_working_key, from an initial key the caller may have kept per device."""
-    derivation_type = bdk_key_type(initial_key)
+    _check_working_key(bdk_key_type(initial_key), usage, key_type)
+    derivation_key = intermediate_derivation_key(initial_key, ksn)
+    return working_key_from_derivation_key(derivation_key, ksn, usage, key_type)
+
+
+def working_key_from_derivation_key(
+    derivation_key: bytes, ksn: bytes, usage: KeyUsage, key_type: KeyType
+) -> bytes:
+    """The working key from this KSN's intermediate derivation key (the last step of §6.4).
+
+    Every usage of one transaction (PIN, MAC, data) comes from the same derivation key, so a
+    caller that keeps it for a KSN derives each further working key with one AES call.
+    """
+    _check_working_key(bdk_key_type(derivation_key), usage, key_type)
+    return _derive(derivation_key, usage, key_type, _context(ksn, ksn_counter(ksn)))
+
+
+def _check_working_key(derivation_type: KeyType, usage: KeyUsage, key_type: KeyType) -> None:
     if key_type.strength > derivation_type.strength:
         raise ValueError(
             f"DUKPT derivation type {key_type.name} is stronger than the {derivation_type.name} BDK"
         )
     if usage in (KeyUsage.KEY_DERIVATION, KeyUsage.KEY_DERIVATION_INITIAL):
         raise ValueError("key derivation usages are internal to DUKPT, not working keys")
-    derivation_key = intermediate_derivation_key(initial_key, ksn)
-    return _derive(derivation_key, usage, key_type, _context(ksn, ksn_counter(ksn)))
 
 
 def intermediate_derivation_key(initial_key: bytes, ksn: bytes) -> bytes:

@@ -103,6 +103,39 @@ def derive(
     Raises InvalidKsnError for a KSN that cannot name a transaction under the BDK's standard and
     ValueError for a variant or derivation type that does not apply.
     """
+    return working_key(
+        transaction_secret(bdk, bdk_algorithm, ksn), bdk_algorithm, ksn, purpose, variant, derivation_type
+    )
+
+
+def transaction_secret(bdk: bytes, bdk_algorithm: str, ksn: bytes) -> bytes:
+    """The per-transaction key every working key of this KSN comes from (the costly part).
+
+    TDES: the X9.24-1 transaction key (before its variant); AES: the X9.24-3 intermediate
+    derivation key. One terminal transaction uses one KSN for its PIN, MAC and data keys, so a
+    caller may keep this for a KSN and derive each working key from it with `working_key`.
+    Raises InvalidKsnError for a KSN that cannot name a transaction under the BDK's standard.
+    """
+    standard, _ = _bdk_defaults(bdk_algorithm)
+    _require_ksn_length(ksn, standard)
+    if standard == "TDES":
+        return dukpt_tdes.derive_transaction_key(dukpt_tdes.derive_ipek(bdk, ksn), ksn)
+    initial_key = dukpt_aes.derive_initial_key(bdk, ksn[: dukpt_aes.INITIAL_KEY_ID_BYTES])
+    return dukpt_aes.intermediate_derivation_key(initial_key, ksn)
+
+
+def working_key(
+    secret: bytes,
+    bdk_algorithm: str,
+    ksn: bytes,
+    purpose: Purpose,
+    variant: str | None = None,
+    derivation_type: str | None = None,
+) -> DukptKey:
+    """The working key from a `transaction_secret` of the same BDK and KSN, with the defaults.
+
+    Raises ValueError for a variant or derivation type that does not apply.
+    """
     standard, default_type = _bdk_defaults(bdk_algorithm)
     _require_ksn_length(ksn, standard)
     variant = variant or DEFAULT_VARIANT
@@ -113,9 +146,11 @@ def derive(
     if standard == "TDES":
         if derivation_type != "TDES_2KEY":
             raise ValueError("TDES DUKPT (X9.24-1) derives TDES_2KEY working keys only")
-        return DukptKey(dukpt_tdes.derive_working_key(bdk, ksn, tdes_usage), derivation_type)
+        return DukptKey(dukpt_tdes.apply_variant(secret, tdes_usage), derivation_type)
     key_type = _aes_key_type(derivation_type)
-    return DukptKey(dukpt_aes.derive_working_key(bdk, ksn, aes_usage, key_type), derivation_type)
+    return DukptKey(
+        dukpt_aes.working_key_from_derivation_key(secret, ksn, aes_usage, key_type), derivation_type
+    )
 
 
 def _bdk_defaults(bdk_algorithm: str) -> tuple[str, str]:

@@ -59,9 +59,14 @@ def _pkcs8(private_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> bytes
     )
 
 
-def public_key_der(private_pkcs8: bytes) -> bytes:
-    """The SubjectPublicKeyInfo DER of a PKCS#8 private key."""
-    private_key = serialization.load_der_private_key(private_pkcs8, password=None)
-    return private_key.public_key().public_bytes(
+def public_key_der(key_der: bytes) -> bytes:
+    """The SubjectPublicKeyInfo DER of a PKCS#8 private key, or of an SPKI (an imported public key)."""
+    try:
+        private_key = serialization.load_der_private_key(key_der, password=None)
+    except ValueError:
+        public_key = serialization.load_der_public_key(key_der)
+    else:
+        public_key = private_key.public_key()
+    return public_key.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )

@@ -439,6 +439,19 @@ def wrap(kbpk: bytes, header: Header, key: bytes, *, masked_key_len: int | None 
     return text + ciphertext.hex().upper() + mac.hex().upper()
 
 
+def render_header(header: Header, key_length: int, *, masked_key_len: int | None = None) -> str:
+    """The header text (length field filled in, a fresh PB block) of the block `wrap` would make
+    for a key of `key_length` bytes: the clear header a TR-34 block carries (seed-B §7.3: AWS
+    sends `D0112K0TB00E0000` for a TDES key, the length of the equivalent version D block)."""
+    version = _VERSION_TABLE.get(header.version_id)
+    if version is None:
+        raise KeyBlockError("unsupported key block version (expected A, B, C or D)")
+    mask = _MASK_LENGTHS.get(header.algorithm, 0) if masked_key_len is None else masked_key_len
+    padded = 2 + max(key_length, mask)
+    padded += -padded % version.block_size
+    return _render_header(header, version.block_size, 2 * (padded + version.mac_size))
+
+
 def unwrap(kbpk: bytes, block: str) -> tuple[Header, bytes]:
     """Verify and unwrap a version A, B, C or D key block; return its header and the key.
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from paycrypt.clock import Clock
+from paycrypt.regions import DEFAULT_REGIONS
 from paycrypt.service.material import Sealer
 from paycrypt.store.base import Store
 
@@ -17,8 +18,16 @@ class Quotas:
 
 
 class Service:
-    def __init__(self, store: Store, master_key: bytes, clock: Clock, quotas: Quotas | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        master_key: bytes,
+        clock: Clock,
+        quotas: Quotas | None = None,
+        regions: tuple[str, ...] = DEFAULT_REGIONS,
+    ) -> None:
         self.store = store
         self.sealer = Sealer(master_key)
         self.clock = clock
         self.quotas = quotas or Quotas()
+        self.regions = regions  # the regions this deployment serves (requests and replication)

@@ -116,3 +116,44 @@ def check_create(attributes: dict[str, Any], derive_key_usage: str | None) -> No
         raise ValidationError(
             f"DeriveKeyUsage applies only to KeyUsage TR31_K3_ASYMMETRIC_KEY_FOR_KEY_AGREEMENT, not {usage}."
         )
+
+
+# ImportKey of a certificate (RootCertificatePublicKey, TrustedCertificatePublicKey) stores the
+# public half only, so only the public operations are valid (seed-B §12: "Importing a public key:
+# {Encrypt, Wrap} is the only valid option" for D1 and K2, {Verify} for S0; an ECC K3 certificate
+# is kept for storage with DeriveKey, its only mode). Roots are S0 with Verify (the API's
+# ImportKey documentation).
+PUBLIC_KEY_RULES: dict[str, UsageRule] = {
+    "TR31_S0_ASYMMETRIC_KEY_FOR_DIGITAL_SIGNATURE": UsageRule(RSA | ECC, _sets({"Verify"}), "PUBLIC_KEY"),
+    "TR31_D1_ASYMMETRIC_KEY_FOR_DATA_ENCRYPTION": UsageRule(RSA, _sets({"Encrypt", "Wrap"}), "PUBLIC_KEY"),
+    "TR31_K2_TR34_ASYMMETRIC_KEY": UsageRule(RSA, _sets({"Encrypt", "Wrap"}), "PUBLIC_KEY"),
+    "TR31_K3_ASYMMETRIC_KEY_FOR_KEY_AGREEMENT": UsageRule(ECC, _sets({"DeriveKey"}), "PUBLIC_KEY"),
+}
+ROOT_USAGES = frozenset({"TR31_S0_ASYMMETRIC_KEY_FOR_DIGITAL_SIGNATURE"})
+
+
+def check_public_key(attributes: dict[str, Any], *, root: bool) -> None:
+    """The attribute rules for an imported certificate, naming the attribute that does not fit."""
+    usage = attributes["KeyUsage"]
+    rule = PUBLIC_KEY_RULES.get(usage)
+    if rule is None or (root and usage not in ROOT_USAGES):
+        allowed = ROOT_USAGES if root else PUBLIC_KEY_RULES
+        raise ValidationError(
+            f"KeyUsage {usage} is not valid for an imported certificate; use {', '.join(sorted(allowed))}."
+        )
+    if attributes["KeyClass"] != "PUBLIC_KEY":
+        raise ValidationError(
+            f"KeyClass {attributes['KeyClass']} is not valid for an imported certificate; use PUBLIC_KEY."
+        )
+    if attributes["KeyAlgorithm"] not in rule.algorithms:
+        raise ValidationError(
+            f"KeyAlgorithm {attributes['KeyAlgorithm']} is not valid for KeyUsage {usage}; "
+            f"valid algorithms: {', '.join(sorted(rule.algorithms))}."
+        )
+    modes = modes_set(attributes.get("KeyModesOfUse") or {})
+    if modes not in rule.modes:
+        allowed_modes = "; ".join("{" + ", ".join(sorted(s)) + "}" for s in sorted(rule.modes, key=sorted))
+        raise ValidationError(
+            f"KeyModesOfUse {{{', '.join(sorted(modes))}}} is not valid for an imported {usage} certificate; "
+            f"valid: {allowed_modes}."
+        )

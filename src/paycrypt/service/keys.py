@@ -11,8 +11,8 @@ import datetime as dt
 from typing import Any
 
 from paycrypt.crypto import keygen
-from paycrypt.errors import Conflict, NotImplementedOperation, ServiceQuotaExceeded
-from paycrypt.service import identifiers, kcv_rules, key_rules, pagination, tags, views
+from paycrypt.errors import Conflict, ServiceQuotaExceeded
+from paycrypt.service import identifiers, kcv_rules, key_rules, pagination, replication, tags, views
 from paycrypt.service.context import Context
 from paycrypt.service.core import Service
 from paycrypt.store.records import KeyRecord
@@ -24,26 +24,27 @@ DEFAULT_DELETE_DAYS = 7
 
 def create_key(svc: Service, ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     attributes = params["KeyAttributes"]
-    if params.get("ReplicationRegions"):
-        raise NotImplementedOperation("CreateKey with ReplicationRegions is not available in this release.")
     key_rules.check_create(attributes, params.get("DeriveKeyUsage"))
     kcv_rules.check(attributes["KeyAlgorithm"], params.get("KeyCheckValueAlgorithm"))
     tags.validated(params.get("Tags") or [], svc.quotas.tags_per_key)
+    plan = replication.plan_for_new_key(svc, ctx, params.get("ReplicationRegions"), attributes["KeyClass"])
     _check_key_quota(svc, ctx)
-    record = store_key(
-        svc,
-        ctx,
-        NewKey(
-            attributes=attributes,
-            material=keygen.generate(attributes["KeyAlgorithm"]),
-            exportable=params["Exportable"],
-            enabled=params.get("Enabled", True),
-            origin="AWS_PAYMENT_CRYPTOGRAPHY",
-            kcv_algorithm=params.get("KeyCheckValueAlgorithm"),
-            derive_key_usage=params.get("DeriveKeyUsage"),
-            tags=params.get("Tags") or [],
-        ),
-    )
+    with svc.store.transaction():
+        record = store_key(
+            svc,
+            ctx,
+            NewKey(
+                attributes=attributes,
+                material=keygen.generate(attributes["KeyAlgorithm"]),
+                exportable=params["Exportable"],
+                enabled=params.get("Enabled", True),
+                origin="AWS_PAYMENT_CRYPTOGRAPHY",
+                kcv_algorithm=params.get("KeyCheckValueAlgorithm"),
+                derive_key_usage=params.get("DeriveKeyUsage"),
+                tags=params.get("Tags") or [],
+            ),
+        )
+        record = replication.start_for_new_key(svc, record, plan)
     return {"Key": views.key(record)}
 
 
@@ -60,6 +61,7 @@ class NewKey:
     derive_key_usage: str | None = None
     tags: list[dict[str, str]] = dataclasses.field(default_factory=list)
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+    key_id: str | None = None  # a new identifier unless given (a replica keeps its primary's)
 
 
 def store_key(svc: Service, ctx: Context, new: NewKey) -> KeyRecord:
@@ -70,7 +72,7 @@ def store_key(svc: Service, ctx: Context, new: NewKey) -> KeyRecord:
     """
     new_tags = tags.validated(new.tags, svc.quotas.tags_per_key)
     kcv, kcv_algorithm = kcv_rules.compute(new.attributes["KeyAlgorithm"], new.kcv_algorithm, new.material)
-    key_id = identifiers.new_key_id()
+    key_id = new.key_id or identifiers.new_key_id()
     record = KeyRecord(
         arn=identifiers.key_arn(ctx, key_id),
         account=ctx.account,
@@ -127,16 +129,17 @@ def delete_key(svc: Service, ctx: Context, params: dict[str, Any]) -> dict[str, 
         usage_start_timestamp=None,
         usage_stop_timestamp=record.usage_stop_timestamp if not record.enabled else ctx.now,
     )
-    svc.store.update_key(record)
+    record = _save(svc, record)
     return {"Key": views.key(record)}
 
 
 def restore_key(svc: Service, ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     record = identifiers.resolve_key(svc.store, ctx, params["KeyIdentifier"])
+    replication.check_writable(record, "RestoreKey")
     if record.key_state != DELETE_PENDING:
         raise Conflict(f"Key {record.arn} is not pending deletion (KeyState {record.key_state}).")
     record = dataclasses.replace(record, key_state=CREATE_COMPLETE, delete_pending_timestamp=None)
-    svc.store.update_key(record)
+    record = _save(svc, record)
     return {"Key": views.key(record)}
 
 
@@ -146,7 +149,7 @@ def start_key_usage(svc: Service, ctx: Context, params: dict[str, Any]) -> dict[
         record = dataclasses.replace(
             record, enabled=True, usage_start_timestamp=ctx.now, usage_stop_timestamp=None
         )
-        svc.store.update_key(record)
+        record = _save(svc, record)
     return {"Key": views.key(record)}
 
 
@@ -156,17 +159,23 @@ def stop_key_usage(svc: Service, ctx: Context, params: dict[str, Any]) -> dict[s
         record = dataclasses.replace(
             record, enabled=False, usage_stop_timestamp=ctx.now, usage_start_timestamp=None
         )
-        svc.store.update_key(record)
+        record = _save(svc, record)
     return {"Key": views.key(record)}
 
 
 def purge_due(svc: Service, now: dt.datetime) -> list[str]:
-    """Remove every key whose deletion window has passed; its aliases stay, unassigned."""
+    """Remove every key whose deletion window has passed; its aliases stay, unassigned.
+
+    A replica goes with its primary: the primary's purge queues its deletion (replication).
+    """
     purged = []
     for record in svc.store.keys_due_for_purge(now.timestamp()):
+        if not replication.purgeable(svc, record):
+            continue
         with svc.store.transaction():
             svc.store.delete_key(record.arn)
             svc.store.unassign_aliases(record.arn)
+            replication.on_purged(svc, record)
         svc.sealer.forget(record.arn)
         purged.append(record.arn)
     return purged
@@ -174,11 +183,19 @@ def purge_due(svc: Service, now: dt.datetime) -> list[str]:
 
 def _not_pending(svc: Service, ctx: Context, identifier: str, operation: str) -> KeyRecord:
     record = identifiers.resolve_key(svc.store, ctx, identifier)
+    replication.check_writable(record, operation)
     if record.key_state == DELETE_PENDING:
         raise Conflict(
             f"{operation} is not allowed: key {record.arn} is pending deletion (KeyState DELETE_PENDING)."
         )
     return record
+
+
+def _save(svc: Service, record: KeyRecord) -> KeyRecord:
+    """Store a changed key and, for a primary, queue its sync to every replica, atomically."""
+    with svc.store.transaction():
+        svc.store.update_key(record)
+        return replication.propagate(svc, record)
 
 
 def _check_key_quota(svc: Service, ctx: Context) -> None:

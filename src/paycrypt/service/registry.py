@@ -5,7 +5,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from paycrypt.service import aliases, card_validation, keys, tags
+from paycrypt.service import (
+    aliases,
+    as2805_ops,
+    card_validation,
+    certificates_ops,
+    data_encryption,
+    emv_ops,
+    exporting,
+    importing,
+    keys,
+    mac_ops,
+    parameters,
+    pin_data,
+    pin_translation,
+    replication,
+    tags,
+    translate_key_material,
+)
 from paycrypt.service.context import Context
 from paycrypt.service.core import Service
 
@@ -27,9 +44,33 @@ CONTROL: dict[str, Operation] = {
     "TagResource": tags.tag_resource,
     "UntagResource": tags.untag_resource,
     "ListTagsForResource": tags.list_tags_for_resource,
+    "GetParametersForImport": parameters.get_parameters_for_import,
+    "GetParametersForExport": parameters.get_parameters_for_export,
+    "ImportKey": importing.import_key,
+    "ExportKey": exporting.export_key,
+    "GetPublicKeyCertificate": certificates_ops.get_public_key_certificate,
+    "GetCertificateSigningRequest": certificates_ops.get_certificate_signing_request,
+    "AddKeyReplicationRegions": replication.add_key_replication_regions,
+    "RemoveKeyReplicationRegions": replication.remove_key_replication_regions,
+    "EnableDefaultKeyReplicationRegions": replication.enable_default_key_replication_regions,
+    "DisableDefaultKeyReplicationRegions": replication.disable_default_key_replication_regions,
+    "GetDefaultKeyReplicationRegions": replication.get_default_key_replication_regions,
 }
 
 DATA: dict[str, Operation] = {
     "GenerateCardValidationData": card_validation.generate_card_validation_data,
     "VerifyCardValidationData": card_validation.verify_card_validation_data,
+    "VerifyAuthRequestCryptogram": emv_ops.verify_auth_request_cryptogram,
+    "GenerateAuthRequestCryptogram": emv_ops.generate_auth_request_cryptogram,
+    "GenerateMacEmvPinChange": emv_ops.generate_mac_emv_pin_change,
+    "GenerateMac": mac_ops.generate_mac,
+    "VerifyMac": mac_ops.verify_mac,
+    "EncryptData": data_encryption.encrypt_data,
+    "DecryptData": data_encryption.decrypt_data,
+    "ReEncryptData": data_encryption.re_encrypt_data,
+    "GeneratePinData": pin_data.generate_pin_data,
+    "VerifyPinData": pin_data.verify_pin_data,
+    "TranslatePinData": pin_translation.translate_pin_data,
+    "GenerateAs2805KekValidation": as2805_ops.generate_as2805_kek_validation,
+    "TranslateKeyMaterial": translate_key_material.translate_key_material,
 }

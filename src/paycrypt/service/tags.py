@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from paycrypt.errors import Conflict, ServiceQuotaExceeded, ValidationError
-from paycrypt.service import identifiers, pagination
+from paycrypt.service import identifiers, pagination, replication
 from paycrypt.service.context import Context
 from paycrypt.service.core import Service
 from paycrypt.store.records import KeyRecord
@@ -34,12 +34,13 @@ def tag_resource(svc: Service, ctx: Context, params: dict[str, Any]) -> dict[str
         raise ValidationError("Tags must contain at least one tag.")
     incoming = validated(params["Tags"], svc.quotas.tags_per_key)
     with svc.store.transaction():
-        record = _taggable(svc, ctx, params["ResourceArn"])
+        record = _taggable(svc, ctx, params["ResourceArn"], "TagResource")
         merged = {tag["Key"]: tag["Value"] for tag in svc.store.get_tags(record.arn)}
         merged.update((tag["Key"], tag["Value"]) for tag in incoming)
         if len(merged) > svc.quotas.tags_per_key:
             raise ServiceQuotaExceeded(f"A key can have at most {svc.quotas.tags_per_key} tags.")
         svc.store.put_tags(record.arn, [{"Key": k, "Value": v} for k, v in merged.items()])
+        replication.propagate(svc, record)
     return {}
 
 
@@ -48,9 +49,10 @@ def untag_resource(svc: Service, ctx: Context, params: dict[str, Any]) -> dict[s
         raise ValidationError("TagKeys must contain at least one tag key.")
     removed = set(params["TagKeys"])
     with svc.store.transaction():
-        record = _taggable(svc, ctx, params["ResourceArn"])
+        record = _taggable(svc, ctx, params["ResourceArn"], "UntagResource")
         kept = [tag for tag in svc.store.get_tags(record.arn) if tag["Key"] not in removed]
         svc.store.put_tags(record.arn, kept)
+        replication.propagate(svc, record)
     return {}
 
 
@@ -65,8 +67,9 @@ def list_tags_for_resource(svc: Service, ctx: Context, params: dict[str, Any]) -
     return result
 
 
-def _taggable(svc: Service, ctx: Context, arn: str) -> KeyRecord:
+def _taggable(svc: Service, ctx: Context, arn: str, operation: str) -> KeyRecord:
     record = identifiers.resolve_resource_arn(svc.store, ctx, arn)
+    replication.check_writable(record, operation)
     if record.key_state == "DELETE_PENDING":
         raise Conflict(f"Key {record.arn} is pending deletion; its tags cannot be changed.")
     return record

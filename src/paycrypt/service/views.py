@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from paycrypt.service import replication_state
 from paycrypt.store.records import KeyRecord
 
 
@@ -22,6 +23,7 @@ def key(record: KeyRecord) -> dict[str, Any]:
         "UsageStopTimestamp": record.usage_stop_timestamp,
         "DeletePendingTimestamp": record.delete_pending_timestamp,
         "DeriveKeyUsage": record.derive_key_usage,
+        **replication_state.key_members(record),
     }
     return {k: v for k, v in view.items() if v is not None}
 
@@ -34,4 +36,5 @@ def summary(record: KeyRecord) -> dict[str, Any]:
         "KeyCheckValue": record.key_check_value,
         "Exportable": record.exportable,
         "Enabled": record.enabled,
+        **replication_state.summary_members(record),
     }

@@ -56,3 +56,21 @@ class AliasRecord:
     region: str
     alias_name: str
     key_arn: str | None
+
+
+@dataclass(frozen=True)
+class ReplicationJob:
+    """A pending replication of a primary key to one region (service/replicator.py).
+
+    At most one job per (primary key, region): a newer change replaces the older job (new seq),
+    since each job brings the region's replica to the primary's state as it is when the job runs.
+    `action` is what was asked ('copy', 'sync' or 'delete'); `next_attempt` is epoch seconds on
+    the replicator's clock (0 for at once).
+    """
+
+    seq: int
+    primary_arn: str
+    region: str
+    action: str
+    attempts: int
+    next_attempt: float

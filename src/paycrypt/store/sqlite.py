@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from paycrypt.store.records import AliasRecord, KeyRecord
+from paycrypt.store.records import AliasRecord, KeyRecord, ReplicationJob
 
 RECORD_CACHE_SIZE = 100_000
 
@@ -56,6 +56,22 @@ CREATE TABLE IF NOT EXISTS tags (
     tag_value TEXT NOT NULL,
     PRIMARY KEY (arn, tag_key)
 );
+CREATE TABLE IF NOT EXISTS replication_defaults (
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    regions TEXT NOT NULL,
+    PRIMARY KEY (account, region)
+);
+CREATE TABLE IF NOT EXISTS replication_jobs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    primary_arn TEXT NOT NULL,
+    region TEXT NOT NULL,
+    action TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    next_attempt REAL NOT NULL,
+    UNIQUE (primary_arn, region)
+);
+CREATE INDEX IF NOT EXISTS replication_jobs_due ON replication_jobs (next_attempt, seq);
 """
 
 
@@ -265,4 +281,61 @@ class SqliteStore:
             self._db.executemany(
                 "INSERT INTO tags (arn, position, tag_key, tag_value) VALUES (?, ?, ?, ?)",
                 [(arn, i, t["Key"], t["Value"]) for i, t in enumerate(tags)],
+            )
+
+    # multi-region replication
+
+    def get_replication_defaults(self, account: str, region: str) -> list[str]:
+        row = self._db.execute(
+            "SELECT regions FROM replication_defaults WHERE account = ? AND region = ?", (account, region)
+        ).fetchone()
+        return json.loads(row[0]) if row else []
+
+    def put_replication_defaults(self, account: str, region: str, regions: list[str]) -> None:
+        with self.transaction():
+            if regions:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO replication_defaults (account, region, regions) VALUES (?, ?, ?)",
+                    (account, region, json.dumps(regions)),
+                )
+            else:
+                self._db.execute(
+                    "DELETE FROM replication_defaults WHERE account = ? AND region = ?", (account, region)
+                )
+
+    def put_replication_job(self, primary_arn: str, region: str, action: str) -> None:
+        """Queue a job, due at once, replacing any older job for the same key and region."""
+        with self.transaction():
+            self._db.execute(
+                "INSERT OR REPLACE INTO replication_jobs"
+                " (primary_arn, region, action, attempts, next_attempt) VALUES (?, ?, ?, 0, 0)",
+                (primary_arn, region, action),
+            )
+
+    def get_replication_job(self, primary_arn: str, region: str) -> ReplicationJob | None:
+        row = self._db.execute(
+            "SELECT seq, primary_arn, region, action, attempts, next_attempt FROM replication_jobs"
+            " WHERE primary_arn = ? AND region = ?",
+            (primary_arn, region),
+        ).fetchone()
+        return ReplicationJob(*row) if row else None
+
+    def due_replication_jobs(self, now_epoch: float, limit: int) -> list[ReplicationJob]:
+        rows = self._db.execute(
+            "SELECT seq, primary_arn, region, action, attempts, next_attempt FROM replication_jobs"
+            " WHERE next_attempt <= ? ORDER BY next_attempt, seq LIMIT ?",
+            (now_epoch, limit),
+        ).fetchall()
+        return [ReplicationJob(*row) for row in rows]
+
+    def finish_replication_job(self, seq: int) -> bool:
+        """Remove the job if it is still this one (not replaced by a newer change); whether it was."""
+        with self.transaction():
+            return self._db.execute("DELETE FROM replication_jobs WHERE seq = ?", (seq,)).rowcount == 1
+
+    def defer_replication_job(self, seq: int, attempts: int, next_attempt: float) -> None:
+        with self.transaction():
+            self._db.execute(
+                "UPDATE replication_jobs SET attempts = ?, next_attempt = ? WHERE seq = ?",
+                (attempts, next_attempt, seq),
             )

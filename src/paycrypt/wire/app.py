@@ -27,6 +27,7 @@ from paycrypt.errors import InternalServer, NotImplementedOperation, ProtocolErr
 from paycrypt.service import keys, registry
 from paycrypt.service.context import Caller, Context
 from paycrypt.service.core import Service
+from paycrypt.service.replicator import Replicator
 from paycrypt.wire import models, sts
 from paycrypt.wire.protocol import JSON_10, Operation, Protocols
 
@@ -70,6 +71,7 @@ class App:
         protocols: Protocols | None = None,
         purge_interval: float = 60.0,
         audit: AuditWriter | None = None,
+        replicator: Replicator | None = None,
     ) -> None:
         self.service = service
         self.audit = audit
@@ -77,6 +79,9 @@ class App:
         self.protocols = protocols or Protocols()
         self.purge_interval = purge_interval
         self._sweeper: asyncio.Task[None] | None = None
+        # Multi-region replication runs next to the sweeper; tests reach its hook through here.
+        self.replicator = replicator or Replicator(service)
+        self._replicating: asyncio.Task[None] | None = None
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -167,6 +172,12 @@ class App:
         except sigv4.AuthError as exc:
             call.failure = events.Failure(exc.code, exc.message)
             return self._auth_error(op.plane, exc)
+        if caller.region not in self.service.regions:
+            # A region this deployment does not serve: AWS's answer to a scope for another region.
+            message = f"Credential should be scoped to a valid region, not '{caller.region}'."
+            refused = sigv4.InvalidSignature(message)
+            call.failure = events.Failure(refused.code, refused.message)
+            return self._auth_error(op.plane, refused)
         cred = caller.credential
         call.identity = events.Identity(cred.account_id, cred.arn, cred.user_id, cred.access_key_id)
         call.region = caller.region
@@ -255,10 +266,13 @@ class App:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
+                self._replicating = asyncio.get_running_loop().create_task(self.replicator.run())
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 if self._sweeper is not None:
                     self._sweeper.cancel()
+                if self._replicating is not None:
+                    self._replicating.cancel()
                 if self.audit is not None:
                     self.audit.close()
                 await send({"type": "lifespan.shutdown.complete"})

@@ -1,0 +1,307 @@
+"""PIN translation benchmark: TranslatePinData PEK→PEK and DUKPT→PEK, in process and over HTTP.
+
+What one run measures (issues 6 and 7):
+
+1. In process, each for ``--inproc-seconds`` of CPU time per repeat (median of ``--repeat`` runs;
+   the rate is per CPU second of the benchmark process, so a neighbour's job does not count):
+   - ``psec PEK→PEK``: the same translation composed from psec 1.3.0's functions (des.decrypt_tdes_ecb,
+     pinblock.decode_pinblock_iso_0, pinblock.encode_pinblock_iso_0, des.encrypt_tdes_ecb): the
+     floor a Python implementation of the crypto alone reaches;
+   - ``paycrypt PEK→PEK``: `service.pin_translation.translate_pin_data` on a SQLite store, TDES
+     PEK to TDES PEK, ISO format 0 to 0 (key lookup, usage checks, cached unsealed keys, crypto);
+   - ``paycrypt DUKPT→PEK`` for a TDES BDK (X9.24-1, ISO 0 → ISO 0) and an AES-128 BDK (X9.24-3,
+     ISO 4 → ISO 4 under an AES PEK), each with the DUKPT transaction cache of
+     `service.dukpt_keys` (the same KSN again: a hit) and without it (cache disabled, and a fresh
+     KSN per call: what a terminal's next transaction costs). KSN counters are spread over
+     1–10 one-bits (TDES) and 1–12 (AES), as a terminal's life spreads them.
+2. Over HTTP, the same four paycrypt translations against ``paycrypt serve`` (uvicorn) with
+   bench/http_bench.py's machinery: the known keys are stored in the server's data directory
+   before it starts (as ImportKey would), botocore signs the requests once, and wrk (or
+   bench/loadgen.py) replays them over keep-alive connections. DUKPT is measured twice: 16
+   requests replayed (the transaction cache hits after the first round) and 6,000 distinct KSNs
+   replayed round robin (more than the cache's 4,096 entries, so every request misses: the
+   terminal-traffic case).
+
+Run: ``python bench/pin_translation_bench.py`` (``--help`` for the knobs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import secrets
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import http_bench
+import signing
+from psec import des as psec_des
+from psec import pinblock as psec_pinblock
+
+from paycrypt.clock import ManualClock, SystemClock
+from paycrypt.crypto import dukpt_variants, pinblock, primitives
+from paycrypt.service import dukpt_keys, key_rules, keys, pin_translation
+from paycrypt.service.context import Caller, Context
+from paycrypt.service.core import Service
+from paycrypt.store.sqlite import SqliteStore
+from paycrypt.vault.local import LocalKeyFileVault
+
+warnings.filterwarnings("ignore", message=".*TripleDES.*")
+
+ACCOUNT = "111122223333"
+REGION = "us-east-1"
+PAN = "4012345678909"
+PIN = "1234"
+TDES_BDK = bytes.fromhex("0123456789ABCDEFFEDCBA9876543210")  # X9.24-1:2009 Annex A
+AES_BDK = bytes.fromhex("FEDCBA9876543210F1F1F1F1F1F1F1F1")  # X9.24-3-2017 supplement
+EDWU = {"Encrypt": True, "Decrypt": True, "Wrap": True, "Unwrap": True}
+MISS_REQUESTS = 6000  # distinct DUKPT requests over HTTP: more than dukpt_keys.CACHE_SIZE
+
+
+# --- keys and requests ------------------------------------------------------------------------------
+
+
+class Keys:
+    """The known keys of one run, stored in a Service's store."""
+
+    def __init__(self, svc: Service) -> None:
+        self.pek_in = primitives.set_odd_parity(secrets.token_bytes(16))
+        self.pek_out = primitives.set_odd_parity(secrets.token_bytes(16))
+        self.aes_pek = secrets.token_bytes(16)
+        self.arn = {
+            "pek_in": _store(svc, self.pek_in, "TR31_P0_PIN_ENCRYPTION_KEY", "TDES_2KEY", EDWU),
+            "pek_out": _store(svc, self.pek_out, "TR31_P0_PIN_ENCRYPTION_KEY", "TDES_2KEY", EDWU),
+            "aes_pek": _store(svc, self.aes_pek, "TR31_P0_PIN_ENCRYPTION_KEY", "AES_128", EDWU),
+            "tdes_bdk": _store(
+                svc, TDES_BDK, "TR31_B0_BASE_DERIVATION_KEY", "TDES_2KEY", {"DeriveKey": True}
+            ),
+            "aes_bdk": _store(svc, AES_BDK, "TR31_B0_BASE_DERIVATION_KEY", "AES_128", {"DeriveKey": True}),
+        }
+
+
+def _ctx(now: Any) -> Context:
+    return Context(
+        Caller(ACCOUNT, f"arn:aws:iam::{ACCOUNT}:user/test", "AIDABENCH"), REGION, now, str(uuid.uuid4())
+    )
+
+
+def _store(svc: Service, material: bytes, usage: str, algorithm: str, modes: dict[str, bool]) -> str:
+    attributes = {
+        "KeyUsage": usage,
+        "KeyAlgorithm": algorithm,
+        "KeyClass": "SYMMETRIC_KEY",
+        "KeyModesOfUse": modes,
+    }
+    key_rules.check_create(attributes, None)
+    new = keys.NewKey(
+        attributes=attributes, material=material, exportable=True, enabled=True, origin="EXTERNAL"
+    )
+    return keys.store_key(svc, _ctx(svc.clock.now()), new).arn
+
+
+def _ksns(standard: str) -> Iterator[str]:
+    """Distinct valid KSNs, counters walking 1, 2, 3, … over many devices (so 1 to 10/16 one-bits)."""
+    for device in itertools.count():
+        if standard == "TDES":
+            base = (0xFFFF9876543210E00000 + (device << 21)) & ((1 << 80) - 1)
+            limit = dukpt_variants.dukpt_tdes.MAX_COUNTER_ONE_BITS
+            for counter in range(1, 1 << 21):
+                if counter.bit_count() <= limit:
+                    yield f"{base | counter:020X}"
+                if counter >= 4096:
+                    break
+        else:
+            for counter in range(1, 4097):
+                yield f"12345678{device:08X}{counter:08X}"
+
+
+def _dukpt_block(standard: str, ksn: str) -> str:
+    bdk, algorithm, fmt = (
+        (TDES_BDK, "TDES_2KEY", "ISO_FORMAT_0")
+        if standard == "TDES"
+        else (
+            AES_BDK,
+            "AES_128",
+            "ISO_FORMAT_4",
+        )
+    )
+    key = dukpt_variants.derive(bdk, algorithm, bytes.fromhex(ksn), dukpt_variants.Purpose.PIN).key
+    return pinblock.encrypt_pin(key, fmt, PIN, PAN)
+
+
+def pek_request(k: Keys) -> dict[str, Any]:
+    return {
+        "IncomingKeyIdentifier": k.arn["pek_in"],
+        "OutgoingKeyIdentifier": k.arn["pek_out"],
+        "IncomingTranslationAttributes": {"IsoFormat0": {"PrimaryAccountNumber": PAN}},
+        "OutgoingTranslationAttributes": {"IsoFormat0": {"PrimaryAccountNumber": PAN}},
+        "EncryptedPinBlock": pinblock.encrypt_pin(k.pek_in, "ISO_FORMAT_0", PIN, PAN),
+    }
+
+
+def dukpt_request(k: Keys, standard: str, ksn: str) -> dict[str, Any]:
+    fmt = "IsoFormat0" if standard == "TDES" else "IsoFormat4"
+    return {
+        "IncomingKeyIdentifier": k.arn["tdes_bdk" if standard == "TDES" else "aes_bdk"],
+        "OutgoingKeyIdentifier": k.arn["pek_out" if standard == "TDES" else "aes_pek"],
+        "IncomingTranslationAttributes": {fmt: {"PrimaryAccountNumber": PAN}},
+        "OutgoingTranslationAttributes": {fmt: {"PrimaryAccountNumber": PAN}},
+        "EncryptedPinBlock": _dukpt_block(standard, ksn),
+        "IncomingDukptAttributes": {"KeySerialNumber": ksn},
+    }
+
+
+# --- in process -----------------------------------------------------------------------------------
+
+
+def rate(call: Callable[[], Any], seconds: float) -> float:
+    """Calls per CPU second of this process (process_time), run for `seconds` of CPU time.
+
+    CPU time, not wall time: on a shared two-core machine a neighbour's job stretches the wall
+    clock but not the CPU this process spends per call.
+    """
+    done, started = 0, time.process_time()
+    deadline = started + seconds
+    while True:
+        for _ in range(50):
+            call()
+        done += 50
+        now = time.process_time()
+        if now >= deadline:
+            return done / (now - started)
+
+
+def in_process(args: argparse.Namespace, workdir: Path) -> list[tuple[str, float]]:
+    svc = Service(SqliteStore(workdir / "inproc.db"), secrets.token_bytes(32), ManualClock())
+    k = Keys(svc)
+    ctx = _ctx(svc.clock.now())
+    cache = dukpt_keys.cache_for(svc)
+    pek = pek_request(k)
+    block = bytes.fromhex(pek["EncryptedPinBlock"])
+
+    def psec_pek_to_pek() -> str:
+        clear = psec_des.decrypt_tdes_ecb(k.pek_in, block)
+        pin = psec_pinblock.decode_pinblock_iso_0(clear, PAN)
+        return psec_des.encrypt_tdes_ecb(k.pek_out, psec_pinblock.encode_pinblock_iso_0(pin, PAN)).hex()
+
+    assert bytes.fromhex(psec_pek_to_pek()) == bytes.fromhex(
+        pin_translation.translate_pin_data(svc, ctx, pek)["PinBlock"]
+    )
+
+    def fresh(standard: str, count: int = 20000) -> Callable[[], Any]:
+        """Translations of distinct transactions (a fresh KSN each call), cache off."""
+        requests = [dukpt_request(k, standard, ksn) for ksn in itertools.islice(_ksns(standard), count)]
+        cycle = itertools.cycle(requests)
+        return lambda: pin_translation.translate_pin_data(svc, ctx, next(cycle))
+
+    def repeated(standard: str) -> Callable[[], Any]:
+        request = dukpt_request(k, standard, next(_ksns(standard)))
+        return lambda: pin_translation.translate_pin_data(svc, ctx, request)
+
+    scenarios: list[tuple[str, Callable[[], Any], int]] = [
+        ("psec PEK→PEK (TDES, ISO 0→0), crypto only", psec_pek_to_pek, dukpt_keys.CACHE_SIZE),
+        ("paycrypt PEK→PEK (TDES, ISO 0→0)", lambda: pin_translation.translate_pin_data(svc, ctx, pek), 4096),
+        ("paycrypt DUKPT→PEK TDES, cache hit (same KSN)", repeated("TDES"), dukpt_keys.CACHE_SIZE),
+        ("paycrypt DUKPT→PEK TDES, no cache (fresh KSN)", fresh("TDES"), 0),
+        ("paycrypt DUKPT→PEK AES-128 ISO 4, cache hit (same KSN)", repeated("AES"), dukpt_keys.CACHE_SIZE),
+        ("paycrypt DUKPT→PEK AES-128 ISO 4, no cache (fresh KSN)", fresh("AES"), 0),
+    ]
+    results = []
+    print("\n| in process | translations per CPU s | CPU µs each |\n|---|---:|---:|", flush=True)
+    for name, call, cache_size in scenarios:
+        cache.size = cache_size
+        cache.clear()
+        rates = [rate(call, args.inproc_seconds) for _ in range(args.repeat)]
+        median = statistics.median(rates)
+        results.append((name, median))
+        print(f"| {name} | {median:,.0f} | {1e6 / median:.1f} |", flush=True)
+    cache.size = dukpt_keys.CACHE_SIZE
+    return results
+
+
+# --- over HTTP ------------------------------------------------------------------------------------
+
+
+def capture_many(endpoint: str, params: list[dict[str, Any]]) -> list[bytes]:
+    """Sign many TranslatePinData requests with one botocore client (signing.capture makes one per call)."""
+    sdk = signing.client("payment-cryptography-data", endpoint)
+    captured: list[bytes] = []
+
+    def stop(request: Any, **_: Any) -> None:
+        raise signing._Captured(request)
+
+    sdk.meta.events.register("before-send", stop)
+    for p in params:
+        try:
+            sdk.translate_pin_data(**p)
+        except signing._Captured as exc:
+            captured.append(signing.raw_http(exc.request, endpoint))
+    return captured
+
+
+def over_http(args: argparse.Namespace, workdir: Path) -> None:
+    data_dir = workdir / "data-uvicorn-paycrypt"  # where http_bench.running_server points the server
+    store = SqliteStore(data_dir / "paycrypt.db")
+    svc = Service(store, LocalKeyFileVault(data_dir / "master.key").master_key(), SystemClock())
+    k = Keys(svc)
+    store.close()
+    print(f"\nover HTTP: load generator {args.load}, concurrency {args.concurrency}, {args.seconds:g} s each")
+    print(http_bench.HEADER, flush=True)
+    with http_bench.running_server("uvicorn", "paycrypt", workdir) as (port, pid):
+        endpoint = f"http://{http_bench.HOST}:{port}"
+        tdes_ksns = list(itertools.islice(_ksns("TDES"), MISS_REQUESTS))
+        aes_ksns = list(itertools.islice(_ksns("AES"), MISS_REQUESTS))
+        scenarios = [
+            ("PEK→PEK TDES ISO 0", [pek_request(k)] * http_bench.SIGNED_REQUESTS),
+            ("DUKPT→PEK TDES, 16 KSNs (cache hits)", [dukpt_request(k, "TDES", n) for n in tdes_ksns[:16]]),
+            ("DUKPT→PEK TDES, 6000 KSNs (misses)", [dukpt_request(k, "TDES", n) for n in tdes_ksns]),
+            (
+                "DUKPT→PEK AES ISO 4, 16 KSNs (cache hits)",
+                [dukpt_request(k, "AES", n) for n in aes_ksns[:16]],
+            ),
+            ("DUKPT→PEK AES ISO 4, 6000 KSNs (misses)", [dukpt_request(k, "AES", n) for n in aes_ksns]),
+        ]
+        for i, (scenario, params) in enumerate(scenarios):
+            requests = capture_many(endpoint, params)
+            http_bench.check_requests(port, requests[:16])
+            requests_file = http_bench.write_requests(workdir / f"pin-{i}.req", requests)
+            http_bench.repeated("uvicorn", scenario, port, pid, requests_file, args)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--inproc-seconds", type=float, default=2.0, help="seconds per in-process measurement"
+    )
+    parser.add_argument("--seconds", type=float, default=8.0, help="measured seconds per HTTP scenario")
+    parser.add_argument(
+        "--warmup", type=float, default=2.0, help="unmeasured seconds before each HTTP scenario"
+    )
+    parser.add_argument("--concurrency", type=int, default=16, help="keep-alive connections")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per scenario")
+    parser.add_argument(
+        "--load", choices=["wrk", "python"], default="wrk" if shutil.which("wrk") else "python"
+    )
+    parser.add_argument("--skip-http", action="store_true")
+    args = parser.parse_args()
+    if args.seconds > 20:
+        parser.error("keep each measurement bounded: --seconds at most 20")
+    print(f"python {sys.version.split()[0]}")
+    with tempfile.TemporaryDirectory(prefix="paycrypt-pin-bench-") as tmp:
+        in_process(args, Path(tmp))
+        if not args.skip_http:
+            over_http(args, Path(tmp))
+
+
+if __name__ == "__main__":
+    main()

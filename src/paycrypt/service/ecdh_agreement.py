@@ -1,0 +1,119 @@
+"""ECDH between a stored K3 key pair and a partner's certificate: the shared key of
+DiffieHellmanTr31KeyBlock (ImportKey, ExportKey, TranslateKeyMaterial) and of the dynamic
+DiffieHellmanSymmetricKey.
+
+Rules (seed-B §8, decided as the README records): the private key is a TR31_K3 ECC key pair with
+DeriveKey (checked by the rules table under the operation's own row); the partner certificate must
+chain to the CA named by CertificateAuthorityPublicKeyIdentifier and be on the same curve; the
+curve must be at least as strong as the derived key (P-256 derives at most AES-128, P-384
+AES-192, P-521 AES-256, per the guide's matrix). What the derived key may be used for is fixed
+by the K3 key's DeriveKeyUsage; the caller checks that against its purpose.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+
+from paycrypt.crypto import ecdh
+from paycrypt.errors import ValidationError
+from paycrypt.service import identifiers, key_blocks, key_rules, trust, usage_rules
+from paycrypt.service.context import Context
+from paycrypt.service.core import Service
+from paycrypt.store.records import KeyRecord
+
+
+@dataclass(frozen=True)
+class Agreement:
+    key: bytes = field(repr=False)
+    algorithm: str  # the derived key's KeyAlgorithm
+    private_key: KeyRecord  # the stored K3 key pair
+
+
+def derive(
+    svc: Service,
+    ctx: Context,
+    *,
+    private_key_identifier: str,
+    ca_identifier: str,
+    certificate: str,
+    key_algorithm: str,
+    kdf: str,
+    hash_algorithm: str,
+    shared_information: str,
+    operation: str,
+    member: str,
+    private_role: str,
+    path: str,
+) -> Agreement:
+    """Derive the shared key; `path` names the request structure in messages."""
+    record = identifiers.resolve_key(svc.store, ctx, private_key_identifier)
+    usage_rules.check_key(operation, member, record, private_role)
+    peer, _ = trust.verify(
+        svc,
+        ctx,
+        certificate,
+        ca_identifier,
+        operation=operation,
+        member=member,
+        role="CertificateAuthorityPublicKeyIdentifier",
+        certificate_member=f"{path}.PublicKeyCertificate",
+    )
+    key_blocks.check_strength(
+        record.key_attributes["KeyAlgorithm"], key_algorithm, f"{path}: the ECC key pair {record.arn}"
+    )
+    private_key = serialization.load_der_private_key(svc.sealer.material(record), password=None)
+    try:
+        key = ecdh.derive_key(
+            private_key,  # type: ignore[arg-type]
+            peer,
+            key_algorithm=key_algorithm,
+            kdf_name=kdf,
+            hash_algorithm=hash_algorithm,
+            shared_information=shared_information,
+        )
+    except ecdh.EcdhError as exc:
+        raise ValidationError(f"{path}: {exc}.") from None
+    return Agreement(key, key_algorithm, record)
+
+
+def derive_from(
+    svc: Service, ctx: Context, params: dict[str, Any], *, operation: str, member: str, path: str
+) -> Agreement:
+    """`derive` for the API's DiffieHellmanTr31KeyBlock structures (import, export, translate)."""
+    return derive(
+        svc,
+        ctx,
+        private_key_identifier=params["PrivateKeyIdentifier"],
+        ca_identifier=params["CertificateAuthorityPublicKeyIdentifier"],
+        certificate=params["PublicKeyCertificate"],
+        key_algorithm=params["DeriveKeyAlgorithm"],
+        kdf=params["KeyDerivationFunction"],
+        hash_algorithm=params["KeyDerivationHashAlgorithm"],
+        shared_information=params["DerivationData"]["SharedInformation"],
+        operation=operation,
+        member=member,
+        private_role="PrivateKeyIdentifier",
+        path=path,
+    )
+
+
+KBPK_USAGES = frozenset({"TR31_K0_KEY_ENCRYPTION_KEY", "TR31_K1_KEY_BLOCK_PROTECTION_KEY"})
+
+
+def check_kbpk_agreement(agreement: Agreement, path: str) -> None:
+    """A shared key used as a TR-31 KBPK: the K3 key must derive K0/K1 keys, of TDES or AES."""
+    usage = agreement.private_key.derive_key_usage
+    if usage not in KBPK_USAGES:
+        raise ValidationError(
+            f"{path}: the ECC key pair {agreement.private_key.arn} derives {usage or 'no'} keys; a "
+            f"TR-31 wrapping key needs DeriveKeyUsage TR31_K1_KEY_BLOCK_PROTECTION_KEY or "
+            f"TR31_K0_KEY_ENCRYPTION_KEY."
+        )
+    if agreement.algorithm not in key_rules.TDES | key_rules.AES:
+        raise ValidationError(
+            f"{path}.DeriveKeyAlgorithm {agreement.algorithm} cannot protect a TR-31 key block; "
+            f"use a TDES or AES algorithm."
+        )

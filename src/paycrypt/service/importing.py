@@ -1,0 +1,301 @@
+"""ImportKey: every KeyMaterial member but As2805KeyCryptogram (the AS2805 issue's; 501 until then).
+
+Each member has one function that checks and opens its material and says what the key is; the
+key is then stored through `keys.store_key` with KeyOrigin EXTERNAL, the request's Enabled
+(default true), tags and KeyCheckValueAlgorithm. Nothing is stored unless every check passed.
+
+- RootCertificatePublicKey / TrustedCertificatePublicKey: the certificate must be unexpired; a
+  root must be a CA certificate (BasicConstraints CA:TRUE, keyCertSign if KeyUsage is present);
+  a trusted certificate must chain to the named CA, whose chain is re-checked now; the issuer
+  must be of the same key family and at least as strong (seed-B §6). KeyAttributes must say
+  PUBLIC_KEY, the certificate's own algorithm, and a usage and modes a public key can have
+  (`key_rules.check_public_key`). Stored: the SubjectPublicKeyInfo, sealed like any key, with the
+  certificate and its issuers' certificates (`trust`). Exportable is false: ExportKey never sends
+  a public key (GetPublicKeyCertificate returns it).
+- Tr31KeyBlock: under a stored KEK (TR31_K0/K1 with Unwrap or Decrypt); versions A, B, C under a
+  TDES KEK and D under an AES one; MAC verified before anything in the block is read; header →
+  attributes through `key_blocks` and the key-attribute table; the KEK at least as strong as the
+  key.
+- Tr34KeyBlock: the KDH's SigningKeyCertificate must chain to the named CA; the receiving key is
+  the one bound to ImportToken (a TR34_KEY_BLOCK token of this account and region, unexpired),
+  or the caller's own TR31_K2 RSA key pair (WrappingKeyIdentifier) with WrappingKeyCertificate
+  holding that key pair's public key; a two-pass block needs its RandomNonce; the header inside
+  gives the attributes (its length field is ignored, as the AWS sample sends D9999); the RSA
+  receiving key must be at least as strong as the key (RSA_2048 carries TDES only).
+- KeyCryptogram: RSA-OAEP (SHA-256 by default, or SHA-512) under the key of a KEY_CRYPTOGRAM
+  import token; attributes and Exportable from the request; the key's length must be its
+  algorithm's; RSA_2048 carries TDES keys only, RSA_3072/4096 TDES and AES-128.
+- DiffieHellmanTr31KeyBlock: ECDH with a stored K3 key pair whose DeriveKeyUsage is K0 or K1 and
+  the partner's certificate (chained to the named CA), the KDF giving a TDES or AES KBPK, then as
+  Tr31KeyBlock under that KBPK (`ecdh_agreement`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from paycrypt.crypto import certificates, key_cryptogram, keygen, tr31, tr34
+from paycrypt.errors import NotImplementedOperation, ValidationError
+from paycrypt.service import (
+    ecdh_agreement,
+    identifiers,
+    kcv_rules,
+    key_blocks,
+    key_rules,
+    keys,
+    service_ca,
+    tags,
+    trust,
+    unions,
+    usage_rules,
+    views,
+)
+from paycrypt.service.context import Context
+from paycrypt.service.core import Service
+
+OP = "ImportKey"
+CA_ROLE = "CertificateAuthorityPublicKeyIdentifier"
+
+
+@dataclass(frozen=True)
+class Imported:
+    attributes: dict[str, Any]
+    material: bytes = field(repr=False)
+    exportable: bool
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def import_key(svc: Service, ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    if params.get("ReplicationRegions"):
+        raise NotImplementedOperation("ImportKey with ReplicationRegions is not available in this release.")
+    name, value = unions.member(params["KeyMaterial"])
+    importer = unions.handler(OP, "KeyMaterial", name, IMPORTERS)
+    tags.validated(params.get("Tags") or [], svc.quotas.tags_per_key)
+    imported = importer(svc, ctx, value)
+    kcv_rules.check(imported.attributes["KeyAlgorithm"], params.get("KeyCheckValueAlgorithm"))
+    record = keys.store_key(
+        svc,
+        ctx,
+        keys.NewKey(
+            attributes=imported.attributes,
+            material=imported.material,
+            exportable=imported.exportable,
+            enabled=params.get("Enabled", True),
+            origin="EXTERNAL",
+            kcv_algorithm=params.get("KeyCheckValueAlgorithm"),
+            tags=params.get("Tags") or [],
+            extra=imported.extra,
+        ),
+    )
+    return {"Key": views.key(record)}
+
+
+# --- certificates ------------------------------------------------------------------------------
+
+
+def _spki(certificate: x509.Certificate) -> bytes:
+    return certificate.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def _public_attributes(
+    attributes: dict[str, Any], certificate: x509.Certificate, path: str, *, root: bool
+) -> None:
+    try:
+        algorithm = certificates.key_algorithm(certificate.public_key())  # type: ignore[arg-type]
+    except certificates.CertificateError as exc:
+        raise ValidationError(f"{path}.PublicKeyCertificate: {exc}.") from None
+    if attributes["KeyAlgorithm"] != algorithm:
+        raise ValidationError(
+            f"{path}.KeyAttributes.KeyAlgorithm {attributes['KeyAlgorithm']} does not match the "
+            f"certificate's key ({algorithm})."
+        )
+    try:
+        key_rules.check_public_key(attributes, root=root)
+    except ValidationError as exc:
+        raise ValidationError(f"{path}.KeyAttributes: {exc.message}") from None
+
+
+def _root(svc: Service, ctx: Context, value: dict[str, Any]) -> Imported:
+    path = "KeyMaterial.RootCertificatePublicKey"
+    certificate = trust.load(value["PublicKeyCertificate"], f"{path}.PublicKeyCertificate")
+    _public_attributes(value["KeyAttributes"], certificate, path, root=True)
+    try:
+        certificates.check_ca(certificate, ctx.now)
+    except certificates.CertificateError as exc:
+        raise ValidationError(f"{path}.PublicKeyCertificate: {exc}.") from None
+    extra = {trust.CERTIFICATE: trust.pem(certificate), trust.CHAIN: []}
+    return Imported(value["KeyAttributes"], _spki(certificate), False, extra)
+
+
+def _trusted(svc: Service, ctx: Context, value: dict[str, Any]) -> Imported:
+    path = "KeyMaterial.TrustedCertificatePublicKey"
+    certificate, authority = trust.verify(
+        svc,
+        ctx,
+        value["PublicKeyCertificate"],
+        value[CA_ROLE],
+        operation=OP,
+        member="TrustedCertificatePublicKey",
+        role=CA_ROLE,
+        certificate_member=f"{path}.PublicKeyCertificate",
+    )
+    _public_attributes(value["KeyAttributes"], certificate, path, root=False)
+    chain = [trust.pem(c) for c in trust.stored_chain(authority)]
+    extra = {trust.CERTIFICATE: trust.pem(certificate), trust.CHAIN: chain}
+    return Imported(value["KeyAttributes"], _spki(certificate), False, extra)
+
+
+# --- key blocks --------------------------------------------------------------------------------
+
+
+def _from_block(opened: key_blocks.BlockKey, path: str) -> Imported:
+    try:
+        key_rules.check_create(opened.attributes, None)
+    except ValidationError as exc:
+        raise ValidationError(f"{path}: the key block header gives {exc.message}") from None
+    return Imported(opened.attributes, opened.material, opened.exportable, opened.extra())
+
+
+def _tr31(svc: Service, ctx: Context, value: dict[str, Any]) -> Imported:
+    path = "KeyMaterial.Tr31KeyBlock"
+    kek = identifiers.resolve_key(svc.store, ctx, value["WrappingKeyIdentifier"])
+    usage_rules.check_key(OP, "Tr31KeyBlock", kek, "WrappingKeyIdentifier")
+    opened = key_blocks.unwrap(
+        svc.sealer.material(kek),
+        kek.key_attributes["KeyAlgorithm"],
+        value["WrappedKeyBlock"],
+        f"{path}.WrappedKeyBlock",
+    )
+    return _from_block(opened, path)
+
+
+def _ecdh(svc: Service, ctx: Context, value: dict[str, Any]) -> Imported:
+    path = "KeyMaterial.DiffieHellmanTr31KeyBlock"
+    agreement = ecdh_agreement.derive_from(
+        svc, ctx, value, operation=OP, member="DiffieHellmanTr31KeyBlock", path=path
+    )
+    ecdh_agreement.check_kbpk_agreement(agreement, path)
+    opened = key_blocks.unwrap(
+        agreement.key, agreement.algorithm, value["WrappedKeyBlock"], f"{path}.WrappedKeyBlock"
+    )
+    return _from_block(opened, path)
+
+
+def _hex(value: str, member: str) -> bytes:
+    try:
+        return bytes.fromhex(value)
+    except ValueError:
+        raise ValidationError(f"{member} must be an even number of hexadecimal characters.") from None
+
+
+def _tr34(svc: Service, ctx: Context, value: dict[str, Any]) -> Imported:
+    path = "KeyMaterial.Tr34KeyBlock"
+    kdh_certificate, _ = trust.verify(
+        svc,
+        ctx,
+        value["SigningKeyCertificate"],
+        value[CA_ROLE],
+        operation=OP,
+        member="Tr34KeyBlock",
+        role=CA_ROLE,
+        certificate_member=f"{path}.SigningKeyCertificate",
+    )
+    krd_certificate, krd_key, krd_algorithm = _receiver(svc, ctx, value, path)
+    nonce = _hex(value["RandomNonce"], f"{path}.RandomNonce") if value.get("RandomNonce") else None
+    try:
+        payload = tr34.unwrap(
+            _hex(value["WrappedKeyBlock"], f"{path}.WrappedKeyBlock"),
+            kdh_certificate=kdh_certificate,
+            krd_certificate=krd_certificate,
+            krd_private_key=krd_key,  # type: ignore[arg-type]
+            nonce=nonce,
+        )
+        header = tr31.parse_header(payload.header).header
+    except (tr34.Tr34Error, tr31.KeyBlockError) as exc:
+        raise ValidationError(f"{path}.WrappedKeyBlock: {exc}.") from None
+    opened = key_blocks.from_header(header, payload.key, f"{path}.WrappedKeyBlock")
+    key_blocks.check_strength(krd_algorithm, opened.attributes["KeyAlgorithm"], f"{path}: the wrapping key")
+    return _from_block(opened, path)
+
+
+def _receiver(
+    svc: Service, ctx: Context, value: dict[str, Any], path: str
+) -> tuple[x509.Certificate, Any, str]:
+    """The KRD: the import token's key pair, or the caller's own (BYOCA) key pair and certificate."""
+    token_id = value.get("ImportToken")
+    wrapping_id = value.get("WrappingKeyIdentifier")
+    if token_id and wrapping_id:
+        raise ValidationError(f"{path}: give ImportToken or WrappingKeyIdentifier, not both.")
+    if token_id:
+        token = service_ca.find_token(svc, ctx, "import", token_id, "TR34_KEY_BLOCK", f"{path}.ImportToken")
+        return token.certificate, token.private_key(svc), token.record.key_attributes["KeyAlgorithm"]
+    if not wrapping_id or not value.get("WrappingKeyCertificate"):
+        raise ValidationError(
+            f"{path} needs an ImportToken, or a WrappingKeyIdentifier with its WrappingKeyCertificate."
+        )
+    record = identifiers.resolve_key(svc.store, ctx, wrapping_id)
+    usage_rules.check_key(OP, "Tr34KeyBlock", record, "WrappingKeyIdentifier")
+    certificate = trust.load(value["WrappingKeyCertificate"], f"{path}.WrappingKeyCertificate")
+    private_key = service_ca.private_key(svc.sealer.material(record))
+    if not certificates.same_public_key(certificate.public_key(), private_key):  # type: ignore[arg-type]
+        raise ValidationError(f"{path}.WrappingKeyCertificate does not hold the public key of {record.arn}.")
+    try:
+        certificates.check_validity(certificate, ctx.now)
+    except certificates.CertificateError as exc:
+        raise ValidationError(f"{path}.WrappingKeyCertificate: {exc}.") from None
+    return certificate, private_key, record.key_attributes["KeyAlgorithm"]
+
+
+def _cryptogram(svc: Service, ctx: Context, value: dict[str, Any]) -> Imported:
+    path = "KeyMaterial.KeyCryptogram"
+    attributes = value["KeyAttributes"]
+    if attributes["KeyClass"] != "SYMMETRIC_KEY":
+        raise ValidationError(
+            f"{path}.KeyAttributes.KeyClass must be SYMMETRIC_KEY: a cryptogram carries a raw key."
+        )
+    try:
+        key_rules.check_create(attributes, None)
+    except ValidationError as exc:
+        raise ValidationError(f"{path}.KeyAttributes: {exc.message}") from None
+    if not value.get("ImportToken"):
+        raise ValidationError(f"{path}.ImportToken is required.")
+    token = service_ca.find_token(
+        svc, ctx, "import", value["ImportToken"], "KEY_CRYPTOGRAM", f"{path}.ImportToken"
+    )
+    wrapping_algorithm = token.record.key_attributes["KeyAlgorithm"]
+    key_blocks.check_strength(wrapping_algorithm, attributes["KeyAlgorithm"], f"{path}: the wrapping key")
+    spec = value.get("WrappingSpec") or key_cryptogram.DEFAULT_WRAPPING_SPEC
+    try:
+        key = key_cryptogram.unwrap(
+            token.private_key(svc),  # type: ignore[arg-type]
+            _hex(value["WrappedKeyCryptogram"], f"{path}.WrappedKeyCryptogram"),
+            spec,
+        )
+    except key_cryptogram.KeyCryptogramError as exc:
+        raise ValidationError(f"{path}.WrappedKeyCryptogram: {exc}.") from None
+    expected = keygen.SYMMETRIC_LENGTHS[attributes["KeyAlgorithm"]]
+    if len(key) != expected:
+        raise ValidationError(
+            f"{path}.WrappedKeyCryptogram does not carry a {attributes['KeyAlgorithm']} key "
+            f"({expected} bytes)."
+        )
+    return Imported(attributes, key, value["Exportable"])
+
+
+Importer = Callable[[Service, Context, dict[str, Any]], Imported]
+
+IMPORTERS: dict[str, Importer] = {
+    "RootCertificatePublicKey": _root,
+    "TrustedCertificatePublicKey": _trusted,
+    "Tr31KeyBlock": _tr31,
+    "Tr34KeyBlock": _tr34,
+    "KeyCryptogram": _cryptogram,
+    "DiffieHellmanTr31KeyBlock": _ecdh,
+}

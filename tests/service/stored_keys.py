@@ -1,0 +1,43 @@
+"""A Service on a temporary store, and known keys put into it through keys.store_key."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from paycrypt.clock import ManualClock
+from paycrypt.service import key_rules, keys
+from paycrypt.service.context import Caller, Context
+from paycrypt.service.core import Service
+from paycrypt.store.sqlite import SqliteStore
+
+ACCOUNT = "111122223333"
+
+GEN_VERIFY = {"Generate": True, "Verify": True}
+DERIVE = {"DeriveKey": True}
+ENC_DEC = {"Encrypt": True, "Decrypt": True, "Wrap": True, "Unwrap": True}
+
+
+def service(tmp_path: Path) -> Service:
+    return Service(SqliteStore(tmp_path / "db"), secrets.token_bytes(32), ManualClock())
+
+
+def context(svc: Service) -> Context:
+    return Context(
+        Caller(ACCOUNT, f"arn:aws:iam::{ACCOUNT}:user/t", "AIDA"), "us-east-1", svc.clock.now(), "r"
+    )
+
+
+def put(svc: Service, material: bytes, usage: str, algorithm: str, modes: dict[str, bool]) -> str:
+    """Store `material` as a key with these attributes (checked by the CreateKey rules); its ARN."""
+    attributes = {
+        "KeyUsage": usage,
+        "KeyAlgorithm": algorithm,
+        "KeyClass": key_rules.RULES[usage].key_class,
+        "KeyModesOfUse": modes,
+    }
+    key_rules.check_create(attributes, None)
+    new = keys.NewKey(
+        attributes=attributes, material=material, exportable=True, enabled=True, origin="EXTERNAL"
+    )
+    return keys.store_key(svc, context(svc), new).arn
