@@ -13,7 +13,7 @@ from tests.conftest import CVK_ATTRIBUTES
 MODES = {"Encrypt", "Decrypt", "Wrap", "Unwrap", "Generate", "Sign", "Verify", "DeriveKey", "NoRestrictions"}
 
 
-def test_create_key_returns_full_key(control) -> None:
+def test_create_key_returns_full_key(server, control) -> None:
     key = control.create_key(Exportable=True, KeyAttributes=CVK_ATTRIBUTES)["Key"]
     assert key["KeyArn"].startswith("arn:aws:payment-cryptography:us-east-1:111122223333:key/")
     assert len(key["KeyArn"].rsplit("/", 1)[1]) == 16
@@ -25,7 +25,7 @@ def test_create_key_returns_full_key(control) -> None:
     assert key["KeyCheckValueAlgorithm"] == "ANSI_X9_24"
     assert len(key["KeyCheckValue"]) == 6
     assert key["Enabled"] is True and key["Exportable"] is True
-    assert abs(key["CreateTimestamp"] - dt.datetime.now(dt.UTC)) < dt.timedelta(minutes=1)
+    assert abs(key["CreateTimestamp"] - server.clock.now()) < dt.timedelta(minutes=1)
     assert key["UsageStartTimestamp"] == key["CreateTimestamp"]
 
 
@@ -128,8 +128,8 @@ def test_stop_and_start_usage(control, cvk) -> None:
     )
 
 
-def test_delete_and_restore(control, cvk) -> None:
-    before = dt.datetime.now(dt.UTC)
+def test_delete_and_restore(server, control, cvk) -> None:
+    before = server.clock.now()
     deleted = control.delete_key(KeyIdentifier=cvk)["Key"]
     assert deleted["KeyState"] == "DELETE_PENDING"
     assert deleted["Enabled"] is False
@@ -143,9 +143,9 @@ def test_delete_and_restore(control, cvk) -> None:
 
 
 @pytest.mark.parametrize("days", [3, 180])
-def test_delete_window_bounds_accepted(control, cvk, days) -> None:
+def test_delete_window_bounds_accepted(server, control, cvk, days) -> None:
     deleted = control.delete_key(KeyIdentifier=cvk, DeleteKeyInDays=days)["Key"]
-    expected = dt.datetime.now(dt.UTC) + dt.timedelta(days=days)
+    expected = server.clock.now() + dt.timedelta(days=days)
     assert abs(deleted["DeletePendingTimestamp"] - expected) < dt.timedelta(minutes=1)
 
 
