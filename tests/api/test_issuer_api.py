@@ -6,7 +6,8 @@ G1 PIN + PVV, G2 CVV, G3 CVV2, G4 iCVV, V3 Visa CAVV v7, V4 Visa dCVV, M1 Master
 A1 Amex CSC1, A2 CSC2, A3 iCSC, A4 3-D Secure AEVV. Each generates, verifies, and verifies a
 wrong value for VerificationFailedException with its Reason.
 
-Known answers (keys stored with the service's own path, tests/api/known_keys.py):
+Known answers, each run twice (the `load` fixture): with the key stored through the service's own
+path and with the key imported through boto3 ImportKey (tests/api/known_keys.py):
 - Visa PVV: psec.pin.generate_visa_pvv docstring (PVK 0123456789ABCDEFFEDCBA9876543210, PVKI 3,
   PIN 4524, PAN 1122334455667788 -> 4021).
 - IBM 3624: psec.pin docstring (same PVK, table 1234567890123456, validation data
@@ -31,12 +32,11 @@ from typing import Any
 import psec.des
 import psec.pin
 import psec.pinblock
-import psec.tr31
 import pytest
 
 from paycrypt.crypto import card_dynamic
 from tests.api.helpers import db_snapshot, expect_error
-from tests.api.known_keys import put_known_key
+from tests.api.known_keys import import_known_key_via_api, put_known_key
 
 GEN_VERIFY = {"Generate": True, "Verify": True}
 PEK_MODES = {"Encrypt": True, "Decrypt": True, "Wrap": True, "Unwrap": True}
@@ -81,6 +81,20 @@ def create(control, usage: str, algorithm: str, modes: dict[str, bool], purpose:
 
 def known(server, material: bytes, usage: str, algorithm: str, modes: dict[str, bool]) -> str:
     return put_known_key(server, material, usage, algorithm, modes)["KeyArn"]
+
+
+@pytest.fixture(params=["stored", "ImportKey"])
+def load(request, server, control):
+    """Known-answer tests run twice: with the key put through the service's store path, and with
+    the key imported through boto3 ImportKey (a TR-31 block under an RSA or ECDH-agreed KEK)."""
+
+    def load_key(material: bytes, usage: str, algorithm: str, modes: dict[str, bool]) -> dict[str, str]:
+        if request.param == "stored":
+            return put_known_key(server, material, usage, algorithm, modes)
+        key = import_known_key_via_api(control, material, usage, algorithm, modes)
+        return {"KeyArn": key["KeyArn"], "KeyCheckValue": key["KeyCheckValue"]}
+
+    return load_key
 
 
 def iso0_under(pek: bytes, pin: str, pan: str) -> str:
@@ -156,9 +170,9 @@ def test_seed_amex_values(
     card_round_trip(data, key, AMEX_PAN, member, attrs, length)
 
 
-def test_amex_lengths_are_disjoint_slices(server, data) -> None:
+def test_amex_lengths_are_disjoint_slices(load, data) -> None:
     """CSC 5, 4 and 3 come from one enciphered block (crypto.amex_csc); all three verify."""
-    key = known(server, TEST_KEY, "TR31_C0_CARD_VERIFICATION_KEY", "TDES_2KEY", GEN_VERIFY)
+    key = load(TEST_KEY, "TR31_C0_CARD_VERIFICATION_KEY", "TDES_2KEY", GEN_VERIFY)["KeyArn"]
     attrs = {"CardExpiryDate": "2412", "ServiceCode": "000"}
     for length in (3, 4, 5):
         card_round_trip(data, key, AMEX_PAN, "AmexCardSecurityCodeVersion2", attrs, length)
@@ -201,13 +215,11 @@ def test_seed_v4_dcvv_corrected(control, data) -> None:
     assert "TR31_E6_EMV_MKEY_OTHER" in response["Error"]["Message"]
 
 
-def test_seed_m1_dcvc3(server, control, data) -> None:
+def test_seed_m1_dcvc3(load, control, data) -> None:
     """M1 on the seed's key (KCV 08D7B4, the classic test key), E4 with DeriveKey. The seed's
     track data, UN and PSN were cut off; the request completes them. Generate with ATC 0000, then
     verify; the separate verify with ATC 000B uses the same inputs."""
-    key = put_known_key(
-        server, TEST_KEY, "TR31_E4_EMV_MKEY_DYNAMIC_NUMBERS", "TDES_2KEY", {"DeriveKey": True}
-    )
+    key = load(TEST_KEY, "TR31_E4_EMV_MKEY_DYNAMIC_NUMBERS", "TDES_2KEY", {"DeriveKey": True})
     assert key["KeyCheckValue"] == "08D7B4"
     attrs = {
         "ApplicationTransactionCounter": "0000",
@@ -224,7 +236,7 @@ def test_seed_m1_dcvc3(server, control, data) -> None:
         {**attrs, "ApplicationTransactionCounter": "000B"},
     )
     # The seed's data calls name its E0 ARQC key; the key table needs E4, so that key is refused.
-    e0 = put_known_key(server, TEST_KEY, "TR31_E0_EMV_MKEY_APP_CRYPTOGRAMS", "TDES_2KEY", {"DeriveKey": True})
+    e0 = load(TEST_KEY, "TR31_E0_EMV_MKEY_APP_CRYPTOGRAMS", "TDES_2KEY", {"DeriveKey": True})
     response = expect_error(
         data.generate_card_validation_data,
         "ValidationException",
@@ -236,14 +248,13 @@ def test_seed_m1_dcvc3(server, control, data) -> None:
     assert "TR31_E4_EMV_MKEY_DYNAMIC_NUMBERS" in response["Error"]["Message"]
 
 
-def test_published_cvc3_end_to_end(server, data) -> None:
-    imk = known(
-        server,
+def test_published_cvc3_end_to_end(load, data) -> None:
+    imk = load(
         bytes.fromhex("01234567899876543210012345678998"),
         "TR31_E4_EMV_MKEY_DYNAMIC_NUMBERS",
         "TDES_2KEY",
         {"DeriveKey": True},
-    )
+    )["KeyArn"]
     attrs = {
         "PanSequenceNumber": "00",
         "TrackData": "5123456789012345D35121010000000000000F",
@@ -433,9 +444,9 @@ def test_seed_ibm3624_random_pin(control, data) -> None:
 # --- Known answers on known keys -------------------------------------------------------------------
 
 
-def test_published_pvv_end_to_end(server, data) -> None:
-    pvk = known(server, TEST_KEY, "TR31_V2_VISA_PIN_VERIFICATION_KEY", "TDES_2KEY", GEN_VERIFY)
-    pek = known(server, PEK_KEY, "TR31_P0_PIN_ENCRYPTION_KEY", "TDES_2KEY", PEK_MODES)
+def test_published_pvv_end_to_end(load, data) -> None:
+    pvk = load(TEST_KEY, "TR31_V2_VISA_PIN_VERIFICATION_KEY", "TDES_2KEY", GEN_VERIFY)["KeyArn"]
+    pek = load(PEK_KEY, "TR31_P0_PIN_ENCRYPTION_KEY", "TDES_2KEY", PEK_MODES)["KeyArn"]
     pan = "1122334455667788"
     block = iso0_under(PEK_KEY, "4524", pan)
     out = generate_pin(
@@ -467,11 +478,11 @@ def test_published_pvv_end_to_end(server, data) -> None:
     assert response["Reason"] == "INVALID_PIN"
 
 
-def test_published_ibm3624_natural_pin_end_to_end(server, data) -> None:
+def test_published_ibm3624_natural_pin_end_to_end(load, data) -> None:
     """Natural PIN 4524 (psec docstring): the ISO 0 block is deterministic, so the whole
     EncryptedPinBlock is a known answer; the offset of a natural PIN is 0000."""
-    pvk = known(server, TEST_KEY, "TR31_V1_IBM3624_PIN_VERIFICATION_KEY", "TDES_2KEY", GEN_VERIFY)
-    pek = known(server, PEK_KEY, "TR31_P0_PIN_ENCRYPTION_KEY", "TDES_2KEY", PEK_MODES)
+    pvk = load(TEST_KEY, "TR31_V1_IBM3624_PIN_VERIFICATION_KEY", "TDES_2KEY", GEN_VERIFY)["KeyArn"]
+    pek = load(PEK_KEY, "TR31_P0_PIN_ENCRYPTION_KEY", "TDES_2KEY", PEK_MODES)["KeyArn"]
     pan = "1122334455667788"
     base = {
         "DecimalizationTable": "1234567890123456",
@@ -501,9 +512,9 @@ IBM_EXAMPLE = {
 IBM_EXAMPLE_KEY = bytes.fromhex("0123456789ABCDEF") * 2  # the single-DES example key as K1 = K2
 
 
-def test_published_ibm3624_offset_and_format4_block(server, data) -> None:
-    pvk = known(server, IBM_EXAMPLE_KEY, "TR31_V1_IBM3624_PIN_VERIFICATION_KEY", "TDES_2KEY", GEN_VERIFY)
-    tdes_pek = known(server, PEK_KEY, "TR31_P0_PIN_ENCRYPTION_KEY", "TDES_2KEY", PEK_MODES)
+def test_published_ibm3624_offset_and_format4_block(load, data) -> None:
+    pvk = load(IBM_EXAMPLE_KEY, "TR31_V1_IBM3624_PIN_VERIFICATION_KEY", "TDES_2KEY", GEN_VERIFY)["KeyArn"]
+    tdes_pek = load(PEK_KEY, "TR31_P0_PIN_ENCRYPTION_KEY", "TDES_2KEY", PEK_MODES)["KeyArn"]
     block = iso0_under(PEK_KEY, "1234", "1234567890123445")
     out = generate_pin(
         data,
@@ -515,13 +526,12 @@ def test_published_ibm3624_offset_and_format4_block(server, data) -> None:
         PrimaryAccountNumber="1234567890123445",
     )
     assert out["PinData"] == {"PinOffset": "2298"}
-    aes_pek = known(
-        server,
+    aes_pek = load(
         bytes.fromhex("00112233445566778899AABBCCDDEEFF"),
         "TR31_P0_PIN_ENCRYPTION_KEY",
         "AES_128",
         PEK_MODES,
-    )
+    )["KeyArn"]
     attrs = {**IBM_EXAMPLE, "PinOffset": "2298"}
     published = "E4BE5B623AF7E006AC319E5B93544564"  # PIN 1234 for PAN 1234567890123456
     verify_pin(
@@ -550,10 +560,10 @@ def test_published_ibm3624_offset_and_format4_block(server, data) -> None:
     assert response["Reason"] == "INVALID_PIN"
 
 
-def test_published_dukpt_pin_block_end_to_end(server, data) -> None:
-    bdk = put_known_key(server, TEST_KEY, "TR31_B0_BASE_DERIVATION_KEY", "TDES_2KEY", {"DeriveKey": True})
-    pvk = known(server, IBM_EXAMPLE_KEY, "TR31_V1_IBM3624_PIN_VERIFICATION_KEY", "TDES_2KEY", GEN_VERIFY)
-    visa = known(server, TEST_KEY, "TR31_V2_VISA_PIN_VERIFICATION_KEY", "TDES_2KEY", GEN_VERIFY)
+def test_published_dukpt_pin_block_end_to_end(load, data) -> None:
+    bdk = load(TEST_KEY, "TR31_B0_BASE_DERIVATION_KEY", "TDES_2KEY", {"DeriveKey": True})
+    pvk = load(IBM_EXAMPLE_KEY, "TR31_V1_IBM3624_PIN_VERIFICATION_KEY", "TDES_2KEY", GEN_VERIFY)["KeyArn"]
+    visa = load(TEST_KEY, "TR31_V2_VISA_PIN_VERIFICATION_KEY", "TDES_2KEY", GEN_VERIFY)["KeyArn"]
     dukpt = {"KeySerialNumber": "FFFF9876543210E00001", "DukptDerivationType": "TDES_2KEY"}
     pan = "4012345678909"
     out = verify_pin(
@@ -607,11 +617,11 @@ B_BLOCK = "B0080P0TE00E000094B420079CC80BA3461F86FE26EFC4A3B8E4FA4C5F5341176EED7
 B_BLOCK_KEY = bytes.fromhex("3F419E1CB7079442AA37474C2EFBF8B8")
 
 
-def test_wrapped_pek_through_boto3(server, data) -> None:
+def test_wrapped_pek_through_boto3(load, data) -> None:
     """GeneratePinData with EncryptionWrappedKey: the PIN comes out under the key inside a published
     TR-31 block, and the response names the KEK with the working key's KCV."""
-    kek = known(server, TDES_KBPK, "TR31_K0_KEY_ENCRYPTION_KEY", "TDES_2KEY", PEK_MODES)
-    pvk = known(server, TEST_KEY, "TR31_V2_VISA_PIN_VERIFICATION_KEY", "TDES_2KEY", GEN_VERIFY)
+    kek = load(TDES_KBPK, "TR31_K0_KEY_ENCRYPTION_KEY", "TDES_2KEY", PEK_MODES)["KeyArn"]
+    pvk = load(TEST_KEY, "TR31_V2_VISA_PIN_VERIFICATION_KEY", "TDES_2KEY", GEN_VERIFY)["KeyArn"]
     out = data.generate_pin_data(
         GenerationKeyIdentifier=pvk,
         EncryptionKeyIdentifier=kek,
@@ -625,40 +635,6 @@ def test_wrapped_pek_through_boto3(server, data) -> None:
     clear = psec.des.decrypt_tdes_ecb(B_BLOCK_KEY, bytes.fromhex(out["EncryptedPinBlock"]))
     pin = psec.pinblock.decode_pinblock_iso_0(clear, SEED_PAN)
     assert out["PinData"]["VerificationValue"] == psec.pin.generate_visa_pvv(TEST_KEY, "1", pin[:4], SEED_PAN)
-
-
-def test_published_pvv_on_keys_imported_with_import_key(server, control, data) -> None:
-    """The PVK and the PEK enter through ImportKey as TR-31 blocks (psec.tr31, independent of
-    paycrypt) under a known KEK; the published PVV 4021 then comes out end to end."""
-    kbpk = bytes.fromhex("0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF")
-    kek = known(server, kbpk, "TR31_K0_KEY_ENCRYPTION_KEY", "AES_256", PEK_MODES)
-
-    def import_block(header: str, key: bytes) -> dict:
-        block = psec.tr31.wrap(kbpk, header, key)
-        return control.import_key(
-            KeyMaterial={"Tr31KeyBlock": {"WrappingKeyIdentifier": kek, "WrappedKeyBlock": block}}
-        )["Key"]
-
-    pvk = import_block("D0000V2TC00E0000", TEST_KEY)
-    pek = import_block("D0000P0TB00E0000", PEK_KEY)
-    assert pvk["KeyCheckValue"] == "08D7B4"
-    assert pvk["KeyAttributes"]["KeyUsage"] == "TR31_V2_VISA_PIN_VERIFICATION_KEY"
-    pan = "1122334455667788"
-    block = iso0_under(PEK_KEY, "4524", pan)
-    out = generate_pin(
-        data,
-        pvk["KeyArn"],
-        pek["KeyArn"],
-        "VisaPinVerificationValue",
-        {"EncryptedPinBlock": block, "PinVerificationKeyIndex": 3},
-        "ISO_FORMAT_0",
-        PrimaryAccountNumber=pan,
-    )
-    assert out["PinData"] == {"VerificationValue": "4021"}
-    attrs = {"PinVerificationKeyIndex": 3, "VerificationValue": "4021"}
-    verify_pin(
-        data, pvk["KeyArn"], pek["KeyArn"], "VisaPin", attrs, "ISO_FORMAT_0", block, PrimaryAccountNumber=pan
-    )
 
 
 # --- Bad input: ValidationException (400), never a 500, and nothing stored ---------------------------

@@ -1083,3 +1083,42 @@ def test_public_key_certificate_and_csr(svc) -> None:
         assert request.subject.rfc4514_string().startswith(
             "1.2.840.113549.1.9.1=a@b.example,CN=CN1,OU=OU,O=O,L=Arlington,ST=Virginia,C=US"
         )
+
+
+def test_hmac_key_export_carries_hm_and_needs_a_strong_kek(svc, root) -> None:
+    kbpk = secrets.token_bytes(32)
+    kek = store(svc, kbpk, "TR31_K1_KEY_BLOCK_PROTECTION_KEY", "AES_256", WRAP)
+    hmac_key = secrets.token_bytes(48)
+    key = store(svc, hmac_key, "TR31_M7_HMAC_KEY", "HMAC_SHA384", {"Generate": True, "Verify": True})
+    out = export(svc, key, {"Tr31KeyBlock": {"WrappingKeyIdentifier": kek}})
+    header, clear = psec.tr31.unwrap(kbpk, out["KeyMaterial"])
+    assert (clear, header.algorithm, header.blocks["HM"]) == (hmac_key, "H", "22")
+    assert out["KeyCheckValueAlgorithm"] == "HMAC"
+    weak = store(svc, secrets.token_bytes(16), "TR31_K1_KEY_BLOCK_PROTECTION_KEY", "AES_128", WRAP)
+    with pytest.raises(ValidationError, match=r"AES_128\) is weaker than the key it protects \(HMAC_SHA384"):
+        export(svc, key, {"Tr31KeyBlock": {"WrappingKeyIdentifier": weak}})
+    ca_arn = import_root(svc, root)
+    krd = kp.leaf(root, name="KRD")
+    token = parameters.get_parameters_for_export(
+        svc,
+        ctx(svc),
+        {
+            "KeyMaterialType": "TR34_KEY_BLOCK",
+            "SigningKeyAlgorithm": "RSA_2048",
+            "ReuseLastGeneratedToken": True,
+        },
+    )
+    aes = store(svc, secrets.token_bytes(16), "TR31_K0_KEY_ENCRYPTION_KEY", "AES_128", WRAP)
+    with pytest.raises(ValidationError, match=r"RSA_2048\) is weaker"):
+        export(
+            svc,
+            aes,
+            {
+                "Tr34KeyBlock": {
+                    "CertificateAuthorityPublicKeyIdentifier": ca_arn,
+                    "WrappingKeyCertificate": krd.b64,
+                    "KeyBlockFormat": "X9_TR34_2012",
+                    "ExportToken": token["ExportToken"],
+                }
+            },
+        )

@@ -34,13 +34,9 @@ E1 = "TR31_E1_EMV_MKEY_CONFIDENTIALITY"
 E2 = "TR31_E2_EMV_MKEY_INTEGRITY"
 D0 = "TR31_D0_SYMMETRIC_DATA_ENCRYPTION_KEY"
 D1 = "TR31_D1_ASYMMETRIC_KEY_FOR_DATA_ENCRYPTION"
-EMV_IMK = frozenset({"TDES_2KEY"})  # the guide's EMV key tables: TDES_2KEY master keys only
-
-# EMV issuer master keys (issue 5): TDES_2KEY only, as the guide's key tables list them.
 E0 = "TR31_E0_EMV_MKEY_APP_CRYPTOGRAMS"
-E1 = "TR31_E1_EMV_MKEY_CONFIDENTIALITY"
-E2 = "TR31_E2_EMV_MKEY_INTEGRITY"
-EMV_MK = frozenset({"TDES_2KEY"})
+# EMV issuer master keys: TDES_2KEY only, as the guide's EMV key tables list them.
+EMV_IMK = frozenset({"TDES_2KEY"})
 
 
 @dataclass(frozen=True)
@@ -222,7 +218,7 @@ RULES: dict[tuple[str, str, str], KeyRule] = {
     # PIN change uses the IMK-SMI, the IMK-SMC, TDES PEKs that decrypt the incoming PIN blocks
     # and, for Visa and Amex, the IMK-AC (the card key the VIS PIN block is bound to).
     **{
-        (op, member, "KeyIdentifier"): _rule({E0}, EMV_MK, {"DeriveKey"})
+        (op, member, "KeyIdentifier"): _rule({E0}, EMV_IMK, {"DeriveKey"})
         for op in ("VerifyAuthRequestCryptogram", "GenerateAuthRequestCryptogram")
         for member in ("EmvCommon", "Mastercard", "Emv2000", "Amex", "Visa", "UnionPay")
     },
@@ -230,8 +226,8 @@ RULES: dict[tuple[str, str, str], KeyRule] = {
         ("GenerateMacEmvPinChange", member, role): rule
         for member in ("EmvCommon", "Mastercard", "Emv2000", "Amex", "Visa")
         for role, rule in (
-            ("SecureMessagingIntegrityKeyIdentifier", _rule({E2}, EMV_MK, {"DeriveKey"})),
-            ("SecureMessagingConfidentialityKeyIdentifier", _rule({E1}, EMV_MK, {"DeriveKey"})),
+            ("SecureMessagingIntegrityKeyIdentifier", _rule({E2}, EMV_IMK, {"DeriveKey"})),
+            ("SecureMessagingConfidentialityKeyIdentifier", _rule({E1}, EMV_IMK, {"DeriveKey"})),
             ("NewPinPekIdentifier", _rule({P0}, TDES, {"Decrypt", "Unwrap"})),
         )
     },
@@ -239,7 +235,7 @@ RULES: dict[tuple[str, str, str], KeyRule] = {
         ("GenerateMacEmvPinChange", member, role): rule
         for member in ("Visa", "Amex")
         for role, rule in (
-            ("AuthorizationRequestKeyIdentifier", _rule({E0}, EMV_MK, {"DeriveKey"})),
+            ("AuthorizationRequestKeyIdentifier", _rule({E0}, EMV_IMK, {"DeriveKey"})),
             ("CurrentPinPekIdentifier", _rule({P0}, TDES, {"Decrypt", "Unwrap"})),
         )
     },
