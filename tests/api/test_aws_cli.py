@@ -2,40 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-import pytest
-
-AWS = str(Path(sys.executable).with_name("aws"))
-
-
-@pytest.fixture
-def aws(server, tmp_path):
-    env = {
-        **os.environ,
-        "AWS_ENDPOINT_URL": server.endpoint,
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_CONFIG_FILE": str(tmp_path / "config"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "credentials"),
-        "AWS_PAGER": "",
-    }
-
-    def run(*args: str, ok: bool = True) -> tuple[int, dict, str]:
-        done = subprocess.run(
-            [AWS, *args, "--output", "json"], env=env, capture_output=True, text=True, timeout=60
-        )
-        if ok:
-            assert done.returncode == 0, done.stderr
-        return done.returncode, json.loads(done.stdout) if done.stdout.strip() else {}, done.stderr
-
-    return run
-
 
 def test_getting_started_walkthrough(aws) -> None:
     _, created, _ = aws(

@@ -25,11 +25,8 @@ Sources of the known answers and oracles:
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import subprocess
-import sys
-from pathlib import Path
 
 import pyemv.ac
 import pyemv.cvn
@@ -39,6 +36,7 @@ import pytest
 
 from paycrypt.crypto import pinblock
 from tests.api import rawhttp
+from tests.api.cli import AwsCli
 from tests.api.helpers import db_snapshot, expect_error
 from tests.api.known_keys import import_known_key_via_api, put_known_key
 
@@ -838,24 +836,8 @@ def test_pin_change_bad_input(
 # --- the AWS CLI ----------------------------------------------------------------------------
 
 
-AWS = str(Path(sys.executable).with_name("aws"))
-
-
 def _aws(server, tmp_path, *args: str) -> subprocess.CompletedProcess:
-    env = {
-        **os.environ,
-        "AWS_ENDPOINT_URL": server.endpoint,
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_CONFIG_FILE": str(tmp_path / "config"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "credentials"),
-        "AWS_PAGER": "",
-    }
-    env.pop("AWS_SESSION_TOKEN", None)
-    return subprocess.run(
-        [AWS, *args, "--output", "json"], env=env, capture_output=True, text=True, timeout=60
-    )
+    return AwsCli(server.endpoint, tmp_path).run(*args)
 
 
 def test_aws_cli_verify_auth_request_cryptogram(server, imk, tmp_path) -> None:

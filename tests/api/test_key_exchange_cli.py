@@ -3,41 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import psec
 
 from tests import kx_partner as kp
+from tests.api.cli import AwsCli
 
-AWS = str(Path(sys.executable).with_name("aws"))
 KEK = bytes.fromhex("0123456789ABCDEFFEDCBA9876543210")  # KCV 08D7B4 (ANSI X9.24)
 
 
 def test_cli_rsa_unwrap_tr31_import_and_export(server, tmp_path) -> None:
-    env = {
-        **os.environ,
-        "AWS_ENDPOINT_URL": server.endpoint,
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_CONFIG_FILE": str(tmp_path / "config"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "credentials"),
-        "AWS_PAGER": "",
-    }
+    cli = AwsCli(server.endpoint, tmp_path)
 
     def aws(*args: str) -> dict:
-        done = subprocess.run(
-            [AWS, "payment-cryptography", *args, "--output", "json"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert done.returncode == 0, done.stderr
-        return json.loads(done.stdout)
+        return cli("payment-cryptography", *args)[1]
 
     params = aws(
         "get-parameters-for-import",

@@ -9,12 +9,11 @@ from cryptography.hazmat.primitives.ciphers import modes
 
 from tests.api import mac_data_terminal as terminal
 from tests.api.known_keys import put_known_key
-from tests.api.test_aws_cli import aws  # noqa: F401 - the fixture
 
 MESSAGE = "3b313038383439303031303733393431353d32343038323236303030373030303f33"  # seed-C §4.8
 
 
-def test_generate_and_verify_mac(aws, server) -> None:  # noqa: F811
+def test_generate_and_verify_mac(aws, server) -> None:
     material = secrets.token_bytes(16)
     arn = put_known_key(
         server, material, "TR31_M3_ISO_9797_3_MAC_KEY", "TDES_2KEY", {"Generate": True, "Verify": True}
@@ -59,7 +58,7 @@ def test_generate_and_verify_mac(aws, server) -> None:  # noqa: F811
     assert code != 0 and "VerificationFailedException" in stderr and "MAC verification failed" in stderr
 
 
-def test_dukpt_cmac_shorthand(aws, server) -> None:  # noqa: F811
+def test_dukpt_cmac_shorthand(aws, server) -> None:
     """Seed-C M6 normalized: the guide's `DukptCmac='{"KeySerialNumber":…}'` is refused by the CLI's
     own shorthand parser (as seed-E notes for WrappedKeyMaterial), so shorthand and JSON forms."""
     bdk = bytes.fromhex("FEDCBA9876543210F1F1F1F1F1F1F1F1")
@@ -85,7 +84,7 @@ def test_dukpt_cmac_shorthand(aws, server) -> None:  # noqa: F811
         )
 
 
-def test_encrypt_and_decrypt(aws, server) -> None:  # noqa: F811
+def test_encrypt_and_decrypt(aws, server) -> None:
     material = secrets.token_bytes(16)
     usage = "TR31_D0_SYMMETRIC_DATA_ENCRYPTION_KEY"
     modes_of_use = {"Encrypt": True, "Decrypt": True, "Wrap": True, "Unwrap": True}

@@ -11,11 +11,7 @@ AS2805 known answers.
 from __future__ import annotations
 
 import itertools
-import json
-import os
 import secrets
-import subprocess
-import sys
 from pathlib import Path
 
 import botocore.exceptions
@@ -23,6 +19,7 @@ import pytest
 from psec import tr31 as psec_tr31
 
 from tests.api import pin_terminal as term
+from tests.api.cli import AwsCli
 from tests.api.helpers import db_snapshot, expect_error
 from tests.api.known_keys import put_known_key
 
@@ -511,22 +508,7 @@ def test_ksn_error_carries_field_list(data, tdes_bdk, zone_pek) -> None:
 
 
 def _aws(server, tmp_path: Path, *args: str) -> tuple[int, dict, str]:
-    env = {
-        **os.environ,
-        "AWS_ENDPOINT_URL": server.endpoint,
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_CONFIG_FILE": str(tmp_path / "config"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "credentials"),
-        "AWS_PAGER": "",
-    }
-    env.pop("AWS_SESSION_TOKEN", None)
-    aws = str(Path(sys.executable).with_name("aws"))
-    done = subprocess.run(
-        [aws, *args, "--output", "json"], env=env, capture_output=True, text=True, timeout=60
-    )
-    return done.returncode, json.loads(done.stdout) if done.stdout.strip() else {}, done.stderr
+    return AwsCli(server.endpoint, tmp_path)(*args, ok=False)
 
 
 def test_aws_cli_translate_pin_data_and_kek_validation(server, tmp_path, tdes_bdk, zone_pek) -> None:
