@@ -26,28 +26,20 @@ from __future__ import annotations
 
 import argparse
 import hmac
-import secrets
-import shutil
 import statistics
-import sys
-import tempfile
-import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import harness
 import http_bench
 import pyemv.ac
 import pyemv.kd
 import signing
 
-from paycrypt.clock import ManualClock
 from paycrypt.crypto import emv_cryptogram, emv_keys
-from paycrypt.service import emv_ops, keys
-from paycrypt.service.context import Caller, Context
-from paycrypt.service.core import Service
-from paycrypt.store.sqlite import SqliteStore
+from paycrypt.service import emv_ops
 
 # pyemv 1.5.0 still calls TripleDES from its old location (seed-C §5.10); the warnings are noise here.
 warnings.filterwarnings("ignore", message=".*TripleDES.*")
@@ -91,15 +83,9 @@ def pyemv_same() -> str:
 
 
 def paycrypt_service(workdir: Path) -> Callable[[], str]:
-    svc = Service(SqliteStore(workdir / "inproc.db"), secrets.token_bytes(32), ManualClock())
-    ctx = Context(
-        Caller("111122223333", "arn:aws:iam::111122223333:user/bench", "AIDA"),
-        "us-east-1",
-        svc.clock.now(),
-        "b",
-    )
-    new = keys.NewKey(attributes=E0, material=IMK, exportable=True, enabled=True, origin="EXTERNAL")
-    arn = keys.store_key(svc, ctx, new).arn
+    svc = harness.inproc_service(workdir)
+    ctx = harness.context(svc.clock.now())
+    arn = harness.store_known_key(svc, IMK, E0["KeyUsage"], E0["KeyAlgorithm"], E0["KeyModesOfUse"])
     params = {
         "KeyIdentifier": arn,
         "TransactionData": DATA,
@@ -117,17 +103,6 @@ def paycrypt_service(workdir: Path) -> Callable[[], str]:
     return lambda: emv_ops.verify_auth_request_cryptogram(svc, ctx, params)["AuthResponseValue"]
 
 
-def rate(call: Callable[[], str], seconds: float) -> float:
-    """Calls per second of `call` over about `seconds` (batches of 200 between clock reads)."""
-    count, started = 0, time.perf_counter()
-    deadline = started + seconds
-    while time.perf_counter() < deadline:
-        for _ in range(200):
-            call()
-        count += 200
-    return count / (time.perf_counter() - started)
-
-
 def in_process(args: argparse.Namespace, workdir: Path) -> None:
     subjects: list[tuple[str, Callable[[], str]]] = [
         ("paycrypt crypto (emv_keys + emv_cryptogram)", paycrypt_crypto),
@@ -140,7 +115,7 @@ def in_process(args: argparse.Namespace, workdir: Path) -> None:
     runs: dict[str, list[float]] = {name: [] for name, _ in subjects}
     for _ in range(args.repeat):
         for name, call in subjects:  # interleaved, so drift on a shared machine hits all alike
-            runs[name].append(rate(call, args.inproc_seconds))
+            runs[name].append(harness.rate(call, args.inproc_seconds, batch=200))
     print("| in process: ARQC verify + ARPC method 2 (guide CVN18) | verifies/s (median) | µs each | runs |")
     print("|---|---:|---:|---|")
     for name, values in runs.items():
@@ -212,26 +187,7 @@ def over_http(args: argparse.Namespace, workdir: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--inproc-seconds", type=float, default=2.0, help="seconds per in-process run")
-    parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per HTTP run")
-    parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds before each HTTP run")
-    parser.add_argument("--concurrency", type=int, default=16, help="keep-alive connections")
-    parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement")
-    parser.add_argument(
-        "--load", choices=["wrk", "python"], default="wrk" if shutil.which("wrk") else "python"
-    )
-    parser.add_argument("--no-http", action="store_true", help="in-process figures only")
-    args = parser.parse_args()
-    if args.seconds > 20 or args.inproc_seconds > 20:
-        parser.error("keep each measurement bounded: at most 20 s")
-    print(f"python {sys.version.split()[0]}, {args.repeat} runs each\n")
-    with tempfile.TemporaryDirectory(prefix="paycrypt-emv-bench-") as tmp:
-        in_process(args, Path(tmp))
-        if not args.no_http:
-            over_http(args, Path(tmp))
+    harness.main(__doc__, "emv", in_process, over_http, http_seconds=10.0, note=", {repeat} runs each\n")
 
 
 if __name__ == "__main__":

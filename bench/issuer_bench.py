@@ -26,17 +26,13 @@ from __future__ import annotations
 
 import argparse
 import secrets
-import shutil
 import statistics
-import sys
-import tempfile
-import time
-import uuid
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import harness
 import http_bench
 import signing
 from psec import cvv as psec_cvv
@@ -44,22 +40,18 @@ from psec import des as psec_des
 from psec import pin as psec_pin
 from psec import pinblock as psec_pinblock
 
-from paycrypt.clock import ManualClock, SystemClock
 from paycrypt.crypto import cvv, ibm3624, pinblock, primitives, visa_pvv
-from paycrypt.service import card_validation, key_rules, keys, pin_data
-from paycrypt.service.context import Caller, Context
+from paycrypt.service import card_validation, pin_data
 from paycrypt.service.core import Service
-from paycrypt.store.sqlite import SqliteStore
-from paycrypt.vault.local import LocalKeyFileVault
 
 warnings.filterwarnings("ignore", message=".*TripleDES.*")
 
-ACCOUNT = "111122223333"
-REGION = "us-east-1"
 EXPIRY = "1228"
 DEC = "0123456789012345"
 GEN_VERIFY = {"Generate": True, "Verify": True}
-EDWU = {"Encrypt": True, "Decrypt": True, "Wrap": True, "Unwrap": True}
+EDWU = harness.EDWU
+_store = harness.store_known_key  # (svc, material, usage, algorithm, modes) -> ARN
+TDES = "TDES_2KEY"
 
 
 class Keys:
@@ -70,31 +62,11 @@ class Keys:
         self.pvk = primitives.set_odd_parity(secrets.token_bytes(16))
         self.pek = primitives.set_odd_parity(secrets.token_bytes(16))
         self.arn = {
-            "cvk": _store(svc, self.cvk, "TR31_C0_CARD_VERIFICATION_KEY", GEN_VERIFY),
-            "visa": _store(svc, self.pvk, "TR31_V2_VISA_PIN_VERIFICATION_KEY", GEN_VERIFY),
-            "ibm": _store(svc, self.pvk, "TR31_V1_IBM3624_PIN_VERIFICATION_KEY", GEN_VERIFY),
-            "pek": _store(svc, self.pek, "TR31_P0_PIN_ENCRYPTION_KEY", EDWU),
+            "cvk": _store(svc, self.cvk, "TR31_C0_CARD_VERIFICATION_KEY", TDES, GEN_VERIFY),
+            "visa": _store(svc, self.pvk, "TR31_V2_VISA_PIN_VERIFICATION_KEY", TDES, GEN_VERIFY),
+            "ibm": _store(svc, self.pvk, "TR31_V1_IBM3624_PIN_VERIFICATION_KEY", TDES, GEN_VERIFY),
+            "pek": _store(svc, self.pek, "TR31_P0_PIN_ENCRYPTION_KEY", TDES, EDWU),
         }
-
-
-def _ctx(now: Any) -> Context:
-    return Context(
-        Caller(ACCOUNT, f"arn:aws:iam::{ACCOUNT}:user/test", "AIDABENCH"), REGION, now, str(uuid.uuid4())
-    )
-
-
-def _store(svc: Service, material: bytes, usage: str, modes: dict[str, bool]) -> str:
-    attributes = {
-        "KeyUsage": usage,
-        "KeyAlgorithm": "TDES_2KEY",
-        "KeyClass": "SYMMETRIC_KEY",
-        "KeyModesOfUse": modes,
-    }
-    key_rules.check_create(attributes, None)
-    new = keys.NewKey(
-        attributes=attributes, material=material, exportable=True, enabled=True, origin="EXTERNAL"
-    )
-    return keys.store_key(svc, _ctx(svc.clock.now()), new).arn
 
 
 def _card(i: int) -> tuple[str, str]:
@@ -152,22 +124,10 @@ def ibm_request(k: Keys, i: int) -> dict[str, Any]:
 # --- in process -----------------------------------------------------------------------------------
 
 
-def rate(call: Callable[[], Any], seconds: float) -> float:
-    done, started = 0, time.perf_counter()
-    deadline = started + seconds
-    while True:
-        for _ in range(50):
-            call()
-        done += 50
-        now = time.perf_counter()
-        if now >= deadline:
-            return done / (now - started)
-
-
 def in_process(args: argparse.Namespace, workdir: Path) -> None:
-    svc = Service(SqliteStore(workdir / "inproc.db"), secrets.token_bytes(32), ManualClock())
+    svc = harness.inproc_service(workdir)
     k = Keys(svc)
-    ctx = _ctx(svc.clock.now())
+    ctx = harness.context(svc.clock.now())
     cvv2, pvv, ibm = cvv2_request(k, 1), pvv_request(k, 1), ibm_request(k, 1)
     pan = cvv2["PrimaryAccountNumber"]
     block = bytes.fromhex(pvv["EncryptedPinBlock"])
@@ -216,78 +176,27 @@ def in_process(args: argparse.Namespace, workdir: Path) -> None:
     print(f"\nin process ({args.inproc_seconds:g} s each, median of {args.repeat})")
     print("| operation | implementation | verifications/s | µs each |\n|---|---|---:|---:|", flush=True)
     for operation, implementation, call in scenarios:
-        median = statistics.median(rate(call, args.inproc_seconds) for _ in range(args.repeat))
+        median = statistics.median(harness.rate(call, args.inproc_seconds) for _ in range(args.repeat))
         print(f"| {operation} | {implementation} | {median:,.0f} | {1e6 / median:.1f} |", flush=True)
 
 
 # --- over HTTP ------------------------------------------------------------------------------------
 
 
-def capture_many(endpoint: str, operation: str, params: list[dict[str, Any]]) -> list[bytes]:
-    """Sign many requests with one botocore client (signing.capture makes a client per call)."""
-    sdk = signing.client("payment-cryptography-data", endpoint)
-    captured: list[bytes] = []
-
-    def stop(request: Any, **_: Any) -> None:
-        raise signing._Captured(request)
-
-    sdk.meta.events.register("before-send", stop)
-    for p in params:
-        try:
-            getattr(sdk, operation)(**p)
-        except signing._Captured as exc:
-            captured.append(signing.raw_http(exc.request, endpoint))
-    return captured
-
-
 def over_http(args: argparse.Namespace, workdir: Path) -> None:
-    data_dir = workdir / "data-uvicorn-paycrypt"  # where http_bench.running_server points the server
-    store = SqliteStore(data_dir / "paycrypt.db")
-    svc = Service(store, LocalKeyFileVault(data_dir / "master.key").master_key(), SystemClock())
-    k = Keys(svc)
-    store.close()
-    print(f"\nover HTTP: load generator {args.load}, concurrency {args.concurrency}, {args.seconds:g} s each")
-    print(http_bench.HEADER, flush=True)
+    with harness.server_data_service(workdir) as svc:
+        k = Keys(svc)
     count = http_bench.SIGNED_REQUESTS
     scenarios = [
         ("CVV2 verify", "verify_card_validation_data", [cvv2_request(k, i) for i in range(count)]),
         ("PVV verify", "verify_pin_data", [pvv_request(k, i) for i in range(count)]),
         ("IBM 3624 verify", "verify_pin_data", [ibm_request(k, i) for i in range(count)]),
     ]
-    with http_bench.running_server("uvicorn", "paycrypt", workdir) as (port, pid):
-        endpoint = f"http://{http_bench.HOST}:{port}"
-        for i, (scenario, operation, params) in enumerate(scenarios):
-            requests = capture_many(endpoint, operation, params)
-            http_bench.check_requests(port, requests)
-            requests_file = http_bench.write_requests(workdir / f"issuer-{i}.req", requests)
-            http_bench.repeated("uvicorn", scenario, port, pid, requests_file, args)
+    harness.replay(args, workdir, "issuer", scenarios)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--inproc-seconds", type=float, default=2.0, help="seconds per in-process measurement"
-    )
-    parser.add_argument("--seconds", type=float, default=8.0, help="measured seconds per HTTP scenario")
-    parser.add_argument(
-        "--warmup", type=float, default=2.0, help="unmeasured seconds before each HTTP scenario"
-    )
-    parser.add_argument("--concurrency", type=int, default=16, help="keep-alive connections")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per scenario")
-    parser.add_argument(
-        "--load", choices=["wrk", "python"], default="wrk" if shutil.which("wrk") else "python"
-    )
-    parser.add_argument("--skip-http", action="store_true")
-    args = parser.parse_args()
-    if args.seconds > 20:
-        parser.error("keep each measurement bounded: --seconds at most 20")
-    print(f"python {sys.version.split()[0]}")
-    with tempfile.TemporaryDirectory(prefix="paycrypt-issuer-bench-") as tmp:
-        in_process(args, Path(tmp))
-        if not args.skip_http:
-            over_http(args, Path(tmp))
+    harness.main(__doc__, "issuer", in_process, over_http)
 
 
 if __name__ == "__main__":

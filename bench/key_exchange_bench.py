@@ -30,13 +30,12 @@ import datetime as dt
 import secrets
 import statistics
 import tempfile
-import time
-import uuid
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import harness
 import psec
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -45,40 +44,20 @@ from cryptography.x509.oid import NameOID
 
 from paycrypt.clock import SystemClock
 from paycrypt.crypto import tr31, tr34
-from paycrypt.service import exporting, importing, keys, parameters, service_ca
-from paycrypt.service.context import Caller, Context
+from paycrypt.service import exporting, importing, parameters, service_ca
+from paycrypt.service.context import Context
 from paycrypt.service.core import Quotas, Service
 from paycrypt.store.sqlite import SqliteStore
 
 warnings.filterwarnings("ignore", message=".*TripleDES.*")
 
-ACCOUNT = "111122223333"
-EDWU = {"Encrypt": True, "Decrypt": True, "Wrap": True, "Unwrap": True}
-
 
 def _ctx(svc: Service) -> Context:
-    return Context(
-        Caller(ACCOUNT, f"arn:aws:iam::{ACCOUNT}:user/bench", "AIDA"),
-        "us-east-1",
-        svc.clock.now(),
-        str(uuid.uuid4()),
-    )
+    return harness.context(svc.clock.now())
 
 
 def _store(svc: Service, material: bytes, usage: str, algorithm: str) -> str:
-    new = keys.NewKey(
-        attributes={
-            "KeyUsage": usage,
-            "KeyAlgorithm": algorithm,
-            "KeyClass": "SYMMETRIC_KEY",
-            "KeyModesOfUse": EDWU,
-        },
-        material=material,
-        exportable=True,
-        enabled=True,
-        origin="EXTERNAL",
-    )
-    return keys.store_key(svc, _ctx(svc), new).arn
+    return harness.store_known_key(svc, material, usage, algorithm, harness.EDWU)
 
 
 def _party(name: str, issuer_key: rsa.RSAPrivateKey | None = None, issuer: x509.Name | None = None):
@@ -102,20 +81,9 @@ def _b64(certificate: x509.Certificate) -> str:
 
 
 def rate(function: Callable[[], Any], seconds: float, repeat: int) -> float:
-    """Median operations per second over `repeat` runs of about `seconds` each."""
+    """Median operations per second over `repeat` runs of about `seconds` each (clock read per call)."""
     function()  # warm caches (key material, CA, token)
-    results = []
-    for _ in range(repeat):
-        count, start = 0, time.perf_counter()
-        deadline = start + seconds
-        while True:
-            function()
-            count += 1
-            now = time.perf_counter()
-            if now >= deadline:
-                break
-        results.append(count / (now - start))
-    return statistics.median(results)
+    return statistics.median(harness.rate(function, seconds, batch=1) for _ in range(repeat))
 
 
 def scenario(svc: Service) -> list[tuple[str, str, Callable[[], Any]]]:

@@ -29,37 +29,28 @@ from __future__ import annotations
 import argparse
 import itertools
 import secrets
-import shutil
 import statistics
-import sys
-import tempfile
 import time
-import uuid
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import http_bench
-import signing
+import harness
 from cryptography.hazmat.primitives import cmac
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from paycrypt.clock import ManualClock, SystemClock
-from paycrypt.service import data_encryption, dukpt_keys, key_rules, keys, mac_ops
-from paycrypt.service.context import Caller, Context
+from paycrypt.service import data_encryption, dukpt_keys, mac_ops
+from paycrypt.service.context import Context
 from paycrypt.service.core import Service
-from paycrypt.store.sqlite import SqliteStore
-from paycrypt.vault.local import LocalKeyFileVault
 
 warnings.filterwarnings("ignore", message=".*TripleDES.*")
 
-ACCOUNT = "111122223333"
-REGION = "us-east-1"
 TDES_BDK = bytes.fromhex("0123456789ABCDEFFEDCBA9876543210")  # X9.24-1:2009 Annex A
 AES_BDK = bytes.fromhex("FEDCBA9876543210F1F1F1F1F1F1F1F1")  # X9.24-3-2017 supplement
 GV = {"Generate": True, "Verify": True}
-EDWU = {"Encrypt": True, "Decrypt": True, "Wrap": True, "Unwrap": True}
+EDWU = harness.EDWU
+_store = harness.store_known_key  # (svc, material, usage, algorithm, modes) -> ARN
 DERIVE = {"DeriveKey": True}
 MESSAGE = secrets.token_bytes(64).hex()
 MISS_REQUESTS = 6000  # distinct DUKPT requests over HTTP: more than dukpt_keys.CACHE_SIZE
@@ -78,39 +69,6 @@ class Keys:
             "tdes_bdk": _store(svc, TDES_BDK, "TR31_B0_BASE_DERIVATION_KEY", "TDES_2KEY", DERIVE),
             "aes_bdk": _store(svc, AES_BDK, "TR31_B0_BASE_DERIVATION_KEY", "AES_128", DERIVE),
         }
-
-
-def _ctx(now: Any) -> Context:
-    return Context(
-        Caller(ACCOUNT, f"arn:aws:iam::{ACCOUNT}:user/test", "AIDABENCH"), REGION, now, str(uuid.uuid4())
-    )
-
-
-def _store(svc: Service, material: bytes, usage: str, algorithm: str, modes_of_use: dict[str, bool]) -> str:
-    attributes = {
-        "KeyUsage": usage,
-        "KeyAlgorithm": algorithm,
-        "KeyClass": "SYMMETRIC_KEY",
-        "KeyModesOfUse": modes_of_use,
-    }
-    key_rules.check_create(attributes, None)
-    new = keys.NewKey(
-        attributes=attributes, material=material, exportable=True, enabled=True, origin="EXTERNAL"
-    )
-    return keys.store_key(svc, _ctx(svc.clock.now()), new).arn
-
-
-def _ksns(standard: str) -> Iterator[str]:
-    """Distinct valid KSNs, counters 1, 2, 3, … on many devices (1 to 10 or 16 one-bits)."""
-    for device in itertools.count():
-        if standard == "TDES":
-            base = (0xFFFF9876543210E00000 + (device << 21)) & ((1 << 80) - 1)
-            for counter in range(1, 4097):
-                if counter.bit_count() <= 10:
-                    yield f"{base | counter:020X}"
-        else:
-            for counter in range(1, 4097):
-                yield f"12345678{device:08X}{counter:08X}"
 
 
 # --- requests --------------------------------------------------------------------------------------
@@ -149,23 +107,10 @@ def dukpt_decrypt_params(arn: str, ksn: str) -> dict[str, Any]:
 # --- in process -----------------------------------------------------------------------------------
 
 
-def rate(call: Callable[[], Any], seconds: float) -> float:
-    """Calls per CPU second of this process (a neighbour's job on the shared VM does not count)."""
-    done, started = 0, time.process_time()
-    deadline = started + seconds
-    while True:
-        for _ in range(20):
-            call()
-        done += 20
-        now = time.process_time()
-        if now >= deadline:
-            return done / (now - started)
-
-
 def in_process(args: argparse.Namespace, workdir: Path) -> None:
-    svc = Service(SqliteStore(workdir / "inproc.db"), secrets.token_bytes(32), ManualClock())
+    svc = harness.inproc_service(workdir)
     k = Keys(svc)
-    ctx = _ctx(svc.clock.now())
+    ctx = harness.context(svc.clock.now())
     cache = dukpt_keys.cache_for(svc)
     message = bytes.fromhex(MESSAGE)
 
@@ -191,19 +136,21 @@ def in_process(args: argparse.Namespace, workdir: Path) -> None:
         """DukptCmac verifications of distinct transactions (a fresh KSN each call)."""
         requests = [
             verify_params(svc, ctx, k.arn["aes_bdk"], dukpt_cmac(n))
-            for n in itertools.islice(_ksns("AES"), 5000)
+            for n in itertools.islice(harness.ksns("AES"), 5000)
         ]
         cycle = itertools.cycle(requests)
         return lambda: mac_ops.verify_mac(svc, ctx, next(cycle))
 
     def fresh_decrypt() -> Callable[[], Any]:
-        requests = [dukpt_decrypt_params(k.arn["tdes_bdk"], n) for n in itertools.islice(_ksns("TDES"), 5000)]
+        requests = [
+            dukpt_decrypt_params(k.arn["tdes_bdk"], n) for n in itertools.islice(harness.ksns("TDES"), 5000)
+        ]
         cycle = itertools.cycle(requests)
         return lambda: data_encryption.decrypt_data(svc, ctx, next(cycle))
 
     def transactions() -> Callable[[], Any]:
         """One host transaction: verify the request MAC, decrypt the data, MAC the response."""
-        ksns = list(itertools.islice(_ksns("AES"), 5000))
+        ksns = list(itertools.islice(harness.ksns("AES"), 5000))
         requests = [verify_params(svc, ctx, k.arn["aes_bdk"], dukpt_cmac(n)) for n in ksns]
         cycle = itertools.cycle(zip(ksns, requests, strict=True))
 
@@ -220,7 +167,7 @@ def in_process(args: argparse.Namespace, workdir: Path) -> None:
 
         return run
 
-    same_cmac = verify_params(svc, ctx, k.arn["aes_bdk"], dukpt_cmac(next(_ksns("AES"))))
+    same_cmac = verify_params(svc, ctx, k.arn["aes_bdk"], dukpt_cmac(next(harness.ksns("AES"))))
     same_decrypt = dukpt_decrypt_params(k.arn["tdes_bdk"], "FFFF9876543210E003FF")  # 10 one-bits
     full = dukpt_keys.CACHE_SIZE
     scenarios: list[tuple[str, Callable[[], Any], int]] = [
@@ -254,7 +201,10 @@ def in_process(args: argparse.Namespace, workdir: Path) -> None:
     for name, call, cache_size in scenarios:
         cache.size = cache_size
         cache.clear()
-        median = statistics.median(rate(call, args.inproc_seconds) for _ in range(args.repeat))
+        median = statistics.median(
+            harness.rate(call, args.inproc_seconds, clock=time.process_time, batch=20)
+            for _ in range(args.repeat)
+        )
         print(f"| {name} | {median:,.0f} | {1e6 / median:.1f} |", flush=True)
     cache.size = full
 
@@ -262,30 +212,16 @@ def in_process(args: argparse.Namespace, workdir: Path) -> None:
 # --- over HTTP ------------------------------------------------------------------------------------
 
 
-def capture_many(endpoint: str, method: str, params: list[dict[str, Any]]) -> list[bytes]:
-    """Sign many requests with one botocore client (signing.capture builds a client per call)."""
-    sdk = signing.client("payment-cryptography-data", endpoint)
-    captured: list[bytes] = []
-
-    def stop(request: Any, **_: Any) -> None:
-        raise signing._Captured(request)
-
-    sdk.meta.events.register("before-send", stop)
-    for p in params:
-        try:
-            getattr(sdk, method)(**p)
-        except signing._Captured as exc:
-            captured.append(signing.raw_http(exc.request, endpoint))
-    return captured
-
-
 def over_http(args: argparse.Namespace, workdir: Path) -> None:
-    data_dir = workdir / "data-uvicorn-paycrypt"  # where http_bench.running_server points the server
-    store = SqliteStore(data_dir / "paycrypt.db")
-    svc = Service(store, LocalKeyFileVault(data_dir / "master.key").master_key(), SystemClock())
-    k = Keys(svc)
-    ctx = _ctx(svc.clock.now())
-    aes_ksns = list(itertools.islice(_ksns("AES"), MISS_REQUESTS))
+    with harness.server_data_service(workdir) as svc:
+        k = Keys(svc)
+        ctx = harness.context(svc.clock.now())
+        scenarios = _http_scenarios(svc, ctx, k)
+    harness.replay(args, workdir, "mac-enc", scenarios)
+
+
+def _http_scenarios(svc: Service, ctx: Context, k: Keys) -> list[tuple[str, str, list[dict[str, Any]]]]:
+    aes_ksns = list(itertools.islice(harness.ksns("AES"), MISS_REQUESTS))
     scenarios = [
         (
             "VerifyMac retail MAC",
@@ -309,43 +245,11 @@ def over_http(args: argparse.Namespace, workdir: Path) -> None:
             [verify_params(svc, ctx, k.arn["aes_bdk"], dukpt_cmac(n)) for n in aes_ksns],
         ),
     ]
-    store.close()
-    print(f"\nover HTTP: load generator {args.load}, concurrency {args.concurrency}, {args.seconds:g} s each")
-    print(http_bench.HEADER, flush=True)
-    with http_bench.running_server("uvicorn", "paycrypt", workdir) as (port, pid):
-        endpoint = f"http://{http_bench.HOST}:{port}"
-        for i, (scenario, method, params) in enumerate(scenarios):
-            requests = capture_many(endpoint, method, params)
-            http_bench.check_requests(port, requests[:16])
-            requests_file = http_bench.write_requests(workdir / f"mac-enc-{i}.req", requests)
-            http_bench.repeated("uvicorn", scenario, port, pid, requests_file, args)
+    return scenarios
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--inproc-seconds", type=float, default=2.0, help="seconds per in-process measurement"
-    )
-    parser.add_argument("--seconds", type=float, default=8.0, help="measured seconds per HTTP scenario")
-    parser.add_argument(
-        "--warmup", type=float, default=2.0, help="unmeasured seconds before each HTTP scenario"
-    )
-    parser.add_argument("--concurrency", type=int, default=16, help="keep-alive connections")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per scenario")
-    parser.add_argument(
-        "--load", choices=["wrk", "python"], default="wrk" if shutil.which("wrk") else "python"
-    )
-    parser.add_argument("--skip-http", action="store_true")
-    args = parser.parse_args()
-    if args.seconds > 20:
-        parser.error("keep each measurement bounded: --seconds at most 20")
-    print(f"python {sys.version.split()[0]}")
-    with tempfile.TemporaryDirectory(prefix="paycrypt-mac-enc-bench-") as tmp:
-        in_process(args, Path(tmp))
-        if not args.skip_http:
-            over_http(args, Path(tmp))
+    harness.main(__doc__, "mac-enc", in_process, over_http)
 
 
 if __name__ == "__main__":

@@ -30,39 +30,30 @@ from __future__ import annotations
 import argparse
 import itertools
 import secrets
-import shutil
 import statistics
-import sys
-import tempfile
 import time
-import uuid
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import harness
 import http_bench
-import signing
 from psec import des as psec_des
 from psec import pinblock as psec_pinblock
 
-from paycrypt.clock import ManualClock, SystemClock
 from paycrypt.crypto import dukpt_variants, pinblock, primitives
-from paycrypt.service import dukpt_keys, key_rules, keys, pin_translation
-from paycrypt.service.context import Caller, Context
+from paycrypt.service import dukpt_keys, pin_translation
 from paycrypt.service.core import Service
-from paycrypt.store.sqlite import SqliteStore
-from paycrypt.vault.local import LocalKeyFileVault
 
 warnings.filterwarnings("ignore", message=".*TripleDES.*")
 
-ACCOUNT = "111122223333"
-REGION = "us-east-1"
 PAN = "4012345678909"
 PIN = "1234"
 TDES_BDK = bytes.fromhex("0123456789ABCDEFFEDCBA9876543210")  # X9.24-1:2009 Annex A
 AES_BDK = bytes.fromhex("FEDCBA9876543210F1F1F1F1F1F1F1F1")  # X9.24-3-2017 supplement
-EDWU = {"Encrypt": True, "Decrypt": True, "Wrap": True, "Unwrap": True}
+EDWU = harness.EDWU
+_store = harness.store_known_key  # (svc, material, usage, algorithm, modes) -> ARN
 MISS_REQUESTS = 6000  # distinct DUKPT requests over HTTP: more than dukpt_keys.CACHE_SIZE
 
 
@@ -85,42 +76,6 @@ class Keys:
             ),
             "aes_bdk": _store(svc, AES_BDK, "TR31_B0_BASE_DERIVATION_KEY", "AES_128", {"DeriveKey": True}),
         }
-
-
-def _ctx(now: Any) -> Context:
-    return Context(
-        Caller(ACCOUNT, f"arn:aws:iam::{ACCOUNT}:user/test", "AIDABENCH"), REGION, now, str(uuid.uuid4())
-    )
-
-
-def _store(svc: Service, material: bytes, usage: str, algorithm: str, modes: dict[str, bool]) -> str:
-    attributes = {
-        "KeyUsage": usage,
-        "KeyAlgorithm": algorithm,
-        "KeyClass": "SYMMETRIC_KEY",
-        "KeyModesOfUse": modes,
-    }
-    key_rules.check_create(attributes, None)
-    new = keys.NewKey(
-        attributes=attributes, material=material, exportable=True, enabled=True, origin="EXTERNAL"
-    )
-    return keys.store_key(svc, _ctx(svc.clock.now()), new).arn
-
-
-def _ksns(standard: str) -> Iterator[str]:
-    """Distinct valid KSNs, counters walking 1, 2, 3, … over many devices (so 1 to 10/16 one-bits)."""
-    for device in itertools.count():
-        if standard == "TDES":
-            base = (0xFFFF9876543210E00000 + (device << 21)) & ((1 << 80) - 1)
-            limit = dukpt_variants.dukpt_tdes.MAX_COUNTER_ONE_BITS
-            for counter in range(1, 1 << 21):
-                if counter.bit_count() <= limit:
-                    yield f"{base | counter:020X}"
-                if counter >= 4096:
-                    break
-        else:
-            for counter in range(1, 4097):
-                yield f"12345678{device:08X}{counter:08X}"
 
 
 def _dukpt_block(standard: str, ksn: str) -> str:
@@ -162,27 +117,10 @@ def dukpt_request(k: Keys, standard: str, ksn: str) -> dict[str, Any]:
 # --- in process -----------------------------------------------------------------------------------
 
 
-def rate(call: Callable[[], Any], seconds: float) -> float:
-    """Calls per CPU second of this process (process_time), run for `seconds` of CPU time.
-
-    CPU time, not wall time: on a shared two-core machine a neighbour's job stretches the wall
-    clock but not the CPU this process spends per call.
-    """
-    done, started = 0, time.process_time()
-    deadline = started + seconds
-    while True:
-        for _ in range(50):
-            call()
-        done += 50
-        now = time.process_time()
-        if now >= deadline:
-            return done / (now - started)
-
-
 def in_process(args: argparse.Namespace, workdir: Path) -> list[tuple[str, float]]:
-    svc = Service(SqliteStore(workdir / "inproc.db"), secrets.token_bytes(32), ManualClock())
+    svc = harness.inproc_service(workdir)
     k = Keys(svc)
-    ctx = _ctx(svc.clock.now())
+    ctx = harness.context(svc.clock.now())
     cache = dukpt_keys.cache_for(svc)
     pek = pek_request(k)
     block = bytes.fromhex(pek["EncryptedPinBlock"])
@@ -198,12 +136,14 @@ def in_process(args: argparse.Namespace, workdir: Path) -> list[tuple[str, float
 
     def fresh(standard: str, count: int = 20000) -> Callable[[], Any]:
         """Translations of distinct transactions (a fresh KSN each call), cache off."""
-        requests = [dukpt_request(k, standard, ksn) for ksn in itertools.islice(_ksns(standard), count)]
+        requests = [
+            dukpt_request(k, standard, ksn) for ksn in itertools.islice(harness.ksns(standard), count)
+        ]
         cycle = itertools.cycle(requests)
         return lambda: pin_translation.translate_pin_data(svc, ctx, next(cycle))
 
     def repeated(standard: str) -> Callable[[], Any]:
-        request = dukpt_request(k, standard, next(_ksns(standard)))
+        request = dukpt_request(k, standard, next(harness.ksns(standard)))
         return lambda: pin_translation.translate_pin_data(svc, ctx, request)
 
     scenarios: list[tuple[str, Callable[[], Any], int]] = [
@@ -219,7 +159,7 @@ def in_process(args: argparse.Namespace, workdir: Path) -> list[tuple[str, float
     for name, call, cache_size in scenarios:
         cache.size = cache_size
         cache.clear()
-        rates = [rate(call, args.inproc_seconds) for _ in range(args.repeat)]
+        rates = [harness.rate(call, args.inproc_seconds, clock=time.process_time) for _ in range(args.repeat)]
         median = statistics.median(rates)
         results.append((name, median))
         print(f"| {name} | {median:,.0f} | {1e6 / median:.1f} |", flush=True)
@@ -230,77 +170,36 @@ def in_process(args: argparse.Namespace, workdir: Path) -> list[tuple[str, float
 # --- over HTTP ------------------------------------------------------------------------------------
 
 
-def capture_many(endpoint: str, params: list[dict[str, Any]]) -> list[bytes]:
-    """Sign many TranslatePinData requests with one botocore client (signing.capture makes one per call)."""
-    sdk = signing.client("payment-cryptography-data", endpoint)
-    captured: list[bytes] = []
-
-    def stop(request: Any, **_: Any) -> None:
-        raise signing._Captured(request)
-
-    sdk.meta.events.register("before-send", stop)
-    for p in params:
-        try:
-            sdk.translate_pin_data(**p)
-        except signing._Captured as exc:
-            captured.append(signing.raw_http(exc.request, endpoint))
-    return captured
-
-
 def over_http(args: argparse.Namespace, workdir: Path) -> None:
-    data_dir = workdir / "data-uvicorn-paycrypt"  # where http_bench.running_server points the server
-    store = SqliteStore(data_dir / "paycrypt.db")
-    svc = Service(store, LocalKeyFileVault(data_dir / "master.key").master_key(), SystemClock())
-    k = Keys(svc)
-    store.close()
-    print(f"\nover HTTP: load generator {args.load}, concurrency {args.concurrency}, {args.seconds:g} s each")
-    print(http_bench.HEADER, flush=True)
-    with http_bench.running_server("uvicorn", "paycrypt", workdir) as (port, pid):
-        endpoint = f"http://{http_bench.HOST}:{port}"
-        tdes_ksns = list(itertools.islice(_ksns("TDES"), MISS_REQUESTS))
-        aes_ksns = list(itertools.islice(_ksns("AES"), MISS_REQUESTS))
-        scenarios = [
-            ("PEK→PEK TDES ISO 0", [pek_request(k)] * http_bench.SIGNED_REQUESTS),
-            ("DUKPT→PEK TDES, 16 KSNs (cache hits)", [dukpt_request(k, "TDES", n) for n in tdes_ksns[:16]]),
-            ("DUKPT→PEK TDES, 6000 KSNs (misses)", [dukpt_request(k, "TDES", n) for n in tdes_ksns]),
-            (
-                "DUKPT→PEK AES ISO 4, 16 KSNs (cache hits)",
-                [dukpt_request(k, "AES", n) for n in aes_ksns[:16]],
-            ),
-            ("DUKPT→PEK AES ISO 4, 6000 KSNs (misses)", [dukpt_request(k, "AES", n) for n in aes_ksns]),
-        ]
-        for i, (scenario, params) in enumerate(scenarios):
-            requests = capture_many(endpoint, params)
-            http_bench.check_requests(port, requests[:16])
-            requests_file = http_bench.write_requests(workdir / f"pin-{i}.req", requests)
-            http_bench.repeated("uvicorn", scenario, port, pid, requests_file, args)
+    with harness.server_data_service(workdir) as svc:
+        k = Keys(svc)
+    tdes_ksns = list(itertools.islice(harness.ksns("TDES"), MISS_REQUESTS))
+    aes_ksns = list(itertools.islice(harness.ksns("AES"), MISS_REQUESTS))
+    translate = "translate_pin_data"
+    scenarios = [
+        ("PEK→PEK TDES ISO 0", translate, [pek_request(k)] * http_bench.SIGNED_REQUESTS),
+        (
+            "DUKPT→PEK TDES, 16 KSNs (cache hits)",
+            translate,
+            [dukpt_request(k, "TDES", n) for n in tdes_ksns[:16]],
+        ),
+        ("DUKPT→PEK TDES, 6000 KSNs (misses)", translate, [dukpt_request(k, "TDES", n) for n in tdes_ksns]),
+        (
+            "DUKPT→PEK AES ISO 4, 16 KSNs (cache hits)",
+            translate,
+            [dukpt_request(k, "AES", n) for n in aes_ksns[:16]],
+        ),
+        (
+            "DUKPT→PEK AES ISO 4, 6000 KSNs (misses)",
+            translate,
+            [dukpt_request(k, "AES", n) for n in aes_ksns],
+        ),
+    ]
+    harness.replay(args, workdir, "pin", scenarios)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--inproc-seconds", type=float, default=2.0, help="seconds per in-process measurement"
-    )
-    parser.add_argument("--seconds", type=float, default=8.0, help="measured seconds per HTTP scenario")
-    parser.add_argument(
-        "--warmup", type=float, default=2.0, help="unmeasured seconds before each HTTP scenario"
-    )
-    parser.add_argument("--concurrency", type=int, default=16, help="keep-alive connections")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per scenario")
-    parser.add_argument(
-        "--load", choices=["wrk", "python"], default="wrk" if shutil.which("wrk") else "python"
-    )
-    parser.add_argument("--skip-http", action="store_true")
-    args = parser.parse_args()
-    if args.seconds > 20:
-        parser.error("keep each measurement bounded: --seconds at most 20")
-    print(f"python {sys.version.split()[0]}")
-    with tempfile.TemporaryDirectory(prefix="paycrypt-pin-bench-") as tmp:
-        in_process(args, Path(tmp))
-        if not args.skip_http:
-            over_http(args, Path(tmp))
+    harness.main(__doc__, "pin", in_process, over_http)
 
 
 if __name__ == "__main__":

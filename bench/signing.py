@@ -125,3 +125,23 @@ def get_key_requests(endpoint: str, key_arn: str, count: int) -> list[bytes]:
         capture("payment-cryptography", endpoint, lambda sdk: sdk.get_key(KeyIdentifier=key_arn))
         for _ in range(count)
     ]
+
+
+def capture_many(endpoint: str, operation: str, params: list[dict[str, Any]]) -> list[bytes]:
+    """Sign many data-plane requests with one botocore client (``capture`` builds a client per call).
+
+    ``operation`` is the client method (``"verify_mac"``), called once with each dict of ``params``.
+    """
+    sdk = client("payment-cryptography-data", endpoint)
+    captured: list[bytes] = []
+
+    def stop(request: Any, **_: Any) -> None:
+        raise _Captured(request)
+
+    sdk.meta.events.register("before-send", stop)
+    for p in params:
+        try:
+            getattr(sdk, operation)(**p)
+        except _Captured as exc:
+            captured.append(raw_http(exc.request, endpoint))
+    return captured

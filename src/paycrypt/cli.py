@@ -9,7 +9,9 @@ from pathlib import Path
 
 from paycrypt import __version__, regions, tls
 from paycrypt.audit.reader import add_audit_parser, run_audit
+from paycrypt.auth.iam_cli import add_iam_parser, run_iam
 from paycrypt.server import Settings, StartupError, default_data_dir, serve
+from paycrypt.service.mpa_cli import add_mpa_parser, run_mpa
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,11 +57,29 @@ def main(argv: list[str] | None = None) -> int:
     )
     run.add_argument("--audit-max-bytes", type=int, default=64 * 1024 * 1024, help="rotate the audit log at")
     run.add_argument("--audit-backups", type=int, default=10, help="rotated audit files kept")
+    run.add_argument(
+        "--throttling",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="request-rate quotas per account and region (auto: on unless listening on loopback)",
+    )
+    run.add_argument(
+        "--rate-limit",
+        action="append",
+        default=[],
+        metavar="[ACCOUNT:]KIND=RATE",
+        help="requests/s for KIND control, symmetric or asymmetric (default 5, 500, 20; 0 = no limit)",
+    )
     add_audit_parser(commands)
+    add_iam_parser(commands)
+    add_mpa_parser(commands)
     args = parser.parse_args(argv)
     if args.command == "audit":
         args.data_dir = args.data_dir or default_data_dir()
         return run_audit(args)
+    if args.command in ("iam", "mpa"):
+        args.data_dir = args.data_dir or default_data_dir()
+        return run_iam(args) if args.command == "iam" else run_mpa(args)
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
     )
@@ -93,6 +113,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         audit_max_bytes=args.audit_max_bytes,
         audit_backups=args.audit_backups,
         regions=args.regions,
+        throttling=args.throttling,
+        rate_limits=tuple(args.rate_limit),
     )
 
 

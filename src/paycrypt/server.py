@@ -17,6 +17,8 @@ import uvicorn
 from paycrypt.audit import events as audit_events
 from paycrypt.audit import writer as audit_writer
 from paycrypt.auth import credentials as creds
+from paycrypt.auth import throttle as rate_quotas
+from paycrypt.auth.authorize import Authorizer
 from paycrypt.clock import Clock, SystemClock
 from paycrypt.regions import DEFAULT_REGIONS
 from paycrypt.service.core import Quotas, Service
@@ -54,6 +56,8 @@ class Settings:
     regions: tuple[str, ...] = DEFAULT_REGIONS
     replication_interval: float = 0.2  # seconds between passes of the replicator
     replication_retry: float = 1.0  # first retry delay of a failed replication; doubles up to 5 min
+    throttling: str = "auto"  # request-rate quotas: on, off, or auto (on unless listening on loopback)
+    rate_limits: tuple[str, ...] = ()  # KIND=RATE or ACCOUNT:KIND=RATE overrides of the guide's figures
 
     @property
     def tls(self) -> bool:
@@ -82,7 +86,7 @@ def resolve_credentials(settings: Settings) -> tuple[creds.CredentialStore, str]
             loaded = creds.load(path)
         except (OSError, ValueError) as exc:
             raise StartupError(f"cannot read credentials file: {exc}") from exc
-        return creds.CredentialStore(loaded), f"access keys from {path}"
+        return creds.CredentialStore(loaded, path), f"access keys from {path}"
     if not is_loopback(settings.host):
         raise StartupError(
             f"refusing to listen on {settings.host} without a credentials file: "
@@ -122,18 +126,37 @@ def build_app(settings: Settings, clock: Clock | None = None) -> tuple[App, list
         backups=settings.audit_backups,
         data_events=audit_writer.DataEventSelector.parse(settings.audit_data_events),
     )
+    replicator.audit = audit
+    throttle, throttle_line = _throttle(settings)
     app = App(
         service, credential_store, purge_interval=settings.purge_interval, audit=audit, replicator=replicator
     )
+    app.authorizer = Authorizer(service, throttle, secure=settings.tls)
     scheme = "https" if settings.tls else "http"
     lines = [
         f"paycrypt listening on {scheme}://{_host_for_url(settings.host)}:{settings.port}",
         f"data directory: {settings.data_dir}",
         f"authentication: {auth_line}",
         f"audit log: {audit.path}",
+        f"request-rate quotas: {throttle_line}",
         f"use it with: AWS_ENDPOINT_URL={scheme}://{_host_for_url(settings.host)}:{settings.port}",
     ]
     return app, lines
+
+
+def _throttle(settings: Settings) -> tuple[rate_quotas.Throttle | None, str]:
+    """The rate quotas in force (the guide's figures unless overridden), or None when off."""
+    on = settings.throttling == "on" or (settings.throttling == "auto" and not is_loopback(settings.host))
+    if not on:
+        return None, "off (loopback default; --throttling on to enforce the guide's quotas)"
+    try:
+        limits = rate_quotas.limits_from_options(list(settings.rate_limits))
+    except ValueError as exc:
+        raise StartupError(f"--rate-limit: {exc}") from None
+    if not limits.active:
+        return None, "off (every rate is 0)"
+    rates = ", ".join(f"{kind} {limits.rates.get(kind, 0):g}/s" for kind in rate_quotas.KINDS)
+    return rate_quotas.Throttle(limits), f"{rates} per account and region"
 
 
 def _host_for_url(host: str) -> str:

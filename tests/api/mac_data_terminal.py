@@ -22,18 +22,12 @@ from __future__ import annotations
 
 import hmac as _hmac
 
-from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives import cmac as _cmac
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from tests.api import dukpt_terminal as dukpt
 
-def _tdes(key: bytes) -> TripleDES:
-    return TripleDES(key + key[:8] if len(key) == 16 else key)
-
-
-def _run(cipher: Cipher, data: bytes, decrypt: bool) -> bytes:
-    ctx = cipher.decryptor() if decrypt else cipher.encryptor()
-    return ctx.update(data) + ctx.finalize()
+_tdes, _run, xor = dukpt.tdes_algorithm, dukpt.run, dukpt.xor
 
 
 def tdes(key: bytes, data: bytes, mode: modes.Mode, decrypt: bool = False) -> bytes:
@@ -42,10 +36,6 @@ def tdes(key: bytes, data: bytes, mode: modes.Mode, decrypt: bool = False) -> by
 
 def aes(key: bytes, data: bytes, mode: modes.Mode, decrypt: bool = False) -> bytes:
     return _run(Cipher(algorithms.AES(key), mode), data, decrypt)
-
-
-def xor(a: bytes, b: bytes) -> bytes:
-    return bytes(x ^ y for x, y in zip(a, b, strict=True))
 
 
 # --- MACs ---------------------------------------------------------------------------------------
@@ -84,36 +74,10 @@ def hmac(key: bytes, data: bytes, hash_name: str) -> bytes:
     return _hmac.new(key, data, hash_name).digest()
 
 
-# --- TDES DUKPT (ANSI X9.24-1:2009) -------------------------------------------------------------
+# --- DUKPT (the derivations are tests/api/dukpt_terminal.py's) -----------------------------------
 
-_C0 = bytes.fromhex("C0C0C0C000000000C0C0C0C000000000")
-TDES_VARIANTS = {
-    "PIN": bytes.fromhex("00000000000000FF" * 2),
-    "MAC_REQUEST": bytes.fromhex("000000000000FF00" * 2),
-    "MAC_RESPONSE": bytes.fromhex("00000000FF000000" * 2),
-    "DATA_REQUEST": bytes.fromhex("0000000000FF0000" * 2),
-    "DATA_RESPONSE": bytes.fromhex("000000FF00000000" * 2),
-}
-
-
-def tdes_dukpt_key(bdk: bytes, ksn: bytes, variant: str) -> bytes:
-    counter = int.from_bytes(ksn[-3:], "big") & 0x1FFFFF
-    initial = (int.from_bytes(ksn, "big") & ~0x1FFFFF).to_bytes(10, "big")[:8]
-    key = tdes(bdk, initial, modes.ECB()) + tdes(xor(bdk, _C0), initial, modes.ECB())
-    register = int.from_bytes(ksn[2:], "big") & ~0x1FFFFF
-    for bit in range(20, -1, -1):
-        if counter >> bit & 1:
-            register |= 1 << bit
-            reg = register.to_bytes(8, "big")
-
-            def half(k: bytes, reg: bytes = reg) -> bytes:
-                return xor(tdes(k[:8] * 3, xor(reg, k[8:]), modes.ECB()), k[8:])
-
-            key = half(xor(key, _C0)) + half(key)
-    key = xor(key, TDES_VARIANTS[variant])
-    if variant.startswith("DATA"):
-        key = tdes(key, key[:8], modes.ECB()) + tdes(key, key[8:], modes.ECB())
-    return key
+TDES_VARIANTS = dukpt.TDES_VARIANTS
+tdes_dukpt_key = dukpt.tdes_dukpt_key
 
 
 def tdes_terminal_key(bdk: bytes, ksn: bytes, purpose: str, direction: str) -> bytes:
@@ -123,13 +87,7 @@ def tdes_terminal_key(bdk: bytes, ksn: bytes, purpose: str, direction: str) -> b
 
 # --- AES DUKPT (ANSI X9.24-3-2017) --------------------------------------------------------------
 
-AES_TYPES = {
-    "TDES_2KEY": (0, 128),
-    "TDES_3KEY": (1, 192),
-    "AES_128": (2, 128),
-    "AES_192": (3, 192),
-    "AES_256": (4, 256),
-}
+AES_TYPES = dukpt.AES_DUKPT_TYPES
 AES_USAGES = {
     ("MAC", "REQUEST"): 0x2000,
     ("MAC", "RESPONSE"): 0x2001,
@@ -140,28 +98,7 @@ AES_USAGES = {
 }
 
 
-def _derive(key: bytes, usage: int, key_type: str, context: bytes) -> bytes:
-    algorithm, bits = AES_TYPES[key_type]
-    data = b"".join(
-        bytes([1, i])
-        + usage.to_bytes(2, "big")
-        + algorithm.to_bytes(2, "big")
-        + bits.to_bytes(2, "big")
-        + context
-        for i in range(1, -(-bits // 128) + 1)
-    )
-    return aes(key, data, modes.ECB())[: bits // 8]
-
-
 def aes_terminal_key(
     bdk: bytes, ksn: bytes, purpose: str, direction: str, key_type: str | None = None
 ) -> bytes:
-    bdk_type = {16: "AES_128", 24: "AES_192", 32: "AES_256"}[len(bdk)]
-    key = _derive(bdk, 0x8001, bdk_type, ksn[:8])
-    counter = int.from_bytes(ksn[8:], "big")
-    walked = 0
-    for bit in range(31, -1, -1):
-        if counter >> bit & 1:
-            walked |= 1 << bit
-            key = _derive(key, 0x8000, bdk_type, ksn[4:8] + walked.to_bytes(4, "big"))
-    return _derive(key, AES_USAGES[(purpose, direction)], key_type or bdk_type, ksn[4:8] + ksn[8:])
+    return dukpt.aes_dukpt_key(bdk, ksn, AES_USAGES[(purpose, direction)], key_type)

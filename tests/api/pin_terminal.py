@@ -18,38 +18,23 @@ from __future__ import annotations
 
 import secrets
 
-from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives import cmac
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from psec import pinblock as psec_pinblock
 
+from tests.api import dukpt_terminal as dukpt
+
 # --- ciphers ------------------------------------------------------------------------------------
 
-
-def _tdes_key(key: bytes) -> bytes:
-    return key + key[:8] if len(key) == 16 else key
-
-
-def tdes_ecb(key: bytes, data: bytes, decrypt: bool = False) -> bytes:
-    cipher = Cipher(TripleDES(_tdes_key(key)), modes.ECB())
-    ctx = cipher.decryptor() if decrypt else cipher.encryptor()
-    return ctx.update(data) + ctx.finalize()
+tdes_ecb, aes_ecb, xor = dukpt.tdes_ecb, dukpt.aes_ecb, dukpt.xor
 
 
 def tdes_cbc(key: bytes, data: bytes, iv: bytes = bytes(8), decrypt: bool = False) -> bytes:
-    cipher = Cipher(TripleDES(_tdes_key(key)), modes.CBC(iv))
-    ctx = cipher.decryptor() if decrypt else cipher.encryptor()
-    return ctx.update(data) + ctx.finalize()
+    return dukpt.run(Cipher(dukpt.tdes_algorithm(key), modes.CBC(iv)), data, decrypt)
 
 
 def des_ecb(key: bytes, data: bytes) -> bytes:
     return tdes_ecb(key * 3, data)
-
-
-def aes_ecb(key: bytes, data: bytes, decrypt: bool = False) -> bytes:
-    cipher = Cipher(algorithms.AES(key), modes.ECB())
-    ctx = cipher.decryptor() if decrypt else cipher.encryptor()
-    return ctx.update(data) + ctx.finalize()
 
 
 def aes_cmac_kcv(key: bytes) -> str:
@@ -59,72 +44,21 @@ def aes_cmac_kcv(key: bytes) -> str:
     return mac.finalize()[:3].hex().upper()
 
 
-def xor(a: bytes, b: bytes) -> bytes:
-    return bytes(x ^ y for x, y in zip(a, b, strict=True))
-
-
 def odd_parity(key: bytes) -> bytes:
     return bytes(b & 0xFE | (bin(b >> 1).count("1") + 1) % 2 for b in key)
 
 
-# --- TDES DUKPT (ANSI X9.24-1:2009) -------------------------------------------------------------
-
-_C0_MASK = bytes.fromhex("C0C0C0C000000000C0C0C0C000000000")
-_PIN_VARIANT = bytes.fromhex("00000000000000FF00000000000000FF")
+# --- DUKPT (tests/api/dukpt_terminal.py) -------------------------------------------------------
 
 
 def tdes_dukpt_pin_key(bdk: bytes, ksn: bytes) -> bytes:
-    counter = int.from_bytes(ksn[-3:], "big") & 0x1FFFFF
-    initial_ksn = (int.from_bytes(ksn, "big") & ~0x1FFFFF).to_bytes(10, "big")
-    key = tdes_ecb(bdk, initial_ksn[:8]) + tdes_ecb(xor(bdk, _C0_MASK), initial_ksn[:8])
-    register = int.from_bytes(initial_ksn[2:], "big")
-    for bit in range(20, -1, -1):
-        if counter >> bit & 1:
-            register |= 1 << bit
-            reg = register.to_bytes(8, "big")
-
-            def half(k: bytes, reg: bytes = reg) -> bytes:
-                return xor(des_ecb(k[:8], xor(reg, k[8:])), k[8:])
-
-            key = half(xor(key, _C0_MASK)) + half(key)
-    return xor(key, _PIN_VARIANT)
-
-
-# --- AES DUKPT (ANSI X9.24-3-2017) --------------------------------------------------------------
-
-# DukptDerivationType -> (algorithm indicator, key length in bits)
-AES_DUKPT_TYPES = {
-    "TDES_2KEY": (0, 128),
-    "TDES_3KEY": (1, 192),
-    "AES_128": (2, 128),
-    "AES_192": (3, 192),
-    "AES_256": (4, 256),
-}
-
-
-def _aes_derive(key: bytes, usage: int, key_type: str, context: bytes) -> bytes:
-    algorithm, bits = AES_DUKPT_TYPES[key_type]
-    data = b"".join(
-        bytes([1, i])
-        + usage.to_bytes(2, "big")
-        + algorithm.to_bytes(2, "big")
-        + bits.to_bytes(2, "big")
-        + context
-        for i in range(1, -(-bits // 128) + 1)
-    )
-    return aes_ecb(key, data)[: bits // 8]
+    """The X9.24-1 PIN working key (variant 00..FF) for the KSN."""
+    return dukpt.tdes_dukpt_key(bdk, ksn, "PIN")
 
 
 def aes_dukpt_pin_key(bdk: bytes, ksn: bytes, key_type: str = "AES_128") -> bytes:
-    bdk_type = {16: "AES_128", 24: "AES_192", 32: "AES_256"}[len(bdk)]
-    key = _aes_derive(bdk, 0x8001, bdk_type, ksn[:8])
-    counter = int.from_bytes(ksn[8:], "big")
-    working = 0
-    for bit in range(31, -1, -1):
-        if counter >> bit & 1:
-            working |= 1 << bit
-            key = _aes_derive(key, 0x8000, bdk_type, ksn[4:8] + working.to_bytes(4, "big"))
-    return _aes_derive(key, 0x1000, key_type, ksn[4:8] + counter.to_bytes(4, "big"))
+    """The X9.24-3 PIN encryption working key (usage 1000) for the KSN."""
+    return dukpt.aes_dukpt_key(bdk, ksn, 0x1000, key_type)
 
 
 # --- ISO 9564-1 PIN blocks ----------------------------------------------------------------------

@@ -27,7 +27,7 @@ def test_one_event_per_call_with_outcome(server, control, data) -> None:
     arn = created["Key"]["KeyArn"]
     [event] = _by_request(server, created["ResponseMetadata"]["RequestId"])
     assert event["eventName"] == "CreateKey" and event["eventCategory"] == "Management"
-    assert event["userIdentity"]["arn"] == "arn:aws:iam::111122223333:user/test"
+    assert event["userIdentity"]["arn"] == "arn:aws:iam::111122223333:root"  # the development root user
     assert event["responseElements"]["key"]["keyArn"] == arn
     assert event["eventVersion"] == "1.09" and event["awsRegion"] == "us-east-1"
 

@@ -220,11 +220,13 @@ def test_a_client_that_corrects_its_offset_from_the_date_header_succeeds(
 
 
 def test_sts_get_caller_identity_names_the_development_user(server) -> None:
+    # The development pair is the account's root user (README, Identity and access), whose
+    # GetCallerIdentity on AWS shows the :root ARN and the account id as its user id.
     sts = server.client("sts")
     identity = sts.get_caller_identity()
     assert identity["Account"] == "111122223333"
-    assert identity["Arn"] == "arn:aws:iam::111122223333:user/test"
-    assert identity["UserId"].startswith("AIDA")
+    assert identity["Arn"] == "arn:aws:iam::111122223333:root"
+    assert identity["UserId"] == "111122223333"
 
 
 STS_FAULTS = {

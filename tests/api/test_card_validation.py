@@ -20,6 +20,18 @@ def _cvv2(data, key: str, pan: str = PAN, expiry: str = "0123") -> str:
     )["ValidationData"]
 
 
+def cvv2_generate_error(data, code: str, status: int, key: str) -> dict:
+    """The error response of a CVV2 GenerateCardValidationData on `key` that must fail."""
+    return expect_error(
+        data.generate_card_validation_data,
+        code,
+        status,
+        KeyIdentifier=key,
+        PrimaryAccountNumber=PAN,
+        GenerationAttributes={"CardVerificationValue2": {"CardExpiryDate": "0123"}},
+    )
+
+
 def test_cvv2_generate_verify_and_negative(data, cvk) -> None:
     value = _cvv2(data, cvk)
     assert len(value) == 3 and value.isdigit()
@@ -122,28 +134,14 @@ def test_wrong_key_usage_rejected(control, data) -> None:
         "KeyModesOfUse": {"Generate": True, "Verify": True},
     }
     key = control.create_key(Exportable=True, KeyAttributes=attributes)["Key"]["KeyArn"]
-    response = expect_error(
-        data.generate_card_validation_data,
-        "ValidationException",
-        400,
-        KeyIdentifier=key,
-        PrimaryAccountNumber=PAN,
-        GenerationAttributes={"CardVerificationValue2": {"CardExpiryDate": "0123"}},
-    )
+    response = cvv2_generate_error(data, "ValidationException", 400, key)
     assert "TR31_V2_VISA_PIN_VERIFICATION_KEY" in response["Error"]["Message"]
 
 
 def test_aes_cvk_rejected_for_cvv(control, data) -> None:
     attributes = {**CVK_ATTRIBUTES, "KeyAlgorithm": "AES_128"}
     key = control.create_key(Exportable=True, KeyAttributes=attributes)["Key"]["KeyArn"]
-    response = expect_error(
-        data.generate_card_validation_data,
-        "ValidationException",
-        400,
-        KeyIdentifier=key,
-        PrimaryAccountNumber=PAN,
-        GenerationAttributes={"CardVerificationValue2": {"CardExpiryDate": "0123"}},
-    )
+    response = cvv2_generate_error(data, "ValidationException", 400, key)
     assert "AES_128" in response["Error"]["Message"]
 
 
@@ -153,36 +151,15 @@ def test_unusable_key_states(server, control, data, cvk, state) -> None:
         control.stop_key_usage(KeyIdentifier=cvk)
     else:
         control.delete_key(KeyIdentifier=cvk)
-    response = expect_error(
-        data.generate_card_validation_data,
-        "ValidationException",
-        400,
-        KeyIdentifier=cvk,
-        PrimaryAccountNumber=PAN,
-        GenerationAttributes={"CardVerificationValue2": {"CardExpiryDate": "0123"}},
-    )
+    response = cvv2_generate_error(data, "ValidationException", 400, cvk)
     assert ("disabled" if state == "disabled" else "DELETE_PENDING") in response["Error"]["Message"]
 
 
 def test_unknown_key_is_404(server, data, cvk) -> None:
     missing = cvk[:-4] + "zzzz"
-    response = expect_error(
-        data.generate_card_validation_data,
-        "ResourceNotFoundException",
-        404,
-        KeyIdentifier=missing,
-        PrimaryAccountNumber=PAN,
-        GenerationAttributes={"CardVerificationValue2": {"CardExpiryDate": "0123"}},
-    )
+    response = cvv2_generate_error(data, "ResourceNotFoundException", 404, missing)
     assert response["ResourceId"] == missing
-    expect_error(
-        data.generate_card_validation_data,
-        "ResourceNotFoundException",
-        404,
-        KeyIdentifier="alias/nothing-here",
-        PrimaryAccountNumber=PAN,
-        GenerationAttributes={"CardVerificationValue2": {"CardExpiryDate": "0123"}},
-    )
+    cvv2_generate_error(data, "ResourceNotFoundException", 404, "alias/nothing-here")
 
 
 def test_dynamic_member_needs_an_emv_master_key(data, cvk) -> None:

@@ -373,75 +373,41 @@ def test_bad_input(server, data, rsa_pair) -> None:
     before = db_snapshot(server.data_dir)
     enc, dec = data.encrypt_data, data.decrypt_data
     block = "00" * 16
-    _expect(
-        enc,
-        "PlainText",
-        KeyIdentifier=aes,
-        PlainText="ABC",
-        EncryptionAttributes={"Symmetric": {"Mode": "CBC"}},
-    )
-    _expect(
-        enc,
-        "PlainText",
-        KeyIdentifier=aes,
-        PlainText="00" * 15,
-        EncryptionAttributes={"Symmetric": {"Mode": "CBC"}},
-    )
-    _expect(
-        enc,
-        "PlainText",
-        KeyIdentifier=tdes,
-        PlainText="00" * 12,
-        EncryptionAttributes={"Symmetric": {"Mode": "ECB"}},
-    )
-    _expect(
-        dec,
-        "CipherText",
-        KeyIdentifier=aes,
-        CipherText="00" * 17,
-        DecryptionAttributes={"Symmetric": {"Mode": "ECB"}},
-    )
-    _expect(
-        enc,
-        "InitializationVector",
-        KeyIdentifier=tdes,
-        PlainText=block,
-        EncryptionAttributes={"Symmetric": {"Mode": "CBC", "InitializationVector": "00" * 16}},
-    )
-    _expect(
-        enc,
-        "PaddingType",
-        KeyIdentifier=aes,
-        PlainText=block,
-        EncryptionAttributes={"Symmetric": {"Mode": "CBC", "PaddingType": "PKCS1"}},
-    )
-    _expect(
-        enc,
-        "Mode",
-        KeyIdentifier=tdes,
-        PlainText=block,
-        EncryptionAttributes={"Symmetric": {"Mode": "CFB128"}},
-    )
-    _expect(enc, "Mode", KeyIdentifier=tdes, PlainText=block, EncryptionAttributes={"Symmetric": {}})
-    for ksn in (
-        "FFFF9876543210E00000",
-        "FFFF9876543210E007FF",
-        "FFFF9876543210E0",
-        "123456789012345600000001",
-        "FFFF9876543210E000011",
+    cbc, ecb = {"Symmetric": {"Mode": "CBC"}}, {"Symmetric": {"Mode": "ECB"}}
+    for fragment, key, plain_text, attributes in (
+        ("PlainText", aes, "ABC", cbc),
+        ("PlainText", aes, "00" * 15, cbc),
+        ("PlainText", tdes, "00" * 12, ecb),
+        (
+            "InitializationVector",
+            tdes,
+            block,
+            {"Symmetric": {"Mode": "CBC", "InitializationVector": "00" * 16}},
+        ),
+        ("PaddingType", aes, block, {"Symmetric": {"Mode": "CBC", "PaddingType": "PKCS1"}}),
+        ("Mode", tdes, block, {"Symmetric": {"Mode": "CFB128"}}),
+        ("Mode", tdes, block, {"Symmetric": {}}),
     ):
-        _expect(
-            enc,
-            "KeySerialNumber",
-            KeyIdentifier=bdk,
-            PlainText=block,
-            EncryptionAttributes={"Dukpt": {"KeySerialNumber": ksn}},
+        _expect(enc, fragment, KeyIdentifier=key, PlainText=plain_text, EncryptionAttributes=attributes)
+    _expect(dec, "CipherText", KeyIdentifier=aes, CipherText="00" * 17, DecryptionAttributes=ecb)
+    bad_ksns = [
+        (bdk, ksn)
+        for ksn in (
+            "FFFF9876543210E00000",
+            "FFFF9876543210E007FF",
+            "FFFF9876543210E0",
+            "123456789012345600000001",
+            "FFFF9876543210E000011",
         )
-    for ksn in ("FFFF9876543210E00001", "123456789012345600000000", "1234567890123456FFFFFFFF"):
+    ] + [
+        (aes_bdk, ksn)
+        for ksn in ("FFFF9876543210E00001", "123456789012345600000000", "1234567890123456FFFFFFFF")
+    ]
+    for key, ksn in bad_ksns:
         _expect(
             enc,
             "KeySerialNumber",
-            KeyIdentifier=aes_bdk,
+            KeyIdentifier=key,
             PlainText=block,
             EncryptionAttributes={"Dukpt": {"KeySerialNumber": ksn}},
         )
@@ -454,13 +420,7 @@ def test_bad_input(server, data, rsa_pair) -> None:
             "Dukpt": {"KeySerialNumber": "123456789012345600000001", "DukptKeyDerivationType": "AES_256"}
         },
     )
-    _expect(
-        enc,
-        "TR31_D0",
-        KeyIdentifier=mac_key,
-        PlainText=block,
-        EncryptionAttributes={"Symmetric": {"Mode": "CBC"}},
-    )
+    _expect(enc, "TR31_D0", KeyIdentifier=mac_key, PlainText=block, EncryptionAttributes=cbc)
     _expect(
         enc,
         "TR31_B0",

@@ -35,6 +35,7 @@ import pyemv.sm
 import pytest
 
 from paycrypt.crypto import pinblock
+from tests import emv_terminal
 from tests.api import rawhttp
 from tests.api.cli import AwsCli
 from tests.api.helpers import db_snapshot, expect_error
@@ -138,6 +139,18 @@ def test_known_key_has_the_guides_kcv(imk) -> None:
     assert imk["KeyCheckValue"] == "08D7B4"
 
 
+def _verify_cvn18_arpc2(data, key_arn: str) -> dict:
+    """VerifyAuthRequestCryptogram of the guide's CVN18 ARQC (EmvCommon) with ARPC method 2, CSU 12345678."""
+    return _verify(
+        data,
+        key_arn,
+        "61EDCC708B4C97B4",
+        CVN18_DATA,
+        _session("EmvCommon"),
+        AuthResponseAttributes={"ArpcMethod2": {"CardStatusUpdate": "12345678"}},
+    )
+
+
 def test_visa_cvn10_known_answer(data, imk) -> None:
     """seed-D V2 (and J2 / seed-E A5, JCB CVN01: the same Visa member and inputs)."""
     out = _verify(data, imk["KeyArn"], "D791093C8A921769", CVN10_DATA, _session("Visa"))
@@ -150,14 +163,7 @@ def test_visa_cvn10_known_answer(data, imk) -> None:
 
 def test_visa_cvn18_known_answer_with_arpc_method2(data, imk) -> None:
     """seed-D G5 / V1 (and Mastercard CVN14/15, JCB CVN04: the same EmvCommon member)."""
-    out = _verify(
-        data,
-        imk["KeyArn"],
-        "61EDCC708B4C97B4",
-        CVN18_DATA,
-        _session("EmvCommon"),
-        AuthResponseAttributes={"ArpcMethod2": {"CardStatusUpdate": "12345678"}},
-    )
+    out = _verify_cvn18_arpc2(data, imk["KeyArn"])
     assert out["KeyCheckValue"] == "08D7B4"
     assert out["AuthResponseValue"] == "D94886EF"  # the standard's value, not the guide's 2263AC85
     sk = _pyemv_ac_key(bytes.fromhex(IMK_HEX), "EMV_OPTION_A", "EmvCommon", PAN, PSN, "000B", "")
@@ -175,14 +181,7 @@ def test_known_answers_with_the_key_loaded_through_import_key(control, data) -> 
     assert key["KeyAttributes"]["KeyModesOfUse"]["DeriveKey"]
     cvn10 = _verify(data, key["KeyArn"], "D791093C8A921769", CVN10_DATA, _session("Visa"))
     assert cvn10 == {**cvn10, "KeyArn": key["KeyArn"], "KeyCheckValue": "08D7B4"}
-    cvn18 = _verify(
-        data,
-        key["KeyArn"],
-        "61EDCC708B4C97B4",
-        CVN18_DATA,
-        _session("EmvCommon"),
-        AuthResponseAttributes={"ArpcMethod2": {"CardStatusUpdate": "12345678"}},
-    )
+    cvn18 = _verify_cvn18_arpc2(data, key["KeyArn"])
     assert cvn18["AuthResponseValue"] == "D94886EF"
 
 
@@ -347,22 +346,10 @@ def test_mastercard_arpc_method1_matches_pyemv_cvn16(server, data, random_imk) -
     imk = _material(server, random_imk["KeyArn"])
     pan, atc, un = "5413123456784808", bytes.fromhex("000B"), bytes.fromhex("1234ABCD")
     card = pyemv.cvn.MasterCardCVN16(imk, bytes(16), bytes(16), pan, "01")
-    tags = [
-        bytes.fromhex("000000001700"),
-        bytes(6),
-        b"\x08\x40",
-        bytes(5),
-        b"\x08\x40",
-        b"\x24\x01\x01",
-        b"\x00",
-        un,
-        b"\x38\x00",
-        atc,
-        bytes(6),
-    ]
+    tags = emv_terminal.mchip_cdol1(un, atc, amount=bytes.fromhex("000000001700"))
     arqc = card.generate_ac(*tags).hex().upper()
     raw = b"".join(tags)
-    padded = (raw + b"\x80" + bytes(-(len(raw) + 1) % 8)).hex()  # the caller pads (method 2)
+    padded = emv_terminal.method2_padded(raw).hex()  # the caller pads (method 2)
     out = _verify(
         data,
         random_imk["KeyArn"],

@@ -336,6 +336,20 @@ def verify_pin(data, pvk: str, pek: str, member: str, attrs: dict, fmt: str, blo
     )
 
 
+def verify_pin_fails(
+    data, pvk: str, pek: str, member: str, attrs: dict, fmt: str, block: str, **extra
+) -> dict:
+    """The error response of a VerifyPinData that must fail verification (400)."""
+    return expect_error(
+        verify_pin, "VerificationFailedException", 400, data, pvk, pek, member, attrs, fmt, block, **extra
+    )
+
+
+def generate_pin_invalid(data, pvk: str, pek: str, member: str, attrs: dict, fmt: str, **extra) -> dict:
+    """The error response of a GeneratePinData that must be refused as invalid (400)."""
+    return expect_error(generate_pin, "ValidationException", 400, data, pvk, pek, member, attrs, fmt, **extra)
+
+
 @pytest.mark.parametrize(
     ("pek_algorithm", "fmt"), [("AES_128", "ISO_FORMAT_4"), ("TDES_2KEY", "ISO_FORMAT_0")]
 )
@@ -363,10 +377,7 @@ def test_seed_g1_pin_and_pvv(server, control, data, pek_algorithm: str, fmt: str
         "EncryptionKeyArn": pek,
         "EncryptionKeyCheckValue": keys[pek],
     }
-    response = expect_error(
-        verify_pin,
-        "VerificationFailedException",
-        400,
+    response = verify_pin_fails(
         data,
         pvk,
         pek,
@@ -386,10 +397,7 @@ def test_seed_g1_as_printed_is_refused(server, control, data) -> None:
     pek = create(control, "TR31_P0_PIN_ENCRYPTION_KEY", "AES_128", PEK_MODES)
     pvk = create(control, "TR31_V2_VISA_PIN_VERIFICATION_KEY", "TDES_2KEY", GEN_VERIFY)
     before = db_snapshot(server.data_dir)
-    response = expect_error(
-        generate_pin,
-        "ValidationException",
-        400,
+    response = generate_pin_invalid(
         data,
         pvk,
         pek,
@@ -425,10 +433,7 @@ def test_seed_ibm3624_random_pin(control, data) -> None:
         out["EncryptedPinBlock"],
         PrimaryAccountNumber=SEED_PAN,
     )
-    response = expect_error(
-        verify_pin,
-        "VerificationFailedException",
-        400,
+    response = verify_pin_fails(
         data,
         pvk,
         pek,
@@ -462,10 +467,7 @@ def test_published_pvv_end_to_end(load, data) -> None:
     assert out["GenerationKeyCheckValue"] == "08D7B4"
     attrs = {"PinVerificationKeyIndex": 3, "VerificationValue": "4021"}
     verify_pin(data, pvk, pek, "VisaPin", attrs, "ISO_FORMAT_0", block, PrimaryAccountNumber=pan)
-    response = expect_error(
-        verify_pin,
-        "VerificationFailedException",
-        400,
+    response = verify_pin_fails(
         data,
         pvk,
         pek,
@@ -544,10 +546,7 @@ def test_published_ibm3624_offset_and_format4_block(load, data) -> None:
         published,
         PrimaryAccountNumber="1234567890123456",
     )
-    response = expect_error(
-        verify_pin,
-        "VerificationFailedException",
-        400,
+    response = verify_pin_fails(
         data,
         pvk,
         aes_pek,
@@ -591,10 +590,7 @@ def test_published_dukpt_pin_block_end_to_end(load, data) -> None:
         PrimaryAccountNumber=pan,
         DukptAttributes=dukpt,
     )
-    response = expect_error(
-        verify_pin,
-        "VerificationFailedException",
-        400,
+    response = verify_pin_fails(
         data,
         visa,
         bdk["KeyArn"],
@@ -782,48 +778,26 @@ def test_verify_pin_bad_input(
 def test_pin_key_state_and_usage(server, control, data, pin_keys) -> None:
     pvk, pek = pin_keys
     cvk = create(control, "TR31_C0_CARD_VERIFICATION_KEY", "TDES_2KEY", GEN_VERIFY)
-    response = expect_error(
-        generate_pin,
-        "ValidationException",
-        400,
-        data,
-        pvk,
-        cvk,
-        "VisaPin",
-        {"PinVerificationKeyIndex": 1},
-        "ISO_FORMAT_0",
-        PrimaryAccountNumber=SEED_PAN,
-    )
-    assert "TR31_C0_CARD_VERIFICATION_KEY" in response["Error"]["Message"]
+
+    def refused(encryption_key: str) -> str:
+        """The message of a Visa PIN generation refused as invalid (400)."""
+        response = generate_pin_invalid(
+            data,
+            pvk,
+            encryption_key,
+            "VisaPin",
+            {"PinVerificationKeyIndex": 1},
+            "ISO_FORMAT_0",
+            PrimaryAccountNumber=SEED_PAN,
+        )
+        return response["Error"]["Message"]
+
+    assert "TR31_C0_CARD_VERIFICATION_KEY" in refused(cvk)
     control.stop_key_usage(KeyIdentifier=pvk)
-    response = expect_error(
-        generate_pin,
-        "ValidationException",
-        400,
-        data,
-        pvk,
-        pek,
-        "VisaPin",
-        {"PinVerificationKeyIndex": 1},
-        "ISO_FORMAT_0",
-        PrimaryAccountNumber=SEED_PAN,
-    )
-    assert "disabled" in response["Error"]["Message"]
+    assert "disabled" in refused(pek)
     control.delete_key(KeyIdentifier=pek)
     control.start_key_usage(KeyIdentifier=pvk)
-    response = expect_error(
-        generate_pin,
-        "ValidationException",
-        400,
-        data,
-        pvk,
-        pek,
-        "VisaPin",
-        {"PinVerificationKeyIndex": 1},
-        "ISO_FORMAT_0",
-        PrimaryAccountNumber=SEED_PAN,
-    )
-    assert "DELETE_PENDING" in response["Error"]["Message"]
+    assert "DELETE_PENDING" in refused(pek)
 
 
 def test_dukpt_bad_ksn(server, data) -> None:

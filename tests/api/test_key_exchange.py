@@ -24,6 +24,17 @@ WRAP = {"Encrypt": True, "Decrypt": True, "Wrap": True, "Unwrap": True}
 KNOWN_TDES = bytes.fromhex("0123456789ABCDEFFEDCBA9876543210")
 
 
+def create_symmetric(control, algorithm: str, usage: str, modes: dict, exportable: bool = True) -> dict:
+    """CreateKey of a symmetric key through boto3; the Key it answers."""
+    attributes = {
+        "KeyAlgorithm": algorithm,
+        "KeyUsage": usage,
+        "KeyClass": "SYMMETRIC_KEY",
+        "KeyModesOfUse": modes,
+    }
+    return control.create_key(Exportable=exportable, KeyAttributes=attributes)["Key"]
+
+
 def _root(control, party: kp.Party, algorithm: str) -> str:
     return control.import_key(
         KeyMaterial={
@@ -212,15 +223,7 @@ def partner_kek(control) -> tuple[str, bytes]:
 
 def test_export_tr31_to_partner(control, partner_kek) -> None:
     kek_arn, kek = partner_kek
-    key = control.create_key(
-        Exportable=True,
-        KeyAttributes={
-            "KeyAlgorithm": "TDES_3KEY",
-            "KeyUsage": "TR31_P0_PIN_ENCRYPTION_KEY",
-            "KeyClass": "SYMMETRIC_KEY",
-            "KeyModesOfUse": WRAP,
-        },
-    )["Key"]
+    key = create_symmetric(control, "TDES_3KEY", "TR31_P0_PIN_ENCRYPTION_KEY", WRAP)
     wrapped = control.export_key(
         ExportKeyIdentifier=key["KeyArn"],
         KeyMaterial={
@@ -289,15 +292,7 @@ def test_export_key_cryptogram_to_partner(control, partner) -> None:
             }
         },
     )
-    created = control.create_key(
-        Exportable=True,
-        KeyAttributes={
-            "KeyAlgorithm": "TDES_2KEY",
-            "KeyUsage": "TR31_K0_KEY_ENCRYPTION_KEY",
-            "KeyClass": "SYMMETRIC_KEY",
-            "KeyModesOfUse": WRAP,
-        },
-    )["Key"]
+    created = create_symmetric(control, "TDES_2KEY", "TR31_K0_KEY_ENCRYPTION_KEY", WRAP)
     wrapped = control.export_key(
         ExportKeyIdentifier=created["KeyArn"],
         KeyMaterial={
@@ -316,15 +311,7 @@ def test_export_key_cryptogram_to_partner(control, partner) -> None:
 def test_export_ecdh_to_partner(control, partner, k3) -> None:
     k3_arn, service_certificate = k3
     other = kp.leaf(partner["ec_root"], "ECC_NIST_P521", name="Partner ECDH receiver")
-    key = control.create_key(
-        Exportable=True,
-        KeyAttributes={
-            "KeyAlgorithm": "AES_256",
-            "KeyUsage": "TR31_D0_SYMMETRIC_DATA_ENCRYPTION_KEY",
-            "KeyClass": "SYMMETRIC_KEY",
-            "KeyModesOfUse": WRAP,
-        },
-    )["Key"]
+    key = create_symmetric(control, "AES_256", "TR31_D0_SYMMETRIC_DATA_ENCRYPTION_KEY", WRAP)
     wrapped = control.export_key(
         ExportKeyIdentifier=key["KeyArn"],
         KeyMaterial={
@@ -522,24 +509,10 @@ def test_tampered_and_malformed_tr31_blocks(server, control, partner_kek) -> Non
 def test_weaker_kek_and_non_exportable(server, control) -> None:
     tdes_kek = secrets.token_bytes(16)
     kek = import_known_key_via_api(control, tdes_kek, "TR31_K1_KEY_BLOCK_PROTECTION_KEY", "TDES_2KEY", WRAP)
-    locked = control.create_key(
-        Exportable=False,
-        KeyAttributes={
-            "KeyAlgorithm": "TDES_2KEY",
-            "KeyUsage": "TR31_D0_SYMMETRIC_DATA_ENCRYPTION_KEY",
-            "KeyClass": "SYMMETRIC_KEY",
-            "KeyModesOfUse": WRAP,
-        },
-    )["Key"]
-    strong = control.create_key(
-        Exportable=True,
-        KeyAttributes={
-            "KeyAlgorithm": "AES_128",
-            "KeyUsage": "TR31_D0_SYMMETRIC_DATA_ENCRYPTION_KEY",
-            "KeyClass": "SYMMETRIC_KEY",
-            "KeyModesOfUse": WRAP,
-        },
-    )["Key"]
+    locked = create_symmetric(
+        control, "TDES_2KEY", "TR31_D0_SYMMETRIC_DATA_ENCRYPTION_KEY", WRAP, exportable=False
+    )
+    strong = create_symmetric(control, "AES_128", "TR31_D0_SYMMETRIC_DATA_ENCRYPTION_KEY", WRAP)
     before = db_snapshot(server.data_dir)
     block = psec.tr31.wrap(tdes_kek, "B0000D0TB00E0000", secrets.token_bytes(24))
     response = expect_error(

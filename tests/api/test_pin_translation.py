@@ -513,45 +513,33 @@ def _aws(server, tmp_path: Path, *args: str) -> tuple[int, dict, str]:
 
 def test_aws_cli_translate_pin_data_and_kek_validation(server, tmp_path, tdes_bdk, zone_pek) -> None:
     zone_arn, zone_key = zone_pek
-    code, out, stderr = _aws(
-        server,
-        tmp_path,
-        "payment-cryptography-data",
-        "translate-pin-data",
-        "--encrypted-pin-block",
-        "1B9C1845EB993A7A",
-        "--incoming-key-identifier",
-        tdes_bdk,
-        "--incoming-translation-attributes",
-        f"IsoFormat0={{PrimaryAccountNumber={ANNEX_A_PAN}}}",
-        "--incoming-dukpt-attributes",
-        "KeySerialNumber=FFFF9876543210E00001",
-        "--outgoing-key-identifier",
-        zone_arn,
-        "--outgoing-translation-attributes",
-        f"IsoFormat3={{PrimaryAccountNumber={ANNEX_A_PAN}}}",
-    )
+
+    def translate_annex_a(ksn: str, out_format: int) -> tuple[int, dict, str]:
+        """aws translate-pin-data of the X9.24-1 Annex A block (PIN 1234) under the BDK at `ksn`."""
+        return _aws(
+            server,
+            tmp_path,
+            "payment-cryptography-data",
+            "translate-pin-data",
+            "--encrypted-pin-block",
+            "1B9C1845EB993A7A",
+            "--incoming-key-identifier",
+            tdes_bdk,
+            "--incoming-translation-attributes",
+            f"IsoFormat0={{PrimaryAccountNumber={ANNEX_A_PAN}}}",
+            "--incoming-dukpt-attributes",
+            f"KeySerialNumber={ksn}",
+            "--outgoing-key-identifier",
+            zone_arn,
+            "--outgoing-translation-attributes",
+            f"IsoFormat{out_format}={{PrimaryAccountNumber={ANNEX_A_PAN}}}",
+        )
+
+    code, out, stderr = translate_annex_a("FFFF9876543210E00001", 3)
     assert code == 0, stderr
     assert term.decrypt_pin_block(zone_key, 3, out["PinBlock"], ANNEX_A_PAN) == "1234"
     assert out["KeyArn"] == zone_arn
-    code, _, stderr = _aws(
-        server,
-        tmp_path,
-        "payment-cryptography-data",
-        "translate-pin-data",
-        "--encrypted-pin-block",
-        "1B9C1845EB993A7A",
-        "--incoming-key-identifier",
-        tdes_bdk,
-        "--incoming-translation-attributes",
-        f"IsoFormat0={{PrimaryAccountNumber={ANNEX_A_PAN}}}",
-        "--incoming-dukpt-attributes",
-        "KeySerialNumber=FFFF9876543210E00000",
-        "--outgoing-key-identifier",
-        zone_arn,
-        "--outgoing-translation-attributes",
-        f"IsoFormat0={{PrimaryAccountNumber={ANNEX_A_PAN}}}",
-    )
+    code, _, stderr = translate_annex_a("FFFF9876543210E00000", 0)
     assert code != 0 and "ValidationException" in stderr and "KeySerialNumber" in stderr
     kek = put_known_key(server, KEK, K0, "TDES_2KEY", EDWU)["KeyArn"]
     code, out, stderr = _aws(

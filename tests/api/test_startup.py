@@ -43,12 +43,20 @@ ALICE = User("444455556666", "alice", "AKIAEXAMPLEALICE0001", "alice-secret-0001
 BOB = User("777788889999", "bob", "AKIAEXAMPLEBOB000002", "bob-secret-0002")
 
 
+# The guide's "access to all aspects" policy (seed-F P-2): a user with no policy may do nothing.
+FULL_ACCESS = (
+    '{"Version": "2012-10-17", "Statement": '
+    '[{"Effect": "Allow", "Action": "payment-cryptography:*", "Resource": "*"}]}'
+)
+
+
 def write_credentials(path: Path, *users: User) -> Path:
-    """The TOML format documented in src/paycrypt/auth/credentials.py."""
+    """The TOML format documented in src/paycrypt/auth/iam_file.py, each user with full access."""
     path.write_text(
         "".join(
             f'[[users]]\naccount = "{u.account}"\nname = "{u.name}"\n'
-            f'access_key_id = "{u.access_key}"\nsecret_access_key = "{u.secret}"\n\n'
+            f'access_key_id = "{u.access_key}"\nsecret_access_key = "{u.secret}"\n'
+            f"[[users.policies]]\nname = \"full-access\"\ndocument = '{FULL_ACCESS}'\n\n"
             for u in users
         )
     )

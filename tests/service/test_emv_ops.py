@@ -20,6 +20,7 @@ from paycrypt.service.context import Caller, Context
 from paycrypt.service.core import Service
 from paycrypt.store.sqlite import SqliteStore
 from paycrypt.wire import models
+from tests import emv_terminal
 
 IMK = bytes.fromhex("0123456789ABCDEFFEDCBA9876543210")
 PAN, PSN = "9137631040001422", "01"
@@ -144,22 +145,10 @@ def test_mastercard_arpc_uses_the_icc_master_key(svc, ctx) -> None:
     arn = _store(svc, ctx, imk)
     pan, atc, un = "5413123456784808", bytes.fromhex("000B"), bytes.fromhex("1234ABCD")
     card = pyemv.cvn.MasterCardCVN16(imk, imk, imk, pan, "00")
-    tags = [
-        bytes(6),
-        bytes(6),
-        b"\x08\x40",
-        bytes(5),
-        b"\x08\x40",
-        b"\x24\x01\x01",
-        b"\x00",
-        un,
-        b"\x38\x00",
-        atc,
-        bytes(6),
-    ]
+    tags = emv_terminal.mchip_cdol1(un, atc)
     arqc = card.generate_ac(*tags).hex().upper()
     data = b"".join(tags)
-    padded = data + b"\x80" + bytes(-(len(data) + 1) % 8)  # M/Chip: the caller pads with method 2
+    padded = emv_terminal.method2_padded(data)  # M/Chip: the caller pads with method 2
     out = emv_ops.verify_auth_request_cryptogram(
         svc,
         ctx,

@@ -9,8 +9,6 @@ independently verified).
 
 from __future__ import annotations
 
-import secrets
-from pathlib import Path
 from typing import Any
 
 import psec.pin
@@ -18,14 +16,12 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from paycrypt.clock import ManualClock
 from paycrypt.crypto import ibm3624, pinblock, visa_pvv
 from paycrypt.errors import NotImplementedOperation, ValidationError, VerificationFailed
-from paycrypt.service import card_validation, key_rules, keys, pin_data, usage_rules
-from paycrypt.service.context import Caller, Context
+from paycrypt.service import card_validation, keys, pin_data, usage_rules
 from paycrypt.service.core import Service
-from paycrypt.store.sqlite import SqliteStore
 from paycrypt.wire import models
+from tests.service import stored_keys
 
 ACCOUNT = "111122223333"
 PAN = "171234567890123"
@@ -35,8 +31,7 @@ GEN_VERIFY = {"Generate": True, "Verify": True}
 PEK_MODES = {"Encrypt": True, "Decrypt": True, "Wrap": True, "Unwrap": True}
 
 
-def make_service(path: Path) -> Service:
-    return Service(SqliteStore(path / "db"), secrets.token_bytes(32), ManualClock())
+make_service = stored_keys.service
 
 
 @pytest.fixture
@@ -44,24 +39,11 @@ def svc(tmp_path) -> Service:
     return make_service(tmp_path)
 
 
-def ctx(svc: Service) -> Context:
-    return Context(
-        Caller(ACCOUNT, f"arn:aws:iam::{ACCOUNT}:user/t", "AIDA"), "us-east-1", svc.clock.now(), "r"
-    )
+ctx = stored_keys.context
 
 
 def put(svc: Service, usage: str, algorithm: str, modes: dict[str, bool], material: bytes) -> str:
-    attributes = {
-        "KeyUsage": usage,
-        "KeyAlgorithm": algorithm,
-        "KeyClass": "SYMMETRIC_KEY",
-        "KeyModesOfUse": modes,
-    }
-    key_rules.check_create(attributes, None)
-    new = keys.NewKey(
-        attributes=attributes, material=material, exportable=True, enabled=True, origin="EXTERNAL"
-    )
-    return keys.store_key(svc, ctx(svc), new).arn
+    return stored_keys.put(svc, material, usage, algorithm, modes)
 
 
 def create(svc: Service, usage: str, algorithm: str, modes: dict[str, bool]) -> str:
@@ -303,6 +285,12 @@ def verify_pin(
     return pin_data.verify_pin_data(svc, ctx(svc), params)
 
 
+def verify_visa(svc: Service, pvk: str, pek: str, value: str, block: str, **extra) -> dict:
+    """verify_pin of a Visa PVV `value` at PVKI 1 for an ISO format 0 `block`."""
+    attrs = {"PinVerificationKeyIndex": 1, "VerificationValue": value}
+    return verify_pin(svc, pvk, pek, "VisaPin", attrs, "ISO_FORMAT_0", block, **extra)
+
+
 FORMATS = [("ISO_FORMAT_0", "TDES_2KEY"), ("ISO_FORMAT_1", "TDES_3KEY"), ("ISO_FORMAT_3", "TDES_2KEY")]
 FORMATS += [("ISO_FORMAT_4", "AES_128"), ("ISO_FORMAT_4", "AES_256")]
 
@@ -524,16 +512,7 @@ def test_undecodable_pin_block_is_validation_error(svc) -> None:
 def test_pin_block_length_must_fit_the_format(svc, block: str) -> None:
     pvk, pek = pin_keys(svc, "visa")
     with pytest.raises(ValidationError) as info:
-        verify_pin(
-            svc,
-            pvk,
-            pek,
-            "VisaPin",
-            {"PinVerificationKeyIndex": 1, "VerificationValue": "1234"},
-            "ISO_FORMAT_0",
-            block,
-            PrimaryAccountNumber=PAN,
-        )
+        verify_visa(svc, pvk, pek, "1234", block, PrimaryAccountNumber=PAN)
     assert "EncryptedPinBlock" in info.value.message and "16" in info.value.message
 
 
@@ -541,13 +520,11 @@ def test_pvv_must_be_four_digits(svc) -> None:
     pvk, pek = pin_keys(svc, "visa")
     out = _visa_generate(svc, pvk, pek, PrimaryAccountNumber=PAN)
     with pytest.raises(ValidationError) as info:
-        verify_pin(
+        verify_visa(
             svc,
             pvk,
             pek,
-            "VisaPin",
-            {"PinVerificationKeyIndex": 1, "VerificationValue": out["PinData"]["VerificationValue"] + "0"},
-            "ISO_FORMAT_0",
+            out["PinData"]["VerificationValue"] + "0",
             out["EncryptedPinBlock"],
             PrimaryAccountNumber=PAN,
         )
@@ -635,13 +612,11 @@ def test_pvk_rules(svc) -> None:
     generate_only = create(svc, "TR31_V2_VISA_PIN_VERIFICATION_KEY", "TDES_3KEY", {"Generate": True})
     out = _visa_generate(svc, generate_only, pek, PrimaryAccountNumber=PAN)
     with pytest.raises(ValidationError) as info:
-        verify_pin(
+        verify_visa(
             svc,
             generate_only,
             pek,
-            "VisaPin",
-            {"PinVerificationKeyIndex": 1, "VerificationValue": out["PinData"]["VerificationValue"]},
-            "ISO_FORMAT_0",
+            out["PinData"]["VerificationValue"],
             out["EncryptedPinBlock"],
             PrimaryAccountNumber=PAN,
         )
@@ -747,13 +722,11 @@ def test_dukpt_bad_inputs(svc, ksn: str, derivation: str, problem: str) -> None:
     bdk = put(svc, "TR31_B0_BASE_DERIVATION_KEY", "TDES_2KEY", {"DeriveKey": True}, TDES_BDK)
     pvk, _ = pin_keys(svc, "visa")
     with pytest.raises(ValidationError) as info:
-        verify_pin(
+        verify_visa(
             svc,
             pvk,
             bdk,
-            "VisaPin",
-            {"PinVerificationKeyIndex": 1, "VerificationValue": "1234"},
-            "ISO_FORMAT_0",
+            "1234",
             "1B9C1845EB993A7A",
             PrimaryAccountNumber="4012345678909",
             DukptAttributes={"KeySerialNumber": ksn, "DukptDerivationType": derivation},
@@ -764,13 +737,11 @@ def test_dukpt_bad_inputs(svc, ksn: str, derivation: str, problem: str) -> None:
 def test_dukpt_needs_a_bdk(svc) -> None:
     pvk, pek = pin_keys(svc, "visa")
     with pytest.raises(ValidationError) as info:
-        verify_pin(
+        verify_visa(
             svc,
             pvk,
             pek,
-            "VisaPin",
-            {"PinVerificationKeyIndex": 1, "VerificationValue": "1234"},
-            "ISO_FORMAT_0",
+            "1234",
             "1B9C1845EB993A7A",
             PrimaryAccountNumber="4012345678909",
             DukptAttributes={"KeySerialNumber": "FFFF9876543210E00001", "DukptDerivationType": "TDES_2KEY"},

@@ -87,6 +87,24 @@ def import_root(svc: Service, party: kp.Party, algorithm: str = "RSA_2048", c: C
     return importing.import_key(svc, c or ctx(svc), {"KeyMaterial": material})["Key"]["KeyArn"]
 
 
+def trusted_material(
+    certificate_b64: str, authority_arn: str, usage: str = S0, modes: dict | None = None
+) -> dict:
+    """ImportKey's TrustedCertificatePublicKey member for an RSA-2048 certificate under a stored CA."""
+    return {
+        "TrustedCertificatePublicKey": {
+            "KeyAttributes": {
+                "KeyUsage": usage,
+                "KeyClass": "PUBLIC_KEY",
+                "KeyAlgorithm": "RSA_2048",
+                "KeyModesOfUse": modes or {"Verify": True},
+            },
+            "PublicKeyCertificate": certificate_b64,
+            "CertificateAuthorityPublicKeyIdentifier": authority_arn,
+        }
+    }
+
+
 def import_tr31(svc: Service, kek: str, block: str, **extra) -> dict:
     material = {"Tr31KeyBlock": {"WrappingKeyIdentifier": kek, "WrappedKeyBlock": block}}
     return importing.import_key(svc, ctx(svc), {"KeyMaterial": material, **extra})["Key"]
@@ -286,32 +304,15 @@ def test_key_cryptogram_refusals(svc) -> None:
 def test_root_and_trusted_certificates(svc, root) -> None:
     root_arn = import_root(svc, root)
     intermediate = kp.leaf(root, name="Partner Issuing CA", is_ca=True)
-    trusted = {
-        "TrustedCertificatePublicKey": {
-            "KeyAttributes": {
-                "KeyUsage": S0,
-                "KeyClass": "PUBLIC_KEY",
-                "KeyAlgorithm": "RSA_2048",
-                "KeyModesOfUse": {"Verify": True},
-            },
-            "PublicKeyCertificate": intermediate.b64,
-            "CertificateAuthorityPublicKeyIdentifier": root_arn,
-        }
-    }
+    trusted = trusted_material(intermediate.b64, root_arn)
     intermediate_arn = importing.import_key(svc, ctx(svc), {"KeyMaterial": trusted})["Key"]["KeyArn"]
     wrap_leaf = kp.leaf(intermediate, name="Partner wrapping key")
-    d1 = {
-        "TrustedCertificatePublicKey": {
-            "KeyAttributes": {
-                "KeyUsage": "TR31_D1_ASYMMETRIC_KEY_FOR_DATA_ENCRYPTION",
-                "KeyClass": "PUBLIC_KEY",
-                "KeyAlgorithm": "RSA_2048",
-                "KeyModesOfUse": {"Encrypt": True, "Wrap": True},
-            },
-            "PublicKeyCertificate": wrap_leaf.b64,
-            "CertificateAuthorityPublicKeyIdentifier": intermediate_arn,
-        }
-    }
+    d1 = trusted_material(
+        wrap_leaf.b64,
+        intermediate_arn,
+        "TR31_D1_ASYMMETRIC_KEY_FOR_DATA_ENCRYPTION",
+        {"Encrypt": True, "Wrap": True},
+    )
     leaf_key = importing.import_key(svc, ctx(svc), {"KeyMaterial": d1})["Key"]
     assert (
         leaf_key["KeyAttributes"]["KeyClass"] == "PUBLIC_KEY"
@@ -338,18 +339,7 @@ def test_certificate_refusals(svc, root) -> None:
     with pytest.raises(ValidationError, match="does not match the certificate's key"):
         import_root(svc, root, "RSA_4096")
     stranger = kp.leaf(kp.ca(name="Stranger"), is_ca=True)
-    trusted = {
-        "TrustedCertificatePublicKey": {
-            "KeyAttributes": {
-                "KeyUsage": S0,
-                "KeyClass": "PUBLIC_KEY",
-                "KeyAlgorithm": "RSA_2048",
-                "KeyModesOfUse": {"Verify": True},
-            },
-            "PublicKeyCertificate": stranger.b64,
-            "CertificateAuthorityPublicKeyIdentifier": root_arn,
-        }
-    }
+    trusted = trusted_material(stranger.b64, root_arn)
     with pytest.raises(ValidationError, match="does not chain"):
         importing.import_key(svc, ctx(svc), {"KeyMaterial": trusted})
     stronger = kp.leaf(root, "RSA_3072", is_ca=True)

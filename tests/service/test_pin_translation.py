@@ -22,13 +22,11 @@ from cryptography.hazmat.primitives.kdf.concatkdf import ConcatKDFHash
 from cryptography.x509.oid import NameOID
 from psec import tr31 as psec_tr31
 
-from paycrypt.clock import ManualClock
 from paycrypt.errors import ResourceNotFound, ValidationError
-from paycrypt.service import key_rules, keys, pin_translation
-from paycrypt.service.context import Caller, Context
+from paycrypt.service import keys, pin_translation
 from paycrypt.service.core import Service
-from paycrypt.store.sqlite import SqliteStore
 from tests.api import pin_terminal as term
+from tests.service import stored_keys
 
 P0 = "TR31_P0_PIN_ENCRYPTION_KEY"
 B0 = "TR31_B0_BASE_DERIVATION_KEY"
@@ -45,27 +43,11 @@ PAN = "4242424242424242"
 
 @pytest.fixture
 def svc(tmp_path) -> Service:
-    return Service(SqliteStore(tmp_path / "db"), secrets.token_bytes(32), ManualClock())
+    return stored_keys.service(tmp_path)
 
 
-def ctx(svc: Service) -> Context:
-    return Context(
-        Caller("111122223333", "arn:aws:iam::111122223333:user/t", "AIDA"), "us-east-1", svc.clock.now(), "r"
-    )
-
-
-def put(svc: Service, material: bytes, usage: str, algorithm: str, modes: dict[str, bool]) -> str:
-    attributes = {
-        "KeyUsage": usage,
-        "KeyAlgorithm": algorithm,
-        "KeyClass": "SYMMETRIC_KEY",
-        "KeyModesOfUse": modes,
-    }
-    key_rules.check_create(attributes, None)
-    new = keys.NewKey(
-        attributes=attributes, material=material, exportable=True, enabled=True, origin="EXTERNAL"
-    )
-    return keys.store_key(svc, ctx(svc), new).arn
+ctx = stored_keys.context
+put = stored_keys.put  # (svc, material, usage, algorithm, modes) -> ARN
 
 
 def tdes_pek(svc: Service, modes: dict[str, bool] = EDWU, algorithm: str = "TDES_2KEY") -> tuple[str, bytes]:
@@ -88,6 +70,21 @@ def translate(svc: Service, **params: Any) -> dict[str, Any]:
     return pin_translation.translate_pin_data(svc, ctx(svc), params)
 
 
+def translate_between(
+    svc: Service, incoming: str, outgoing: str, block: str, formats: tuple[int | str, int | str], **extra: Any
+) -> dict[str, Any]:
+    """TranslatePinData of `block` from `incoming` to `outgoing`, formats (in, out) on PAN."""
+    return translate(
+        svc,
+        IncomingKeyIdentifier=incoming,
+        OutgoingKeyIdentifier=outgoing,
+        IncomingTranslationAttributes=fmt(formats[0]),
+        OutgoingTranslationAttributes=fmt(formats[1]),
+        EncryptedPinBlock=block,
+        **extra,
+    )
+
+
 def iso(number: int | str) -> int:
     return 0 if number == "A0" else int(number)
 
@@ -108,14 +105,7 @@ def test_pek_to_pek_every_allowed_format_pair(svc, fin, fout) -> None:
     out_arn, out_key = aes_pek(svc, "AES_256") if fout == 4 else tdes_pek(svc, algorithm="TDES_3KEY")
     pin = "".join(secrets.choice("0123456789") for _ in range(secrets.choice(range(4, 13))))
     block = term.encrypt_pin_block(in_key, iso(fin), pin, PAN)
-    out = translate(
-        svc,
-        IncomingKeyIdentifier=in_arn,
-        OutgoingKeyIdentifier=out_arn,
-        IncomingTranslationAttributes=fmt(fin),
-        OutgoingTranslationAttributes=fmt(fout),
-        EncryptedPinBlock=block,
-    )
+    out = translate_between(svc, in_arn, out_arn, block, (fin, fout))
     assert term.decrypt_pin_block(out_key, iso(fout), out["PinBlock"], PAN) == pin
     record = svc.store.get_key(out_arn)
     assert out["KeyArn"] == out_arn and out["KeyCheckValue"] == record.key_check_value
@@ -125,14 +115,7 @@ def test_pan_bound_format_cannot_become_format_1(svc) -> None:
     arn, key = tdes_pek(svc)
     for fin in (0, 3, "A0"):
         with pytest.raises(ValidationError, match="cannot be translated"):
-            translate(
-                svc,
-                IncomingKeyIdentifier=arn,
-                OutgoingKeyIdentifier=arn,
-                IncomingTranslationAttributes=fmt(fin),
-                OutgoingTranslationAttributes=fmt(1),
-                EncryptedPinBlock=term.encrypt_pin_block(key, iso(fin), "1234", PAN),
-            )
+            translate_between(svc, arn, arn, term.encrypt_pin_block(key, iso(fin), "1234", PAN), (fin, 1))
 
 
 def test_pan_must_match(svc) -> None:
@@ -156,14 +139,7 @@ def test_format_4_legacy_pan_block_is_read_too(svc) -> None:
     out_arn, out_key = tdes_pek(svc)
     legacy_pan = PAN[:-1][-12:]  # the PAN field psec builds for a 12-digit PAN is the legacy field
     block = term.encrypt_pin_block(in_key, 4, "907153", legacy_pan)
-    out = translate(
-        svc,
-        IncomingKeyIdentifier=in_arn,
-        OutgoingKeyIdentifier=out_arn,
-        IncomingTranslationAttributes=fmt(4),
-        OutgoingTranslationAttributes=fmt(0),
-        EncryptedPinBlock=block,
-    )
+    out = translate_between(svc, in_arn, out_arn, block, (4, 0))
     assert term.decrypt_pin_block(out_key, 0, out["PinBlock"], PAN) == "907153"
 
 
@@ -184,14 +160,7 @@ def test_format_and_key_cipher_must_agree(svc) -> None:
     ]
     for in_arn, out_arn, fin, fout, block in cases:
         with pytest.raises(ValidationError, match="PIN block format"):
-            translate(
-                svc,
-                IncomingKeyIdentifier=in_arn,
-                OutgoingKeyIdentifier=out_arn,
-                IncomingTranslationAttributes=fmt(fin),
-                OutgoingTranslationAttributes=fmt(fout),
-                EncryptedPinBlock=block,
-            )
+            translate_between(svc, in_arn, out_arn, block, (fin, fout))
 
 
 def test_block_that_does_not_decode(svc) -> None:
@@ -229,23 +198,9 @@ def test_key_usage_and_modes(svc) -> None:
         (kek, encrypt_only, "KeyUsage"),
     ):
         with pytest.raises(ValidationError, match=needle):
-            translate(
-                svc,
-                IncomingKeyIdentifier=in_arn,
-                OutgoingKeyIdentifier=out_arn,
-                IncomingTranslationAttributes=fmt(0),
-                OutgoingTranslationAttributes=fmt(0),
-                EncryptedPinBlock=block,
-            )
+            translate_between(svc, in_arn, out_arn, block, (0, 0))
     with pytest.raises(ResourceNotFound):
-        translate(
-            svc,
-            IncomingKeyIdentifier=encrypt_only[:-4] + "zzzz",
-            OutgoingKeyIdentifier=encrypt_only,
-            IncomingTranslationAttributes=fmt(0),
-            OutgoingTranslationAttributes=fmt(0),
-            EncryptedPinBlock=block,
-        )
+        translate_between(svc, encrypt_only[:-4] + "zzzz", encrypt_only, block, (0, 0))
 
 
 # --- DUKPT ----------------------------------------------------------------------------------------
@@ -289,13 +244,12 @@ def test_aes_dukpt_to_aes_pek_format_4(svc) -> None:
     ksn = "123456789012345600000008"
     terminal_key = term.aes_dukpt_pin_key(AES_BDK, bytes.fromhex(ksn))
     assert terminal_key.hex().upper() == "4D9DF3FBEE3448FC3E676D04320A90F5"  # X9.24-3 supplement
-    out = translate(
+    out = translate_between(
         svc,
-        IncomingKeyIdentifier=bdk,
-        OutgoingKeyIdentifier=out_arn,
-        IncomingTranslationAttributes=fmt(4),
-        OutgoingTranslationAttributes=fmt(4),
-        EncryptedPinBlock=term.encrypt_pin_block(terminal_key, 4, "56789012", PAN),
+        bdk,
+        out_arn,
+        term.encrypt_pin_block(terminal_key, 4, "56789012", PAN),
+        (4, 4),
         IncomingDukptAttributes={"KeySerialNumber": ksn, "DukptKeyDerivationType": "AES_128"},
     )
     assert term.decrypt_pin_block(out_key, 4, out["PinBlock"], PAN) == "56789012"
@@ -366,13 +320,12 @@ def test_derivation_type_rules(svc) -> None:
         (aes_bdk, "123456789012345600000001", "AES_256"),  # stronger than the BDK
     ):
         with pytest.raises(ValidationError, match=r"IncomingDukptAttributes\.DukptKeyDerivationType"):
-            translate(
+            translate_between(
                 svc,
-                IncomingKeyIdentifier=bdk,
-                OutgoingKeyIdentifier=out_arn,
-                IncomingTranslationAttributes=fmt(0),
-                OutgoingTranslationAttributes=fmt(0),
-                EncryptedPinBlock="0123456789ABCDEF",
+                bdk,
+                out_arn,
+                "0123456789ABCDEF",
+                (0, 0),
                 IncomingDukptAttributes={"KeySerialNumber": ksn, "DukptKeyDerivationType": derivation_type},
             )
 
@@ -381,13 +334,12 @@ def test_tdes_3key_bdk_is_refused(svc) -> None:
     bdk = put(svc, term.odd_parity(secrets.token_bytes(24)), B0, "TDES_3KEY", DERIVE)
     out_arn, _ = tdes_pek(svc)
     with pytest.raises(ValidationError, match="KeyAlgorithm TDES_3KEY"):
-        translate(
+        translate_between(
             svc,
-            IncomingKeyIdentifier=bdk,
-            OutgoingKeyIdentifier=out_arn,
-            IncomingTranslationAttributes=fmt(0),
-            OutgoingTranslationAttributes=fmt(0),
-            EncryptedPinBlock="0123456789ABCDEF",
+            bdk,
+            out_arn,
+            "0123456789ABCDEF",
+            (0, 0),
             IncomingDukptAttributes={"KeySerialNumber": "FFFF9876543210E00001"},
         )
 
@@ -420,13 +372,12 @@ def test_as2805_wrong_stan_or_amount(svc) -> None:
     out_arn, out_key = tdes_pek(svc)
     for stan, amount in (("000439", "000000000328"), ("000438", "000000000329")):
         try:
-            out = translate(
+            out = translate_between(
                 svc,
-                IncomingKeyIdentifier=kpp,
-                OutgoingKeyIdentifier=out_arn,
-                IncomingTranslationAttributes=fmt(0),
-                OutgoingTranslationAttributes=fmt(0),
-                EncryptedPinBlock="9BE3569D8637DC79",
+                kpp,
+                out_arn,
+                "9BE3569D8637DC79",
+                (0, 0),
                 IncomingAs2805Attributes={"SystemTraceAuditNumber": stan, "TransactionAmount": amount},
             )
         except ValidationError as exc:
@@ -475,13 +426,12 @@ def test_incoming_wrapped_pek(svc, version, kek_algorithm, mode) -> None:
     dynamic = term.odd_parity(secrets.token_bytes(16))
     block = tr31_block(kek_material, version, "P0", "T", mode, dynamic)
     awk, awk_key = tdes_pek(svc, {"Encrypt": True, "Wrap": True})
-    out = translate(
+    out = translate_between(
         svc,
-        IncomingKeyIdentifier=kek,
-        OutgoingKeyIdentifier=awk,
-        IncomingTranslationAttributes=fmt(0),
-        OutgoingTranslationAttributes=fmt(0),
-        EncryptedPinBlock=term.encrypt_pin_block(dynamic, 0, "4321", PAN),
+        kek,
+        awk,
+        term.encrypt_pin_block(dynamic, 0, "4321", PAN),
+        (0, 0),
         IncomingWrappedKey={"WrappedKeyMaterial": {"Tr31KeyBlock": block}},
     )
     assert term.decrypt_pin_block(awk_key, 0, out["PinBlock"], PAN) == "4321"
@@ -494,13 +444,12 @@ def test_outgoing_wrapped_aes_pek_format_4(svc) -> None:
     dynamic = secrets.token_bytes(16)
     block = tr31_block(kek_material, "D", "P0", "A", "E", dynamic)
     in_arn, in_key = tdes_pek(svc)
-    out = translate(
+    out = translate_between(
         svc,
-        IncomingKeyIdentifier=in_arn,
-        OutgoingKeyIdentifier=kek,
-        IncomingTranslationAttributes=fmt(0),
-        OutgoingTranslationAttributes=fmt(4),
-        EncryptedPinBlock=term.encrypt_pin_block(in_key, 0, "0000", PAN),
+        in_arn,
+        kek,
+        term.encrypt_pin_block(in_key, 0, "0000", PAN),
+        (0, 4),
         OutgoingWrappedKey={"WrappedKeyMaterial": {"Tr31KeyBlock": block}, "KeyCheckValueAlgorithm": "CMAC"},
     )
     assert term.decrypt_pin_block(dynamic, 4, out["PinBlock"], PAN) == "0000"
@@ -630,23 +579,21 @@ def test_ecdh_pin_selection_and_reveal(svc) -> None:
     }
     app_key = _partner_key(svc, k3, partner, shared_info)
     pek, pek_key = tdes_pek(svc)
-    selected = translate(  # the cardholder chose a PIN in the app: in under the ECDH key
+    selected = translate_between(  # the cardholder chose a PIN in the app: in under the ECDH key
         svc,
-        IncomingKeyIdentifier=k3,
-        OutgoingKeyIdentifier=pek,
-        IncomingTranslationAttributes=fmt(0),
-        OutgoingTranslationAttributes=fmt(0),
-        EncryptedPinBlock=term.encrypt_pin_block(app_key, 0, "739146", PAN),
+        k3,
+        pek,
+        term.encrypt_pin_block(app_key, 0, "739146", PAN),
+        (0, 0),
         IncomingWrappedKey={"WrappedKeyMaterial": {"DiffieHellmanSymmetricKey": ecdh}},
     )
     assert term.decrypt_pin_block(pek_key, 0, selected["PinBlock"], PAN) == "739146"
-    revealed = translate(  # PIN reveal: out to the app under the ECDH key
+    revealed = translate_between(  # PIN reveal: out to the app under the ECDH key
         svc,
-        IncomingKeyIdentifier=pek,
-        OutgoingKeyIdentifier=k3,
-        IncomingTranslationAttributes=fmt(0),
-        OutgoingTranslationAttributes=fmt(3),
-        EncryptedPinBlock=selected["PinBlock"],
+        pek,
+        k3,
+        selected["PinBlock"],
+        (0, 3),
         OutgoingWrappedKey={"WrappedKeyMaterial": {"DiffieHellmanSymmetricKey": ecdh}},
     )
     assert term.decrypt_pin_block(app_key, 3, revealed["PinBlock"], PAN) == "739146"

@@ -27,86 +27,49 @@ from paycrypt.service import identifiers, unions, usage_rules
 from paycrypt.service.context import Context
 from paycrypt.service.core import Service
 from paycrypt.service.member_errors import invalid
+from paycrypt.store.records import KeyRecord
 
 Compute = Callable[[bytes, str, dict[str, Any], int], str]
 
 DEFAULT_LENGTH = 3
 
 
-def _cvv1(key: bytes, pan: str, attrs: dict[str, Any], length: int) -> str:
-    return cvv.cvv(key, pan, attrs["CardExpiryDate"], attrs["ServiceCode"], length)
+def _members(function: Callable[..., str], *names: str) -> Compute:
+    """A Compute calling ``function(key, pan, <the named members' values, in order>, length)``."""
+
+    def compute(key: bytes, pan: str, attrs: dict[str, Any], length: int) -> str:
+        return function(key, pan, *(attrs[name] for name in names), length)
+
+    return compute
 
 
 def _cvv2(key: bytes, pan: str, attrs: dict[str, Any], length: int) -> str:
     return cvv.cvv(key, pan, attrs["CardExpiryDate"], "000", length)
 
 
-def _amex_v1(key: bytes, pan: str, attrs: dict[str, Any], length: int) -> str:
-    return amex_csc.csc_v1(key, pan, attrs["CardExpiryDate"], length)
-
-
-def _amex_v2(key: bytes, pan: str, attrs: dict[str, Any], length: int) -> str:
-    return amex_csc.csc_v2(key, pan, attrs["CardExpiryDate"], attrs["ServiceCode"], length)
-
-
-def _cvc3(key: bytes, pan: str, attrs: dict[str, Any], length: int) -> str:
-    return mastercard_cvc3.generate_cvc3(
-        key,
-        pan,
-        attrs["PanSequenceNumber"],
-        attrs["TrackData"],
-        attrs["UnpredictableNumber"],
-        attrs["ApplicationTransactionCounter"],
-        length,
-    )
-
-
-def _dcvv(key: bytes, pan: str, attrs: dict[str, Any], length: int) -> str:
-    return visa_dcvv.generate_dcvv(
-        key,
-        pan,
-        attrs["PanSequenceNumber"],
-        attrs["CardExpiryDate"],
-        attrs["ServiceCode"],
-        attrs["ApplicationTransactionCounter"],
-        length,
-    )
-
-
-def _chvv(key: bytes, pan: str, attrs: dict[str, Any], length: int) -> str:
-    return card_dynamic.generate_cardholder_verification_value(
-        key,
-        pan,
-        attrs["PanSequenceNumber"],
-        attrs["UnpredictableNumber"],
-        attrs["ApplicationTransactionCounter"],
-        length,
-    )
-
-
-def _discover(key: bytes, pan: str, attrs: dict[str, Any], length: int) -> str:
-    return card_dynamic.discover_dynamic_cvc(
-        key,
-        pan,
-        attrs["CardExpiryDate"],
-        attrs["UnpredictableNumber"],
-        attrs["ApplicationTransactionCounter"],
-        length,
-    )
-
+_PSN, _UN, _ATC = "PanSequenceNumber", "UnpredictableNumber", "ApplicationTransactionCounter"
 
 GENERATE: dict[str, Compute] = {
-    "CardVerificationValue1": _cvv1,
+    "CardVerificationValue1": _members(cvv.cvv, "CardExpiryDate", "ServiceCode"),
     "CardVerificationValue2": _cvv2,
-    "AmexCardSecurityCodeVersion1": _amex_v1,
-    "AmexCardSecurityCodeVersion2": _amex_v2,
-    "DynamicCardVerificationCode": _cvc3,
-    "DynamicCardVerificationValue": _dcvv,
-    "CardHolderVerificationValue": _chvv,
+    "AmexCardSecurityCodeVersion1": _members(amex_csc.csc_v1, "CardExpiryDate"),
+    "AmexCardSecurityCodeVersion2": _members(amex_csc.csc_v2, "CardExpiryDate", "ServiceCode"),
+    "DynamicCardVerificationCode": _members(mastercard_cvc3.generate_cvc3, _PSN, "TrackData", _UN, _ATC),
+    "DynamicCardVerificationValue": _members(
+        visa_dcvv.generate_dcvv, _PSN, "CardExpiryDate", "ServiceCode", _ATC
+    ),
+    "CardHolderVerificationValue": _members(
+        card_dynamic.generate_cardholder_verification_value, _PSN, _UN, _ATC
+    ),
 }
 
 # Verify runs the same functions; Discover's dynamic code is the one member only verify has.
-VERIFY: dict[str, Compute] = {**GENERATE, "DiscoverDynamicCardVerificationCode": _discover}
+VERIFY: dict[str, Compute] = {
+    **GENERATE,
+    "DiscoverDynamicCardVerificationCode": _members(
+        card_dynamic.discover_dynamic_cvc, "CardExpiryDate", _UN, _ATC
+    ),
+}
 
 
 def _run(compute: Compute, path: str, key: bytes, pan: str, attrs: dict[str, Any], length: int) -> str:
@@ -120,28 +83,29 @@ def _run(compute: Compute, path: str, key: bytes, pan: str, attrs: dict[str, Any
         raise invalid("PrimaryAccountNumber" if "PAN" in str(exc) else path, str(exc)) from None
 
 
-def generate_card_validation_data(svc: Service, ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
-    op = "GenerateCardValidationData"
-    name, attrs = unions.member(params["GenerationAttributes"])
-    compute = unions.handler(op, "GenerationAttributes", name, GENERATE)
+def _resolve(
+    svc: Service, ctx: Context, op: str, union: str, params: dict[str, Any], table: dict[str, Compute]
+) -> tuple[KeyRecord, Compute, str, dict[str, Any], bytes]:
+    """The request's key record (checked for this member), its Compute, member path, inputs and key."""
+    name, attrs = unions.member(params[union])
+    compute = unions.handler(op, union, name, table)
     record = identifiers.resolve_key(svc.store, ctx, params["KeyIdentifier"])
     usage_rules.check_key(op, name, record)
+    return record, compute, f"{union}.{name}", attrs, svc.sealer.material(record)
+
+
+def generate_card_validation_data(svc: Service, ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    op = "GenerateCardValidationData"
+    record, compute, path, attrs, material = _resolve(svc, ctx, op, "GenerationAttributes", params, GENERATE)
     length = params.get("ValidationDataLength") or DEFAULT_LENGTH
-    material = svc.sealer.material(record)
-    path = f"GenerationAttributes.{name}"
     value = _run(compute, path, material, params["PrimaryAccountNumber"], attrs, length)
     return {"KeyArn": record.arn, "KeyCheckValue": record.key_check_value, "ValidationData": value}
 
 
 def verify_card_validation_data(svc: Service, ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     op = "VerifyCardValidationData"
-    name, attrs = unions.member(params["VerificationAttributes"])
-    compute = unions.handler(op, "VerificationAttributes", name, VERIFY)
-    record = identifiers.resolve_key(svc.store, ctx, params["KeyIdentifier"])
-    usage_rules.check_key(op, name, record)
+    record, compute, path, attrs, material = _resolve(svc, ctx, op, "VerificationAttributes", params, VERIFY)
     given = params["ValidationData"]
-    material = svc.sealer.material(record)
-    path = f"VerificationAttributes.{name}"
     expected = _run(compute, path, material, params["PrimaryAccountNumber"], attrs, len(given))
     if not constant_time_equal(expected, given):
         raise VerificationFailed("Card validation data verification failed.", "INVALID_VALIDATION_DATA")

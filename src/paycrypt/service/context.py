@@ -19,6 +19,9 @@ class Context:
     region: str
     now: dt.datetime
     request_id: str
+    # Key ARNs of other accounts that this request may use: the authorizer puts here the keys a
+    # resource policy shared with the caller and allowed for this call (identifiers resolves them).
+    shared: frozenset[str] = frozenset()
 
     @property
     def account(self) -> str:

@@ -260,27 +260,17 @@ def _tr34(svc: Service, ctx: Context, value: dict[str, Any], out: Outgoing) -> d
 
 def _signer(svc: Service, ctx: Context, value: dict[str, Any], path: str) -> tuple[x509.Certificate, Any]:
     """The KDH: the export token's key pair, or the caller's own RSA S0 key pair (BYOCA)."""
-    token_id = value.get("ExportToken")
-    signing_id = value.get("SigningKeyIdentifier")
-    if token_id and signing_id:
-        raise ValidationError(f"{path}: give ExportToken or SigningKeyIdentifier, not both.")
-    if token_id:
-        token = service_ca.find_token(svc, ctx, "export", token_id, "TR34_KEY_BLOCK", f"{path}.ExportToken")
-        return token.certificate, token.private_key(svc)
-    if not signing_id or not value.get("SigningKeyCertificate"):
-        raise ValidationError(
-            f"{path} needs an ExportToken, or a SigningKeyIdentifier with its SigningKeyCertificate."
-        )
-    record = identifiers.resolve_key(svc.store, ctx, signing_id)
-    usage_rules.check_key(OP, "Tr34KeyBlock", record, "SigningKeyIdentifier")
-    certificate = trust.load(value["SigningKeyCertificate"], f"{path}.SigningKeyCertificate")
-    private_key = service_ca.private_key(svc.sealer.material(record))
-    if not certificates.same_public_key(certificate.public_key(), private_key):  # type: ignore[arg-type]
-        raise ValidationError(f"{path}.SigningKeyCertificate does not hold the public key of {record.arn}.")
-    try:
-        certificates.check_validity(certificate, ctx.now)
-    except certificates.CertificateError as exc:
-        raise ValidationError(f"{path}.SigningKeyCertificate: {exc}.") from None
+    certificate, private_key, _ = service_ca.tr34_key_pair(
+        svc,
+        ctx,
+        value,
+        path,
+        operation=OP,
+        kind="export",
+        token_member="ExportToken",
+        key_member="SigningKeyIdentifier",
+        certificate_member="SigningKeyCertificate",
+    )
     return certificate, private_key
 
 

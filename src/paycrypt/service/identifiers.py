@@ -2,7 +2,9 @@
 
 A key identifier may be a key ARN, an alias ARN or an alias name. An ARN of another account or
 region than the caller's resolves to nothing (ResourceNotFoundException), as on AWS, where such
-a key is simply not visible to the caller's regional endpoint.
+a key is simply not visible to the caller's regional endpoint, with one exception: a key ARN of
+another account in the caller's region that the authorizer allowed for this request through the
+key's resource policy (`Context.shared`). Alias names and alias ARNs stay per account.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ def _lookup(store: Store, ctx: Context, identifier: str) -> KeyRecord | None:
     if identifier.startswith(ARN_PREFIX):
         resource = _split_arn(ctx, identifier)
         if resource is None:
-            return None
+            return _shared(store, ctx, identifier)
         if resource.startswith("key/"):
             return _owned(store.get_key(identifier), ctx)
         identifier = resource
@@ -67,10 +69,21 @@ def _owned(record: KeyRecord | None, ctx: Context) -> KeyRecord | None:
     return record
 
 
+def _shared(store: Store, ctx: Context, arn: str) -> KeyRecord | None:
+    """A key of another account that the authorizer allowed for this request (Context.shared)."""
+    if arn not in ctx.shared:
+        return None
+    record = store.get_key(arn)
+    return record if record is not None and record.region == ctx.region else None
+
+
 def resolve_resource_arn(store: Store, ctx: Context, arn: str) -> KeyRecord:
     """ResourceArn members name a key by its ARN only."""
     resource = _split_arn(ctx, arn)
-    record = _owned(store.get_key(arn), ctx) if resource and resource.startswith("key/") else None
+    if resource is None:
+        record = _shared(store, ctx, arn)
+    else:
+        record = _owned(store.get_key(arn), ctx) if resource.startswith("key/") else None
     if record is None:
         raise ResourceNotFound(f"Resource {arn} was not found.", arn)
     return record

@@ -40,7 +40,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from paycrypt.crypto import certificates, key_cryptogram, keygen, tr31, tr34
-from paycrypt.errors import NotImplementedOperation, ValidationError
+from paycrypt.errors import ValidationError
 from paycrypt.service import (
     ecdh_agreement,
     identifiers,
@@ -48,6 +48,8 @@ from paycrypt.service import (
     key_blocks,
     key_rules,
     keys,
+    mpa,
+    replication,
     service_ca,
     tags,
     trust,
@@ -71,27 +73,31 @@ class Imported:
 
 
 def import_key(svc: Service, ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
-    if params.get("ReplicationRegions"):
-        raise NotImplementedOperation("ImportKey with ReplicationRegions is not available in this release.")
     name, value = unions.member(params["KeyMaterial"])
     importer = unions.handler(OP, "KeyMaterial", name, IMPORTERS)
     tags.validated(params.get("Tags") or [], svc.quotas.tags_per_key)
     imported = importer(svc, ctx, value)
     kcv_rules.check(imported.attributes["KeyAlgorithm"], params.get("KeyCheckValueAlgorithm"))
-    record = keys.store_key(
-        svc,
-        ctx,
-        keys.NewKey(
-            attributes=imported.attributes,
-            material=imported.material,
-            exportable=imported.exportable,
-            enabled=params.get("Enabled", True),
-            origin="EXTERNAL",
-            kcv_algorithm=params.get("KeyCheckValueAlgorithm"),
-            tags=params.get("Tags") or [],
-            extra=imported.extra,
-        ),
+    plan = replication.plan_for_new_key(
+        svc, ctx, params.get("ReplicationRegions"), imported.attributes["KeyClass"]
     )
+    with svc.store.transaction():
+        record = mpa.store_import(  # keys.store_key, or CREATE_IN_PROGRESS under multi-party approval
+            svc,
+            ctx,
+            name,
+            keys.NewKey(
+                attributes=imported.attributes,
+                material=imported.material,
+                exportable=imported.exportable,
+                enabled=params.get("Enabled", True),
+                origin="EXTERNAL",
+                kcv_algorithm=params.get("KeyCheckValueAlgorithm"),
+                tags=params.get("Tags") or [],
+                extra=imported.extra,
+            ),
+        )
+        record = replication.start_for_new_key(svc, record, plan)
     return {"Key": views.key(record)}
 
 
@@ -229,28 +235,17 @@ def _receiver(
     svc: Service, ctx: Context, value: dict[str, Any], path: str
 ) -> tuple[x509.Certificate, Any, str]:
     """The KRD: the import token's key pair, or the caller's own (BYOCA) key pair and certificate."""
-    token_id = value.get("ImportToken")
-    wrapping_id = value.get("WrappingKeyIdentifier")
-    if token_id and wrapping_id:
-        raise ValidationError(f"{path}: give ImportToken or WrappingKeyIdentifier, not both.")
-    if token_id:
-        token = service_ca.find_token(svc, ctx, "import", token_id, "TR34_KEY_BLOCK", f"{path}.ImportToken")
-        return token.certificate, token.private_key(svc), token.record.key_attributes["KeyAlgorithm"]
-    if not wrapping_id or not value.get("WrappingKeyCertificate"):
-        raise ValidationError(
-            f"{path} needs an ImportToken, or a WrappingKeyIdentifier with its WrappingKeyCertificate."
-        )
-    record = identifiers.resolve_key(svc.store, ctx, wrapping_id)
-    usage_rules.check_key(OP, "Tr34KeyBlock", record, "WrappingKeyIdentifier")
-    certificate = trust.load(value["WrappingKeyCertificate"], f"{path}.WrappingKeyCertificate")
-    private_key = service_ca.private_key(svc.sealer.material(record))
-    if not certificates.same_public_key(certificate.public_key(), private_key):  # type: ignore[arg-type]
-        raise ValidationError(f"{path}.WrappingKeyCertificate does not hold the public key of {record.arn}.")
-    try:
-        certificates.check_validity(certificate, ctx.now)
-    except certificates.CertificateError as exc:
-        raise ValidationError(f"{path}.WrappingKeyCertificate: {exc}.") from None
-    return certificate, private_key, record.key_attributes["KeyAlgorithm"]
+    return service_ca.tr34_key_pair(
+        svc,
+        ctx,
+        value,
+        path,
+        operation=OP,
+        kind="import",
+        token_member="ImportToken",
+        key_member="WrappingKeyIdentifier",
+        certificate_member="WrappingKeyCertificate",
+    )
 
 
 def _cryptogram(svc: Service, ctx: Context, value: dict[str, Any]) -> Imported:

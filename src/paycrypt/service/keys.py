@@ -138,7 +138,10 @@ def restore_key(svc: Service, ctx: Context, params: dict[str, Any]) -> dict[str,
     replication.check_writable(record, "RestoreKey")
     if record.key_state != DELETE_PENDING:
         raise Conflict(f"Key {record.arn} is not pending deletion (KeyState {record.key_state}).")
-    record = dataclasses.replace(record, key_state=CREATE_COMPLETE, delete_pending_timestamp=None)
+    state = CREATE_COMPLETE
+    if record.extra.get("MpaStatus", {}).get("Status", "APPROVED") != "APPROVED":
+        state = "CREATE_IN_PROGRESS"  # never approved (multi-party approval, service/mpa.py)
+    record = dataclasses.replace(record, key_state=state, delete_pending_timestamp=None)
     record = _save(svc, record)
     return {"Key": views.key(record)}
 

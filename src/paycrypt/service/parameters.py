@@ -38,39 +38,39 @@ def _check(table: dict[str, tuple[str, ...]], params: dict[str, Any], algorithm_
         )
 
 
-def get_parameters_for_import(svc: Service, ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
-    _check(IMPORT_ALGORITHMS, params, "WrappingKeyAlgorithm", "GetParametersForImport")
+def _parameters(
+    svc: Service,
+    ctx: Context,
+    params: dict[str, Any],
+    direction: str,
+    prefix: str,
+    table: dict[str, tuple[str, ...]],
+) -> dict[str, Any]:
+    """A new (or the reused) token for `direction` ("import"/"export") and its certificates, in the
+    members named with `prefix` ("Wrapping" or "Signing": WrappingKeyCertificate, ...)."""
+    op = f"GetParametersFor{direction.capitalize()}"
+    algorithm_member = f"{prefix}KeyAlgorithm"
+    _check(table, params, algorithm_member, op)
     token = service_ca.make_token(
         svc,
         ctx,
-        "import",
+        direction,
         params["KeyMaterialType"],
-        params["WrappingKeyAlgorithm"],
+        params[algorithm_member],
         bool(params.get("ReuseLastGeneratedToken")),
     )
     return {
-        "ImportToken": token.token_id,
+        f"{direction.capitalize()}Token": token.token_id,
         "ParametersValidUntilTimestamp": token.valid_until,
-        "WrappingKeyCertificate": certificates.encode_for_api(token.certificate),
-        "WrappingKeyCertificateChain": certificates.encode_for_api(token.ca_certificate),
-        "WrappingKeyAlgorithm": params["WrappingKeyAlgorithm"],
+        f"{prefix}KeyCertificate": certificates.encode_for_api(token.certificate),
+        f"{prefix}KeyCertificateChain": certificates.encode_for_api(token.ca_certificate),
+        algorithm_member: params[algorithm_member],
     }
+
+
+def get_parameters_for_import(svc: Service, ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    return _parameters(svc, ctx, params, "import", "Wrapping", IMPORT_ALGORITHMS)
 
 
 def get_parameters_for_export(svc: Service, ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
-    _check(EXPORT_ALGORITHMS, params, "SigningKeyAlgorithm", "GetParametersForExport")
-    token = service_ca.make_token(
-        svc,
-        ctx,
-        "export",
-        params["KeyMaterialType"],
-        params["SigningKeyAlgorithm"],
-        bool(params.get("ReuseLastGeneratedToken")),
-    )
-    return {
-        "ExportToken": token.token_id,
-        "ParametersValidUntilTimestamp": token.valid_until,
-        "SigningKeyCertificate": certificates.encode_for_api(token.certificate),
-        "SigningKeyCertificateChain": certificates.encode_for_api(token.ca_certificate),
-        "SigningKeyAlgorithm": params["SigningKeyAlgorithm"],
-    }
+    return _parameters(svc, ctx, params, "export", "Signing", EXPORT_ALGORITHMS)

@@ -16,10 +16,12 @@ from paycrypt.service import (
     importing,
     keys,
     mac_ops,
+    mpa,
     parameters,
     pin_data,
     pin_translation,
     replication,
+    resource_policies,
     tags,
     translate_key_material,
 )
@@ -55,6 +57,12 @@ CONTROL: dict[str, Operation] = {
     "EnableDefaultKeyReplicationRegions": replication.enable_default_key_replication_regions,
     "DisableDefaultKeyReplicationRegions": replication.disable_default_key_replication_regions,
     "GetDefaultKeyReplicationRegions": replication.get_default_key_replication_regions,
+    "PutResourcePolicy": resource_policies.put_resource_policy,
+    "GetResourcePolicy": resource_policies.get_resource_policy,
+    "DeleteResourcePolicy": resource_policies.delete_resource_policy,
+    "AssociateMpaTeam": mpa.associate_mpa_team,
+    "DisassociateMpaTeam": mpa.disassociate_mpa_team,
+    "GetMpaTeamAssociation": mpa.get_mpa_team_association,
 }
 
 DATA: dict[str, Operation] = {

@@ -79,8 +79,10 @@ def with_primary(record: KeyRecord, statuses: dict[str, dict[str, str]], using_d
 
 def with_status(record: KeyRecord, region: str, new: dict[str, str]) -> KeyRecord:
     """A primary with one region's status replaced, or a replica with its own status replaced."""
-    state = copy.deepcopy(info(record) or {})
+    state = copy.deepcopy(info(record) or {"using_default": False})
     state.setdefault("regions", {})[region] = dict(new)
+    if state.get("type") != REPLICA:
+        state["type"] = PRIMARY  # a key with a replication region is a primary
     return _with_state(record, state)
 
 

@@ -28,9 +28,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime as dt
 import logging
 import uuid
 from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
 from paycrypt.clock import Clock, SystemClock
 from paycrypt.errors import ServiceError
@@ -44,8 +46,14 @@ log = logging.getLogger("paycrypt")
 
 Hook = Callable[[str, str], object]
 
+
+class AuditLog(Protocol):
+    def record(self, event: Mapping[str, Any]) -> bool: ...
+
+
 SERVICE_PRINCIPAL = "payment-cryptography.amazonaws.com"
 BATCH = 100
+PASS = 10  # jobs per pass of the background task, between which requests are served
 
 
 class ReplicationFailure(Exception):
@@ -69,22 +77,30 @@ class Replicator:
         self.retry_max = retry_max
         self.interval = interval
         self.hook: Hook | None = None
+        self.audit: AuditLog | None = None  # gets a SynchronizeMultiRegionKey event per applied job
 
     async def run(self) -> None:
-        """Apply due jobs every `interval` seconds until cancelled (the app's lifespan task)."""
+        """Apply due jobs until cancelled (the app's lifespan task).
+
+        Jobs run on the event loop, like the purge sweeper, a few at a time (each is a few ms of
+        store writes): a full pass yields to the requests waiting and goes on at once; a pass
+        with fewer jobs than that waits `interval` seconds.
+        """
         while True:
+            offered = 0
             try:
-                self.run_once()
+                offered, _ = self._pass(PASS)
             except Exception:
                 log.exception("replication pass failed; retrying")
-            await asyncio.sleep(self.interval)
+            await asyncio.sleep(0 if offered >= PASS else self.interval)
 
-    def run_once(self) -> int:
-        """Offer every due job once; the number applied (held and failed jobs not counted)."""
-        done = 0
-        for job in self.svc.store.due_replication_jobs(self.clock.now().timestamp(), BATCH):
-            done += self._run(job)
-        return done
+    def run_once(self, limit: int = BATCH) -> int:
+        """Offer up to `limit` due jobs once; the number applied (held and failed jobs not counted)."""
+        return self._pass(limit)[1]
+
+    def _pass(self, limit: int) -> tuple[int, int]:
+        jobs = self.svc.store.due_replication_jobs(self.clock.now().timestamp(), limit)
+        return len(jobs), sum(self._run(job) for job in jobs)
 
     def _run(self, job: ReplicationJob) -> bool:
         action = job.action
@@ -102,6 +118,7 @@ class Replicator:
                 else:
                     self._sync(job, primary, replica)
             log.info("replicated %s to %s (%s)", job.primary_arn, job.region, action)
+            self._record(job)
             return True
         except (ReplicationFailure, ServiceError) as exc:
             self._fail(job, action, f"{_message(exc)} Retrying.")
@@ -173,7 +190,7 @@ class Replicator:
             if latest is None or latest.seq != job.seq:
                 return  # replaced by a newer job meanwhile: that one decides the status
             attempts = job.attempts + 1
-            delay = min(self.retry_base * 2 ** (attempts - 1), self.retry_max)
+            delay = min(self.retry_base * 2 ** min(attempts - 1, 30), self.retry_max)
             self.svc.store.defer_replication_job(job.seq, attempts, self.clock.now().timestamp() + delay)
             primary = self.svc.store.get_key(job.primary_arn)
             if primary is None or job.region not in state.regions(primary):
@@ -185,6 +202,14 @@ class Replicator:
             "replication of %s to %s failed (attempt %d): %s", job.primary_arn, job.region, attempts, message
         )
 
+    def _record(self, job: ReplicationJob) -> None:
+        if self.audit is None:
+            return
+        try:
+            self.audit.record(synchronize_event(job.primary_arn, job.region, dt.datetime.now(dt.UTC)))
+        except Exception:
+            log.exception("audit event for the replication of %s was not recorded", job.primary_arn)
+
     def _context(self, primary: KeyRecord, region: str) -> Context:
         caller = Caller(primary.account, SERVICE_PRINCIPAL, SERVICE_PRINCIPAL)
         return Context(caller, region, self.svc.clock.now(), f"replication-{uuid.uuid4()}")
@@ -195,6 +220,31 @@ def _action(primary: KeyRecord | None, replica: KeyRecord | None, region: str) -
     if current is None or current["Status"] == state.DELETE_IN_PROGRESS:
         return replication.DELETE
     return replication.COPY if replica is None else replication.SYNC
+
+
+def synchronize_event(primary_arn: str, region: str, when: dt.datetime) -> dict[str, Any]:
+    """The service event the guide shows for replication (seed-F §2.4 C-2), with a fresh eventID."""
+    parts = primary_arn.split(":")
+    account = parts[4]
+    return {
+        "eventVersion": "1.11",
+        "userIdentity": {"accountId": account, "invokedBy": SERVICE_PRINCIPAL},
+        "eventTime": when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "eventSource": SERVICE_PRINCIPAL,
+        "eventName": "SynchronizeMultiRegionKey",
+        "awsRegion": parts[3],
+        "sourceIPAddress": SERVICE_PRINCIPAL,
+        "userAgent": SERVICE_PRINCIPAL,
+        "requestParameters": None,
+        "responseElements": None,
+        "eventID": str(uuid.uuid4()),
+        "readOnly": False,
+        "eventType": "AwsServiceEvent",
+        "managementEvent": True,
+        "recipientAccountId": account,
+        "serviceEventDetails": {"keyArn": primary_arn, "replicationRegion": region},
+        "eventCategory": "Management",
+    }
 
 
 def _message(exc: Exception) -> str:

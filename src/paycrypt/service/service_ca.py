@@ -29,13 +29,14 @@ import functools
 import secrets
 import string
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from paycrypt.crypto import certificates, keygen
 from paycrypt.errors import ResourceNotFound, ValidationError
-from paycrypt.service import identifiers, kcv_rules, key_rules
+from paycrypt.service import identifiers, kcv_rules, key_rules, trust, usage_rules
 from paycrypt.service.context import Context
 from paycrypt.service.core import Service
 from paycrypt.store.records import KeyRecord
@@ -216,3 +217,47 @@ def find_token(
             f"{member} {token_id} was issued for {record.extra['KeyMaterialType']}, not {material_type}."
         )
     return _token(svc, ctx, record)
+
+
+def tr34_key_pair(
+    svc: Service,
+    ctx: Context,
+    value: dict[str, Any],
+    path: str,
+    *,
+    operation: str,
+    kind: str,
+    token_member: str,
+    key_member: str,
+    certificate_member: str,
+) -> tuple[x509.Certificate, certificates.PrivateKey, str]:
+    """The key pair this service holds in a TR-34 exchange: the `kind` ("import": KRD, "export":
+    KDH) token's, or the caller's own stored RSA key pair with its certificate (BYOCA).
+
+    `value` is the request's Tr34KeyBlock (or KeyCryptogram) member; the token is named by
+    `token_member` (ImportToken/ExportToken), the own key by `key_member`
+    (WrappingKeyIdentifier/SigningKeyIdentifier) with its `certificate_member`, which must hold
+    that key's public key and be valid now. Returns (certificate, private key, key algorithm).
+    """
+    token_id = value.get(token_member)
+    key_id = value.get(key_member)
+    if token_id and key_id:
+        raise ValidationError(f"{path}: give {token_member} or {key_member}, not both.")
+    if token_id:
+        token = find_token(svc, ctx, kind, token_id, "TR34_KEY_BLOCK", f"{path}.{token_member}")
+        return token.certificate, token.private_key(svc), token.record.key_attributes["KeyAlgorithm"]
+    if not key_id or not value.get(certificate_member):
+        raise ValidationError(
+            f"{path} needs an {token_member}, or a {key_member} with its {certificate_member}."
+        )
+    record = identifiers.resolve_key(svc.store, ctx, key_id)
+    usage_rules.check_key(operation, "Tr34KeyBlock", record, key_member)
+    certificate = trust.load(value[certificate_member], f"{path}.{certificate_member}")
+    own_key = private_key(svc.sealer.material(record))
+    if not certificates.same_public_key(certificate.public_key(), own_key):  # type: ignore[arg-type]
+        raise ValidationError(f"{path}.{certificate_member} does not hold the public key of {record.arn}.")
+    try:
+        certificates.check_validity(certificate, ctx.now)
+    except certificates.CertificateError as exc:
+        raise ValidationError(f"{path}.{certificate_member}: {exc}.") from None
+    return certificate, own_key, record.key_attributes["KeyAlgorithm"]

@@ -23,6 +23,7 @@ def key(record: KeyRecord) -> dict[str, Any]:
         "UsageStopTimestamp": record.usage_stop_timestamp,
         "DeletePendingTimestamp": record.delete_pending_timestamp,
         "DeriveKeyUsage": record.derive_key_usage,
+        "MpaStatus": record.extra.get("MpaStatus"),  # multi-party approval (service/mpa.py)
         **replication_state.key_members(record),
     }
     return {k: v for k, v in view.items() if v is not None}

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from typing import Protocol
 
+from paycrypt.store.mpa import MpaTables
 from paycrypt.store.records import AliasRecord, KeyRecord, ReplicationJob
 
 
@@ -45,6 +46,16 @@ class Store(Protocol):
     # tags
     def get_tags(self, arn: str) -> list[dict[str, str]]: ...
     def put_tags(self, arn: str, tags: list[dict[str, str]]) -> None: ...
+
+    # resource (key) policies, as JSON text; the authorizer reads them on requests that name keys
+    def get_resource_policy(self, arn: str) -> str | None: ...
+    def put_resource_policy(self, arn: str, account: str, region: str, policy: str) -> None: ...
+    def delete_resource_policy(self, arn: str) -> bool: ...
+    def has_resource_policies(self) -> bool:
+        """Whether any key has a resource policy (in memory: the root user's fast path asks it)."""
+
+    # multi-party approval: teams, associations, sessions and votes (store/mpa.py)
+    mpa: MpaTables
 
     # multi-region replication: default regions per (account, region), and pending jobs
     def get_replication_defaults(self, account: str, region: str) -> list[str]: ...

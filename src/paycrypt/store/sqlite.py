@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from paycrypt.store.mpa import MpaTables
 from paycrypt.store.records import AliasRecord, KeyRecord, ReplicationJob
 
 RECORD_CACHE_SIZE = 100_000
@@ -74,6 +75,16 @@ CREATE TABLE IF NOT EXISTS replication_jobs (
 CREATE INDEX IF NOT EXISTS replication_jobs_due ON replication_jobs (next_attempt, seq);
 """
 
+# Resource (key) policies: one JSON document per key (PutResourcePolicy).
+POLICY_SCHEMA = """
+CREATE TABLE IF NOT EXISTS resource_policies (
+    arn TEXT PRIMARY KEY,
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    policy TEXT NOT NULL
+);
+"""
+
 
 class SqliteStore:
     def __init__(self, path: Path) -> None:
@@ -88,6 +99,11 @@ class SqliteStore:
         # through this object (one server process owns the file), so dropping an entry on every
         # write, and everything on a rollback, keeps the cache exact. Callers never mutate records.
         self._records: dict[str, KeyRecord] = {}
+        # Resource policies by key ARN (None: known to have none), exact for the same reason.
+        self._db.executescript(POLICY_SCHEMA)
+        self._policies: dict[str, str | None] = {}
+        self._policy_count = self._count_policies()
+        self.mpa = MpaTables(self._db)
 
     def close(self) -> None:
         self._db.close()
@@ -106,6 +122,8 @@ class SqliteStore:
                 if outer:
                     self._db.execute("ROLLBACK")
                     self._records.clear()
+                    self._policies.clear()
+                    self._policy_count = self._count_policies()
                 raise
             self._depth -= 1
             if outer:
@@ -138,6 +156,8 @@ class SqliteStore:
         if row is None:
             return None
         record = KeyRecord.from_json(json.loads(row[0]), row[1])
+        if record.key_state == "CREATE_IN_PROGRESS":
+            return record  # awaiting multi-party approval, which `paycrypt mpa` (another process) settles
         if len(self._records) >= RECORD_CACHE_SIZE:
             self._records.clear()
         self._records[arn] = record
@@ -148,6 +168,7 @@ class SqliteStore:
         with self.transaction():
             self._db.execute("DELETE FROM keys WHERE arn = ?", (arn,))
             self._db.execute("DELETE FROM tags WHERE arn = ?", (arn,))
+            self.delete_resource_policy(arn)
 
     def list_keys(
         self, account: str, region: str, state: str | None, after: int, limit: int
@@ -282,6 +303,43 @@ class SqliteStore:
                 "INSERT INTO tags (arn, position, tag_key, tag_value) VALUES (?, ?, ?, ?)",
                 [(arn, i, t["Key"], t["Value"]) for i, t in enumerate(tags)],
             )
+
+    # resource policies
+
+    def get_resource_policy(self, arn: str) -> str | None:
+        if arn in self._policies:
+            return self._policies[arn]
+        row = self._db.execute("SELECT policy FROM resource_policies WHERE arn = ?", (arn,)).fetchone()
+        policy = row[0] if row else None
+        if len(self._policies) >= RECORD_CACHE_SIZE:
+            self._policies.clear()
+        self._policies[arn] = policy
+        return policy
+
+    def put_resource_policy(self, arn: str, account: str, region: str, policy: str) -> None:
+        with self.transaction():
+            self._policies.pop(arn, None)
+            cursor = self._db.execute(
+                "INSERT INTO resource_policies (arn, account, region, policy) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (arn) DO UPDATE SET policy = excluded.policy",
+                (arn, account, region, policy),
+            )
+            if cursor.rowcount:
+                self._policy_count = self._count_policies()
+
+    def delete_resource_policy(self, arn: str) -> bool:
+        with self.transaction():
+            self._policies.pop(arn, None)
+            deleted = self._db.execute("DELETE FROM resource_policies WHERE arn = ?", (arn,)).rowcount > 0
+            if deleted:
+                self._policy_count -= 1
+            return deleted
+
+    def has_resource_policies(self) -> bool:
+        return self._policy_count > 0
+
+    def _count_policies(self) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM resource_policies").fetchone()[0]
 
     # multi-region replication
 

@@ -22,6 +22,7 @@ from urllib.parse import unquote
 from paycrypt.audit import events
 from paycrypt.audit.writer import AuditWriter
 from paycrypt.auth import sigv4
+from paycrypt.auth.authorize import Authorizer
 from paycrypt.auth.credentials import CredentialStore
 from paycrypt.errors import InternalServer, NotImplementedOperation, ProtocolError, ServiceError
 from paycrypt.service import keys, registry
@@ -72,8 +73,10 @@ class App:
         purge_interval: float = 60.0,
         audit: AuditWriter | None = None,
         replicator: Replicator | None = None,
+        authorizer: Authorizer | None = None,
     ) -> None:
         self.service = service
+        self.authorizer = authorizer or Authorizer(service)  # IAM policies, resource policies, rate quotas
         self.audit = audit
         self.credentials = credentials
         self.protocols = protocols or Protocols()
@@ -188,6 +191,9 @@ class App:
             call.params = _best_effort_params(request.body, labels)
             params = self.protocols.parse(op, request.body, labels)
             call.params = params
+            shared = self.authorizer.check(
+                op.name, op.plane == models.DATA, params, cred, caller.region, call.source_ip
+            )
             function = (registry.CONTROL if op.plane == models.CONTROL else registry.DATA).get(op.name)
             if function is None:
                 raise NotImplementedOperation(f"{op.name} is not available in this paycrypt release.")
@@ -196,6 +202,7 @@ class App:
                 region=caller.region,
                 now=self.service.clock.now(),
                 request_id=call.request_id,
+                shared=shared,
             )
             call.result = function(self.service, ctx, params)
             content_type = JSON_10 if op.plane == models.CONTROL else "application/json"
