@@ -196,3 +196,66 @@ def test_error_body_shape_control_plane(server, cvk) -> None:
         "ResourceId": cvk[:-3] + "zzz",
     }
     assert headers["x-amzn-errortype"] == "ResourceNotFoundException"
+
+
+def test_lone_surrogates_are_refused_and_nothing_changes(server, control, cvk) -> None:
+    """JSON may carry lone UTF-16 surrogates; no store, log or audit line can hold them."""
+    control.tag_resource(ResourceArn=cvk, Tags=[{"Key": "owner", "Value": "ops"}])
+    before = db_snapshot(server.data_dir)
+    expect_error(
+        control.untag_resource, "ValidationException", 400, ResourceArn=cvk, TagKeys=["owner", "\ud800"]
+    )
+    expect_error(
+        control.tag_resource,
+        "ValidationException",
+        400,
+        ResourceArn=cvk,
+        Tags=[{"Key": "k", "Value": "\ud800"}],
+    )
+    assert db_snapshot(server.data_dir) == before
+
+
+@pytest.mark.parametrize(
+    ("operation", "position"),
+    [
+        ("ListKeys", {}),
+        ("ListKeys", -1),
+        ("ListAliases", [1]),
+        ("ListAliases", 2**70),
+        ("ListTagsForResource", "abc"),
+    ],
+)
+def test_forged_next_tokens_are_validation_errors(server, control, cvk, operation, position) -> None:
+    import base64
+
+    token = base64.urlsafe_b64encode(json.dumps({"k": operation, "p": position}).encode()).decode()
+    call = {"ListKeys": control.list_keys, "ListAliases": control.list_aliases}.get(operation)
+    if call is None:
+        expect_error(
+            control.list_tags_for_resource, "ValidationException", 400, ResourceArn=cvk, NextToken=token
+        )
+    else:
+        expect_error(call, "ValidationException", 400, NextToken=token)
+
+
+def test_deeply_nested_json_is_a_validation_error(server, unchanged) -> None:
+    status, _, response = rawhttp.control(server.endpoint, "CreateKey", b"[" * 100_000)
+    assert status == 400 and response["__type"] == "ValidationException"
+
+
+def test_null_map_value_is_refused(server, control, cvk, unchanged) -> None:
+    status, _, response = rawhttp.control(
+        server.endpoint,
+        "ExportKey",
+        {
+            "ExportKeyIdentifier": cvk,
+            "KeyMaterial": {
+                "Tr31KeyBlock": {
+                    "WrappingKeyIdentifier": cvk,
+                    "KeyBlockHeaders": {"OptionalBlocks": {"T1": None}},
+                }
+            },
+        },
+    )
+    assert status == 400 and response["__type"] == "ValidationException"
+    assert "OptionalBlocks.T1" in response["Message"]

@@ -148,7 +148,7 @@ class AuditWriter:
             event.get("recipientAccountId"), event.get("awsRegion")
         ):
             return False
-        line = (json.dumps(event, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
+        line = (json.dumps(event, separators=(",", ":")) + "\n").encode()
         with self._lock:
             if self._closed:
                 raise ValueError("the audit writer is closed")

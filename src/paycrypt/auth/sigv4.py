@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
@@ -71,7 +71,7 @@ class SignedRequest:
 @dataclass(frozen=True)
 class Credential:
     access_key_id: str
-    secret_access_key: str
+    secret_access_key: str = field(repr=False)
     account_id: str
     arn: str
     user_id: str

@@ -35,7 +35,7 @@ standard says what they are, so any fill would silently derive someone else's ke
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 from paycrypt.crypto import dukpt_aes, dukpt_tdes
@@ -82,7 +82,7 @@ _KSN_BYTES = {"TDES": dukpt_tdes.KSN_BYTES, "AES": dukpt_aes.KSN_BYTES}
 class DukptKey:
     """A derived DUKPT working key and what it is, for the cipher or MAC that uses it."""
 
-    key: bytes
+    key: bytes = field(repr=False)
     key_type: str  # a DukptDerivationType name: TDES_2KEY, TDES_3KEY, AES_128, ...
 
     @property

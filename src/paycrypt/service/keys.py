@@ -53,7 +53,7 @@ class NewKey:
     """A key about to be stored, whether generated here (CreateKey) or brought in (ImportKey)."""
 
     attributes: dict[str, Any]
-    material: bytes
+    material: bytes = dataclasses.field(repr=False)
     exportable: bool
     enabled: bool
     origin: str

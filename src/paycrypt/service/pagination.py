@@ -26,11 +26,18 @@ def decode(kind: str, token: str | None, default: Any) -> Any:
     try:
         padded = token + "=" * (-len(token) % 4)
         data = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if data["k"] == kind:
-            return data["p"]
-    except (ValueError, KeyError, TypeError):
+        position = data["p"]
+        # A position is what this operation encodes: the same type as its default, and an
+        # integer position a non-negative SQLite integer, so a forged token cannot reach the store.
+        if data["k"] == kind and type(position) is type(default) and _in_range(position):
+            return position
+    except (ValueError, KeyError, TypeError, RecursionError):
         pass
     raise ValidationError("NextToken is not valid for this operation.")
+
+
+def _in_range(position: Any) -> bool:
+    return not isinstance(position, int) or 0 <= position < 2**63
 
 
 def limit(params: dict[str, Any]) -> int:

@@ -31,7 +31,7 @@ Decisions (README, **Issuer**):
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from paycrypt.crypto import ibm3624, pinblock, visa_pvv
@@ -66,7 +66,7 @@ FORMATS_WITH_PAN = frozenset({"ISO_FORMAT_0", "ISO_FORMAT_3", "ISO_FORMAT_4"})
 class PinKey:
     """The key a PIN block is under: a stored PEK, a dynamic PEK, or a DUKPT PIN key."""
 
-    material: bytes
+    material: bytes = field(repr=False)
     family: str  # "TDES" or "AES"
     arn: str
     key_check_value: str

@@ -301,7 +301,7 @@ def _best_effort_params(body: bytes, labels: dict[str, str] | None) -> dict[str,
     """The request as sent, for the audit event of a request that fails validation."""
     try:
         decoded = json.loads(body) if body.strip() else {}
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if not isinstance(decoded, dict):
         return None

@@ -158,7 +158,7 @@ def _decode_body(body: bytes) -> dict[str, Any]:
         return {}
     try:
         params = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise ValidationError("The request body is not valid JSON.") from exc
     if not isinstance(params, dict):
         raise ValidationError("The request body must be a JSON object.")

@@ -112,7 +112,9 @@ def _build_map(shape: Shape) -> Checker:
         _check_length(len(value), bounds, path, issues)
         for key, item in value.items():
             checker(key_shape)(key, f"{path}.{key}", issues)
-            if item is not None:
+            if item is None:
+                issues.append((f"{path}.{key}", "Member must not be null"))
+            else:
                 checker(value_shape)(item, f"{path}.{key}", issues)
 
     return check
@@ -129,6 +131,9 @@ def _build_string(shape: Shape) -> Checker:
     def check(value: Any, path: str, issues: list[Issue]) -> None:
         if not isinstance(value, str):
             issues.append((path, "Member must be a string"))
+            return
+        if not _is_unicode(value):
+            issues.append((path, "Member must be valid Unicode text (no lone surrogates)"))
             return
         if enum and value not in enum:
             shown = value if len(value) <= 64 else value[:64] + "..."
@@ -179,6 +184,15 @@ def _build_any(shape: Shape) -> Checker:
         return None
 
     return check
+
+
+def _is_unicode(value: str) -> bool:
+    """JSON can carry lone UTF-16 surrogates that no store, log or certificate can hold."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _length_bounds(shape: Shape) -> tuple[int | None, int | None]:
