@@ -95,3 +95,16 @@ CVK_ATTRIBUTES = {
 @pytest.fixture
 def cvk(control: object) -> str:
     return control.create_key(Exportable=True, KeyAttributes=CVK_ATTRIBUTES)["Key"]["KeyArn"]
+
+
+# After the run: no secret in any audit or server log the tests produced (tests/secret_scan.py).
+def pytest_sessionstart(session: pytest.Session) -> None:
+    from tests import secret_scan
+
+    secret_scan.start_server_log(session.config)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    from tests import secret_scan
+
+    secret_scan.finish(session)

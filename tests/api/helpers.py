@@ -30,3 +30,8 @@ def expect_error(call, code: str, status: int, *args, **kwargs) -> dict:
     assert response["ResponseMetadata"]["HTTPStatusCode"] == status, response
     assert response["Error"]["Message"], response
     return response
+
+
+def absent_key_arn(arn: str) -> str:
+    """An ARN of the same shape that names no key: the last character of the id changed."""
+    return arn[:-1] + ("0" if arn[-1] != "0" else "1")

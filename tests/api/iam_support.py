@@ -316,7 +316,15 @@ PRINCIPALS: dict[str, Who] = {
     "t5": Who("user", A, "t5", (T5,)),
     "t5-fixed": Who("user", A, "t5-fixed", (T5_FIXED,)),
     "nopolicy": Who("user", A, "nopolicy"),
-    "operator": Who("role", A, "Operator", (allow(GET, ALL_KEYS),), session="night-shift"),
+    "operator": Who(
+        "role",
+        A,
+        "Operator",
+        (  # aws:PrincipalArn of a role session is the role's ARN
+            allow(GET, ALL_KEYS, {"ArnEquals": {"aws:PrincipalArn": f"arn:aws:iam::{A}:role/Operator"}}),
+        ),
+        session="night-shift",
+    ),
     **{name: Who("user", A, name, (document,)) for name, document in OPERATORS.items()},
     "bob": Who("user", A, "bob", (OPERATORS["alice"],)),
     "b-root": Who("user", B, "root", root=True),
@@ -364,7 +372,7 @@ class IamServer:
                 aws_secret_access_key=principal.secret,
                 region_name=region,
             )
-            config = Config(retries={"max_attempts": attempts, "mode": "standard"})
+            config = Config(retries={"total_max_attempts": attempts, "mode": "standard"})
             self.clients[slot] = session.client(service, endpoint_url=self.endpoint, config=config)
         return self.clients[slot]
 

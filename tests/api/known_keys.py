@@ -149,6 +149,20 @@ def _rsa_kek(control: Any) -> tuple[str, bytes]:
     return key["KeyArn"], kek
 
 
+def create_k3(control: Any) -> str:
+    """CreateKey of a non-exportable P-521 K3 key pair that derives K1 keys (ECDH); its ARN."""
+    return control.create_key(
+        Exportable=False,
+        DeriveKeyUsage="TR31_K1_KEY_BLOCK_PROTECTION_KEY",
+        KeyAttributes={
+            "KeyAlgorithm": "ECC_NIST_P521",
+            "KeyUsage": "TR31_K3_ASYMMETRIC_KEY_FOR_KEY_AGREEMENT",
+            "KeyClass": "ASYMMETRIC_KEY_PAIR",
+            "KeyModesOfUse": {"DeriveKey": True},
+        },
+    )["Key"]["KeyArn"]
+
+
 def _ecdh_kek(control: Any) -> tuple[str, bytes]:
     """An AES_256 KEK agreed by ECDH (P-521, NIST SP 800-56A KDF, SHA-512) with a test-side partner."""
     root = kp.ca("ECC_NIST_P521", "Known-key partner root")
@@ -165,16 +179,7 @@ def _ecdh_kek(control: Any) -> tuple[str, bytes]:
             }
         }
     )["Key"]["KeyArn"]
-    k3 = control.create_key(
-        Exportable=False,
-        DeriveKeyUsage="TR31_K1_KEY_BLOCK_PROTECTION_KEY",
-        KeyAttributes={
-            "KeyAlgorithm": "ECC_NIST_P521",
-            "KeyUsage": "TR31_K3_ASYMMETRIC_KEY_FOR_KEY_AGREEMENT",
-            "KeyClass": "ASYMMETRIC_KEY_PAIR",
-            "KeyModesOfUse": {"DeriveKey": True},
-        },
-    )["Key"]["KeyArn"]
+    k3 = create_k3(control)
     service_certificate = kp.load_b64(control.get_public_key_certificate(KeyIdentifier=k3)["KeyCertificate"])
     partner = kp.leaf(root, "ECC_NIST_P521")
     shared = secrets.token_hex(16)

@@ -6,13 +6,9 @@ what a terminal or a partner computes.
 
 - ISO/IEC 9797-1 MAC algorithm 1 (CBC-MAC) and 3 (retail MAC), padding method 1 (zeros, none
   for aligned data) and method 2 (80 00..); NIST SP 800-38B CMAC; RFC 2104 HMAC.
-- TDES DUKPT, ANSI X9.24-1:2009 A.2/A.6: IPEK, non-reversible key generation per counter
-  one-bit, then the working-key variants (PIN 00..FF, MAC request 00..FF00, MAC response
-  00..FF000000, data request 00..FF0000, data response 00..FF00000000 in each half), the data
-  keys passed once more through TDES-ECB under themselves (each half).
-- AES DUKPT, ANSI X9.24-3-2017 §6.3: derivation data 01 ‖ counter ‖ usage ‖ algorithm ‖ bits ‖
-  context; initial key (8001), intermediate derivation keys per counter one-bit (8000), working
-  key usages 2000/2001/2002 (MAC generate/verify/both) and 3000/3001/3002 (data).
+- TDES and AES DUKPT working keys as tests/api/dukpt_terminal.py derives them (X9.24-1:2009
+  variants, X9.24-3-2017 usages 2000/2001/2002 for MAC generate/verify/both and 3000/3001/3002
+  for data).
 - The API's DukptKeyVariant read as the message direction (guide L4948): REQUEST terminal →
   host, RESPONSE host → terminal; BIDIRECTIONAL is AES's "both ways" usage and, X9.24-1 having
   no such key, the TDES request variant.

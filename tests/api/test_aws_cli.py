@@ -26,31 +26,26 @@ def test_getting_started_walkthrough(aws) -> None:
     )
     value = generated["ValidationData"]
     assert len(value) == 3 and generated["KeyArn"] == arn
-    _, verified, _ = aws(
-        "payment-cryptography-data",
-        "verify-card-validation-data",
-        "--key-identifier",
-        arn,
-        "--primary-account-number=171234567890123",
-        "--verification-attributes",
-        "CardVerificationValue2={CardExpiryDate=0123}",
-        "--validation-data",
-        value,
-    )
+
+    def verify_cvv2(given: str, ok: bool = True) -> tuple[int, dict, str]:
+        """aws verify-card-validation-data of `given` as the CVV2 of the test card."""
+        return aws(
+            "payment-cryptography-data",
+            "verify-card-validation-data",
+            "--key-identifier",
+            arn,
+            "--primary-account-number=171234567890123",
+            "--verification-attributes",
+            "CardVerificationValue2={CardExpiryDate=0123}",
+            "--validation-data",
+            given,
+            ok=ok,
+        )
+
+    _, verified, _ = verify_cvv2(value)
     assert verified["KeyCheckValue"] == key["KeyCheckValue"]
     wrong = f"{(int(value) + 1) % 1000:03d}"
-    code, _, stderr = aws(
-        "payment-cryptography-data",
-        "verify-card-validation-data",
-        "--key-identifier",
-        arn,
-        "--primary-account-number=171234567890123",
-        "--verification-attributes",
-        "CardVerificationValue2={CardExpiryDate=0123}",
-        "--validation-data",
-        wrong,
-        ok=False,
-    )
+    code, _, stderr = verify_cvv2(wrong, ok=False)
     assert code != 0
     assert "VerificationFailedException" in stderr and "Card validation data verification failed" in stderr
     _, deleted, _ = aws("payment-cryptography", "delete-key", f"--key-identifier={arn}")

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tests.api import rawhttp
-from tests.api.helpers import db_snapshot, expect_error
+from tests.api.helpers import absent_key_arn, db_snapshot, expect_error
 from tests.conftest import CVK_ATTRIBUTES
 
 
@@ -187,13 +187,13 @@ def test_unserved_operation_and_union_member_are_501(server, control, data, cvk,
 
 def test_error_body_shape_control_plane(server, cvk) -> None:
     status, headers, response = rawhttp.control(
-        server.endpoint, "GetKey", {"KeyIdentifier": cvk[:-3] + "zzz"}
+        server.endpoint, "GetKey", {"KeyIdentifier": absent_key_arn(cvk)}
     )
     assert status == 400
     assert response == {
         "__type": "ResourceNotFoundException",
         "message": response["message"],
-        "ResourceId": cvk[:-3] + "zzz",
+        "ResourceId": absent_key_arn(cvk),
     }
     assert headers["x-amzn-errortype"] == "ResourceNotFoundException"
 

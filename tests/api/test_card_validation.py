@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from paycrypt.crypto import cvv
-from tests.api.helpers import db_snapshot, expect_error
+from tests.api.helpers import absent_key_arn, db_snapshot, expect_error
 from tests.api.known_keys import put_known_key
 from tests.conftest import CVK_ATTRIBUTES
 
@@ -156,7 +156,7 @@ def test_unusable_key_states(server, control, data, cvk, state) -> None:
 
 
 def test_unknown_key_is_404(server, data, cvk) -> None:
-    missing = cvk[:-4] + "zzzz"
+    missing = absent_key_arn(cvk)
     response = cvv2_generate_error(data, "ResourceNotFoundException", 404, missing)
     assert response["ResourceId"] == missing
     cvv2_generate_error(data, "ResourceNotFoundException", 404, "alias/nothing-here")

@@ -9,48 +9,48 @@ def create_key(aws, attributes: str) -> str:
     return out["Key"]["KeyArn"]
 
 
-def test_pin_generate_and_verify_with_the_cli(aws) -> None:
+def pin_keys(aws, pek_algorithm: str, pvk_algorithm: str, pvk_usage: str) -> tuple[str, str]:
+    """(PVK ARN, PEK ARN): a new PIN verification key and a new PIN encryption key."""
     pek = create_key(
         aws,
-        "KeyAlgorithm=TDES_2KEY,KeyUsage=TR31_P0_PIN_ENCRYPTION_KEY,KeyClass=SYMMETRIC_KEY,"
+        f"KeyAlgorithm={pek_algorithm},KeyUsage=TR31_P0_PIN_ENCRYPTION_KEY,KeyClass=SYMMETRIC_KEY,"
         "KeyModesOfUse={Encrypt=true,Decrypt=true,Wrap=true,Unwrap=true}",
     )
     pvk = create_key(
         aws,
-        "KeyAlgorithm=TDES_2KEY,KeyUsage=TR31_V2_VISA_PIN_VERIFICATION_KEY,KeyClass=SYMMETRIC_KEY,"
+        f"KeyAlgorithm={pvk_algorithm},KeyUsage={pvk_usage},KeyClass=SYMMETRIC_KEY,"
         "KeyModesOfUse={Generate=true,Verify=true}",
     )
-    _, generated, _ = aws(
+    return pvk, pek
+
+
+def pin_data(verb: str, pvk: str, pek: str, fmt: str) -> list[str]:
+    """The arguments `aws` takes for generate-pin-data or verify-pin-data on PAN 171234567890123."""
+    return [
         "payment-cryptography-data",
-        "generate-pin-data",
-        "--generation-key-identifier",
+        f"{verb}-pin-data",
+        "--generation-key-identifier" if verb == "generate" else "--verification-key-identifier",
         pvk,
         "--encryption-key-identifier",
         pek,
         "--primary-account-number",
         "171234567890123",
         "--pin-block-format",
-        "ISO_FORMAT_0",
+        fmt,
+    ]
+
+
+def test_pin_generate_and_verify_with_the_cli(aws) -> None:
+    pvk, pek = pin_keys(aws, "TDES_2KEY", "TDES_2KEY", "TR31_V2_VISA_PIN_VERIFICATION_KEY")
+    _, generated, _ = aws(
+        *pin_data("generate", pvk, pek, "ISO_FORMAT_0"),
         "--generation-attributes",
         "VisaPin={PinVerificationKeyIndex=1}",
     )
     assert generated["GenerationKeyArn"] == pvk and generated["EncryptionKeyArn"] == pek
     pvv = generated["PinData"]["VerificationValue"]
     block = generated["EncryptedPinBlock"]
-    verify = [
-        "payment-cryptography-data",
-        "verify-pin-data",
-        "--verification-key-identifier",
-        pvk,
-        "--encryption-key-identifier",
-        pek,
-        "--primary-account-number",
-        "171234567890123",
-        "--pin-block-format",
-        "ISO_FORMAT_0",
-        "--encrypted-pin-block",
-        block,
-    ]
+    verify = [*pin_data("verify", pvk, pek, "ISO_FORMAT_0"), "--encrypted-pin-block", block]
     _, verified, _ = aws(
         *verify, "--verification-attributes", f"VisaPin={{PinVerificationKeyIndex=1,VerificationValue={pvv}}}"
     )
@@ -75,31 +75,13 @@ def test_pin_generate_and_verify_with_the_cli(aws) -> None:
 
 
 def test_ibm_offset_and_dcvc3_with_the_cli(aws) -> None:
-    pek = create_key(
-        aws,
-        "KeyAlgorithm=AES_128,KeyUsage=TR31_P0_PIN_ENCRYPTION_KEY,KeyClass=SYMMETRIC_KEY,"
-        "KeyModesOfUse={Encrypt=true,Decrypt=true,Wrap=true,Unwrap=true}",
-    )
-    pvk = create_key(
-        aws,
-        "KeyAlgorithm=TDES_3KEY,KeyUsage=TR31_V1_IBM3624_PIN_VERIFICATION_KEY,KeyClass=SYMMETRIC_KEY,"
-        "KeyModesOfUse={Generate=true,Verify=true}",
-    )
+    pvk, pek = pin_keys(aws, "AES_128", "TDES_3KEY", "TR31_V1_IBM3624_PIN_VERIFICATION_KEY")
     ibm = (
         "DecimalizationTable=9876543210654321,PinValidationDataPadCharacter=D,"
         "PinValidationData=171234567890123"
     )
     _, generated, _ = aws(
-        "payment-cryptography-data",
-        "generate-pin-data",
-        "--generation-key-identifier",
-        pvk,
-        "--encryption-key-identifier",
-        pek,
-        "--primary-account-number",
-        "171234567890123",
-        "--pin-block-format",
-        "ISO_FORMAT_4",
+        *pin_data("generate", pvk, pek, "ISO_FORMAT_4"),
         "--pin-data-length",
         "6",
         "--generation-attributes",
@@ -108,16 +90,7 @@ def test_ibm_offset_and_dcvc3_with_the_cli(aws) -> None:
     offset = generated["PinData"]["PinOffset"]
     assert len(offset) == 6 and len(generated["EncryptedPinBlock"]) == 32
     aws(
-        "payment-cryptography-data",
-        "verify-pin-data",
-        "--verification-key-identifier",
-        pvk,
-        "--encryption-key-identifier",
-        pek,
-        "--primary-account-number",
-        "171234567890123",
-        "--pin-block-format",
-        "ISO_FORMAT_4",
+        *pin_data("verify", pvk, pek, "ISO_FORMAT_4"),
         "--encrypted-pin-block",
         generated["EncryptedPinBlock"],
         "--verification-attributes",

@@ -16,7 +16,7 @@ import pytest
 
 from tests import kx_partner as kp
 from tests.api.helpers import db_snapshot, expect_error
-from tests.api.known_keys import import_known_key_via_api
+from tests.api.known_keys import create_k3, import_known_key_via_api
 from tests.crypto.test_tr34 import _kdh_build, _krd_read
 
 S0 = "TR31_S0_ASYMMETRIC_KEY_FOR_DIGITAL_SIGNATURE"
@@ -67,16 +67,7 @@ def partner(control) -> dict:
 @pytest.fixture(scope="module")
 def k3(control) -> tuple[str, object]:
     """A P-521 K3 key pair deriving K1 keys, and its certificate from the service CA."""
-    arn = control.create_key(
-        Exportable=False,
-        DeriveKeyUsage="TR31_K1_KEY_BLOCK_PROTECTION_KEY",
-        KeyAttributes={
-            "KeyAlgorithm": "ECC_NIST_P521",
-            "KeyUsage": "TR31_K3_ASYMMETRIC_KEY_FOR_KEY_AGREEMENT",
-            "KeyClass": "ASYMMETRIC_KEY_PAIR",
-            "KeyModesOfUse": {"DeriveKey": True},
-        },
-    )["Key"]["KeyArn"]
+    arn = create_k3(control)
     out = control.get_public_key_certificate(KeyIdentifier=arn)
     assert out["KeyCertificate"].startswith("LS0tLS1CRUdJTi")
     certificate = kp.load_b64(out["KeyCertificate"])

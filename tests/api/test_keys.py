@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from paycrypt.crypto import primitives
-from tests.api.helpers import db_snapshot, expect_error
+from tests.api.helpers import absent_key_arn, db_snapshot, expect_error
 from tests.conftest import CVK_ATTRIBUTES
 
 MODES = {"Encrypt", "Decrypt", "Wrap", "Unwrap", "Generate", "Sign", "Verify", "DeriveKey", "NoRestrictions"}
@@ -283,7 +283,7 @@ def test_tag_limits(server, control, cvk) -> None:
         control.tag_resource,
         "ResourceNotFoundException",
         400,
-        ResourceArn=cvk[:-1] + "0",
+        ResourceArn=absent_key_arn(cvk),
         Tags=[{"Key": "a", "Value": "b"}],
     )
     assert db_snapshot(server.data_dir) == before

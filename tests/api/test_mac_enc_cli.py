@@ -13,15 +13,19 @@ from tests.api.known_keys import put_known_key
 MESSAGE = "3b313038383439303031303733393431353d32343038323236303030373030303f33"  # seed-C §4.8
 
 
+def data_plane(aws, command: str, key: str, *args: str, ok: bool = True) -> tuple[int, dict, str]:
+    """`aws payment-cryptography-data <command> --key-identifier <key> <args>`."""
+    return aws("payment-cryptography-data", command, "--key-identifier", key, *args, ok=ok)
+
+
 def test_generate_and_verify_mac(aws, server) -> None:
     material = secrets.token_bytes(16)
     arn = put_known_key(
         server, material, "TR31_M3_ISO_9797_3_MAC_KEY", "TDES_2KEY", {"Generate": True, "Verify": True}
     )["KeyArn"]
-    _, out, _ = aws(
-        "payment-cryptography-data",
+    _, out, _ = data_plane(
+        aws,
         "generate-mac",
-        "--key-identifier",
         arn,
         "--message-data",
         MESSAGE,
@@ -29,10 +33,9 @@ def test_generate_and_verify_mac(aws, server) -> None:
     )
     expected = terminal.retail_mac(material, terminal.pad1(bytes.fromhex(MESSAGE))).hex().upper()
     assert out["Mac"] == expected and out["KeyArn"] == arn
-    _, verified, _ = aws(
-        "payment-cryptography-data",
+    _, verified, _ = data_plane(
+        aws,
         "verify-mac",
-        "--key-identifier",
         arn,
         "--message-data",
         MESSAGE,
@@ -42,10 +45,9 @@ def test_generate_and_verify_mac(aws, server) -> None:
         "Algorithm=ISO9797_ALGORITHM3",
     )
     assert verified["KeyArn"] == arn
-    code, _, stderr = aws(
-        "payment-cryptography-data",
+    code, _, stderr = data_plane(
+        aws,
         "verify-mac",
-        "--key-identifier",
         arn,
         "--message-data",
         MESSAGE,
@@ -70,10 +72,9 @@ def test_dukpt_cmac_shorthand(aws, server) -> None:
         f"DukptCmac={{KeySerialNumber={ksn},DukptKeyVariant=BIDIRECTIONAL}}",
         f'{{"DukptCmac":{{"KeySerialNumber":"{ksn}","DukptKeyVariant":"BIDIRECTIONAL"}}}}',
     ):
-        aws(
-            "payment-cryptography-data",
+        data_plane(
+            aws,
             "verify-mac",
-            "--key-identifier",
             arn,
             "--message-data",
             MESSAGE,
@@ -90,24 +91,16 @@ def test_encrypt_and_decrypt(aws, server) -> None:
     modes_of_use = {"Encrypt": True, "Decrypt": True, "Wrap": True, "Unwrap": True}
     arn = put_known_key(server, material, usage, "AES_128", modes_of_use)["KeyArn"]
     plaintext = "31323334313233343132333431323334"
-    _, out, _ = aws(
-        "payment-cryptography-data",
-        "encrypt-data",
-        "--key-identifier",
-        arn,
-        "--plain-text",
-        plaintext,
-        "--encryption-attributes",
-        "Symmetric={Mode=CBC}",
+    _, out, _ = data_plane(
+        aws, "encrypt-data", arn, "--plain-text", plaintext, "--encryption-attributes", "Symmetric={Mode=CBC}"
     )
     assert (
         out["CipherText"]
         == terminal.aes(material, bytes.fromhex(plaintext), modes.CBC(bytes(16))).hex().upper()
     )
-    _, back, _ = aws(
-        "payment-cryptography-data",
+    _, back, _ = data_plane(
+        aws,
         "decrypt-data",
-        "--key-identifier",
         arn,
         "--cipher-text",
         out["CipherText"],
@@ -119,10 +112,9 @@ def test_encrypt_and_decrypt(aws, server) -> None:
     bdk_arn = put_known_key(server, bdk, "TR31_B0_BASE_DERIVATION_KEY", "TDES_2KEY", {"DeriveKey": True})[
         "KeyArn"
     ]
-    _, dukpt, _ = aws(
-        "payment-cryptography-data",
+    _, dukpt, _ = data_plane(
+        aws,
         "encrypt-data",
-        "--key-identifier",
         bdk_arn,
         "--plain-text",
         plaintext,
@@ -134,10 +126,9 @@ def test_encrypt_and_decrypt(aws, server) -> None:
         dukpt["CipherText"] == terminal.tdes(key, bytes.fromhex(plaintext), modes.CBC(bytes(8))).hex().upper()
     )
     assert dukpt["KeyCheckValue"] == "08D7B4"
-    code, _, stderr = aws(
-        "payment-cryptography-data",
+    code, _, stderr = data_plane(
+        aws,
         "encrypt-data",
-        "--key-identifier",
         bdk_arn,
         "--plain-text",
         plaintext,

@@ -94,10 +94,17 @@ def resolve(
     return dynamic_keys.resolve(svc, c or ctx(svc), wrapped, *ROW, identifier)
 
 
+def resolve_tr31(
+    svc: Service, block: str, identifier: str, c: Context | None = None
+) -> dynamic_keys.WorkingKey:
+    """resolve() of a WrappedKey holding the TR-31 `block` under the KEK `identifier`."""
+    return resolve(svc, {"WrappedKeyMaterial": {"Tr31KeyBlock": block}}, identifier, c)
+
+
 def test_published_d_block_under_aes_kek(svc) -> None:
     arn = kek(svc, AES_KBPK, "AES_256")
     rows = len(svc.store.list_keys("111122223333", "us-east-1", None, 0, 100))
-    working = resolve(svc, {"WrappedKeyMaterial": {"Tr31KeyBlock": D_BLOCK}}, arn)
+    working = resolve_tr31(svc, D_BLOCK, arn)
     assert working.material == CLEAR
     assert working.arn == arn
     assert working.attributes["KeyUsage"] == "TR31_P0_PIN_ENCRYPTION_KEY"
@@ -112,7 +119,7 @@ def test_published_d_block_under_aes_kek(svc) -> None:
 
 def test_published_b_block_under_tdes_kek_and_kcv_algorithm(svc) -> None:
     arn = kek(svc, TDES_KBPK, "TDES_2KEY")
-    working = resolve(svc, {"WrappedKeyMaterial": {"Tr31KeyBlock": B_BLOCK}}, arn)
+    working = resolve_tr31(svc, B_BLOCK, arn)
     assert (working.material, working.attributes["KeyAlgorithm"]) == (CLEAR, "TDES_2KEY")
     assert working.key_check_value == tdes_kcv(CLEAR)
     with pytest.raises(ValidationError, match="KeyCheckValueAlgorithm HMAC"):
@@ -124,7 +131,7 @@ def test_psec_block_round_trip(svc) -> None:
     arn = kek(svc, kbpk, "AES_256")
     key = secrets.token_bytes(32)
     block = psec.tr31.wrap(kbpk, "D0000D0AB00N0000", key)
-    working = resolve(svc, {"WrappedKeyMaterial": {"Tr31KeyBlock": block}}, arn)
+    working = resolve_tr31(svc, block, arn)
     assert (working.material, working.attributes["KeyAlgorithm"]) == (key, "AES_256")
 
 
@@ -142,14 +149,14 @@ def test_bad_blocks(svc, block: str, algorithm: str, match: str) -> None:
     material = AES_KBPK if algorithm == "AES_256" else TDES_KBPK
     arn = kek(svc, material, algorithm)
     with pytest.raises(ValidationError, match=match) as info:
-        resolve(svc, {"WrappedKeyMaterial": {"Tr31KeyBlock": block}}, arn)
+        resolve_tr31(svc, block, arn)
     assert CLEAR.hex().upper() not in info.value.message
 
 
 def test_wrong_kek_fails_mac(svc) -> None:
     arn = kek(svc, secrets.token_bytes(32), "AES_256")
     with pytest.raises(ValidationError, match="MAC"):
-        resolve(svc, {"WrappedKeyMaterial": {"Tr31KeyBlock": D_BLOCK}}, arn)
+        resolve_tr31(svc, D_BLOCK, arn)
 
 
 def test_kek_weaker_than_key_is_refused(svc) -> None:
@@ -157,7 +164,7 @@ def test_kek_weaker_than_key_is_refused(svc) -> None:
     arn = kek(svc, kbpk, "AES_128")
     block = psec.tr31.wrap(kbpk, "D0000D0AB00N0000", secrets.token_bytes(32))
     with pytest.raises(ValidationError, match="weaker"):
-        resolve(svc, {"WrappedKeyMaterial": {"Tr31KeyBlock": block}}, arn)
+        resolve_tr31(svc, block, arn)
 
 
 def test_working_key_usage_checked_against_the_operation_row(svc) -> None:
@@ -165,16 +172,16 @@ def test_working_key_usage_checked_against_the_operation_row(svc) -> None:
     arn = kek(svc, kbpk, "AES_256")
     decrypt_only = psec.tr31.wrap(kbpk, "D0000P0AD00N0000", secrets.token_bytes(16))
     with pytest.raises(ValidationError, match="KeyModesOfUse does not allow TestOp"):
-        resolve(svc, {"WrappedKeyMaterial": {"Tr31KeyBlock": decrypt_only}}, arn)
+        resolve_tr31(svc, decrypt_only, arn)
     mac_key = psec.tr31.wrap(kbpk, "D0000M6AC00N0000", secrets.token_bytes(16))
     with pytest.raises(ValidationError, match="KeyUsage TR31_M6"):
-        resolve(svc, {"WrappedKeyMaterial": {"Tr31KeyBlock": mac_key}}, arn)
+        resolve_tr31(svc, mac_key, arn)
 
 
 def test_kek_must_be_a_kek_that_unwraps(svc) -> None:
     arn = kek(svc, AES_KBPK, "AES_256", {"Encrypt": True, "Wrap": True})
     with pytest.raises(ValidationError, match="KeyModesOfUse does not allow WrappedKey"):
-        resolve(svc, {"WrappedKeyMaterial": {"Tr31KeyBlock": D_BLOCK}}, arn)
+        resolve_tr31(svc, D_BLOCK, arn)
     cvk = keys.create_key(
         svc,
         ctx(svc),
@@ -189,15 +196,15 @@ def test_kek_must_be_a_kek_that_unwraps(svc) -> None:
         },
     )["Key"]["KeyArn"]
     with pytest.raises(ValidationError, match="KeyUsage TR31_C0"):
-        resolve(svc, {"WrappedKeyMaterial": {"Tr31KeyBlock": D_BLOCK}}, cvk)
+        resolve_tr31(svc, D_BLOCK, cvk)
 
 
 def test_unknown_or_foreign_kek(svc) -> None:
     arn = kek(svc, AES_KBPK, "AES_256")
     with pytest.raises(ResourceNotFound):
-        resolve(svc, {"WrappedKeyMaterial": {"Tr31KeyBlock": D_BLOCK}}, arn, ctx(svc, "444455556666"))
+        resolve_tr31(svc, D_BLOCK, arn, ctx(svc, "444455556666"))
     with pytest.raises(ResourceNotFound):
-        resolve(svc, {"WrappedKeyMaterial": {"Tr31KeyBlock": D_BLOCK}}, "alias/nothing")
+        resolve_tr31(svc, D_BLOCK, "alias/nothing")
 
 
 def test_unknown_member_is_501(svc) -> None:

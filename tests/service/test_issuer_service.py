@@ -534,30 +534,10 @@ def test_pvv_must_be_four_digits(svc) -> None:
 def test_pin_data_length_rules(svc) -> None:
     pvk, pek = pin_keys(svc, "visa")
     out = _visa_generate(svc, pvk, pek, PrimaryAccountNumber=PAN)  # a 4-digit PIN
-    attrs = {"PinVerificationKeyIndex": 1, "VerificationValue": out["PinData"]["VerificationValue"]}
-    verify_pin(
-        svc,
-        pvk,
-        pek,
-        "VisaPin",
-        attrs,
-        "ISO_FORMAT_0",
-        out["EncryptedPinBlock"],
-        PrimaryAccountNumber=PAN,
-        PinDataLength=4,
-    )
+    pvv, block = out["PinData"]["VerificationValue"], out["EncryptedPinBlock"]
+    verify_visa(svc, pvk, pek, pvv, block, PrimaryAccountNumber=PAN, PinDataLength=4)
     with pytest.raises(VerificationFailed):  # a PIN of another length is a wrong PIN
-        verify_pin(
-            svc,
-            pvk,
-            pek,
-            "VisaPin",
-            attrs,
-            "ISO_FORMAT_0",
-            out["EncryptedPinBlock"],
-            PrimaryAccountNumber=PAN,
-            PinDataLength=5,
-        )
+        verify_visa(svc, pvk, pek, pvv, block, PrimaryAccountNumber=PAN, PinDataLength=5)
     ibm_pvk, ibm_pek = pin_keys(svc, "ibm")
     base = {"DecimalizationTable": DEC, "PinValidationDataPadCharacter": "F", "PinValidationData": "5555"}
     with pytest.raises(ValidationError) as info:

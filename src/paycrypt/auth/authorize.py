@@ -18,8 +18,9 @@ Decisions (README "Identity and access"):
   authorization comes first and is decided on the ARN.
 - A key ARN of **another account** is visible only when the operation supports cross-account
   use (every data-plane operation and the control-plane operations the model documents as
-  such: `CROSS_ACCOUNT`), the key is in the request's region and its resource policy has an
-  Allow statement whose Principal names the caller (its ARN, its account, or "*"). Then it is
+  such: `CROSS_ACCOUNT_CONTROL`), the key is in the request's region and its resource policy has
+  an Allow statement (for any action) whose Principal names the caller (its ARN, its account, or
+  "*") and whose conditions hold for the request. Then it is
   evaluated like any key, both sides counting (identity policy and resource policy must both
   allow), and, if allowed, passed to the service in `Context.shared` so `identifiers` resolves
   it. Otherwise it is invisible: ResourceNotFoundException, as for a key that does not exist,
@@ -40,6 +41,7 @@ from paycrypt.auth.policy import (
     RequestShape,
     ResourceRef,
     Target,
+    _Scope,
     build_context,
     describe,
     evaluate,
@@ -120,11 +122,14 @@ class Authorizer:
             source_ip=source_ip if source_ip not in (None, "-") else None,
             secure_transport=self.secure,
         )
+        shared = [ref for ref in refs if ref.account != credential.account_id and ref.policy is not None]
+        for ref in shared:
+            if not _shared_with(ref, ctx):
+                raise _not_found(ref.arn, ref.member)
         decision = evaluate(principal.policies if principal is not None else (), ctx)
         if not decision.allowed:
             raise AccessDenied(decision.message(credential.arn))
-        shared = [ref.arn for ref in refs if ref.account != credential.account_id and ref.policy is not None]
-        return frozenset(shared) if shared else _NONE
+        return frozenset(ref.arn for ref in shared) if shared else _NONE
 
     # --- resolution ------------------------------------------------------------------------
 
@@ -156,8 +161,9 @@ class Authorizer:
                     refs.append(self._key_ref(record, target.member))
                     records.append(record)
         elif target.kind == "approval-team":
-            owner = _arn_account(target.identifier, account)
-            refs.append(ResourceRef(target.identifier, owner, member=target.member))
+            if _arn_account(target.identifier, account) != account:  # MPA is never cross-account
+                raise ResourceNotFound(f"MPA team {target.identifier} was not found.", target.identifier)
+            refs.append(ResourceRef(target.identifier, account, member=target.member))
         elif target.kind == TEAM_ASSOCIATION:
             association = self.service.store.mpa.get_association(account, region, target.identifier)
             if association is not None:
@@ -195,18 +201,16 @@ class Authorizer:
     def _foreign(
         self, target: Target, credential: Credential, region: str, cross: bool, arn_region: str, resource: str
     ) -> tuple[ResourceRef, KeyRecord]:
-        """A key ARN of another account: evaluated if shared with the caller, else not found."""
+        """A key ARN of another account: a candidate if it has a resource policy, else not found.
+
+        check() then keeps it only if the policy is shared with the caller (`_shared_with`)."""
         identifier = target.identifier
         record = None
         if cross and arn_region == region and resource.startswith("key/"):
             record = self.service.store.get_key(identifier)
         policy = self.service.store.get_resource_policy(identifier) if record is not None else None
-        visible = record is not None and record.region == region and policy is not None
-        if not visible or not _names_caller(policy or "", credential):
-            if target.member == "ResourceArn" or target.member.endswith(".ResourceArn"):
-                raise ResourceNotFound(f"Resource {identifier} was not found.", identifier)
-            raise ResourceNotFound(f"Key {identifier} was not found.", identifier)
-        assert record is not None
+        if record is None or record.region != region or policy is None:
+            raise _not_found(identifier, target.member)
         return self._key_ref(record, target.member), record
 
     def _key_ref(
@@ -228,16 +232,23 @@ class Authorizer:
         )
 
 
-def _names_caller(policy_text: str, credential: Credential) -> bool:
-    """Whether a resource policy has an Allow statement whose Principal matches the caller."""
+def _shared_with(ref: ResourceRef, ctx: RequestContext) -> bool:
+    """Whether the key's resource policy shares it with the caller: an Allow statement (for any
+    action) whose Principal matches the caller and whose conditions hold for this request."""
     try:
-        policy = parse_policy(policy_text, "resource")
+        policy = parse_policy(ref.policy or "", "resource")
     except ValueError:
         return False
-    probe = RequestContext(
-        action="", principal_arn=credential.arn, principal_account=credential.account_id, region=""
+    scope = _Scope(ctx, ref, resource_side=True)
+    return any(
+        st.allow and st.principal(ctx) is not None and st.conditions_hold(scope) for st in policy.statements
     )
-    return any(st.allow and st.principal(probe) is not None for st in policy.statements)
+
+
+def _not_found(identifier: str, member: str) -> ResourceNotFound:
+    if member == "ResourceArn" or member.endswith(".ResourceArn"):
+        return ResourceNotFound(f"Resource {identifier} was not found.", identifier)
+    return ResourceNotFound(f"Key {identifier} was not found.", identifier)
 
 
 def _arn_account(arn: str, default: str) -> str:

@@ -195,7 +195,7 @@ class RequestContext:
     def __post_init__(self) -> None:
         keys: dict[str, Value] = {
             "aws:principalaccount": self.principal_account,
-            "aws:principalarn": self.principal_arn,
+            "aws:principalarn": _principal_arn_key(self.principal_arn, self.principal_account),
             "aws:requestedregion": self.region,
             "aws:securetransport": "true" if self.secure_transport else "false",
         }
@@ -214,6 +214,15 @@ class RequestContext:
             full = name if ":" in name else PREFIX + name
             keys[full.lower()] = value if isinstance(value, str) else tuple(value)
         self._keys = keys
+
+
+def _principal_arn_key(arn: str, account: str) -> str:
+    """aws:PrincipalArn: an assumed-role session is known by its role's ARN (IAM's rule)."""
+    if arn.startswith("arn:aws:sts::") and ":assumed-role/" in arn:
+        parts = arn.split(":", 5)[5].split("/")
+        if len(parts) == 3:
+            return f"arn:aws:iam::{account}:role/{parts[1]}"
+    return arn
 
 
 def _time_key(moment: dt.datetime, key: str) -> str:

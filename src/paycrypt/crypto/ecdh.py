@@ -20,6 +20,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.kdf.concatkdf import ConcatKDFHash
 from cryptography.hazmat.primitives.kdf.x963kdf import X963KDF
 
+from paycrypt.crypto import keygen
+
 
 class EcdhError(ValueError):
     """Bad ECDH inputs: wrong key types, mismatched curves, unknown KDF, hash or key algorithm."""
@@ -35,17 +37,7 @@ KDFS = {"NIST_SP800": ConcatKDFHash, "ANSI_X963": X963KDF}
 # DeriveKeyAlgorithm → derived key length in bytes (seed-B §8). HMAC keys take their hash's
 # output length, the length paycrypt gives HMAC keys it generates (an unverified choice: AWS
 # does not publish it).
-DERIVED_KEY_LENGTHS: dict[str, int] = {
-    "TDES_2KEY": 16,
-    "TDES_3KEY": 24,
-    "AES_128": 16,
-    "AES_192": 24,
-    "AES_256": 32,
-    "HMAC_SHA224": 28,
-    "HMAC_SHA256": 32,
-    "HMAC_SHA384": 48,
-    "HMAC_SHA512": 64,
-}
+DERIVED_KEY_LENGTHS: dict[str, int] = keygen.SYMMETRIC_LENGTHS  # the same table
 
 
 def shared_secret(
