@@ -109,7 +109,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> tuple[App, list
     """The app and the start-up lines that describe it."""
     check_transport(settings)
     credential_store, auth_line = resolve_credentials(settings)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     store = SqliteStore(settings.data_dir / "paycrypt.db")
     vault = LocalKeyFileVault(settings.data_dir / "master.key")
     quotas = Quotas(keys_per_region=settings.key_quota, aliases_per_region=settings.alias_quota)
