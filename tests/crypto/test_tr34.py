@@ -1,9 +1,8 @@
 """TR-34-2012 key blocks: interoperability with an independent test-side KDH and KRD.
 
 The test-side KDH (`_kdh_build`) and KRD (`_krd_read`) below are built only from `cryptography`
-(RSA, SHA-256, AES) and `asn1crypto` (all DER), plus paycrypt's `primitives` for TDES-CBC, the
-project's one thin pass-through to `cryptography`'s TripleDES. They share no code with
-`paycrypt.crypto.tr34`. They emit and read the structure of seed-B §7.3 with the two placements
+(RSA, SHA-256, AES, TripleDES from `hazmat.decrepit`) and `asn1crypto` (all DER). They share no
+code with paycrypt. They emit and read the structure of seed-B §7.3 with the two placements
 that the real AWS output shows (encrypted content inside the content-encryption
 AlgorithmIdentifier; bare RSAES-OAEP parameter SEQUENCEs), as in AWS's sample code
 `aws-samples/samples-for-payment-cryptography-service` key-import-export/tr34, and, on request,
@@ -21,6 +20,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar
@@ -37,8 +37,18 @@ from cryptography.x509.oid import NameOID
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from paycrypt.crypto import primitives, tr34
+from paycrypt.crypto import tr34
 from paycrypt.crypto.tr34 import Tr34Error
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
+
+
+def _tdes_cbc(key: bytes, iv: bytes) -> Cipher:
+    """The test side's own TDES-CBC (a 16-byte key expanded to K1K2K1 here, not by paycrypt)."""
+    return Cipher(TripleDES(key + key[:8] if len(key) == 16 else key), modes.CBC(iv))
+
 
 NOW = datetime(2025, 1, 15, 12, 0, 0, tzinfo=UTC)
 
@@ -211,7 +221,7 @@ def _kdh_build(
         encryptor = Cipher(algorithms.AES(content_key), modes.CBC(iv)).encryptor()
         ciphertext = encryptor.update(padded) + encryptor.finalize()
     else:
-        ciphertext = primitives.tdes_cbc_encrypt(content_key, padded, iv)
+        ciphertext = _tdes_cbc(content_key, iv).encryptor().update(padded)
     oaep_params = _BareOaepParams(
         {
             "hash_algorithm": {"algorithm": "sha256", "parameters": core.Null()},
@@ -318,7 +328,7 @@ def _krd_read(
     algorithm = enveloped["encrypted_content_info"]["content_encryption_algorithm"]
     iv, ciphertext = algorithm["iv"].native, algorithm["encrypted_content"].native
     if algorithm["algorithm"].dotted == DES_EDE3_CBC:
-        plain = primitives.tdes_cbc_decrypt(content_key, ciphertext, iv)
+        plain = _tdes_cbc(content_key, iv).decryptor().update(ciphertext)
     else:
         decryptor = Cipher(algorithms.AES(content_key), modes.CBC(iv)).decryptor()
         plain = decryptor.update(ciphertext) + decryptor.finalize()
