@@ -122,7 +122,8 @@ def _scan_file(path: Path, needles: dict[str, str], *, audit: bool) -> list[str]
     for needle, what in needles.items():
         at = folded.find(needle)
         while at != -1:
-            findings.append(f"{path}:{line_of(at)}: {what}")
+            if not _inside_longer_number(folded, at, needle):
+                findings.append(f"{path}:{line_of(at)}: {what}")
             at = folded.find(needle, at + 1)
     if audit:
         for match in _DIGIT_RUN.finditer(text):
@@ -130,6 +131,16 @@ def _scan_file(path: Path, needles: dict[str, str], *, audit: bool) -> list[str]
         for number, line in enumerate(text.splitlines(), 1):
             findings += [f"{path}:{number}: {what}" for what in _pin_members(line)]
     return findings
+
+
+def _inside_longer_number(text: str, at: int, needle: str) -> bool:
+    """A PAN constant inside a longer digit string is another value (a 24-digit AES DUKPT KSN
+    begins with the test PAN 1234567890123456), not the PAN."""
+    if not needle.isdigit():
+        return False
+    before = text[at - 1] if at > 0 else ""
+    after = text[at + len(needle) : at + len(needle) + 1]
+    return before.isdigit() or after.isdigit()
 
 
 def _pin_members(line: str) -> Iterable[str]:
