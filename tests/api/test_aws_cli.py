@@ -95,3 +95,9 @@ def test_cli_every_foundation_operation(aws) -> None:
         "payment-cryptography", "delete-key", "--key-identifier", arn, "--delete-key-in-days", "2", ok=False
     )
     assert code != 0 and "DeleteKeyInDays" in stderr
+
+
+def test_cli_sts_get_caller_identity(aws) -> None:
+    _, identity, _ = aws("sts", "get-caller-identity")
+    assert identity["Account"] == "111122223333"
+    assert identity["Arn"].startswith("arn:aws:iam::111122223333:")

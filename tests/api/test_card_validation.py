@@ -6,7 +6,7 @@ import pytest
 
 from paycrypt.crypto import cvv
 from tests.api.helpers import absent_key_arn, db_snapshot, expect_error
-from tests.api.known_keys import put_known_key
+from tests.api.known_keys import import_known_key_via_api, put_known_key
 from tests.conftest import CVK_ATTRIBUTES
 
 PAN = "171234567890123"
@@ -202,26 +202,38 @@ def test_data_plane_validation_has_field_list(server, data, cvk) -> None:
     assert db_snapshot(server.data_dir) == before
 
 
-def test_published_cvv_vector_end_to_end(server, data) -> None:
+@pytest.mark.parametrize("path", ["stored", "ImportKey"])
+def test_published_cvv_vector_end_to_end(server, control, data, path: str) -> None:
     """Visa CVV vector (CVK 0123456789ABCDEF FEDCBA9876543210, PAN 4123456789012345, expiry 8701,
     service code 101 -> 561; CVV2 with 000 -> 636; iCVV with 999 -> 651), published in the Visa CVV
-    worked example and digest seed-A §8.2, served through boto3 from a stored known key."""
-    key = put_known_key(
-        server,
-        bytes.fromhex("0123456789ABCDEFFEDCBA9876543210"),
-        "TR31_C0_CARD_VERIFICATION_KEY",
-        "TDES_2KEY",
-        {"Generate": True, "Verify": True},
-    )
+    worked example and digest seed-A §8.2, served through boto3 from the known key loaded both ways:
+    stored through the service's own path, and imported through boto3 ImportKey (a TR-31 block
+    under an RSA-unwrapped KEK, tests/api/known_keys.py)."""
+    material = bytes.fromhex("0123456789ABCDEFFEDCBA9876543210")
+    usage, algorithm, modes = "TR31_C0_CARD_VERIFICATION_KEY", "TDES_2KEY", {"Generate": True, "Verify": True}
+    if path == "stored":
+        key = put_known_key(server, material, usage, algorithm, modes)
+    else:
+        key = import_known_key_via_api(control, material, usage, algorithm, modes)
+        assert key["KeyOrigin"] == "EXTERNAL" and key["KeyAttributes"]["KeyUsage"] == usage
     assert key["KeyCheckValue"] == "08D7B4"
     pan = "4123456789012345"
     for service_code, expected in (("101", "561"), ("999", "651")):
+        attributes = {"CardVerificationValue1": {"CardExpiryDate": "8701", "ServiceCode": service_code}}
         value = data.generate_card_validation_data(
-            KeyIdentifier=key["KeyArn"],
-            PrimaryAccountNumber=pan,
-            GenerationAttributes={
-                "CardVerificationValue1": {"CardExpiryDate": "8701", "ServiceCode": service_code}
-            },
+            KeyIdentifier=key["KeyArn"], PrimaryAccountNumber=pan, GenerationAttributes=attributes
         )["ValidationData"]
         assert value == expected
+        data.verify_card_validation_data(
+            KeyIdentifier=key["KeyArn"],
+            PrimaryAccountNumber=pan,
+            VerificationAttributes=attributes,
+            ValidationData=expected,
+        )
     assert _cvv2(data, key["KeyArn"], pan, "8701") == "636"
+    data.verify_card_validation_data(
+        KeyIdentifier=key["KeyArn"],
+        PrimaryAccountNumber=pan,
+        VerificationAttributes={"CardVerificationValue2": {"CardExpiryDate": "8701"}},
+        ValidationData="636",
+    )

@@ -27,14 +27,17 @@ independent of paycrypt.
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 import psec.des
 import psec.pin
 import psec.pinblock
+import psec.tr31
 import pytest
 
 from paycrypt.crypto import card_dynamic
+from tests import kx_partner as kp
 from tests.api.helpers import db_snapshot, expect_error
 from tests.api.known_keys import import_known_key_via_api, put_known_key
 
@@ -631,6 +634,109 @@ def test_wrapped_pek_through_boto3(load, data) -> None:
     clear = psec.des.decrypt_tdes_ecb(B_BLOCK_KEY, bytes.fromhex(out["EncryptedPinBlock"]))
     pin = psec.pinblock.decode_pinblock_iso_0(clear, SEED_PAN)
     assert out["PinData"]["VerificationValue"] == psec.pin.generate_visa_pvv(TEST_KEY, "1", pin[:4], SEED_PAN)
+
+
+def visa_pin_verify_both_ways(
+    data, pvk: str, kek: str, wrapped: dict, fmt: str, block: str, pvv: str
+) -> dict:
+    """VerifyPinData VisaPin under a dynamic PEK: the right PVV verifies, a changed one fails with
+    INVALID_PIN (400). Returns the successful response."""
+    params = {
+        "VerificationKeyIdentifier": pvk,
+        "EncryptionKeyIdentifier": kek,
+        "EncryptionWrappedKey": wrapped,
+        "PinBlockFormat": fmt,
+        "EncryptedPinBlock": block,
+        "PrimaryAccountNumber": SEED_PAN,
+    }
+    attrs = {"PinVerificationKeyIndex": 1, "VerificationValue": pvv}
+    ok = data.verify_pin_data(**params, VerificationAttributes={"VisaPin": attrs})
+    response = expect_error(
+        data.verify_pin_data,
+        "VerificationFailedException",
+        400,
+        **params,
+        VerificationAttributes={"VisaPin": {**attrs, "VerificationValue": other(pvv)}},
+    )
+    assert response["Reason"] == "INVALID_PIN"
+    return ok
+
+
+def test_verify_pin_wrapped_tr31_pek_through_boto3(load, data) -> None:
+    """VerifyPinData with EncryptionWrappedKey Tr31KeyBlock: a PEK with mode B (psec.tr31, an
+    implementation independent of paycrypt's) under a known KEK reads a format 0 block psec made;
+    the PVV is psec's (Visa PVV, PVKI 1)."""
+    kek = load(TDES_KBPK, "TR31_K0_KEY_ENCRYPTION_KEY", "TDES_2KEY", PEK_MODES)["KeyArn"]
+    pvk = load(TEST_KEY, "TR31_V2_VISA_PIN_VERIFICATION_KEY", "TDES_2KEY", GEN_VERIFY)["KeyArn"]
+    pek = secrets.token_bytes(16)
+    wrapped = {"WrappedKeyMaterial": {"Tr31KeyBlock": psec.tr31.wrap(TDES_KBPK, "B0000P0TB00N0000", pek)}}
+    pin = "4524"
+    pvv = psec.pin.generate_visa_pvv(TEST_KEY, "1", pin, SEED_PAN)
+    ok = visa_pin_verify_both_ways(
+        data, pvk, kek, wrapped, "ISO_FORMAT_0", iso0_under(pek, pin, SEED_PAN), pvv
+    )
+    assert ok["VerificationKeyArn"] == pvk and ok["EncryptionKeyArn"] == kek
+    assert ok["EncryptionKeyCheckValue"] == psec.des.generate_kcv(pek, 3).hex().upper()
+
+
+def _import_ca(control, member: str, party: kp.Party, parent: str | None = None) -> str:
+    """ImportKey of a CA certificate as RootCertificatePublicKey or TrustedCertificatePublicKey."""
+    body: dict[str, Any] = {
+        "KeyAttributes": {
+            "KeyUsage": "TR31_S0_ASYMMETRIC_KEY_FOR_DIGITAL_SIGNATURE",
+            "KeyClass": "PUBLIC_KEY",
+            "KeyAlgorithm": "ECC_NIST_P256",
+            "KeyModesOfUse": {"Verify": True},
+        },
+        "PublicKeyCertificate": party.b64,
+    }
+    if parent:
+        body["CertificateAuthorityPublicKeyIdentifier"] = parent
+    return control.import_key(KeyMaterial={member: body})["Key"]["KeyArn"]
+
+
+def test_verify_pin_wrapped_ecdh_pek_through_boto3(load, control, data) -> None:
+    """VerifyPinData with EncryptionWrappedKey DiffieHellmanSymmetricKey: the partner (tests/kx_partner.py,
+    plain `cryptography`) agrees an AES_128 PEK with a P-256 K3 key pair by ECDH + NIST SP 800-56A
+    KDF and writes a format 4 block (psec) under it. Its CA chain goes in through ImportKey: the root
+    as RootCertificatePublicKey, the issuing CA as TrustedCertificatePublicKey under it."""
+    pvk = load(TEST_KEY, "TR31_V2_VISA_PIN_VERIFICATION_KEY", "TDES_2KEY", GEN_VERIFY)["KeyArn"]
+    root = kp.ca("ECC_NIST_P256", "PIN partner root")
+    issuing = kp.leaf(root, "ECC_NIST_P256", "PIN partner issuing CA", is_ca=True)
+    root_arn = _import_ca(control, "RootCertificatePublicKey", root)
+    issuing_arn = _import_ca(control, "TrustedCertificatePublicKey", issuing, root_arn)
+    partner = kp.leaf(issuing, "ECC_NIST_P256", "PIN partner HSM")
+    k3 = control.create_key(
+        Exportable=False,
+        DeriveKeyUsage="TR31_P0_PIN_ENCRYPTION_KEY",
+        KeyAttributes={
+            "KeyAlgorithm": "ECC_NIST_P256",
+            "KeyUsage": "TR31_K3_ASYMMETRIC_KEY_FOR_KEY_AGREEMENT",
+            "KeyClass": "ASYMMETRIC_KEY_PAIR",
+            "KeyModesOfUse": {"DeriveKey": True},
+        },
+    )["Key"]["KeyArn"]
+    service_certificate = kp.load_b64(control.get_public_key_certificate(KeyIdentifier=k3)["KeyCertificate"])
+    shared = secrets.token_hex(8).upper()
+    pek = kp.ecdh_key(partner.key, service_certificate, algorithm="AES_128", shared_information=shared)
+    wrapped = {
+        "WrappedKeyMaterial": {
+            "DiffieHellmanSymmetricKey": {
+                "CertificateAuthorityPublicKeyIdentifier": issuing_arn,
+                "PublicKeyCertificate": partner.b64,
+                "KeyAlgorithm": "AES_128",
+                "KeyDerivationFunction": "NIST_SP800",
+                "KeyDerivationHashAlgorithm": "SHA_256",
+                "SharedInformation": shared,
+            }
+        }
+    }
+    pin = "4524"
+    pvv = psec.pin.generate_visa_pvv(TEST_KEY, "1", pin, SEED_PAN)
+    block = psec.pinblock.encipher_pinblock_iso_4(pek, pin, SEED_PAN).hex().upper()
+    ok = visa_pin_verify_both_ways(data, pvk, k3, wrapped, "ISO_FORMAT_4", block, pvv)
+    assert ok["VerificationKeyArn"] == pvk and ok["EncryptionKeyArn"] == k3
+    assert ok["EncryptionKeyCheckValue"] == kp.kcv_aes(pek)
 
 
 # --- Bad input: ValidationException (400), never a 500, and nothing stored ---------------------------

@@ -23,6 +23,7 @@ from botocore.config import Config
 from paycrypt import tls
 from paycrypt.clock import ManualClock
 from paycrypt.server import Settings
+from tests.api.cli import AwsCli
 from tests.api.processes import ServerProcess
 from tests.conftest import CVK_ATTRIBUTES, REGION, free_port, start_server
 
@@ -181,3 +182,19 @@ def test_cli_tls_self_signed_serves_https(tmp_path: Path, processes: list[Server
     assert cert.exists() and (data_dir / "tls" / "key.pem").stat().st_mode & 0o077 == 0
     _create_key_and_cvv2(f"https://127.0.0.1:{server.port}", cert)
     assert f"https://127.0.0.1:{server.port}" in server.log()
+
+
+def test_aws_cli_over_https_with_ca_bundle(tls_server: TlsServer, tmp_path: Path) -> None:
+    cli = AwsCli(tls_server.endpoint, tmp_path)
+    cli.env["AWS_CA_BUNDLE"] = str(tls_server.cert)
+    _, created, _ = cli(
+        "payment-cryptography",
+        "create-key",
+        "--exportable",
+        "--key-attributes",
+        "KeyAlgorithm=TDES_2KEY,KeyUsage=TR31_C0_CARD_VERIFICATION_KEY,KeyClass=SYMMETRIC_KEY,"
+        "KeyModesOfUse={Generate=true,Verify=true}",
+    )
+    assert created["Key"]["KeyState"] == "CREATE_COMPLETE"
+    _, identity, _ = cli("sts", "get-caller-identity")
+    assert identity["Account"] == "111122223333"

@@ -42,3 +42,29 @@ def test_hmac_matches_stdlib(name: str) -> None:
 
 def test_sha1_public_key() -> None:
     assert kcv.sha1_public_key(b"spki") == hashlib.sha1(b"spki").digest()[:4]
+
+
+def test_tdes_cmac_kcv() -> None:
+    """TDES-CMAC of the zero block: 0A8245 for the X9.24 test key (value from digest seed-B §4,
+    computed there independently of paycrypt)."""
+    assert kcv.tdes_cmac(bytes.fromhex("0123456789ABCDEFFEDCBA9876543210")).hex().upper() == "0A8245"
+
+
+def test_sha1_kcv_is_over_the_real_subject_public_key_info() -> None:
+    """The asymmetric KCV hashes the key's DER SubjectPublicKeyInfo, recomputed here with
+    cryptography's own serialization (the service path goes through keygen.public_key_der)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from paycrypt.service import kcv_rules
+
+    private = ec.generate_private_key(ec.SECP256R1())
+    pkcs8 = private.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    spki = private.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    value, name = kcv_rules.compute("ECC_NIST_P256", None, pkcs8)
+    assert name == "SHA_1"
+    assert value == hashlib.sha1(spki).hexdigest()[:8].upper()

@@ -5,11 +5,15 @@ Vector sources:
   (PAN 43219876543210987, PIN 1234 -> clear block 0412AC89ABCDEF67).
 - Formats 0 and 3 decode: psec's published test data (PIN block 041261AAAAEDCBA9 /
   341261AAAAEDCBA9 with PAN 5555555551234567 -> 1234).
+- Format 1 decode: IBM CCA Basic Services Reference and Guide, Release 2.54, Appendix E,
+  "ISO-1 PIN-Block Format" (the ISO 9564-1 format 1 layout ``1 L P…P R…R``: control nibble 1, PIN
+  length 4–C, PIN digits, random fill 0–F), worked example PIN 123456 -> 161234566ABCFDE1.
 - Format 4: psec.pinblock.decipher_pinblock_iso_4 docstring example (key 00112233…EEFF,
   PAN 1234567890123456, block E4BE5B623AF7E006AC319E5B93544564 -> 1234).
 psec is the independent oracle for formats 0, 3 and 4 in the property tests.
 """
 
+import psec.des
 import psec.pinblock
 import pytest
 from hypothesis import given
@@ -33,6 +37,34 @@ def test_psec_published_format0_and_3_decode() -> None:
     assert pinblock.decode_format0(bytes.fromhex("041261AAAAEDCBA9"), "5555555551234567") == "1234"
     assert pinblock.decode_format3(bytes.fromhex("341261AAAAEDCBA9"), "5555555551234567") == "1234"
     assert pinblock.decode_format0(bytes.fromhex("0C1261032D8226A9"), "5555555551234567") == "123456789012"
+
+
+ISO1_EXAMPLE = "161234566ABCFDE1"  # IBM CCA 2.54 Appendix E: PIN 123456, fill 6ABCFDE1 (random)
+
+
+def test_published_format1_decode() -> None:
+    """ISO 9564-1 format 1 per IBM CCA 2.54 Appendix E: control 1, length 6, PIN 123456, random fill."""
+    assert pinblock.decode_format1(bytes.fromhex(ISO1_EXAMPLE)) == "123456"
+    # The same block under a TDES PEK reads back through the API helper for ISO_FORMAT_1 (no PAN).
+    pek = bytes.fromhex("0123456789ABCDEFFEDCBA9876543210")
+    encrypted = psec.des.encrypt_tdes_ecb(pek, bytes.fromhex(ISO1_EXAMPLE)).hex().upper()
+    assert pinblock.decrypt_pin(pek, "ISO_FORMAT_1", encrypted, None) == "123456"
+
+
+@pytest.mark.parametrize(
+    ("block", "problem"),
+    [
+        ("2" + ISO1_EXAMPLE[1:], "control field"),  # format 2 control nibble
+        ("0" + ISO1_EXAMPLE[1:], "control field"),  # format 0 control nibble
+        ("3" + ISO1_EXAMPLE[1:], "control field"),  # format 3 control nibble
+        ("1D" + ISO1_EXAMPLE[2:], "length"),  # length 13
+        ("1F" + ISO1_EXAMPLE[2:], "length"),  # length 15
+    ],
+)
+def test_format1_rejects_changed_control_or_long_length(block: str, problem: str) -> None:
+    with pytest.raises(PinBlockError, match=problem) as info:
+        pinblock.decode_format1(bytes.fromhex(block))
+    assert "123456" not in str(info.value)
 
 
 def test_published_format4_decipher() -> None:

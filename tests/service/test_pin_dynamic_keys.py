@@ -97,6 +97,10 @@ def test_published_tdes_block_writes_iso0_pin_blocks(svc) -> None:
     with pytest.raises(ValidationError) as info:
         visa_verify(svc, pvk, kek_arn, wrapped, "ISO_FORMAT_0", out["EncryptedPinBlock"], "0000")
     assert "WrappedKeyMaterial.Tr31KeyBlock" in info.value.message and "Decrypt" in info.value.message
+    # ISO_FORMAT_4 is the AES format: a TDES PEK is refused, in the message's own words.
+    with pytest.raises(ValidationError) as info:
+        visa_generate(svc, pvk, kek_arn, wrapped, "ISO_FORMAT_4")
+    assert "ISO_FORMAT_4 needs an AES PIN key" in info.value.message
 
 
 def test_published_aes_block_writes_iso4_and_format_rule(svc) -> None:

@@ -93,7 +93,7 @@ class PinBlocks:
             raise invalid(
                 path,
                 f"it must be {size} hexadecimal characters for {self.pin_block_format} "
-                f"under a {self.key.family} key",
+                f"under {_article(self.key.family)} {self.key.family} key",
             )
         try:
             return pinblock.decrypt_pin(
@@ -111,13 +111,18 @@ def _pin_blocks(params: dict[str, Any], key: PinKey) -> PinBlocks:
     if needed != key.family:
         raise invalid(
             "PinBlockFormat",
-            f"{fmt} needs a {needed} PIN key and {key.label} is {key.family} (ISO_FORMAT_4 is the "
-            "AES format; ISO_FORMAT_0, ISO_FORMAT_1 and ISO_FORMAT_3 are the TDES ones)",
+            f"{fmt} needs {_article(needed)} {needed} PIN key and {key.label} is {key.family} "
+            "(ISO_FORMAT_4 is the AES format; ISO_FORMAT_0, ISO_FORMAT_1 and ISO_FORMAT_3 are the TDES ones)",
         )
     pan = params.get("PrimaryAccountNumber")
     if pan is None and fmt in FORMATS_WITH_PAN:
         raise invalid("PrimaryAccountNumber", f"it is required with PinBlockFormat {fmt}")
     return PinBlocks(key, fmt, pan)
+
+
+def _article(word: str) -> str:
+    """The indefinite article before an algorithm family: "an AES", "a TDES"."""
+    return "an" if word[:1] in "AEIOU" else "a"
 
 
 def _family(algorithm: str) -> str:

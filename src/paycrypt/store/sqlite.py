@@ -11,7 +11,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from paycrypt.store.mpa import MpaTables
@@ -91,7 +91,11 @@ class SqliteStore:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         # Created 0600 before SQLite opens it: SQLite gives the -wal and -shm files the same mode.
-        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        # Only when absent: closing any descriptor of an open database drops every POSIX lock this
+        # process holds on it, so another process (`paycrypt mpa`) could then delete the WAL under
+        # a live connection and corrupt the database.
+        with suppress(FileExistsError):
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
