@@ -590,14 +590,14 @@ def test_tokens_and_certificates_refused(server, control, partner) -> None:
         KeyMaterialType="TR34_KEY_BLOCK",
         SigningKeyAlgorithm="RSA_4096",
     )
-    expect_error(
+    expect_error(  # an AS2805 cryptogram under a KEK that does not exist (tests/api/test_as2805_node.py)
         control.import_key,
-        "NotImplemented",
-        501,
+        "ResourceNotFoundException",
+        400,
         KeyMaterial={
             "As2805KeyCryptogram": {
                 "As2805KeyVariant": "TERMINAL_MAJOR_KEY_VARIANT_00",
-                "KeyModesOfUse": {"Encrypt": True},
+                "KeyModesOfUse": {"Encrypt": True, "Wrap": True},
                 "KeyAlgorithm": "TDES_2KEY",
                 "Exportable": True,
                 "WrappingKeyIdentifier": "alias/x",

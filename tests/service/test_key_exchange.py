@@ -18,7 +18,7 @@ import psec
 import pytest
 
 from paycrypt.clock import ManualClock
-from paycrypt.errors import Conflict, NotImplementedOperation, ResourceNotFound, ValidationError
+from paycrypt.errors import Conflict, ResourceNotFound, ValidationError
 from paycrypt.service import (
     certificates_ops,
     exporting,
@@ -488,12 +488,106 @@ def test_tr31_import_contradictions(svc) -> None:
     assert rows(svc) == before + 1
 
 
-def test_as2805_member_is_501(svc) -> None:
-    params = {"KeyMaterial": {"As2805KeyCryptogram": {"WrappingKeyIdentifier": "alias/x"}}}
-    with pytest.raises(NotImplementedOperation, match="As2805KeyCryptogram"):
-        importing.import_key(svc, ctx(svc), params)
-    with pytest.raises(NotImplementedOperation, match="As2805KeyCryptogram"):
-        exporting.export_key(svc, ctx(svc), {"ExportKeyIdentifier": "alias/x", **params})
+# --- AS2805 variant key cryptograms (issue 7) ----------------------------------------------------
+
+AS2805_WORKING_KEY = bytes.fromhex("89ABCDEF0123456776543210FEDCBA98")  # KCV EB7A8D
+# Issue 7's known answers: the working key under KNOWN_TDES ⊕ each variant's mask (TDES-CBC, IV 0).
+AS2805_CRYPTOGRAMS = {
+    "PIN_ENCRYPTION_KEY_VARIANT_28": ("TR31_P0_PIN_ENCRYPTION_KEY", "283353B15171638522838EC58E0643AA"),
+    "DATA_ENCRYPTION_KEY_VARIANT_22": (
+        "TR31_D0_SYMMETRIC_DATA_ENCRYPTION_KEY",
+        "170BD5F59BCACDDA4A70C0D1CA65ECA2",
+    ),
+    "MESSAGE_AUTHENTICATION_KEY_VARIANT_24": (
+        "TR31_M0_ISO_16609_MAC_KEY",
+        "A63809FB674229575BB772160397F198",
+    ),
+    "TERMINAL_MAJOR_KEY_VARIANT_00": ("TR31_K0_KEY_ENCRYPTION_KEY", "4230EF1CB26849557D6E1DACA7432525"),
+}
+K0 = "TR31_K0_KEY_ENCRYPTION_KEY"
+
+
+def as2805_import(svc: Service, kek: str, variant: str, cryptogram: str, **overrides) -> dict:
+    value = {
+        "As2805KeyVariant": variant,
+        "KeyModesOfUse": {"Generate": True, "Verify": True}
+        if variant.startswith("MESSAGE")
+        else {"Encrypt": True, "Decrypt": True, "Wrap": True, "Unwrap": True},
+        "KeyAlgorithm": "TDES_2KEY",
+        "Exportable": True,
+        "WrappingKeyIdentifier": kek,
+        "WrappedKeyCryptogram": cryptogram,
+        **overrides,
+    }
+    return importing.import_key(svc, ctx(svc), {"KeyMaterial": {"As2805KeyCryptogram": value}})["Key"]
+
+
+def as2805_export(svc: Service, key: str, kek: str, variant: str) -> dict:
+    material = {"As2805KeyCryptogram": {"WrappingKeyIdentifier": kek, "As2805KeyVariant": variant}}
+    return exporting.export_key(svc, ctx(svc), {"ExportKeyIdentifier": key, "KeyMaterial": material})[
+        "WrappedKey"
+    ]
+
+
+@pytest.mark.parametrize("variant", AS2805_CRYPTOGRAMS)
+def test_as2805_cryptogram_known_answers_both_ways(svc, variant) -> None:
+    usage, cryptogram = AS2805_CRYPTOGRAMS[variant]
+    kek = store(svc, KNOWN_TDES, K0, "TDES_2KEY", WRAP)
+    key = as2805_import(svc, kek, variant, cryptogram)
+    assert key["KeyCheckValue"] == "EB7A8D"
+    assert key["KeyOrigin"] == "EXTERNAL" and key["KeyAttributes"]["KeyUsage"] == usage
+    wrapped = as2805_export(svc, key["KeyArn"], kek, variant)
+    assert wrapped["KeyMaterial"] == cryptogram and wrapped["KeyCheckValue"] == "EB7A8D"
+    assert wrapped["WrappedKeyMaterialFormat"] == "KEY_CRYPTOGRAM" and wrapped["WrappingKeyArn"] == kek
+
+
+def test_as2805_cryptogram_rules(svc) -> None:
+    kek = store(svc, KNOWN_TDES, K0, "TDES_2KEY", WRAP)
+    p0_28 = AS2805_CRYPTOGRAMS["PIN_ENCRYPTION_KEY_VARIANT_28"][1]
+    pek = store(svc, AS2805_WORKING_KEY, "TR31_P0_PIN_ENCRYPTION_KEY", "TDES_2KEY", WRAP)
+    before = rows(svc)
+    for overrides, match in [
+        ({"KeyAlgorithm": "AES_128"}, "carry TDES_2KEY or TDES_3KEY"),
+        ({"KeyAlgorithm": "TDES_3KEY"}, r"TDES_2KEY\) is weaker"),  # the KEK is TDES_2KEY
+        ({"KeyModesOfUse": {"Generate": True}}, "As2805KeyVariant PIN_ENCRYPTION_KEY_VARIANT_28 gives"),
+        ({"WrappedKeyCryptogram": p0_28[:16]}, "32 or 48 hexadecimal"),
+    ]:
+        with pytest.raises(ValidationError, match=match):
+            as2805_import(svc, kek, "PIN_ENCRYPTION_KEY_VARIANT_28", p0_28, **overrides)
+    tdes3_kek = store(svc, KNOWN_TDES + KNOWN_TDES[:8], K0, "TDES_3KEY", WRAP)
+    with pytest.raises(ValidationError, match="does not carry a TDES_3KEY key"):
+        as2805_import(svc, tdes3_kek, "PIN_ENCRYPTION_KEY_VARIANT_28", p0_28, KeyAlgorithm="TDES_3KEY")
+    # the KEK: TR31_K0 TDES that unwraps to import and wraps to export
+    k1 = store(svc, KNOWN_TDES, "TR31_K1_KEY_BLOCK_PROTECTION_KEY", "TDES_2KEY", WRAP)
+    encrypt_only = store(svc, KNOWN_TDES, K0, "TDES_2KEY", {"Encrypt": True, "Wrap": True})
+    decrypt_only = store(svc, KNOWN_TDES, K0, "TDES_2KEY", {"Decrypt": True, "Unwrap": True})
+    aes_kek = store(svc, secrets.token_bytes(16), K0, "AES_128", WRAP)
+    for bad_kek, match in [(k1, "KeyUsage TR31_K1"), (encrypt_only, "KeyModesOfUse"), (aes_kek, "AES_128")]:
+        with pytest.raises(ValidationError, match=match):
+            as2805_import(svc, bad_kek, "PIN_ENCRYPTION_KEY_VARIANT_28", p0_28)
+    with pytest.raises(ResourceNotFound):
+        as2805_import(svc, "alias/no-such-kek", "PIN_ENCRYPTION_KEY_VARIANT_28", p0_28)
+    assert rows(svc) == before + 5  # only the KEKs stored above
+    for bad_kek, match in [(k1, "KeyUsage TR31_K1"), (decrypt_only, "KeyModesOfUse"), (aes_kek, "AES_128")]:
+        with pytest.raises(ValidationError, match=match):
+            as2805_export(svc, pek, bad_kek, "PIN_ENCRYPTION_KEY_VARIANT_28")
+    # the variant must fit the key's usage (one table: 28 P0, 22 D0, 24 M0, 00 K0)
+    for variant in ("DATA_ENCRYPTION_KEY_VARIANT_22", "MESSAGE_AUTHENTICATION_KEY_VARIANT_24"):
+        with pytest.raises(ValidationError, match="carries TR31_"):
+            as2805_export(svc, pek, kek, variant)
+    m3 = store(svc, AS2805_WORKING_KEY, "TR31_M3_ISO_9797_3_MAC_KEY", "TDES_2KEY", {"Generate": True})
+    with pytest.raises(ValidationError, match="carries TR31_M0_ISO_16609_MAC_KEY keys only"):
+        as2805_export(svc, m3, kek, "MESSAGE_AUTHENTICATION_KEY_VARIANT_24")
+    aes_pek = store(svc, secrets.token_bytes(16), "TR31_P0_PIN_ENCRYPTION_KEY", "AES_128", WRAP)
+    with pytest.raises(ValidationError, match="carry TDES_2KEY or TDES_3KEY"):
+        as2805_export(svc, aes_pek, kek, "PIN_ENCRYPTION_KEY_VARIANT_28")
+    tdes3_pek = store(svc, secrets.token_bytes(24), "TR31_P0_PIN_ENCRYPTION_KEY", "TDES_3KEY", WRAP)
+    with pytest.raises(ValidationError, match=r"TDES_2KEY\) is weaker"):
+        as2805_export(svc, tdes3_pek, kek, "PIN_ENCRYPTION_KEY_VARIANT_28")
+    assert as2805_export(svc, tdes3_pek, tdes3_kek, "PIN_ENCRYPTION_KEY_VARIANT_28")["KeyMaterial"]
+    locked = store(svc, AS2805_WORKING_KEY, "TR31_P0_PIN_ENCRYPTION_KEY", "TDES_2KEY", WRAP, exportable=False)
+    with pytest.raises(ValidationError, match="not exportable"):
+        as2805_export(svc, locked, kek, "PIN_ENCRYPTION_KEY_VARIANT_28")
 
 
 # --- TR-34 import -------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""ExportKey: every KeyMaterial member but As2805KeyCryptogram (the AS2805 issue's; 501 until then).
+"""ExportKey: every KeyMaterial member.
 
 What leaves (decided as the README records):
 
@@ -28,6 +28,9 @@ What leaves (decided as the README records):
   export would carry (`D0112K0TB00E0000` for a TDES KEK, as AWS emits).
 - KeyCryptogram: RSA-OAEP (SHA-256 default, SHA-512) to the WrappingKeyCertificate, chained to
   the named CA; refused for a key received with TR-31 exportability E ("key blocks only").
+- As2805KeyCryptogram: a TDES key under a TR31_K0 TDES KEK ⊕ the AS 2805 variant's mask, the
+  variant fitting the key's usage (`as2805_cryptograms`); refused, like KeyCryptogram, for a key
+  received with TR-31 exportability E.
 - The response's WrappingKeyArn is the KEK for TR-31, the K3 key pair for ECDH, and the CA that
   vouches for the receiver's certificate for TR-34 and KeyCryptogram (the model requires one;
   the guide's examples show none). KeyCheckValue is the exported key's, in
@@ -45,6 +48,7 @@ from cryptography import x509
 from paycrypt.crypto import certificates, dukpt_aes, dukpt_tdes, key_cryptogram, tr31, tr34
 from paycrypt.errors import Conflict, ValidationError
 from paycrypt.service import (
+    as2805_cryptograms,
     ecdh_agreement,
     identifiers,
     kcv_rules,
@@ -213,13 +217,17 @@ def _receiver(
     return certificate, authority
 
 
-def _cryptogram(svc: Service, ctx: Context, value: dict[str, Any], out: Outgoing) -> dict[str, Any]:
-    path = "KeyMaterial.KeyCryptogram"
+def _check_cryptogram_allowed(out: Outgoing, member: str) -> None:
     if not out.cryptogram_allowed:
         raise ValidationError(
             f"{out.label} was received with TR-31 exportability E: it may leave in key blocks only, "
-            f"not as a KeyCryptogram."
+            f"not as a {member}."
         )
+
+
+def _cryptogram(svc: Service, ctx: Context, value: dict[str, Any], out: Outgoing) -> dict[str, Any]:
+    path = "KeyMaterial.KeyCryptogram"
+    _check_cryptogram_allowed(out, "KeyCryptogram")
     certificate, authority = _receiver(svc, ctx, value, "KeyCryptogram", path, out)
     spec = value.get("WrappingSpec") or key_cryptogram.DEFAULT_WRAPPING_SPEC
     try:
@@ -274,6 +282,11 @@ def _signer(svc: Service, ctx: Context, value: dict[str, Any], path: str) -> tup
     return certificate, private_key
 
 
+def _as2805(svc: Service, ctx: Context, value: dict[str, Any], out: Outgoing) -> dict[str, Any]:
+    _check_cryptogram_allowed(out, "As2805KeyCryptogram")
+    return as2805_cryptograms.send(svc, ctx, value, out.source.attributes, out.material, out.label)
+
+
 Exporter = Callable[[Service, Context, dict[str, Any], Outgoing], dict[str, Any]]
 
 EXPORTERS: dict[str, Exporter] = {
@@ -281,4 +294,5 @@ EXPORTERS: dict[str, Exporter] = {
     "Tr34KeyBlock": _tr34,
     "KeyCryptogram": _cryptogram,
     "DiffieHellmanTr31KeyBlock": _ecdh,
+    "As2805KeyCryptogram": _as2805,
 }

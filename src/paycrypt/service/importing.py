@@ -1,4 +1,4 @@
-"""ImportKey: every KeyMaterial member but As2805KeyCryptogram (the AS2805 issue's; 501 until then).
+"""ImportKey: every KeyMaterial member.
 
 Each member has one function that checks and opens its material and says what the key is; the
 key is then stored through `keys.store_key` with KeyOrigin EXTERNAL, the request's Enabled
@@ -28,6 +28,8 @@ key is then stored through `keys.store_key` with KeyOrigin EXTERNAL, the request
 - DiffieHellmanTr31KeyBlock: ECDH with a stored K3 key pair whose DeriveKeyUsage is K0 or K1 and
   the partner's certificate (chained to the named CA), the KDF giving a TDES or AES KBPK, then as
   Tr31KeyBlock under that KBPK (`ecdh_agreement`).
+- As2805KeyCryptogram: a TDES key under a TR31_K0 TDES KEK ⊕ the AS 2805 variant's mask; the
+  variant gives the KeyUsage (`as2805_cryptograms`, whose docstring states the decisions).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from cryptography.hazmat.primitives import serialization
 from paycrypt.crypto import certificates, key_cryptogram, keygen, tr31, tr34
 from paycrypt.errors import ValidationError
 from paycrypt.service import (
+    as2805_cryptograms,
     ecdh_agreement,
     identifiers,
     kcv_rules,
@@ -284,6 +287,11 @@ def _cryptogram(svc: Service, ctx: Context, value: dict[str, Any]) -> Imported:
     return Imported(attributes, key, value["Exportable"])
 
 
+def _as2805(svc: Service, ctx: Context, value: dict[str, Any]) -> Imported:
+    received = as2805_cryptograms.receive(svc, ctx, value)
+    return Imported(received.attributes, received.material, received.exportable)
+
+
 Importer = Callable[[Service, Context, dict[str, Any]], Imported]
 
 IMPORTERS: dict[str, Importer] = {
@@ -293,4 +301,5 @@ IMPORTERS: dict[str, Importer] = {
     "Tr34KeyBlock": _tr34,
     "KeyCryptogram": _cryptogram,
     "DiffieHellmanTr31KeyBlock": _ecdh,
+    "As2805KeyCryptogram": _as2805,
 }

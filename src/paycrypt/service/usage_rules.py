@@ -67,6 +67,8 @@ def _key_exchange_rows() -> dict[tuple[str, str, str], KeyRule]:
     k3 = _rule({"TR31_K3_ASYMMETRIC_KEY_FOR_KEY_AGREEMENT"}, ECC, {"DeriveKey"})
     unwrap = _rule(keks, TDES | AES, {"Unwrap", "Decrypt"})
     wrap = _rule(keks, TDES | AES, {"Wrap", "Encrypt"})
+    as2805_unwrap = _rule({"TR31_K0_KEY_ENCRYPTION_KEY"}, TDES, {"Unwrap", "Decrypt"})
+    as2805_wrap = _rule({"TR31_K0_KEY_ENCRYPTION_KEY"}, TDES, {"Wrap", "Encrypt"})
     ca_role = "CertificateAuthorityPublicKeyIdentifier"
     return {
         ("WrappedKey", "Tr31KeyBlock", "KEK"): unwrap,
@@ -81,6 +83,9 @@ def _key_exchange_rows() -> dict[tuple[str, str, str], KeyRule]:
         ("ImportKey", "DiffieHellmanTr31KeyBlock", "PrivateKeyIdentifier"): k3,
         ("ImportKey", "DiffieHellmanTr31KeyBlock", ca_role): ca,
         ("ExportKey", "Tr31KeyBlock", "WrappingKeyIdentifier"): wrap,
+        # AS2805 variant cryptograms (issue 7): the KEK is a TR31_K0 TDES key.
+        ("ImportKey", "As2805KeyCryptogram", "WrappingKeyIdentifier"): as2805_unwrap,
+        ("ExportKey", "As2805KeyCryptogram", "WrappingKeyIdentifier"): as2805_wrap,
         ("ExportKey", "Tr34KeyBlock", ca_role): ca,
         ("ExportKey", "Tr34KeyBlock", "SigningKeyIdentifier"): _rule(
             {"TR31_S0_ASYMMETRIC_KEY_FOR_DIGITAL_SIGNATURE"}, RSA, {"Sign"}
