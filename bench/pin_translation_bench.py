@@ -8,7 +8,8 @@ What one run measures (issues 6 and 7):
      pinblock.decode_pinblock_iso_0, pinblock.encode_pinblock_iso_0, des.encrypt_tdes_ecb): the
      floor a Python implementation of the crypto alone reaches;
    - ``paycrypt PEK→PEK``: `service.pin_translation.translate_pin_data` on a SQLite store, TDES
-     PEK to TDES PEK, ISO format 0 to 0 (key lookup, usage checks, cached unsealed keys, crypto);
+     PEK to TDES PEK, ISO format 0 to 0 (key lookup, usage checks, cached unsealed keys, crypto),
+     and AES-128 PEK to AES-128 PEK, ISO format 4 to 4;
    - ``paycrypt DUKPT→PEK`` for a TDES BDK (X9.24-1, ISO 0 → ISO 0) and an AES-128 BDK (X9.24-3,
      ISO 4 → ISO 4 under an AES PEK), each with the DUKPT transaction cache of
      `service.dukpt_keys` (the same KSN again: a hit) and without it (cache disabled, and a fresh
@@ -67,10 +68,12 @@ class Keys:
         self.pek_in = primitives.set_odd_parity(secrets.token_bytes(16))
         self.pek_out = primitives.set_odd_parity(secrets.token_bytes(16))
         self.aes_pek = secrets.token_bytes(16)
+        self.aes_pek_in = secrets.token_bytes(16)
         self.arn = {
             "pek_in": _store(svc, self.pek_in, "TR31_P0_PIN_ENCRYPTION_KEY", "TDES_2KEY", EDWU),
             "pek_out": _store(svc, self.pek_out, "TR31_P0_PIN_ENCRYPTION_KEY", "TDES_2KEY", EDWU),
             "aes_pek": _store(svc, self.aes_pek, "TR31_P0_PIN_ENCRYPTION_KEY", "AES_128", EDWU),
+            "aes_pek_in": _store(svc, self.aes_pek_in, "TR31_P0_PIN_ENCRYPTION_KEY", "AES_128", EDWU),
             "tdes_bdk": _store(
                 svc, TDES_BDK, "TR31_B0_BASE_DERIVATION_KEY", "TDES_2KEY", {"DeriveKey": True}
             ),
@@ -102,6 +105,17 @@ def pek_request(k: Keys) -> dict[str, Any]:
     }
 
 
+def aes_pek_request(k: Keys) -> dict[str, Any]:
+    """AES-128 PEK to AES-128 PEK, ISO format 4 to 4."""
+    return {
+        "IncomingKeyIdentifier": k.arn["aes_pek_in"],
+        "OutgoingKeyIdentifier": k.arn["aes_pek"],
+        "IncomingTranslationAttributes": {"IsoFormat4": {"PrimaryAccountNumber": PAN}},
+        "OutgoingTranslationAttributes": {"IsoFormat4": {"PrimaryAccountNumber": PAN}},
+        "EncryptedPinBlock": pinblock.encrypt_pin(k.aes_pek_in, "ISO_FORMAT_4", PIN, PAN),
+    }
+
+
 def dukpt_request(k: Keys, standard: str, ksn: str) -> dict[str, Any]:
     fmt = "IsoFormat0" if standard == "TDES" else "IsoFormat4"
     return {
@@ -123,6 +137,7 @@ def in_process(args: argparse.Namespace, workdir: Path) -> list[tuple[str, float
     ctx = harness.context(svc.clock.now())
     cache = dukpt_keys.cache_for(svc)
     pek = pek_request(k)
+    aes_pek = aes_pek_request(k)
     block = bytes.fromhex(pek["EncryptedPinBlock"])
 
     def psec_pek_to_pek() -> str:
@@ -133,6 +148,9 @@ def in_process(args: argparse.Namespace, workdir: Path) -> list[tuple[str, float
     assert bytes.fromhex(psec_pek_to_pek()) == bytes.fromhex(
         pin_translation.translate_pin_data(svc, ctx, pek)["PinBlock"]
     )
+
+    aes_out = pin_translation.translate_pin_data(svc, ctx, aes_pek)["PinBlock"]
+    assert psec_pinblock.decipher_pinblock_iso_4(k.aes_pek, bytes.fromhex(aes_out), PAN) == PIN
 
     def fresh(standard: str, count: int = 20000) -> Callable[[], Any]:
         """Translations of distinct transactions (a fresh KSN each call), cache off."""
@@ -149,6 +167,11 @@ def in_process(args: argparse.Namespace, workdir: Path) -> list[tuple[str, float
     scenarios: list[tuple[str, Callable[[], Any], int]] = [
         ("psec PEK→PEK (TDES, ISO 0→0), crypto only", psec_pek_to_pek, dukpt_keys.CACHE_SIZE),
         ("paycrypt PEK→PEK (TDES, ISO 0→0)", lambda: pin_translation.translate_pin_data(svc, ctx, pek), 4096),
+        (
+            "paycrypt PEK→PEK (AES-128, ISO 4→4)",
+            lambda: pin_translation.translate_pin_data(svc, ctx, aes_pek),
+            4096,
+        ),
         ("paycrypt DUKPT→PEK TDES, cache hit (same KSN)", repeated("TDES"), dukpt_keys.CACHE_SIZE),
         ("paycrypt DUKPT→PEK TDES, no cache (fresh KSN)", fresh("TDES"), 0),
         ("paycrypt DUKPT→PEK AES-128 ISO 4, cache hit (same KSN)", repeated("AES"), dukpt_keys.CACHE_SIZE),
@@ -178,6 +201,7 @@ def over_http(args: argparse.Namespace, workdir: Path) -> None:
     translate = "translate_pin_data"
     scenarios = [
         ("PEK→PEK TDES ISO 0", translate, [pek_request(k)] * http_bench.SIGNED_REQUESTS),
+        ("PEK→PEK AES ISO 4", translate, [aes_pek_request(k)] * http_bench.SIGNED_REQUESTS),
         (
             "DUKPT→PEK TDES, 16 KSNs (cache hits)",
             translate,

@@ -2,9 +2,9 @@
 
 The other side of every exchange is written from the standards, not from paycrypt: a terminal
 that encrypts card data under its DUKPT data key (tests/api/mac_data_terminal.py), `cryptography`
-for the NIST SP 800-38A modes, `openssl enc` for CFB1, `openssl pkeyutl` for RSA, and pyemv for
-the EMV card session key. Published values: NIST SP 800-38A F.2.1 (AES-128 CBC) and ANSI X9.24-1
-Annex A (BDK 0123456789ABCDEFFEDCBA9876543210, KSN FFFF9876543210E00001).
+for the NIST SP 800-38A modes, `openssl enc` for CFB1, `openssl pkeyutl` and `cryptography` for
+RSA, and pyemv for the EMV card session key. Published values: NIST SP 800-38A F.2.1 (AES-128
+CBC) and ANSI X9.24-1 Annex A (BDK 0123456789ABCDEFFEDCBA9876543210, KSN FFFF9876543210E00001).
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import pyemv
 import pytest
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.decrepit.ciphers.modes import CFB, CFB8, OFB
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding as asym_padding
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
@@ -343,6 +344,84 @@ def test_re_encrypt_terminal_to_zone_and_rsa(server, data, rsa_pair) -> None:
         OutgoingEncryptionAttributes=outgoing,
     )["CipherText"]
     assert from_rsa == out["CipherText"]
+
+
+RSA_PADDINGS = {
+    "PKCS1": lambda: asym_padding.PKCS1v15(),
+    "OAEP_SHA1": lambda: asym_padding.OAEP(asym_padding.MGF1(hashes.SHA1()), hashes.SHA1(), None),
+    "OAEP_SHA256": lambda: asym_padding.OAEP(asym_padding.MGF1(hashes.SHA256()), hashes.SHA256(), None),
+    "OAEP_SHA512": lambda: asym_padding.OAEP(asym_padding.MGF1(hashes.SHA512()), hashes.SHA512(), None),
+}
+
+
+@pytest.mark.parametrize(
+    ("bdk_algorithm", "ksn", "rsa_padding"),
+    [
+        ("TDES_2KEY", "FFFF9876543210E00007", "OAEP_SHA256"),
+        ("TDES_2KEY", "FFFF9876543210E00300", "PKCS1"),
+        ("AES_128", "123456789012345600000009", "OAEP_SHA1"),
+        ("AES_128", "1234567890123456000000A0", "OAEP_SHA512"),
+    ],
+)
+def test_re_encrypt_between_rsa_and_dukpt(server, data, rsa_pair, bdk_algorithm, ksn, rsa_padding) -> None:
+    """ReEncryptData DUKPT -> RSA and RSA -> DUKPT (Asymmetric with PaddingType on the RSA side).
+    The terminal (tests/api/mac_data_terminal.py: X9.24-1 data variants, X9.24-3 data usages)
+    encrypts and decrypts under its own derived key; the RSA partner encrypts with the public key
+    and decrypts with the private key in plain `cryptography`."""
+    private_key = rsa_pair[0]
+    der = private_key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    pair = put_known_key(server, der, "TR31_D1_ASYMMETRIC_KEY_FOR_DATA_ENCRYPTION", "RSA_2048", ENC_DEC)
+    tdes = bdk_algorithm == "TDES_2KEY"
+    bdk_material = TDES_BDK if tdes else AES_BDK
+    bdk = put_known_key(server, bdk_material, B0, bdk_algorithm, DERIVE)["KeyArn"]
+    raw = bytes.fromhex(ksn)
+
+    def terminal_key(direction: str) -> bytes:
+        if tdes:
+            return terminal.tdes_terminal_key(bdk_material, raw, "DATA", direction)
+        return terminal.aes_terminal_key(bdk_material, raw, "DATA", direction)
+
+    cipher = terminal.tdes if tdes else terminal.aes
+    block = 8 if tdes else 16
+    rsa_attrs = {"Asymmetric": {"PaddingType": rsa_padding}}
+    # terminal -> RSA partner: the card data leaves the DUKPT zone under the partner's RSA key
+    track = secrets.token_bytes(block * 3)
+    iv = secrets.token_bytes(block)
+    sent = cipher(terminal_key("REQUEST"), track, modes.CBC(iv))
+    incoming = {
+        "Dukpt": {"KeySerialNumber": ksn, "DukptKeyVariant": "REQUEST", "InitializationVector": iv.hex()}
+    }
+    to_rsa = data.re_encrypt_data(
+        IncomingKeyIdentifier=bdk,
+        OutgoingKeyIdentifier=pair["KeyArn"],
+        CipherText=sent.hex(),
+        IncomingEncryptionAttributes=incoming,
+        OutgoingEncryptionAttributes=rsa_attrs,
+    )
+    assert to_rsa["KeyArn"] == pair["KeyArn"] and to_rsa["KeyCheckValue"] == pair["KeyCheckValue"]
+    ciphertext = bytes.fromhex(to_rsa["CipherText"])
+    assert len(ciphertext) == 256
+    assert private_key.decrypt(ciphertext, RSA_PADDINGS[rsa_padding]()) == track
+    # RSA partner -> terminal: the partner's RSA-encrypted data goes out under the response key
+    answer = secrets.token_bytes(block * 2)
+    from_partner = private_key.public_key().encrypt(answer, RSA_PADDINGS[rsa_padding]())
+    for mode, out_iv in (("ECB", None), ("CBC", secrets.token_bytes(block))):
+        outgoing = {"KeySerialNumber": ksn, "DukptKeyVariant": "RESPONSE", "Mode": mode}
+        if out_iv:
+            outgoing["InitializationVector"] = out_iv.hex()
+        to_terminal = data.re_encrypt_data(
+            IncomingKeyIdentifier=pair["KeyArn"],
+            OutgoingKeyIdentifier=bdk,
+            CipherText=from_partner.hex(),
+            IncomingEncryptionAttributes=rsa_attrs,
+            OutgoingEncryptionAttributes={"Dukpt": outgoing},
+        )
+        assert to_terminal["KeyArn"] == bdk
+        mode_object = modes.ECB() if out_iv is None else modes.CBC(out_iv)
+        received = bytes.fromhex(to_terminal["CipherText"])
+        assert cipher(terminal_key("RESPONSE"), received, mode_object, decrypt=True) == answer, mode
 
 
 def _expect(call, fragment: str, **kwargs) -> None:

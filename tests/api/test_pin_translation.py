@@ -5,7 +5,7 @@ plain `cryptography` and psec, not paycrypt's code); keys are published test key
 `put_known_key`. Sources: ANSI X9.24-1:2009 Annex A (BDK 0123456789ABCDEFFEDCBA9876543210, KSN
 FFFF9876543210E00001…, PIN 1234, PAN 4012345678909), the X9.24-3-2017 supplement test vectors
 (AES BDK FEDCBA9876543210F1F1F1F1F1F1F1F1, initial key ID 1234567890123456), and issue 7's
-AS2805 known answers.
+AS2805 known answers. The ECDH partner app (PIN selection and reveal) is tests/kx_partner.py.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import botocore.exceptions
 import pytest
 from psec import tr31 as psec_tr31
 
+from tests import kx_partner as kp
 from tests.api import pin_terminal as term
 from tests.api.cli import AwsCli
 from tests.api.helpers import db_snapshot, expect_error
@@ -144,6 +145,69 @@ def test_aes_dukpt_terminal_to_tdes_zone_pek_format_0(data, aes_bdk, zone_pek) -
         IncomingDukptAttributes={"KeySerialNumber": ksn, "DukptKeyDerivationType": "AES_128"},
     )
     assert term.decrypt_pin_block(zone_key, 0, out["PinBlock"], PAN) == "8642"
+
+
+SEED_PAN = "171234567890123"  # the guide's PAN (fails Luhn; accepted)
+
+
+@pytest.mark.parametrize("derivation_type", [None, "AES_128"])
+def test_seed_p1_corrected_pek_to_aes_dukpt_format_4(server, data, aes_bdk, derivation_type) -> None:
+    """Seed-C P1 as corrected (the AWS CLI example's coherent direction, 24-hex KSN per
+    A-DUKPT-2): ISO format 0 in under a TDES PEK, format 4 out under the AES DUKPT PIN key the
+    terminal derives from the X9.24-3 supplement's AES BDK; the terminal reads the same PIN."""
+    pek_material = term.odd_parity(secrets.token_bytes(24))
+    pek = put_known_key(server, pek_material, P0, "TDES_3KEY", EDWU)["KeyArn"]
+    ksn = "123456789012345600000008"
+    outgoing = {"KeySerialNumber": ksn}
+    if derivation_type:
+        outgoing["DukptKeyDerivationType"] = derivation_type
+    out = data.translate_pin_data(
+        IncomingKeyIdentifier=pek,
+        OutgoingKeyIdentifier=aes_bdk,
+        IncomingTranslationAttributes=_fmt(0, SEED_PAN),
+        OutgoingTranslationAttributes=_fmt(4, SEED_PAN),
+        EncryptedPinBlock=term.encrypt_pin_block(pek_material, 0, "1234", SEED_PAN),
+        OutgoingDukptAttributes=outgoing,
+    )
+    terminal_key = term.aes_dukpt_pin_key(AES_BDK, bytes.fromhex(ksn))
+    assert terminal_key.hex().upper() == "4D9DF3FBEE3448FC3E676D04320A90F5"  # X9.24-3 supplement
+    assert len(out["PinBlock"]) == 32
+    assert term.decrypt_pin_block(terminal_key, 4, out["PinBlock"], SEED_PAN) == "1234"
+    assert out["KeyArn"] == aes_bdk
+
+
+def test_aes_dukpt_to_dukpt(server, data, aes_bdk, tdes_bdk) -> None:
+    """AES DUKPT in (format 4) to another AES BDK's terminal (format 4) and to a TDES DUKPT
+    terminal (format 0); each terminal decrypts the PIN under its own derived key."""
+    other_material = secrets.token_bytes(32)
+    other_bdk = put_known_key(server, other_material, B0, "AES_256", DERIVE)["KeyArn"]
+    ksn_in, ksn_out = "123456789012345600000005", "ABCDEF012345678900000C01"
+    sent = term.encrypt_pin_block(term.aes_dukpt_pin_key(AES_BDK, bytes.fromhex(ksn_in)), 4, "975310", PAN)
+    to_aes = data.translate_pin_data(
+        IncomingKeyIdentifier=aes_bdk,
+        OutgoingKeyIdentifier=other_bdk,
+        IncomingTranslationAttributes=_fmt(4),
+        OutgoingTranslationAttributes=_fmt(4),
+        EncryptedPinBlock=sent,
+        IncomingDukptAttributes={"KeySerialNumber": ksn_in},
+        OutgoingDukptAttributes={"KeySerialNumber": ksn_out, "DukptKeyDerivationType": "AES_128"},
+    )
+    other_key = term.aes_dukpt_pin_key(other_material, bytes.fromhex(ksn_out), "AES_128")
+    assert term.decrypt_pin_block(other_key, 4, to_aes["PinBlock"], PAN) == "975310"
+    assert to_aes["KeyArn"] == other_bdk
+    tdes_ksn = "FFFF9876543210E00012"
+    to_tdes = data.translate_pin_data(
+        IncomingKeyIdentifier=aes_bdk,
+        OutgoingKeyIdentifier=tdes_bdk,
+        IncomingTranslationAttributes=_fmt(4),
+        OutgoingTranslationAttributes=_fmt(0),
+        EncryptedPinBlock=sent,
+        IncomingDukptAttributes={"KeySerialNumber": ksn_in},
+        OutgoingDukptAttributes={"KeySerialNumber": tdes_ksn},
+    )
+    tdes_key = term.tdes_dukpt_pin_key(TDES_BDK, bytes.fromhex(tdes_ksn))
+    assert term.decrypt_pin_block(tdes_key, 0, to_tdes["PinBlock"], PAN) == "975310"
+    assert to_tdes["KeyArn"] == tdes_bdk
 
 
 PAIRS = [(a, b) for a, b in itertools.product((0, 1, 3, "A0", 4), repeat=2) if not (a != 1 and b == 1)]
@@ -323,6 +387,91 @@ def test_dynamic_pek_to_acquirer_working_key(server, data, control) -> None:
     assert back["KeyArn"] == kek
 
 
+def _import_ca(control, member: str, party: kp.Party, parent: str | None = None) -> str:
+    """ImportKey of a partner CA certificate (RootCertificatePublicKey or TrustedCertificatePublicKey)."""
+    body: dict = {
+        "KeyAttributes": {
+            "KeyUsage": "TR31_S0_ASYMMETRIC_KEY_FOR_DIGITAL_SIGNATURE",
+            "KeyClass": "PUBLIC_KEY",
+            "KeyAlgorithm": "ECC_NIST_P256",
+            "KeyModesOfUse": {"Verify": True},
+        },
+        "PublicKeyCertificate": party.b64,
+    }
+    if parent:
+        body["CertificateAuthorityPublicKeyIdentifier"] = parent
+    return control.import_key(KeyMaterial={member: body})["Key"]["KeyArn"]
+
+
+@pytest.mark.parametrize(("algorithm", "formats"), [("TDES_2KEY", (0, 3)), ("AES_128", (4, 4))])
+def test_ecdh_pin_selection_and_reveal(server, control, data, algorithm, formats) -> None:
+    """PIN selection and reveal with a DiffieHellmanSymmetricKey dynamic key, all through boto3:
+    the partner's CA chain goes in by ImportKey, the K3 key pair by CreateKey (DeriveKeyUsage P0),
+    its certificate out by GetPublicKeyCertificate; the partner app (tests/kx_partner.py, plain
+    `cryptography`) agrees the PEK by ECDH + NIST SP 800-56A concatenation KDF and encrypts and
+    decrypts its PIN blocks with psec / `cryptography` (tests/api/pin_terminal.py)."""
+    root = kp.ca("ECC_NIST_P256", "PIN app root")
+    issuing = kp.leaf(root, "ECC_NIST_P256", "PIN app issuing CA", is_ca=True)
+    root_arn = _import_ca(control, "RootCertificatePublicKey", root)
+    issuing_arn = _import_ca(control, "TrustedCertificatePublicKey", issuing, root_arn)
+    app = kp.leaf(issuing, "ECC_NIST_P256", "cardholder app")
+    k3 = control.create_key(
+        Exportable=False,
+        DeriveKeyUsage=P0,
+        KeyAttributes={
+            "KeyAlgorithm": "ECC_NIST_P256",
+            "KeyUsage": "TR31_K3_ASYMMETRIC_KEY_FOR_KEY_AGREEMENT",
+            "KeyClass": "ASYMMETRIC_KEY_PAIR",
+            "KeyModesOfUse": {"DeriveKey": True},
+        },
+    )["Key"]["KeyArn"]
+    service_certificate = kp.load_b64(control.get_public_key_certificate(KeyIdentifier=k3)["KeyCertificate"])
+    shared = secrets.token_hex(16).upper()
+    app_key = kp.ecdh_key(app.key, service_certificate, algorithm=algorithm, shared_information=shared)
+    ecdh = {
+        "WrappedKeyMaterial": {
+            "DiffieHellmanSymmetricKey": {
+                "CertificateAuthorityPublicKeyIdentifier": issuing_arn,
+                "PublicKeyCertificate": app.b64,
+                "KeyAlgorithm": algorithm,
+                "KeyDerivationFunction": "NIST_SP800",
+                "KeyDerivationHashAlgorithm": "SHA_256",
+                "SharedInformation": shared,
+            }
+        }
+    }
+    if algorithm == "AES_128":
+        issuer_material = secrets.token_bytes(16)
+    else:
+        issuer_material = term.odd_parity(secrets.token_bytes(16))
+    issuer_pek = put_known_key(server, issuer_material, P0, algorithm, EDWU)["KeyArn"]
+    fin, fout = formats
+    selected = data.translate_pin_data(  # PIN selection: the app's block in under the ECDH key
+        IncomingKeyIdentifier=k3,
+        OutgoingKeyIdentifier=issuer_pek,
+        IncomingTranslationAttributes=_fmt(fin),
+        OutgoingTranslationAttributes=_fmt(fin),
+        EncryptedPinBlock=term.encrypt_pin_block(app_key, fin, "739146", PAN),
+        IncomingWrappedKey=ecdh,
+    )
+    assert term.decrypt_pin_block(issuer_material, fin, selected["PinBlock"], PAN) == "739146"
+    assert selected["KeyArn"] == issuer_pek
+    revealed = data.translate_pin_data(  # PIN reveal: out to the app under the ECDH key
+        IncomingKeyIdentifier=issuer_pek,
+        OutgoingKeyIdentifier=k3,
+        IncomingTranslationAttributes=_fmt(fin),
+        OutgoingTranslationAttributes=_fmt(fout),
+        EncryptedPinBlock=selected["PinBlock"],
+        OutgoingWrappedKey=ecdh,
+    )
+    assert term.decrypt_pin_block(app_key, fout, revealed["PinBlock"], PAN) == "739146"
+    assert revealed["KeyArn"] == k3
+    if algorithm == "AES_128":
+        assert revealed["KeyCheckValue"] == kp.kcv_aes(app_key)
+    else:
+        assert revealed["KeyCheckValue"] == kp.kcv_tdes(app_key)
+
+
 # --- bad input ----------------------------------------------------------------------------------
 
 
@@ -416,10 +565,10 @@ def _bad_translations(tdes_bdk: str, aes_bdk: str, zone_arn: str, aes_arn: str, 
         ),
         (
             "odd-length block",
-            {**base, "EncryptedPinBlock": "1B9C1845EB993A7A1"},
+            {**base, "IncomingKeyIdentifier": zone_arn, "EncryptedPinBlock": "1B9C1845EB993A7A1"},
             "ValidationException",
             400,
-            "",
+            "EncryptedPinBlock",
         ),
         (
             "two incoming key sources",
