@@ -158,7 +158,7 @@ class Authorizer:
                 alias = self.service.store.get_alias(account, region, name)
                 record = self.service.store.get_key(alias.key_arn) if alias and alias.key_arn else None
                 if record is not None:
-                    refs.append(self._key_ref(record, target.member))
+                    refs.append(self._key_ref(record, target.member, credential))
                     records.append(record)
         elif target.kind == "approval-team":
             if _arn_account(target.identifier, account) != account:  # MPA is never cross-account
@@ -188,7 +188,7 @@ class Authorizer:
                 record = store.get_key(identifier)
                 if record is None or record.account != account or record.region != region:
                     return ResourceRef(identifier, account, member=target.member), None
-                return self._key_ref(record, target.member), record
+                return self._key_ref(record, target.member, credential), record
             alias_name, alias_arn = resource, identifier
         else:
             alias_name, alias_arn = identifier, f"{ARN_PREFIX}{region}:{account}:{identifier}"
@@ -196,7 +196,7 @@ class Authorizer:
         record = store.get_key(alias.key_arn) if alias is not None and alias.key_arn else None
         if record is None or record.account != account or record.region != region:
             return ResourceRef(alias_arn, account, request_alias=alias_name, member=target.member), None
-        return self._key_ref(record, target.member, alias_name, alias_arn), record
+        return self._key_ref(record, target.member, credential, alias_name, alias_arn), record
 
     def _foreign(
         self, target: Target, credential: Credential, region: str, cross: bool, arn_region: str, resource: str
@@ -211,15 +211,29 @@ class Authorizer:
         policy = self.service.store.get_resource_policy(identifier) if record is not None else None
         if record is None or record.region != region or policy is None:
             raise _not_found(identifier, target.member)
-        return self._key_ref(record, target.member), record
+        return self._key_ref(record, target.member, credential), record
 
     def _key_ref(
-        self, record: KeyRecord, member: str, request_alias: str | None = None, alias_arn: str | None = None
+        self,
+        record: KeyRecord,
+        member: str,
+        credential: Credential,
+        request_alias: str | None = None,
+        alias_arn: str | None = None,
     ) -> ResourceRef:
+        """The key with what conditions may test: its tags and alias names are read only if a
+        policy that can apply mentions them (the caller's, or the key's own for aliases)."""
         store = self.service.store
-        tags = {tag["Key"]: tag["Value"] for tag in store.get_tags(record.arn)}
-        listed = store.list_aliases(record.account, record.region, record.arn, "", 1000)
-        aliases = tuple(alias.alias_name for alias in listed)
+        policy = store.get_resource_policy(record.arn)
+        tags: dict[str, str] = {}
+        if getattr(credential, "reads_tags", True):
+            tags = {tag["Key"]: tag["Value"] for tag in store.get_tags(record.arn)}
+        aliases: tuple[str, ...] = ()
+        if getattr(credential, "reads_aliases", True) or (
+            policy is not None and "resourcealiases" in policy.lower()
+        ):
+            listed = store.list_aliases(record.account, record.region, record.arn, "", 1000)
+            aliases = tuple(alias.alias_name for alias in listed)
         return ResourceRef(
             record.arn,
             record.account,
@@ -227,7 +241,7 @@ class Authorizer:
             aliases=aliases,
             request_alias=request_alias,
             alias_arn=alias_arn,
-            policy=store.get_resource_policy(record.arn),
+            policy=policy,
             member=member,
         )
 

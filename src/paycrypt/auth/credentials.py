@@ -60,6 +60,10 @@ class Principal(Credential):
     name: str = ""
     policies: tuple[Policy, ...] = ()
     policy_names: tuple[str, ...] = ()
+    # Whether any of its policies' text mentions aws:ResourceTag / ResourceAliases: if none does,
+    # the authorizer need not read a key's tags or aliases for this caller (a shortcut, not a rule).
+    reads_tags: bool = True
+    reads_aliases: bool = True
 
     @property
     def root(self) -> bool:
@@ -120,7 +124,9 @@ def principals(document: IamFile, base: Path, where: str) -> dict[str, Credentia
     found: dict[str, Credential] = {}
     for entry in document.principals:
         kind, arn, uid = principal_identity(entry)
-        policies = tuple(_compile(entry, index, base, where) for index in range(len(entry.policies)))
+        compiled = [_compile(entry, index, base, where) for index in range(len(entry.policies))]
+        policies = tuple(policy for policy, _ in compiled)
+        texts = " ".join(text for _, text in compiled).lower()
         names = tuple(p.name for p in entry.policies)
         for key in entry.access_keys:
             if key.status != "Active":
@@ -135,11 +141,13 @@ def principals(document: IamFile, base: Path, where: str) -> dict[str, Credentia
                 name=entry.name,
                 policies=policies,
                 policy_names=names,
+                reads_tags="aws:resourcetag" in texts,
+                reads_aliases="resourcealiases" in texts,
             )
     return found
 
 
-def _compile(entry: PrincipalEntry, index: int, base: Path, where: str) -> Policy:
+def _compile(entry: PrincipalEntry, index: int, base: Path, where: str) -> tuple[Policy, str]:
     policy = entry.policies[index]
     label = f"{where}: {entry.label}: policy {policy.name!r}"
     text = policy.document
@@ -151,7 +159,7 @@ def _compile(entry: PrincipalEntry, index: int, base: Path, where: str) -> Polic
         except OSError as exc:
             raise IamFileError(f"{label}: cannot read {path}: {exc.strerror}") from None
     try:
-        return parse_policy(text or "", "identity")
+        return parse_policy(text or "", "identity"), text or ""
     except PolicyError as exc:
         raise IamFileError(f"{label}: {exc}") from None
 
