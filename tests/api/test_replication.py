@@ -321,6 +321,23 @@ def test_asymmetric_keys_do_not_replicate(repl, regions) -> None:
     assert full_snapshot(repl.data_dir) == before
 
 
+def _account_policy(arn: str) -> str:
+    """A resource policy sharing the key with one other account (not public)."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": "arn:aws:iam::444455556666:root"},
+                    "Action": "payment-cryptography:GetKey",
+                    "Resource": arn,
+                }
+            ],
+        }
+    )
+
+
 def test_replica_is_read_only(repl, regions) -> None:
     """Every mutation of an RRK is ConflictException naming the PRK's region; an RRK cannot replicate."""
     arn = replicated_cvk(regions, [WEST])
@@ -335,6 +352,8 @@ def test_replica_is_read_only(repl, regions) -> None:
         (west.untag_resource, {"ResourceArn": rrk, "TagKeys": ["k"]}),
         (west.add_key_replication_regions, {"KeyIdentifier": rrk, "ReplicationRegions": [AP]}),
         (west.remove_key_replication_regions, {"KeyIdentifier": rrk, "ReplicationRegions": [EAST]}),
+        (west.put_resource_policy, {"ResourceArn": rrk, "Policy": _account_policy(rrk)}),
+        (west.delete_resource_policy, {"ResourceArn": rrk}),
     ]
     before = settled_snapshot(repl.data_dir)
     for call, params in mutations:

@@ -9,6 +9,8 @@ aws:SourceVpce, … condition) is PublicPolicyException (`auth.policy.is_public`
 operations work on the caller's own keys only (the model: "can't be used across different
 accounts"); a key pending deletion cannot get a new policy (ConflictException), as for tags.
 The authorizer evaluates the policy on every request that names the key (`auth.authorize`).
+Replica keys are read-only, their policy included: Put/DeleteResourcePolicy on a replica is
+ConflictException naming the primary's region, and a primary's policy is not replicated.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 
 from paycrypt.auth.policy import PolicyError, is_public, parse_policy
 from paycrypt.errors import Conflict, ResourceNotFound, ServiceError, ValidationError
-from paycrypt.service import identifiers
+from paycrypt.service import identifiers, replication
 from paycrypt.service.context import Context
 from paycrypt.service.core import Service
 
@@ -41,6 +43,7 @@ def put_resource_policy(svc: Service, ctx: Context, params: dict[str, Any]) -> d
         record = identifiers.resolve_resource_arn(svc.store, ctx, params["ResourceArn"])
         if record.key_state == "DELETE_PENDING":
             raise Conflict(f"Key {record.arn} is pending deletion; its policy cannot be changed.")
+        replication.check_writable(record, "PutResourcePolicy")
         svc.store.put_resource_policy(record.arn, record.account, record.region, text)
     return {"ResourceArn": record.arn, "Policy": text}
 
@@ -56,6 +59,7 @@ def get_resource_policy(svc: Service, ctx: Context, params: dict[str, Any]) -> d
 def delete_resource_policy(svc: Service, ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     with svc.store.transaction():
         record = identifiers.resolve_resource_arn(svc.store, ctx, params["ResourceArn"])
+        replication.check_writable(record, "DeleteResourcePolicy")
         if not svc.store.delete_resource_policy(record.arn):
             raise ResourceNotFound(f"Key {record.arn} has no resource policy.", record.arn)
     return {}
