@@ -259,3 +259,12 @@ def test_null_map_value_is_refused(server, control, cvk, unchanged) -> None:
     )
     assert status == 400 and response["__type"] == "ValidationException"
     assert "OptionalBlocks.T1" in response["Message"]
+
+
+def test_oversized_body_is_413_before_authentication(server, unchanged) -> None:
+    body = b"{" + b" " * (1024 * 1024 + 1) + b"}"
+    status, _, raw = rawhttp.send(
+        server.endpoint, "/", body, {"Content-Type": "application/x-amz-json-1.0"}, sign=False
+    )
+    assert status == 413
+    assert json.loads(raw)["__type"] == "RequestEntityTooLargeException"

@@ -92,12 +92,15 @@ class App:
             return
         if scope["type"] != "http":
             return
-        body = await _read_body(receive)
+        body = await _read_body(receive, MAX_BODY_BYTES)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
         query = scope.get("query_string", b"").decode("latin-1")
         client = scope.get("client") or ("-", 0)
-        response = self.handle(scope["method"], raw_path, query, headers, body, client[0])
+        if body is None:
+            response = _too_large()
+        else:
+            response = self.handle(scope["method"], raw_path, query, headers, body, client[0])
         await send(
             {
                 "type": "http.response.start",
@@ -322,10 +325,30 @@ def _media_type_error(plane: str, headers: Mapping[str, str], body: bytes) -> Pr
     )
 
 
-async def _read_body(receive: Receive) -> bytes:
-    chunks = []
+# The largest request the models allow (a TR-34 block with its certificates) is a few tens of KiB;
+# a body is read, and held, before the signature is checked, so it is bounded.
+MAX_BODY_BYTES = 1024 * 1024
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The request body, or None once it passes `limit` (the rest is drained, not kept)."""
+    chunks, size = [], 0
     while True:
         message = await receive()
-        chunks.append(message.get("body", b""))
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size <= limit:
+            chunks.append(chunk)
         if not message.get("more_body"):
-            return b"".join(chunks)
+            return b"".join(chunks) if size <= limit else None
+
+
+def _too_large() -> Response:
+    body = json.dumps(
+        {
+            "__type": "RequestEntityTooLargeException",
+            "message": f"Request body exceeds {MAX_BODY_BYTES} bytes.",
+        }
+    ).encode()
+    headers = {"content-type": "application/json", "x-amzn-errortype": "RequestEntityTooLargeException"}
+    return Response(413, headers, body)
