@@ -1,4 +1,4 @@
-"""The IAM policy engine (paycrypt.auth.policy), called directly.
+"""The IAM policy engine (paycrypt.policy.evaluation), called directly.
 
 Policies P-2…T-5 are the normalized copies in seed-F §1.8 of the guide's examples (guide lines
 given there); the cases numbered like seed-F §1.9's table are its expected decisions (18–25 are
@@ -15,8 +15,8 @@ import time
 
 import pytest
 
-from paycrypt.auth import policy as pol
-from paycrypt.auth.policy import (
+from paycrypt.policy import evaluation as pol
+from paycrypt.policy.evaluation import (
     ACTIONS,
     Effect,
     PolicyError,
@@ -603,7 +603,7 @@ def test_condition_operator(condition, overrides, expected) -> None:
 
 
 def test_every_operator_is_covered() -> None:
-    from paycrypt.auth.policy_conditions import OPERATORS
+    from paycrypt.policy.conditions import OPERATORS
 
     used = {op.split(":")[-1].removesuffix("IfExists") for cond, _, _ in OPERATOR_CASES for op in cond}
     assert used >= OPERATORS

@@ -36,7 +36,10 @@ from __future__ import annotations
 from typing import Any
 
 from paycrypt.auth.credentials import ROOT, Principal
-from paycrypt.auth.policy import (
+from paycrypt.auth.sigv4 import Credential
+from paycrypt.auth.throttle import ASYMMETRIC, CONTROL, SYMMETRIC, Throttle
+from paycrypt.errors import AccessDenied, ResourceNotFound
+from paycrypt.policy.evaluation import (
     RequestContext,
     RequestShape,
     ResourceRef,
@@ -47,9 +50,6 @@ from paycrypt.auth.policy import (
     evaluate,
     parse_policy,
 )
-from paycrypt.auth.sigv4 import Credential
-from paycrypt.auth.throttle import ASYMMETRIC, CONTROL, SYMMETRIC, Throttle
-from paycrypt.errors import AccessDenied, ResourceNotFound
 from paycrypt.service.core import Service
 from paycrypt.store.records import KeyRecord
 

@@ -39,8 +39,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from paycrypt.auth.iam_file import IamFile, IamFileError, PrincipalEntry
-from paycrypt.auth.policy import Policy, PolicyError, parse_policy
 from paycrypt.auth.sigv4 import Credential
+from paycrypt.policy.evaluation import Policy, PolicyError, parse_policy
 
 log = logging.getLogger("paycrypt")
 

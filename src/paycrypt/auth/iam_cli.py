@@ -36,7 +36,7 @@ from paycrypt.auth.iam_file import (
     PrincipalEntry,
     editing,
 )
-from paycrypt.auth.policy import PolicyError, parse_policy
+from paycrypt.policy.evaluation import PolicyError, parse_policy
 
 FILE_NAME = "credentials.toml"
 _KEY_ALPHABET = string.ascii_uppercase + "234567"

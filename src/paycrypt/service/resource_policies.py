@@ -1,11 +1,11 @@
 """Resource-based (key) policies: PutResourcePolicy, GetResourcePolicy, DeleteResourcePolicy.
 
 A key has at most one policy, stored as the JSON text given (returned as given). The policy is
-checked by `auth.policy.parse_policy(text, "resource")`: every statement needs Effect, a
+checked by `policy.evaluation.parse_policy(text, "resource")`: every statement needs Effect, a
 Principal or NotPrincipal, Action or NotAction, Resource or NotResource, and known operators;
 anything else is ValidationException naming the element. A policy that opens the key to
 everyone (Principal "*" or NotPrincipal, not pinned by an aws:PrincipalAccount, aws:PrincipalArn,
-aws:SourceVpce, … condition) is PublicPolicyException (`auth.policy.is_public`). The three
+aws:SourceVpce, … condition) is PublicPolicyException (`policy.evaluation.is_public`). The three
 operations work on the caller's own keys only (the model: "can't be used across different
 accounts"); a key pending deletion cannot get a new policy (ConflictException), as for tags.
 The authorizer evaluates the policy on every request that names the key (`auth.authorize`).
@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from paycrypt.auth.policy import PolicyError, is_public, parse_policy
 from paycrypt.errors import Conflict, ResourceNotFound, ServiceError, ValidationError
+from paycrypt.policy.evaluation import PolicyError, is_public, parse_policy
 from paycrypt.service import identifiers, replication
 from paycrypt.service.context import Context
 from paycrypt.service.core import Service

@@ -1,7 +1,7 @@
 """IAM policy evaluation: may this principal perform this action on these resources?
 
 Pure (no store, no I/O): the request path resolves what a request names (see
-`paycrypt.auth.policy_requests`), builds a `RequestContext` and calls `evaluate`. The rules are
+`paycrypt.policy.requests`), builds a `RequestContext` and calls `evaluate`. The rules are
 AWS IAM's ("Policy evaluation logic" and "IAM JSON policy element reference", IAM User Guide) as
 seed-F §1.7 summarises them, with the choices the guide leaves open made as follows.
 
@@ -40,11 +40,11 @@ Resources (seed-F §7.3 items 3 and 4)
 
 Actions match case-insensitively with `*`/`?`; the guide's invalid names
 (`payment-cryptography:Decrypt`, `VerifyCardData`) are valid syntax that match nothing.
-Resource patterns match case-sensitively, per ARN part (see policy_conditions). Condition
-semantics and policy variables: see `paycrypt.auth.policy_conditions`.
+Resource patterns match case-sensitively, per ARN part (see policy.conditions). Condition
+semantics and policy variables: see `paycrypt.policy.conditions`.
 
 Interface (for the request path)
-    shape = describe(operation, params)                  # pure, table-driven (policy_requests)
+    shape = describe(operation, params)                  # pure, table-driven (policy.requests)
     refs = [...]                                          # resolve shape.targets against the store
     ctx = build_context(shape, refs, principal_arn=..., principal_account=..., region=...,
                         username=..., source_ip=..., secure_transport=...)
@@ -71,9 +71,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from paycrypt.auth.policy_conditions import Clause, PolicyError, Value, compile_conditions
-from paycrypt.auth.policy_conditions import Pattern as _Pattern
-from paycrypt.auth.policy_requests import (
+from paycrypt.policy.conditions import Clause, PolicyError, Value, compile_conditions
+from paycrypt.policy.conditions import Pattern as _Pattern
+from paycrypt.policy.requests import (
     ACTIONS,
     IDENTIFIER_KEYS,
     PREFIX,

@@ -1,7 +1,7 @@
 """IAM policy Condition blocks, Resource/ARN patterns and policy variables, compiled once.
 
 The semantics are IAM's ("IAM JSON policy elements: Condition operators" and "Variables and
-tags" in the IAM User Guide); `paycrypt.auth.policy` documents the decisions as a whole. Here:
+tags" in the IAM User Guide); `paycrypt.policy.evaluation` documents the decisions as a whole. Here:
 
 - A condition block holds when every operator/key pair holds (AND); a pair holds when the
   request's value matches any of the policy's values (OR). Negated operators (`StringNotEquals`,
