@@ -55,7 +55,12 @@ def main(argv: list[str] | None = None) -> int:
         metavar="SPEC",
         help="data-plane audit events: 'on' (default), 'off', or ACCOUNT[:REGION]=on|off (repeatable)",
     )
-    run.add_argument("--audit-max-bytes", type=int, default=64 * 1024 * 1024, help="rotate the audit log at")
+    run.add_argument(
+        "--audit-max-bytes",
+        type=int,
+        default=64 * 1024 * 1024,
+        help="rotate the audit log when it would pass this many bytes",
+    )
     run.add_argument("--audit-backups", type=int, default=10, help="rotated audit files kept")
     run.add_argument(
         "--throttling",

@@ -1328,3 +1328,70 @@ def test_evaluation_is_fast() -> None:
         evaluate(policies, context)
     per_call = (time.perf_counter() - start) / rounds
     assert per_call < 1e-3, per_call
+
+
+def test_derive_key_usage_condition_key() -> None:
+    """payment-cryptography:DeriveKeyUsage: only K3 keys that derive KEKs may be created."""
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": PC + "CreateKey",
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {
+                        "payment-cryptography:DeriveKeyUsage": "TR31_K1_KEY_BLOCK_PROTECTION_KEY"
+                    }
+                },
+            }
+        ],
+    }
+    attrs = {
+        "KeyUsage": "TR31_K3_ASYMMETRIC_KEY_FOR_KEY_AGREEMENT",
+        "KeyClass": "ASYMMETRIC_KEY_PAIR",
+        "KeyAlgorithm": "ECC_NIST_P256",
+    }
+    kbpk = {"KeyAttributes": attrs, "DeriveKeyUsage": "TR31_K1_KEY_BLOCK_PROTECTION_KEY"}
+    assert evaluate([policy], _tag_request("CreateKey", kbpk)).allowed
+    pek = {"KeyAttributes": attrs, "DeriveKeyUsage": "TR31_P0_PIN_ENCRYPTION_KEY"}
+    assert not evaluate([policy], _tag_request("CreateKey", pek)).allowed
+    assert not evaluate([policy], _tag_request("CreateKey", {"KeyAttributes": attrs})).allowed
+
+
+def test_private_key_identifier_condition_key_is_the_resolved_arn() -> None:
+    """payment-cryptography:PrivateKeyIdentifier on an ECDH import names the K3 key pair by ARN,
+    even when the request names it through an alias."""
+    k3 = key("k3k3k3k3k3k3k3k3", member="KeyMaterial.DiffieHellmanTr31KeyBlock.PrivateKeyIdentifier")
+    k3.request_alias = "alias/agreement"
+    ca = key(
+        "ca00000000000000",
+        member="KeyMaterial.DiffieHellmanTr31KeyBlock.CertificateAuthorityPublicKeyIdentifier",
+    )
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": PC + "ImportKey",
+                "Resource": "*",
+                "Condition": {"ArnEquals": {"payment-cryptography:PrivateKeyIdentifier": k3.arn}},
+            }
+        ],
+    }
+    material = {
+        "DiffieHellmanTr31KeyBlock": {
+            "PrivateKeyIdentifier": "alias/agreement",
+            "CertificateAuthorityPublicKeyIdentifier": ca.arn,
+            "PublicKeyCertificate": "LS0t",
+            "DeriveKeyAlgorithm": "AES_128",
+            "KeyDerivationFunction": "NIST_SP800",
+            "KeyDerivationHashAlgorithm": "SHA_256",
+            "DerivationData": {"SharedInformation": "00"},
+            "WrappedKeyBlock": "D0112...",
+        }
+    }
+    assert evaluate([policy], _tag_request("ImportKey", {"KeyMaterial": material}, k3, ca)).allowed
+    other = key("k3other000000000", member="KeyMaterial.DiffieHellmanTr31KeyBlock.PrivateKeyIdentifier")
+    material["DiffieHellmanTr31KeyBlock"]["PrivateKeyIdentifier"] = other.arn
+    assert not evaluate([policy], _tag_request("ImportKey", {"KeyMaterial": material}, other, ca)).allowed
