@@ -203,3 +203,19 @@ def _ecdh_kek(control: Any) -> tuple[str, bytes]:
     )["Key"]
     assert key["KeyCheckValue"] == kp.kcv_aes(kek)
     return key["KeyArn"], kek
+
+
+def import_partner_ca(control: Any, member: str, party: kp.Party, parent: str | None = None) -> str:
+    """ImportKey of a CA certificate as RootCertificatePublicKey or TrustedCertificatePublicKey."""
+    body: dict[str, Any] = {
+        "KeyAttributes": {
+            "KeyUsage": "TR31_S0_ASYMMETRIC_KEY_FOR_DIGITAL_SIGNATURE",
+            "KeyClass": "PUBLIC_KEY",
+            "KeyAlgorithm": "ECC_NIST_P256",
+            "KeyModesOfUse": {"Verify": True},
+        },
+        "PublicKeyCertificate": party.b64,
+    }
+    if parent:
+        body["CertificateAuthorityPublicKeyIdentifier"] = parent
+    return control.import_key(KeyMaterial={member: body})["Key"]["KeyArn"]

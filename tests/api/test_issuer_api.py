@@ -39,7 +39,7 @@ import pytest
 from paycrypt.crypto import card_dynamic
 from tests import kx_partner as kp
 from tests.api.helpers import db_snapshot, expect_error
-from tests.api.known_keys import import_known_key_via_api, put_known_key
+from tests.api.known_keys import import_known_key_via_api, import_partner_ca, put_known_key
 
 GEN_VERIFY = {"Generate": True, "Verify": True}
 PEK_MODES = {"Encrypt": True, "Decrypt": True, "Wrap": True, "Unwrap": True}
@@ -679,22 +679,6 @@ def test_verify_pin_wrapped_tr31_pek_through_boto3(load, data) -> None:
     assert ok["EncryptionKeyCheckValue"] == psec.des.generate_kcv(pek, 3).hex().upper()
 
 
-def _import_ca(control, member: str, party: kp.Party, parent: str | None = None) -> str:
-    """ImportKey of a CA certificate as RootCertificatePublicKey or TrustedCertificatePublicKey."""
-    body: dict[str, Any] = {
-        "KeyAttributes": {
-            "KeyUsage": "TR31_S0_ASYMMETRIC_KEY_FOR_DIGITAL_SIGNATURE",
-            "KeyClass": "PUBLIC_KEY",
-            "KeyAlgorithm": "ECC_NIST_P256",
-            "KeyModesOfUse": {"Verify": True},
-        },
-        "PublicKeyCertificate": party.b64,
-    }
-    if parent:
-        body["CertificateAuthorityPublicKeyIdentifier"] = parent
-    return control.import_key(KeyMaterial={member: body})["Key"]["KeyArn"]
-
-
 def test_verify_pin_wrapped_ecdh_pek_through_boto3(load, control, data) -> None:
     """VerifyPinData with EncryptionWrappedKey DiffieHellmanSymmetricKey: the partner (tests/kx_partner.py,
     plain `cryptography`) agrees an AES_128 PEK with a P-256 K3 key pair by ECDH + NIST SP 800-56A
@@ -703,8 +687,8 @@ def test_verify_pin_wrapped_ecdh_pek_through_boto3(load, control, data) -> None:
     pvk = load(TEST_KEY, "TR31_V2_VISA_PIN_VERIFICATION_KEY", "TDES_2KEY", GEN_VERIFY)["KeyArn"]
     root = kp.ca("ECC_NIST_P256", "PIN partner root")
     issuing = kp.leaf(root, "ECC_NIST_P256", "PIN partner issuing CA", is_ca=True)
-    root_arn = _import_ca(control, "RootCertificatePublicKey", root)
-    issuing_arn = _import_ca(control, "TrustedCertificatePublicKey", issuing, root_arn)
+    root_arn = import_partner_ca(control, "RootCertificatePublicKey", root)
+    issuing_arn = import_partner_ca(control, "TrustedCertificatePublicKey", issuing, root_arn)
     partner = kp.leaf(issuing, "ECC_NIST_P256", "PIN partner HSM")
     k3 = control.create_key(
         Exportable=False,

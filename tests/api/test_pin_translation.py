@@ -22,7 +22,7 @@ from tests import kx_partner as kp
 from tests.api import pin_terminal as term
 from tests.api.cli import AwsCli
 from tests.api.helpers import db_snapshot, expect_error
-from tests.api.known_keys import put_known_key
+from tests.api.known_keys import import_partner_ca, put_known_key
 
 P0 = "TR31_P0_PIN_ENCRYPTION_KEY"
 B0 = "TR31_B0_BASE_DERIVATION_KEY"
@@ -387,22 +387,6 @@ def test_dynamic_pek_to_acquirer_working_key(server, data, control) -> None:
     assert back["KeyArn"] == kek
 
 
-def _import_ca(control, member: str, party: kp.Party, parent: str | None = None) -> str:
-    """ImportKey of a partner CA certificate (RootCertificatePublicKey or TrustedCertificatePublicKey)."""
-    body: dict = {
-        "KeyAttributes": {
-            "KeyUsage": "TR31_S0_ASYMMETRIC_KEY_FOR_DIGITAL_SIGNATURE",
-            "KeyClass": "PUBLIC_KEY",
-            "KeyAlgorithm": "ECC_NIST_P256",
-            "KeyModesOfUse": {"Verify": True},
-        },
-        "PublicKeyCertificate": party.b64,
-    }
-    if parent:
-        body["CertificateAuthorityPublicKeyIdentifier"] = parent
-    return control.import_key(KeyMaterial={member: body})["Key"]["KeyArn"]
-
-
 @pytest.mark.parametrize(("algorithm", "formats"), [("TDES_2KEY", (0, 3)), ("AES_128", (4, 4))])
 def test_ecdh_pin_selection_and_reveal(server, control, data, algorithm, formats) -> None:
     """PIN selection and reveal with a DiffieHellmanSymmetricKey dynamic key, all through boto3:
@@ -412,8 +396,8 @@ def test_ecdh_pin_selection_and_reveal(server, control, data, algorithm, formats
     decrypts its PIN blocks with psec / `cryptography` (tests/api/pin_terminal.py)."""
     root = kp.ca("ECC_NIST_P256", "PIN app root")
     issuing = kp.leaf(root, "ECC_NIST_P256", "PIN app issuing CA", is_ca=True)
-    root_arn = _import_ca(control, "RootCertificatePublicKey", root)
-    issuing_arn = _import_ca(control, "TrustedCertificatePublicKey", issuing, root_arn)
+    root_arn = import_partner_ca(control, "RootCertificatePublicKey", root)
+    issuing_arn = import_partner_ca(control, "TrustedCertificatePublicKey", issuing, root_arn)
     app = kp.leaf(issuing, "ECC_NIST_P256", "cardholder app")
     k3 = control.create_key(
         Exportable=False,
