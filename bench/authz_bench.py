@@ -20,12 +20,11 @@ import logging
 import os
 import statistics
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import signing
-from profile_cvv import ENDPOINT, call, split_request
+from profile_cvv import ENDPOINT, call, cpu_us_per_call, split_request
 
 from paycrypt.auth.iam_file import AccessKey, IamFile, PolicyEntry, PrincipalEntry
 from paycrypt.server import Settings, build_app
@@ -87,13 +86,6 @@ def signed_as(access_key: str, secret: str, make: Any) -> Any:
         signing.ACCESS_KEY, signing.SECRET_KEY = saved
 
 
-def cpu_us(fn: Any, calls: int) -> float:
-    started = time.process_time()
-    for _ in range(calls):
-        fn()
-    return (time.process_time() - started) * 1e6 / calls
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -149,9 +141,9 @@ def run(app: App, args: argparse.Namespace) -> None:
         with_real, with_null = [], []
         for _ in range(args.rounds):
             app.authorizer = real
-            with_real.append(cpu_us(lambda r=request: app.handle(*r), args.calls))
+            with_real.append(cpu_us_per_call(lambda r=request: app.handle(*r), args.calls, repeats=1))
             app.authorizer = null  # type: ignore[assignment]
-            with_null.append(cpu_us(lambda r=request: app.handle(*r), args.calls))
+            with_null.append(cpu_us_per_call(lambda r=request: app.handle(*r), args.calls, repeats=1))
         app.authorizer = real
         deltas = [a - b for a, b in zip(with_real, with_null, strict=True)]
         print(
@@ -227,7 +219,7 @@ def check_us(app: App, params: dict[str, Any], access_key: str, args: argparse.N
     def check() -> None:
         authorizer.check("VerifyCardValidationData", True, params, credential, signing.REGION, "127.0.0.1")
 
-    return min(cpu_us(check, args.calls) for _ in range(args.rounds))
+    return cpu_us_per_call(check, args.calls, repeats=args.rounds)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote
 
 from paycrypt.audit import events
 from paycrypt.audit.writer import AuditWriter
@@ -191,9 +190,9 @@ class App:
             media = _media_type_error(op.plane, request.headers, request.body)
             if media is not None:
                 raise media
-            call.params = _best_effort_params(request.body, labels)
-            params = self.protocols.parse(op, request.body, labels)
-            call.params = params
+            # Decoded once: the audit event records the request as sent even when it fails validation.
+            params = call.params = self.protocols.decode(op, request.body, labels)
+            self.protocols.check(op, params)
             shared = self.authorizer.check(
                 op.name, op.plane == models.DATA, params, cred, caller.region, call.source_ip
             )
@@ -298,17 +297,6 @@ class App:
             except Exception:
                 log.exception("key purge failed; retrying")
             await asyncio.sleep(self.purge_interval)
-
-
-def _best_effort_params(body: bytes, labels: dict[str, str] | None) -> dict[str, Any] | None:
-    """The request as sent, for the audit event of a request that fails validation."""
-    try:
-        decoded = json.loads(body) if body.strip() else {}
-    except (ValueError, RecursionError):
-        return None
-    if not isinstance(decoded, dict):
-        return None
-    return {**decoded, **{k: unquote(v) for k, v in (labels or {}).items()}}
 
 
 MEDIA_TYPES = {models.CONTROL: JSON_10, models.DATA: "application/json"}

@@ -75,13 +75,21 @@ class Protocols:
 
     def parse(self, op: Operation, body: bytes, labels: dict[str, str] | None = None) -> dict[str, Any]:
         """Decode the JSON body, bind URI labels, and validate against the input shape."""
+        params = self.decode(op, body, labels)
+        self.check(op, params)
+        return params
+
+    def decode(self, op: Operation, body: bytes, labels: dict[str, str] | None = None) -> dict[str, Any]:
+        """The request's members as sent: the JSON body with the URI labels bound, not yet validated."""
         params = _decode_body(body)
         for label, value in (labels or {}).items():
             params[op.uri_members.get(label, label)] = unquote(value)
+        return params
+
+    def check(self, op: Operation, params: dict[str, Any]) -> None:
         invalid = validate.validate_with(op.check, params)
         if invalid is not None:
             raise ValidationError(invalid.message, field_list=invalid.fields)
-        return params
 
     def serialize(self, op: Operation, result: dict[str, Any] | None) -> bytes:
         if op.output_shape is None or not result:
