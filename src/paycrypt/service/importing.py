@@ -47,7 +47,6 @@ from paycrypt.service import (
     as2805_cryptograms,
     ecdh_agreement,
     identifiers,
-    kcv_rules,
     key_blocks,
     key_rules,
     keys,
@@ -80,7 +79,6 @@ def import_key(svc: Service, ctx: Context, params: dict[str, Any]) -> dict[str, 
     importer = unions.handler(OP, "KeyMaterial", name, IMPORTERS)
     tags.validated(params.get("Tags") or [], svc.quotas.tags_per_key)
     imported = importer(svc, ctx, value)
-    kcv_rules.check(imported.attributes["KeyAlgorithm"], params.get("KeyCheckValueAlgorithm"))
     plan = replication.plan_for_new_key(
         svc, ctx, params.get("ReplicationRegions"), imported.attributes["KeyClass"]
     )
