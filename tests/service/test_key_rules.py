@@ -110,3 +110,29 @@ def test_normalized_modes_has_all_nine() -> None:
 )
 def test_kcv_algorithm_choice(algorithm: str, requested: str | None, expected: str) -> None:
     assert kcv_rules.resolve(algorithm, requested) == expected
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "length", "fragment"),
+    [
+        ("HMAC_SHA256", 4, "HMAC key of 4 bytes (32 bits)"),
+        ("HMAC_SHA512", 8, "HMAC key of 8 bytes (64 bits)"),
+        ("HMAC_SHA224", 15, "HMAC key of 15 bytes (120 bits)"),
+        ("TDES_3KEY", 16, "does not carry a TDES_3KEY key (24 bytes"),
+        ("AES_256", 16, "does not carry a AES_256 key (32 bytes"),
+    ],
+)
+def test_material_length_refused(algorithm: str, length: int, fragment: str) -> None:
+    """Guide, cryptographic primitives: HMAC keys of at least 128 bits; TDES/AES the named length."""
+    with pytest.raises(ValidationError) as info:
+        key_rules.check_material_length(algorithm, length, "KeyMaterial.KeyCryptogram.WrappedKeyCryptogram")
+    assert fragment in info.value.message
+    assert info.value.message.startswith("KeyMaterial.KeyCryptogram.WrappedKeyCryptogram")
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "length"),
+    [("HMAC_SHA256", 16), ("HMAC_SHA224", 28), ("HMAC_SHA512", 200), ("TDES_2KEY", 16), ("AES_192", 24)],
+)
+def test_material_length_accepted(algorithm: str, length: int) -> None:
+    key_rules.check_material_length(algorithm, length, "x")

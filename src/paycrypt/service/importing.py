@@ -41,7 +41,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from paycrypt.crypto import certificates, key_cryptogram, keygen, tr31, tr34
+from paycrypt.crypto import certificates, key_cryptogram, tr31, tr34
 from paycrypt.errors import ValidationError
 from paycrypt.service import (
     as2805_cryptograms,
@@ -276,12 +276,7 @@ def _cryptogram(svc: Service, ctx: Context, value: dict[str, Any]) -> Imported:
         )
     except key_cryptogram.KeyCryptogramError as exc:
         raise ValidationError(f"{path}.WrappedKeyCryptogram: {exc}.") from None
-    expected = keygen.SYMMETRIC_LENGTHS[attributes["KeyAlgorithm"]]
-    if len(key) != expected:
-        raise ValidationError(
-            f"{path}.WrappedKeyCryptogram does not carry a {attributes['KeyAlgorithm']} key "
-            f"({expected} bytes)."
-        )
+    key_rules.check_material_length(attributes["KeyAlgorithm"], len(key), f"{path}.WrappedKeyCryptogram")
     return Imported(attributes, key, value["Exportable"])
 
 
