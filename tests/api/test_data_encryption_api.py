@@ -521,15 +521,7 @@ def test_bad_input(server, data, rsa_pair) -> None:
         IncomingEncryptionAttributes={"Asymmetric": {}},
         OutgoingEncryptionAttributes={"Symmetric": {"Mode": "ECB"}},
     )
-    _expect(
-        data.re_encrypt_data,
-        "one side only",
-        IncomingKeyIdentifier=pair,
-        OutgoingKeyIdentifier=pair,
-        CipherText="00" * 256,
-        IncomingEncryptionAttributes={"Asymmetric": {"PaddingType": "PKCS1"}},
-        OutgoingEncryptionAttributes={"Asymmetric": {"PaddingType": "PKCS1"}},
-    )
+    # RSA on both sides of ReEncryptData is accepted: tests/api/test_refusals.py (row E8).
     _expect(
         dec,
         "CipherText",
