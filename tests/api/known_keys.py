@@ -205,13 +205,15 @@ def _ecdh_kek(control: Any) -> tuple[str, bytes]:
     return key["KeyArn"], kek
 
 
-def import_partner_ca(control: Any, member: str, party: kp.Party, parent: str | None = None) -> str:
+def import_partner_ca(
+    control: Any, member: str, party: kp.Party, parent: str | None = None, algorithm: str = "ECC_NIST_P256"
+) -> str:
     """ImportKey of a CA certificate as RootCertificatePublicKey or TrustedCertificatePublicKey."""
     body: dict[str, Any] = {
         "KeyAttributes": {
             "KeyUsage": "TR31_S0_ASYMMETRIC_KEY_FOR_DIGITAL_SIGNATURE",
             "KeyClass": "PUBLIC_KEY",
-            "KeyAlgorithm": "ECC_NIST_P256",
+            "KeyAlgorithm": algorithm,
             "KeyModesOfUse": {"Verify": True},
         },
         "PublicKeyCertificate": party.b64,
