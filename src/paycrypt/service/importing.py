@@ -27,7 +27,8 @@ key is then stored through `keys.store_key` with KeyOrigin EXTERNAL, the request
   algorithm's; RSA_2048 carries TDES keys only, RSA_3072/4096 TDES and AES-128.
 - DiffieHellmanTr31KeyBlock: ECDH with a stored K3 key pair whose DeriveKeyUsage is K0 or K1 and
   the partner's certificate (chained to the named CA), the KDF giving a TDES or AES KBPK, then as
-  Tr31KeyBlock under that KBPK (`ecdh_agreement`).
+  Tr31KeyBlock under that KBPK (`ecdh_agreement`); the curve, like the KBPK, must be at least as
+  strong as the key carried.
 - As2805KeyCryptogram: a TDES key under a TR31_K0 TDES KEK ⊕ the AS 2805 variant's mask; the
   variant gives the KeyUsage (`as2805_cryptograms`, whose docstring states the decisions).
 """
@@ -194,6 +195,7 @@ def _ecdh(svc: Service, ctx: Context, value: dict[str, Any]) -> Imported:
     opened = key_blocks.unwrap(
         agreement.key, agreement.algorithm, value["WrappedKeyBlock"], f"{path}.WrappedKeyBlock"
     )
+    ecdh_agreement.check_curve(agreement, opened.attributes["KeyAlgorithm"], path)
     return _from_block(opened, path)
 
 
