@@ -107,9 +107,22 @@ def test_export_passes_the_callers_blocks_through(control, kek, blocks) -> None:
 
 
 def test_export_computes_hm_and_pb_only(server, control, kek) -> None:
-    kek_arn, _ = kek
+    """Refusal X11: PB and HM are the service's; a block the key arrived with may be repeated,
+    not changed (the guide's header table: optional blocks "Can append")."""
+    kek_arn, kbpk = kek
     bdk_arn, _ = _bdk(control)
+    ks = "FFFF9876543210E00000"
+    block = psec.tr31.wrap(kbpk, f"D0000P0TB00E0100KS18{ks}", secrets.token_bytes(16))
+    carried = control.import_key(
+        KeyMaterial={"Tr31KeyBlock": {"WrappingKeyIdentifier": kek_arn, "WrappedKeyBlock": block}}
+    )["Key"]["KeyArn"]
+    same = _export(control, carried, kek_arn, {"OptionalBlocks": {"KS": ks, "KP": _kp(kbpk)}})
+    assert list(psec.tr31.unwrap(kbpk, same)[0].blocks.items()) == [("KS", ks), ("KP", _kp(kbpk))]
     before = db_snapshot(server.data_dir)
+    response = expect_error(
+        _export, "ValidationException", 400, control, carried, kek_arn, {"OptionalBlocks": {"KS": "0" * 20}}
+    )
+    assert "OptionalBlocks.KS is already set on the key" in response["Error"]["Message"]
     for block_id in ("PB", "HM"):
         response = expect_error(
             _export,
