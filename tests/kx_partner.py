@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
+import hmac
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -133,6 +135,26 @@ def kcv_aes(key: bytes) -> str:
     mac = cmac.CMAC(algorithms.AES(key))
     mac.update(bytes(16))
     return mac.finalize()[:3].hex().upper()
+
+
+def kcv_tdes_cmac(key: bytes) -> str:
+    """TDES-CMAC of the zero block (X9.24-1:2017's CMAC method for a TDES key)."""
+    mac = cmac.CMAC(TripleDES(key + key[:8] if len(key) == 16 else key))
+    mac.update(bytes(8))
+    return mac.finalize()[:3].hex().upper()
+
+
+def kcv_hmac(key: bytes, hash_name: str) -> str:
+    """HMAC of the empty message with the key's own hash (the API model's HMAC KCV)."""
+    return hmac.new(key, b"", hash_name).digest()[:3].hex().upper()
+
+
+def kcv_public_key(certificate: x509.Certificate) -> str:
+    """SHA-1 over the DER SubjectPublicKeyInfo, first 4 bytes (paycrypt's SHA_1 KCV, README)."""
+    spki = certificate.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return hashlib.sha1(spki).digest()[:4].hex().upper()
 
 
 # --- RSA wrap and ECDH ------------------------------------------------------------------------

@@ -42,13 +42,12 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from paycrypt.crypto import certificates, key_cryptogram, keygen, tr31, tr34
+from paycrypt.crypto import certificates, key_cryptogram, tr31, tr34
 from paycrypt.errors import ValidationError
 from paycrypt.service import (
     as2805_cryptograms,
     ecdh_agreement,
     identifiers,
-    kcv_rules,
     key_blocks,
     key_rules,
     keys,
@@ -81,7 +80,6 @@ def import_key(svc: Service, ctx: Context, params: dict[str, Any]) -> dict[str, 
     importer = unions.handler(OP, "KeyMaterial", name, IMPORTERS)
     tags.validated(params.get("Tags") or [], svc.quotas.tags_per_key)
     imported = importer(svc, ctx, value)
-    kcv_rules.check(imported.attributes["KeyAlgorithm"], params.get("KeyCheckValueAlgorithm"))
     plan = replication.plan_for_new_key(
         svc, ctx, params.get("ReplicationRegions"), imported.attributes["KeyClass"]
     )
@@ -280,12 +278,7 @@ def _cryptogram(svc: Service, ctx: Context, value: dict[str, Any]) -> Imported:
         )
     except key_cryptogram.KeyCryptogramError as exc:
         raise ValidationError(f"{path}.WrappedKeyCryptogram: {exc}.") from None
-    expected = keygen.SYMMETRIC_LENGTHS[attributes["KeyAlgorithm"]]
-    if len(key) != expected:
-        raise ValidationError(
-            f"{path}.WrappedKeyCryptogram does not carry a {attributes['KeyAlgorithm']} key "
-            f"({expected} bytes)."
-        )
+    key_rules.check_material_length(attributes["KeyAlgorithm"], len(key), f"{path}.WrappedKeyCryptogram")
     return Imported(attributes, key, value["Exportable"])
 
 
