@@ -68,6 +68,8 @@ from typing import Any
 
 from botocore.model import OperationModel, ServiceModel, Shape
 
+from paycrypt import arns
+
 CONTROL = "payment-cryptography"  # the plane names of paycrypt.wire.models
 DATA = "payment-cryptography-data"
 
@@ -77,7 +79,6 @@ EVENT_TYPE = "AwsApiCall"
 REDACTED = "*** Sensitive Data Redacted ***"
 KEY_TYPE = "AWS::PaymentCryptography::Key"
 ALIAS_TYPE = "AWS::PaymentCryptography::Alias"
-ARN_PREFIX = "arn:aws:payment-cryptography:"
 
 LAYOUT = (
     "eventVersion",
@@ -435,17 +436,15 @@ def _resources(identifiers: list[str], account: str | None, region: str | None) 
     out = []
     for identifier in identifiers:
         if identifier.startswith("alias/") and account and region:
-            arn = f"{ARN_PREFIX}{region}:{account}:{identifier}"
-        elif identifier.startswith(ARN_PREFIX):
-            arn = identifier
+            arn = arns.build(region, account, identifier)
         else:
-            continue
-        parts = arn.split(":", 5)
-        if len(parts) != 6 or arn in seen:
+            arn = identifier
+        parsed = arns.parse(arn)
+        if parsed is None or arn in seen:
             continue
         seen.add(arn)
-        kind = KEY_TYPE if parts[5].startswith("key/") else ALIAS_TYPE
-        out.append({"accountId": parts[4], "type": kind, "ARN": mask_pans(arn)})
+        kind = KEY_TYPE if parsed.resource.startswith("key/") else ALIAS_TYPE
+        out.append({"accountId": parsed.account, "type": kind, "ARN": mask_pans(arn)})
     return out
 
 

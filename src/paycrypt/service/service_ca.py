@@ -34,6 +34,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from paycrypt import arns
 from paycrypt.crypto import certificates, keygen
 from paycrypt.errors import ResourceNotFound, ValidationError
 from paycrypt.service import identifiers, kcv_rules, key_rules, trust, usage_rules
@@ -51,7 +52,7 @@ _TOKEN_ALPHABET = string.ascii_lowercase + string.digits
 
 
 def _name(ctx: Context, resource: str) -> str:
-    return f"{identifiers.ARN_PREFIX}{ctx.region}:{ctx.account}:{resource}"
+    return arns.build(ctx.region, ctx.account, resource)
 
 
 @functools.lru_cache(maxsize=1024)
