@@ -131,7 +131,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> tuple[App, list
     app = App(
         service, credential_store, purge_interval=settings.purge_interval, audit=audit, replicator=replicator
     )
-    app.authorizer = Authorizer(service, throttle, secure=settings.tls)
+    app.authorizer = Authorizer(store, throttle, secure=settings.tls)
     scheme = "https" if settings.tls else "http"
     lines = [
         f"paycrypt listening on {scheme}://{_host_for_url(settings.host)}:{settings.port}",

@@ -1,12 +1,17 @@
 """The request path's authorizer (auth/authorize.py), called directly.
 
 The cross-account table against the models' own documentation, the root user's fast path (no
-store access at all), and how a data-plane request is classed for the rate quotas.
+store access beyond the key read the pipeline made), which keys it hands on to the service, and
+how a data-plane request is classed for the rate quotas.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,8 +20,10 @@ from botocore.loaders import Loader
 from paycrypt.auth import authorize
 from paycrypt.auth.credentials import dev_credentials
 from paycrypt.auth.throttle import ASYMMETRIC, CONTROL, SYMMETRIC
-from paycrypt.policy.requests import names_other_account
+from paycrypt.errors import AccessDenied
+from paycrypt.service.identifiers import ResolvedKey, resolve, resolve_request
 from paycrypt.store.records import KeyRecord
+from paycrypt.store.sqlite import SqliteStore
 
 
 def test_cross_account_operations_are_the_ones_the_model_documents() -> None:
@@ -37,21 +44,33 @@ class NoStore:
     def __getattr__(self, name: str) -> Any:
         if name == "has_resource_policies":
             return lambda: False
-        raise AssertionError(f"the root fast path read the store ({name})")
+        raise AssertionError(f"the store was read ({name})")
 
 
-class FakeService:
-    store = NoStore()
+ACCOUNT = "111122223333"
+OWN_KEY = "arn:aws:payment-cryptography:us-east-1:111122223333:key/k000000000000000"
+OTHER_ACCOUNT_KEY = "arn:aws:payment-cryptography:us-east-1:444455556666:key/k000000000000000"
 
 
 def test_root_fast_path_reads_nothing() -> None:
+    """The key the pipeline resolved is handed on as it is: no tags, aliases or policy are read."""
     [root] = dev_credentials().values()
-    checker = authorize.Authorizer(FakeService())  # type: ignore[arg-type]
-    params = {"KeyIdentifier": "alias/anything", "PrimaryAccountNumber": "4111111111111111"}
-    assert checker.check("GenerateCardValidationData", True, params, root, "us-east-1") == frozenset()
+    checker = authorize.Authorizer(NoStore())  # type: ignore[arg-type]
+    keys = {OWN_KEY: ResolvedKey(NoStore(), OWN_KEY, ACCOUNT, record("TDES_2KEY"))}  # type: ignore[arg-type]
+    params = {"KeyIdentifier": OWN_KEY, "PrimaryAccountNumber": "4111111111111111"}
+    assert checker.check("GenerateCardValidationData", True, params, root, "us-east-1", keys) is keys
 
 
-OTHER_ACCOUNT_KEY = "arn:aws:payment-cryptography:us-east-1:444455556666:key/k000000000000000"
+def test_root_naming_another_accounts_key_is_evaluated() -> None:
+    """The root user naming another account's key takes the full path, and is denied on the ARN
+    alone when the key is not shared (issue 12 item 8), not answered ResourceNotFound."""
+    [root] = dev_credentials().values()
+    checker = authorize.Authorizer(NoStore())  # type: ignore[arg-type]
+    keys = {OTHER_ACCOUNT_KEY: ResolvedKey(NoStore(), OTHER_ACCOUNT_KEY, "444455556666")}  # type: ignore[arg-type]
+    with pytest.raises(AccessDenied, match="because no resource-based policy allows"):
+        checker.check("GetKey", False, {"KeyIdentifier": OTHER_ACCOUNT_KEY}, root, "us-east-1", keys)
+
+
 OTHER_REGION_KEY = "arn:aws:payment-cryptography:us-west-2:111122223333:key/k000000000000000"
 
 
@@ -70,25 +89,60 @@ OTHER_REGION_KEY = "arn:aws:payment-cryptography:us-west-2:111122223333:key/k000
         ("ListKeys", {}, False),
     ],
 )
-def test_names_other_account(operation: str, params: dict, foreign: bool) -> None:
-    """The fast path's question: does the request name an ARN of another account (issue 12 item 8)?"""
-    assert names_other_account(operation, params, authorize.ARN_PREFIX, "111122223333") is foreign
-
-
-def test_root_fast_path_resolves_another_accounts_arn() -> None:
-    """The root user naming another account's key takes the full path: the store is read, and the
-    answer is AccessDenied, not the service's ResourceNotFound (issue 12 item 8)."""
+def test_names_other_account(tmp_path: Path, operation: str, params: dict, foreign: bool) -> None:
+    """The fast path's question: does the request name a key of another account (issue 12 item 8)?
+    The pipeline's resolution answers it, and then the fast path is not taken."""
+    keys = resolve_request(SqliteStore(tmp_path / "db"), ACCOUNT, "us-east-1", operation, params)
+    assert any(key.account != ACCOUNT for key in keys.values()) is foreign
     [root] = dev_credentials().values()
-    checker = authorize.Authorizer(FakeService())  # type: ignore[arg-type]
+    checker = authorize.Authorizer(NoStore())  # type: ignore[arg-type]
+    if foreign:
+        with pytest.raises(AccessDenied):
+            checker.check(operation, operation == "ReEncryptData", params, root, "us-east-1", keys)
+    else:
+        assert checker.check(operation, False, params, root, "us-east-1", keys) is keys
+
+
+def shared_key(tmp_path: Path, policy: dict[str, Any]) -> tuple[SqliteStore, dict[str, ResolvedKey]]:
+    """Account 444455556666's key, with this resource policy, as the pipeline resolves it for 111122223333."""
+    store = SqliteStore(tmp_path / "db")
+    store.insert_key(dataclasses.replace(record("TDES_2KEY"), arn=OTHER_ACCOUNT_KEY, account="444455556666"))
+    store.put_resource_policy(OTHER_ACCOUNT_KEY, "444455556666", "us-east-1", json.dumps(policy))
+    return store, {OTHER_ACCOUNT_KEY: resolve(store, ACCOUNT, "us-east-1", OTHER_ACCOUNT_KEY)}
+
+
+def share(principal: str) -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": principal}, "Action": "*", "Resource": "*"}],
+    }
+
+
+def test_a_shared_key_of_another_account_is_handed_on(tmp_path: Path) -> None:
+    [root] = dev_credentials().values()
+    store, keys = shared_key(tmp_path, share(ACCOUNT))
     params = {"KeyIdentifier": OTHER_ACCOUNT_KEY}
-    with pytest.raises(AssertionError, match="the root fast path read the store"):
-        checker.check("GetKey", False, params, root, "us-east-1")
+    allowed = authorize.Authorizer(store).check("GetKey", False, params, root, "us-east-1", keys)
+    assert allowed == keys
+
+
+def test_a_key_of_another_account_shared_with_someone_else_is_not(tmp_path: Path) -> None:
+    [root] = dev_credentials().values()
+    store, keys = shared_key(tmp_path, share("777788889999"))
+    params = {"KeyIdentifier": OTHER_ACCOUNT_KEY}
+    with pytest.raises(AccessDenied, match="because no resource-based policy allows"):
+        authorize.Authorizer(store).check("GetKey", False, params, root, "us-east-1", keys)
+    # Nor where the operation cannot cross accounts, whatever the key's policy says.
+    store, keys = shared_key(tmp_path / "control", share(ACCOUNT))
+    params = {"ResourceArn": OTHER_ACCOUNT_KEY, "Policy": "{}"}
+    with pytest.raises(AccessDenied, match="because no resource-based policy allows"):
+        authorize.Authorizer(store).check("PutResourcePolicy", False, params, root, "us-east-1", keys)
 
 
 def record(algorithm: str) -> KeyRecord:
     return KeyRecord(
-        arn="arn",
-        account="111122223333",
+        arn=OWN_KEY,
+        account=ACCOUNT,
         region="us-east-1",
         key_id="k",
         key_attributes={"KeyAlgorithm": algorithm},
@@ -98,7 +152,7 @@ def record(algorithm: str) -> KeyRecord:
         exportable=True,
         key_state="CREATE_COMPLETE",
         key_origin="AWS_PAYMENT_CRYPTOGRAPHY",
-        create_timestamp=None,  # type: ignore[arg-type]
+        create_timestamp=dt.datetime(2025, 1, 1, tzinfo=dt.UTC),
         key_block="",
     )
 

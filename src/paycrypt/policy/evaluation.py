@@ -53,7 +53,8 @@ Interface (for the request path)
 Each ResourceRef carries its own account and resource policy (rather than one
 `resource_policy`/`resource_account` argument), because one request may name several keys;
 `parse_policy(text, "resource")` validates a PutResourcePolicy document (PolicyError, a
-ValueError, names the element at fault) and `is_public` decides PublicPolicyException.
+ValueError, names the element at fault) and `is_public` decides PublicPolicyException;
+`shares_with_caller` says whether another account's key is shared with the caller at all.
 
 Speed: `parse_policy` compiles a document once (cached by text, and by object identity for
 dicts, which must therefore not be mutated after first use); each compiled policy indexes its
@@ -97,6 +98,7 @@ __all__ = [
     "evaluate",
     "is_public",
     "parse_policy",
+    "shares_with_caller",
 ]
 
 _ACTIONS_LOWER = {a.lower(): a for a in ACTIONS}
@@ -612,6 +614,21 @@ def evaluate(identity_policies: Iterable[Policy | Mapping[str, Any] | str], ctx:
         return first_implicit
     assert verdict is not None
     return verdict
+
+
+def shares_with_caller(ref: ResourceRef, ctx: RequestContext) -> bool:
+    """Whether the resource's own policy shares it with the caller: an Allow statement, for any
+    action, whose Principal matches the caller and whose conditions hold for this request. This is
+    what makes another account's key usable at all (then `evaluate` decides the action on it); a
+    missing or unreadable policy shares nothing."""
+    try:
+        policy = parse_policy(ref.policy or "", "resource")
+    except ValueError:
+        return False
+    scope = _Scope(ctx, ref, resource_side=True)
+    return any(
+        st.allow and st.principal(ctx) is not None and st.conditions_hold(scope) for st in policy.statements
+    )
 
 
 def build_context(

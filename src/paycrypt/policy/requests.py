@@ -240,14 +240,15 @@ def _tags(operation: str, params: dict[str, Any]) -> tuple[dict[str, str], tuple
 _EXTRAS = frozenset(TAG_MEMBERS) | frozenset(SERVICE_KEYS) | frozenset(DEPENDENT)
 
 
-def names_other_account(operation: str, params: dict[str, Any], prefix: str, account: str) -> bool:
-    """Whether a member that names a resource holds an ARN starting with `prefix` whose account
-    is not `account`: the authorizer's fast path asks it without building a RequestShape."""
+def targets(operation: str, params: dict[str, Any]) -> tuple[Target, ...]:
+    """The members of a request that name a resource, with the identifiers they hold (the first
+    part of `describe`: the request pipeline resolves keys from them before authorization)."""
+    found: list[Target] = []
     for spec in TARGETS.get(operation, ()):
         value = _value(params, spec.steps)
-        if isinstance(value, str) and value.startswith(prefix) and value.split(":", 5)[4:5] != [account]:
-            return True
-    return False
+        if isinstance(value, str):
+            found.append(Target(spec.member, value, spec.kind, spec.with_key))
+    return tuple(found)
 
 
 def describe(operation: str, params: dict[str, Any]) -> RequestShape:
@@ -256,13 +257,9 @@ def describe(operation: str, params: dict[str, Any]) -> RequestShape:
     Raises KeyError for an operation of neither model."""
     if operation not in OPERATIONS:
         raise KeyError(operation)
-    targets: list[Target] = []
-    for spec in TARGETS[operation]:
-        value = _value(params, spec.steps)
-        if isinstance(value, str):
-            targets.append(Target(spec.member, value, spec.kind, spec.with_key))
+    named = targets(operation, params)
     if operation not in _EXTRAS:
-        return RequestShape(operation, PREFIX + operation, tuple(targets))
+        return RequestShape(operation, PREFIX + operation, named)
     tags, tag_keys = _tags(operation, params)
     service_keys, members = _service_keys(operation, params)
     dependent: tuple[str, ...] = ()
@@ -273,7 +270,7 @@ def describe(operation: str, params: dict[str, Any]) -> RequestShape:
     return RequestShape(
         operation=operation,
         action=PREFIX + operation,
-        targets=tuple(targets),
+        targets=named,
         request_tags=tags,
         tag_keys=tag_keys,
         service_keys=service_keys,

@@ -1,9 +1,14 @@
-"""Who is calling, where, and when: what every service function is given besides its input."""
+"""Who is calling, where, and when, and the keys the request names: what every service function
+is given besides its input."""
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from paycrypt.service.identifiers import Keys
 
 
 @dataclass(frozen=True)
@@ -19,9 +24,9 @@ class Context:
     region: str
     now: dt.datetime
     request_id: str
-    # Key ARNs of other accounts that this request may use: the authorizer puts here the keys a
-    # resource policy shared with the caller and allowed for this call (identifiers resolves them).
-    shared: frozenset[str] = frozenset()
+    # The keys the request names, resolved once by the request pipeline and kept by the authorizer
+    # (service.identifiers); empty when a service function is called directly.
+    keys: Keys = field(default_factory=dict)
 
     @property
     def account(self) -> str:

@@ -24,7 +24,7 @@ from paycrypt.auth import sigv4
 from paycrypt.auth.authorize import Authorizer
 from paycrypt.auth.credentials import CredentialStore
 from paycrypt.errors import NotImplementedOperation, ProtocolError, ServiceError
-from paycrypt.service import keys, registry
+from paycrypt.service import identifiers, keys, registry
 from paycrypt.service.context import Caller, Context
 from paycrypt.service.core import Service
 from paycrypt.service.replicator import Replicator
@@ -75,7 +75,8 @@ class App:
         authorizer: Authorizer | None = None,
     ) -> None:
         self.service = service
-        self.authorizer = authorizer or Authorizer(service)  # IAM policies, resource policies, rate quotas
+        # IAM policies, resource policies, rate quotas
+        self.authorizer = authorizer or Authorizer(service.store)
         self.audit = audit
         self.credentials = credentials
         self.protocols = protocols or Protocols()
@@ -207,8 +208,12 @@ class App:
         call.params = self.protocols.decode(op, request.body, labels)
         # From here on only what the model names, without nulls (see wire/validate.py).
         params = call.params = self.protocols.check(op, call.params)
-        shared = self.authorizer.check(
-            op.name, op.plane == models.DATA, params, cred, caller.region, call.source_ip
+        # The keys it names, resolved once: the authorizer decides on them, the service uses them.
+        resolved = identifiers.resolve_request(
+            self.service.store, cred.account_id, caller.region, op.name, params
+        )
+        resolved = self.authorizer.check(
+            op.name, op.plane == models.DATA, params, cred, caller.region, resolved, call.source_ip
         )
         function = (registry.CONTROL if op.plane == models.CONTROL else registry.DATA).get(op.name)
         if function is None:
@@ -218,7 +223,7 @@ class App:
             region=caller.region,
             now=self.service.clock.now(),
             request_id=call.request_id,
-            shared=shared,
+            keys=resolved,
         )
         call.result = function(self.service, ctx, params)
         content_type = JSON_10 if op.plane == models.CONTROL else "application/json"
