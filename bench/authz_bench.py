@@ -3,7 +3,8 @@
 ``App.handle`` on a pre-signed CVV2 verification (the request of profile_cvv.py), for each kind
 of caller, with the real authorizer and with a null one (``check`` returns at once), interleaved
 run by run so that both see the same machine; the difference is the cost of the request path's
-authorization. Then ``Authorizer.check`` alone, in µs per call.
+authorization. Then the pipeline's description of the request, its key resolution and
+``Authorizer.check`` alone, in µs per call.
 
 Callers: the root user (the development default's kind; fast path), the root user once some key
 has a resource policy (full resolution and evaluation), a user with the guide's P-2 policy
@@ -27,7 +28,9 @@ import signing
 from profile_cvv import ENDPOINT, call, cpu_us_per_call, split_request
 
 from paycrypt.auth.iam_file import AccessKey, IamFile, PolicyEntry, PrincipalEntry
+from paycrypt.policy.requests import describe
 from paycrypt.server import Settings, build_app
+from paycrypt.service import identifiers
 from paycrypt.wire.app import App
 
 ACCOUNT = "111122223333"
@@ -53,8 +56,10 @@ USERS = {"full": P2, "tagged": TAGGED}
 
 
 class NullAuthorizer:
-    def check(self, *args: Any, **kwargs: Any) -> frozenset[str]:
-        return frozenset()
+    """Allows everything, and hands on every key the pipeline resolved."""
+
+    def check(self, shape: Any, data_plane: bool, credential: Any, region: str, keys: Any, *rest: Any) -> Any:
+        return keys
 
 
 def credentials(path: Path) -> Path:
@@ -188,7 +193,8 @@ def run(app: App, args: argparse.Namespace) -> None:
     )
     measure("root user, some key has a resource policy", requests["root"])
 
-    print(f"\n## Authorizer.check alone, µs CPU per call (best of {args.rounds} × {args.calls})\n")
+    rounds = f"best of {args.rounds} × {args.calls}"
+    print(f"\n## describe + key resolution + Authorizer.check, µs CPU per call ({rounds})\n")
     print("| caller | no key has a resource policy | some key has one |\n|---|---:|---:|")
     params = {
         "KeyIdentifier": key_arn,
@@ -213,11 +219,16 @@ def run(app: App, args: argparse.Namespace) -> None:
 
 
 def check_us(app: App, params: dict[str, Any], access_key: str, args: argparse.Namespace) -> float:
+    """Describing the request, resolving its keys and the check: what the request path spends on
+    authorization (before the pipeline resolved keys, ``check`` did all three itself, so this is
+    the figure to compare with)."""
     credential = app.credentials.lookup(access_key)
-    authorizer = app.authorizer
+    authorizer, store = app.authorizer, app.service.store
 
     def check() -> None:
-        authorizer.check("VerifyCardValidationData", True, params, credential, signing.REGION, "127.0.0.1")
+        shape = describe("VerifyCardValidationData", params)
+        keys = identifiers.resolve_request(store, credential.account_id, signing.REGION, shape.targets)
+        authorizer.check(shape, True, credential, signing.REGION, keys, "127.0.0.1")
 
     return cpu_us_per_call(check, args.calls, repeats=args.rounds)
 

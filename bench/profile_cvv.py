@@ -34,6 +34,7 @@ import signing
 
 from paycrypt.auth import sigv4
 from paycrypt.crypto import cvv
+from paycrypt.policy.requests import describe
 from paycrypt.server import Settings, build_app
 from paycrypt.service import card_validation, identifiers, usage_rules
 from paycrypt.service.context import Caller, Context
@@ -157,12 +158,15 @@ CATEGORIES = [
     ("routing (match_data)", "paycrypt/wire/protocol.py", "match_data"),
     ("JSON decode + validation (parse)", "paycrypt/wire/protocol.py", "parse"),
     ("  of which validation", "paycrypt/wire/validate.py", "validate_with"),
+    ("describe the request (describe)", "paycrypt/policy/requests.py", "describe"),
+    ("resolve keys (resolve_request)", "paycrypt/service/identifiers.py", "resolve_request"),
+    ("authorize (Authorizer.check)", "paycrypt/auth/authorize.py", "check"),
     (
         "service function (verify_card_validation_data)",
         "paycrypt/service/card_validation.py",
         "verify_card_validation_data",
     ),
-    ("  of which store read (resolve_key)", "paycrypt/service/identifiers.py", "resolve_key"),
+    ("  of which the resolved key (resolve_key)", "paycrypt/service/identifiers.py", "resolve_key"),
     ("  of which key material (Sealer.material)", "paycrypt/service/material.py", "material"),
     ("  of which CVV2 (crypto.cvv)", "paycrypt/crypto/cvv.py", "cvv"),
     ("serialize response JSON", "paycrypt/wire/protocol.py", "serialize"),
@@ -194,13 +198,22 @@ def stages(
     lookup = app.credentials.lookup
     params = app.protocols.parse(op, body, labels)
     caller = sigv4.verify(signed, lookup, dt.datetime.now(dt.UTC), SERVICES)
+    credential, store = caller.credential, app.service.store
+
+    shape = describe(op.name, params)
+
+    def resolve() -> identifiers.Keys:
+        return identifiers.resolve_request(store, credential.account_id, caller.region, shape.targets)
+
+    keys = resolve()
     ctx = Context(
-        caller=Caller(caller.credential.account_id, caller.credential.arn, caller.credential.user_id),
+        caller=Caller(credential.account_id, credential.arn, credential.user_id),
         region=caller.region,
         now=app.service.clock.now(),
         request_id=str(uuid.uuid4()),
+        keys=keys,
     )
-    record = identifiers.resolve_key(app.service.store, ctx, key_arn)
+    record = identifiers.resolve_key(store, ctx, key_arn)
     key = app.service.sealer.material(record)
     result = {"KeyArn": record.arn, "KeyCheckValue": record.key_check_value}
     log = logging.getLogger("paycrypt")
@@ -211,8 +224,17 @@ def stages(
         ("SigV4 verify", lambda: sigv4.verify(signed, lookup, dt.datetime.now(dt.UTC), SERVICES)),
         ("JSON decode + validate (parse)", lambda: app.protocols.parse(op, body, labels)),
         ("JSON decode alone", lambda: json.loads(body)),
-        ("clock + context", lambda: Context(ctx.caller, ctx.region, app.service.clock.now(), ctx.request_id)),
-        ("store read (resolve_key)", lambda: identifiers.resolve_key(app.service.store, ctx, key_arn)),
+        (
+            "clock + context",
+            lambda: Context(ctx.caller, ctx.region, app.service.clock.now(), ctx.request_id, keys),
+        ),
+        ("describe the request (policy.describe)", lambda: describe(op.name, params)),
+        ("resolve keys (resolve_request: the store read)", resolve),
+        (
+            "authorize (Authorizer.check, root fast path)",
+            lambda: app.authorizer.check(shape, True, credential, caller.region, keys),
+        ),
+        ("the resolved key (resolve_key)", lambda: identifiers.resolve_key(store, ctx, key_arn)),
         ("key material (unseal cache hit)", lambda: app.service.sealer.material(record)),
         ("CVV2 (crypto.cvv)", lambda: cvv.cvv(key, pan, signing.EXPIRY, "000", len(cvv2))),
         ("key-usage rules (check_key)", lambda: usage_rules.check_key(OPERATION, MEMBER, record)),

@@ -21,6 +21,7 @@ from paycrypt.auth import authorize
 from paycrypt.auth.credentials import dev_credentials
 from paycrypt.auth.throttle import ASYMMETRIC, CONTROL, SYMMETRIC
 from paycrypt.errors import AccessDenied
+from paycrypt.policy.requests import describe
 from paycrypt.service.identifiers import ResolvedKey, resolve, resolve_request
 from paycrypt.store.records import KeyRecord
 from paycrypt.store.sqlite import SqliteStore
@@ -58,7 +59,8 @@ def test_root_fast_path_reads_nothing() -> None:
     checker = authorize.Authorizer(NoStore())  # type: ignore[arg-type]
     keys = {OWN_KEY: ResolvedKey(NoStore(), OWN_KEY, ACCOUNT, record("TDES_2KEY"))}  # type: ignore[arg-type]
     params = {"KeyIdentifier": OWN_KEY, "PrimaryAccountNumber": "4111111111111111"}
-    assert checker.check("GenerateCardValidationData", True, params, root, "us-east-1", keys) is keys
+    shape = describe("GenerateCardValidationData", params)
+    assert checker.check(shape, True, root, "us-east-1", keys) is keys
 
 
 def test_root_naming_another_accounts_key_is_evaluated() -> None:
@@ -68,7 +70,9 @@ def test_root_naming_another_accounts_key_is_evaluated() -> None:
     checker = authorize.Authorizer(NoStore())  # type: ignore[arg-type]
     keys = {OTHER_ACCOUNT_KEY: ResolvedKey(NoStore(), OTHER_ACCOUNT_KEY, "444455556666")}  # type: ignore[arg-type]
     with pytest.raises(AccessDenied, match="because no resource-based policy allows"):
-        checker.check("GetKey", False, {"KeyIdentifier": OTHER_ACCOUNT_KEY}, root, "us-east-1", keys)
+        checker.check(
+            describe("GetKey", {"KeyIdentifier": OTHER_ACCOUNT_KEY}), False, root, "us-east-1", keys
+        )
 
 
 OTHER_REGION_KEY = "arn:aws:payment-cryptography:us-west-2:111122223333:key/k000000000000000"
@@ -92,15 +96,16 @@ OTHER_REGION_KEY = "arn:aws:payment-cryptography:us-west-2:111122223333:key/k000
 def test_names_other_account(tmp_path: Path, operation: str, params: dict, foreign: bool) -> None:
     """The fast path's question: does the request name a key of another account (issue 12 item 8)?
     The pipeline's resolution answers it, and then the fast path is not taken."""
-    keys = resolve_request(SqliteStore(tmp_path / "db"), ACCOUNT, "us-east-1", operation, params)
+    shape = describe(operation, params)
+    keys = resolve_request(SqliteStore(tmp_path / "db"), ACCOUNT, "us-east-1", shape.targets)
     assert any(key.account != ACCOUNT for key in keys.values()) is foreign
     [root] = dev_credentials().values()
     checker = authorize.Authorizer(NoStore())  # type: ignore[arg-type]
     if foreign:
         with pytest.raises(AccessDenied):
-            checker.check(operation, operation == "ReEncryptData", params, root, "us-east-1", keys)
+            checker.check(shape, operation == "ReEncryptData", root, "us-east-1", keys)
     else:
-        assert checker.check(operation, False, params, root, "us-east-1", keys) is keys
+        assert checker.check(shape, False, root, "us-east-1", keys) is keys
 
 
 def shared_key(tmp_path: Path, policy: dict[str, Any]) -> tuple[SqliteStore, dict[str, ResolvedKey]]:
@@ -122,7 +127,7 @@ def test_a_shared_key_of_another_account_is_handed_on(tmp_path: Path) -> None:
     [root] = dev_credentials().values()
     store, keys = shared_key(tmp_path, share(ACCOUNT))
     params = {"KeyIdentifier": OTHER_ACCOUNT_KEY}
-    allowed = authorize.Authorizer(store).check("GetKey", False, params, root, "us-east-1", keys)
+    allowed = authorize.Authorizer(store).check(describe("GetKey", params), False, root, "us-east-1", keys)
     assert allowed == keys
 
 
@@ -131,12 +136,13 @@ def test_a_key_of_another_account_shared_with_someone_else_is_not(tmp_path: Path
     store, keys = shared_key(tmp_path, share("777788889999"))
     params = {"KeyIdentifier": OTHER_ACCOUNT_KEY}
     with pytest.raises(AccessDenied, match="because no resource-based policy allows"):
-        authorize.Authorizer(store).check("GetKey", False, params, root, "us-east-1", keys)
+        authorize.Authorizer(store).check(describe("GetKey", params), False, root, "us-east-1", keys)
     # Nor where the operation cannot cross accounts, whatever the key's policy says.
     store, keys = shared_key(tmp_path / "control", share(ACCOUNT))
     params = {"ResourceArn": OTHER_ACCOUNT_KEY, "Policy": "{}"}
     with pytest.raises(AccessDenied, match="because no resource-based policy allows"):
-        authorize.Authorizer(store).check("PutResourcePolicy", False, params, root, "us-east-1", keys)
+        shape = describe("PutResourcePolicy", params)
+        authorize.Authorizer(store).check(shape, False, root, "us-east-1", keys)
 
 
 def record(algorithm: str) -> KeyRecord:

@@ -15,6 +15,7 @@ import pytest
 
 from paycrypt import arns
 from paycrypt.errors import ResourceNotFound
+from paycrypt.policy.requests import describe
 from paycrypt.service import identifiers, keys
 from paycrypt.service.context import Caller, Context
 from paycrypt.service.core import Service
@@ -148,7 +149,7 @@ def test_a_request_reads_each_key_once(svc: Service, store: CountingStore) -> No
     """ReEncryptData naming one key as both its incoming and its outgoing key."""
     arn = cvk(svc)
     params = {"IncomingKeyIdentifier": arn, "OutgoingKeyIdentifier": arn, "CipherText": "00"}
-    found = identifiers.resolve_request(store, ACCOUNT, REGION, "ReEncryptData", params)
+    found = identifiers.resolve_request(store, ACCOUNT, REGION, describe("ReEncryptData", params).targets)
     assert list(found) == [arn]
     assert store.reads() == {"get_key": 1}
 
@@ -156,17 +157,18 @@ def test_a_request_reads_each_key_once(svc: Service, store: CountingStore) -> No
 def test_get_alias_resolves_the_key_of_its_alias(svc: Service, store: CountingStore) -> None:
     arn = cvk(svc)
     svc.store.put_alias(AliasRecord(ACCOUNT, REGION, "alias/cvk", arn))
-    found = identifiers.resolve_request(store, ACCOUNT, REGION, "GetAlias", {"AliasName": "alias/cvk"})
-    assert found["alias/cvk"].arn == arn
-    assert (
-        identifiers.resolve_request(store, ACCOUNT, REGION, "DeleteAlias", {"AliasName": "alias/cvk"}) == {}
-    )
+    named = describe("GetAlias", {"AliasName": "alias/cvk"}).targets
+    assert identifiers.resolve_request(store, ACCOUNT, REGION, named)["alias/cvk"].arn == arn
+    # DeleteAlias names the alias alone, not its key.
+    named = describe("DeleteAlias", {"AliasName": "alias/cvk"}).targets
+    assert identifiers.resolve_request(store, ACCOUNT, REGION, named) == {}
 
 
 def test_a_service_function_takes_what_the_pipeline_resolved(svc: Service, store: CountingStore) -> None:
     arn = cvk(svc)
     svc.store.put_alias(AliasRecord(ACCOUNT, REGION, "alias/cvk", arn))
-    resolved = identifiers.resolve_request(store, ACCOUNT, REGION, "GetKey", {"KeyIdentifier": "alias/cvk"})
+    named = describe("GetKey", {"KeyIdentifier": "alias/cvk"}).targets
+    resolved = identifiers.resolve_request(store, ACCOUNT, REGION, named)
     ctx = dataclasses.replace(context(svc), keys=resolved)
     svc.store = store  # type: ignore[assignment]
     reads = counting(lambda: keys.get_key(svc, ctx, {"KeyIdentifier": "alias/cvk"}), store)

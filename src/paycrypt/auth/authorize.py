@@ -5,9 +5,10 @@ request names (`service.identifiers.resolve_request`), before the service functi
 what was resolved; it reads the store only for what is not a key (approval-team associations) and
 for whether any key has a resource policy at all.
 
-1. `policy.describe` lists what the request names (keys, aliases, approval teams, tags, service
-   condition keys); each target becomes a `ResourceRef` carrying the resolved key's tags, alias
-   names and resource policy (each read only if a policy that can apply may test it).
+1. The pipeline has described the request (`policy.describe`: the keys, aliases, approval teams,
+   tags and service condition keys it names); each target becomes a `ResourceRef` carrying the
+   resolved key's tags, alias names and resource policy (each read only if a policy that can
+   apply may test it).
 2. The request-rate quota (`throttle`) is charged: control plane, or data plane symmetric /
    asymmetric by the keys it names.
 3. `policy.evaluate` decides with the caller's identity policies and the keys' resource
@@ -44,8 +45,6 @@ Decisions (README "Identity and access"):
 
 from __future__ import annotations
 
-from typing import Any
-
 from paycrypt import arns
 from paycrypt.auth.credentials import ROOT, Principal
 from paycrypt.auth.sigv4 import Credential
@@ -53,10 +52,10 @@ from paycrypt.auth.throttle import ASYMMETRIC, CONTROL, SYMMETRIC, Throttle
 from paycrypt.errors import AccessDenied, ResourceNotFound
 from paycrypt.policy.evaluation import (
     RequestContext,
+    RequestShape,
     ResourceRef,
     Target,
     build_context,
-    describe,
     evaluate,
     shares_with_caller,
 )
@@ -99,29 +98,23 @@ class Authorizer:
 
     def check(
         self,
-        operation: str,
+        shape: RequestShape,
         data_plane: bool,
-        params: dict[str, Any],
         credential: Credential,
         region: str,
         keys: Keys,
         source_ip: str | None = None,
     ) -> Keys:
-        """Raise AccessDenied, Throttling or ResourceNotFound, or return the keys of `keys` (the
-        request's, as the pipeline resolved them) that the service may use."""
+        """Raise AccessDenied, Throttling or ResourceNotFound, or return the keys of `keys` (what
+        the pipeline resolved for `shape`, the request as `policy.describe` describes it) that the
+        service may use."""
         account = credential.account_id
         principal = credential if isinstance(credential, Principal) else None
         root = principal is not None and principal.kind == ROOT
-        if (
-            root
-            and self.throttle is None
-            and not self.store.has_resource_policies()
-            and all(key.account == account for key in keys.values())
-        ):
+        if root and self.throttle is None and not self.store.has_resource_policies() and _own(keys, account):
             return keys
-        shape = describe(operation, params)
-        cross = data_plane or operation in CROSS_ACCOUNT_CONTROL
-        policies = operation not in IDENTITY_ONLY
+        cross = data_plane or shape.operation in CROSS_ACCOUNT_CONTROL
+        policies = shape.operation not in IDENTITY_ONLY
         named = [
             pair
             for target in shape.targets
@@ -237,6 +230,14 @@ def _ref(
         policy=policy,
         member=member,
     )
+
+
+def _own(keys: Keys, account: str) -> bool:
+    """Whether every key the request names is of the caller's account (a loop: the hot path)."""
+    for key in keys.values():  # noqa: SIM110
+        if key.account != account:
+            return False
+    return True
 
 
 def _arn_account(arn: str, default: str) -> str:

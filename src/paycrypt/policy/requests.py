@@ -240,26 +240,19 @@ def _tags(operation: str, params: dict[str, Any]) -> tuple[dict[str, str], tuple
 _EXTRAS = frozenset(TAG_MEMBERS) | frozenset(SERVICE_KEYS) | frozenset(DEPENDENT)
 
 
-def targets(operation: str, params: dict[str, Any]) -> tuple[Target, ...]:
-    """The members of a request that name a resource, with the identifiers they hold (the first
-    part of `describe`: the request pipeline resolves keys from them before authorization)."""
-    found: list[Target] = []
-    for spec in TARGETS.get(operation, ()):
-        value = _value(params, spec.steps)
-        if isinstance(value, str):
-            found.append(Target(spec.member, value, spec.kind, spec.with_key))
-    return tuple(found)
-
-
 def describe(operation: str, params: dict[str, Any]) -> RequestShape:
     """The action, resources, tags and service condition keys one request names.
 
     Raises KeyError for an operation of neither model."""
     if operation not in OPERATIONS:
         raise KeyError(operation)
-    named = targets(operation, params)
+    targets: list[Target] = []
+    for spec in TARGETS[operation]:
+        value = _value(params, spec.steps)
+        if isinstance(value, str):
+            targets.append(Target(spec.member, value, spec.kind, spec.with_key))
     if operation not in _EXTRAS:
-        return RequestShape(operation, PREFIX + operation, named)
+        return RequestShape(operation, PREFIX + operation, tuple(targets))
     tags, tag_keys = _tags(operation, params)
     service_keys, members = _service_keys(operation, params)
     dependent: tuple[str, ...] = ()
@@ -270,7 +263,7 @@ def describe(operation: str, params: dict[str, Any]) -> RequestShape:
     return RequestShape(
         operation=operation,
         action=PREFIX + operation,
-        targets=named,
+        targets=tuple(targets),
         request_tags=tags,
         tag_keys=tag_keys,
         service_keys=service_keys,

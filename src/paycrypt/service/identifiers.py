@@ -1,13 +1,13 @@
 """Key identifiers, resolved against the store once per request.
 
 A request names a key by key ARN, alias ARN or alias name. The request pipeline resolves every key
-a request names once, before authorization (`resolve_request`): each identifier becomes a
-`ResolvedKey` — the stored key, the alias it was named through, and, read from the store only if
-asked and then only once, its tags, alias names and resource policy. The authorizer decides on
-these and hands on the ones the request may use; the service function receives them in
-`Context.keys`, and `resolve_key` / `resolve_resource_arn` return them. They resolve from the
-store only an identifier the pipeline did not (a service function called directly, or a key named
-by something other than a request member).
+a request names (as `policy.describe` lists them) once, before authorization (`resolve_request`):
+each identifier becomes a `ResolvedKey` — the stored key, the alias it was named through, and,
+read from the store only if asked and then only once, its tags, alias names and resource policy.
+The authorizer decides on these and hands on the ones the request may use; the service function
+receives them in `Context.keys`, and `resolve_key` / `resolve_resource_arn` return them. They
+resolve from the store only an identifier the pipeline did not (a service function called
+directly, or a key named by something other than a request member).
 
 What an identifier resolves to (as on AWS, where a key is visible only at its own regional
 endpoint):
@@ -26,12 +26,12 @@ from __future__ import annotations
 
 import secrets
 import string
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 from paycrypt import arns
 from paycrypt.errors import ResourceNotFound
-from paycrypt.policy.requests import targets
+from paycrypt.policy.requests import Target
 from paycrypt.store.base import Store
 from paycrypt.store.records import KeyRecord
 
@@ -133,16 +133,14 @@ class ResolvedKey:
 Keys = Mapping[str, ResolvedKey]
 
 
-def resolve_request(store: Store, account: str, region: str, operation: str, params: dict[str, Any]) -> Keys:
-    """Resolve every key the request's members name (policy.requests' targets: key identifiers,
-    and the alias of GetAlias and UpdateAlias, which names a key too), each identifier once.
+def resolve_request(store: Store, account: str, region: str, named: Iterable[Target]) -> Keys:
+    """Resolve every key a request names (`policy.describe`'s targets: key identifiers, and the
+    alias of GetAlias and UpdateAlias, `with_key`, which names a key too), each identifier once.
 
     Raises ResourceNotFound for an alias ARN of another account."""
     found: dict[str, ResolvedKey] = {}
-    for target in targets(operation, params):
-        if target.identifier in found:
-            continue
-        if target.kind == "key" or (target.kind == "alias" and target.with_key):
+    for target in named:
+        if (target.kind == "key" or target.with_key) and target.identifier not in found:
             found[target.identifier] = resolve(store, account, region, target.identifier, target.member)
     return found
 

@@ -24,6 +24,7 @@ from paycrypt.auth import sigv4
 from paycrypt.auth.authorize import Authorizer
 from paycrypt.auth.credentials import CredentialStore
 from paycrypt.errors import NotImplementedOperation, ProtocolError, ServiceError
+from paycrypt.policy.requests import describe
 from paycrypt.service import identifiers, keys, registry
 from paycrypt.service.context import Caller, Context
 from paycrypt.service.core import Service
@@ -208,12 +209,14 @@ class App:
         call.params = self.protocols.decode(op, request.body, labels)
         # From here on only what the model names, without nulls (see wire/validate.py).
         params = call.params = self.protocols.check(op, call.params)
-        # The keys it names, resolved once: the authorizer decides on them, the service uses them.
+        # What it names, and the keys among them resolved once: the authorizer decides on them, the
+        # service function uses them.
+        shape = describe(op.name, params)
         resolved = identifiers.resolve_request(
-            self.service.store, cred.account_id, caller.region, op.name, params
+            self.service.store, cred.account_id, caller.region, shape.targets
         )
         resolved = self.authorizer.check(
-            op.name, op.plane == models.DATA, params, cred, caller.region, resolved, call.source_ip
+            shape, op.plane == models.DATA, cred, caller.region, resolved, call.source_ip
         )
         function = (registry.CONTROL if op.plane == models.CONTROL else registry.DATA).get(op.name)
         if function is None:
