@@ -14,12 +14,12 @@ from pathlib import Path
 
 import uvicorn
 
-from paycrypt.audit import events as audit_events
 from paycrypt.audit import writer as audit_writer
 from paycrypt.auth import credentials as creds
 from paycrypt.auth import throttle as rate_quotas
 from paycrypt.auth.authorize import Authorizer
 from paycrypt.clock import Clock, SystemClock
+from paycrypt.policy.requests import RequestCatalog
 from paycrypt.regions import DEFAULT_REGIONS
 from paycrypt.service.core import Quotas, Service
 from paycrypt.service.replicator import Replicator, hook_from_environment
@@ -27,6 +27,7 @@ from paycrypt.store.sqlite import SqliteStore
 from paycrypt.vault.local import LocalKeyFileVault
 from paycrypt.wire import models
 from paycrypt.wire.app import App
+from paycrypt.wire.protocol import Protocols
 
 log = logging.getLogger("paycrypt")
 
@@ -118,8 +119,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> tuple[App, list
         service, retry_base=settings.replication_retry, interval=settings.replication_interval
     )
     replicator.hook = hook_from_environment(os.environ)  # None unless PAYCRYPT_TEST_HOOKS=1 (tests only)
-    loaded = models.load()
-    audit_events.prepare([(models.CONTROL, loaded.control), (models.DATA, loaded.data)])
+    loaded = models.load()  # the one read of the service models; everything below is built from it
     audit = audit_writer.AuditWriter(
         settings.data_dir / audit_writer.DEFAULT_FILE_NAME,
         max_bytes=settings.audit_max_bytes,
@@ -128,10 +128,16 @@ def build_app(settings: Settings, clock: Clock | None = None) -> tuple[App, list
     )
     replicator.audit = audit
     throttle, throttle_line = _throttle(settings)
+    authorizer = Authorizer(service, RequestCatalog(loaded.services), throttle, secure=settings.tls)
     app = App(
-        service, credential_store, purge_interval=settings.purge_interval, audit=audit, replicator=replicator
+        service,
+        credential_store,
+        Protocols(loaded),
+        authorizer,
+        purge_interval=settings.purge_interval,
+        audit=audit,
+        replicator=replicator,
     )
-    app.authorizer = Authorizer(service, throttle, secure=settings.tls)
     scheme = "https" if settings.tls else "http"
     lines = [
         f"paycrypt listening on {scheme}://{_host_for_url(settings.host)}:{settings.port}",

@@ -1,7 +1,8 @@
 """awsJson1_0 (control plane) and restJson1 (data plane): routing, parsing and serializing.
 
 Everything here is generic: operations, routes, members and error shapes all come from the
-models, so no code is written per operation. Each operation is compiled once at start.
+models, so no code is written per operation. Each operation is compiled once at start, with its
+validator and its audit plan, from the models the server loaded and passed in.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from urllib.parse import unquote
 
 from botocore.model import OperationModel, ServiceModel, Shape
 
+from paycrypt.audit import events
 from paycrypt.errors import ProtocolError, ServiceError, ValidationError
 from paycrypt.wire import models, validate
 
@@ -32,6 +34,7 @@ class Operation:
     input_shape: Shape
     output_shape: Shape | None
     check: validate.Checker
+    audit: events.OperationPlan  # how its audit event renders the request and result
     uri_members: dict[str, str] = field(default_factory=dict)  # label -> member name
     success_status: int = 200
 
@@ -44,14 +47,18 @@ class Route:
 
 
 class Protocols:
-    """Both planes compiled from the pinned models."""
+    """Both planes compiled from the models the server loaded."""
 
-    def __init__(self, loaded: models.Models | None = None) -> None:
-        loaded = loaded or models.load()
+    def __init__(self, loaded: models.Models) -> None:
+        control_plans = events.compile_plans(models.CONTROL, loaded.control)
+        data_plans = events.compile_plans(models.DATA, loaded.data)
         self.control = {
-            n: _compile(models.CONTROL, loaded.control, n) for n in loaded.control.operation_names
+            n: _compile(models.CONTROL, loaded.control, n, control_plans[n])
+            for n in loaded.control.operation_names
         }
-        self.data = {n: _compile(models.DATA, loaded.data, n) for n in loaded.data.operation_names}
+        self.data = {
+            n: _compile(models.DATA, loaded.data, n, data_plans[n]) for n in loaded.data.operation_names
+        }
         self.routes: dict[tuple[str, str, int], list[Route]] = {}
         for route in (_route(op) for op in self.data.values()):
             self.routes.setdefault(_route_key(route.method, route.segments), []).append(route)
@@ -117,7 +124,7 @@ class Protocols:
         return status, headers, json.dumps(body).encode()
 
 
-def _compile(plane: str, service: ServiceModel, name: str) -> Operation:
+def _compile(plane: str, service: ServiceModel, name: str, plan: events.OperationPlan) -> Operation:
     op = service.operation_model(name)
     input_shape = op.input_shape
     uri_members = {}
@@ -132,6 +139,7 @@ def _compile(plane: str, service: ServiceModel, name: str) -> Operation:
         input_shape=input_shape,
         output_shape=op.output_shape,
         check=validate.checker(input_shape) if input_shape is not None else validate.accept_empty,
+        audit=plan,
         uri_members=uri_members,
         success_status=op.http.get("responseCode", 200),
     )
