@@ -9,11 +9,12 @@ import ipaddress
 import logging
 import os
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import uvicorn
 
+from paycrypt import defaults
 from paycrypt.audit import writer as audit_writer
 from paycrypt.auth import credentials as creds
 from paycrypt.auth import throttle as rate_quotas
@@ -32,32 +33,26 @@ from paycrypt.wire.protocol import Protocols
 log = logging.getLogger("paycrypt")
 
 
-def default_data_dir() -> Path:
-    env = os.environ.get("PAYCRYPT_DATA_DIR")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "paycrypt"
-
-
 @dataclass
 class Settings:
-    host: str = "127.0.0.1"
-    port: int = 8443
-    data_dir: Path = Path()
+    """How `paycrypt serve` runs; every default is `paycrypt.defaults`'s, as the CLI's are."""
+
+    host: str = defaults.HOST
+    port: int = defaults.PORT
+    data_dir: Path = field(default_factory=defaults.data_dir)
     credentials_file: Path | None = None
     tls_cert: Path | None = None
     tls_key: Path | None = None
-    purge_interval: float = 60.0
-    key_quota: int = 2000
-    alias_quota: int = 2000
+    purge_interval: float = defaults.PURGE_INTERVAL
+    key_quota: int = defaults.KEYS_PER_REGION
+    alias_quota: int = defaults.ALIASES_PER_REGION
     audit_data_events: tuple[str, ...] = ()
-    audit_max_bytes: int = audit_writer.DEFAULT_MAX_BYTES
-    audit_backups: int = audit_writer.DEFAULT_BACKUPS
+    audit_max_bytes: int = defaults.AUDIT_MAX_BYTES
+    audit_backups: int = defaults.AUDIT_BACKUPS
     regions: tuple[str, ...] = DEFAULT_REGIONS
-    replication_interval: float = 0.2  # seconds between passes of the replicator
-    replication_retry: float = 1.0  # first retry delay of a failed replication; doubles up to 5 min
-    throttling: str = "auto"  # request-rate quotas: on, off, or auto (on unless listening on loopback)
+    replication_interval: float = defaults.REPLICATION_INTERVAL
+    replication_retry: float = defaults.REPLICATION_RETRY
+    throttling: str = defaults.THROTTLING
     rate_limits: tuple[str, ...] = ()  # KIND=RATE or ACCOUNT:KIND=RATE overrides of the guide's figures
 
     @property
