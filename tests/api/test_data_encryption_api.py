@@ -474,13 +474,18 @@ def test_bad_input(server, data, rsa_pair) -> None:
         for ksn in (
             "FFFF9876543210E00000",
             "FFFF9876543210E007FF",
-            "FFFF9876543210E0",
+            "9876543210E00000",  # 16 hex, F-filled: counter 0
             "123456789012345600000001",
             "FFFF9876543210E000011",
         )
     ] + [
         (aes_bdk, ksn)
-        for ksn in ("FFFF9876543210E00001", "123456789012345600000000", "1234567890123456FFFFFFFF")
+        for ksn in (
+            "FFFF9876543210E00001",
+            "1234567890123456",  # 16 hex: no AES form
+            "123456789012345600000000",
+            "1234567890123456FFFFFFFF",
+        )
     ]
     for key, ksn in bad_ksns:
         _expect(

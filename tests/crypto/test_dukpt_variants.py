@@ -92,8 +92,17 @@ def test_ksn_length_must_match_bdk() -> None:
         derive(AES_BDK, "AES_128", TDES_KSN, Purpose.PIN)
     with pytest.raises(dukpt_tdes.InvalidKsnError, match="20-hex"):
         derive(TDES_BDK, "TDES_2KEY", AES_KSN, Purpose.PIN)
-    with pytest.raises(dukpt_tdes.InvalidKsnError, match="not 16 hex"):
-        derive(TDES_BDK, "TDES_2KEY", TDES_KSN[2:], Purpose.PIN)
+    with pytest.raises(dukpt_tdes.InvalidKsnError, match="24-hex key serial number, not 16 hex"):
+        derive(AES_BDK, "AES_128", AES_KSN[:8], Purpose.PIN)
+
+
+def test_sixteen_hex_tdes_ksn_is_filled_with_f() -> None:
+    """X9.24-1 fills a KSN shorter than 80 bits with one-bits on the left: Annex A's
+    FFFF9876543210E00001 given as 9876543210E00001 is the same transaction and key."""
+    short = derive(TDES_BDK, "TDES_2KEY", TDES_KSN[2:], Purpose.PIN)
+    assert short.key == derive(TDES_BDK, "TDES_2KEY", TDES_KSN, Purpose.PIN).key
+    block = p.tdes_ecb_encrypt(short.key, bytes.fromhex("041274EDCBA9876F"))
+    assert block.hex().upper() == "1B9C1845EB993A7A"
 
 
 def test_invalid_members_rejected() -> None:

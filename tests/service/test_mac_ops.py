@@ -164,7 +164,7 @@ def test_dukpt_iso9797_with_an_aes_bdk_needs_a_tdes_derivation_type(svc) -> None
         ("FFFF9876543210E00000", "counter is 0"),
         ("FFFF9876543210E007FF", "more than 10 one-bits"),
         ("123456789012345600000001", "20-hex"),
-        ("FFFF9876543210E0", "20-hex"),
+        ("FFFFFF9876543210E00001", "20-hex"),
     ],
 )
 def test_bad_ksn_names_key_serial_number(svc, ksn: str, fragment: str) -> None:
