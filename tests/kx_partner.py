@@ -191,3 +191,37 @@ def ecdh_key(
     if kdf == "NIST_SP800":
         return ConcatKDFHash(digest, KEY_LENGTHS[algorithm], info).derive(z)
     return X963KDF(digest, KEY_LENGTHS[algorithm], info).derive(z)
+
+
+# --- certificates that parse but that no library can use ---------------------------------------
+
+P256_OID = bytes.fromhex("06082A8648CE3D030107")  # DER of 1.2.840.10045.3.1.7 (prime256v1)
+UNKNOWN_CURVE_OID = bytes.fromhex("06082A8648CE3D030108")  # 1.2.840.10045.3.1.8: no curve is known by it
+
+
+def _der(certificate: x509.Certificate) -> bytes:
+    return certificate.public_bytes(serialization.Encoding.DER)
+
+
+def unknown_curve_root() -> Party:
+    """A self-signed P-256 CA whose SubjectPublicKeyInfo names a curve OID no library knows: it
+    loads, but `public_key()` raises UnsupportedAlgorithm (its self-signature no longer verifies)."""
+    root = ca("ECC_NIST_P256", "Unknown Curve Root")
+    der = _der(root.certificate)
+    assert der.count(P256_OID) == 1
+    return Party(x509.load_der_x509_certificate(der.replace(P256_OID, UNKNOWN_CURVE_OID)), root.key)
+
+
+def unknown_curve_leaf(issuer: Party) -> x509.Certificate:
+    """A P-256 leaf with its curve OID altered and then signed again by its RSA `issuer`, so the
+    chain verifies and only the public key is unusable. RSA signatures keep their length, so the
+    altered certificate is the original with the to-be-signed part and the signature replaced."""
+    leaf_certificate = leaf(issuer, "ECC_NIST_P256", name="Unknown Curve Receiver").certificate
+    original = leaf_certificate.tbs_certificate_bytes
+    tbs = original.replace(P256_OID, UNKNOWN_CURVE_OID)
+    signature = issuer.key.sign(tbs, padding.PKCS1v15(), hashes.SHA256())  # type: ignore[call-arg]
+    assert len(signature) == len(leaf_certificate.signature)
+    der = _der(leaf_certificate).replace(original, tbs).replace(leaf_certificate.signature, signature)
+    altered = x509.load_der_x509_certificate(der)
+    altered.verify_directly_issued_by(issuer.certificate)
+    return altered

@@ -1,9 +1,8 @@
-"""Calls from AWS's public sample and example code that paycrypt answered differently from AWS.
+"""Calls from AWS's public sample and example code that paycrypt once answered unlike AWS.
 
 Each test names the public file its call sequence comes from and restates that call in our own
 words against a test server; the expected answers come from the standards (published vectors)
-or from what the sample itself checks. The sample runs that found these are in the report of
-issue 12's compatibility sweep.
+or from what the sample itself checks.
 """
 
 from __future__ import annotations

@@ -935,7 +935,7 @@ def test_dukpt_bad_ksn(server, data) -> None:
     pvk = known(server, TEST_KEY, "TR31_V2_VISA_PIN_VERIFICATION_KEY", "TDES_2KEY", GEN_VERIFY)
     before = db_snapshot(server.data_dir)
     for ksn, derivation, member in (
-        ("9876543210E00000", "TDES_2KEY", "KeySerialNumber"),  # 16 hex, F-filled: counter 0
+        ("9876543210E00000", "TDES_2KEY", "KeySerialNumber"),  # 16 hex, read F-padded: counter 0
         ("FFFF9876543210E00000", "TDES_2KEY", "KeySerialNumber"),
         ("FFFF9876543210E00001", "AES_256", "DukptDerivationType"),
     ):

@@ -28,11 +28,12 @@ Defaults for omitted members (seed-C A-DUKPT-3):
     Mode (DukptEncryption)  CBC, as the model documents; InitializationVector all zeros
 
 KSN length selects the standard: 20 hex = TDES (X9.24-1), 24 hex = AES (X9.24-3); a KSN whose
-length does not match the BDK's algorithm is refused. A 16-hex KSN (the model's
-HexLength16Or20Or24 allows it, and AWS's own CLI example for ReEncryptData sends one) is the
-64-bit KSN many terminals and HSMs carry: X9.24-1 fills a KSN shorter than its 80 bits with one-bits
-on the left, so with a TDES BDK it is FFFF followed by the 16 digits. AES DUKPT has no such form
-(its 96-bit KSN ends in a 32-bit counter), so an AES BDK refuses it.
+length does not match the BDK's algorithm is refused. A 16-hex KSN (one of the three lengths the
+model's pattern names) with a TDES BDK is the 64-bit KSN most terminals send: X9.24-1 pads a KSN
+shorter than the 80-bit register on the left with 1-bits (hex F), so it is read as `FFFF` ‖ KSN
+(`full_ksn`). The X9.24-1 test KSN `FFFF9876543210E00001` is such a KSN. AES DUKPT has no such
+convention (its 96-bit KSN is the 64-bit initial key ID and a 32-bit counter), so a 16-hex KSN
+with an AES BDK is refused.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ _BDK_DEFAULTS = {
     "AES_256": ("AES", "AES_256"),
 }
 _KSN_BYTES = {"TDES": dukpt_tdes.KSN_BYTES, "AES": dukpt_aes.KSN_BYTES}
-_SHORT_TDES_KSN_BYTES = 8  # the 64-bit KSN, left-filled with one-bits to X9.24-1's 80
+_SHORT_TDES_KSN_BYTES = 8  # the 16-hex KSN: the 80-bit register less its leading FFFF
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,17 @@ class DukptKey:
     @property
     def family(self) -> str:
         return "TDES" if self.key_type.startswith("TDES") else "AES"
+
+
+def full_ksn(ksn: bytes, bdk_algorithm: str) -> bytes:
+    """The KSN register a BDK's standard reads: a 64-bit KSN under a TDES BDK is F-padded to 80 bits.
+
+    Any other length is returned as given, for the derivation to accept or refuse.
+    """
+    standard = _BDK_DEFAULTS.get(bdk_algorithm, ("", ""))[0]
+    if standard == "TDES" and len(ksn) == _SHORT_TDES_KSN_BYTES:
+        return b"\xff" * (dukpt_tdes.KSN_BYTES - len(ksn)) + ksn
+    return ksn
 
 
 def derive(
@@ -106,6 +118,7 @@ def derive(
     Raises InvalidKsnError for a KSN that cannot name a transaction under the BDK's standard and
     ValueError for a variant or derivation type that does not apply.
     """
+    ksn = full_ksn(ksn, bdk_algorithm)
     return working_key(
         transaction_secret(bdk, bdk_algorithm, ksn), bdk_algorithm, ksn, purpose, variant, derivation_type
     )
@@ -120,7 +133,7 @@ def transaction_secret(bdk: bytes, bdk_algorithm: str, ksn: bytes) -> bytes:
     Raises InvalidKsnError for a KSN that cannot name a transaction under the BDK's standard.
     """
     standard, _ = _bdk_defaults(bdk_algorithm)
-    ksn = full_ksn(ksn, standard)
+    _require_ksn_length(ksn, standard)
     if standard == "TDES":
         return dukpt_tdes.derive_transaction_key(dukpt_tdes.derive_ipek(bdk, ksn), ksn)
     initial_key = dukpt_aes.derive_initial_key(bdk, ksn[: dukpt_aes.INITIAL_KEY_ID_BYTES])
@@ -140,7 +153,7 @@ def working_key(
     Raises ValueError for a variant or derivation type that does not apply.
     """
     standard, default_type = _bdk_defaults(bdk_algorithm)
-    ksn = full_ksn(ksn, standard)
+    _require_ksn_length(ksn, standard)
     variant = variant or DEFAULT_VARIANT
     if variant not in VARIANTS:
         raise ValueError(f"unknown DukptKeyVariant {variant}")
@@ -163,21 +176,12 @@ def _bdk_defaults(bdk_algorithm: str) -> tuple[str, str]:
         raise ValueError(f"a {bdk_algorithm} key cannot be a DUKPT BDK") from None
 
 
-def full_ksn(ksn: bytes, standard: str) -> bytes:
-    """The KSN at its standard's full length; raises InvalidKsnError for one it cannot be.
-
-    A 64-bit KSN under TDES is filled with one-bits on the left (X9.24-1), so the caller's
-    9876543210E00001 and FFFF9876543210E00001 are one transaction.
-    """
-    if standard == "TDES" and len(ksn) == _SHORT_TDES_KSN_BYTES:
-        return b"\xff" * (dukpt_tdes.KSN_BYTES - _SHORT_TDES_KSN_BYTES) + ksn
+def _require_ksn_length(ksn: bytes, standard: str) -> None:
     expected = _KSN_BYTES[standard]
     if len(ksn) != expected:
-        accepted = f"{expected * 2}-hex (or 16-hex)" if standard == "TDES" else f"{expected * 2}-hex"
         raise InvalidKsnError(
-            f"{standard} DUKPT needs a {accepted} key serial number, not {len(ksn) * 2} hex"
+            f"{standard} DUKPT needs a {expected * 2}-hex key serial number, not {len(ksn) * 2} hex"
         )
-    return ksn
 
 
 def _aes_key_type(derivation_type: str) -> dukpt_aes.KeyType:
