@@ -75,6 +75,8 @@ def run_secrets(base: Path) -> dict[str, str]:
                 found.setdefault(secret, f"secret access key ({path.name})")
     for path in base.rglob("master.key"):
         key = path.read_bytes()
+        if len(key) < 8:  # an empty or short file a start-up test planted: its hex would match anywhere
+            continue
         found.setdefault(key.hex().upper(), "master key (hex)")
         found.setdefault(base64.b64encode(key).decode(), "master key (base64)")
     return found

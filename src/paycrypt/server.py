@@ -111,7 +111,10 @@ def build_app(settings: Settings, clock: Clock | None = None) -> tuple[App, list
     credential_store, auth_line = resolve_credentials(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     store = SqliteStore(settings.data_dir / "paycrypt.db")
-    vault = LocalKeyFileVault(settings.data_dir / "master.key")
+    try:
+        vault = LocalKeyFileVault(settings.data_dir / "master.key")
+    except (ValueError, PermissionError) as exc:  # a master key file that is not ours to use
+        raise StartupError(str(exc)) from exc
     quotas = Quotas(keys_per_region=settings.key_quota, aliases_per_region=settings.alias_quota)
     service = Service(store, vault.master_key(), clock or SystemClock(), quotas, settings.regions)
     replicator = Replicator(
