@@ -62,7 +62,7 @@ class Registry:
 
     def add(self, kind: str, value: Any, what: str) -> None:
         if kind == KEY:
-            key = _key_bytes(value)
+            key = usable_key(value)
             if key is not None and key not in self.keys:
                 with self._lock:
                     self.keys.setdefault(key, what)
@@ -96,7 +96,8 @@ class Registry:
             self.pins.setdefault(pin, what)
 
 
-def _key_bytes(value: Any) -> bytes | None:
+def usable_key(value: Any) -> bytes | None:
+    """The key as bytes, or None if it is too short or too uniform to look for without false finds."""
     if isinstance(value, bytearray | memoryview):
         value = bytes(value)
     elif isinstance(value, str) and _HEX.fullmatch(value):

@@ -107,7 +107,8 @@ def needles(
         if re.fullmatch(r"\d+", value):
             found.append(Needle(value.encode(), what, digits=True))
         elif re.fullmatch(r"(?:[0-9A-F]{2})+", value):
-            found += key_forms(bytes.fromhex(value), what)
+            key = secret_registry.usable_key(bytes.fromhex(value))
+            found += key_forms(key, what) if key else []
         else:
             found.append(Needle(value.encode(), what))
     return [n for n in found if len(n.form) >= PREFIX], set(registry.pins)
