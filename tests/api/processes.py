@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import resource
 import socket
 import subprocess
 import sys
@@ -17,12 +18,16 @@ PAYCRYPT = Path(sys.executable).parent / "paycrypt"
 class ServerProcess:
     """`paycrypt serve` in a child process, its output going to a file (a pipe could fill and block it)."""
 
-    def __init__(self, data_dir: Path, port: int, *args: str) -> None:
+    def __init__(
+        self, data_dir: Path, port: int, *args: str, file_limit: tuple[int, int] | None = None
+    ) -> None:
+        """`file_limit`: (soft, hard) RLIMIT_NOFILE for the child, to run it short of descriptors."""
         self.port = port
         self.log_path = data_dir.parent / f"{data_dir.name}-serve-{port}.log"
         command = [str(PAYCRYPT), "serve", "--port", str(port), "--data-dir", str(data_dir), *args]
+        limit = None if file_limit is None else lambda: resource.setrlimit(resource.RLIMIT_NOFILE, file_limit)
         with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, preexec_fn=limit)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import logging
 import time
 import uuid
@@ -29,7 +28,7 @@ from paycrypt.service.context import Caller, Context
 from paycrypt.service.core import Service
 from paycrypt.service.replicator import Replicator
 from paycrypt.wire import models, sts
-from paycrypt.wire.protocol import JSON_10, Operation, Protocols
+from paycrypt.wire.protocol import JSON_10, Operation, Protocols, unplaned_error
 
 log = logging.getLogger("paycrypt")
 
@@ -91,7 +90,10 @@ class App:
             return
         if scope["type"] != "http":
             return
-        body = await _read_body(receive, MAX_BODY_BYTES)
+        try:
+            body = await _read_body(receive, MAX_BODY_BYTES)
+        except ClientGone:
+            return  # closed before the request was whole (a time limit, or the client left): no call
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
         query = scope.get("query_string", b"").decode("latin-1")
@@ -318,11 +320,17 @@ def _media_type_error(plane: str, headers: Mapping[str, str], body: bytes) -> Pr
 MAX_BODY_BYTES = 1024 * 1024
 
 
+class ClientGone(Exception):
+    """The connection closed before the whole request body arrived."""
+
+
 async def _read_body(receive: Receive, limit: int) -> bytes | None:
     """The request body, or None once it passes `limit` (the rest is drained, not kept)."""
     chunks, size = [], 0
     while True:
         message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone
         chunk = message.get("body", b"")
         size += len(chunk)
         if size <= limit:
@@ -332,11 +340,5 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
 
 
 def _too_large() -> Response:
-    body = json.dumps(
-        {
-            "__type": "RequestEntityTooLargeException",
-            "message": f"Request body exceeds {MAX_BODY_BYTES} bytes.",
-        }
-    ).encode()
-    headers = {"content-type": "application/json", "x-amzn-errortype": "RequestEntityTooLargeException"}
-    return Response(413, headers, body)
+    message = f"Request body exceeds {MAX_BODY_BYTES} bytes."
+    return Response(*unplaned_error(413, "RequestEntityTooLargeException", message))
