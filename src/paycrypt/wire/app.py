@@ -2,8 +2,10 @@
 
 A request is routed by shape (X-Amz-Target → control plane, form body → STS, a modelled REST
 path → data plane), authenticated with SigV4, parsed and validated against the model, handed to
-the service function, and its result or error encoded the way botocore expects. Handlers run on
-the event loop: they are short and CPU-bound, and SQLite is local.
+the service function, and its result or error encoded the way botocore expects. All of it runs
+on the event loop's thread, which is right for calls of tens of microseconds and a local SQLite,
+except the service call of a request `service.heavy` names (RSA, TR-34, ECDH, signing: up to
+seconds of CPU), which goes to a worker thread so that every other caller keeps being answered.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +27,7 @@ from paycrypt.auth import sigv4
 from paycrypt.auth.authorize import Authorizer
 from paycrypt.auth.credentials import CredentialStore
 from paycrypt.errors import InternalServer, NotImplementedOperation, ProtocolError, ServiceError
-from paycrypt.service import keys, registry
+from paycrypt.service import heavy, keys, registry
 from paycrypt.service.context import Caller, Context
 from paycrypt.service.core import Service
 from paycrypt.service.replicator import Replicator
@@ -34,6 +38,9 @@ log = logging.getLogger("paycrypt")
 
 SERVICES = frozenset({"payment-cryptography"})
 STS_SERVICES = frozenset({"sts"})
+
+# Worker threads for CPU-heavy calls: all cores but the one the event loop needs.
+HEAVY_WORKERS = max(1, (os.cpu_count() or 1) - 1)
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -83,6 +90,7 @@ class App:
         # Multi-region replication runs next to the sweeper; tests reach its hook through here.
         self.replicator = replicator or Replicator(service)
         self._replicating: asyncio.Task[None] | None = None
+        self.workers = ThreadPoolExecutor(HEAVY_WORKERS, thread_name_prefix="paycrypt-heavy")
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -101,7 +109,7 @@ class App:
         if body is None:
             response = _too_large()
         else:
-            response = self.handle(scope["method"], raw_path, query, headers, body, client[0])
+            response = await self.handle(scope["method"], raw_path, query, headers, body, client[0])
         await send(
             {
                 "type": "http.response.start",
@@ -114,7 +122,7 @@ class App:
         )
         await send({"type": "http.response.body", "body": response.body})
 
-    def handle(
+    async def handle(
         self,
         method: str,
         raw_path: str,
@@ -128,7 +136,7 @@ class App:
         request = sigv4.SignedRequest(
             method=method, raw_path=raw_path, query_string=query, headers=headers, body=body
         )
-        name, response = self._dispatch(request, request_id, source_ip)
+        name, response = await self._dispatch(request, request_id, source_ip)
         response.headers["x-amzn-requestid"] = request_id
         log.debug(
             "%s %s %s %d %.1fms",
@@ -140,7 +148,7 @@ class App:
         )
         return response
 
-    def _dispatch(
+    async def _dispatch(
         self, request: sigv4.SignedRequest, request_id: str, source_ip: str
     ) -> tuple[str, Response]:
         path = request.raw_path.split("?", 1)[0]
@@ -150,16 +158,16 @@ class App:
                 op = self.protocols.control_operation(target)
                 if op is None:
                     return target, self._unknown(models.CONTROL, f"Operation {target} is not recognized.")
-                return op.name, self._serve(op, None, request, request_id, source_ip)
+                return op.name, await self._serve(op, None, request, request_id, source_ip)
             if request.headers.get("content-type", "").startswith(sts.FORM):
                 return "sts", self._sts(request, request_id)
         matched = self.protocols.match_data(request.method, request.raw_path)
         if matched is None:
             return "unknown", self._unknown(models.DATA, f"No operation matches {request.method} {path}.")
         op, labels = matched
-        return op.name, self._serve(op, labels, request, request_id, source_ip)
+        return op.name, await self._serve(op, labels, request, request_id, source_ip)
 
-    def _serve(
+    async def _serve(
         self,
         op: Operation,
         labels: dict[str, str] | None,
@@ -168,11 +176,11 @@ class App:
         source_ip: str,
     ) -> Response:
         call = Call(op=op, request=request, request_id=request_id, source_ip=source_ip)
-        response = self._run(call, labels)
+        response = await self._run(call, labels)
         self._audit(call)
         return response
 
-    def _run(self, call: Call, labels: dict[str, str] | None) -> Response:
+    async def _run(self, call: Call, labels: dict[str, str] | None) -> Response:
         op, request = call.op, call.request
         try:
             caller = self._authenticate(request, SERVICES)
@@ -208,7 +216,11 @@ class App:
                 request_id=call.request_id,
                 shared=shared,
             )
-            call.result = function(self.service, ctx, params)
+            if heavy.is_heavy(op.name, params):
+                loop = asyncio.get_running_loop()
+                call.result = await loop.run_in_executor(self.workers, function, self.service, ctx, params)
+            else:
+                call.result = function(self.service, ctx, params)
             content_type = JSON_10 if op.plane == models.CONTROL else "application/json"
             body = self.protocols.serialize(op, call.result)
             return Response(op.success_status, {"content-type": content_type}, body)
@@ -284,6 +296,7 @@ class App:
                     self._sweeper.cancel()
                 if self._replicating is not None:
                     self._replicating.cancel()
+                self.workers.shutdown(wait=False, cancel_futures=True)
                 if self.audit is not None:
                     self.audit.close()
                 await send({"type": "lifespan.shutdown.complete"})
