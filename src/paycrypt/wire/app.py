@@ -11,9 +11,11 @@ seconds of CPU), which goes to a worker thread so that every other caller keeps 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import os
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -39,8 +41,18 @@ log = logging.getLogger("paycrypt")
 SERVICES = frozenset({"payment-cryptography"})
 STS_SERVICES = frozenset({"sts"})
 
-# Worker threads for CPU-heavy calls: all cores but the one the event loop needs.
+# Worker threads for CPU-heavy calls: all cores but the one the event loop needs. They run at a
+# lower priority (on Linux a thread's nice value is its own), so that when the machine is short of
+# CPU the event loop's thread is served first and a heavy call takes longer instead of every call
+# (bench/README.md, heavy calls).
 HEAVY_WORKERS = max(1, (os.cpu_count() or 1) - 1)
+HEAVY_NICENESS = 10
+
+
+def _lower_priority() -> None:
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HEAVY_NICENESS)
+
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -90,7 +102,9 @@ class App:
         # Multi-region replication runs next to the sweeper; tests reach its hook through here.
         self.replicator = replicator or Replicator(service)
         self._replicating: asyncio.Task[None] | None = None
-        self.workers = ThreadPoolExecutor(HEAVY_WORKERS, thread_name_prefix="paycrypt-heavy")
+        self.workers = ThreadPoolExecutor(
+            HEAVY_WORKERS, thread_name_prefix="paycrypt-heavy", initializer=_lower_priority
+        )
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
