@@ -15,6 +15,7 @@ from paycrypt.audit.writer import AuditWriter
 from paycrypt.server import Settings
 from paycrypt.service.core import Quotas
 from paycrypt.service.replicator import Replicator
+from paycrypt.wire.connections import ConnectionLimits
 
 # Options whose help shows the default as a value, by the Settings field it sets.
 SHOWN = {
@@ -26,6 +27,9 @@ SHOWN = {
     "--audit-max-bytes": "audit_max_bytes",
     "--audit-backups": "audit_backups",
     "--throttling": "throttling",
+    "--request-head-timeout": "request_head_timeout",
+    "--request-body-timeout": "request_body_timeout",
+    "--max-connections": "max_connections",
 }
 # Options whose default is described in words, or is "none given", or that set no Settings field.
 DESCRIBED = {"--data-dir", "--regions", "--rate-limit", "--audit-data-events"}
@@ -88,6 +92,12 @@ def test_the_layers_below_take_the_same_defaults() -> None:
     assert (writer["max_bytes"].default, writer["backups"].default) == (
         settings.audit_max_bytes,
         settings.audit_backups,
+    )
+    limits = ConnectionLimits()
+    assert (limits.head_timeout, limits.body_timeout, limits.max_connections) == (
+        settings.request_head_timeout,
+        settings.request_body_timeout,
+        settings.max_connections,
     )
     replicator = inspect.signature(Replicator).parameters
     assert (replicator["interval"].default, replicator["retry_base"].default) == (

@@ -102,6 +102,28 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="[ACCOUNT:]KIND=RATE",
         help=f"requests/s for KIND {', '.join(PRODUCTION)} (default {_rates()}; 0 = no limit)",
     )
+    run.add_argument(
+        "--request-head-timeout",
+        type=float,
+        default=defaults.REQUEST_HEAD_TIMEOUT,
+        metavar="SECONDS",
+        help="close a connection whose request head (TLS handshake included) takes longer "
+        "(default %(default)s)",
+    )
+    run.add_argument(
+        "--request-body-timeout",
+        type=float,
+        default=defaults.REQUEST_BODY_TIMEOUT,
+        metavar="SECONDS",
+        help="close a connection whose request body takes longer after its head (default %(default)s)",
+    )
+    run.add_argument(
+        "--max-connections",
+        type=int,
+        default=defaults.MAX_CONNECTIONS,
+        help="open connections served at once, more get 503 (default %(default)s; lowered to fit the "
+        "file limit)",
+    )
     add_audit_parser(commands)
     add_iam_parser(commands)
     add_mpa_parser(commands)
@@ -151,6 +173,9 @@ def _settings(args: argparse.Namespace) -> Settings:
         regions=args.regions,
         throttling=args.throttling,
         rate_limits=tuple(args.rate_limit),
+        request_head_timeout=args.request_head_timeout,
+        request_body_timeout=args.request_body_timeout,
+        max_connections=args.max_connections,
     )
 
 

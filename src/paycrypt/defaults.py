@@ -28,6 +28,10 @@ REPLICATION_RETRY = 1.0  # first retry delay of a failed replication; doubles up
 
 THROTTLING = "auto"  # request-rate quotas: on, off, or auto (on unless listening on loopback)
 
+REQUEST_HEAD_TIMEOUT = 10.0  # seconds to receive a request head, TLS handshake included
+REQUEST_BODY_TIMEOUT = 30.0  # seconds to receive its body, after the head
+MAX_CONNECTIONS = 1024  # open connections served at once (lowered to fit the file limit)
+
 
 def data_dir() -> Path:
     """$PAYCRYPT_DATA_DIR, else paycrypt under $XDG_DATA_HOME (~/.local/share by default)."""
