@@ -207,3 +207,14 @@ def test_import_accepts_empty_and_zero_padding_blocks(control, kek) -> None:
         again = _export(control, key["KeyArn"], kek_arn, {})
         header, unwrapped = psec.tr31.unwrap(kbpk, again)
         assert unwrapped == clear and dict(header.blocks) == kept  # the blocks kept, PB renewed
+
+
+def test_optional_blocks_may_fill_112_characters(control, kek) -> None:
+    """The model's limit (KeyBlockHeaders.OptionalBlocks: "as long as the combined length does not
+    increase 112 characters", IDs and lengths included) is reached, not passed: two blocks of
+    4 + 52 characters travel; one character more is refusal X23 (tests/api/test_refusals.py)."""
+    kek_arn, kbpk = kek
+    bdk_arn, clear = _bdk(control)
+    given = {"T1": "A" * 52, "T2": "B" * 52}
+    header, key = psec.tr31.unwrap(kbpk, _export(control, bdk_arn, kek_arn, {"OptionalBlocks": given}))
+    assert key == clear and dict(header.blocks) == given
