@@ -60,6 +60,13 @@ def kek(control) -> tuple[str, bytes]:
     return import_known_key_via_api(control, clear, KBPK_USAGE, "AES_256", WRAP)["KeyArn"], clear
 
 
+@pytest.fixture(scope="module")
+def tdes_kek(control) -> tuple[str, bytes]:
+    """A TDES_3KEY KBPK: ExportKey writes version B under it (8-byte padding), D under AES."""
+    clear = secrets.token_bytes(24)
+    return import_known_key_via_api(control, clear, KBPK_USAGE, "TDES_3KEY", WRAP)["KeyArn"], clear
+
+
 def _bdk(control) -> tuple[str, bytes]:
     clear = secrets.token_bytes(16)
     key = import_known_key_via_api(
@@ -171,15 +178,18 @@ def _header_blanking_pb(block: str) -> str:
         ),
     ],
 )
-def test_exported_header_equals_psecs(control, kek, blocks, version, exportability) -> None:
-    kek_arn, kbpk = kek
+@pytest.mark.parametrize("block_version", ["D", "B"])
+def test_exported_header_equals_psecs(
+    request, control, blocks, version, exportability, block_version
+) -> None:
+    kek_arn, kbpk = request.getfixturevalue("kek" if block_version == "D" else "tdes_kek")
     bdk_arn, clear = _bdk(control)
     given = blocks(kbpk, clear)
     headers: dict = {"KeyVersion": version, "OptionalBlocks": given} if given else {"KeyVersion": version}
     if exportability == "N":
         headers["KeyExportability"] = "NON_EXPORTABLE"
     exported = _export(control, bdk_arn, kek_arn, headers)
-    theirs = psec.tr31.Header("D", "B0", "T", "X", version, exportability)
+    theirs = psec.tr31.Header(block_version, "B0", "T", "X", version, exportability)
     for block_id, value in given.items():
         theirs.blocks[block_id] = value
     reference = psec.tr31.wrap(kbpk, theirs, clear)
