@@ -29,8 +29,8 @@ import pytest
 
 from paycrypt import tls
 from paycrypt.clock import ManualClock
+from paycrypt.defaults import MAX_REQUEST_HEAD_BYTES
 from paycrypt.server import RESERVED_FILES, Settings, StartupError, connection_limits
-from paycrypt.wire.connections import DEFAULT_MAX_HEAD_BYTES
 from tests.api import rawhttp
 from tests.api.helpers import expect_error
 from tests.api.processes import ServerProcess
@@ -274,7 +274,7 @@ def test_over_tls_a_head_past_16_kib_is_refused(tls_server: tuple[int, Path]) ->
     with context.wrap_socket(
         socket.create_connection(("127.0.0.1", port), timeout=10), server_hostname="127.0.0.1"
     ) as sock:
-        sock.sendall(b"GET /keys HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: " + b"p" * 2 * DEFAULT_MAX_HEAD_BYTES)
+        sock.sendall(b"GET /keys HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: " + b"p" * 2 * MAX_REQUEST_HEAD_BYTES)
         reply = _read_to_close(sock)
     assert reply.startswith(b"HTTP/1.1 431 "), reply[:200]
 
@@ -334,12 +334,12 @@ def test_a_request_head_past_16_kib_is_refused(plain_server: tuple[int, Path]) -
     body, is served."""
     port = plain_server[0]
     endpoint = f"http://127.0.0.1:{port}"
-    padding = DEFAULT_MAX_HEAD_BYTES - 1024  # the signed head's other headers take well under 1 KiB
+    padding = MAX_REQUEST_HEAD_BYTES - 1024  # the signed head's other headers take well under 1 KiB
     body = {"junk": "j" * 60000}  # an unknown member: read with the head's end, then ignored
     status, _, answer = rawhttp.control(endpoint, "ListKeys", body, headers={"X-Pad": "p" * padding})
     assert status == 200 and "Keys" in answer, answer
-    endless = b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: " + b"p" * (4 * DEFAULT_MAX_HEAD_BYTES)
-    whole = b"GET /keys HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: " + b"p" * DEFAULT_MAX_HEAD_BYTES + b"\r\n\r\n"
+    endless = b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: " + b"p" * (4 * MAX_REQUEST_HEAD_BYTES)
+    whole = b"GET /keys HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: " + b"p" * MAX_REQUEST_HEAD_BYTES + b"\r\n\r\n"
     for first, request in (
         (b"", endless),
         (b"", whole),
@@ -354,7 +354,7 @@ def test_a_request_head_past_16_kib_is_refused(plain_server: tuple[int, Path]) -
         assert reply.startswith(b"HTTP/1.1 431 "), reply[:200]
         error = json.loads(reply.split(b"\r\n\r\n", 1)[1])
         assert error["__type"] == "RequestHeaderFieldsTooLargeException", error
-        assert str(DEFAULT_MAX_HEAD_BYTES) in error["message"], error
+        assert str(MAX_REQUEST_HEAD_BYTES) in error["message"], error
 
 
 def test_the_limits_are_checked_at_start(tmp_path: Path) -> None:
