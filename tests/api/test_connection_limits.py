@@ -29,7 +29,9 @@ import pytest
 
 from paycrypt import tls
 from paycrypt.clock import ManualClock
+from paycrypt.defaults import MAX_REQUEST_HEAD_BYTES
 from paycrypt.server import RESERVED_FILES, Settings, StartupError, connection_limits
+from tests.api import rawhttp
 from tests.api.helpers import expect_error
 from tests.api.processes import ServerProcess
 from tests.api.test_durability import client
@@ -269,6 +271,17 @@ def test_over_tls_a_connection_past_the_cap_is_closed_before_its_handshake(
     assert control.list_keys()["Keys"] == []  # the slots came back
 
 
+def test_over_tls_a_head_past_16_kib_is_refused(tls_server: tuple[int, Path]) -> None:
+    port, cert = tls_server
+    context = ssl.create_default_context(cafile=str(cert))
+    with context.wrap_socket(
+        socket.create_connection(("127.0.0.1", port), timeout=10), server_hostname="127.0.0.1"
+    ) as sock:
+        sock.sendall(b"GET /keys HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: " + b"p" * 2 * MAX_REQUEST_HEAD_BYTES)
+        reply = _read_to_close(sock)
+    assert reply.startswith(b"HTTP/1.1 431 "), reply[:200]
+
+
 @pytest.fixture(scope="module")
 def plain_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]:
     data_dir = tmp_path_factory.mktemp("paycrypt-limits")
@@ -308,6 +321,43 @@ def test_a_body_cut_short_never_reaches_the_service(plain_server: tuple[int, Pat
     check_closed_at_limit(partial)
     time.sleep(0.2)
     assert before >= 1 and len(audit_events(data_dir)) == before
+
+
+def _read_to_close(sock: socket.socket) -> bytes:
+    reply = b""
+    while chunk := sock.recv(65536):
+        reply += chunk
+    return reply
+
+
+def test_a_request_head_past_16_kib_is_refused(plain_server: tuple[int, Path]) -> None:
+    """httptools gathers a header without limit: four clients each streaming one endless header
+    held over 100 MB and stalled the loop for seconds. A head past 16 KiB gets 431 and a close,
+    on a fresh or a kept-alive connection; one just under the limit, read together with its
+    body, is served."""
+    port = plain_server[0]
+    endpoint = f"http://127.0.0.1:{port}"
+    padding = MAX_REQUEST_HEAD_BYTES - 1024  # the signed head's other headers take well under 1 KiB
+    body = {"junk": "j" * 60000}  # an unknown member: read with the head's end, then ignored
+    status, _, answer = rawhttp.control(endpoint, "ListKeys", body, headers={"X-Pad": "p" * padding})
+    assert status == 200 and "Keys" in answer, answer
+    endless = b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: " + b"p" * (4 * MAX_REQUEST_HEAD_BYTES)
+    whole = b"GET /keys HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: " + b"p" * MAX_REQUEST_HEAD_BYTES + b"\r\n\r\n"
+    for first, request in (
+        (b"", endless),
+        (b"", whole),
+        (b"GET /keys HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", whole),
+    ):
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            if first:  # a kept-alive connection: the limit holds for each request's head
+                sock.sendall(first)
+                assert sock.recv(65536).startswith(b"HTTP/1.1 "), "no answer to the first request"
+            sock.sendall(request)
+            reply = _read_to_close(sock)
+        assert reply.startswith(b"HTTP/1.1 431 "), reply[:200]
+        error = json.loads(reply.split(b"\r\n\r\n", 1)[1])
+        assert error["__type"] == "RequestHeaderFieldsTooLargeException", error
+        assert str(MAX_REQUEST_HEAD_BYTES) in error["message"], error
 
 
 def test_the_limits_are_checked_at_start(tmp_path: Path) -> None:
