@@ -75,6 +75,13 @@ def main(argv: list[str] | None = None) -> int:
         metavar="[ACCOUNT:]KIND=RATE",
         help="requests/s for KIND control, symmetric or asymmetric (default 5, 500, 20; 0 = no limit)",
     )
+    run.add_argument(
+        "--key-cache-entries",
+        type=_positive,
+        default=Settings.key_cache_entries,
+        help=f"clear keys kept unsealed in memory, with what is derived from them "
+        f"(LRU; default {Settings.key_cache_entries})",
+    )
     add_audit_parser(commands)
     add_iam_parser(commands)
     add_mpa_parser(commands)
@@ -120,7 +127,15 @@ def _settings(args: argparse.Namespace) -> Settings:
         regions=args.regions,
         throttling=args.throttling,
         rate_limits=tuple(args.rate_limit),
+        key_cache_entries=args.key_cache_entries,
     )
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def _regions(text: str) -> tuple[str, ...]:

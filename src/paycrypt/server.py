@@ -1,4 +1,4 @@
-"""Assembling a server from settings: store, vault, service and the ASGI app, run by uvicorn.
+"""Assembling a server from settings: store, vault, key cache, service and the ASGI app, run by uvicorn.
 
 uvicorn with httptools and uvloop was chosen by measurement (bench/README.md).
 """
@@ -25,6 +25,7 @@ from paycrypt.regions import DEFAULT_REGIONS
 from paycrypt.service.core import Quotas, Service
 from paycrypt.service.replicator import TEST_FLAG, Replicator, hook_from_environment
 from paycrypt.store.sqlite import SqliteStore
+from paycrypt.vault import keycache
 from paycrypt.vault.local import LocalKeyFileVault
 from paycrypt.wire import models
 from paycrypt.wire.app import App
@@ -61,6 +62,7 @@ class Settings:
     replication_retry: float = 1.0  # first retry delay of a failed replication; doubles up to 5 min
     throttling: str = "auto"  # request-rate quotas: on, off, or auto (on unless listening on loopback)
     rate_limits: tuple[str, ...] = ()  # KIND=RATE or ACCOUNT:KIND=RATE overrides of the guide's figures
+    key_cache_entries: int = keycache.DEFAULT_ENTRIES  # unsealed keys and what is derived from them
 
     @property
     def tls(self) -> bool:
@@ -128,7 +130,8 @@ def build_app(settings: Settings, clock: Clock | None = None) -> tuple[App, list
     except (ValueError, PermissionError) as exc:  # a master key file that is not ours to use
         raise StartupError(str(exc)) from exc
     quotas = Quotas(keys_per_region=settings.key_quota, aliases_per_region=settings.alias_quota)
-    service = Service(store, vault.master_key(), clock or SystemClock(), quotas, settings.regions)
+    keys = keycache.KeyCache(vault, settings.key_cache_entries)
+    service = Service(store, keys, clock or SystemClock(), quotas, settings.regions)
     replicator = Replicator(
         service, retry_base=settings.replication_retry, interval=settings.replication_interval
     )
