@@ -8,11 +8,12 @@ master key, only blocks and the material of one key at a time.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from paycrypt.store.records import KeyRecord
 
 
+@runtime_checkable
 class Vault(Protocol):
     @property
     def key_id(self) -> str:

@@ -70,6 +70,11 @@ class KeyCache:
             for entry_key in self._by_arn.pop(arn, ()):
                 del self._table[entry_key]
 
+    def holds(self, arn: str) -> bool:
+        """Whether anything of the key `arn` is cached."""
+        with self._lock:
+            return arn in self._by_arn
+
     def __len__(self) -> int:
         with self._lock:
             return len(self._table)
