@@ -39,12 +39,9 @@ KNOWN_CACHES = {
     "not payment keys; the credential store holds the secrets themselves)",
     "paycrypt.policy.conditions._compiled": "compiled condition patterns",
     "paycrypt.policy.evaluation._parse_text": "parsed policy documents",
-    "paycrypt.wire.models.load": "the botocore service models",
-    "paycrypt.wire.protocol.has_timestamp": "whether a model shape holds a timestamp",
-    "paycrypt.wire.validate.checker": "compiled validators of model shapes",
 }
 
-BDK_KSN = "123456789012345600000001"
+TERMINAL_KSN = "123456789012345600000001"
 
 
 def modules() -> Iterator[types.ModuleType]:
@@ -116,7 +113,7 @@ def run_operations(tmp_path: Path) -> tuple[Service, list[bytes]]:
         {
             "KeyIdentifier": bdk,
             "PlainText": "00112233445566778899AABBCCDDEEFF",
-            "EncryptionAttributes": {"Dukpt": {"KeySerialNumber": BDK_KSN, "Mode": "ECB"}},
+            "EncryptionAttributes": {"Dukpt": {"KeySerialNumber": TERMINAL_KSN, "Mode": "ECB"}},
         },
     )
     rsa_attributes = {"Asymmetric": {"PaddingType": "OAEP_SHA256"}}
@@ -138,7 +135,7 @@ def run_operations(tmp_path: Path) -> tuple[Service, list[bytes]]:
         svc.store.get_exchange_key(f"arn:aws:payment-cryptography:us-east-1:{ctx.account}:service-ca/RSA")
     ]
     clear = [svc.keycache.material(record) for record in records if record is not None]
-    ksn = dukpt_variants.full_ksn(bytes.fromhex(BDK_KSN), "AES_128")
+    ksn = dukpt_variants.full_ksn(bytes.fromhex(TERMINAL_KSN), "AES_128")
     clear.append(dukpt_variants.transaction_secret(clear[1], "AES_128", ksn))
     assert len(clear) == 5
     return svc, clear

@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from paycrypt import defaults
 from paycrypt.crypto import keygen
 from paycrypt.errors import InternalServer
 from paycrypt.server import Settings, build_app
 from paycrypt.store.records import KeyRecord
-from paycrypt.vault.keycache import DEFAULT_ENTRIES, KeyCache
+from paycrypt.vault.keycache import KeyCache
 from paycrypt.vault.local import MasterKeyVault
 from tests.vault.test_sealing import record
 
@@ -228,4 +229,4 @@ def test_the_server_builds_one_cache_of_the_configured_size(tmp_path: Path) -> N
     assert app.service.keycache.entries == 7
     assert app.service.vault is app.service.keycache.vault
     default, _ = build_app(Settings(port=1, data_dir=tmp_path / "other"))
-    assert default.service.keycache.entries == DEFAULT_ENTRIES
+    assert default.service.keycache.entries == defaults.KEY_CACHE_ENTRIES

@@ -203,7 +203,7 @@ CIPHERS: dict[str, Run] = {
 }
 
 
-# --- RSA keys: parsed once per key, in the key cache (parsing checks the key and costs milliseconds)
+# --- RSA keys: parsed once per key, in the key cache (a certificate costs milliseconds to parse) --
 
 
 def _load_public(material: bytes) -> rsa.RSAPublicKey:

@@ -54,14 +54,9 @@ def _name(ctx: Context, resource: str) -> str:
     return f"{identifiers.ARN_PREFIX}{ctx.region}:{ctx.account}:{resource}"
 
 
-def parse_private_key(pkcs8: bytes) -> certificates.PrivateKey:
-    return serialization.load_der_private_key(pkcs8, password=None)  # type: ignore[return-value]
-
-
 def private_key(svc: Service, record: KeyRecord) -> certificates.PrivateKey:
-    """The parsed private key of a stored key pair, kept in the key cache: RSA-4096 validation on
-    every load would dominate a request."""
-    return svc.keycache.derived(record, PRIVATE_KEY, parse_private_key)
+    """The parsed private key of a stored key pair, kept in the key cache with its material."""
+    return svc.keycache.derived(record, PRIVATE_KEY, keygen.load_private_key)
 
 
 def _record(
@@ -103,7 +98,7 @@ def authority(svc: Service, ctx: Context, family: str) -> tuple[x509.Certificate
         algorithm = CA_ALGORITHMS[family]
         material = keygen.generate(algorithm)
         certificate = certificates.create_ca(
-            parse_private_key(material),
+            keygen.load_private_key(material),
             certificates.service_ca_name(ctx.account),
             not_before=ctx.now - BACKDATE,
             validity=CA_VALIDITY,
@@ -180,7 +175,7 @@ def make_token(
     token_id = f"{direction}-token-" + "".join(secrets.choice(_TOKEN_ALPHABET) for _ in range(16))
     valid_until = ctx.now + TOKEN_VALIDITY
     material = keygen.generate(algorithm)
-    certificate, _ = issue(svc, ctx, parse_private_key(material).public_key(), TOKEN_VALIDITY)
+    certificate, _ = issue(svc, ctx, keygen.load_private_key(material).public_key(), TOKEN_VALIDITY)
     usage, modes = _TOKEN_USAGE[direction]
     attributes = {
         "KeyUsage": usage,

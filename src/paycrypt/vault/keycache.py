@@ -26,10 +26,10 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any, NamedTuple, TypeVar
 
+from paycrypt.defaults import KEY_CACHE_ENTRIES
 from paycrypt.store.records import KeyRecord
 from paycrypt.vault.base import Vault
 
-DEFAULT_ENTRIES = 50_000
 MATERIAL = "material"
 
 T = TypeVar("T")
@@ -42,7 +42,7 @@ class _Entry(NamedTuple):
 
 
 class KeyCache:
-    def __init__(self, vault: Vault, entries: int = DEFAULT_ENTRIES) -> None:
+    def __init__(self, vault: Vault, entries: int = KEY_CACHE_ENTRIES) -> None:
         if entries < 1:
             raise ValueError("the key cache holds at least one entry")
         self.vault = vault
