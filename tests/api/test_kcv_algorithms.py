@@ -215,7 +215,7 @@ def test_create_symmetric_key_answers_the_method_used(
         KeyCheckValueAlgorithm=kcv_algorithm,
     )["Key"]
     service = server.app.service
-    material = service.sealer.material(service.store.get_key(key["KeyArn"]))
+    material = service.keycache.material(service.store.get_key(key["KeyArn"]))
     expected = {
         "ANSI_X9_24": kp.kcv_tdes,
         "CMAC": kp.kcv_aes,
