@@ -34,7 +34,6 @@ import signing
 
 from paycrypt.auth import sigv4
 from paycrypt.crypto import cvv
-from paycrypt.policy.requests import describe
 from paycrypt.server import Settings, build_app
 from paycrypt.service import card_validation, identifiers, usage_rules
 from paycrypt.service.context import Caller, Context
@@ -57,8 +56,21 @@ def split_request(raw: bytes) -> tuple[str, str, str, dict[str, str], bytes]:
     return method, path, query, headers, body
 
 
+def handle_now(app: App, *request: Any) -> Any:
+    """``App.handle`` run to its end on this thread. Only a CPU-heavy call (service.heavy) waits
+    inside it, for a worker thread; a light one finishes in the coroutine's first step, so no
+    event loop is needed and none is timed."""
+    coroutine = app.handle(*request)
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return done.value
+    coroutine.close()
+    raise RuntimeError("App.handle waited: only light requests can be driven without an event loop")
+
+
 def call(app: App, raw: bytes) -> dict[str, Any]:
-    response = app.handle(*split_request(raw))
+    response = handle_now(app, *split_request(raw))
     if response.status != 200:
         raise RuntimeError(f"request answered {response.status}: {response.body[:300]!r}")
     return json.loads(response.body)
@@ -118,14 +130,14 @@ def profile(app: App, args: argparse.Namespace) -> None:
     verify = split_request(signing.verify_requests(ENDPOINT, key_arn, cases)[0])
     get_key = split_request(signing.get_key_requests(ENDPOINT, key_arn, 1)[0])
     for _ in range(200):  # warm: unseal cache, sqlite page cache, lazily built checkers
-        app.handle(*verify)
-        app.handle(*get_key)
+        handle_now(app, *verify)
+        handle_now(app, *get_key)
 
     print(f"## CPU per App.handle call ({args.calls} calls, no HTTP)\n")
     print("| request | µs CPU per call |\n|---|---:|")
     handle_us = []
     for name, request in (("VerifyCardValidationData CVV2", verify), ("GetKey", get_key)):
-        handle_us.append(cpu_us_per_call(lambda r=request: app.handle(*r), args.calls))
+        handle_us.append(cpu_us_per_call(lambda r=request: handle_now(app, *r), args.calls))
         print(f"| {name} | {handle_us[-1]:.0f} |")
 
     print("\n## The CVV2 verify path, stage by stage (no profiler)\n")
@@ -136,7 +148,7 @@ def profile(app: App, args: argparse.Namespace) -> None:
     profiler = cProfile.Profile()
     profiler.enable()
     for _ in range(args.calls):
-        app.handle(*verify)
+        handle_now(app, *verify)
     profiler.disable()
     out = io.StringIO()
     stats = pstats.Stats(profiler, stream=out)
@@ -167,7 +179,7 @@ CATEGORIES = [
         "verify_card_validation_data",
     ),
     ("  of which the resolved key (resolve_key)", "paycrypt/service/identifiers.py", "resolve_key"),
-    ("  of which key material (Sealer.material)", "paycrypt/service/material.py", "material"),
+    ("  of which key material (KeyCache.material)", "paycrypt/vault/keycache.py", "material"),
     ("  of which CVV2 (crypto.cvv)", "paycrypt/crypto/cvv.py", "cvv"),
     ("serialize response JSON", "paycrypt/wire/protocol.py", "serialize"),
     ("INFO log line (logging.info)", "logging/__init__.py", "info"),
@@ -200,7 +212,7 @@ def stages(
     caller = sigv4.verify(signed, lookup, dt.datetime.now(dt.UTC), SERVICES)
     credential, store = caller.credential, app.service.store
 
-    shape = describe(op.name, params)
+    shape = app.requests.describe(op.name, params)
 
     def resolve() -> identifiers.Keys:
         return identifiers.resolve_request(store, credential.account_id, caller.region, shape.targets)
@@ -214,7 +226,7 @@ def stages(
         keys=keys,
     )
     record = identifiers.resolve_key(store, ctx, key_arn)
-    key = app.service.sealer.material(record)
+    key = app.service.keycache.material(record)
     result = {"KeyArn": record.arn, "KeyCheckValue": record.key_check_value}
     log = logging.getLogger("paycrypt")
     verify_cvv = card_validation.verify_card_validation_data
@@ -228,14 +240,14 @@ def stages(
             "clock + context",
             lambda: Context(ctx.caller, ctx.region, app.service.clock.now(), ctx.request_id, keys),
         ),
-        ("describe the request (policy.describe)", lambda: describe(op.name, params)),
+        ("describe the request (RequestCatalog.describe)", lambda: app.requests.describe(op.name, params)),
         ("resolve keys (resolve_request: the store read)", resolve),
         (
             "authorize (Authorizer.check, root fast path)",
             lambda: app.authorizer.check(shape, True, credential, caller.region, keys),
         ),
         ("the resolved key (resolve_key)", lambda: identifiers.resolve_key(store, ctx, key_arn)),
-        ("key material (unseal cache hit)", lambda: app.service.sealer.material(record)),
+        ("key material (unseal cache hit)", lambda: app.service.keycache.material(record)),
         ("CVV2 (crypto.cvv)", lambda: cvv.cvv(key, pan, signing.EXPIRY, "000", len(cvv2))),
         ("key-usage rules (check_key)", lambda: usage_rules.check_key(OPERATION, MEMBER, record)),
         ("whole service function", lambda: verify_cvv(app.service, ctx, params)),

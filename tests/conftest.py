@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
+import hypothesis
 import pytest
 import uvicorn
 from botocore.config import Config
@@ -23,6 +24,11 @@ from paycrypt.server import Settings, build_app, uvicorn_config
 from paycrypt.wire.app import App
 
 REGION = "us-east-1"
+
+# Property tests check values, not speed: on a 2-core CI shared by two pytest workers and test
+# servers, hypothesis's default 200 ms deadline per example fails correct code.
+hypothesis.settings.register_profile("paycrypt", deadline=None)
+hypothesis.settings.load_profile("paycrypt")
 
 
 def free_port() -> int:
@@ -97,7 +103,14 @@ def cvk(control: object) -> str:
     return control.create_key(Exportable=True, KeyAttributes=CVK_ATTRIBUTES)["Key"]["KeyArn"]
 
 
-# After the run: no secret in any audit or server log the tests produced (tests/secret_scan.py).
+# After the run: no secret the tests handled in any file a test server left (tests/secret_scan.py),
+# every clear key, PIN and PAN registered as it passes through the code (tests/secret_registry.py).
+def pytest_configure(config: pytest.Config) -> None:
+    from tests import secret_registry
+
+    secret_registry.install()
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     from tests import secret_scan
 

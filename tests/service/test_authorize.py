@@ -21,10 +21,13 @@ from paycrypt.auth import authorize
 from paycrypt.auth.credentials import dev_credentials
 from paycrypt.auth.throttle import ASYMMETRIC, CONTROL, SYMMETRIC
 from paycrypt.errors import AccessDenied
-from paycrypt.policy.requests import describe
+from paycrypt.policy.requests import RequestCatalog
 from paycrypt.service.identifiers import ResolvedKey, resolve, resolve_request
 from paycrypt.store.records import KeyRecord
 from paycrypt.store.sqlite import SqliteStore
+from paycrypt.wire import models
+
+CATALOG = RequestCatalog(models.load().services)  # what the server builds from the models it loads
 
 
 def test_cross_account_operations_are_the_ones_the_model_documents() -> None:
@@ -59,7 +62,7 @@ def test_root_fast_path_reads_nothing() -> None:
     checker = authorize.Authorizer(NoStore())  # type: ignore[arg-type]
     keys = {OWN_KEY: ResolvedKey(NoStore(), OWN_KEY, ACCOUNT, record("TDES_2KEY"))}  # type: ignore[arg-type]
     params = {"KeyIdentifier": OWN_KEY, "PrimaryAccountNumber": "4111111111111111"}
-    shape = describe("GenerateCardValidationData", params)
+    shape = CATALOG.describe("GenerateCardValidationData", params)
     assert checker.check(shape, True, root, "us-east-1", keys) is keys
 
 
@@ -71,7 +74,7 @@ def test_root_naming_another_accounts_key_is_evaluated() -> None:
     keys = {OTHER_ACCOUNT_KEY: ResolvedKey(NoStore(), OTHER_ACCOUNT_KEY, "444455556666")}  # type: ignore[arg-type]
     with pytest.raises(AccessDenied, match="because no resource-based policy allows"):
         checker.check(
-            describe("GetKey", {"KeyIdentifier": OTHER_ACCOUNT_KEY}), False, root, "us-east-1", keys
+            CATALOG.describe("GetKey", {"KeyIdentifier": OTHER_ACCOUNT_KEY}), False, root, "us-east-1", keys
         )
 
 
@@ -96,7 +99,7 @@ OTHER_REGION_KEY = "arn:aws:payment-cryptography:us-west-2:111122223333:key/k000
 def test_names_other_account(tmp_path: Path, operation: str, params: dict, foreign: bool) -> None:
     """The fast path's question: does the request name a key of another account (issue 12 item 8)?
     The pipeline's resolution answers it, and then the fast path is not taken."""
-    shape = describe(operation, params)
+    shape = CATALOG.describe(operation, params)
     keys = resolve_request(SqliteStore(tmp_path / "db"), ACCOUNT, "us-east-1", shape.targets)
     assert any(key.account != ACCOUNT for key in keys.values()) is foreign
     [root] = dev_credentials().values()
@@ -127,7 +130,9 @@ def test_a_shared_key_of_another_account_is_handed_on(tmp_path: Path) -> None:
     [root] = dev_credentials().values()
     store, keys = shared_key(tmp_path, share(ACCOUNT))
     params = {"KeyIdentifier": OTHER_ACCOUNT_KEY}
-    allowed = authorize.Authorizer(store).check(describe("GetKey", params), False, root, "us-east-1", keys)
+    allowed = authorize.Authorizer(store).check(
+        CATALOG.describe("GetKey", params), False, root, "us-east-1", keys
+    )
     assert allowed == keys
 
 
@@ -136,12 +141,12 @@ def test_a_key_of_another_account_shared_with_someone_else_is_not(tmp_path: Path
     store, keys = shared_key(tmp_path, share("777788889999"))
     params = {"KeyIdentifier": OTHER_ACCOUNT_KEY}
     with pytest.raises(AccessDenied, match="because no resource-based policy allows"):
-        authorize.Authorizer(store).check(describe("GetKey", params), False, root, "us-east-1", keys)
+        authorize.Authorizer(store).check(CATALOG.describe("GetKey", params), False, root, "us-east-1", keys)
     # Nor where the operation cannot cross accounts, whatever the key's policy says.
     store, keys = shared_key(tmp_path / "control", share(ACCOUNT))
     params = {"ResourceArn": OTHER_ACCOUNT_KEY, "Policy": "{}"}
     with pytest.raises(AccessDenied, match="because no resource-based policy allows"):
-        shape = describe("PutResourcePolicy", params)
+        shape = CATALOG.describe("PutResourcePolicy", params)
         authorize.Authorizer(store).check(shape, False, root, "us-east-1", keys)
 
 

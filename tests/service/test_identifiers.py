@@ -15,13 +15,16 @@ import pytest
 
 from paycrypt import arns
 from paycrypt.errors import ResourceNotFound
-from paycrypt.policy.requests import describe
+from paycrypt.policy.requests import RequestCatalog
 from paycrypt.service import identifiers, keys
 from paycrypt.service.context import Caller, Context
 from paycrypt.service.core import Service
 from paycrypt.store.records import AliasRecord
+from paycrypt.wire import models
 from tests.counting_store import CountingStore, counting
 from tests.service.stored_keys import ACCOUNT, GEN_VERIFY, context, put, service
+
+CATALOG = RequestCatalog(models.load().services)  # what the server builds from the models it loads
 
 OTHER = "444455556666"
 REGION = "us-east-1"
@@ -149,7 +152,9 @@ def test_a_request_reads_each_key_once(svc: Service, store: CountingStore) -> No
     """ReEncryptData naming one key as both its incoming and its outgoing key."""
     arn = cvk(svc)
     params = {"IncomingKeyIdentifier": arn, "OutgoingKeyIdentifier": arn, "CipherText": "00"}
-    found = identifiers.resolve_request(store, ACCOUNT, REGION, describe("ReEncryptData", params).targets)
+    found = identifiers.resolve_request(
+        store, ACCOUNT, REGION, CATALOG.describe("ReEncryptData", params).targets
+    )
     assert list(found) == [arn]
     assert store.reads() == {"get_key": 1}
 
@@ -157,17 +162,17 @@ def test_a_request_reads_each_key_once(svc: Service, store: CountingStore) -> No
 def test_get_alias_resolves_the_key_of_its_alias(svc: Service, store: CountingStore) -> None:
     arn = cvk(svc)
     svc.store.put_alias(AliasRecord(ACCOUNT, REGION, "alias/cvk", arn))
-    named = describe("GetAlias", {"AliasName": "alias/cvk"}).targets
+    named = CATALOG.describe("GetAlias", {"AliasName": "alias/cvk"}).targets
     assert identifiers.resolve_request(store, ACCOUNT, REGION, named)["alias/cvk"].arn == arn
     # DeleteAlias names the alias alone, not its key.
-    named = describe("DeleteAlias", {"AliasName": "alias/cvk"}).targets
+    named = CATALOG.describe("DeleteAlias", {"AliasName": "alias/cvk"}).targets
     assert identifiers.resolve_request(store, ACCOUNT, REGION, named) == {}
 
 
 def test_a_service_function_takes_what_the_pipeline_resolved(svc: Service, store: CountingStore) -> None:
     arn = cvk(svc)
     svc.store.put_alias(AliasRecord(ACCOUNT, REGION, "alias/cvk", arn))
-    named = describe("GetKey", {"KeyIdentifier": "alias/cvk"}).targets
+    named = CATALOG.describe("GetKey", {"KeyIdentifier": "alias/cvk"}).targets
     resolved = identifiers.resolve_request(store, ACCOUNT, REGION, named)
     ctx = dataclasses.replace(context(svc), keys=resolved)
     svc.store = store  # type: ignore[assignment]

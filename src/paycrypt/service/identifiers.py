@@ -1,7 +1,7 @@
 """Key identifiers, resolved against the store once per request.
 
 A request names a key by key ARN, alias ARN or alias name. The request pipeline resolves every key
-a request names (as `policy.describe` lists them) once, before authorization (`resolve_request`):
+a request names (as `RequestCatalog.describe` lists them) once, before authorization (`resolve_request`):
 each identifier becomes a `ResolvedKey` — the stored key, the alias it was named through, and,
 read from the store only if asked and then only once, its tags, alias names and resource policy.
 The authorizer decides on these and hands on the ones the request may use; the service function
@@ -16,7 +16,8 @@ endpoint):
 - an ARN of another region: nothing (ResourceNotFoundException);
 - a key ARN of another account in the caller's region: the key and its resource policy, for the
   authorizer to decide; the service sees it only if the authorizer found it shared with the
-  caller. When resolving without the pipeline, nothing;
+  caller (any other is AccessDeniedException there, `auth.authorize`, whether or not it exists).
+  When resolving without the pipeline, nothing;
 - an alias ARN of another account: ResourceNotFoundException at once (aliases never cross
   accounts);
 - a `ResourceArn` member names a key by its key ARN only.
@@ -134,7 +135,7 @@ Keys = Mapping[str, ResolvedKey]
 
 
 def resolve_request(store: Store, account: str, region: str, named: Iterable[Target]) -> Keys:
-    """Resolve every key a request names (`policy.describe`'s targets: key identifiers, and the
+    """Resolve every key a request names (`RequestCatalog.describe`'s targets: key identifiers, and the
     alias of GetAlias and UpdateAlias, `with_key`, which names a key too), each identifier once.
 
     Raises ResourceNotFound for an alias ARN of another account."""
