@@ -1,4 +1,4 @@
-"""Assembling a server from settings: store, vault, service and the ASGI app, run by uvicorn.
+"""Assembling a server from settings: store, vault, key cache, service and the ASGI app, run by uvicorn.
 
 uvicorn with httptools and uvloop was chosen by measurement (bench/README.md).
 """
@@ -8,59 +8,61 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
-import ssl
+import resource
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import uvicorn
 
-from paycrypt.audit import events as audit_events
+from paycrypt import defaults
 from paycrypt.audit import writer as audit_writer
 from paycrypt.auth import credentials as creds
 from paycrypt.auth import throttle as rate_quotas
 from paycrypt.auth.authorize import Authorizer
 from paycrypt.clock import Clock, SystemClock
+from paycrypt.policy.requests import RequestCatalog
 from paycrypt.regions import DEFAULT_REGIONS
 from paycrypt.service.core import Quotas, Service
 from paycrypt.service.replicator import TEST_FLAG, Replicator, hook_from_environment
 from paycrypt.store.sqlite import SqliteStore
+from paycrypt.tls import server_context
+from paycrypt.vault import keycache
 from paycrypt.vault.local import LocalKeyFileVault
-from paycrypt.wire import models
+from paycrypt.wire import connections, models
 from paycrypt.wire.app import App
+from paycrypt.wire.protocol import Protocols
 
 log = logging.getLogger("paycrypt")
 
 TEST_SYNCHRONOUS = "PAYCRYPT_TEST_SQLITE_SYNCHRONOUS"
 
 
-def default_data_dir() -> Path:
-    env = os.environ.get("PAYCRYPT_DATA_DIR")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "paycrypt"
-
-
 @dataclass
 class Settings:
-    host: str = "127.0.0.1"
-    port: int = 8443
-    data_dir: Path = Path()
+    """How `paycrypt serve` runs; every default is `paycrypt.defaults`'s, as the CLI's are."""
+
+    host: str = defaults.HOST
+    port: int = defaults.PORT
+    data_dir: Path = field(default_factory=defaults.data_dir)
     credentials_file: Path | None = None
     tls_cert: Path | None = None
     tls_key: Path | None = None
-    purge_interval: float = 60.0
-    key_quota: int = 2000
-    alias_quota: int = 2000
+    purge_interval: float = defaults.PURGE_INTERVAL
+    key_quota: int = defaults.KEYS_PER_REGION
+    alias_quota: int = defaults.ALIASES_PER_REGION
     audit_data_events: tuple[str, ...] = ()
-    audit_max_bytes: int = audit_writer.DEFAULT_MAX_BYTES
-    audit_backups: int = audit_writer.DEFAULT_BACKUPS
+    audit_max_bytes: int = defaults.AUDIT_MAX_BYTES
+    audit_backups: int = defaults.AUDIT_BACKUPS
     regions: tuple[str, ...] = DEFAULT_REGIONS
-    replication_interval: float = 0.2  # seconds between passes of the replicator
-    replication_retry: float = 1.0  # first retry delay of a failed replication; doubles up to 5 min
-    throttling: str = "auto"  # request-rate quotas: on, off, or auto (on unless listening on loopback)
+    replication_interval: float = defaults.REPLICATION_INTERVAL
+    replication_retry: float = defaults.REPLICATION_RETRY
+    throttling: str = defaults.THROTTLING
     rate_limits: tuple[str, ...] = ()  # KIND=RATE or ACCOUNT:KIND=RATE overrides of the guide's figures
+    request_head_timeout: float = defaults.REQUEST_HEAD_TIMEOUT
+    request_body_timeout: float = defaults.REQUEST_BODY_TIMEOUT
+    max_connections: int = defaults.MAX_CONNECTIONS  # capped by the file limit
+    key_cache_entries: int = defaults.KEY_CACHE_ENTRIES
 
     @property
     def tls(self) -> bool:
@@ -128,13 +130,13 @@ def build_app(settings: Settings, clock: Clock | None = None) -> tuple[App, list
     except (ValueError, PermissionError) as exc:  # a master key file that is not ours to use
         raise StartupError(str(exc)) from exc
     quotas = Quotas(keys_per_region=settings.key_quota, aliases_per_region=settings.alias_quota)
-    service = Service(store, vault.master_key(), clock or SystemClock(), quotas, settings.regions)
+    keys = keycache.KeyCache(vault, settings.key_cache_entries)
+    service = Service(store, keys, clock or SystemClock(), quotas, settings.regions)
     replicator = Replicator(
         service, retry_base=settings.replication_retry, interval=settings.replication_interval
     )
     replicator.hook = hook_from_environment(os.environ)  # None unless PAYCRYPT_TEST_HOOKS=1 (tests only)
-    loaded = models.load()
-    audit_events.prepare([(models.CONTROL, loaded.control), (models.DATA, loaded.data)])
+    loaded = models.load()  # the one read of the service models; everything below is built from it
     audit = audit_writer.AuditWriter(
         settings.data_dir / audit_writer.DEFAULT_FILE_NAME,
         max_bytes=settings.audit_max_bytes,
@@ -143,10 +145,17 @@ def build_app(settings: Settings, clock: Clock | None = None) -> tuple[App, list
     )
     replicator.audit = audit
     throttle, throttle_line = _throttle(settings)
+    limits = connection_limits(settings)
+    authorizer = Authorizer(service, RequestCatalog(loaded.services), throttle, secure=settings.tls)
     app = App(
-        service, credential_store, purge_interval=settings.purge_interval, audit=audit, replicator=replicator
+        service,
+        credential_store,
+        Protocols(loaded),
+        authorizer,
+        purge_interval=settings.purge_interval,
+        audit=audit,
+        replicator=replicator,
     )
-    app.authorizer = Authorizer(service, throttle, secure=settings.tls)
     scheme = "https" if settings.tls else "http"
     lines = [
         f"paycrypt listening on {scheme}://{_host_for_url(settings.host)}:{settings.port}",
@@ -154,6 +163,8 @@ def build_app(settings: Settings, clock: Clock | None = None) -> tuple[App, list
         f"authentication: {auth_line}",
         f"audit log: {audit.path}",
         f"request-rate quotas: {throttle_line}",
+        f"connections: at most {limits.max_connections} open (file limit {_soft_file_limit()}); "
+        f"request head within {limits.head_timeout:g} s, body within {limits.body_timeout:g} s",
         f"use it with: AWS_ENDPOINT_URL={scheme}://{_host_for_url(settings.host)}:{settings.port}",
     ]
     return app, lines
@@ -178,25 +189,67 @@ def _host_for_url(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
+# File descriptors kept back from the connection cap: the server's own (the database and its WAL
+# and shared-memory files, the audit log and its directory, the listening socket, the event loop's
+# own, standard streams, the credentials file re-read on change: about 20 at most), with room to
+# spare, and those of refused connections still draining their request.
+OWN_FILES = 48
+RESERVED_FILES = OWN_FILES + connections.MAX_LINGERING
+
+
+def raise_file_limit() -> tuple[int, int]:
+    """Raise the soft limit on open files to the hard limit (Linux's soft default, 1024, is far below
+    what a server holding many connections needs); (before, after)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return soft, _soft_file_limit()
+
+
+def _soft_file_limit() -> int:
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def connection_limits(settings: Settings) -> connections.ConnectionLimits:
+    """The limits in force: --max-connections, lowered if the file limit leaves less room."""
+    room = _soft_file_limit() - RESERVED_FILES
+    if room < 1:
+        raise StartupError(
+            f"the open-file limit ({_soft_file_limit()}) leaves no room for connections: "
+            f"{RESERVED_FILES} descriptors are kept for the server's own files"
+        )
+    if settings.request_head_timeout <= 0 or settings.request_body_timeout <= 0:
+        raise StartupError("--request-head-timeout and --request-body-timeout must be positive")
+    if settings.max_connections < 1:
+        raise StartupError("--max-connections must be at least 1")
+    return connections.ConnectionLimits(
+        head_timeout=settings.request_head_timeout,
+        body_timeout=settings.request_body_timeout,
+        max_connections=min(settings.max_connections, room),
+        tls=server_context(settings.tls_cert, settings.tls_key) if settings.tls_cert else None,
+    )
+
+
 def uvicorn_config(app: App, settings: Settings) -> uvicorn.Config:
+    """uvicorn serving `app` through the connection guard, which also does TLS (see wire.connections)."""
+    gate = connections.Gate(connection_limits(settings))
     return uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
         loop="uvloop",
-        http="httptools",
+        http=connections.protocol_factory(gate),  # type: ignore[arg-type]
         lifespan="on",
         access_log=False,
         log_level="warning",
-        ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,
-        ssl_keyfile=str(settings.tls_key) if settings.tls_key else None,
-        ssl_version=ssl.PROTOCOL_TLS_SERVER,
-        ssl_ciphers="ECDHE+AESGCM:ECDHE+CHACHA20",
     )
 
 
 def serve(settings: Settings) -> None:
+    before, after = raise_file_limit()
     app, lines = build_app(settings)
+    if after > before:
+        lines.append(f"open-file limit raised from {before} to {after}")
     for line in lines:
         log.warning("%s", line)
     uvicorn.Server(uvicorn_config(app, settings)).run()

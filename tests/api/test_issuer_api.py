@@ -41,6 +41,9 @@ from tests import kx_partner as kp
 from tests.api.helpers import db_snapshot, expect_error
 from tests.api.known_keys import import_known_key_via_api, import_partner_ca, put_known_key
 
+# Every heavy call these flows make runs off the event loop (tests/api/heavy_tripwire.py).
+pytestmark = pytest.mark.usefixtures("heavy_off_loop")
+
 GEN_VERIFY = {"Generate": True, "Verify": True}
 PEK_MODES = {"Encrypt": True, "Decrypt": True, "Wrap": True, "Unwrap": True}
 TEST_KEY = bytes.fromhex("0123456789ABCDEFFEDCBA9876543210")  # KCV 08D7B4
@@ -333,7 +336,7 @@ def test_cardholder_verification_value_and_discover(server, control, data) -> No
         "ApplicationTransactionCounter": "000B",
     }
     card_round_trip(data, key, "4761739001010010", "CardHolderVerificationValue", chvv, 4)
-    material = server.app.service.sealer.material(server.app.service.store.get_key(key))
+    material = server.app.service.keycache.material(server.app.service.store.get_key(key))
     expected = card_dynamic.discover_dynamic_cvc(material, "6011000990139424", "2512", "00000899", "0001")
     discover = {
         "CardExpiryDate": "2512",

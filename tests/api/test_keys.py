@@ -10,6 +10,9 @@ from paycrypt.crypto import primitives
 from tests.api.helpers import absent_key_arn, db_snapshot, expect_error
 from tests.conftest import CVK_ATTRIBUTES
 
+# Every heavy call these flows make runs off the event loop (tests/api/heavy_tripwire.py).
+pytestmark = pytest.mark.usefixtures("heavy_off_loop")
+
 MODES = {"Encrypt", "Decrypt", "Wrap", "Unwrap", "Generate", "Sign", "Verify", "DeriveKey", "NoRestrictions"}
 
 
@@ -307,7 +310,7 @@ def test_created_key_material_is_real(server, control) -> None:
     """The KCV the API reports is the KCV of the sealed material (read back through the vault)."""
     key = control.create_key(Exportable=True, KeyAttributes=CVK_ATTRIBUTES)["Key"]
     record = server.app.service.store.get_key(key["KeyArn"])
-    material = server.app.service.sealer.material(record)
+    material = server.app.service.keycache.material(record)
     assert primitives.tdes_ecb_encrypt(material, bytes(8))[:3].hex().upper() == key["KeyCheckValue"]
     assert primitives.has_odd_parity(material)
     assert material.hex().upper() not in record.key_block.upper()

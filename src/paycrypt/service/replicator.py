@@ -34,6 +34,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
+from paycrypt import defaults
 from paycrypt.clock import Clock, SystemClock
 from paycrypt.errors import ServiceError
 from paycrypt.service import keys, replication
@@ -65,9 +66,9 @@ class Replicator:
         self,
         svc: Service,
         clock: Clock | None = None,
-        retry_base: float = 1.0,
+        retry_base: float = defaults.REPLICATION_RETRY,
         retry_max: float = 300.0,
-        interval: float = 0.2,
+        interval: float = defaults.REPLICATION_INTERVAL,
     ) -> None:
         self.svc = svc
         # Retries are timed on a clock of their own: the service clock of a test server is a
@@ -117,6 +118,8 @@ class Replicator:
                     self._copy(job, primary)
                 else:
                     self._sync(job, primary, replica)
+            # The replica was deleted, or stopped or deleted with its primary: none of it is kept.
+            self.svc.keycache.forget(replication.replica_arn(job.primary_arn, job.region))
             log.info("replicated %s to %s (%s)", job.primary_arn, job.region, action)
             self._record(job)
             return True
@@ -139,14 +142,13 @@ class Replicator:
         if replica is not None:
             self.svc.store.delete_key(replica.arn)
             self.svc.store.unassign_aliases(replica.arn)
-            self.svc.sealer.forget(replica.arn)
         if self.svc.store.finish_replication_job(job.seq) and primary is not None:
             current = state.regions(primary).get(job.region)
             if current is not None and current["Status"] == state.DELETE_IN_PROGRESS:
                 self.svc.store.update_key(state.without_region(primary, job.region))
 
     def _copy(self, job: ReplicationJob, primary: KeyRecord) -> None:
-        material = self.svc.sealer.material(primary)
+        material = self.svc.keycache.material(primary)
         ctx = self._context(primary, job.region)
         new = keys.NewKey(
             attributes=primary.key_attributes,
