@@ -17,7 +17,7 @@ for whether any key has a resource policy at all.
 4. The keys the service may use are handed on: those of the caller's account, and those of
    another account that their resource policy shares with the caller.
 
-Decisions (README "Identity and access"):
+Decisions (docs/decisions/identity-and-access.md):
 
 - A key that does not exist in the caller's account is evaluated on the ARN (or alias ARN) as
   given, without tags, and the service then answers ResourceNotFoundException: as AWS,
