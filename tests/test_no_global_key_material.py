@@ -33,6 +33,7 @@ from tests.service.stored_keys import context, new_keycache
 
 # Module-level caches and what they hold; none holds key material.
 KNOWN_CACHES = {
+    "paycrypt.arns.parse": "key and alias ARNs requests name, split into region, account and resource",
     "paycrypt.audit.events._user_identity": "the caller identity block of audit events",
     "paycrypt.auth.sigv4.canonical_uri": "request paths, normalised",
     "paycrypt.auth.sigv4.signing_key": "SigV4 signing keys, derived from access-key secrets (credentials, "

@@ -5,10 +5,10 @@ request names (`service.identifiers.resolve_request`), before the service functi
 what was resolved; it reads the store only for what is not a key (approval-team associations) and
 for whether any key has a resource policy at all.
 
-1. The pipeline has described the request (`policy.describe`: the keys, aliases, approval teams,
-   tags and service condition keys it names); each target becomes a `ResourceRef` carrying the
-   resolved key's tags, alias names and resource policy (each read only if a policy that can
-   apply may test it).
+1. The pipeline has described the request (`policy.RequestCatalog.describe`: the keys, aliases,
+   approval teams, tags and service condition keys it names); each target becomes a `ResourceRef`
+   carrying the resolved key's tags, alias names and resource policy (each read only if a policy
+   that can apply may test it).
 2. The request-rate quota (`throttle`) is charged: control plane, or data plane symmetric /
    asymmetric by the keys it names.
 3. `policy.evaluate` decides with the caller's identity policies and the keys' resource
@@ -106,8 +106,8 @@ class Authorizer:
         source_ip: str | None = None,
     ) -> Keys:
         """Raise AccessDenied, Throttling or ResourceNotFound, or return the keys of `keys` (what
-        the pipeline resolved for `shape`, the request as `policy.describe` describes it) that the
-        service may use."""
+        the pipeline resolved for `shape`, the request as `RequestCatalog.describe` describes it) that
+        the service may use."""
         account = credential.account_id
         principal = credential if isinstance(credential, Principal) else None
         root = principal is not None and principal.kind == ROOT

@@ -1,8 +1,9 @@
 """The ASGI application: one port for the control plane, the data plane and STS.
 
 A request is routed by shape (X-Amz-Target → control plane, form body → STS, a modelled REST
-path → data plane), authenticated with SigV4, parsed and validated against the model, handed to
-the service function, and its result or error encoded the way botocore expects. All of it runs
+path → data plane), authenticated with SigV4, parsed and validated against the model, described
+and its keys resolved once (service.identifiers), authorized on those keys, handed to the service
+function with them, and its result or error encoded the way botocore expects. All of it runs
 on the event loop's thread, which is right for calls of tens of microseconds and a local SQLite,
 except the service call of a request `service.heavy` names (RSA, TR-34, ECDH, signing: up to
 seconds of CPU), which goes to a worker thread so that every other caller keeps being answered.
