@@ -399,3 +399,10 @@ def test_csr_rejects_bad_hash_and_subject() -> None:
         c.subject_from_api({"CommonName": "x", "Street": "y"})
     with pytest.raises(CertificateError, match="invalid"):
         c.subject_from_api({"CommonName": "x", "Country": "USA"})
+    # The model's EmailAddress pattern allows ’ (U+2019); an IA5String cannot hold it (the fuzz
+    # suite found it failing only when the CSR was signed, as a 500).
+    with pytest.raises(CertificateError, match="EmailAddress must be ASCII"):
+        c.subject_from_api({"CommonName": "x", "EmailAddress": "o\u2019brien@example.com"})
+    ascii_email = c.subject_from_api({"CommonName": "x", "EmailAddress": "o'brien@example.com"})
+    csr = c.build_csr(key, ascii_email, "SHA256")
+    assert csr.is_signature_valid
