@@ -6,7 +6,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -17,10 +17,12 @@ PAYCRYPT = Path(sys.executable).parent / "paycrypt"
 class ServerProcess:
     """`paycrypt serve` in a child process, its output going to a file (a pipe could fill and block it)."""
 
-    def __init__(self, data_dir: Path, port: int, *args: str) -> None:
+    def __init__(
+        self, data_dir: Path, port: int, *args: str, program: Sequence[str] = (str(PAYCRYPT),)
+    ) -> None:
         self.port = port
         self.log_path = data_dir.parent / f"{data_dir.name}-serve-{port}.log"
-        command = [str(PAYCRYPT), "serve", "--port", str(port), "--data-dir", str(data_dir), *args]
+        command = [*program, "serve", "--port", str(port), "--data-dir", str(data_dir), *args]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
 
