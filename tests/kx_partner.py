@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
+import hmac
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -135,6 +137,26 @@ def kcv_aes(key: bytes) -> str:
     return mac.finalize()[:3].hex().upper()
 
 
+def kcv_tdes_cmac(key: bytes) -> str:
+    """TDES-CMAC of the zero block (X9.24-1:2017's CMAC method for a TDES key)."""
+    mac = cmac.CMAC(TripleDES(key + key[:8] if len(key) == 16 else key))
+    mac.update(bytes(8))
+    return mac.finalize()[:3].hex().upper()
+
+
+def kcv_hmac(key: bytes, hash_name: str) -> str:
+    """HMAC of the empty message with the key's own hash (the API model's HMAC KCV)."""
+    return hmac.new(key, b"", hash_name).digest()[:3].hex().upper()
+
+
+def kcv_public_key(certificate: x509.Certificate) -> str:
+    """SHA-1 over the DER SubjectPublicKeyInfo, first 4 bytes (paycrypt's SHA_1 KCV, README)."""
+    spki = certificate.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return hashlib.sha1(spki).digest()[:4].hex().upper()
+
+
 # --- RSA wrap and ECDH ------------------------------------------------------------------------
 
 OAEP_HASHES = {"RSA_OAEP_SHA_256": hashes.SHA256, "RSA_OAEP_SHA_512": hashes.SHA512}
@@ -169,3 +191,37 @@ def ecdh_key(
     if kdf == "NIST_SP800":
         return ConcatKDFHash(digest, KEY_LENGTHS[algorithm], info).derive(z)
     return X963KDF(digest, KEY_LENGTHS[algorithm], info).derive(z)
+
+
+# --- certificates that parse but that no library can use ---------------------------------------
+
+P256_OID = bytes.fromhex("06082A8648CE3D030107")  # DER of 1.2.840.10045.3.1.7 (prime256v1)
+UNKNOWN_CURVE_OID = bytes.fromhex("06082A8648CE3D030108")  # 1.2.840.10045.3.1.8: no curve is known by it
+
+
+def _der(certificate: x509.Certificate) -> bytes:
+    return certificate.public_bytes(serialization.Encoding.DER)
+
+
+def unknown_curve_root() -> Party:
+    """A self-signed P-256 CA whose SubjectPublicKeyInfo names a curve OID no library knows: it
+    loads, but `public_key()` raises UnsupportedAlgorithm (its self-signature no longer verifies)."""
+    root = ca("ECC_NIST_P256", "Unknown Curve Root")
+    der = _der(root.certificate)
+    assert der.count(P256_OID) == 1
+    return Party(x509.load_der_x509_certificate(der.replace(P256_OID, UNKNOWN_CURVE_OID)), root.key)
+
+
+def unknown_curve_leaf(issuer: Party) -> x509.Certificate:
+    """A P-256 leaf with its curve OID altered and then signed again by its RSA `issuer`, so the
+    chain verifies and only the public key is unusable. RSA signatures keep their length, so the
+    altered certificate is the original with the to-be-signed part and the signature replaced."""
+    leaf_certificate = leaf(issuer, "ECC_NIST_P256", name="Unknown Curve Receiver").certificate
+    original = leaf_certificate.tbs_certificate_bytes
+    tbs = original.replace(P256_OID, UNKNOWN_CURVE_OID)
+    signature = issuer.key.sign(tbs, padding.PKCS1v15(), hashes.SHA256())  # type: ignore[call-arg]
+    assert len(signature) == len(leaf_certificate.signature)
+    der = _der(leaf_certificate).replace(original, tbs).replace(leaf_certificate.signature, signature)
+    altered = x509.load_der_x509_certificate(der)
+    altered.verify_directly_issued_by(issuer.certificate)
+    return altered

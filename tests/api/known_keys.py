@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
 import psec
@@ -163,8 +164,34 @@ def create_k3(control: Any) -> str:
     )["Key"]["KeyArn"]
 
 
-def _ecdh_kek(control: Any) -> tuple[str, bytes]:
-    """An AES_256 KEK agreed by ECDH (P-521, NIST SP 800-56A KDF, SHA-512) with a test-side partner."""
+@dataclass(frozen=True)
+class EcdhPartner:
+    """A test-side partner that has agreed a KBPK with a paycrypt K3 key pair by ECDH (P-521,
+    NIST SP 800-56A KDF, SHA-512, AES_256): what a DiffieHellmanTr31KeyBlock needs, less the block."""
+
+    k3_arn: str
+    root_arn: str
+    certificate_b64: str
+    shared_information: str
+    kbpk: bytes = field(repr=False)
+
+    def member(self, header: str, material: bytes) -> dict[str, Any]:
+        """The DiffieHellmanTr31KeyBlock (ImportKey, TranslateKeyMaterial) carrying `material`."""
+        return {
+            "PrivateKeyIdentifier": self.k3_arn,
+            "CertificateAuthorityPublicKeyIdentifier": self.root_arn,
+            "PublicKeyCertificate": self.certificate_b64,
+            "DeriveKeyAlgorithm": "AES_256",
+            "KeyDerivationFunction": "NIST_SP800",
+            "KeyDerivationHashAlgorithm": "SHA_512",
+            "DerivationData": {"SharedInformation": self.shared_information},
+            "WrappedKeyBlock": psec.tr31.wrap(self.kbpk, header, material),
+        }
+
+
+def ecdh_partner(control: Any) -> EcdhPartner:
+    """A partner root CA imported as RootCertificatePublicKey, a new K3 key pair, and the KBPK the
+    partner's leaf key agrees with it (computed with `cryptography` only, tests/kx_partner.py)."""
     root = kp.ca("ECC_NIST_P521", "Known-key partner root")
     root_arn = control.import_key(
         KeyMaterial={
@@ -186,32 +213,32 @@ def _ecdh_kek(control: Any) -> tuple[str, bytes]:
     kbpk = kp.ecdh_key(
         partner.key, service_certificate, algorithm="AES_256", hash_name="SHA_512", shared_information=shared
     )
+    return EcdhPartner(k3, root_arn, partner.b64, shared, kbpk)
+
+
+def _ecdh_kek(control: Any) -> tuple[str, bytes]:
+    """An AES_256 KEK agreed by ECDH with a test-side partner (`ecdh_partner`)."""
     kek = secrets.token_bytes(32)
-    key = control.import_key(
-        KeyMaterial={
-            "DiffieHellmanTr31KeyBlock": {
-                "PrivateKeyIdentifier": k3,
-                "CertificateAuthorityPublicKeyIdentifier": root_arn,
-                "PublicKeyCertificate": partner.b64,
-                "DeriveKeyAlgorithm": "AES_256",
-                "KeyDerivationFunction": "NIST_SP800",
-                "KeyDerivationHashAlgorithm": "SHA_512",
-                "DerivationData": {"SharedInformation": shared},
-                "WrappedKeyBlock": psec.tr31.wrap(kbpk, "D0000K1AB00N0000", kek),
-            }
-        }
-    )["Key"]
+    member = ecdh_partner(control).member("D0000K1AB00N0000", kek)
+    key = control.import_key(KeyMaterial={"DiffieHellmanTr31KeyBlock": member})["Key"]
     assert key["KeyCheckValue"] == kp.kcv_aes(kek)
     return key["KeyArn"], kek
 
 
-def import_partner_ca(control: Any, member: str, party: kp.Party, parent: str | None = None) -> str:
+def known_aes256_kek(control: Any) -> tuple[str, bytes]:
+    """The per-client AES_256 TR31_K1 KEK (ARN, clear key) that import_known_key_via_api uses."""
+    return _kek(control, "ecdh")
+
+
+def import_partner_ca(
+    control: Any, member: str, party: kp.Party, parent: str | None = None, algorithm: str = "ECC_NIST_P256"
+) -> str:
     """ImportKey of a CA certificate as RootCertificatePublicKey or TrustedCertificatePublicKey."""
     body: dict[str, Any] = {
         "KeyAttributes": {
             "KeyUsage": "TR31_S0_ASYMMETRIC_KEY_FOR_DIGITAL_SIGNATURE",
             "KeyClass": "PUBLIC_KEY",
-            "KeyAlgorithm": "ECC_NIST_P256",
+            "KeyAlgorithm": algorithm,
             "KeyModesOfUse": {"Verify": True},
         },
         "PublicKeyCertificate": party.b64,

@@ -43,7 +43,7 @@ def _create(endpoint: str, body: dict) -> tuple[int, dict]:
         ),
         ({"KeyAttributes": CVK_ATTRIBUTES, "Exportable": True, "Tags": "notalist"}, "Tags"),
         (
-            {"KeyAttributes": CVK_ATTRIBUTES, "Exportable": True, "KeyCheckValueAlgorithm": "HMAC"},
+            {"KeyAttributes": CVK_ATTRIBUTES, "Exportable": True, "KeyCheckValueAlgorithm": "HMAC_SHA256"},
             "KeyCheckValueAlgorithm",
         ),
         (

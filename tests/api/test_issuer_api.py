@@ -181,6 +181,46 @@ def test_amex_lengths_are_disjoint_slices(load, data) -> None:
         card_round_trip(data, key, AMEX_PAN, "AmexCardSecurityCodeVersion2", attrs, length)
 
 
+def test_amex_csc2_service_code_counts_in_every_length(load, data) -> None:
+    """Decision (README, Issuer): CSC version 2 enciphers the service code for the 3-, 4- and 5-digit
+    codes alike, so a CSC2 generated with one service code does not verify with another. AWS's
+    cvv-csc sample generates a 4-digit CSC2 with ServiceCode 999 and verifies it with 000 (its
+    PAN and expiry are used here); that pair is VerificationFailedException. The guide's iCSC
+    (999 contact, 702 contactless, 4 digits in its example) would be one value if it did not."""
+    key = load(TEST_KEY, "TR31_C0_CARD_VERIFICATION_KEY", "TDES_2KEY", GEN_VERIFY)["KeyArn"]
+    pan, expiry = "343412341234123", "0930"
+    member = "AmexCardSecurityCodeVersion2"
+
+    def generate(service_code: str, length: int) -> str:
+        return data.generate_card_validation_data(
+            KeyIdentifier=key,
+            PrimaryAccountNumber=pan,
+            GenerationAttributes={member: {"CardExpiryDate": expiry, "ServiceCode": service_code}},
+            ValidationDataLength=length,
+        )["ValidationData"]
+
+    sample = generate("999", 4)
+    data.verify_card_validation_data(
+        KeyIdentifier=key,
+        PrimaryAccountNumber=pan,
+        VerificationAttributes={member: {"CardExpiryDate": expiry, "ServiceCode": "999"}},
+        ValidationData=sample,
+    )
+    response = expect_error(
+        data.verify_card_validation_data,
+        "VerificationFailedException",
+        400,
+        KeyIdentifier=key,
+        PrimaryAccountNumber=pan,
+        VerificationAttributes={member: {"CardExpiryDate": expiry, "ServiceCode": "000"}},
+        ValidationData=sample,
+    )
+    assert response["Reason"] == "INVALID_VALIDATION_DATA"
+    for length in (3, 4, 5):
+        values = {code: generate(code, length) for code in ("000", "999", "702")}
+        assert len(set(values.values())) == 3, (length, values)
+
+
 def test_seed_v4_dcvv_corrected(control, data) -> None:
     """V4 with the API shape (seed-D §7 A10): DynamicCardVerificationValue takes PanSequenceNumber,
     CardExpiryDate, ServiceCode and ATC (no TrackData), under an E6 key with DeriveKey. The
@@ -895,7 +935,7 @@ def test_dukpt_bad_ksn(server, data) -> None:
     pvk = known(server, TEST_KEY, "TR31_V2_VISA_PIN_VERIFICATION_KEY", "TDES_2KEY", GEN_VERIFY)
     before = db_snapshot(server.data_dir)
     for ksn, derivation, member in (
-        ("FFFF9876543210E0", "TDES_2KEY", "KeySerialNumber"),
+        ("9876543210E00000", "TDES_2KEY", "KeySerialNumber"),  # 16 hex, read F-padded: counter 0
         ("FFFF9876543210E00000", "TDES_2KEY", "KeySerialNumber"),
         ("FFFF9876543210E00001", "AES_256", "DukptDerivationType"),
     ):

@@ -400,6 +400,21 @@ def test_translate_key_material(control, data, partner, k3, partner_kek) -> None
         IncomingKeyMaterial=bad,
         OutgoingKeyMaterial={"Tr31KeyBlock": {"WrappingKeyIdentifier": kek_arn}},
     )
+    # A block marked N (non-exportable) is not re-wrapped for someone else (README Refusals X13).
+    sealed = {
+        "DiffieHellmanTr31KeyBlock": {
+            **incoming["DiffieHellmanTr31KeyBlock"],
+            "WrappedKeyBlock": psec.tr31.wrap(kbpk, "D0000P0AB03N0000", pek),
+        }
+    }
+    response = expect_error(
+        data.translate_key_material,
+        "ValidationException",
+        400,
+        IncomingKeyMaterial=sealed,
+        OutgoingKeyMaterial={"Tr31KeyBlock": {"WrappingKeyIdentifier": kek_arn}},
+    )
+    assert "marked non-exportable (N)" in response["Error"]["Message"]
     missing = {
         "DiffieHellmanTr31KeyBlock": {
             **incoming["DiffieHellmanTr31KeyBlock"],

@@ -325,7 +325,7 @@ def test_bad_input(server, data) -> None:
         ("FFFF9876543210E0000", "KeySerialNumber"),  # 19 hex: the model's pattern
         ("FFFF9876543210E00000", "KeySerialNumber"),  # counter 0
         ("FFFF9876543210E007FF", "KeySerialNumber"),  # 11 one-bits
-        ("FFFF9876543210E0", "KeySerialNumber"),  # 16 hex: no standard
+        ("9876543210E00000", "KeySerialNumber"),  # 16 hex, read F-padded: counter 0
         ("123456789012345600000001", "KeySerialNumber"),  # an AES KSN for a TDES BDK
     ):
         _expect_validation(

@@ -474,7 +474,15 @@ def _bad_translations(tdes_bdk: str, aes_bdk: str, zone_arn: str, aes_arn: str, 
 
     ksn_member = "IncomingDukptAttributes.KeySerialNumber"
     return [
-        ("16-hex KSN", dukpt("FFFF9876543210E0"), "ValidationException", 400, ksn_member),
+        (
+            "16-hex KSN on an AES BDK",
+            {**dukpt("1234567890123456"), "IncomingKeyIdentifier": aes_bdk},
+            "ValidationException",
+            400,
+            ksn_member,
+        ),
+        # a 16-hex KSN on a TDES BDK is read F-padded (README Refusals D1): here counter 0
+        ("16-hex KSN, counter 0", dukpt("9876543210E00000"), "ValidationException", 400, ksn_member),
         ("AES KSN on a TDES BDK", dukpt("123456789012345600000001"), "ValidationException", 400, ksn_member),
         ("counter 0", dukpt("FFFF9876543210E00000"), "ValidationException", 400, ksn_member),
         ("11 one-bits", dukpt("FFFF9876543210EFFE00"), "ValidationException", 400, ksn_member),

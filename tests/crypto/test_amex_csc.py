@@ -49,9 +49,13 @@ def test_lengths_are_slices_of_one_computation() -> None:
     ("pan", "expiry", "service_code"),
     [("344131234567858", "2412", "000"), ("344131234567848", "2413", "000"), (PAN, "2412", "999")],
 )
-def test_every_v2_input_matters(pan: str, expiry: str, service_code: str) -> None:
-    """Not independently verified: PAN, expiry and service code each change the 5-digit CSC2."""
-    assert amex_csc.csc_v2(KEY, pan, expiry, service_code, 5) != amex_csc.csc_v2(KEY, PAN, "2412", "000", 5)
+@pytest.mark.parametrize("length", [3, 4, 5])
+def test_every_v2_input_matters(pan: str, expiry: str, service_code: str, length: int) -> None:
+    """Not independently verified: PAN, expiry and service code each change the CSC2 of every
+    length, the 4-digit front-of-card code included (README, Issuer: the service code decision)."""
+    assert amex_csc.csc_v2(KEY, pan, expiry, service_code, length) != amex_csc.csc_v2(
+        KEY, PAN, "2412", "000", length
+    )
 
 
 def test_every_v1_input_matters() -> None:

@@ -134,6 +134,30 @@ def test_load_rejects_garbage(value: str) -> None:
         c.load_certificate(value)
 
 
+def test_load_refuses_a_key_the_library_cannot_use() -> None:
+    """A certificate loads lazily: its key and extensions are read at load, so no later
+    `public_key()` can raise UnsupportedAlgorithm (issue 13: it escaped as a 500)."""
+    from tests import kx_partner as kp
+
+    root = kp.unknown_curve_root()
+    with pytest.raises(CertificateError, match=r"not supported \(Curve 1\.2\.840\.10045\.3\.1\.8"):
+        c.load_certificate(root.b64)
+    issuer = kp.ca("RSA_2048")
+    with pytest.raises(CertificateError, match="not supported"):
+        c.load_certificate(kp.unknown_curve_leaf(issuer).public_bytes(serialization.Encoding.DER))
+
+
+def test_load_refuses_extensions_that_cannot_be_parsed() -> None:
+    """KeyUsage's OID turned into BasicConstraints': a repeated extension holding the wrong value."""
+    from tests import kx_partner as kp
+
+    der = kp.ca("ECC_NIST_P256").certificate.public_bytes(serialization.Encoding.DER)
+    key_usage, basic_constraints = bytes.fromhex("0603551D0F"), bytes.fromhex("0603551D13")
+    assert der.count(key_usage) == 1
+    with pytest.raises(CertificateError, match="extensions"):
+        c.load_certificate(der.replace(key_usage, basic_constraints))
+
+
 # --- chain verification ------------------------------------------------------------------------
 
 

@@ -9,7 +9,14 @@ import pytest
 
 from paycrypt.crypto import dukpt_tdes, iso9797
 from paycrypt.crypto import primitives as p
-from paycrypt.crypto.dukpt_variants import TABLE, Purpose, derive, transaction_secret, working_key
+from paycrypt.crypto.dukpt_variants import (
+    TABLE,
+    Purpose,
+    derive,
+    full_ksn,
+    transaction_secret,
+    working_key,
+)
 
 TDES_BDK = bytes.fromhex("0123456789ABCDEFFEDCBA9876543210")
 TDES_KSN = bytes.fromhex("FFFF9876543210E00001")
@@ -92,8 +99,19 @@ def test_ksn_length_must_match_bdk() -> None:
         derive(AES_BDK, "AES_128", TDES_KSN, Purpose.PIN)
     with pytest.raises(dukpt_tdes.InvalidKsnError, match="20-hex"):
         derive(TDES_BDK, "TDES_2KEY", AES_KSN, Purpose.PIN)
-    with pytest.raises(dukpt_tdes.InvalidKsnError, match="not 16 hex"):
-        derive(TDES_BDK, "TDES_2KEY", TDES_KSN[2:], Purpose.PIN)
+    with pytest.raises(dukpt_tdes.InvalidKsnError, match="24-hex"):
+        derive(AES_BDK, "AES_128", AES_KSN[:8], Purpose.PIN)  # AES DUKPT has no 16-hex KSN
+
+
+def test_a_16_hex_tdes_ksn_is_the_f_padded_80_bit_ksn() -> None:
+    """X9.24-1 pads a KSN shorter than 80 bits on the left with F: the 16-hex `9876543210E00001`
+    is the published test KSN FFFF9876543210E00001, and derives its PIN key (A.4.2: PIN block
+    041274EDCBA9876F encrypts to 1B9C1845EB993A7A at counter 1)."""
+    short = TDES_KSN[2:]
+    assert full_ksn(short, "TDES_2KEY") == TDES_KSN
+    assert full_ksn(AES_KSN[:8], "AES_128") == AES_KSN[:8]  # no padding convention for AES
+    key = derive(TDES_BDK, "TDES_2KEY", short, Purpose.PIN)
+    assert p.tdes_ecb_encrypt(key.key, bytes.fromhex("041274EDCBA9876F")).hex().upper() == "1B9C1845EB993A7A"
 
 
 def test_invalid_members_rejected() -> None:

@@ -122,8 +122,11 @@ def test_published_b_block_under_tdes_kek_and_kcv_algorithm(svc) -> None:
     working = resolve_tr31(svc, B_BLOCK, arn)
     assert (working.material, working.attributes["KeyAlgorithm"]) == (CLEAR, "TDES_2KEY")
     assert working.key_check_value == tdes_kcv(CLEAR)
-    with pytest.raises(ValidationError, match="KeyCheckValueAlgorithm HMAC"):
-        resolve(svc, {"WrappedKeyMaterial": {"Tr31KeyBlock": B_BLOCK}, "KeyCheckValueAlgorithm": "HMAC"}, arn)
+    # HMAC is not a TDES key's method: its default (ANSI X9.24) is computed (README, Keys).
+    asked_hmac = resolve(
+        svc, {"WrappedKeyMaterial": {"Tr31KeyBlock": B_BLOCK}, "KeyCheckValueAlgorithm": "HMAC"}, arn
+    )
+    assert asked_hmac.key_check_value == tdes_kcv(CLEAR)
 
 
 def test_psec_block_round_trip(svc) -> None:
@@ -273,13 +276,14 @@ def _import_root(svc: Service, certificate: x509.Certificate, algorithm: str) ->
     return importing.import_key(svc, ctx(svc), params)["Key"]["KeyArn"]
 
 
-def _k3(svc: Service, algorithm: str, derive: str) -> str:
+def _k3(svc: Service, algorithm: str, derive: str | None) -> str:
+    """A K3 key pair; `derive` None creates it without DeriveKeyUsage, as AWS's ECDH PIN samples do."""
     return keys.create_key(
         svc,
         ctx(svc),
         {
             "Exportable": True,
-            "DeriveKeyUsage": derive,
+            **({"DeriveKeyUsage": derive} if derive else {}),
             "KeyAttributes": {
                 "KeyAlgorithm": algorithm,
                 "KeyUsage": "TR31_K3_ASYMMETRIC_KEY_FOR_KEY_AGREEMENT",
@@ -323,6 +327,52 @@ def test_ecdh_working_key_matches_partner(svc, kdf: str, function) -> None:
     assert working.attributes["KeyUsage"] == "TR31_D0_SYMMETRIC_DATA_ENCRYPTION_KEY"
     assert working.attributes["KeyModesOfUse"]["Encrypt"] and working.attributes["KeyModesOfUse"]["Unwrap"]
     assert working.key_check_value == aes_kcv(expected)
+
+
+def test_ecdh_key_without_derive_key_usage_takes_the_rows_usage(svc) -> None:
+    """DeriveKeyUsage is optional in the model: a K3 key without it derives the key the operation's
+    row needs (a P0 PEK for TranslatePinData, a D0 key for EncryptData), with every mode that usage
+    allows; the curve still bounds the derived key's strength (the guide's matrix)."""
+    ca = _ca(ec.SECP256R1())
+    ca_arn = _import_root(svc, ca[0], "ECC_NIST_P256")
+    k3 = _k3(svc, "ECC_NIST_P256", None)
+    partner_certificate, partner_key = _leaf(ca, ec.SECP256R1())
+    z = partner_key.exchange(ec.ECDH(), _service_public_key(svc, k3))
+    expected = ConcatKDFHash(algorithm=hashes.SHA512(), length=16, otherinfo=bytes.fromhex("C0FFEE")).derive(
+        z
+    )
+    params = {
+        "CertificateAuthorityPublicKeyIdentifier": ca_arn,
+        "PublicKeyCertificate": _b64(partner_certificate),
+        "KeyAlgorithm": "AES_128",
+        "KeyDerivationFunction": "NIST_SP800",
+        "KeyDerivationHashAlgorithm": "SHA_512",
+        "SharedInformation": "C0FFEE",
+    }
+    wrapped = {"WrappedKeyMaterial": {"DiffieHellmanSymmetricKey": params}}
+    rows = {
+        ("TranslatePinData", "IncomingWrappedKey", "IncomingKeyIdentifier"): "TR31_P0_PIN_ENCRYPTION_KEY",
+        ("TranslatePinData", "OutgoingWrappedKey", "OutgoingKeyIdentifier"): "TR31_P0_PIN_ENCRYPTION_KEY",
+        ("VerifyPinData", "VisaPin", "EncryptionKeyIdentifier"): "TR31_P0_PIN_ENCRYPTION_KEY",
+        ("EncryptData", "Symmetric", "WrappedKey"): "TR31_D0_SYMMETRIC_DATA_ENCRYPTION_KEY",
+    }
+    for row, usage in rows.items():
+        working = dynamic_keys.resolve(svc, ctx(svc), wrapped, *row, k3)
+        assert (working.material, working.arn, working.key_check_value) == (expected, k3, aes_kcv(expected))
+        assert working.attributes["KeyUsage"] == usage
+        modes = working.attributes["KeyModesOfUse"]
+        assert [m for m in modes if modes[m]] == ["Encrypt", "Decrypt", "Wrap", "Unwrap"]
+    row = ("TranslatePinData", "IncomingWrappedKey", "IncomingKeyIdentifier")
+    with pytest.raises(
+        ValidationError, match=r"\(ECC_NIST_P256\) is weaker than the key it protects \(AES_256\)"
+    ):
+        dynamic_keys.resolve(
+            svc,
+            ctx(svc),
+            {"WrappedKeyMaterial": {"DiffieHellmanSymmetricKey": {**params, "KeyAlgorithm": "AES_256"}}},
+            *row,
+            k3,
+        )
 
 
 def test_ecdh_refusals(svc) -> None:

@@ -691,7 +691,7 @@ def test_dukpt_aes_format4_round_trip(svc) -> None:
 @pytest.mark.parametrize(
     ("ksn", "derivation", "problem"),
     [
-        ("FFFF9876543210E0", "TDES_2KEY", "KeySerialNumber"),  # 16 hex: no standard KSN
+        ("9876543210E00000", "TDES_2KEY", "KeySerialNumber"),  # 16 hex, F-padded: counter 0
         ("FFFF9876543210E00000", "TDES_2KEY", "KeySerialNumber"),  # counter 0
         ("123456789012345600000001", "TDES_2KEY", "KeySerialNumber"),  # AES KSN on a TDES BDK
         ("FFFF9876543210E00001", "AES_128", "DukptDerivationType"),

@@ -417,8 +417,12 @@ def test_tr31_import_hmac_with_hm_and_kcv_algorithm(svc) -> None:
     block = psec.tr31.wrap(kbpk, "D0000M7HC00N0100HM0621", hmac_key)
     key = import_tr31(svc, kek, block, KeyCheckValueAlgorithm="HMAC")
     assert key["KeyAttributes"]["KeyAlgorithm"] == "HMAC_SHA256" and key["Exportable"] is False
-    with pytest.raises(ValidationError, match="KeyCheckValueAlgorithm CMAC"):
-        import_tr31(svc, kek, block, KeyCheckValueAlgorithm="CMAC")
+    # CMAC is not an HMAC key's method: the HMAC KCV is computed and named (README, Keys).
+    cmac_asked = import_tr31(svc, kek, block, KeyCheckValueAlgorithm="CMAC")
+    assert (cmac_asked["KeyCheckValue"], cmac_asked["KeyCheckValueAlgorithm"]) == (
+        key["KeyCheckValue"],
+        "HMAC",
+    )
     no_hm = psec.tr31.wrap(kbpk, "D0000M7HC00N0000", hmac_key)
     with pytest.raises(ValidationError, match="HM optional block"):
         import_tr31(svc, kek, no_hm)
@@ -843,14 +847,44 @@ def test_ecdh_refusals(svc, ec_root) -> None:
             ctx(svc),
             {"KeyMaterial": {DIFFIE: {**_dh(d0_k3, ca_arn, partner), "WrappedKeyBlock": block}}},
         )
-    p256_k3, _ = _k3(svc, "ECC_NIST_P256")
-    with pytest.raises(ValidationError, match="weaker"):
+    assert rows(svc) == before + 1
+
+
+def test_ecdh_strength_compares_the_carried_key(svc, ec_root) -> None:
+    """Seed-B §2: the curve (by the guide's matrix) and the derived KBPK are each compared with the
+    key the block carries, never with each other: a P-256 pair may derive an AES_256 KBPK (the
+    guide's own example) to carry a TDES key, but not carry an AES_256 key under any KBPK."""
+    ca_arn = import_root(svc, ec_root, "ECC_NIST_P521")
+    p256_k3, p256_certificate = _k3(svc, "ECC_NIST_P256")
+    p256_partner = kp.leaf(ec_root, "ECC_NIST_P256")
+
+    def block(partner, certificate, derive: str, header: str, key: bytes) -> str:
+        kbpk = kp.ecdh_key(
+            partner.key, certificate, algorithm=derive, hash_name="SHA_512", shared_information="ADEF567890"
+        )
+        return psec.tr31.wrap(kbpk, header, key)
+
+    tdes = secrets.token_bytes(24)
+    carried = block(p256_partner, p256_certificate, "AES_256", "D0000K1TB00E0000", tdes)
+    params = {**_dh(p256_k3, ca_arn, p256_partner), "WrappedKeyBlock": carried}
+    imported = importing.import_key(svc, ctx(svc), {"KeyMaterial": {DIFFIE: params}})["Key"]
+    assert imported["KeyCheckValue"] == kp.kcv_tdes(tdes)
+    before = rows(svc)
+    aes = block(p256_partner, p256_certificate, "AES_256", "D0000K1AB00E0000", secrets.token_bytes(32))
+    with pytest.raises(
+        ValidationError, match=r"\(ECC_NIST_P256\) is weaker than the key it protects \(AES_256\)"
+    ):
+        importing.import_key(svc, ctx(svc), {"KeyMaterial": {DIFFIE: {**params, "WrappedKeyBlock": aes}}})
+    k3, certificate = _k3(svc)  # P-521
+    partner = kp.leaf(ec_root, "ECC_NIST_P521")
+    weak_kbpk = block(partner, certificate, "AES_128", "D0000K1AB00E0000", secrets.token_bytes(32))
+    with pytest.raises(ValidationError, match=r"wrapping key \(AES_128\) is weaker .* \(AES_256\)"):
         importing.import_key(
             svc,
             ctx(svc),
-            {"KeyMaterial": {DIFFIE: {**_dh(p256_k3, ca_arn, partner), "WrappedKeyBlock": block}}},
+            {"KeyMaterial": {DIFFIE: {**_dh(k3, ca_arn, partner, "AES_128"), "WrappedKeyBlock": weak_kbpk}}},
         )
-    assert rows(svc) == before + 2
+    assert rows(svc) == before + 1  # the P-521 K3 key only
 
 
 # --- export -------------------------------------------------------------------------------------

@@ -99,23 +99,40 @@ def test_normalized_modes_has_all_nine() -> None:
         ("HMAC_SHA384", None, "HMAC"),
         ("RSA_3072", None, "SHA_1"),
         ("ECC_NIST_P384", None, "SHA_1"),
+        # A method the family does not define: the family's default is used (README, Keys).
+        ("AES_128", "ANSI_X9_24", "CMAC"),
+        ("TDES_2KEY", "HMAC", "ANSI_X9_24"),
+        ("TDES_3KEY", "SHA_1", "ANSI_X9_24"),
+        ("HMAC_SHA256", "CMAC", "HMAC"),
+        ("RSA_2048", "CMAC", "SHA_1"),
+        ("ECC_NIST_P256", "ANSI_X9_24", "SHA_1"),
     ],
 )
 def test_kcv_algorithm_choice(algorithm: str, requested: str | None, expected: str) -> None:
-    assert kcv_rules.check(algorithm, requested) == expected
+    assert kcv_rules.resolve(algorithm, requested) == expected
 
 
 @pytest.mark.parametrize(
-    ("algorithm", "requested"),
+    ("algorithm", "length", "fragment"),
     [
-        ("AES_128", "ANSI_X9_24"),
-        ("TDES_2KEY", "HMAC"),
-        ("HMAC_SHA256", "CMAC"),
-        ("RSA_2048", "CMAC"),
-        ("ECC_NIST_P256", "ANSI_X9_24"),
+        ("HMAC_SHA256", 4, "HMAC key of 4 bytes (32 bits)"),
+        ("HMAC_SHA512", 8, "HMAC key of 8 bytes (64 bits)"),
+        ("HMAC_SHA224", 15, "HMAC key of 15 bytes (120 bits)"),
+        ("TDES_3KEY", 16, "does not carry a TDES_3KEY key (24 bytes"),
+        ("AES_256", 16, "does not carry a AES_256 key (32 bytes"),
     ],
 )
-def test_kcv_algorithm_mismatch_rejected(algorithm: str, requested: str) -> None:
+def test_material_length_refused(algorithm: str, length: int, fragment: str) -> None:
+    """Guide, cryptographic primitives: HMAC keys of at least 128 bits; TDES/AES the named length."""
     with pytest.raises(ValidationError) as info:
-        kcv_rules.check(algorithm, requested)
-    assert requested in info.value.message
+        key_rules.check_material_length(algorithm, length, "KeyMaterial.KeyCryptogram.WrappedKeyCryptogram")
+    assert fragment in info.value.message
+    assert info.value.message.startswith("KeyMaterial.KeyCryptogram.WrappedKeyCryptogram")
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "length"),
+    [("HMAC_SHA256", 16), ("HMAC_SHA224", 28), ("HMAC_SHA512", 200), ("TDES_2KEY", 16), ("AES_192", 24)],
+)
+def test_material_length_accepted(algorithm: str, length: int) -> None:
+    key_rules.check_material_length(algorithm, length, "x")

@@ -146,16 +146,18 @@ def test_dukpt_aes_cmac_x9_24_3(svc) -> None:
     assert generate(svc, bdk, DUKPT_MESSAGE, attrs) == c.finalize().hex().upper()
 
 
-def test_dukpt_iso9797_with_an_aes_bdk_needs_a_tdes_derivation_type(svc) -> None:
+def test_dukpt_iso9797_with_an_aes_bdk(svc) -> None:
+    """Algorithm 1 runs as the AES CBC-MAC under an AES working key (README Refusals D5);
+    algorithm 3, the retail MAC, needs a TDES derivation type."""
     bdk = put(svc, AES_BDK, "TR31_B0_BASE_DERIVATION_KEY", "AES_128", DERIVE)
     member = {"KeySerialNumber": "123456789012345600000001", "DukptKeyVariant": "BIDIRECTIONAL"}
+    assert len(generate(svc, bdk, DUKPT_MESSAGE, {"DukptIso9797Algorithm1": member})) == 32
     with pytest.raises(ValidationError) as info:
-        generate(svc, bdk, DUKPT_MESSAGE, {"DukptIso9797Algorithm1": member})
-    assert "GenerationAttributes.DukptIso9797Algorithm1.DukptDerivationType" in info.value.message
-    mac = generate(
-        svc, bdk, DUKPT_MESSAGE, {"DukptIso9797Algorithm1": {**member, "DukptDerivationType": "TDES_2KEY"}}
-    )
-    assert len(mac) == 16
+        generate(svc, bdk, DUKPT_MESSAGE, {"DukptIso9797Algorithm3": member})
+    assert "GenerationAttributes.DukptIso9797Algorithm3.DukptDerivationType" in info.value.message
+    for name in ("DukptIso9797Algorithm1", "DukptIso9797Algorithm3"):
+        mac = generate(svc, bdk, DUKPT_MESSAGE, {name: {**member, "DukptDerivationType": "TDES_2KEY"}})
+        assert len(mac) == 16
 
 
 @pytest.mark.parametrize(
@@ -164,7 +166,7 @@ def test_dukpt_iso9797_with_an_aes_bdk_needs_a_tdes_derivation_type(svc) -> None
         ("FFFF9876543210E00000", "counter is 0"),
         ("FFFF9876543210E007FF", "more than 10 one-bits"),
         ("123456789012345600000001", "20-hex"),
-        ("FFFF9876543210E0", "20-hex"),
+        ("9876543210E00000", "counter is 0"),  # 16 hex, read F-padded
     ],
 )
 def test_bad_ksn_names_key_serial_number(svc, ksn: str, fragment: str) -> None:

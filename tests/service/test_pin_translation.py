@@ -278,7 +278,8 @@ def test_aes_bdk_with_tdes_working_key_and_dukpt_to_dukpt(svc) -> None:
 @pytest.mark.parametrize(
     ("ksn", "algorithm", "member"),
     [
-        ("FFFF9876543210E0", "TDES_2KEY", "KeySerialNumber"),  # 16 hex: refused
+        ("9876543210E00000", "TDES_2KEY", "KeySerialNumber"),  # 16 hex, F-padded: counter 0
+        ("1234567890123456", "AES_128", "KeySerialNumber"),  # 16 hex: no AES convention
         ("FFFF9876543210E00000", "TDES_2KEY", "KeySerialNumber"),  # counter 0
         ("FFFF9876543210E7FE00", "TDES_2KEY", "KeySerialNumber"),  # 10 one-bits is the limit...
         ("FFFF9876543210EFFF00", "TDES_2KEY", "KeySerialNumber"),  # ...12 is too many

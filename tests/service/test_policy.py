@@ -1288,6 +1288,62 @@ def test_malformed_policies_are_refused(document, kind, names) -> None:
     assert isinstance(raised.value, ValueError)
 
 
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("9" * 5000, "a number too long to read"),  # ValueError past the 4,300-digit limit: was a 500
+        ("[" * 50_000, "nested too deeply"),  # RecursionError
+        (
+            '{"Statement": [' + "[" * 500 + "]" * 500 + "]}",
+            "Statement[0] must be an object",
+        ),  # deep, decodable
+        ('{"Version": "2012-10-17", "Statement": NaN}', "NaN is not a JSON value"),
+        ('{"Statement": Infinity}', "Infinity is not a JSON value"),
+        ('{"Statement": [{"Effect": "Allow"}]', "line 1 column 36"),
+        ("", "line 1 column 1"),
+    ],
+)
+def test_policy_text_that_is_not_json(text, reason) -> None:
+    with pytest.raises(PolicyError) as raised:
+        parse_policy(text, "resource")
+    assert reason in str(raised.value)
+
+
+def test_any_json_is_a_policy_or_a_policy_error() -> None:
+    """Whatever JSON a caller stores, parsing answers a Policy or PolicyError, nothing else."""
+    import contextlib
+    import json
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    words = st.sampled_from(
+        ["Version", "Statement", "Sid", "Effect", "Allow", "Deny", "Principal", "NotPrincipal", "AWS", "*",
+         "Action", "NotAction", "Resource", "NotResource", "Condition", "StringEquals", "IpAddress",
+         "NumericLessThan", "DateGreaterThan", "Bool", "Null", "ForAnyValue:StringLike", "aws:SourceIp",
+         "aws:username", "aws:PrincipalAccount", "payment-cryptography:*", "2012-10-17", "${aws:username}"]
+    )  # fmt: skip
+    scalars = st.one_of(
+        st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=8), words
+    )
+    values = st.recursive(
+        scalars,
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(words, inner, max_size=5),
+        max_leaves=20,
+    )
+    documents = st.fixed_dictionaries(
+        {"Version": st.sampled_from(["2012-10-17", "2008-10-17"]), "Statement": st.lists(values, max_size=3)}
+    )
+
+    @settings(max_examples=150, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(st.one_of(documents, values), st.sampled_from(["identity", "resource"]))
+    def parses_or_refuses(document, kind) -> None:
+        with contextlib.suppress(PolicyError):
+            parse_policy(json.dumps(document), kind)
+
+    parses_or_refuses()
+
+
 def test_guide_policies_all_parse() -> None:
     for document in (P2, P3, P4, T2, T3, T4, T5, T5_FIXED, P1_VIEW_OWN_USER):
         assert parse_policy(document).statements

@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -127,10 +127,33 @@ def load_certificate(value: str | bytes) -> x509.Certificate:
             raise CertificateError("certificate is not base64 of PEM, PEM or DER") from None
     try:
         if data.lstrip().startswith(b"-----BEGIN"):
-            return x509.load_pem_x509_certificate(data)
-        return x509.load_der_x509_certificate(data)
+            certificate = x509.load_pem_x509_certificate(data)
+        else:
+            certificate = x509.load_der_x509_certificate(data)
     except ValueError:
         raise CertificateError("certificate cannot be parsed") from None
+    _check_parts(certificate)
+    return certificate
+
+
+def _check_parts(certificate: x509.Certificate) -> None:
+    """Read now the parts `cryptography` parses only when asked, so a certificate that loads is whole.
+
+    Every certificate a caller gives comes through `load_certificate`, so this is the one guard
+    for the later `public_key()` and `extensions` calls: a key on a curve the library does not
+    know raises UnsupportedAlgorithm there, and a malformed or repeated extension raises
+    ValueError or DuplicateExtension.
+    """
+    try:
+        certificate.public_key()
+    except UnsupportedAlgorithm as exc:  # its message names the algorithm or curve OID, nothing more
+        raise CertificateError(f"certificate's public key algorithm is not supported ({exc})") from None
+    except ValueError:
+        raise CertificateError("certificate's public key cannot be parsed") from None
+    try:
+        certificate.extensions  # noqa: B018  (parsed on first access)
+    except (ValueError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType):
+        raise CertificateError("certificate's extensions cannot be parsed") from None
 
 
 def encode_for_api(item: x509.Certificate | x509.CertificateSigningRequest) -> str:

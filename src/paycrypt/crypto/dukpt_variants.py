@@ -28,9 +28,12 @@ Defaults for omitted members (seed-C A-DUKPT-3):
     Mode (DukptEncryption)  CBC, as the model documents; InitializationVector all zeros
 
 KSN length selects the standard: 20 hex = TDES (X9.24-1), 24 hex = AES (X9.24-3); a KSN whose
-length does not match the BDK's algorithm is refused. A 16-hex KSN (allowed by the model's
-pattern) is refused too: it lacks two bytes of the TDES initial KSN or the AES counter, and no
-standard says what they are, so any fill would silently derive someone else's key.
+length does not match the BDK's algorithm is refused. A 16-hex KSN (one of the three lengths the
+model's pattern names) with a TDES BDK is the 64-bit KSN most terminals send: X9.24-1 pads a KSN
+shorter than the 80-bit register on the left with 1-bits (hex F), so it is read as `FFFF` ‖ KSN
+(`full_ksn`). The X9.24-1 test KSN `FFFF9876543210E00001` is such a KSN. AES DUKPT has no such
+convention (its 96-bit KSN is the 64-bit initial key ID and a 32-bit counter), so a 16-hex KSN
+with an AES BDK is refused.
 """
 
 from __future__ import annotations
@@ -76,6 +79,7 @@ _BDK_DEFAULTS = {
     "AES_256": ("AES", "AES_256"),
 }
 _KSN_BYTES = {"TDES": dukpt_tdes.KSN_BYTES, "AES": dukpt_aes.KSN_BYTES}
+_SHORT_TDES_KSN_BYTES = 8  # the 16-hex KSN: the 80-bit register less its leading FFFF
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,17 @@ class DukptKey:
     @property
     def family(self) -> str:
         return "TDES" if self.key_type.startswith("TDES") else "AES"
+
+
+def full_ksn(ksn: bytes, bdk_algorithm: str) -> bytes:
+    """The KSN register a BDK's standard reads: a 64-bit KSN under a TDES BDK is F-padded to 80 bits.
+
+    Any other length is returned as given, for the derivation to accept or refuse.
+    """
+    standard = _BDK_DEFAULTS.get(bdk_algorithm, ("", ""))[0]
+    if standard == "TDES" and len(ksn) == _SHORT_TDES_KSN_BYTES:
+        return b"\xff" * (dukpt_tdes.KSN_BYTES - len(ksn)) + ksn
+    return ksn
 
 
 def derive(
@@ -103,6 +118,7 @@ def derive(
     Raises InvalidKsnError for a KSN that cannot name a transaction under the BDK's standard and
     ValueError for a variant or derivation type that does not apply.
     """
+    ksn = full_ksn(ksn, bdk_algorithm)
     return working_key(
         transaction_secret(bdk, bdk_algorithm, ksn), bdk_algorithm, ksn, purpose, variant, derivation_type
     )

@@ -1,12 +1,16 @@
 """MAC generation and verification as GenerateMac / VerifyMac name the algorithms.
 
-    ISO9797_ALGORITHM1   ISO/IEC 9797-1 MAC algorithm 1 (CBC-MAC), TDES, 8-byte tag
+    ISO9797_ALGORITHM1   ISO/IEC 9797-1 MAC algorithm 1 (CBC-MAC), TDES 8-byte or AES 16-byte tag
     ISO9797_ALGORITHM3   ISO/IEC 9797-1 MAC algorithm 3 (ANSI X9.19 retail MAC), TDES, 8-byte tag
     CMAC                 NIST SP 800-38B (ISO/IEC 9797-1 algorithm 5), TDES 8-byte or AES 16-byte tag
     HMAC, HMAC_SHAnnn    RFC 2104 / FIPS 198-1 with SHA-224/256/384/512, tag = digest
 
-The ISO 9797 algorithms pad unaligned data with ISO/IEC 9797-1 padding method 1 (zeros) and leave
-aligned data alone. The guide states this at L4760 and contradicts it at L4807 ("All others
+The ISO 9797 algorithms pad unaligned data with ISO/IEC 9797-1 padding method 1 (zeros) to the
+cipher's block and leave aligned data alone. Algorithm 1 is defined for any n-bit block cipher, and
+the guide gives its AES block size (L4760: "16 bytes/32 characters for AES"), so an AES key runs it
+as the AES CBC-MAC (the API reaches this with an AES DUKPT key only: static M1 keys are TDES).
+Algorithm 3 needs a second key K' for its output transformation, which an AES working key does
+not have, so it stays TDES. The guide states this at L4760 and contradicts it at L4807 ("All others
 require that the data be padded"); paycrypt follows the explicit rule (seed-C A-MAC-1), which is
 also what the X9.24-1 DUKPT MAC test vectors use. CMAC and HMAC take any length.
 
@@ -24,6 +28,7 @@ from paycrypt.crypto import iso9797
 from paycrypt.crypto import primitives as p
 
 MIN_MAC_BYTES = 4
+AES_BLOCK = 16
 MAX_MAC_BYTES = 32
 
 ALGORITHMS = (
@@ -56,6 +61,10 @@ def _iso9797_1(key: bytes, data: bytes) -> bytes:
     return iso9797.mac_algorithm1(key, iso9797.pad_method1(data))
 
 
+def _iso9797_1_aes(key: bytes, data: bytes) -> bytes:
+    return p.aes_cbc_encrypt(key, iso9797.pad_method1(data, AES_BLOCK))[-AES_BLOCK:]
+
+
 def _iso9797_3(key: bytes, data: bytes) -> bytes:
     return iso9797.mac_algorithm3(key, iso9797.pad_method1(data))
 
@@ -63,6 +72,7 @@ def _iso9797_3(key: bytes, data: bytes) -> bytes:
 # (algorithm, family) -> tag function; a pair missing here is a key that cannot run the algorithm
 _TAGS = {
     ("ISO9797_ALGORITHM1", "TDES"): _iso9797_1,
+    ("ISO9797_ALGORITHM1", "AES"): _iso9797_1_aes,
     ("ISO9797_ALGORITHM3", "TDES"): _iso9797_3,
     ("CMAC", "TDES"): p.tdes_cmac,
     ("CMAC", "AES"): p.aes_cmac,

@@ -471,11 +471,32 @@ class Policy:
 
 @functools.lru_cache(maxsize=1024)
 def _parse_text(text: str, kind: str) -> Policy:
+    return Policy(_load_json(text), kind)
+
+
+def _load_json(text: str) -> Any:
+    """The document, or PolicyError saying why the text is not JSON that a policy can be.
+
+    Beyond syntax, Python's decoder fails in ways a policy author can cause: integers longer than
+    4,300 digits (ValueError), nesting deeper than its stack (RecursionError), and the NaN and
+    Infinity literals it accepts although RFC 8259 has none.
+    """
     try:
-        document = json.loads(text)
-    except (json.JSONDecodeError, RecursionError):
-        raise PolicyError("The policy is not valid JSON") from None
-    return Policy(document, kind)
+        return json.loads(text, parse_constant=_refuse_constant)
+    except PolicyError:
+        raise
+    except json.JSONDecodeError as exc:
+        raise PolicyError(
+            f"The policy is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+    except RecursionError:
+        raise PolicyError("The policy is not valid JSON: it is nested too deeply") from None
+    except ValueError:
+        raise PolicyError("The policy is not valid JSON: it holds a number too long to read") from None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise PolicyError(f"The policy is not valid JSON: {name} is not a JSON value")
 
 
 _BY_IDENTITY: dict[tuple[int, str], tuple[Mapping[str, Any], Policy]] = {}

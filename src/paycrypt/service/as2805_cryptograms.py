@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from paycrypt.crypto import as2805, keygen
+from paycrypt.crypto import as2805
 from paycrypt.errors import ValidationError
 from paycrypt.service import identifiers, key_blocks, key_rules, usage_rules
 from paycrypt.service.context import Context
@@ -100,11 +100,7 @@ def receive(svc: Service, ctx: Context, value: dict[str, Any]) -> Received:
         key = as2805.unwrap_key_cryptogram(svc.sealer.material(kek), value["WrappedKeyCryptogram"], variant)
     except ValueError as exc:
         raise ValidationError(f"{PATH}.WrappedKeyCryptogram: {exc}.") from None
-    expected = keygen.SYMMETRIC_LENGTHS[algorithm]
-    if len(key) != expected:
-        raise ValidationError(
-            f"{PATH}.WrappedKeyCryptogram does not carry a {algorithm} key ({expected * 2} hex characters)."
-        )
+    key_rules.check_material_length(algorithm, len(key), f"{PATH}.WrappedKeyCryptogram")
     return Received(attributes, key, value["Exportable"])
 
 

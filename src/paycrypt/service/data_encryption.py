@@ -20,7 +20,8 @@ document and this module enforces, each as ValidationException naming the member
 * PaddingType on Symmetric attributes is refused: the model offers only RSA paddings there.
 * Asymmetric without PaddingType is raw RSA (the data is exactly the modulus length); the
   guide's maximum-plaintext table applies to the paddings. ReEncryptData requires PaddingType
-  on an Asymmetric side (the model says so) and allows RSA on at most one side.
+  on an Asymmetric side (the model says so); RSA may be on both sides (decrypt with one D1 key
+  pair, encrypt to another D1 key), since nothing in the model, the guide or RFC 8017 forbids it.
 * Dukpt: Mode defaults to CBC, DukptKeyVariant to BIDIRECTIONAL, DukptKeyDerivationType to the
   BDK's type; a KSN of the other standard's length (20 hex TDES, 24 hex AES; 16 hex neither)
   or with an invalid counter names KeySerialNumber.
@@ -308,11 +309,6 @@ def re_encrypt_data(svc: Service, ctx: Context, params: dict[str, Any]) -> dict[
     out_member, out_attrs = unions.member(params["OutgoingEncryptionAttributes"])
     unions.handler(op, "IncomingEncryptionAttributes", in_member, CIPHERS)
     unions.handler(op, "OutgoingEncryptionAttributes", out_member, CIPHERS)
-    if in_member == out_member == "Asymmetric":
-        raise invalid(
-            "OutgoingEncryptionAttributes",
-            "an RSA key may be on one side only, paired with a symmetric or DUKPT key on the other",
-        )
     incoming = _key(
         svc,
         ctx,

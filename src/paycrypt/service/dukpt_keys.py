@@ -89,8 +89,8 @@ def working_key(
 
     `ksn_path` and `type_path` name the KeySerialNumber and derivation-type members in errors.
     """
-    ksn = bytes.fromhex(ksn_hex)
     algorithm = record.key_attributes["KeyAlgorithm"]
+    ksn = dukpt_variants.full_ksn(bytes.fromhex(ksn_hex), algorithm)
     cache = cache_for(svc)
     cache_key = (record.arn, ksn)
     secret = cache.get(cache_key)

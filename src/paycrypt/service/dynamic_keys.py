@@ -19,9 +19,12 @@ provided, this value [KeyIdentifier] will be the identifier to the key wrapping 
   is irrelevant to a key used once and is ignored.
 - `DiffieHellmanSymmetricKey`: the named key is a TR31_K3 ECC key pair (row ("WrappedKey",
   "DiffieHellmanSymmetricKey", "K3")); ECDH with the partner certificate (chained to the named
-  CA) and the KDF give the working key. Its KeyUsage is the K3 key's DeriveKeyUsage (fixed at
-  creation, so one K3 key derives one kind of key), its algorithm the request's KeyAlgorithm,
-  and its modes every mode that usage allows in the key-attribute table.
+  CA) and the KDF give the working key. Its KeyUsage is the K3 key's DeriveKeyUsage when it has
+  one (fixed at creation, so such a K3 key derives one kind of key and is refused for any
+  other); a K3 key without one (DeriveKeyUsage is optional in the model, and AWS's ECDH PIN
+  samples create theirs without it) gives the usage the operation's row needs. Its algorithm is
+  the request's KeyAlgorithm, which the curve must be at least as strong as (the guide's
+  matrix), and its modes every mode that usage allows in the key-attribute table.
 
 The working key's attributes are then checked against the operation's row with
 `usage_rules.check_attributes`, and its KCV is computed with `WrappedKey.KeyCheckValueAlgorithm`
@@ -70,7 +73,8 @@ def resolve(
     """Unwrap or derive the working key of `wrapped_key` with the stored key `key_identifier`."""
     name, value = unions.member(wrapped_key["WrappedKeyMaterial"])
     build = unions.handler(operation, "WrappedKeyMaterial", name, _BUILDERS)
-    material, attributes, arn = build(svc, ctx, value, key_identifier)
+    row = usage_rules.RULES[operation, member, role]
+    material, attributes, arn = build(svc, ctx, value, key_identifier, row)
     usage_rules.check_attributes(operation, member, role, attributes, f"The key in WrappedKeyMaterial.{name}")
     kcv, _ = kcv_rules.compute(
         attributes["KeyAlgorithm"], wrapped_key.get("KeyCheckValueAlgorithm"), material
@@ -79,8 +83,9 @@ def resolve(
 
 
 def _from_tr31(
-    svc: Service, ctx: Context, block: str, key_identifier: str
+    svc: Service, ctx: Context, block: str, key_identifier: str, _row: usage_rules.KeyRule
 ) -> tuple[bytes, dict[str, Any], str]:
+    """The block's own header gives the attributes; the row is checked against them afterwards."""
     kek = identifiers.resolve_key(svc.store, ctx, key_identifier)
     usage_rules.check_key(PSEUDO_OPERATION, "Tr31KeyBlock", kek, "KEK")
     opened = key_blocks.unwrap(
@@ -93,7 +98,7 @@ def _from_tr31(
 
 
 def _from_ecdh(
-    svc: Service, ctx: Context, params: dict[str, Any], key_identifier: str
+    svc: Service, ctx: Context, params: dict[str, Any], key_identifier: str, row: usage_rules.KeyRule
 ) -> tuple[bytes, dict[str, Any], str]:
     path = "WrappedKeyMaterial.DiffieHellmanSymmetricKey"
     agreement = ecdh_agreement.derive(
@@ -111,15 +116,17 @@ def _from_ecdh(
         private_role="K3",
         path=path,
     )
-    return agreement.key, derived_attributes(agreement, path), agreement.private_key.arn
+    ecdh_agreement.check_curve(agreement, agreement.algorithm, path)
+    return agreement.key, derived_attributes(agreement, row, path), agreement.private_key.arn
 
 
-def derived_attributes(agreement: ecdh_agreement.Agreement, path: str) -> dict[str, Any]:
-    """The attributes of a key agreed with a K3 key pair: its DeriveKeyUsage, widest modes."""
-    usage = agreement.private_key.derive_key_usage
-    rule = key_rules.RULES.get(usage or "")
-    if rule is None:
-        raise ValidationError(f"{path}: the ECC key pair {agreement.private_key.arn} has no DeriveKeyUsage.")
+def derived_attributes(
+    agreement: ecdh_agreement.Agreement, row: usage_rules.KeyRule, path: str
+) -> dict[str, Any]:
+    """The attributes of a key agreed with a K3 key pair: its DeriveKeyUsage, or without one the
+    usage the operation's row needs (every WrappedKey row names exactly one); widest modes."""
+    usage = agreement.private_key.derive_key_usage or min(row.usages)
+    rule = key_rules.RULES[usage]
     if agreement.algorithm not in rule.algorithms:
         raise ValidationError(
             f"{path}.KeyAlgorithm {agreement.algorithm} is not valid for the derived KeyUsage {usage}."

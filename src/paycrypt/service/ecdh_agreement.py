@@ -2,12 +2,16 @@
 DiffieHellmanTr31KeyBlock (ImportKey, ExportKey, TranslateKeyMaterial) and of the dynamic
 DiffieHellmanSymmetricKey.
 
-Rules (seed-B §8, decided as the README records): the private key is a TR31_K3 ECC key pair with
-DeriveKey (checked by the rules table under the operation's own row); the partner certificate must
-chain to the CA named by CertificateAuthorityPublicKeyIdentifier and be on the same curve; the
-curve must be at least as strong as the derived key (P-256 derives at most AES-128, P-384
-AES-192, P-521 AES-256, per the guide's matrix). What the derived key may be used for is fixed
-by the K3 key's DeriveKeyUsage; the caller checks that against its purpose.
+Rules (seed-B §2 and §8, decided as the README records): the private key is a TR31_K3 ECC key
+pair with DeriveKey (checked by the rules table under the operation's own row); the partner
+certificate must chain to the CA named by CertificateAuthorityPublicKeyIdentifier and be on the
+same curve. The curve is compared, by the guide's strength matrix (P-256 protects keys up to
+AES-128, P-384 up to AES-192, P-521 up to AES-256), with the key it establishes: the key a TR-31
+block carries, or the dynamic key itself; never with DeriveKeyAlgorithm, whose KBPK is compared
+with the carried key on its own (`key_blocks`), as the guide's own examples (P-256 deriving an
+AES-256 KBPK to move a TDES key) require. That check is the caller's (`check_curve`), since only
+it knows the key established. What the derived key may be used for is the K3 key's
+DeriveKeyUsage when it has one; the caller checks that against its purpose.
 """
 
 from __future__ import annotations
@@ -61,9 +65,6 @@ def derive(
         role="CertificateAuthorityPublicKeyIdentifier",
         certificate_member=f"{path}.PublicKeyCertificate",
     )
-    key_blocks.check_strength(
-        record.key_attributes["KeyAlgorithm"], key_algorithm, f"{path}: the ECC key pair {record.arn}"
-    )
     private_key = serialization.load_der_private_key(svc.sealer.material(record), password=None)
     try:
         key = ecdh.derive_key(
@@ -100,6 +101,14 @@ def derive_from(
     )
 
 
+def check_curve(agreement: Agreement, established_algorithm: str, path: str) -> None:
+    """Seed-B §2's matrix: the K3 key's curve must be at least as strong as the key it establishes."""
+    record = agreement.private_key
+    key_blocks.check_strength(
+        record.key_attributes["KeyAlgorithm"], established_algorithm, f"{path}: the ECC key pair {record.arn}"
+    )
+
+
 KBPK_USAGES = frozenset({"TR31_K0_KEY_ENCRYPTION_KEY", "TR31_K1_KEY_BLOCK_PROTECTION_KEY"})
 
 
@@ -108,9 +117,9 @@ def check_kbpk_agreement(agreement: Agreement, path: str) -> None:
     usage = agreement.private_key.derive_key_usage
     if usage not in KBPK_USAGES:
         raise ValidationError(
-            f"{path}: the ECC key pair {agreement.private_key.arn} derives {usage or 'no'} keys; a "
-            f"TR-31 wrapping key needs DeriveKeyUsage TR31_K1_KEY_BLOCK_PROTECTION_KEY or "
-            f"TR31_K0_KEY_ENCRYPTION_KEY."
+            f"{path}: the ECC key pair {agreement.private_key.arn} "
+            f"{f'derives {usage} keys' if usage else 'has no DeriveKeyUsage'}; a TR-31 wrapping key "
+            f"needs DeriveKeyUsage TR31_K1_KEY_BLOCK_PROTECTION_KEY or TR31_K0_KEY_ENCRYPTION_KEY."
         )
     if agreement.algorithm not in key_rules.TDES | key_rules.AES:
         raise ValidationError(

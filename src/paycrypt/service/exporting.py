@@ -12,9 +12,10 @@ What leaves (decided as the README records):
 - A key pending deletion is ConflictException; a disabled key may still be exported (exporting is
   key management, not a cryptographic use), but every key that wraps, signs or derives must be
   usable (`usage_rules.check_key`).
-- Strength (seed-B §2): the key that protects the exported key (the KEK, the ECDH-derived KBPK,
-  the receiver's RSA key) must be at least as strong; the TR-34 KDH signing key is not a
-  protecting key and is not compared (the export token's key is RSA_2048 by the model).
+- Strength (seed-B §2): the key that protects the exported key (the KEK, the ECDH-derived KBPK
+  and, by the guide's matrix, the K3 key's curve, the receiver's RSA key) must be at least as
+  strong; the TR-34 KDH signing key is not a protecting key and is not compared (the export
+  token's key is RSA_2048 by the model).
 - TR-31 (Tr31KeyBlock, DiffieHellmanTr31KeyBlock): version B under a TDES KBPK, D under an AES
   one, key length masked as AWS does; the header keeps usage and algorithm; KeyBlockHeaders may
   narrow the modes (a subset of the key's; any valid set for a NoRestrictions key) and the
@@ -185,6 +186,7 @@ def _ecdh(svc: Service, ctx: Context, value: dict[str, Any], out: Outgoing) -> d
         svc, ctx, value, operation=OP, member="DiffieHellmanTr31KeyBlock", path=path
     )
     ecdh_agreement.check_kbpk_agreement(agreement, path)
+    ecdh_agreement.check_curve(agreement, out.algorithm, path)
     block = wrap_block(agreement.key, agreement.algorithm, out, value.get("KeyBlockHeaders"), path)
     return {
         "WrappingKeyArn": agreement.private_key.arn,

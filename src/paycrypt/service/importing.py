@@ -27,7 +27,8 @@ key is then stored through `keys.store_key` with KeyOrigin EXTERNAL, the request
   algorithm's; RSA_2048 carries TDES keys only, RSA_3072/4096 TDES and AES-128.
 - DiffieHellmanTr31KeyBlock: ECDH with a stored K3 key pair whose DeriveKeyUsage is K0 or K1 and
   the partner's certificate (chained to the named CA), the KDF giving a TDES or AES KBPK, then as
-  Tr31KeyBlock under that KBPK (`ecdh_agreement`).
+  Tr31KeyBlock under that KBPK (`ecdh_agreement`); the curve, like the KBPK, must be at least as
+  strong as the key carried.
 - As2805KeyCryptogram: a TDES key under a TR31_K0 TDES KEK ⊕ the AS 2805 variant's mask; the
   variant gives the KeyUsage (`as2805_cryptograms`, whose docstring states the decisions).
 """
@@ -41,13 +42,12 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from paycrypt.crypto import certificates, key_cryptogram, keygen, tr31, tr34
+from paycrypt.crypto import certificates, key_cryptogram, tr31, tr34
 from paycrypt.errors import ValidationError
 from paycrypt.service import (
     as2805_cryptograms,
     ecdh_agreement,
     identifiers,
-    kcv_rules,
     key_blocks,
     key_rules,
     keys,
@@ -80,7 +80,6 @@ def import_key(svc: Service, ctx: Context, params: dict[str, Any]) -> dict[str, 
     importer = unions.handler(OP, "KeyMaterial", name, IMPORTERS)
     tags.validated(params.get("Tags") or [], svc.quotas.tags_per_key)
     imported = importer(svc, ctx, value)
-    kcv_rules.check(imported.attributes["KeyAlgorithm"], params.get("KeyCheckValueAlgorithm"))
     plan = replication.plan_for_new_key(
         svc, ctx, params.get("ReplicationRegions"), imported.attributes["KeyClass"]
     )
@@ -194,6 +193,7 @@ def _ecdh(svc: Service, ctx: Context, value: dict[str, Any]) -> Imported:
     opened = key_blocks.unwrap(
         agreement.key, agreement.algorithm, value["WrappedKeyBlock"], f"{path}.WrappedKeyBlock"
     )
+    ecdh_agreement.check_curve(agreement, opened.attributes["KeyAlgorithm"], path)
     return _from_block(opened, path)
 
 
@@ -278,12 +278,7 @@ def _cryptogram(svc: Service, ctx: Context, value: dict[str, Any]) -> Imported:
         )
     except key_cryptogram.KeyCryptogramError as exc:
         raise ValidationError(f"{path}.WrappedKeyCryptogram: {exc}.") from None
-    expected = keygen.SYMMETRIC_LENGTHS[attributes["KeyAlgorithm"]]
-    if len(key) != expected:
-        raise ValidationError(
-            f"{path}.WrappedKeyCryptogram does not carry a {attributes['KeyAlgorithm']} key "
-            f"({expected} bytes)."
-        )
+    key_rules.check_material_length(attributes["KeyAlgorithm"], len(key), f"{path}.WrappedKeyCryptogram")
     return Imported(attributes, key, value["Exportable"])
 
 

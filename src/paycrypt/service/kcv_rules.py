@@ -1,9 +1,13 @@
-"""Which KeyCheckValueAlgorithm each key algorithm takes, and the default: one table.
+"""Which KeyCheckValueAlgorithm each key algorithm computes, and its default: one table.
 
-Decision (README): a TDES key takes ANSI_X9_24 (default) or CMAC (TDES-CMAC, the X9.24-1:2017
-alternative); an AES key takes CMAC only; an HMAC key takes HMAC only; RSA and ECC keys take
-SHA_1 only. Any other pairing is rejected with ValidationException rather than computed, because
-a KCV computed by an algorithm the partner does not expect only looks like a mismatch.
+Decision (README, Keys): each key family has the KCV methods its standards define, the first one
+its default. A TDES key takes ANSI_X9_24 (default) or CMAC (TDES-CMAC, the X9.24-1:2017
+alternative); an AES key takes CMAC only (X9.24-1:2017 and PCI PIN 15-1: "AES must only use the
+CMAC method"); an HMAC key takes HMAC; RSA and ECC keys take SHA_1. A KeyCheckValueAlgorithm the
+family does not define is not refused: the model does not restrict the member, AWS's own samples
+send ANSI_X9_24 and CMAC on RSA and ECC imports, and they work against AWS. The family's default
+is computed instead and the answer's KeyCheckValueAlgorithm names it, so a caller comparing values
+can see which method produced the one it got.
 """
 
 from __future__ import annotations
@@ -34,18 +38,14 @@ def _entry(algorithm: str) -> dict[str, Compute]:
     raise ValidationError(f"KeyAlgorithm {algorithm} has no key check value algorithm.")
 
 
-def check(algorithm: str, kcv_algorithm: str | None) -> str:
-    """The KCV algorithm to use for `algorithm`: the requested one if it applies, else the default."""
+def resolve(algorithm: str, kcv_algorithm: str | None) -> str:
+    """The KCV method used for a key of `algorithm`: the requested one if the family defines it,
+    else the family's default."""
     methods = _entry(algorithm)
-    name = kcv_algorithm or next(iter(methods))
-    if name not in methods:
-        raise ValidationError(
-            f"KeyCheckValueAlgorithm {name} does not apply to {algorithm} keys; use {', '.join(methods)}."
-        )
-    return name
+    return kcv_algorithm if kcv_algorithm in methods else next(iter(methods))
 
 
 def compute(algorithm: str, kcv_algorithm: str | None, material: bytes) -> tuple[str, str]:
-    """(KeyCheckValue hex, KeyCheckValueAlgorithm) for key material of `algorithm`."""
-    name = check(algorithm, kcv_algorithm)
+    """(KeyCheckValue hex, KeyCheckValueAlgorithm actually used) for key material of `algorithm`."""
+    name = resolve(algorithm, kcv_algorithm)
     return _entry(algorithm)[name](algorithm, material).hex().upper(), name

@@ -9,7 +9,8 @@ one mapping serves them all (seed-B §5, §12):
 - algorithm `T` + key length 16/24 ↔ TDES_2KEY/TDES_3KEY, `A` + 16/24/32 ↔ AES_128/192/256,
   `H` + the HM optional block (20/21/22/23) ↔ HMAC_SHA224/256/384/512; an `H` block without HM,
   or with a hash the API has no KeyAlgorithm for (SHA-1, SHA-3, SHAKE), is refused: such a key
-  could be stored but never named or used;
+  could be stored but never named or used; an HMAC key shorter than 16 bytes is refused
+  (`key_rules.check_material_length`, the guide's 128-bit minimum);
 - mode of use ↔ KeyModesOfUse through `tr31.MODES_OF_USE` (B, E, D, C, G, V, S, X, N, T);
 - exportability `E`/`S` ↔ Exportable true, `N` ↔ false; the letter itself is kept with the key
   so that a key received as `E` ("key blocks only") is never sent out as an RSA cryptogram.
@@ -83,6 +84,7 @@ def attributes_from_header(header: tr31.Header, key_length: int, member: str) ->
     if usage is None:
         raise ValidationError(f"{member}: TR-31 key usage {header.key_usage} is not supported.")
     algorithm = _algorithm(header, key_length, member)
+    key_rules.check_material_length(algorithm, key_length, member)
     modes = tr31.MODES_OF_USE.get(header.mode_of_use)
     if modes is None:
         raise ValidationError(f"{member}: TR-31 mode of use {header.mode_of_use} is not supported.")

@@ -3,7 +3,7 @@
 Source: the guide's key-attribute validity table (seed-B §12), with the open cases decided as the
 README's Decisions section records (M7 = HMAC only, M0 = TDES MAC modes, P1 = PIN-key modes plus
 the E/D/W/U set the guide's own examples show, E5 like the other EMV master keys, K2 = the wrap
-sets, K3 = DeriveKey with a DeriveKeyUsage, CreateKey classes SYMMETRIC_KEY and
+sets, K3 = DeriveKey with an optional DeriveKeyUsage, CreateKey classes SYMMETRIC_KEY and
 ASYMMETRIC_KEY_PAIR only).
 """
 
@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from paycrypt.crypto import keygen
 from paycrypt.errors import ValidationError
 
 MODES = ("Encrypt", "Decrypt", "Wrap", "Unwrap", "Generate", "Sign", "Verify", "DeriveKey", "NoRestrictions")
@@ -156,4 +157,27 @@ def check_public_key(attributes: dict[str, Any], *, root: bool) -> None:
         raise ValidationError(
             f"KeyModesOfUse {{{', '.join(sorted(modes))}}} is not valid for an imported {usage} certificate; "
             f"valid: {allowed_modes}."
+        )
+
+
+# The guide's cryptographic-primitives section: "HMAC with an approved hash function and a key size
+# greater than or equal to 128" bits. An HMAC key's length is its own (HMAC takes any length); TDES
+# and AES keys have the one length their KeyAlgorithm names.
+HMAC_MIN_KEY_BYTES = 16
+
+
+def check_material_length(algorithm: str, length: int, what: str) -> None:
+    """The one key-length rule for key material brought in from outside (every ImportKey path,
+    TranslateKeyMaterial, WrappedKey); `what` names the input that carried the key."""
+    if algorithm in HMAC:
+        if length < HMAC_MIN_KEY_BYTES:
+            raise ValidationError(
+                f"{what} carries an HMAC key of {length} bytes ({length * 8} bits); an HMAC key must be "
+                f"at least {HMAC_MIN_KEY_BYTES} bytes ({HMAC_MIN_KEY_BYTES * 8} bits)."
+            )
+        return
+    expected = keygen.SYMMETRIC_LENGTHS.get(algorithm)
+    if expected is not None and length != expected:
+        raise ValidationError(
+            f"{what} does not carry a {algorithm} key ({expected} bytes, {expected * 2} hex characters)."
         )

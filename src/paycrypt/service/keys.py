@@ -25,7 +25,6 @@ DEFAULT_DELETE_DAYS = 7
 def create_key(svc: Service, ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     attributes = params["KeyAttributes"]
     key_rules.check_create(attributes, params.get("DeriveKeyUsage"))
-    kcv_rules.check(attributes["KeyAlgorithm"], params.get("KeyCheckValueAlgorithm"))
     tags.validated(params.get("Tags") or [], svc.quotas.tags_per_key)
     plan = replication.plan_for_new_key(svc, ctx, params.get("ReplicationRegions"), attributes["KeyClass"])
     _check_key_quota(svc, ctx)

@@ -11,7 +11,8 @@ they cannot drift apart.
     Algorithm=HMAC, HMAC_SHAnnn    TR31_M7 HMAC key, digest length          crypto.mac
     Algorithm=AS2805_4_1           TR31_M0 TDES key, 8 bytes, default 4     crypto.as2805
     EmvMac                         TR31_E2 IMK-SMI, 8 bytes                 crypto.emv_mac
-    DukptIso9797Algorithm1/3       TR31_B0 BDK, TDES MAC key, 8 bytes       dukpt_keys + crypto.mac
+    DukptIso9797Algorithm1         TR31_B0 BDK, TDES (8) or AES (16 bytes)  dukpt_keys + crypto.mac
+    DukptIso9797Algorithm3         TR31_B0 BDK, TDES MAC key, 8 bytes       dukpt_keys + crypto.mac
     DukptCmac                      TR31_B0 BDK, TDES (8) or AES (16 bytes)  dukpt_keys + crypto.mac
 
 Which key each member takes is in `usage_rules.RULES`; the Algorithm member is keyed there by
@@ -103,11 +104,11 @@ def _dukpt(algorithm: str, member: str) -> Tag:
             ksn_path=f"{request.path}.KeySerialNumber",
             type_path=f"{request.path}.DukptDerivationType",
         )
-        if algorithm != "CMAC" and key.family != "TDES":
+        if algorithm == "ISO9797_ALGORITHM3" and key.family != "TDES":
             raise invalid(
                 f"{request.path}.DukptDerivationType",
-                f"{member} is a TDES MAC; with an AES BDK give DukptDerivationType TDES_2KEY or "
-                f"TDES_3KEY (the derived key is {key.key_type})",
+                f"{member} is the TDES retail MAC, whose final step needs a second key; with an AES "
+                f"BDK give DukptDerivationType TDES_2KEY or TDES_3KEY (the derived key is {key.key_type})",
             )
         return mac.generate(algorithm, key.key, key.key_type, request.message)
 

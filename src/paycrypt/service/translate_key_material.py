@@ -3,12 +3,13 @@ TR-31 block under a stored KEK, without the key ever being stored.
 
 The incoming side is ImportKey's DiffieHellmanTr31KeyBlock (`ecdh_agreement`, `key_blocks`): a
 K3 key pair deriving K0/K1 keys, the partner's certificate chained to the named CA, the MAC
-verified before the header is read. The outgoing KEK is a TR31_K0/K1 key with Wrap or Encrypt
-(version D for an AES KEK, B for TDES), at least as strong as the key. The outgoing header keeps
-the incoming one: usage, algorithm, mode of use, key version, exportability and the optional
-blocks (PB, KP and HM recomputed). A block marked N ("not exportable by the receiver in any form")
-is refused: re-wrapping it for someone else is an export. The response carries the block, its
-format and the key's KCV in KeyCheckValueAlgorithm (default: the algorithm's own).
+verified before the header is read, the curve and the KBPK at least as strong as the key. The
+outgoing KEK is a TR31_K0/K1 key with Wrap or Encrypt (version D for an AES KEK, B for TDES), at
+least as strong as the key. The outgoing header keeps the incoming one: usage, algorithm, mode of
+use, key version, exportability and the optional blocks (PB, KP and HM recomputed). A block
+marked N ("not exportable by the receiver in any form") is refused: re-wrapping it for someone
+else is an export. The response carries the block, its format and the key's KCV in
+KeyCheckValueAlgorithm (default: the algorithm's own).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ def translate_key_material(svc: Service, ctx: Context, params: dict[str, Any]) -
     opened = key_blocks.unwrap(
         agreement.key, agreement.algorithm, incoming["WrappedKeyBlock"], f"{path}.WrappedKeyBlock"
     )
+    ecdh_agreement.check_curve(agreement, opened.attributes["KeyAlgorithm"], path)
     if not opened.exportable:
         raise ValidationError(
             f"{path}.WrappedKeyBlock is marked non-exportable (N); it cannot be re-wrapped."

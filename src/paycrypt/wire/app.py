@@ -23,12 +23,12 @@ from paycrypt.audit.writer import AuditWriter
 from paycrypt.auth import sigv4
 from paycrypt.auth.authorize import Authorizer
 from paycrypt.auth.credentials import CredentialStore
-from paycrypt.errors import InternalServer, NotImplementedOperation, ProtocolError, ServiceError
+from paycrypt.errors import NotImplementedOperation, ProtocolError, ServiceError
 from paycrypt.service import keys, registry
 from paycrypt.service.context import Caller, Context
 from paycrypt.service.core import Service
 from paycrypt.service.replicator import Replicator
-from paycrypt.wire import models, sts
+from paycrypt.wire import faults, models, sts
 from paycrypt.wire.protocol import JSON_10, Operation, Protocols
 
 log = logging.getLogger("paycrypt")
@@ -126,7 +126,12 @@ class App:
         request = sigv4.SignedRequest(
             method=method, raw_path=raw_path, query_string=query, headers=headers, body=body
         )
-        name, response = self._dispatch(request, request_id, source_ip)
+        try:
+            name, response = self._dispatch(request, request_id, source_ip)
+        except Exception as exc:  # routing and STS: a modelled call's faults are answered in _run
+            name = "unrouted"
+            internal = faults.internal_error(name, request_id, exc)
+            response = Response(*self.protocols.error(models.CONTROL, internal))
         response.headers["x-amzn-requestid"] = request_id
         log.debug(
             "%s %s %s %d %.1fms",
@@ -171,53 +176,54 @@ class App:
         return response
 
     def _run(self, call: Call, labels: dict[str, str] | None) -> Response:
+        """The call's response; every failure, expected or not, is an AWS error and its audit record."""
+        try:
+            return self._answer(call, labels)
+        except ServiceError as exc:
+            error = exc
+        except Exception as exc:
+            error = faults.internal_error(call.op.name, call.request_id, exc)
+        call.failure = events.Failure(error.code, error.message)
+        return Response(*self.protocols.error(call.op.plane, error))
+
+    def _answer(self, call: Call, labels: dict[str, str] | None) -> Response:
         op, request = call.op, call.request
         try:
             caller = self._authenticate(request, SERVICES)
         except sigv4.AuthError as exc:
-            call.failure = events.Failure(exc.code, exc.message)
-            return self._auth_error(op.plane, exc)
+            raise ProtocolError(exc.code, exc.message, exc.status) from None
         if caller.region not in self.service.regions:
             # A region this deployment does not serve: AWS's answer to a scope for another region.
             message = f"Credential should be scoped to a valid region, not '{caller.region}'."
             refused = sigv4.InvalidSignature(message)
-            call.failure = events.Failure(refused.code, refused.message)
-            return self._auth_error(op.plane, refused)
+            raise ProtocolError(refused.code, refused.message, refused.status)
         cred = caller.credential
         call.identity = events.Identity(cred.account_id, cred.arn, cred.user_id, cred.access_key_id)
         call.region = caller.region
-        try:
-            media = _media_type_error(op.plane, request.headers, request.body)
-            if media is not None:
-                raise media
-            # Decoded once: the audit event records the request as sent even when it fails validation.
-            params = call.params = self.protocols.decode(op, request.body, labels)
-            self.protocols.check(op, params)
-            shared = self.authorizer.check(
-                op.name, op.plane == models.DATA, params, cred, caller.region, call.source_ip
-            )
-            function = (registry.CONTROL if op.plane == models.CONTROL else registry.DATA).get(op.name)
-            if function is None:
-                raise NotImplementedOperation(f"{op.name} is not available in this paycrypt release.")
-            ctx = Context(
-                caller=Caller(cred.account_id, cred.arn, cred.user_id),
-                region=caller.region,
-                now=self.service.clock.now(),
-                request_id=call.request_id,
-                shared=shared,
-            )
-            call.result = function(self.service, ctx, params)
-            content_type = JSON_10 if op.plane == models.CONTROL else "application/json"
-            body = self.protocols.serialize(op, call.result)
-            return Response(op.success_status, {"content-type": content_type}, body)
-        except ServiceError as exc:
-            call.failure = events.Failure(exc.code, exc.message)
-            return Response(*self.protocols.error(op.plane, exc))
-        except Exception:
-            log.exception("internal error in %s (request %s)", op.name, call.request_id)
-            internal = InternalServer("The service encountered an internal error.")
-            call.failure = events.Failure(internal.code, internal.message)
-            return Response(*self.protocols.error(op.plane, internal))
+        media = _media_type_error(op.plane, request.headers, request.body)
+        if media is not None:
+            raise media
+        # Decoded once: the audit event records the request as sent even when it fails validation.
+        call.params = self.protocols.decode(op, request.body, labels)
+        # From here on only what the model names, without nulls (see wire/validate.py).
+        params = call.params = self.protocols.check(op, call.params)
+        shared = self.authorizer.check(
+            op.name, op.plane == models.DATA, params, cred, caller.region, call.source_ip
+        )
+        function = (registry.CONTROL if op.plane == models.CONTROL else registry.DATA).get(op.name)
+        if function is None:
+            raise NotImplementedOperation(f"{op.name} is not available in this paycrypt release.")
+        ctx = Context(
+            caller=Caller(cred.account_id, cred.arn, cred.user_id),
+            region=caller.region,
+            now=self.service.clock.now(),
+            request_id=call.request_id,
+            shared=shared,
+        )
+        call.result = function(self.service, ctx, params)
+        content_type = JSON_10 if op.plane == models.CONTROL else "application/json"
+        body = self.protocols.serialize(op, call.result)
+        return Response(op.success_status, {"content-type": content_type}, body)
 
     def _audit(self, call: Call) -> None:
         """One CloudTrail-shaped event per call; an audit failure never fails the request."""
@@ -241,14 +247,16 @@ class App:
                 event_time=call.event_time,
             )
             self.audit.record(event)
-        except Exception:
-            log.exception("audit event for %s (request %s) was not recorded", call.op.name, call.request_id)
+        except Exception as exc:  # the event holds request members: its traceback's messages may too
+            log.error(
+                "audit event for %s (request %s) was not recorded\n%s",
+                call.op.name,
+                call.request_id,
+                faults.withheld_traceback(exc),
+            )
 
     def _authenticate(self, request: sigv4.SignedRequest, services: frozenset[str]) -> sigv4.VerifiedCaller:
         return sigv4.verify(request, self.credentials.lookup, dt.datetime.now(dt.UTC), services)
-
-    def _auth_error(self, plane: str, exc: sigv4.AuthError) -> Response:
-        return Response(*self.protocols.error(plane, ProtocolError(exc.code, exc.message, exc.status)))
 
     def _unknown(self, plane: str, message: str) -> Response:
         status = 404 if plane == models.DATA else 400

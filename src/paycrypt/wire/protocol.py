@@ -75,9 +75,7 @@ class Protocols:
 
     def parse(self, op: Operation, body: bytes, labels: dict[str, str] | None = None) -> dict[str, Any]:
         """Decode the JSON body, bind URI labels, and validate against the input shape."""
-        params = self.decode(op, body, labels)
-        self.check(op, params)
-        return params
+        return self.check(op, self.decode(op, body, labels))
 
     def decode(self, op: Operation, body: bytes, labels: dict[str, str] | None = None) -> dict[str, Any]:
         """The request's members as sent: the JSON body with the URI labels bound, not yet validated."""
@@ -86,10 +84,12 @@ class Protocols:
             params[op.uri_members.get(label, label)] = unquote(value)
         return params
 
-    def check(self, op: Operation, params: dict[str, Any]) -> None:
-        invalid = validate.validate_with(op.check, params)
+    def check(self, op: Operation, params: dict[str, Any]) -> dict[str, Any]:
+        """The request's members as the model knows them (no unknown member, no null), once valid."""
+        known, invalid = validate.validate_with(op.check, params)
         if invalid is not None:
             raise ValidationError(invalid.message, field_list=invalid.fields)
+        return known
 
     def serialize(self, op: Operation, result: dict[str, Any] | None) -> bytes:
         if op.output_shape is None or not result:
@@ -162,15 +162,24 @@ def _match(route: Route, method: str, parts: tuple[str, ...]) -> dict[str, str] 
 
 
 def _decode_body(body: bytes) -> dict[str, Any]:
+    """A JSON object as RFC 8259 defines it: UTF-8, and no NaN or Infinity literals.
+
+    ValueError covers malformed JSON, bad UTF-8 and integers past Python's 4,300-digit limit;
+    RecursionError covers nesting deeper than the decoder's stack.
+    """
     if not body.strip():
         return {}
     try:
-        params = json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        params = json.loads(body.decode("utf-8"), parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as exc:
         raise ValidationError("The request body is not valid JSON.") from exc
     if not isinstance(params, dict):
         raise ValidationError("The request body must be a JSON object.")
     return params
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def _error_shapes(service: ServiceModel) -> dict[str, Shape]:

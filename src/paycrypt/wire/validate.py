@@ -6,11 +6,18 @@ enums, length (characters for strings, items for lists and maps), numeric range,
 does not know are ignored, as AWS's JSON front ends do, so newer clients keep working.
 Values are never echoed in messages except for enum mismatches, because members such as PANs,
 PIN blocks and key material are sensitive.
+
+A checker also returns the value as the model knows it: every structure (unions included), at
+every depth, keeps only its modelled members that are not null. This is the one place where
+unknown members and explicit nulls are removed, so nothing past the wire layer can pick an
+unknown union member, store junk inside a structure, or read a null where a default applies.
+A null inside a list or as a map value is not absent but malformed: it is refused.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +26,8 @@ from typing import Any
 from botocore.model import Shape
 
 Issue = tuple[str, str]  # (dotted member path, what is wrong)
-Checker = Callable[[Any, str, list[Issue]], None]
+# Checks a value at a path, appends what is wrong, and returns the value as the model knows it.
+Checker = Callable[[Any, str, list[Issue]], Any]
 
 MAX_LISTED = 10
 
@@ -32,7 +40,7 @@ class Invalid:
     fields: list[dict[str, str]]
 
 
-def validate(shape: Shape, value: Any) -> Invalid | None:
+def validate(shape: Shape, value: Any) -> tuple[Any, Invalid | None]:
     return validate_with(checker(shape), value)
 
 
@@ -62,22 +70,22 @@ def _build_structure(shape: Shape) -> Checker:
     union = shape.is_tagged_union
     # Member checkers are looked up lazily: shapes may be recursive.
 
-    def check(value: Any, path: str, issues: list[Issue]) -> None:
+    def check(value: Any, path: str, issues: list[Issue]) -> Any:
         if not isinstance(value, dict):
             issues.append((path, "Member must be a structure"))
-            return
-        present = 0
+            return value
+        known: dict[str, Any] = {}
         for name, member in members:
             item = value.get(name)
             if item is None:
                 if name in required:
                     issues.append((_join(path, name), "Member must not be null"))
                 continue
-            present += 1
-            checker(member)(item, _join(path, name), issues)
-        if union and present != 1:
+            known[name] = checker(member)(item, _join(path, name), issues)
+        if union and len(known) != 1:
             names = ", ".join(name for name, _ in members)
             issues.append((path, f"Member must have exactly one of these members set: {names}"))
+        return known
 
     return check
 
@@ -86,17 +94,19 @@ def _build_list(shape: Shape) -> Checker:
     member = shape.member
     bounds = _length_bounds(shape)
 
-    def check(value: Any, path: str, issues: list[Issue]) -> None:
+    def check(value: Any, path: str, issues: list[Issue]) -> Any:
         if not isinstance(value, list):
             issues.append((path, "Member must be a list"))
-            return
+            return value
         _check_length(len(value), bounds, path, issues)
         item_check = checker(member)
+        items = []
         for index, item in enumerate(value):
             if item is None:
                 issues.append((f"{path}.{index + 1}", "Member must not be null"))
             else:
-                item_check(item, f"{path}.{index + 1}", issues)
+                items.append(item_check(item, f"{path}.{index + 1}", issues))
+        return items
 
     return check
 
@@ -105,17 +115,19 @@ def _build_map(shape: Shape) -> Checker:
     key_shape, value_shape = shape.key, shape.value
     bounds = _length_bounds(shape)
 
-    def check(value: Any, path: str, issues: list[Issue]) -> None:
+    def check(value: Any, path: str, issues: list[Issue]) -> Any:
         if not isinstance(value, dict):
             issues.append((path, "Member must be a map"))
-            return
+            return value
         _check_length(len(value), bounds, path, issues)
+        entries = {}
         for key, item in value.items():
             checker(key_shape)(key, f"{path}.{key}", issues)
             if item is None:
                 issues.append((f"{path}.{key}", "Member must not be null"))
             else:
-                checker(value_shape)(item, f"{path}.{key}", issues)
+                entries[key] = checker(value_shape)(item, f"{path}.{key}", issues)
+        return entries
 
     return check
 
@@ -128,22 +140,23 @@ def _build_string(shape: Shape) -> Checker:
     pattern = re.compile(meta["pattern"]) if "pattern" in meta else None
     pattern_text = meta.get("pattern", "")
 
-    def check(value: Any, path: str, issues: list[Issue]) -> None:
+    def check(value: Any, path: str, issues: list[Issue]) -> Any:
         if not isinstance(value, str):
             issues.append((path, "Member must be a string"))
-            return
+            return value
         if not _is_unicode(value):
             issues.append((path, "Member must be valid Unicode text (no lone surrogates)"))
-            return
+            return value
         if enum and value not in enum:
             shown = value if len(value) <= 64 else value[:64] + "..."
             issues.append(
                 (path, f"Value '{shown}' is not valid; Member must satisfy enum value set: {enum_text}")
             )
-            return
+            return value
         _check_length(len(value), bounds, path, issues)
         if pattern is not None and pattern.fullmatch(value) is None:
             issues.append((path, f"Member must satisfy regular expression pattern: {pattern_text}"))
+        return value
 
     return check
 
@@ -151,39 +164,47 @@ def _build_string(shape: Shape) -> Checker:
 def _build_integer(shape: Shape) -> Checker:
     low, high = shape.metadata.get("min"), shape.metadata.get("max")
 
-    def check(value: Any, path: str, issues: list[Issue]) -> None:
+    def check(value: Any, path: str, issues: list[Issue]) -> Any:
         if isinstance(value, bool) or not isinstance(value, int):
             issues.append((path, "Member must be an integer"))
-            return
+            return value
         if low is not None and value < low:
             issues.append((path, f"Member must have value greater than or equal to {low}"))
         if high is not None and value > high:
             issues.append((path, f"Member must have value less than or equal to {high}"))
+        return value
 
     return check
 
 
 def _build_boolean(shape: Shape) -> Checker:
-    def check(value: Any, path: str, issues: list[Issue]) -> None:
+    def check(value: Any, path: str, issues: list[Issue]) -> Any:
         if not isinstance(value, bool):
             issues.append((path, "Member must be a boolean"))
+        return value
 
     return check
 
 
 def _build_timestamp(shape: Shape) -> Checker:
-    def check(value: Any, path: str, issues: list[Issue]) -> None:
-        if isinstance(value, bool) or not isinstance(value, int | float | str):
+    def check(value: Any, path: str, issues: list[Issue]) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int | float | str) or not _finite(value):
             issues.append((path, "Member must be a timestamp"))
+        return value
 
     return check
 
 
 def _build_any(shape: Shape) -> Checker:
-    def check(value: Any, path: str, issues: list[Issue]) -> None:
-        return None
+    def check(value: Any, path: str, issues: list[Issue]) -> Any:
+        return value
 
     return check
+
+
+def _finite(value: int | float | str) -> bool:
+    """Infinity (JSON `1e400`) is a float but no moment in time."""
+    return not isinstance(value, float) or math.isfinite(value)
 
 
 def _is_unicode(value: str) -> bool:
@@ -219,12 +240,13 @@ _BUILDERS: dict[str, Callable[[Shape], Checker]] = {
 }
 
 
-def validate_with(check: Checker, value: Any) -> Invalid | None:
-    """Validate with an already compiled checker (the per-operation fast path)."""
+def validate_with(check: Checker, value: Any) -> tuple[Any, Invalid | None]:
+    """The value as the model knows it, and what is wrong with it (the per-operation fast path)."""
     issues: list[Issue] = []
-    check(value, "", issues)
-    return _invalid(issues) if issues else None
+    known = check(value, "", issues)
+    return known, (_invalid(issues) if issues else None)
 
 
-def accept_empty(value: Any, path: str, issues: list[Issue]) -> None:
-    return None
+def accept_empty(value: Any, path: str, issues: list[Issue]) -> dict[str, Any]:
+    """An operation without input members: whatever was sent, nothing of it is modelled."""
+    return {}
