@@ -517,7 +517,7 @@ class Strategies:
             gen.text(max_size=12),
             gen.sampled_from(self.enum_values),
         )
-        return gen.tuples(names, gen.one_of(anything, deep, huge_text, odd_numbers))
+        return gen.tuples(names, gen.one_of(anything, anything, huge_text, gen.one_of(deep, odd_numbers)))
 
 
 def _broken_structure(s: Strategies, op: str, member: str, shape: Shape) -> list[gen.Gen]:
@@ -693,7 +693,9 @@ def _spots(value: Any, shape: Shape, member: str = "") -> Iterator[Spot]:
 
 
 MUTATION_COUNTS = (1, 1, 1, 1, 2, 2, 3, 5)
-ACTIONS = ("valid", "valid", "valid", "broken", "broken", "broken", "drop", "null", "unknown")
+# A redrawn valid value (another key, another union member, hex of another length) gets past the
+# validator into the crypto with data it does not expect: the commonest mutation.
+ACTIONS = ("valid", "valid", "valid", "valid", "broken", "broken", "broken", "drop", "null", "unknown")
 
 
 @gen.composite
