@@ -132,6 +132,8 @@ def load_certificate(value: str | bytes) -> x509.Certificate:
             certificate = x509.load_der_x509_certificate(data)
     except ValueError:
         raise CertificateError("certificate cannot be parsed") from None
+    except x509.InvalidVersion as exc:  # not a ValueError: a version field other than v1, v2, v3
+        raise CertificateError(f"certificate cannot be parsed: {exc}") from None
     _check_parts(certificate)
     return certificate
 
