@@ -1,9 +1,10 @@
 """A fuzz run against a running server: what the CI test and bench/fuzz.py both call.
 
 `Target.start` launches `paycrypt serve` (replicator parked, tests/fuzz/serve.py) on a data
-directory of its own and makes the pool of real keys through boto3; `run` sends the requests and
-checks each answer (tests/fuzz/oracle.py); `finish` checks the server is still alive and serving,
-the crypto keys are as they were, and the server log holds no traceback.
+directory of its own and makes the pool of real keys through boto3; `run` sends the requests,
+checks each answer and the store after it (tests/fuzz/oracle.py), and at the end that the crypto
+keys read as they did; `finish` checks the server is still alive and serving and its log holds no
+traceback.
 
 Requests are drawn from one `random.Random` with a fixed seed (PAYCRYPT_FUZZ_SEED varies it), so
 a run is reproducible: the operations are drawn uniformly, and one request in five is raw-HTTP
@@ -29,7 +30,7 @@ from botocore.config import Config
 from tests.api.processes import ServerProcess
 from tests.fuzz import abuse, gen, pool, serve
 from tests.fuzz.oracle import StoreWatch, Tally, problems
-from tests.fuzz.sender import Sender, Signer
+from tests.fuzz.sender import HttpRequest, Sender, Signer
 from tests.fuzz.strategies import Call, Strategies
 
 DEFAULT_SEED = 13
@@ -100,50 +101,77 @@ def _control(port: int) -> Any:
     )
 
 
+@dataclass
+class Drawn:
+    """One request ready to send, with what the tally and a failure report need to know of it."""
+
+    name: str  # the operation, or RAW + the kind of abuse
+    kind: str  # valid | mutated | broken, or the abuse and its detail
+    request: HttpRequest
+    example: dict[str, Any]
+    abusive: bool  # raw-HTTP abuse: the HTTP parser may answer it, or nobody
+
+
+class Requests:
+    """The run's request source: operations drawn uniformly, one request in RAW_EVERY abuse."""
+
+    def __init__(self, target: Target, seed: int) -> None:
+        self.signer = Signer(HOST, target.process.port)
+        strategies = Strategies(target.pool)
+        self.operations = {op.name: op for op in strategies.operations}
+        self.names = sorted(self.operations)
+        self.calls = {name: strategies.call(op) for name, op in self.operations.items()}
+        self.raw = abuse.Abuser(strategies, self.signer).requests()
+        self.rnd = random.Random(seed)
+
+    def next(self) -> Drawn:
+        while True:
+            try:
+                return self._draw()
+            except gen.Rejected:
+                continue
+
+    def _draw(self) -> Drawn:
+        rnd = self.rnd
+        if rnd.randrange(RAW_EVERY) == 0:
+            label, request = self.raw.draw(rnd)
+            return Drawn(RAW + label.split()[0], label, request, abuse.describe(request), True)
+        name = self.names[rnd.randrange(len(self.names))]
+        call = self.calls[name].draw(rnd)
+        request = self.signer.encode(call)
+        example = {"params": repr(call.params)[:1200]}
+        return Drawn(name, call.kind, request, example, len(request.path) > PARSER_LINE_LIMIT)
+
+    def barrier(self) -> HttpRequest:
+        """A read-only request, signed now: once it is answered, the server is done with what came
+        before it."""
+        return self.signer.encode(Call(self.operations["GetDefaultKeyReplicationRegions"], {}, "valid"))
+
+
 def run(target: Target, requests: int, seed: int, progress: Callable[[Tally], None] | None = None) -> Tally:
     """Send `requests` generated requests to the target, checking each; the tally."""
-    signer = Signer(HOST, target.process.port)
+    source = Requests(target, seed)
     sender = Sender(HOST, target.process.port)
-    strategies = Strategies(target.pool)
-    abuser = abuse.Abuser(strategies, signer)
-    operations = strategies.operations
-    calls = {op.name: strategies.call(op) for op in operations}
-    raw = abuser.requests()
     store = StoreWatch(target.data_dir / "paycrypt.db")
     tally = Tally()
     before = pool.crypto_state(target.control, target.pool)
-    names = [op.name for op in operations]
-    by_name = {op.name: op for op in operations}
-    barrier = Call(by_name["GetDefaultKeyReplicationRegions"], {}, "valid")
-
-    rnd = random.Random(seed)
     while tally.total < requests:
-        try:
-            if rnd.randrange(RAW_EVERY) == 0:
-                label, request = raw.draw(rnd)
-                name, kind, example = f"{RAW}{label.split()[0]}", label, abuse.describe(request)
-            else:
-                op = by_name[names[rnd.randrange(len(names))]]
-                call = calls[op.name].draw(rnd)
-                request = signer.encode(call)
-                name, kind = op.name, call.kind
-                example = {"params": repr(call.params)[:1200]}
-        except gen.Rejected:
-            continue
+        drawn = source.next()
+        request = drawn.request
         started = time.perf_counter()
         answer = sender.send(request)
         elapsed = time.perf_counter() - started
+        found = problems(answer, request.method, request.transport, drawn.abusive)
         if answer.status is None:
             # Whatever the server still does with a request it did not answer is done once it has
             # answered the next one: the store is looked at after that.
-            sender.send(signer.encode(barrier))
-        abusive = name.startswith(RAW) or len(request.path) > PARSER_LINE_LIMIT
-        found = problems(answer, request.method, request.transport, abusive)
-        refused = answer.status is None or answer.status >= 400
-        changed = store.after(refused)
+            after_it = sender.send(source.barrier())
+            if after_it.status != 200:
+                found.append(f"no answer to a plain request after it: {after_it.status} {after_it.failure}")
+        changed = store.after(refused=answer.status is None or answer.status >= 400)
         if changed:
             found.append(changed)
-        tally.record(name, answer, found, elapsed, {"kind": kind, **example})
+        tally.record(drawn.name, answer, found, elapsed, {"kind": drawn.kind, **drawn.example})
         if progress is not None and tally.total % 1000 == 0:
             progress(tally)
     sender.close()
