@@ -330,6 +330,8 @@ PRINCIPALS: dict[str, Who] = {
     "b-root": Who("user", B, "root", root=True),
     "partner": Who("user", B, "partner", (P2,)),
     "partner-nopolicy": Who("user", B, "partner-nopolicy"),
+    # Issue 12 item 8: allowed GenerateCardValidationData on "*" by its own account, nothing else.
+    "partner-cvv": Who("user", B, "partner-cvv", (allow(PC + "GenerateCardValidationData"),)),
     "partner-role": Who("role", B, "PartnerRole", (P2,)),
     "stranger": Who("user", C, "stranger", (P2,)),
 }

@@ -105,12 +105,18 @@ def test_get_key_by_arn_alias_name_and_alias_arn(control, cvk) -> None:
         assert control.get_key(KeyIdentifier=identifier)["Key"]["KeyArn"] == cvk
 
 
-def test_other_account_or_region_arn_not_found(control, cvk) -> None:
-    other_account = cvk.replace("111122223333", "444455556666")
+def test_other_region_arn_not_found_other_account_arn_denied(control, cvk) -> None:
     other_region = cvk.replace("us-east-1", "us-west-2")
-    for arn in (other_account, other_region):
-        response = expect_error(control.get_key, "ResourceNotFoundException", 400, KeyIdentifier=arn)
-        assert response["ResourceId"] == arn
+    response = expect_error(control.get_key, "ResourceNotFoundException", 400, KeyIdentifier=other_region)
+    assert response["ResourceId"] == other_region
+    # Another account's key ARN, shared with no one: AccessDenied (issue 12 item 8), even for the root user.
+    other_account = cvk.replace("111122223333", "444455556666")
+    response = expect_error(control.get_key, "AccessDeniedException", 400, KeyIdentifier=other_account)
+    assert response["Error"]["Message"] == (
+        "User: arn:aws:iam::111122223333:root is not authorized to perform: payment-cryptography:GetKey "
+        f"on resource: {other_account} because no resource-based policy allows the "
+        "payment-cryptography:GetKey action"
+    )
 
 
 def test_stop_and_start_usage(control, cvk) -> None:

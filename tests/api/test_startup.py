@@ -218,26 +218,29 @@ def test_a_users_secret_does_not_sign_for_another_user(multi_user: MultiUserServ
     expect_error(control.list_keys, "InvalidSignatureException", 403)
 
 
-def test_keys_are_invisible_across_accounts(multi_user: MultiUserServer) -> None:
+def test_keys_are_not_usable_across_accounts(multi_user: MultiUserServer) -> None:
+    """Another account's key ARN, shared with no one, is AccessDenied (issue 12 item 8); its alias
+    names stay the other account's own, and it never lists."""
     alice, bob = multi_user.of(ALICE), multi_user.of(BOB)
     arn = alice.create_key(Exportable=True, KeyAttributes=CVK_ATTRIBUTES)["Key"]["KeyArn"]
     alice.create_alias(AliasName="alias/alice-only", KeyArn=arn)
     assert alice.get_key(KeyIdentifier=arn)["Key"]["KeyArn"] == arn
-    expect_error(bob.get_key, "ResourceNotFoundException", 400, KeyIdentifier=arn)
+    expect_error(bob.get_key, "AccessDeniedException", 400, KeyIdentifier=arn)
     expect_error(bob.get_alias, "ResourceNotFoundException", 400, AliasName="alias/alice-only")
     bob_arns = {k["KeyArn"] for page in bob.get_paginator("list_keys").paginate() for k in page["Keys"]}
     assert arn not in bob_arns
     assert all(f":{BOB.account}:" in other for other in bob_arns)
-    expect_error(bob.delete_key, "ResourceNotFoundException", 400, KeyIdentifier=arn)
+    expect_error(bob.delete_key, "AccessDeniedException", 400, KeyIdentifier=arn)
     data = multi_user.of(BOB, "payment-cryptography-data")
-    expect_error(
+    response = expect_error(
         data.generate_card_validation_data,
-        "ResourceNotFoundException",
-        404,
+        "AccessDeniedException",
+        403,
         KeyIdentifier=arn,
         PrimaryAccountNumber="4123456789012345",
         GenerationAttributes={"CardVerificationValue2": {"CardExpiryDate": "1230"}},
     )
+    assert "because no resource-based policy allows" in response["Error"]["Message"]
     assert alice.get_key(KeyIdentifier=arn)["Key"]["KeyState"] == "CREATE_COMPLETE"
 
 

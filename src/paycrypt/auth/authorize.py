@@ -16,19 +16,24 @@ Decisions (README "Identity and access"):
 - A key that does not exist in the caller's account is evaluated on the ARN (or alias ARN) as
   given, without tags, and the service then answers ResourceNotFoundException: as AWS,
   authorization comes first and is decided on the ARN.
-- A key ARN of **another account** is visible only when the operation supports cross-account
+- A key ARN of **another account** is usable only when the operation supports cross-account
   use (every data-plane operation and the control-plane operations the model documents as
   such: `CROSS_ACCOUNT_CONTROL`), the key is in the request's region and its resource policy has
   an Allow statement (for any action) whose Principal names the caller (its ARN, its account, or
-  "*") and whose conditions hold for the request. Then it is
-  evaluated like any key, both sides counting (identity policy and resource policy must both
-  allow), and, if allowed, passed to the service in `Context.shared` so `identifiers` resolves
-  it. Otherwise it is invisible: ResourceNotFoundException, as for a key that does not exist,
-  so an account cannot probe another's key ARNs. Alias names and alias ARNs never cross
-  accounts.
-- The root user's fast path: when no key anywhere has a resource policy and throttling is off,
-  nothing is resolved (the root user is allowed everything in its own account, and no other
-  account's key can be visible): the development default pays about nothing.
+  "*") and whose conditions hold for the request. Then it is evaluated like any key, both sides
+  counting (identity policy and resource policy must both allow), and, if allowed, passed to
+  the service in `Context.shared` so `identifiers` resolves it. Otherwise it is evaluated on its
+  ARN alone, with no tags and no resource policy, whether or not the key exists: the answer is
+  AccessDeniedException ("… because no resource-based policy allows …", or "no identity-based
+  policy" when the caller's own policies do not allow the action either), as seed-F §1.7 step 7
+  and the guide's resource-based policy page say, and it reveals nothing about the key. Alias
+  names and alias ARNs never cross accounts (an alias ARN of another account is not found).
+- Put/Get/DeleteResourcePolicy (`IDENTITY_ONLY`) are decided by identity policies alone: the
+  key's resource policy is not read for them (the guide's resource-based policy page: resource
+  policies do not apply to them, which prevents a policy from locking its account out of it).
+- The root user's fast path: when no key anywhere has a resource policy, throttling is off and
+  the request names no ARN of another account, nothing is resolved (the root user is allowed
+  everything in its own account): the development default pays about nothing.
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ from paycrypt.policy.evaluation import (
     evaluate,
     parse_policy,
 )
+from paycrypt.policy.requests import names_other_account
 from paycrypt.service.core import Service
 from paycrypt.store.records import KeyRecord
 
@@ -75,6 +81,9 @@ CROSS_ACCOUNT_CONTROL = frozenset(
         "UntagResource",
     }
 )
+#: Decided by identity policies alone: a key's resource policy does not apply to the operations
+#: that manage it, so it can never lock its own account out (guide, resource-based policies).
+IDENTITY_ONLY = frozenset({"PutResourcePolicy", "GetResourcePolicy", "DeleteResourcePolicy"})
 _NONE: frozenset[str] = frozenset()
 _ASYMMETRIC_PREFIXES = ("RSA", "ECC")
 
@@ -97,39 +106,59 @@ class Authorizer:
         """Raise AccessDenied, Throttling or ResourceNotFound, or return the other accounts' key
         ARNs the request may use (for Context.shared)."""
         store = self.service.store
+        account = credential.account_id
         principal = credential if isinstance(credential, Principal) else None
         root = principal is not None and principal.kind == ROOT
-        if root and self.throttle is None and not store.has_resource_policies():
+        if (
+            root
+            and self.throttle is None
+            and not store.has_resource_policies()
+            and not names_other_account(operation, params, ARN_PREFIX, account)
+        ):
             return _NONE
         shape = describe(operation, params)
         cross = data_plane or operation in CROSS_ACCOUNT_CONTROL
+        policies = operation not in IDENTITY_ONLY
         refs: list[ResourceRef] = []
         records: list[KeyRecord] = []
         for target in shape.targets:
-            self._resolve(target, shape, credential, region, cross, params, refs, records)
+            self._resolve(target, shape, credential, region, cross, policies, refs, records)
+        foreign = any(ref.account != account for ref in refs)
         if self.throttle is not None:
-            self.throttle.take(credential.account_id, region, _kind(data_plane, records))
-            if root and not store.has_resource_policies():
+            self.throttle.take(account, region, _kind(data_plane, records))
+            if root and not foreign and not store.has_resource_policies():
                 return _NONE
-        ctx = build_context(
-            shape,
-            refs,
-            principal_arn=credential.arn,
-            principal_account=credential.account_id,
-            region=region,
-            username=principal.username if principal is not None else None,
-            user_id=credential.user_id,
-            source_ip=source_ip if source_ip not in (None, "-") else None,
-            secure_transport=self.secure,
-        )
-        shared = [ref for ref in refs if ref.account != credential.account_id and ref.policy is not None]
-        for ref in shared:
-            if not _shared_with(ref, ctx):
-                raise _not_found(ref.arn, ref.member)
+
+        def context() -> RequestContext:
+            return build_context(
+                shape,
+                refs,
+                principal_arn=credential.arn,
+                principal_account=account,
+                region=region,
+                username=principal.username if principal is not None else None,
+                user_id=credential.user_id,
+                source_ip=source_ip if source_ip not in (None, "-") else None,
+                secure_transport=self.secure,
+            )
+
+        ctx = context()
+        shared: list[str] = []
+        unshared = False
+        for index, ref in enumerate(refs if foreign else ()):
+            if ref.account == account or ref.policy is None:
+                continue
+            if _shared_with(ref, ctx):
+                shared.append(ref.arn)
+            else:  # not shared with this caller: as if the key had no policy, or did not exist
+                refs[index] = ResourceRef(ref.arn, ref.account, member=ref.member)
+                unshared = True
+        if unshared:
+            ctx = context()
         decision = evaluate(principal.policies if principal is not None else (), ctx)
         if not decision.allowed:
             raise AccessDenied(decision.message(credential.arn))
-        return frozenset(ref.arn for ref in shared) if shared else _NONE
+        return frozenset(shared) if shared else _NONE
 
     # --- resolution ------------------------------------------------------------------------
 
@@ -140,13 +169,13 @@ class Authorizer:
         credential: Credential,
         region: str,
         cross: bool,
-        params: dict[str, Any],
+        policies: bool,
         refs: list[ResourceRef],
         records: list[KeyRecord],
     ) -> None:
         account = credential.account_id
         if target.kind == "key":
-            ref, record = self._key(target, credential, region, cross)
+            ref, record = self._key(target, credential, region, cross, policies)
             refs.append(ref)
             if record is not None:
                 records.append(record)
@@ -170,7 +199,7 @@ class Authorizer:
                 refs.append(ResourceRef(association.team_arn, account, member=target.member))
 
     def _key(
-        self, target: Target, credential: Credential, region: str, cross: bool
+        self, target: Target, credential: Credential, region: str, cross: bool, policies: bool
     ) -> tuple[ResourceRef, KeyRecord | None]:
         store = self.service.store
         account = credential.account_id
@@ -188,7 +217,7 @@ class Authorizer:
                 record = store.get_key(identifier)
                 if record is None or record.account != account or record.region != region:
                     return ResourceRef(identifier, account, member=target.member), None
-                return self._key_ref(record, target.member, credential), record
+                return self._key_ref(record, target.member, credential, policies=policies), record
             alias_name, alias_arn = resource, identifier
         else:
             alias_name, alias_arn = identifier, f"{ARN_PREFIX}{region}:{account}:{identifier}"
@@ -196,22 +225,25 @@ class Authorizer:
         record = store.get_key(alias.key_arn) if alias is not None and alias.key_arn else None
         if record is None or record.account != account or record.region != region:
             return ResourceRef(alias_arn, account, request_alias=alias_name, member=target.member), None
-        return self._key_ref(record, target.member, credential, alias_name, alias_arn), record
+        return self._key_ref(record, target.member, credential, alias_name, alias_arn, policies), record
 
     def _foreign(
         self, target: Target, credential: Credential, region: str, cross: bool, arn_region: str, resource: str
-    ) -> tuple[ResourceRef, KeyRecord]:
-        """A key ARN of another account: a candidate if it has a resource policy, else not found.
-
-        check() then keeps it only if the policy is shared with the caller (`_shared_with`)."""
-        identifier = target.identifier
+    ) -> tuple[ResourceRef, KeyRecord | None]:
+        """A key ARN of another account: a candidate if it has a resource policy (check() keeps it
+        only if the policy shares it with the caller, `_shared_with`), else its ARN alone, which
+        evaluation denies. An alias ARN of another account is not found."""
+        identifier, member = target.identifier, target.member
+        if not resource.startswith("key/"):
+            raise _not_found(identifier, member)
+        arn_account = identifier.split(":", 5)[4]
         record = None
-        if cross and arn_region == region and resource.startswith("key/"):
+        if cross and arn_region == region:
             record = self.service.store.get_key(identifier)
         policy = self.service.store.get_resource_policy(identifier) if record is not None else None
         if record is None or record.region != region or policy is None:
-            raise _not_found(identifier, target.member)
-        return self._key_ref(record, target.member, credential), record
+            return ResourceRef(identifier, arn_account, member=member), None
+        return self._key_ref(record, member, credential), record
 
     def _key_ref(
         self,
@@ -220,11 +252,13 @@ class Authorizer:
         credential: Credential,
         request_alias: str | None = None,
         alias_arn: str | None = None,
+        policies: bool = True,
     ) -> ResourceRef:
         """The key with what conditions may test: its tags and alias names are read only if a
-        policy that can apply mentions them (the caller's, or the key's own for aliases)."""
+        policy that can apply mentions them (the caller's, or the key's own for aliases); its
+        resource policy unless the operation is decided by identity policies alone."""
         store = self.service.store
-        policy = store.get_resource_policy(record.arn)
+        policy = store.get_resource_policy(record.arn) if policies else None
         tags: dict[str, str] = {}
         if getattr(credential, "reads_tags", True):
             tags = {tag["Key"]: tag["Value"] for tag in store.get_tags(record.arn)}

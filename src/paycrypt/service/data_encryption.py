@@ -23,8 +23,8 @@ document and this module enforces, each as ValidationException naming the member
   on an Asymmetric side (the model says so); RSA may be on both sides (decrypt with one D1 key
   pair, encrypt to another D1 key), since nothing in the model, the guide or RFC 8017 forbids it.
 * Dukpt: Mode defaults to CBC, DukptKeyVariant to BIDIRECTIONAL, DukptKeyDerivationType to the
-  BDK's type; a KSN of the other standard's length (20 hex TDES, 24 hex AES; 16 hex neither)
-  or with an invalid counter names KeySerialNumber.
+  BDK's type; a KSN of the other standard's length (20 or 16 hex TDES, 24 hex AES) or with an
+  invalid counter names KeySerialNumber.
 * Emv: TDES only, so the IV is 16 hex; Mode defaults to CBC.
 
 Dynamic keys (WrappedKey, IncomingWrappedKey, OutgoingWrappedKey): the key identifier then

@@ -21,7 +21,8 @@ What leaves (decided as the README records):
   narrow the modes (a subset of the key's; any valid set for a NoRestrictions key) and the
   exportability (N < E < S; a key received as E stays at most E, one made here may go out as S,
   the default letter is E), set KeyVersion (default 00) and append optional blocks to those the
-  key arrived with (at most 112 characters; PB, KP and HM are computed, HM for HMAC keys).
+  key arrived with (at most 112 characters, written as given; PB and HM are computed, HM for
+  HMAC keys).
 - TR-34: signed with the export token's key pair, or the caller's own RSA S0 key pair
   (SigningKeyIdentifier) with SigningKeyCertificate holding its public key; encrypted for the
   WrappingKeyCertificate, which must chain to the named CA; two-pass with the request's

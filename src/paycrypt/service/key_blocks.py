@@ -21,6 +21,11 @@ as strong as the key it carries (seed-B §2, `certificates.strong_enough`). Opti
 retained except PB (padding), HM (re-derived from the algorithm) and KP: KP (the KBPK's check
 value) is ignored and dropped, because the MAC has already proved the KBPK, and HSMs differ in
 how they compute KP, so checking it could only refuse genuine blocks.
+
+On export only HM and PB are computed. Every other block the caller asks for (KP, BI, IK, KS,
+KC, proprietary ones) is written as given, checked against the model's shapes only: the guide's
+"Common Headers" table says AWS "does not parse or utilize" the common headers except HM, and
+fills PB itself.
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ HMAC_HASHES: dict[str, str] = {
 }
 _HM_CODES = {algorithm: code for code, algorithm in HMAC_HASHES.items()}
 NOT_RETAINED = frozenset({"PB", "KP", "HM"})
+COMPUTED_ON_EXPORT = frozenset({"PB", "HM"})
 
 # The KBPK family each key block version needs.
 _VERSION_FAMILY = {"A": key_rules.TDES, "B": key_rules.TDES, "C": key_rules.TDES, "D": key_rules.AES}
@@ -184,7 +190,8 @@ def export_header(
     """The header of an exported key block, with the request's KeyBlockHeaders applied.
 
     Mode of use and exportability may only be narrowed (seed-B §5.3); key version defaults to 00;
-    requested optional blocks are appended to the ones the key carries; HM is added for HMAC keys.
+    requested optional blocks are appended to the ones the key carries, as given; HM is added for
+    HMAC keys and PB by `tr31.wrap`.
     """
     headers = headers or {}
     path = f"{member}.KeyBlockHeaders"
@@ -212,7 +219,7 @@ def export_header(
     if sum(4 + len(value) for value in requested_blocks.values()) > MAX_OPTIONAL_BLOCK_CHARS:
         raise ValidationError(f"{path}.OptionalBlocks exceed {MAX_OPTIONAL_BLOCK_CHARS} characters.")
     for block_id, value in requested_blocks.items():
-        if block_id in NOT_RETAINED:
+        if block_id in COMPUTED_ON_EXPORT:
             raise ValidationError(f"{path}.OptionalBlocks may not set {block_id}: it is computed.")
         if blocks.get(block_id, value) != value:
             raise ValidationError(f"{path}.OptionalBlocks.{block_id} is already set on the key.")

@@ -8,7 +8,9 @@ everyone (Principal "*" or NotPrincipal, not pinned by an aws:PrincipalAccount, 
 aws:SourceVpce, … condition) is PublicPolicyException (`policy.evaluation.is_public`). The three
 operations work on the caller's own keys only (the model: "can't be used across different
 accounts"); a key pending deletion cannot get a new policy (ConflictException), as for tags.
-The authorizer evaluates the policy on every request that names the key (`auth.authorize`).
+The authorizer evaluates the policy on every request that names the key (`auth.authorize`),
+except these three operations, which identity policies alone decide, so that no policy can lock
+its account out of the key (`authorize.IDENTITY_ONLY`).
 Replica keys are read-only, their policy included: Put/DeleteResourcePolicy on a replica is
 ConflictException naming the primary's region, and a primary's policy is not replicated.
 """
