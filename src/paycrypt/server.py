@@ -9,6 +9,7 @@ import ipaddress
 import logging
 import os
 import ssl
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,13 +23,15 @@ from paycrypt.auth.authorize import Authorizer
 from paycrypt.clock import Clock, SystemClock
 from paycrypt.regions import DEFAULT_REGIONS
 from paycrypt.service.core import Quotas, Service
-from paycrypt.service.replicator import Replicator, hook_from_environment
+from paycrypt.service.replicator import TEST_FLAG, Replicator, hook_from_environment
 from paycrypt.store.sqlite import SqliteStore
 from paycrypt.vault.local import LocalKeyFileVault
 from paycrypt.wire import models
 from paycrypt.wire.app import App
 
 log = logging.getLogger("paycrypt")
+
+TEST_SYNCHRONOUS = "PAYCRYPT_TEST_SQLITE_SYNCHRONOUS"
 
 
 def default_data_dir() -> Path:
@@ -105,13 +108,25 @@ def check_transport(settings: Settings) -> None:
         )
 
 
+def synchronous_from_environment(environ: Mapping[str, str]) -> str:
+    """FOR TESTS ONLY. With PAYCRYPT_TEST_HOOKS=1, PAYCRYPT_TEST_SQLITE_SYNCHRONOUS sets the store's
+    `PRAGMA synchronous` (the durability trace test runs a server with OFF to prove it would see
+    the missing fsync). Without the flag the environment is not read and the store's FULL holds."""
+    if environ.get(TEST_FLAG) != "1":
+        return "FULL"
+    return environ.get(TEST_SYNCHRONOUS, "FULL")
+
+
 def build_app(settings: Settings, clock: Clock | None = None) -> tuple[App, list[str]]:
     """The app and the start-up lines that describe it."""
     check_transport(settings)
     credential_store, auth_line = resolve_credentials(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    store = SqliteStore(settings.data_dir / "paycrypt.db")
-    vault = LocalKeyFileVault(settings.data_dir / "master.key")
+    store = SqliteStore(settings.data_dir / "paycrypt.db", synchronous_from_environment(os.environ))
+    try:
+        vault = LocalKeyFileVault(settings.data_dir / "master.key")
+    except (ValueError, PermissionError) as exc:  # a master key file that is not ours to use
+        raise StartupError(str(exc)) from exc
     quotas = Quotas(keys_per_region=settings.key_quota, aliases_per_region=settings.alias_quota)
     service = Service(store, vault.master_key(), clock or SystemClock(), quotas, settings.regions)
     replicator = Replicator(

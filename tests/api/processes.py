@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -18,13 +19,22 @@ class ServerProcess:
     """`paycrypt serve` in a child process, its output going to a file (a pipe could fill and block it)."""
 
     def __init__(
-        self, data_dir: Path, port: int, *args: str, program: Sequence[str] = (str(PAYCRYPT),)
+        self,
+        data_dir: Path,
+        port: int,
+        *args: str,
+        wrapper: Sequence[str] = (),
+        env: Mapping[str, str] | None = None,
+        program: Sequence[str] = (str(PAYCRYPT),),
     ) -> None:
+        """`wrapper` runs before the command (e.g. strace and its options); `env` is added to ours;
+        `program` is what runs `serve` (the `paycrypt` command unless a test needs a launcher)."""
         self.port = port
         self.log_path = data_dir.parent / f"{data_dir.name}-serve-{port}.log"
-        command = [*program, "serve", "--port", str(port), "--data-dir", str(data_dir), *args]
+        command = [*wrapper, *program, "serve", "--port", str(port), "--data-dir", str(data_dir), *args]
+        environment = {**os.environ, **env} if env else None
         with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=environment)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")

@@ -87,8 +87,15 @@ CREATE TABLE IF NOT EXISTS resource_policies (
 """
 
 
+# SQLite's settings of `PRAGMA synchronous`. FULL is the store's promise; the others exist only for
+# the test that proves the durability check can see a missing fsync (tests/api/test_durability_trace.py).
+SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
+
+
 class SqliteStore:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, synchronous: str = "FULL") -> None:
+        if synchronous not in SYNCHRONOUS:
+            raise ValueError(f"synchronous must be one of {', '.join(SYNCHRONOUS)}, not {synchronous!r}")
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         # Created 0600 before SQLite opens it: SQLite gives the -wal and -shm files the same mode.
         # Only when absent: closing any descriptor of an open database drops every POSIX lock this
@@ -98,7 +105,7 @@ class SqliteStore:
             os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute(f"PRAGMA synchronous={synchronous}")
         self._db.executescript(SCHEMA)
         self._lock = threading.RLock()
         self._depth = 0

@@ -1,7 +1,11 @@
 """The default master-key provider: a 32-byte AES-256 key in a local file, mode 0600.
 
-The file is created on first start with O_EXCL so two servers starting together cannot each
-write a different key, and it is read once: no per-request file reads.
+`master.key` only ever appears whole: the key is written and fsynced in a temporary file of its
+own, which is then hard-linked to `master.key`. A crash at any step leaves either no `master.key`
+(the next start makes one) or a complete one, never the empty file that would block every later
+start. The link fails if `master.key` already exists, so when two servers start together one
+link wins and the other server reads the winner's key: they never use different keys. The key is
+read once: no per-request file reads.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import secrets
 from pathlib import Path
 
 KEY_BYTES = 32
+TEMP_SUFFIX = ".tmp"
 
 
 class LocalKeyFileVault:
@@ -24,15 +29,62 @@ class LocalKeyFileVault:
 
 def _load_or_create(path: Path) -> bytes:
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return _read(path)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(secrets.token_bytes(KEY_BYTES))
-        handle.flush()
-        os.fsync(handle.fileno())
+    if not path.exists():
+        _create(path)
+    _remove_leftovers(path)
     return _read(path)
+
+
+def temp_name(path: Path) -> Path:
+    """A temporary file no other creator uses: two servers may be creating the key at once."""
+    return path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(8)}{TEMP_SUFFIX}")
+
+
+def _create(path: Path) -> None:
+    temp = temp_name(path)
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(secrets.token_bytes(KEY_BYTES))
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temp, path)
+        except FileExistsError:
+            pass  # another server's link came first: its key is the key
+        except FileNotFoundError:
+            # Our temporary file was removed as a leftover, which another server does only once
+            # master.key exists (`_remove_leftovers`): that key is the key.
+            if not path.exists():
+                raise
+        temp.unlink(missing_ok=True)  # missing if another server removed it as a leftover
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    _fsync_directory(path.parent)
+
+
+def _remove_leftovers(path: Path) -> None:
+    """Temporary files a crashed creator left: each holds a key, unused or a copy of master.key.
+
+    Called only once master.key exists, which is never removed; a creator still running whose file
+    goes here finds master.key when its link fails, and reads it.
+    """
+    removed = False
+    for leftover in path.parent.glob(f".{path.name}.*{TEMP_SUFFIX}"):
+        leftover.unlink(missing_ok=True)
+        removed = True
+    if removed:
+        _fsync_directory(path.parent)
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the directory entries (the link, the unlink) as durable as the key they name."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _read(path: Path) -> bytes:
@@ -43,5 +95,5 @@ def _read(path: Path) -> bytes:
         )
     key = path.read_bytes()
     if len(key) != KEY_BYTES:
-        raise ValueError(f"master key file {path} must hold exactly {KEY_BYTES} bytes")
+        raise ValueError(f"master key file {path} must hold exactly {KEY_BYTES} bytes (it holds {len(key)})")
     return key
