@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import signing
-from profile_cvv import ENDPOINT, call, cpu_us_per_call, split_request
+from profile_cvv import ENDPOINT, call, cpu_us_per_call, handle_now, split_request
 
 from paycrypt.auth.iam_file import AccessKey, IamFile, PolicyEntry, PrincipalEntry
 from paycrypt.server import Settings, build_app
@@ -135,15 +135,15 @@ def run(app: App, args: argparse.Namespace) -> None:
     real, null = app.authorizer, NullAuthorizer()
     for request in requests.values():
         for _ in range(300):
-            app.handle(*request)
+            handle_now(app, *request)
 
     def measure(label: str, request: tuple) -> None:
         with_real, with_null = [], []
         for _ in range(args.rounds):
             app.authorizer = real
-            with_real.append(cpu_us_per_call(lambda r=request: app.handle(*r), args.calls, repeats=1))
+            with_real.append(cpu_us_per_call(lambda r=request: handle_now(app, *r), args.calls, repeats=1))
             app.authorizer = null  # type: ignore[assignment]
-            with_null.append(cpu_us_per_call(lambda r=request: app.handle(*r), args.calls, repeats=1))
+            with_null.append(cpu_us_per_call(lambda r=request: handle_now(app, *r), args.calls, repeats=1))
         app.authorizer = real
         deltas = [a - b for a, b in zip(with_real, with_null, strict=True)]
         print(

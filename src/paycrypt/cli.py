@@ -12,6 +12,7 @@ from paycrypt.audit.reader import add_audit_parser, run_audit
 from paycrypt.auth.iam_cli import add_iam_parser, run_iam
 from paycrypt.server import Settings, StartupError, default_data_dir, serve
 from paycrypt.service.mpa_cli import add_mpa_parser, run_mpa
+from paycrypt.wire import connections
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,6 +76,26 @@ def main(argv: list[str] | None = None) -> int:
         metavar="[ACCOUNT:]KIND=RATE",
         help="requests/s for KIND control, symmetric or asymmetric (default 5, 500, 20; 0 = no limit)",
     )
+    run.add_argument(
+        "--request-head-timeout",
+        type=float,
+        default=connections.DEFAULT_HEAD_TIMEOUT,
+        metavar="SECONDS",
+        help="close a connection whose request head (TLS handshake included) takes longer (default 10)",
+    )
+    run.add_argument(
+        "--request-body-timeout",
+        type=float,
+        default=connections.DEFAULT_BODY_TIMEOUT,
+        metavar="SECONDS",
+        help="close a connection whose request body takes longer after its head (default 30)",
+    )
+    run.add_argument(
+        "--max-connections",
+        type=int,
+        default=connections.DEFAULT_MAX_CONNECTIONS,
+        help="open connections served at once, more get 503 (default 1024; lowered to fit the file limit)",
+    )
     add_audit_parser(commands)
     add_iam_parser(commands)
     add_mpa_parser(commands)
@@ -120,6 +141,9 @@ def _settings(args: argparse.Namespace) -> Settings:
         regions=args.regions,
         throttling=args.throttling,
         rate_limits=tuple(args.rate_limit),
+        request_head_timeout=args.request_head_timeout,
+        request_body_timeout=args.request_body_timeout,
+        max_connections=args.max_connections,
     )
 
 

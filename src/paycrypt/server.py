@@ -8,7 +8,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
-import ssl
+import resource
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,8 +25,9 @@ from paycrypt.regions import DEFAULT_REGIONS
 from paycrypt.service.core import Quotas, Service
 from paycrypt.service.replicator import TEST_FLAG, Replicator, hook_from_environment
 from paycrypt.store.sqlite import SqliteStore
+from paycrypt.tls import server_context
 from paycrypt.vault.local import LocalKeyFileVault
-from paycrypt.wire import models
+from paycrypt.wire import connections, models
 from paycrypt.wire.app import App
 
 log = logging.getLogger("paycrypt")
@@ -61,6 +62,9 @@ class Settings:
     replication_retry: float = 1.0  # first retry delay of a failed replication; doubles up to 5 min
     throttling: str = "auto"  # request-rate quotas: on, off, or auto (on unless listening on loopback)
     rate_limits: tuple[str, ...] = ()  # KIND=RATE or ACCOUNT:KIND=RATE overrides of the guide's figures
+    request_head_timeout: float = connections.DEFAULT_HEAD_TIMEOUT  # seconds to receive a request head
+    request_body_timeout: float = connections.DEFAULT_BODY_TIMEOUT  # seconds to receive its body
+    max_connections: int = connections.DEFAULT_MAX_CONNECTIONS  # open connections (capped by the file limit)
 
     @property
     def tls(self) -> bool:
@@ -143,6 +147,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> tuple[App, list
     )
     replicator.audit = audit
     throttle, throttle_line = _throttle(settings)
+    limits = connection_limits(settings)
     app = App(
         service, credential_store, purge_interval=settings.purge_interval, audit=audit, replicator=replicator
     )
@@ -154,6 +159,8 @@ def build_app(settings: Settings, clock: Clock | None = None) -> tuple[App, list
         f"authentication: {auth_line}",
         f"audit log: {audit.path}",
         f"request-rate quotas: {throttle_line}",
+        f"connections: at most {limits.max_connections} open (file limit {_soft_file_limit()}); "
+        f"request head within {limits.head_timeout:g} s, body within {limits.body_timeout:g} s",
         f"use it with: AWS_ENDPOINT_URL={scheme}://{_host_for_url(settings.host)}:{settings.port}",
     ]
     return app, lines
@@ -178,25 +185,67 @@ def _host_for_url(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
+# File descriptors kept back from the connection cap: the server's own (the database and its WAL
+# and shared-memory files, the audit log and its directory, the listening socket, the event loop's
+# own, standard streams, the credentials file re-read on change: about 20 at most), with room to
+# spare, and those of refused connections still draining their request.
+OWN_FILES = 48
+RESERVED_FILES = OWN_FILES + connections.MAX_LINGERING
+
+
+def raise_file_limit() -> tuple[int, int]:
+    """Raise the soft limit on open files to the hard limit (Linux's soft default, 1024, is far below
+    what a server holding many connections needs); (before, after)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return soft, _soft_file_limit()
+
+
+def _soft_file_limit() -> int:
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def connection_limits(settings: Settings) -> connections.ConnectionLimits:
+    """The limits in force: --max-connections, lowered if the file limit leaves less room."""
+    room = _soft_file_limit() - RESERVED_FILES
+    if room < 1:
+        raise StartupError(
+            f"the open-file limit ({_soft_file_limit()}) leaves no room for connections: "
+            f"{RESERVED_FILES} descriptors are kept for the server's own files"
+        )
+    if settings.request_head_timeout <= 0 or settings.request_body_timeout <= 0:
+        raise StartupError("--request-head-timeout and --request-body-timeout must be positive")
+    if settings.max_connections < 1:
+        raise StartupError("--max-connections must be at least 1")
+    return connections.ConnectionLimits(
+        head_timeout=settings.request_head_timeout,
+        body_timeout=settings.request_body_timeout,
+        max_connections=min(settings.max_connections, room),
+        tls=server_context(settings.tls_cert, settings.tls_key) if settings.tls_cert else None,
+    )
+
+
 def uvicorn_config(app: App, settings: Settings) -> uvicorn.Config:
+    """uvicorn serving `app` through the connection guard, which also does TLS (see wire.connections)."""
+    gate = connections.Gate(connection_limits(settings))
     return uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
         loop="uvloop",
-        http="httptools",
+        http=connections.protocol_factory(gate),  # type: ignore[arg-type]
         lifespan="on",
         access_log=False,
         log_level="warning",
-        ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,
-        ssl_keyfile=str(settings.tls_key) if settings.tls_key else None,
-        ssl_version=ssl.PROTOCOL_TLS_SERVER,
-        ssl_ciphers="ECDHE+AESGCM:ECDHE+CHACHA20",
     )
 
 
 def serve(settings: Settings) -> None:
+    before, after = raise_file_limit()
     app, lines = build_app(settings)
+    if after > before:
+        lines.append(f"open-file limit raised from {before} to {after}")
     for line in lines:
         log.warning("%s", line)
     uvicorn.Server(uvicorn_config(app, settings)).run()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import os
+import ssl
 from pathlib import Path
 
 from cryptography import x509
@@ -50,3 +51,16 @@ def self_signed(directory: Path, hosts: list[str]) -> tuple[Path, Path]:
         )
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return cert_path, key_path
+
+
+# TLS 1.2 suites: ECDHE (forward secrecy) with an AEAD cipher only; TLS 1.3's suites are all AEAD.
+TLS12_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"
+
+
+def server_context(cert: Path, key: Path | None) -> ssl.SSLContext:
+    """The server side of TLS: 1.2 or later, forward-secret AEAD suites only."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.set_ciphers(TLS12_CIPHERS)
+    context.load_cert_chain(cert, key)
+    return context

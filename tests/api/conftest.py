@@ -3,6 +3,7 @@
 import pytest
 
 from tests.api.cli import AwsCli
+from tests.api.heavy_tripwire import heavy_off_loop  # noqa: F401  (a fixture, offered to every API test)
 from tests.api.processes import processes  # noqa: F401  (a fixture, offered to every API test)
 
 

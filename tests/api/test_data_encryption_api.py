@@ -27,6 +27,9 @@ from tests.api import mac_data_terminal as terminal
 from tests.api.helpers import db_snapshot, expect_error
 from tests.api.known_keys import put_known_key
 
+# Every heavy call these flows make runs off the event loop (tests/api/heavy_tripwire.py).
+pytestmark = pytest.mark.usefixtures("heavy_off_loop")
+
 ENC_DEC = {"Encrypt": True, "Decrypt": True, "Wrap": True, "Unwrap": True}
 DERIVE = {"DeriveKey": True}
 D0 = "TR31_D0_SYMMETRIC_DATA_ENCRYPTION_KEY"

@@ -41,6 +41,9 @@ from tests import kx_partner as kp
 from tests.api.helpers import db_snapshot, expect_error
 from tests.api.known_keys import import_known_key_via_api, import_partner_ca, put_known_key
 
+# Every heavy call these flows make runs off the event loop (tests/api/heavy_tripwire.py).
+pytestmark = pytest.mark.usefixtures("heavy_off_loop")
+
 GEN_VERIFY = {"Generate": True, "Verify": True}
 PEK_MODES = {"Encrypt": True, "Decrypt": True, "Wrap": True, "Unwrap": True}
 TEST_KEY = bytes.fromhex("0123456789ABCDEFFEDCBA9876543210")  # KCV 08D7B4

@@ -19,6 +19,9 @@ from tests.api.helpers import db_snapshot, expect_error
 from tests.api.known_keys import create_k3, import_known_key_via_api
 from tests.crypto.test_tr34 import _kdh_build, _krd_read
 
+# Every heavy call these flows make runs off the event loop (tests/api/heavy_tripwire.py).
+pytestmark = pytest.mark.usefixtures("heavy_off_loop")
+
 S0 = "TR31_S0_ASYMMETRIC_KEY_FOR_DIGITAL_SIGNATURE"
 WRAP = {"Encrypt": True, "Decrypt": True, "Wrap": True, "Unwrap": True}
 KNOWN_TDES = bytes.fromhex("0123456789ABCDEFFEDCBA9876543210")

@@ -10,6 +10,9 @@ from paycrypt.crypto import primitives
 from tests.api.helpers import absent_key_arn, db_snapshot, expect_error
 from tests.conftest import CVK_ATTRIBUTES
 
+# Every heavy call these flows make runs off the event loop (tests/api/heavy_tripwire.py).
+pytestmark = pytest.mark.usefixtures("heavy_off_loop")
+
 MODES = {"Encrypt", "Decrypt", "Wrap", "Unwrap", "Generate", "Sign", "Verify", "DeriveKey", "NoRestrictions"}
 
 

@@ -24,6 +24,9 @@ from tests.api.cli import AwsCli
 from tests.api.helpers import db_snapshot, expect_error
 from tests.api.known_keys import import_partner_ca, put_known_key
 
+# Every heavy call these flows make runs off the event loop (tests/api/heavy_tripwire.py).
+pytestmark = pytest.mark.usefixtures("heavy_off_loop")
+
 P0 = "TR31_P0_PIN_ENCRYPTION_KEY"
 B0 = "TR31_B0_BASE_DERIVATION_KEY"
 K0 = "TR31_K0_KEY_ENCRYPTION_KEY"

@@ -59,10 +59,25 @@ def _pkcs8(private_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> bytes
     )
 
 
+def load_private_key(key_der: bytes) -> rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey:
+    """A PKCS#8 private key that `generate` made, as a key object.
+
+    OpenSSL's RSA consistency check (primality of p and q and more) is skipped: it costs about
+    50 ms of CPU for RSA_2048 and 320 ms for RSA_4096, with the GIL held (bench/README.md), on
+    every load, and proves again what generating the key already guaranteed. Only keys this service
+    generated come here: the vault gives them back from key blocks whose MAC under the master
+    key shows they are unchanged (no import path takes a private key). Cost skipped: 0.01 ms.
+    """
+    key = serialization.load_der_private_key(key_der, password=None, unsafe_skip_rsa_key_validation=True)
+    if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+        raise ValueError("not an RSA or ECC private key")
+    return key
+
+
 def public_key_der(key_der: bytes) -> bytes:
     """The SubjectPublicKeyInfo DER of a PKCS#8 private key, or of an SPKI (an imported public key)."""
     try:
-        private_key = serialization.load_der_private_key(key_der, password=None)
+        private_key = load_private_key(key_der)
     except ValueError:
         public_key = serialization.load_der_public_key(key_der)
     else:

@@ -51,7 +51,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from paycrypt.crypto import emv_encryption, rsa_data, symmetric
+from paycrypt.crypto import emv_encryption, keygen, rsa_data, symmetric
 from paycrypt.service import dukpt_keys, dynamic_keys, identifiers, unions, usage_rules
 from paycrypt.service.context import Context
 from paycrypt.service.core import Service
@@ -204,12 +204,11 @@ CIPHERS: dict[str, Run] = {
 }
 
 
-# --- RSA keys: parsed once per key material (parsing checks the key and costs milliseconds) -----
+# --- RSA keys: a public key is parsed once per key material (a certificate costs milliseconds) ---
 
 
-@functools.lru_cache(maxsize=256)
 def _load_private(der: bytes) -> rsa.RSAPrivateKey:
-    key = serialization.load_der_private_key(der, password=None)
+    key = keygen.load_private_key(der)
     if not isinstance(key, rsa.RSAPrivateKey):
         raise TypeError("stored D1 key is not an RSA private key")
     return key

@@ -19,9 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
-
-from paycrypt.crypto import ecdh
+from paycrypt.crypto import ecdh, keygen
 from paycrypt.errors import ValidationError
 from paycrypt.service import identifiers, key_blocks, key_rules, trust, usage_rules
 from paycrypt.service.context import Context
@@ -65,7 +63,7 @@ def derive(
         role="CertificateAuthorityPublicKeyIdentifier",
         certificate_member=f"{path}.PublicKeyCertificate",
     )
-    private_key = serialization.load_der_private_key(svc.sealer.material(record), password=None)
+    private_key = keygen.load_private_key(svc.sealer.material(record))
     try:
         key = ecdh.derive_key(
             private_key,  # type: ignore[arg-type]

@@ -28,13 +28,16 @@ def create_key(svc: Service, ctx: Context, params: dict[str, Any]) -> dict[str, 
     tags.validated(params.get("Tags") or [], svc.quotas.tags_per_key)
     plan = replication.plan_for_new_key(svc, ctx, params.get("ReplicationRegions"), attributes["KeyClass"])
     _check_key_quota(svc, ctx)
+    # Generated before the transaction: an RSA key takes up to seconds, and the store is locked
+    # for the whole of a transaction (store_key checks the quota again inside it).
+    material = keygen.generate(attributes["KeyAlgorithm"])
     with svc.store.transaction():
         record = store_key(
             svc,
             ctx,
             NewKey(
                 attributes=attributes,
-                material=keygen.generate(attributes["KeyAlgorithm"]),
+                material=material,
                 exportable=params["Exportable"],
                 enabled=params.get("Enabled", True),
                 origin="AWS_PAYMENT_CRYPTOGRAPHY",

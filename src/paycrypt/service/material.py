@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections import OrderedDict
 from typing import Any
 
@@ -42,6 +43,7 @@ class Sealer:
     def __init__(self, master_key: bytes) -> None:
         self._kbpk = master_key
         self._cache: OrderedDict[str, bytes] = OrderedDict()
+        self._lock = threading.Lock()  # the event loop's thread and the offload workers share the cache
 
     def seal(self, record: KeyRecord, material: bytes) -> str:
         attributes = record.key_attributes
@@ -57,18 +59,21 @@ class Sealer:
 
     def material(self, record: KeyRecord) -> bytes:
         """The clear key of a record, unsealed once and then kept in a bounded cache."""
-        cached = self._cache.get(record.arn)
-        if cached is not None:
-            self._cache.move_to_end(record.arn)
-            return cached
+        with self._lock:
+            cached = self._cache.get(record.arn)
+            if cached is not None:
+                self._cache.move_to_end(record.arn)
+                return cached
         material = self._unseal(record)
-        self._cache[record.arn] = material
-        if len(self._cache) > CACHE_SIZE:
-            self._cache.popitem(last=False)
+        with self._lock:
+            self._cache[record.arn] = material
+            if len(self._cache) > CACHE_SIZE:
+                self._cache.popitem(last=False)
         return material
 
     def forget(self, arn: str) -> None:
-        self._cache.pop(arn, None)
+        with self._lock:
+            self._cache.pop(arn, None)
 
     def _unseal(self, record: KeyRecord) -> bytes:
         try:

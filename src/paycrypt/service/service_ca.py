@@ -25,7 +25,6 @@ Expired token records are purged when new ones are made.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import secrets
 import string
 from dataclasses import dataclass
@@ -54,10 +53,8 @@ def _name(ctx: Context, resource: str) -> str:
     return f"{identifiers.ARN_PREFIX}{ctx.region}:{ctx.account}:{resource}"
 
 
-@functools.lru_cache(maxsize=1024)
 def private_key(pkcs8: bytes) -> certificates.PrivateKey:
-    """A parsed private key, cached: RSA-4096 validation on every load would dominate a request."""
-    return serialization.load_der_private_key(pkcs8, password=None)  # type: ignore[return-value]
+    return keygen.load_private_key(pkcs8)
 
 
 def _record(

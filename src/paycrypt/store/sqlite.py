@@ -2,6 +2,11 @@
 
 WAL journal with synchronous=FULL: a write is acknowledged only after it is on disk, so every key
 whose creation a client saw acknowledged survives a crash or SIGKILL of the server.
+
+One connection serves the event loop's thread and the worker threads that run CPU-heavy calls
+(wire/offload.py). Every statement runs, and is read to its end, under the store's lock, and a
+transaction holds that lock from BEGIN to COMMIT: so no thread reads another's uncommitted
+writes, and the record caches are filled and emptied under the same lock as the rows they copy.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
 
 from paycrypt.store.mpa import MpaTables
 from paycrypt.store.records import AliasRecord, KeyRecord, ReplicationJob
@@ -92,6 +98,50 @@ CREATE TABLE IF NOT EXISTS resource_policies (
 SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 
 
+class _Rows:
+    """A statement's result, read to its end while the lock was held."""
+
+    __slots__ = ("_rows", "lastrowid", "rowcount")
+
+    def __init__(self, cursor: sqlite3.Cursor) -> None:
+        self._rows = cursor.fetchall()
+        self.rowcount = cursor.rowcount
+        self.lastrowid = cursor.lastrowid
+
+    def fetchone(self) -> Any:
+        return self._rows[0] if self._rows else None
+
+    def fetchall(self) -> list[Any]:
+        return self._rows
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._rows)
+
+
+class _Serialized:
+    """The connection, one statement at a time under `lock` (see the module's docstring)."""
+
+    def __init__(self, db: sqlite3.Connection, lock: threading.RLock) -> None:
+        self._db = db
+        self._lock = lock
+
+    def execute(self, sql: str, parameters: Any = ()) -> _Rows:
+        with self._lock:
+            return _Rows(self._db.execute(sql, parameters))
+
+    def executemany(self, sql: str, parameters: Any) -> _Rows:
+        with self._lock:
+            return _Rows(self._db.executemany(sql, parameters))
+
+    def executescript(self, script: str) -> None:
+        with self._lock:
+            self._db.executescript(script)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
 class SqliteStore:
     def __init__(self, path: Path, synchronous: str = "FULL") -> None:
         if synchronous not in SYNCHRONOUS:
@@ -103,11 +153,12 @@ class SqliteStore:
         # a live connection and corrupt the database.
         with suppress(FileExistsError):
             os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._lock = threading.RLock()
+        connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db = _Serialized(connection, self._lock)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={synchronous}")
         self._db.executescript(SCHEMA)
-        self._lock = threading.RLock()
         self._depth = 0
         # Parsed key records by ARN: the data plane reads the same keys over and over. Writes go
         # through this object (one server process owns the file), so dropping an entry on every
@@ -146,8 +197,8 @@ class SqliteStore:
     # keys
 
     def insert_key(self, record: KeyRecord) -> None:
-        self._records.pop(record.arn, None)
         with self.transaction():
+            self._records.pop(record.arn, None)
             self._db.execute(
                 "INSERT INTO keys (arn, account, region, key_state, delete_pending, meta, key_block)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -155,8 +206,8 @@ class SqliteStore:
             )
 
     def update_key(self, record: KeyRecord) -> None:
-        self._records.pop(record.arn, None)
         with self.transaction():
+            self._records.pop(record.arn, None)
             self._db.execute(
                 "UPDATE keys SET key_state = ?, delete_pending = ?, meta = ? WHERE arn = ?",
                 (*self._mutable(record), record.arn),
@@ -166,20 +217,21 @@ class SqliteStore:
         cached = self._records.get(arn)
         if cached is not None:
             return cached
-        row = self._db.execute("SELECT meta, key_block FROM keys WHERE arn = ?", (arn,)).fetchone()
-        if row is None:
-            return None
-        record = KeyRecord.from_json(json.loads(row[0]), row[1])
-        if record.key_state == "CREATE_IN_PROGRESS":
-            return record  # awaiting multi-party approval, which `paycrypt mpa` (another process) settles
-        if len(self._records) >= RECORD_CACHE_SIZE:
-            self._records.clear()
-        self._records[arn] = record
-        return record
+        with self._lock:  # the row and its cache entry together (see the module's docstring)
+            row = self._db.execute("SELECT meta, key_block FROM keys WHERE arn = ?", (arn,)).fetchone()
+            if row is None:
+                return None
+            record = KeyRecord.from_json(json.loads(row[0]), row[1])
+            if record.key_state == "CREATE_IN_PROGRESS":
+                return record  # awaiting multi-party approval, which `paycrypt mpa` (another process) settles
+            if len(self._records) >= RECORD_CACHE_SIZE:
+                self._records.clear()
+            self._records[arn] = record
+            return record
 
     def delete_key(self, arn: str) -> None:
-        self._records.pop(arn, None)
         with self.transaction():
+            self._records.pop(arn, None)
             self._db.execute("DELETE FROM keys WHERE arn = ?", (arn,))
             self._db.execute("DELETE FROM tags WHERE arn = ?", (arn,))
             self.delete_resource_policy(arn)
@@ -321,14 +373,15 @@ class SqliteStore:
     # resource policies
 
     def get_resource_policy(self, arn: str) -> str | None:
-        if arn in self._policies:
-            return self._policies[arn]
-        row = self._db.execute("SELECT policy FROM resource_policies WHERE arn = ?", (arn,)).fetchone()
-        policy = row[0] if row else None
-        if len(self._policies) >= RECORD_CACHE_SIZE:
-            self._policies.clear()
-        self._policies[arn] = policy
-        return policy
+        with self._lock:
+            if arn in self._policies:
+                return self._policies[arn]
+            row = self._db.execute("SELECT policy FROM resource_policies WHERE arn = ?", (arn,)).fetchone()
+            policy = row[0] if row else None
+            if len(self._policies) >= RECORD_CACHE_SIZE:
+                self._policies.clear()
+            self._policies[arn] = policy
+            return policy
 
     def put_resource_policy(self, arn: str, account: str, region: str, policy: str) -> None:
         with self.transaction():

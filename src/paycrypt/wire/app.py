@@ -2,19 +2,24 @@
 
 A request is routed by shape (X-Amz-Target → control plane, form body → STS, a modelled REST
 path → data plane), authenticated with SigV4, parsed and validated against the model, handed to
-the service function, and its result or error encoded the way botocore expects. Handlers run on
-the event loop: they are short and CPU-bound, and SQLite is local.
+the service function, and its result or error encoded the way botocore expects. All of it runs
+on the event loop's thread, which is right for calls of tens of microseconds and a local SQLite,
+except the service call of a request `service.heavy` names (RSA, TR-34, ECDH, signing: up to
+seconds of CPU), which goes to a worker thread so that every other caller keeps being answered.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
-import json
 import logging
+import os
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,17 +29,30 @@ from paycrypt.auth import sigv4
 from paycrypt.auth.authorize import Authorizer
 from paycrypt.auth.credentials import CredentialStore
 from paycrypt.errors import NotImplementedOperation, ProtocolError, ServiceError
-from paycrypt.service import keys, registry
+from paycrypt.service import heavy, keys, registry
 from paycrypt.service.context import Caller, Context
 from paycrypt.service.core import Service
 from paycrypt.service.replicator import Replicator
 from paycrypt.wire import faults, models, sts
-from paycrypt.wire.protocol import JSON_10, Operation, Protocols
+from paycrypt.wire.protocol import JSON_10, Operation, Protocols, unplaned_error
 
 log = logging.getLogger("paycrypt")
 
 SERVICES = frozenset({"payment-cryptography"})
 STS_SERVICES = frozenset({"sts"})
+
+# Worker threads for CPU-heavy calls: all cores but the one the event loop needs. They run at a
+# lower priority (on Linux a thread's nice value is its own), so that when the machine is short of
+# CPU the event loop's thread is served first and a heavy call takes longer instead of every call
+# (bench/README.md, heavy calls).
+HEAVY_WORKERS = max(1, (os.cpu_count() or 1) - 1)
+HEAVY_NICENESS = 10
+
+
+def _lower_priority() -> None:
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HEAVY_NICENESS)
+
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -84,6 +102,9 @@ class App:
         # Multi-region replication runs next to the sweeper; tests reach its hook through here.
         self.replicator = replicator or Replicator(service)
         self._replicating: asyncio.Task[None] | None = None
+        self.workers = ThreadPoolExecutor(
+            HEAVY_WORKERS, thread_name_prefix="paycrypt-heavy", initializer=_lower_priority
+        )
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -91,7 +112,10 @@ class App:
             return
         if scope["type"] != "http":
             return
-        body = await _read_body(receive, MAX_BODY_BYTES)
+        try:
+            body = await _read_body(receive, MAX_BODY_BYTES)
+        except ClientGone:
+            return  # closed before the request was whole (a time limit, or the client left): no call
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
         query = scope.get("query_string", b"").decode("latin-1")
@@ -99,7 +123,7 @@ class App:
         if body is None:
             response = _too_large()
         else:
-            response = self.handle(scope["method"], raw_path, query, headers, body, client[0])
+            response = await self.handle(scope["method"], raw_path, query, headers, body, client[0])
         await send(
             {
                 "type": "http.response.start",
@@ -112,7 +136,7 @@ class App:
         )
         await send({"type": "http.response.body", "body": response.body})
 
-    def handle(
+    async def handle(
         self,
         method: str,
         raw_path: str,
@@ -127,7 +151,7 @@ class App:
             method=method, raw_path=raw_path, query_string=query, headers=headers, body=body
         )
         try:
-            name, response = self._dispatch(request, request_id, source_ip)
+            name, response = await self._dispatch(request, request_id, source_ip)
         except Exception as exc:  # routing and STS: a modelled call's faults are answered in _run
             name = "unrouted"
             internal = faults.internal_error(name, request_id, exc)
@@ -143,7 +167,7 @@ class App:
         )
         return response
 
-    def _dispatch(
+    async def _dispatch(
         self, request: sigv4.SignedRequest, request_id: str, source_ip: str
     ) -> tuple[str, Response]:
         path = request.raw_path.split("?", 1)[0]
@@ -153,16 +177,16 @@ class App:
                 op = self.protocols.control_operation(target)
                 if op is None:
                     return target, self._unknown(models.CONTROL, f"Operation {target} is not recognized.")
-                return op.name, self._serve(op, None, request, request_id, source_ip)
+                return op.name, await self._serve(op, None, request, request_id, source_ip)
             if request.headers.get("content-type", "").startswith(sts.FORM):
                 return "sts", self._sts(request, request_id)
         matched = self.protocols.match_data(request.method, request.raw_path)
         if matched is None:
             return "unknown", self._unknown(models.DATA, f"No operation matches {request.method} {path}.")
         op, labels = matched
-        return op.name, self._serve(op, labels, request, request_id, source_ip)
+        return op.name, await self._serve(op, labels, request, request_id, source_ip)
 
-    def _serve(
+    async def _serve(
         self,
         op: Operation,
         labels: dict[str, str] | None,
@@ -171,14 +195,14 @@ class App:
         source_ip: str,
     ) -> Response:
         call = Call(op=op, request=request, request_id=request_id, source_ip=source_ip)
-        response = self._run(call, labels)
+        response = await self._run(call, labels)
         self._audit(call)
         return response
 
-    def _run(self, call: Call, labels: dict[str, str] | None) -> Response:
+    async def _run(self, call: Call, labels: dict[str, str] | None) -> Response:
         """The call's response; every failure, expected or not, is an AWS error and its audit record."""
         try:
-            return self._answer(call, labels)
+            return await self._answer(call, labels)
         except ServiceError as exc:
             error = exc
         except Exception as exc:
@@ -186,7 +210,7 @@ class App:
         call.failure = events.Failure(error.code, error.message)
         return Response(*self.protocols.error(call.op.plane, error))
 
-    def _answer(self, call: Call, labels: dict[str, str] | None) -> Response:
+    async def _answer(self, call: Call, labels: dict[str, str] | None) -> Response:
         op, request = call.op, call.request
         try:
             caller = self._authenticate(request, SERVICES)
@@ -220,7 +244,11 @@ class App:
             request_id=call.request_id,
             shared=shared,
         )
-        call.result = function(self.service, ctx, params)
+        if heavy.is_heavy(op.name, params):
+            loop = asyncio.get_running_loop()
+            call.result = await loop.run_in_executor(self.workers, function, self.service, ctx, params)
+        else:
+            call.result = function(self.service, ctx, params)
         content_type = JSON_10 if op.plane == models.CONTROL else "application/json"
         body = self.protocols.serialize(op, call.result)
         return Response(op.success_status, {"content-type": content_type}, body)
@@ -290,6 +318,7 @@ class App:
                     self._sweeper.cancel()
                 if self._replicating is not None:
                     self._replicating.cancel()
+                self.workers.shutdown(wait=False, cancel_futures=True)
                 if self.audit is not None:
                     self.audit.close()
                 await send({"type": "lifespan.shutdown.complete"})
@@ -326,11 +355,17 @@ def _media_type_error(plane: str, headers: Mapping[str, str], body: bytes) -> Pr
 MAX_BODY_BYTES = 1024 * 1024
 
 
+class ClientGone(Exception):
+    """The connection closed before the whole request body arrived."""
+
+
 async def _read_body(receive: Receive, limit: int) -> bytes | None:
     """The request body, or None once it passes `limit` (the rest is drained, not kept)."""
     chunks, size = [], 0
     while True:
         message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone
         chunk = message.get("body", b"")
         size += len(chunk)
         if size <= limit:
@@ -340,11 +375,5 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
 
 
 def _too_large() -> Response:
-    body = json.dumps(
-        {
-            "__type": "RequestEntityTooLargeException",
-            "message": f"Request body exceeds {MAX_BODY_BYTES} bytes.",
-        }
-    ).encode()
-    headers = {"content-type": "application/json", "x-amzn-errortype": "RequestEntityTooLargeException"}
-    return Response(413, headers, body)
+    message = f"Request body exceeds {MAX_BODY_BYTES} bytes."
+    return Response(*unplaned_error(413, "RequestEntityTooLargeException", message))

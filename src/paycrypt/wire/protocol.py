@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import http
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -115,6 +116,26 @@ class Protocols:
         content_type = JSON_10 if plane == models.CONTROL else REST_JSON
         headers = {"content-type": content_type, "x-amzn-errortype": err.code}
         return status, headers, json.dumps(body).encode()
+
+
+def unplaned_error(status: int, code: str, message: str) -> tuple[int, dict[str, str], bytes]:
+    """An error answered before a request is known to belong to a plane (too large, timed out,
+    refused at the connection cap): AWS's JSON error shape, which botocore reads on either plane."""
+    body = json.dumps({"__type": code, "message": message}).encode()
+    return status, {"content-type": REST_JSON, "x-amzn-errortype": code}, body
+
+
+def raw_error_response(status: int, code: str, message: str) -> bytes:
+    """`unplaned_error` as the bytes of a whole HTTP/1.1 response that closes its connection, for
+    answers written straight to a socket, outside any ASGI request."""
+    status, headers, body = unplaned_error(status, code, message)
+    head = [
+        f"HTTP/1.1 {status} {http.HTTPStatus(status).phrase}",
+        *(f"{name}: {value}" for name, value in headers.items()),
+        f"content-length: {len(body)}",
+        "connection: close",
+    ]
+    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
 
 
 def _compile(plane: str, service: ServiceModel, name: str) -> Operation:
