@@ -13,13 +13,13 @@ import logging
 import os
 import sys
 
-from paycrypt.server import Settings, build_app, default_data_dir
+from paycrypt.server import Settings, build_app
 from paycrypt.wire.app import App
 
 
 def create_app() -> App:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
-    settings = Settings(port=int(os.environ.get("GRANIAN_PORT", "8443")), data_dir=default_data_dir())
+    settings = Settings(port=int(os.environ.get("GRANIAN_PORT", "8443")))  # data_dir: $PAYCRYPT_DATA_DIR
     app, lines = build_app(settings)
     for line in lines:
         logging.getLogger("paycrypt").warning("%s", line)

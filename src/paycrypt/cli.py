@@ -7,21 +7,24 @@ import logging
 import sys
 from pathlib import Path
 
-from paycrypt import __version__, regions, tls
+from paycrypt import __version__, defaults, regions, tls
 from paycrypt.audit.reader import add_audit_parser, run_audit
 from paycrypt.auth.iam_cli import add_iam_parser, run_iam
-from paycrypt.server import Settings, StartupError, default_data_dir, serve
+from paycrypt.auth.throttle import PRODUCTION
+from paycrypt.server import Settings, StartupError, serve
 from paycrypt.service.mpa_cli import add_mpa_parser, run_mpa
-from paycrypt.wire import connections
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """Every command and option; defaults come from `paycrypt.defaults`, as `Settings`'s do."""
     parser = argparse.ArgumentParser(prog="paycrypt", description=__doc__)
     parser.add_argument("--version", action="version", version=f"paycrypt {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("serve", help="start the AWS Payment Cryptography compatible endpoint")
-    run.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    run.add_argument("--port", type=int, default=8443, help="port to listen on (default 8443)")
+    run.add_argument("--host", default=defaults.HOST, help="address to listen on (default %(default)s)")
+    run.add_argument(
+        "--port", type=int, default=defaults.PORT, help="port to listen on (default %(default)s)"
+    )
     run.add_argument(
         "--data-dir",
         type=Path,
@@ -34,20 +37,37 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument(
         "--tls-self-signed", action="store_true", help="generate (once) and use a self-signed certificate"
     )
-    run.add_argument("--purge-interval", type=float, default=60.0, help="seconds between deletion sweeps")
-    run.add_argument("--key-quota", type=int, default=2000, help="keys per account and region")
-    run.add_argument("--alias-quota", type=int, default=2000, help="aliases per account and region")
+    run.add_argument(
+        "--purge-interval",
+        type=float,
+        default=defaults.PURGE_INTERVAL,
+        help="seconds between deletion sweeps (default %(default)s)",
+    )
+    run.add_argument(
+        "--key-quota",
+        type=int,
+        default=defaults.KEYS_PER_REGION,
+        help="keys per account and region (default %(default)s)",
+    )
+    run.add_argument(
+        "--alias-quota",
+        type=int,
+        default=defaults.ALIASES_PER_REGION,
+        help="aliases per account and region (default %(default)s)",
+    )
     run.add_argument(
         "--regions",
         type=_regions,
         default=regions.DEFAULT_REGIONS,
-        help="comma-separated regions served (default: the 15 AWS Payment Cryptography regions)",
+        help=f"comma-separated regions served (default: the {len(regions.DEFAULT_REGIONS)} AWS Payment "
+        "Cryptography regions)",
     )
     run.add_argument(
         "--log-level",
         choices=["debug", "info", "warning"],
         default="info",
-        help="debug adds one line per request (operation, status, time; never a request body)",
+        help="debug adds one line per request (operation, status, time; never a request body); "
+        "default %(default)s",
     )
     run.add_argument(
         "--audit-data-events",
@@ -59,52 +79,64 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument(
         "--audit-max-bytes",
         type=int,
-        default=64 * 1024 * 1024,
-        help="rotate the audit log when it would pass this many bytes",
+        default=defaults.AUDIT_MAX_BYTES,
+        help="rotate the audit log when it would pass this many bytes (default %(default)s)",
     )
-    run.add_argument("--audit-backups", type=int, default=10, help="rotated audit files kept")
+    run.add_argument(
+        "--audit-backups",
+        type=int,
+        default=defaults.AUDIT_BACKUPS,
+        help="rotated audit files kept (default %(default)s)",
+    )
     run.add_argument(
         "--throttling",
         choices=["auto", "on", "off"],
-        default="auto",
-        help="request-rate quotas per account and region (auto: on unless listening on loopback)",
+        default=defaults.THROTTLING,
+        help="request-rate quotas per account and region (default %(default)s: on unless listening "
+        "on loopback)",
     )
     run.add_argument(
         "--rate-limit",
         action="append",
         default=[],
         metavar="[ACCOUNT:]KIND=RATE",
-        help="requests/s for KIND control, symmetric or asymmetric (default 5, 500, 20; 0 = no limit)",
+        help=f"requests/s for KIND {', '.join(PRODUCTION)} (default {_rates()}; 0 = no limit)",
     )
     run.add_argument(
         "--request-head-timeout",
         type=float,
-        default=connections.DEFAULT_HEAD_TIMEOUT,
+        default=defaults.REQUEST_HEAD_TIMEOUT,
         metavar="SECONDS",
-        help="close a connection whose request head (TLS handshake included) takes longer (default 10)",
+        help="close a connection whose request head (TLS handshake included) takes longer "
+        "(default %(default)s)",
     )
     run.add_argument(
         "--request-body-timeout",
         type=float,
-        default=connections.DEFAULT_BODY_TIMEOUT,
+        default=defaults.REQUEST_BODY_TIMEOUT,
         metavar="SECONDS",
-        help="close a connection whose request body takes longer after its head (default 30)",
+        help="close a connection whose request body takes longer after its head (default %(default)s)",
     )
     run.add_argument(
         "--max-connections",
         type=int,
-        default=connections.DEFAULT_MAX_CONNECTIONS,
-        help="open connections served at once, more get 503 (default 1024; lowered to fit the file limit)",
+        default=defaults.MAX_CONNECTIONS,
+        help="open connections served at once, more get 503 (default %(default)s; lowered to fit the "
+        "file limit)",
     )
     add_audit_parser(commands)
     add_iam_parser(commands)
     add_mpa_parser(commands)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     if args.command == "audit":
-        args.data_dir = args.data_dir or default_data_dir()
+        args.data_dir = args.data_dir or defaults.data_dir()
         return run_audit(args)
     if args.command in ("iam", "mpa"):
-        args.data_dir = args.data_dir or default_data_dir()
+        args.data_dir = args.data_dir or defaults.data_dir()
         return run_iam(args) if args.command == "iam" else run_mpa(args)
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
@@ -119,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    data_dir = args.data_dir or default_data_dir()
+    data_dir = args.data_dir or defaults.data_dir()
     cert, key = args.tls_cert, args.tls_key
     if args.tls_self_signed and cert is None:
         cert, key = tls.self_signed(data_dir / "tls", [args.host, "localhost", "127.0.0.1"])
@@ -145,6 +177,10 @@ def _settings(args: argparse.Namespace) -> Settings:
         request_body_timeout=args.request_body_timeout,
         max_connections=args.max_connections,
     )
+
+
+def _rates() -> str:
+    return ", ".join(f"{rate:g}" for rate in PRODUCTION.values())
 
 
 def _regions(text: str) -> tuple[str, ...]:

@@ -10,17 +10,18 @@ import logging
 import os
 import resource
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import uvicorn
 
-from paycrypt.audit import events as audit_events
+from paycrypt import defaults
 from paycrypt.audit import writer as audit_writer
 from paycrypt.auth import credentials as creds
 from paycrypt.auth import throttle as rate_quotas
 from paycrypt.auth.authorize import Authorizer
 from paycrypt.clock import Clock, SystemClock
+from paycrypt.policy.requests import RequestCatalog
 from paycrypt.regions import DEFAULT_REGIONS
 from paycrypt.service.core import Quotas, Service
 from paycrypt.service.replicator import TEST_FLAG, Replicator, hook_from_environment
@@ -29,42 +30,37 @@ from paycrypt.tls import server_context
 from paycrypt.vault.local import LocalKeyFileVault
 from paycrypt.wire import connections, models
 from paycrypt.wire.app import App
+from paycrypt.wire.protocol import Protocols
 
 log = logging.getLogger("paycrypt")
 
 TEST_SYNCHRONOUS = "PAYCRYPT_TEST_SQLITE_SYNCHRONOUS"
 
 
-def default_data_dir() -> Path:
-    env = os.environ.get("PAYCRYPT_DATA_DIR")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "paycrypt"
-
-
 @dataclass
 class Settings:
-    host: str = "127.0.0.1"
-    port: int = 8443
-    data_dir: Path = Path()
+    """How `paycrypt serve` runs; every default is `paycrypt.defaults`'s, as the CLI's are."""
+
+    host: str = defaults.HOST
+    port: int = defaults.PORT
+    data_dir: Path = field(default_factory=defaults.data_dir)
     credentials_file: Path | None = None
     tls_cert: Path | None = None
     tls_key: Path | None = None
-    purge_interval: float = 60.0
-    key_quota: int = 2000
-    alias_quota: int = 2000
+    purge_interval: float = defaults.PURGE_INTERVAL
+    key_quota: int = defaults.KEYS_PER_REGION
+    alias_quota: int = defaults.ALIASES_PER_REGION
     audit_data_events: tuple[str, ...] = ()
-    audit_max_bytes: int = audit_writer.DEFAULT_MAX_BYTES
-    audit_backups: int = audit_writer.DEFAULT_BACKUPS
+    audit_max_bytes: int = defaults.AUDIT_MAX_BYTES
+    audit_backups: int = defaults.AUDIT_BACKUPS
     regions: tuple[str, ...] = DEFAULT_REGIONS
-    replication_interval: float = 0.2  # seconds between passes of the replicator
-    replication_retry: float = 1.0  # first retry delay of a failed replication; doubles up to 5 min
-    throttling: str = "auto"  # request-rate quotas: on, off, or auto (on unless listening on loopback)
+    replication_interval: float = defaults.REPLICATION_INTERVAL
+    replication_retry: float = defaults.REPLICATION_RETRY
+    throttling: str = defaults.THROTTLING
     rate_limits: tuple[str, ...] = ()  # KIND=RATE or ACCOUNT:KIND=RATE overrides of the guide's figures
-    request_head_timeout: float = connections.DEFAULT_HEAD_TIMEOUT  # seconds to receive a request head
-    request_body_timeout: float = connections.DEFAULT_BODY_TIMEOUT  # seconds to receive its body
-    max_connections: int = connections.DEFAULT_MAX_CONNECTIONS  # open connections (capped by the file limit)
+    request_head_timeout: float = defaults.REQUEST_HEAD_TIMEOUT
+    request_body_timeout: float = defaults.REQUEST_BODY_TIMEOUT
+    max_connections: int = defaults.MAX_CONNECTIONS  # capped by the file limit
 
     @property
     def tls(self) -> bool:
@@ -137,8 +133,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> tuple[App, list
         service, retry_base=settings.replication_retry, interval=settings.replication_interval
     )
     replicator.hook = hook_from_environment(os.environ)  # None unless PAYCRYPT_TEST_HOOKS=1 (tests only)
-    loaded = models.load()
-    audit_events.prepare([(models.CONTROL, loaded.control), (models.DATA, loaded.data)])
+    loaded = models.load()  # the one read of the service models; everything below is built from it
     audit = audit_writer.AuditWriter(
         settings.data_dir / audit_writer.DEFAULT_FILE_NAME,
         max_bytes=settings.audit_max_bytes,
@@ -148,10 +143,16 @@ def build_app(settings: Settings, clock: Clock | None = None) -> tuple[App, list
     replicator.audit = audit
     throttle, throttle_line = _throttle(settings)
     limits = connection_limits(settings)
+    authorizer = Authorizer(service, RequestCatalog(loaded.services), throttle, secure=settings.tls)
     app = App(
-        service, credential_store, purge_interval=settings.purge_interval, audit=audit, replicator=replicator
+        service,
+        credential_store,
+        Protocols(loaded),
+        authorizer,
+        purge_interval=settings.purge_interval,
+        audit=audit,
+        replicator=replicator,
     )
-    app.authorizer = Authorizer(service, throttle, secure=settings.tls)
     scheme = "https" if settings.tls else "http"
     lines = [
         f"paycrypt listening on {scheme}://{_host_for_url(settings.host)}:{settings.port}",

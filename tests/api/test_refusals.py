@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from paycrypt.store.mpa import Team
+from paycrypt.store.records import Team
 from tests import kx_partner as kp
 from tests.api import pin_terminal as term
 from tests.api.helpers import db_snapshot, expect_error

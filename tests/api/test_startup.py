@@ -8,8 +8,10 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,6 +132,46 @@ def test_startup_lines_for_the_development_default(tmp_path: Path) -> None:
     assert "http://127.0.0.1:8443" in text
     assert f"data directory: {tmp_path / 'data'}" in text
     assert "access key 'test' / secret 'test'" in text and "111122223333" in text
+
+
+# Counts each read of a botocore service model while importing every paycrypt module, then while
+# building the app as `paycrypt serve` does; prints both lists as JSON.
+_COUNT_MODEL_READS = """
+import importlib, json, pkgutil, sys
+from pathlib import Path
+from botocore.loaders import Loader
+
+reads = []
+original = Loader.load_service_model
+
+def counted(self, service_name, type_name, api_version=None):
+    reads.append(service_name)
+    return original(self, service_name, type_name, api_version)
+
+Loader.load_service_model = counted
+import paycrypt
+for module in pkgutil.walk_packages(paycrypt.__path__, "paycrypt."):
+    importlib.import_module(module.name)
+at_import = list(reads)
+from paycrypt.server import Settings, build_app
+build_app(Settings(data_dir=Path(sys.argv[1])))
+print(json.dumps([at_import, reads[len(at_import):]]))
+"""
+
+
+def test_service_models_are_read_once_by_the_server(tmp_path: Path) -> None:
+    """Issue 14 item 7: no module reads a model when imported (policy and audit receive theirs),
+    and building the app reads each plane's model exactly once."""
+    done = subprocess.run(
+        [sys.executable, "-c", _COUNT_MODEL_READS, str(tmp_path / "data")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    at_import, at_start = json.loads(done.stdout.splitlines()[-1])
+    assert at_import == []
+    assert sorted(at_start) == ["payment-cryptography", "payment-cryptography-data"]
 
 
 # --- refusals through the CLI -------------------------------------------------------------------

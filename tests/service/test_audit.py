@@ -51,10 +51,7 @@ CVK = {
 }
 MODELS = models.load()
 PLANES = ((events.CONTROL, MODELS.control), (events.DATA, MODELS.data))
-
-
-def op(plane: str, name: str):
-    return MODELS.plane(plane).operation_model(name)
+PLANS = {plane: events.compile_plans(plane, model) for plane, model in PLANES}
 
 
 def build(plane: str, name: str, params: Any, **kwargs: Any) -> dict[str, Any]:
@@ -69,7 +66,7 @@ def build(plane: str, name: str, params: Any, **kwargs: Any) -> dict[str, Any]:
         "event_id": "e4eb3785-ac6a-4589-97a1-babdd3d4dd95",
     }
     args.update(kwargs)
-    return events.build_event(op(plane, name), plane, **args)
+    return events.build_event(PLANS[plane][name], **args)
 
 
 @pytest.fixture
@@ -100,7 +97,11 @@ SUCCESS_LAYOUT = [name for name in events.LAYOUT if name not in events.ERROR_FIE
 
 def test_constants_match_the_wire_layer() -> None:
     assert (events.CONTROL, events.DATA) == (models.CONTROL, models.DATA)
-    assert events.prepare(PLANES) == len(MODELS.control.operation_names) + len(MODELS.data.operation_names)
+    for plane, model in PLANES:
+        assert list(PLANS[plane]) == list(model.operation_names)
+        assert all(plan.plane == plane and plan.name == name for name, plan in PLANS[plane].items())
+    with pytest.raises(ValueError, match="unknown plane"):
+        events.compile_plans("sts", MODELS.control)
 
 
 def test_control_plane_success_create_key(svc) -> None:
@@ -248,7 +249,7 @@ def test_control_plane_member_names_match_the_guides_create_key_record() -> None
 
 def test_control_plane_failure_validation_exception() -> None:
     body = b'{"KeyAttributes": {"KeyAlgorithm": "TDES_9KEY"}, "Exportable": "yes"}'
-    protocols = Protocols()
+    protocols = Protocols(MODELS)
     with pytest.raises(ValidationError) as info:
         protocols.parse(protocols.control["CreateKey"], body)
     params = json.loads(body)

@@ -15,8 +15,11 @@ from botocore.loaders import Loader
 from paycrypt.auth import authorize
 from paycrypt.auth.credentials import dev_credentials
 from paycrypt.auth.throttle import ASYMMETRIC, CONTROL, SYMMETRIC
-from paycrypt.policy.requests import names_other_account
+from paycrypt.policy.requests import RequestCatalog
 from paycrypt.store.records import KeyRecord
+from paycrypt.wire import models
+
+CATALOG = RequestCatalog(models.load().services)
 
 
 def test_cross_account_operations_are_the_ones_the_model_documents() -> None:
@@ -46,7 +49,7 @@ class FakeService:
 
 def test_root_fast_path_reads_nothing() -> None:
     [root] = dev_credentials().values()
-    checker = authorize.Authorizer(FakeService())  # type: ignore[arg-type]
+    checker = authorize.Authorizer(FakeService(), CATALOG)  # type: ignore[arg-type]
     params = {"KeyIdentifier": "alias/anything", "PrimaryAccountNumber": "4111111111111111"}
     assert checker.check("GenerateCardValidationData", True, params, root, "us-east-1") == frozenset()
 
@@ -72,14 +75,14 @@ OTHER_REGION_KEY = "arn:aws:payment-cryptography:us-west-2:111122223333:key/k000
 )
 def test_names_other_account(operation: str, params: dict, foreign: bool) -> None:
     """The fast path's question: does the request name an ARN of another account (issue 12 item 8)?"""
-    assert names_other_account(operation, params, authorize.ARN_PREFIX, "111122223333") is foreign
+    assert CATALOG.names_other_account(operation, params, authorize.ARN_PREFIX, "111122223333") is foreign
 
 
 def test_root_fast_path_resolves_another_accounts_arn() -> None:
     """The root user naming another account's key takes the full path: the store is read, and the
     answer is AccessDenied, not the service's ResourceNotFound (issue 12 item 8)."""
     [root] = dev_credentials().values()
-    checker = authorize.Authorizer(FakeService())  # type: ignore[arg-type]
+    checker = authorize.Authorizer(FakeService(), CATALOG)  # type: ignore[arg-type]
     params = {"KeyIdentifier": OTHER_ACCOUNT_KEY}
     with pytest.raises(AssertionError, match="the root fast path read the store"):
         checker.check("GetKey", False, params, root, "us-east-1")

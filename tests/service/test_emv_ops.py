@@ -22,6 +22,7 @@ from paycrypt.store.sqlite import SqliteStore
 from paycrypt.wire import models
 from tests import emv_terminal
 
+DATA_MODEL = models.load().data
 IMK = bytes.fromhex("0123456789ABCDEFFEDCBA9876543210")
 PAN, PSN = "9137631040001422", "01"
 CVN10_DATA = "00000000170000000000000008400080008000084016051700000000093800000B03011203000000"
@@ -65,7 +66,7 @@ def _verify(arn: str, data: str = CVN10_DATA, arqc: str = "D791093C8A921769", **
 
 
 def _union_members(shape: str) -> set[str]:
-    return set(models.load().data.shape_for(shape).members)
+    return set(DATA_MODEL.shape_for(shape).members)
 
 
 def test_every_union_member_has_its_rules_rows() -> None:

@@ -12,10 +12,11 @@ from paycrypt.wire import models
 
 MAC_OPS = ("GenerateMac", "VerifyMac")
 DATA_OPS = ("EncryptData", "DecryptData", "ReEncryptData")
+DATA_MODEL = models.load().data
 
 
 def _shape(name: str):
-    return models.load().data.shape_for(name)
+    return DATA_MODEL.shape_for(name)
 
 
 def test_every_mac_attributes_member_and_algorithm_is_served() -> None:

@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from paycrypt.store.mpa import Team
+from paycrypt.store.records import Team
 from paycrypt.store.sqlite import SqliteStore
 
 

@@ -17,17 +17,21 @@ import pytest
 
 from paycrypt.policy import evaluation as pol
 from paycrypt.policy.evaluation import (
-    ACTIONS,
     Effect,
     PolicyError,
+    RequestCatalog,
     RequestContext,
     ResourceRef,
     build_context,
-    describe,
     evaluate,
     is_public,
     parse_policy,
 )
+from paycrypt.wire import models
+
+CATALOG = RequestCatalog(models.load().services)  # what the server builds from the models it loads
+ACTIONS = CATALOG.actions
+describe = CATALOG.describe
 
 ACCT = "111122223333"
 OTHER = "444455556666"

@@ -16,7 +16,7 @@ from paycrypt.errors import ValidationError
 from paycrypt.wire import faults, models, validate
 from paycrypt.wire.protocol import Protocols
 
-PROTOCOLS = Protocols()
+PROTOCOLS = Protocols(models.load())
 OPERATIONS = [(models.CONTROL, name) for name in PROTOCOLS.control] + [
     (models.DATA, name) for name in PROTOCOLS.data
 ]

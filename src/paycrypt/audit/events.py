@@ -3,8 +3,9 @@
 `build_event` is pure: the operation, who called, from where, what they sent and what they got
 back (or the error) in; one dict out, always with the fields in `LAYOUT` order, ready for
 `json.dumps`. How each operation's input and output are rendered (member names, redaction, which
-members name keys) is compiled once per operation from the botocore shapes (`plan`, `prepare`),
-so nothing walks the model per request.
+members name keys) is compiled once per operation from the botocore shapes (`compile_plans`,
+called by the wire layer with the models it loaded; nothing here holds them), so nothing walks
+the model per request.
 
 Decisions (the guide's example records are in seed-F §2.4; the fields follow issue 8 item 5):
 
@@ -60,9 +61,8 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
-import threading
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -347,30 +347,20 @@ class _Compiler:
         return renderer
 
 
-_COMPILERS: dict[str, _Compiler] = {}
-_PLANS: dict[tuple[str, str], OperationPlan] = {}
-_COMPILING = threading.Lock()
-
-
-def plan(operation: OperationModel, plane: str) -> OperationPlan:
-    """The operation's compiled plan (built on first use, then cached)."""
-    key = (plane, operation.name)
-    found = _PLANS.get(key)
-    if found is not None:
-        return found
+def compile_plans(plane: str, service: ServiceModel) -> dict[str, OperationPlan]:
+    """The plan of every operation of one plane's model, compiled once (by the wire, at start)."""
     if plane not in (CONTROL, DATA):
         raise ValueError(f"unknown plane {plane!r}")
-    with _COMPILING:
-        return _PLANS.get(key) or _compile_plan(operation, plane)
+    compiler = _Compiler(plane)
+    return {name: _compile_plan(compiler, service.operation_model(name)) for name in service.operation_names}
 
 
-def _compile_plan(operation: OperationModel, plane: str) -> OperationPlan:
-    compiler = _COMPILERS.setdefault(plane, _Compiler(plane))
-    management = plane == CONTROL
+def _compile_plan(compiler: _Compiler, operation: OperationModel) -> OperationPlan:
+    management = compiler.plane == CONTROL
     input_shape, output_shape = operation.input_shape, operation.output_shape
-    built = OperationPlan(
+    return OperationPlan(
         name=operation.name,
-        plane=plane,
+        plane=compiler.plane,
         management=management,
         read_only=not management or operation.name.startswith(("Get", "List")),
         render_input=compiler.compile(input_shape) if input_shape is not None else None,
@@ -381,18 +371,6 @@ def _compile_plan(operation: OperationModel, plane: str) -> OperationPlan:
             if not management and member.type_name == "string" and member.name in RESOURCE_SHAPES
         ),
     )
-    _PLANS[(plane, operation.name)] = built
-    return built
-
-
-def prepare(services: Iterable[tuple[str, ServiceModel]]) -> int:
-    """Compile the plans of every operation up front (call once at start); returns how many."""
-    count = 0
-    for plane, service in services:
-        for name in service.operation_names:
-            plan(service.operation_model(name), plane)
-            count += 1
-    return count
 
 
 # --- the event -------------------------------------------------------------------------------
@@ -450,8 +428,7 @@ def _resources(identifiers: list[str], account: str | None, region: str | None) 
 
 
 def build_event(
-    operation: OperationModel,
-    plane: str,
+    plan: OperationPlan,
     *,
     identity: Identity,
     region: str | None,
@@ -464,21 +441,21 @@ def build_event(
     event_time: dt.datetime,
     event_id: str | None = None,
 ) -> dict[str, Any]:
-    """The audit event of one call: `result` when it succeeded, `error` when it failed.
+    """The audit event of one call of `plan`'s operation: `result` when it succeeded, `error`
+    when it failed.
 
     `params` are the request's members as parsed (None when the body could not be parsed);
     `event_time` is wall-clock time (not a test clock); `event_id` defaults to a fresh uuid4.
     """
-    compiled = plan(operation, plane)
     sink: list[str] = []
     request_parameters = None
-    if params is not None and compiled.render_input is not None:
-        request_parameters = compiled.render_input(dict(params), sink) or None
+    if params is not None and plan.render_input is not None:
+        request_parameters = plan.render_input(dict(params), sink) or None
     response_elements = None
     if error is None and result:
-        if compiled.render_output is not None:
-            response_elements = compiled.render_output(dict(result), sink) or None
-        for name in compiled.output_resources:  # data plane: the key an alias resolved to
+        if plan.render_output is not None:
+            response_elements = plan.render_output(dict(result), sink) or None
+        for name in plan.output_resources:  # data plane: the key an alias resolved to
             value = result.get(name)
             if isinstance(value, str):
                 sink.append(value)
@@ -487,7 +464,7 @@ def build_event(
         "userIdentity": user_identity(identity),
         "eventTime": iso_time(event_time),
         "eventSource": EVENT_SOURCE,
-        "eventName": operation.name,
+        "eventName": plan.name,
         "awsRegion": region,
         "sourceIPAddress": _mask_any(source_ip),
         "userAgent": _mask_any(user_agent),
@@ -499,10 +476,10 @@ def build_event(
     event["responseElements"] = response_elements
     event["requestID"] = request_id
     event["eventID"] = event_id or str(uuid.uuid4())
-    event["readOnly"] = compiled.read_only
+    event["readOnly"] = plan.read_only
     event["resources"] = _resources(sink, identity.account_id, region)
     event["eventType"] = EVENT_TYPE
-    event["managementEvent"] = compiled.management
+    event["managementEvent"] = plan.management
     event["recipientAccountId"] = identity.account_id
-    event["eventCategory"] = "Management" if compiled.management else "Data"
+    event["eventCategory"] = "Management" if plan.management else "Data"
     return event

@@ -36,11 +36,11 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from paycrypt import defaults
+
 log = logging.getLogger("paycrypt.audit")
 
 DEFAULT_FILE_NAME = "audit.jsonl"  # in the data directory
-DEFAULT_MAX_BYTES = 64 * 1024 * 1024
-DEFAULT_BACKUPS = 10
 DEFAULT_FSYNC_INTERVAL = 0.2
 ANY_REGION = "*"
 
@@ -109,8 +109,8 @@ class AuditWriter:
         self,
         path: Path | str,
         *,
-        max_bytes: int = DEFAULT_MAX_BYTES,
-        backups: int = DEFAULT_BACKUPS,
+        max_bytes: int = defaults.AUDIT_MAX_BYTES,
+        backups: int = defaults.AUDIT_BACKUPS,
         fsync_interval: float = DEFAULT_FSYNC_INTERVAL,
         data_events: DataEventSelector | None = None,
     ) -> None:

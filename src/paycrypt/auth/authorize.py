@@ -2,9 +2,9 @@
 
 `Authorizer.check` runs after SigV4 and the model's validation, before the service function:
 
-1. `policy.describe` lists what the request names (keys, aliases, approval teams, tags, service
-   condition keys); each target is resolved against the store into a `ResourceRef` carrying
-   the key's current tags, alias names and resource policy.
+1. `RequestCatalog.describe` (policy) lists what the request names (keys, aliases, approval
+   teams, tags, service condition keys); each target is resolved against the store into a
+   `ResourceRef` carrying the key's current tags, alias names and resource policy.
 2. The request-rate quota (`throttle`) is charged: control plane, or data plane symmetric /
    asymmetric by the keys it names.
 3. `policy.evaluate` decides with the caller's identity policies and the keys' resource
@@ -51,11 +51,10 @@ from paycrypt.policy.evaluation import (
     Target,
     _Scope,
     build_context,
-    describe,
     evaluate,
     parse_policy,
 )
-from paycrypt.policy.requests import names_other_account
+from paycrypt.policy.requests import RequestCatalog
 from paycrypt.service.core import Service
 from paycrypt.store.records import KeyRecord
 
@@ -89,8 +88,15 @@ _ASYMMETRIC_PREFIXES = ("RSA", "ECC")
 
 
 class Authorizer:
-    def __init__(self, service: Service, throttle: Throttle | None = None, secure: bool = False) -> None:
+    def __init__(
+        self,
+        service: Service,
+        requests: RequestCatalog,
+        throttle: Throttle | None = None,
+        secure: bool = False,
+    ) -> None:
         self.service = service
+        self.requests = requests  # what each operation's request names, from the service models
         self.throttle = throttle
         self.secure = secure
 
@@ -113,10 +119,10 @@ class Authorizer:
             root
             and self.throttle is None
             and not store.has_resource_policies()
-            and not names_other_account(operation, params, ARN_PREFIX, account)
+            and not self.requests.names_other_account(operation, params, ARN_PREFIX, account)
         ):
             return _NONE
-        shape = describe(operation, params)
+        shape = self.requests.describe(operation, params)
         cross = data_plane or operation in CROSS_ACCOUNT_CONTROL
         policies = operation not in IDENTITY_ONLY
         refs: list[ResourceRef] = []

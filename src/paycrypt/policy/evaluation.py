@@ -44,7 +44,7 @@ Resource patterns match case-sensitively, per ARN part (see policy.conditions). 
 semantics and policy variables: see `paycrypt.policy.conditions`.
 
 Interface (for the request path)
-    shape = describe(operation, params)                  # pure, table-driven (policy.requests)
+    shape = catalog.describe(operation, params)          # pure, table-driven (policy.requests)
     refs = [...]                                          # resolve shape.targets against the store
     ctx = build_context(shape, refs, principal_arn=..., principal_account=..., region=...,
                         username=..., source_ip=..., secure_transport=...)
@@ -57,7 +57,8 @@ ValueError, names the element at fault) and `is_public` decides PublicPolicyExce
 
 Speed: `parse_policy` compiles a document once (cached by text, and by object identity for
 dicts, which must therefore not be mutated after first use); each compiled policy indexes its
-statements by action, so an evaluation visits only statements that name the action.
+statements by action as actions are first asked about, so an evaluation visits only statements
+that name the action.
 """
 
 from __future__ import annotations
@@ -74,32 +75,29 @@ from typing import Any, NamedTuple
 from paycrypt.policy.conditions import Clause, PolicyError, Value, compile_conditions
 from paycrypt.policy.conditions import Pattern as _Pattern
 from paycrypt.policy.requests import (
-    ACTIONS,
     IDENTIFIER_KEYS,
     PREFIX,
+    RequestCatalog,
     RequestShape,
     Target,
-    describe,
 )
 
 __all__ = [
-    "ACTIONS",
     "Decision",
     "Effect",
     "Policy",
     "PolicyError",
+    "RequestCatalog",
     "RequestContext",
     "RequestShape",
     "ResourceRef",
     "Target",
     "build_context",
-    "describe",
     "evaluate",
     "is_public",
     "parse_policy",
 ]
 
-_ACTIONS_LOWER = {a.lower(): a for a in ACTIONS}
 _ARN_ACCOUNT = re.compile(r"^arn:[^:]+:(?:iam|sts)::(\d{12}):")
 _ACCOUNT = re.compile(r"^\d{12}$")
 _ACTION = re.compile(r"^[A-Za-z0-9-]+:[A-Za-z0-9*?]+$")
@@ -454,10 +452,8 @@ class Policy:
         self.version = version
         self.id = policy_id
         self.statements = tuple(_Statement(s, i, kind, variables) for i, s in enumerate(raw))
-        self._by_action: dict[str, tuple[_Statement, ...]] = {
-            lower: tuple(s for s in self.statements if s.names_action(name))
-            for lower, name in _ACTIONS_LOWER.items()
-        }
+        # Filled on first use of each action (the service's actions are a few dozen).
+        self._by_action: dict[str, tuple[_Statement, ...]] = {}
 
     def for_action(self, action: str) -> tuple[_Statement, ...]:
         """The statements whose Action/NotAction covers the action (any case)."""

@@ -1,16 +1,18 @@
 """What an API request names, for authorisation: its action, resources and condition keys.
 
-`ACTIONS` holds the IAM action of every operation of the two pinned botocore models
-(`payment-cryptography:<Operation>`, the Service Authorization Reference's names, seed-F
-§1.3.2), read from the models at import time.
+A `RequestCatalog` is built from the service models the server loaded (this package reads no
+file: the models are passed in, so the policy language stays pure and the models are loaded
+once, by the wire layer). `catalog.actions` holds the IAM action of every operation of the
+models (`payment-cryptography:<Operation>`, the Service Authorization Reference's names,
+seed-F §1.3.2).
 
-`describe(operation, params)` is pure and table-driven: it lists the members of the request that
-name a resource (`TARGETS`, derived from the models' identifier shapes, so a member added to a
-model is covered), the request tags and tag keys (`TAG_MEMBERS`), the service condition keys the
-request itself carries (`SERVICE_KEYS`, seed-F §1.5) and the dependent actions (`DEPENDENT`:
-CreateKey and ImportKey with Tags also need TagResource, guide L3500). The caller (the request
-path) resolves each `Target` into `policy.ResourceRef`s, then `policy.build_context` assembles
-the `RequestContext`.
+`catalog.describe(operation, params)` is pure and table-driven: it lists the members of the
+request that name a resource (`catalog.targets`, derived from the models' identifier shapes, so
+a member added to a model is covered), the request tags and tag keys (`TAG_MEMBERS`), the
+service condition keys the request itself carries (`SERVICE_KEYS`, seed-F §1.5) and the
+dependent actions (`DEPENDENT`: CreateKey and ImportKey with Tags also need TagResource, guide
+L3500). The caller (the request path) resolves each `Target` into `policy.ResourceRef`s, then
+`policy.build_context` assembles the `RequestContext`.
 
 How a caller resolves each target kind:
 
@@ -32,30 +34,14 @@ the default-replication operations) is authorised on resource ``*``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from botocore.loaders import Loader
-from botocore.model import ServiceModel, Shape
+if TYPE_CHECKING:
+    from botocore.model import ServiceModel, Shape
 
 PREFIX = "payment-cryptography:"
-SERVICES = ("payment-cryptography", "payment-cryptography-data")
-
-
-def _load_models() -> dict[str, ServiceModel]:
-    loader = Loader()
-    return {name: ServiceModel(loader.load_service_model(name, "service-2"), name) for name in SERVICES}
-
-
-_MODELS = _load_models()
-
-#: Every IAM action of the service, one per operation of both models (47 with botocore 1.44.8).
-ACTIONS: tuple[str, ...] = tuple(
-    sorted(PREFIX + op for model in _MODELS.values() for op in model.operation_names)
-)
-#: Operation name → the plane's service name.
-OPERATIONS: dict[str, str] = {op: name for name, model in _MODELS.items() for op in model.operation_names}
 
 # Identifier shapes → target kind. ResourceArn (tagging, resource policies) names a key by ARN.
 _KIND_BY_SHAPE = {
@@ -99,9 +85,9 @@ def _identifier_members(shape: Shape, path: tuple[str, ...], seen: frozenset[str
     return found
 
 
-def _targets_table() -> dict[str, tuple[TargetSpec, ...]]:
+def _targets_table(services: Iterable[ServiceModel]) -> dict[str, tuple[TargetSpec, ...]]:
     table: dict[str, tuple[TargetSpec, ...]] = {}
-    for model in _MODELS.values():
+    for model in services:
         for op in model.operation_names:
             shape = model.operation_model(op).input_shape
             members = _identifier_members(shape, (), frozenset()) if shape is not None else []
@@ -115,9 +101,6 @@ def _targets_table() -> dict[str, tuple[TargetSpec, ...]]:
             table[op] = tuple(specs)
     return table
 
-
-#: Operation → the request members that name a resource, in model order.
-TARGETS: dict[str, tuple[TargetSpec, ...]] = _targets_table()
 
 #: Operation → (request member holding a Tag list, or a list of tag keys).
 TAG_MEMBERS: dict[str, tuple[str, str]] = {
@@ -240,43 +223,51 @@ def _tags(operation: str, params: dict[str, Any]) -> tuple[dict[str, str], tuple
 _EXTRAS = frozenset(TAG_MEMBERS) | frozenset(SERVICE_KEYS) | frozenset(DEPENDENT)
 
 
-def names_other_account(operation: str, params: dict[str, Any], prefix: str, account: str) -> bool:
-    """Whether a member that names a resource holds an ARN starting with `prefix` whose account
-    is not `account`: the authorizer's fast path asks it without building a RequestShape."""
-    for spec in TARGETS.get(operation, ()):
-        value = _value(params, spec.steps)
-        if isinstance(value, str) and value.startswith(prefix) and value.split(":", 5)[4:5] != [account]:
-            return True
-    return False
+class RequestCatalog:
+    """The operations of the service models, indexed once for describing requests.
 
+    Built by the server from the models it loaded (tests build their own); immutable after."""
 
-def describe(operation: str, params: dict[str, Any]) -> RequestShape:
-    """The action, resources, tags and service condition keys one request names.
+    def __init__(self, services: Iterable[ServiceModel]) -> None:
+        #: Operation → the request members that name a resource, in model order.
+        self.targets: Mapping[str, tuple[TargetSpec, ...]] = MappingProxyType(_targets_table(services))
+        #: Every IAM action of the service, one per operation of the models (47 with botocore 1.44.8).
+        self.actions: tuple[str, ...] = tuple(sorted(PREFIX + op for op in self.targets))
 
-    Raises KeyError for an operation of neither model."""
-    if operation not in OPERATIONS:
-        raise KeyError(operation)
-    targets: list[Target] = []
-    for spec in TARGETS[operation]:
-        value = _value(params, spec.steps)
-        if isinstance(value, str):
-            targets.append(Target(spec.member, value, spec.kind, spec.with_key))
-    if operation not in _EXTRAS:
-        return RequestShape(operation, PREFIX + operation, tuple(targets))
-    tags, tag_keys = _tags(operation, params)
-    service_keys, members = _service_keys(operation, params)
-    dependent: tuple[str, ...] = ()
-    if operation in DEPENDENT:
-        action, member = DEPENDENT[operation]
-        if params.get(member):
-            dependent = (action,)
-    return RequestShape(
-        operation=operation,
-        action=PREFIX + operation,
-        targets=tuple(targets),
-        request_tags=tags,
-        tag_keys=tag_keys,
-        service_keys=service_keys,
-        service_key_members=members,
-        dependent_actions=dependent,
-    )
+    def names_other_account(self, operation: str, params: dict[str, Any], prefix: str, account: str) -> bool:
+        """Whether a member that names a resource holds an ARN starting with `prefix` whose account
+        is not `account`: the authorizer's fast path asks it without building a RequestShape."""
+        for spec in self.targets.get(operation, ()):
+            value = _value(params, spec.steps)
+            if isinstance(value, str) and value.startswith(prefix) and value.split(":", 5)[4:5] != [account]:
+                return True
+        return False
+
+    def describe(self, operation: str, params: dict[str, Any]) -> RequestShape:
+        """The action, resources, tags and service condition keys one request names.
+
+        Raises KeyError for an operation of none of the models."""
+        targets: list[Target] = []
+        for spec in self.targets[operation]:
+            value = _value(params, spec.steps)
+            if isinstance(value, str):
+                targets.append(Target(spec.member, value, spec.kind, spec.with_key))
+        if operation not in _EXTRAS:
+            return RequestShape(operation, PREFIX + operation, tuple(targets))
+        tags, tag_keys = _tags(operation, params)
+        service_keys, members = _service_keys(operation, params)
+        dependent: tuple[str, ...] = ()
+        if operation in DEPENDENT:
+            action, member = DEPENDENT[operation]
+            if params.get(member):
+                dependent = (action,)
+        return RequestShape(
+            operation=operation,
+            action=PREFIX + operation,
+            targets=tuple(targets),
+            request_tags=tags,
+            tag_keys=tag_keys,
+            service_keys=service_keys,
+            service_key_members=members,
+            dependent_actions=dependent,
+        )

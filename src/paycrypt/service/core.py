@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from paycrypt import defaults
 from paycrypt.clock import Clock
 from paycrypt.regions import DEFAULT_REGIONS
 from paycrypt.service.material import Sealer
@@ -12,8 +13,8 @@ from paycrypt.store.base import Store
 
 @dataclass(frozen=True)
 class Quotas:
-    keys_per_region: int = 2000
-    aliases_per_region: int = 2000
+    keys_per_region: int = defaults.KEYS_PER_REGION
+    aliases_per_region: int = defaults.ALIASES_PER_REGION
     tags_per_key: int = 50
 
 

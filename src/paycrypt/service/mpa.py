@@ -42,8 +42,7 @@ from paycrypt.service import keys
 from paycrypt.service.context import Context
 from paycrypt.service.core import Service
 from paycrypt.store.base import Store
-from paycrypt.store.mpa import Association, Session, Team
-from paycrypt.store.records import KeyRecord
+from paycrypt.store.records import Association, KeyRecord, Session, Team
 
 ROOT_IMPORT = "IMPORT_ROOT_PUBLIC_KEY_CERTIFICATE"
 PROTECTED_MEMBER = {"RootCertificatePublicKey": ROOT_IMPORT}

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from paycrypt.service import mpa
-from paycrypt.store.mpa import Team
+from paycrypt.store.records import Team
 from paycrypt.store.sqlite import SqliteStore
 
 DB_NAME = "paycrypt.db"

@@ -34,6 +34,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
+from paycrypt import defaults
 from paycrypt.clock import Clock, SystemClock
 from paycrypt.errors import ServiceError
 from paycrypt.service import keys, replication
@@ -65,9 +66,9 @@ class Replicator:
         self,
         svc: Service,
         clock: Clock | None = None,
-        retry_base: float = 1.0,
+        retry_base: float = defaults.REPLICATION_RETRY,
         retry_max: float = 300.0,
-        interval: float = 0.2,
+        interval: float = defaults.REPLICATION_INTERVAL,
     ) -> None:
         self.svc = svc
         # Retries are timed on a clock of their own: the service clock of a test server is a

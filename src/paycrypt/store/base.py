@@ -1,4 +1,13 @@
-"""The store interface every backend implements (SQLite now; PostgreSQL can follow)."""
+"""The store's interface: protocols that name no backend.
+
+Each protocol is one kind of state the service keeps; `Store` is all of them behind one
+transaction. `store/sqlite.py` (with `store/sqlite_mpa.py`) implements them today; a PostgreSQL
+backend implements the same protocols. Nothing here may import a backend or a database driver
+(tests/store/test_protocols.py holds that, and that `SqliteStore` implements every member with
+the same signature).
+
+The service reads these protocols only: a backend is chosen and built in `server.py`.
+"""
 
 from __future__ import annotations
 
@@ -6,62 +15,158 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from typing import Protocol
 
-from paycrypt.store.mpa import MpaTables
-from paycrypt.store.records import AliasRecord, KeyRecord, ReplicationJob
+from paycrypt.store.records import AliasRecord, Association, KeyRecord, ReplicationJob, Session, Team
 
 
-class Store(Protocol):
+class Transactions(Protocol):
     def transaction(self) -> AbstractContextManager[None]:
-        """Group writes so they commit together, durably, or not at all."""
+        """Group writes so they commit together, durably, or not at all (nested calls join the
+        outer one). Every writer below opens one itself when called outside a transaction."""
+        ...
 
-    # keys
+
+class KeyTable(Protocol):
+    """Keys of the API, by ARN, in creation order per account and region."""
+
     def insert_key(self, record: KeyRecord) -> None: ...
-    def update_key(self, record: KeyRecord) -> None: ...
+    def update_key(self, record: KeyRecord) -> None:
+        """Store the record's state, timestamps and attributes (never its key block)."""
+        ...
+
     def get_key(self, arn: str) -> KeyRecord | None: ...
-    def delete_key(self, arn: str) -> None: ...
+    def delete_key(self, arn: str) -> None:
+        """Remove the key with its tags and resource policy."""
+        ...
+
     def list_keys(
         self, account: str, region: str, state: str | None, after: int, limit: int
-    ) -> list[tuple[int, KeyRecord]]: ...
+    ) -> list[tuple[int, KeyRecord]]:
+        """Up to `limit` keys after position `after`, each with its position (the next token)."""
+        ...
+
     def count_keys(self, account: str, region: str) -> int: ...
     def keys_due_for_purge(self, now_epoch: float) -> Iterator[KeyRecord]: ...
 
-    # aliases
+
+class AliasTable(Protocol):
+    """Aliases per account and region, each naming a key or none."""
+
     def get_alias(self, account: str, region: str, alias_name: str) -> AliasRecord | None: ...
     def put_alias(self, alias: AliasRecord) -> None: ...
     def delete_alias(self, account: str, region: str, alias_name: str) -> None: ...
     def list_aliases(
         self, account: str, region: str, key_arn: str | None, after: str, limit: int
-    ) -> list[AliasRecord]: ...
+    ) -> list[AliasRecord]:
+        """Up to `limit` aliases named after `after`, in name order (optionally of one key)."""
+        ...
+
     def count_aliases(self, account: str, region: str) -> int: ...
     def unassign_aliases(self, key_arn: str) -> None: ...
 
-    # exchange keys (service CA, import/export token key pairs): KeyRecords outside the key list
-    def insert_exchange_key(self, kind: str, record: KeyRecord, expires: float | None) -> bool: ...
+
+class ExchangeKeyTable(Protocol):
+    """Key pairs outside the key list: the service CA and the pairs behind import and export
+    tokens, by name (`record.arn`) and kind, with an expiry."""
+
+    def insert_exchange_key(self, kind: str, record: KeyRecord, expires: float | None) -> bool:
+        """Insert unless the name exists; whether this call inserted it."""
+        ...
+
     def get_exchange_key(self, name: str) -> KeyRecord | None: ...
     def latest_exchange_key(
         self, account: str, region: str, kind: str, expires_after: float
     ) -> KeyRecord | None: ...
     def purge_exchange_keys(self, now_epoch: float) -> int: ...
 
-    # tags
+
+class TagTable(Protocol):
+    """Each key's tags, in the order they were given."""
+
     def get_tags(self, arn: str) -> list[dict[str, str]]: ...
     def put_tags(self, arn: str, tags: list[dict[str, str]]) -> None: ...
 
-    # resource (key) policies, as JSON text; the authorizer reads them on requests that name keys
+
+class ResourcePolicyTable(Protocol):
+    """Resource (key) policies, as JSON text; the authorizer reads them on requests that name keys."""
+
     def get_resource_policy(self, arn: str) -> str | None: ...
     def put_resource_policy(self, arn: str, account: str, region: str, policy: str) -> None: ...
     def delete_resource_policy(self, arn: str) -> bool: ...
     def has_resource_policies(self) -> bool:
-        """Whether any key has a resource policy (in memory: the root user's fast path asks it)."""
+        """Whether any key has a resource policy (kept in memory: the root user's fast path asks it)."""
+        ...
 
-    # multi-party approval: teams, associations, sessions and votes (store/mpa.py)
-    mpa: MpaTables
 
-    # multi-region replication: default regions per (account, region), and pending jobs
+class ReplicationTable(Protocol):
+    """Multi-region replication: default regions per (account, region), and pending jobs."""
+
     def get_replication_defaults(self, account: str, region: str) -> list[str]: ...
     def put_replication_defaults(self, account: str, region: str, regions: list[str]) -> None: ...
-    def put_replication_job(self, primary_arn: str, region: str, action: str) -> None: ...
+    def put_replication_job(self, primary_arn: str, region: str, action: str) -> None:
+        """Queue a job, due at once, replacing any older job for the same key and region."""
+        ...
+
     def get_replication_job(self, primary_arn: str, region: str) -> ReplicationJob | None: ...
     def due_replication_jobs(self, now_epoch: float, limit: int) -> list[ReplicationJob]: ...
-    def finish_replication_job(self, seq: int) -> bool: ...
+    def finish_replication_job(self, seq: int) -> bool:
+        """Remove the job if it is still this one (not replaced by a newer change); whether it was."""
+        ...
+
     def defer_replication_job(self, seq: int, attempts: int, next_attempt: float) -> None: ...
+
+
+class MpaTables(Protocol):
+    """Multi-party approval: teams and members, associations, sessions and votes.
+
+    Row access only, nothing cached (`paycrypt mpa`, another process, writes them too); call the
+    writers inside the store's transaction, so a session and the key it protects change together."""
+
+    def put_team(self, team: Team) -> None: ...
+    def get_team(self, arn: str) -> Team | None: ...
+    def list_teams(self) -> list[Team]: ...
+    def set_members(self, arn: str, members: tuple[str, ...], approvals_required: int) -> None: ...
+    def delete_team(self, arn: str) -> None: ...
+    def teams_in_use(self, arn: str) -> bool:
+        """Whether an association or a pending session names the team."""
+        ...
+
+    def get_association(self, account: str, region: str, action: str) -> Association | None: ...
+    def put_association(self, association: Association) -> None: ...
+    def delete_association(self, account: str, region: str, action: str) -> None: ...
+    def put_session(self, session: Session) -> None: ...
+    def get_session(self, arn: str) -> Session | None: ...
+    def list_sessions(self, status: str | None = None) -> list[Session]: ...
+    def put_vote(self, session_arn: str, member: str, vote: str, at: float) -> None: ...
+    def votes(self, session_arn: str) -> dict[str, str]: ...
+
+
+class Store(
+    Transactions,
+    KeyTable,
+    AliasTable,
+    ExchangeKeyTable,
+    TagTable,
+    ResourcePolicyTable,
+    ReplicationTable,
+    Protocol,
+):
+    """Everything the service keeps, behind one transaction."""
+
+    mpa: MpaTables  # on the same database and transaction as the rest
+
+    def close(self) -> None: ...
+
+
+#: Every protocol a backend implements (`Store` is the sum of the others but `MpaTables`, which
+#: is its `mpa` attribute).
+PROTOCOLS: tuple[type, ...] = (
+    Transactions,
+    KeyTable,
+    AliasTable,
+    ExchangeKeyTable,
+    TagTable,
+    ResourcePolicyTable,
+    ReplicationTable,
+    MpaTables,
+    Store,
+)

@@ -1,4 +1,5 @@
-"""The records the store keeps. Key material is only ever the vault-sealed key block."""
+"""The records the store keeps, whatever the backend. Key material is only ever the vault-sealed
+key block."""
 
 from __future__ import annotations
 
@@ -74,3 +75,44 @@ class ReplicationJob:
     action: str
     attempts: int
     next_attempt: float
+
+
+# Multi-party approval: a team of approvers, an operation's association with a team, and a
+# session (one request awaiting the team's votes). The rules are service/mpa.py's.
+@dataclass(frozen=True)
+class Team:
+    arn: str
+    account: str
+    region: str
+    name: str
+    approvals_required: int
+    created: float
+    members: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Association:
+    account: str
+    region: str
+    action: str
+    team_arn: str  # the team in force
+    state: str  # ACTIVE | UPDATE_PENDING | DELETE_PENDING
+    pending_team_arn: str | None = None  # UPDATE_PENDING: the team asked for
+    session_arn: str | None = None  # the last session about this association
+
+
+@dataclass(frozen=True)
+class Session:
+    arn: str
+    team_arn: str
+    account: str
+    region: str
+    action: str
+    kind: str  # import | associate | disassociate
+    subject: str  # the key ARN (import) or the team ARN asked for (associate)
+    status: str  # PENDING | APPROVED | FAILED | CANCELLED
+    initiated: float
+    finished: float | None = None
+    message: str | None = None
+    requester: str = ""
+    comment: str | None = None

@@ -1,4 +1,4 @@
-"""The embedded SQLite store.
+"""The embedded SQLite store: the default implementation of the `store.base` protocols.
 
 WAL journal with synchronous=FULL: a write is acknowledged only after it is on disk, so every key
 whose creation a client saw acknowledged survives a crash or SIGKILL of the server.
@@ -20,8 +20,8 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from paycrypt.store.mpa import MpaTables
 from paycrypt.store.records import AliasRecord, KeyRecord, ReplicationJob
+from paycrypt.store.sqlite_mpa import SqliteMpaTables
 
 RECORD_CACHE_SIZE = 100_000
 
@@ -168,7 +168,7 @@ class SqliteStore:
         self._db.executescript(POLICY_SCHEMA)
         self._policies: dict[str, str | None] = {}
         self._policy_count = self._count_policies()
-        self.mpa = MpaTables(self._db)
+        self.mpa = SqliteMpaTables(self._db)
 
     def close(self) -> None:
         self._db.close()

@@ -86,17 +86,18 @@ class App:
         self,
         service: Service,
         credentials: CredentialStore,
-        protocols: Protocols | None = None,
-        purge_interval: float = 60.0,
+        protocols: Protocols,
+        authorizer: Authorizer,
+        *,
+        purge_interval: float,
         audit: AuditWriter | None = None,
         replicator: Replicator | None = None,
-        authorizer: Authorizer | None = None,
     ) -> None:
         self.service = service
-        self.authorizer = authorizer or Authorizer(service)  # IAM policies, resource policies, rate quotas
+        self.authorizer = authorizer  # IAM policies, resource policies, rate quotas
         self.audit = audit
         self.credentials = credentials
-        self.protocols = protocols or Protocols()
+        self.protocols = protocols  # compiled from the models the server loaded
         self.purge_interval = purge_interval
         self._sweeper: asyncio.Task[None] | None = None
         # Multi-region replication runs next to the sweeper; tests reach its hook through here.
@@ -262,8 +263,7 @@ class App:
             if not self.audit.wants(management, call.identity.account_id, call.region):
                 return
             event = events.build_event(
-                call.op.model,
-                call.op.plane,
+                call.op.audit,
                 identity=call.identity,
                 region=call.region,
                 source_ip=call.source_ip,

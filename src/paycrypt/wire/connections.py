@@ -39,13 +39,11 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 from uvicorn.server import ServerState
 
+from paycrypt import defaults
 from paycrypt.wire.protocol import raw_error_response
 
 log = logging.getLogger("paycrypt")
 
-DEFAULT_HEAD_TIMEOUT = 10.0
-DEFAULT_BODY_TIMEOUT = 30.0
-DEFAULT_MAX_CONNECTIONS = 1024
 # A refused client is given this long to finish sending its request before the socket is closed,
 # so that it reads the 503 rather than risk a reset; at most MAX_LINGERING refusals wait at once
 # (their descriptors are kept free for them below the file limit: server.RESERVED_FILES).
@@ -57,9 +55,9 @@ HEAD, BODY = "head", "body"
 
 @dataclass
 class ConnectionLimits:
-    head_timeout: float = DEFAULT_HEAD_TIMEOUT
-    body_timeout: float = DEFAULT_BODY_TIMEOUT
-    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    head_timeout: float = defaults.REQUEST_HEAD_TIMEOUT
+    body_timeout: float = defaults.REQUEST_BODY_TIMEOUT
+    max_connections: int = defaults.MAX_CONNECTIONS
     tls: ssl.SSLContext | None = None
 
 

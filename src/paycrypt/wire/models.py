@@ -1,15 +1,16 @@
-"""The two Payment Cryptography service models, loaded once from the pinned botocore.
+"""The two Payment Cryptography service models, read from the pinned botocore.
 
 Why pinned: the server must serve every operation and member of botocore 1.44.8's models (for
 example GenerateAuthRequestCryptogram) whatever botocore the client runs.
+
+`load()` is the one place they are read: the server calls it once and hands the `Models` to
+everything built from them (the protocols, the audit plans, the policy's request catalog).
 """
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
-import botocore
 from botocore.loaders import Loader
 from botocore.model import OperationModel, ServiceModel
 
@@ -22,6 +23,15 @@ class Models:
     control: ServiceModel
     data: ServiceModel
 
+    @property
+    def services(self) -> tuple[ServiceModel, ServiceModel]:
+        return self.control, self.data
+
+    @property
+    def planes(self) -> tuple[tuple[str, ServiceModel], tuple[str, ServiceModel]]:
+        """(plane name, model) of each plane."""
+        return (CONTROL, self.control), (DATA, self.data)
+
     def plane(self, name: str) -> ServiceModel:
         return self.control if name == CONTROL else self.data
 
@@ -29,14 +39,10 @@ class Models:
         return self.plane(plane).operation_model(name)
 
 
-@functools.cache
 def load() -> Models:
+    """Read both models (about 0.1 s): call once and pass the result on."""
     loader = Loader()
     return Models(
         control=ServiceModel(loader.load_service_model(CONTROL, "service-2"), CONTROL),
         data=ServiceModel(loader.load_service_model(DATA, "service-2"), DATA),
     )
-
-
-def botocore_version() -> str:
-    return botocore.__version__

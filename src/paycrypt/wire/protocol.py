@@ -1,13 +1,13 @@
 """awsJson1_0 (control plane) and restJson1 (data plane): routing, parsing and serializing.
 
 Everything here is generic: operations, routes, members and error shapes all come from the
-models, so no code is written per operation. Each operation is compiled once at start.
+models, so no code is written per operation. Each operation is compiled once at start, with its
+validator and its audit plan, from the models the server loaded and passed in.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import http
 import json
 from collections.abc import Callable
@@ -17,6 +17,7 @@ from urllib.parse import unquote
 
 from botocore.model import OperationModel, ServiceModel, Shape
 
+from paycrypt.audit import events
 from paycrypt.errors import ProtocolError, ServiceError, ValidationError
 from paycrypt.wire import models, validate
 
@@ -33,6 +34,8 @@ class Operation:
     input_shape: Shape
     output_shape: Shape | None
     check: validate.Checker
+    audit: events.OperationPlan  # how its audit event renders the request and result
+    wire_form: Callable[[Any], Any] | None  # the result's timestamps as epoch seconds; None: none
     uri_members: dict[str, str] = field(default_factory=dict)  # label -> member name
     success_status: int = 200
 
@@ -45,14 +48,11 @@ class Route:
 
 
 class Protocols:
-    """Both planes compiled from the pinned models."""
+    """Both planes compiled from the models the server loaded."""
 
-    def __init__(self, loaded: models.Models | None = None) -> None:
-        loaded = loaded or models.load()
-        self.control = {
-            n: _compile(models.CONTROL, loaded.control, n) for n in loaded.control.operation_names
-        }
-        self.data = {n: _compile(models.DATA, loaded.data, n) for n in loaded.data.operation_names}
+    def __init__(self, loaded: models.Models) -> None:
+        self.control = _compile_plane(models.CONTROL, loaded.control)
+        self.data = _compile_plane(models.DATA, loaded.data)
         self.routes: dict[tuple[str, str, int], list[Route]] = {}
         for route in (_route(op) for op in self.data.values()):
             self.routes.setdefault(_route_key(route.method, route.segments), []).append(route)
@@ -95,8 +95,8 @@ class Protocols:
     def serialize(self, op: Operation, result: dict[str, Any] | None) -> bytes:
         if op.output_shape is None or not result:
             return b"{}"
-        if has_timestamp(op.output_shape):
-            result = _to_wire(op.output_shape, result)
+        if op.wire_form is not None:
+            result = op.wire_form(result)
         return json.dumps(result, separators=(",", ":")).encode()
 
     def error(self, plane: str, err: ServiceError) -> tuple[int, dict[str, str], bytes]:
@@ -138,21 +138,40 @@ def raw_error_response(status: int, code: str, message: str) -> bytes:
     return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
 
 
-def _compile(plane: str, service: ServiceModel, name: str) -> Operation:
-    op = service.operation_model(name)
+def _compile_plane(plane: str, service: ServiceModel) -> dict[str, Operation]:
+    """Every operation of one plane; shapes are compiled once per plane, shared by its operations."""
+    plans = events.compile_plans(plane, service)
+    checkers = validate.Checkers()
+    timestamps = _Timestamps()
+    return {
+        name: _compile(plane, service.operation_model(name), plans[name], checkers, timestamps)
+        for name in service.operation_names
+    }
+
+
+def _compile(
+    plane: str,
+    op: OperationModel,
+    plan: events.OperationPlan,
+    checkers: validate.Checkers,
+    timestamps: _Timestamps,
+) -> Operation:
     input_shape = op.input_shape
     uri_members = {}
     if input_shape is not None:
         for member_name, member in input_shape.members.items():
             if member.serialization.get("location") == "uri":
                 uri_members[member.serialization.get("name", member_name)] = member_name
+    output_shape = op.output_shape
     return Operation(
         plane=plane,
-        name=name,
+        name=op.name,
         model=op,
         input_shape=input_shape,
-        output_shape=op.output_shape,
-        check=validate.checker(input_shape) if input_shape is not None else validate.accept_empty,
+        output_shape=output_shape,
+        check=checkers(input_shape) if input_shape is not None else validate.accept_empty,
+        audit=plan,
+        wire_form=timestamps.converter(output_shape) if output_shape is not None else None,
         uri_members=uri_members,
         success_status=op.http.get("responseCode", 200),
     )
@@ -217,9 +236,43 @@ def _error_status(plane: str, err: ServiceError, shape: Shape | None) -> int:
     return 500 if err.fault else 400
 
 
-@functools.cache
-def has_timestamp(shape: Shape) -> bool:
-    return _has_timestamp(shape, frozenset())
+class _Timestamps:
+    """Which shapes of one plane hold a timestamp at any depth (memoised by shape name), and the
+    conversion of a result to its wire form: datetimes become epoch seconds, the form both JSON
+    protocols use."""
+
+    def __init__(self) -> None:
+        self._memo: dict[str, bool] = {}
+
+    def converter(self, shape: Shape) -> Callable[[Any], Any] | None:
+        """The output's conversion, or None when it holds no timestamp (sent as it is)."""
+        if not self.has_timestamp(shape):
+            return None
+        return lambda value: self.to_wire(shape, value)
+
+    def has_timestamp(self, shape: Shape) -> bool:
+        found = self._memo.get(shape.name)
+        if found is None:
+            found = self._memo[shape.name] = _has_timestamp(shape, frozenset())
+        return found
+
+    def to_wire(self, shape: Shape, value: Any) -> Any:
+        kind = shape.type_name
+        if kind == "structure":
+            members = shape.members
+            out = {}
+            for name, item in value.items():
+                member = members.get(name)
+                if member is not None and item is not None:
+                    out[name] = self.to_wire(member, item) if self.has_timestamp(member) else item
+            return out
+        if kind == "list":
+            return [self.to_wire(shape.member, item) for item in value]
+        if kind == "map":
+            return {k: self.to_wire(shape.value, v) for k, v in value.items()}
+        if kind == "timestamp" and isinstance(value, dt.datetime):
+            return round(value.timestamp(), 3)
+        return value
 
 
 def _has_timestamp(shape: Shape, seen: frozenset[str]) -> bool:
@@ -236,41 +289,3 @@ def _has_timestamp(shape: Shape, seen: frozenset[str]) -> bool:
     elif shape.type_name == "map":
         children = [shape.value]
     return any(_has_timestamp(child, seen) for child in children)
-
-
-def _to_wire(shape: Shape, value: Any) -> Any:
-    """Convert datetimes to epoch seconds, the form both JSON protocols use on the wire."""
-    converter = _CONVERTERS.get(shape.type_name)
-    return converter(shape, value) if converter is not None else value
-
-
-def _structure(shape: Shape, value: dict[str, Any]) -> dict[str, Any]:
-    members = shape.members
-    out = {}
-    for name, item in value.items():
-        member = members.get(name)
-        if member is not None and item is not None:
-            out[name] = _to_wire(member, item) if has_timestamp(member) else item
-    return out
-
-
-def _list(shape: Shape, value: list[Any]) -> list[Any]:
-    return [_to_wire(shape.member, item) for item in value]
-
-
-def _map(shape: Shape, value: dict[str, Any]) -> dict[str, Any]:
-    return {k: _to_wire(shape.value, v) for k, v in value.items()}
-
-
-def _timestamp(shape: Shape, value: Any) -> float:
-    if isinstance(value, dt.datetime):
-        return round(value.timestamp(), 3)
-    return value
-
-
-_CONVERTERS: dict[str, Callable[[Shape, Any], Any]] = {
-    "structure": _structure,
-    "list": _list,
-    "map": _map,
-    "timestamp": _timestamp,
-}

@@ -12,11 +12,13 @@ every depth, keeps only its modelled members that are not null. This is the one 
 unknown members and explicit nulls are removed, so nothing past the wire layer can pick an
 unknown union member, store junk inside a structure, or read a null where a default applies.
 A null inside a list or as a map value is not absent but malformed: it is refused.
+
+Checkers are compiled per model by a `Checkers` (the wire layer holds one per plane), memoised by
+shape name: nothing here keeps a model's shapes in a module global.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 import re
 from collections.abc import Callable
@@ -40,10 +42,6 @@ class Invalid:
     fields: list[dict[str, str]]
 
 
-def validate(shape: Shape, value: Any) -> tuple[Any, Invalid | None]:
-    return validate_with(checker(shape), value)
-
-
 def _invalid(issues: list[Issue]) -> Invalid:
     listed = issues[:MAX_LISTED]
     noun = "error" if len(issues) == 1 else "errors"
@@ -58,30 +56,44 @@ def _join(prefix: str, name: str) -> str:
     return f"{prefix}.{name}" if prefix else name
 
 
-@functools.cache
-def checker(shape: Shape) -> Checker:
-    builder = _BUILDERS.get(shape.type_name, _build_any)
-    return builder(shape)
+class Checkers:
+    """The checker of each shape of one model, compiled on first use.
+
+    Memoised by shape name: names are unique within a model, and a member's reference to a shape
+    adds only its location on the wire, never a constraint."""
+
+    def __init__(self) -> None:
+        self._memo: dict[str, Checker] = {}
+
+    def __call__(self, shape: Shape) -> Checker:
+        found = self._memo.get(shape.name)
+        if found is None:
+            found = self._memo[shape.name] = _BUILDERS.get(shape.type_name, _build_any)(shape, self)
+        return found
 
 
-def _build_structure(shape: Shape) -> Checker:
+def _build_structure(shape: Shape, checker: Checkers) -> Checker:
     members = list(shape.members.items())
     required = frozenset(shape.required_members)
     union = shape.is_tagged_union
-    # Member checkers are looked up lazily: shapes may be recursive.
+    # Member checkers are resolved on first use, not here: shapes may be recursive.
+    resolved: tuple[tuple[str, Checker], ...] | None = None
 
     def check(value: Any, path: str, issues: list[Issue]) -> Any:
+        nonlocal resolved
         if not isinstance(value, dict):
             issues.append((path, "Member must be a structure"))
             return value
+        if resolved is None:
+            resolved = tuple((name, checker(member)) for name, member in members)
         known: dict[str, Any] = {}
-        for name, member in members:
+        for name, member_check in resolved:
             item = value.get(name)
             if item is None:
                 if name in required:
                     issues.append((_join(path, name), "Member must not be null"))
                 continue
-            known[name] = checker(member)(item, _join(path, name), issues)
+            known[name] = member_check(item, _join(path, name), issues)
         if union and len(known) != 1:
             names = ", ".join(name for name, _ in members)
             issues.append((path, f"Member must have exactly one of these members set: {names}"))
@@ -90,7 +102,7 @@ def _build_structure(shape: Shape) -> Checker:
     return check
 
 
-def _build_list(shape: Shape) -> Checker:
+def _build_list(shape: Shape, checker: Checkers) -> Checker:
     member = shape.member
     bounds = _length_bounds(shape)
 
@@ -111,7 +123,7 @@ def _build_list(shape: Shape) -> Checker:
     return check
 
 
-def _build_map(shape: Shape) -> Checker:
+def _build_map(shape: Shape, checker: Checkers) -> Checker:
     key_shape, value_shape = shape.key, shape.value
     bounds = _length_bounds(shape)
 
@@ -132,7 +144,7 @@ def _build_map(shape: Shape) -> Checker:
     return check
 
 
-def _build_string(shape: Shape) -> Checker:
+def _build_string(shape: Shape, checker: Checkers) -> Checker:
     meta = shape.metadata
     enum = frozenset(meta.get("enum", ()))
     enum_text = "[" + ", ".join(meta.get("enum", ())) + "]"
@@ -161,7 +173,7 @@ def _build_string(shape: Shape) -> Checker:
     return check
 
 
-def _build_integer(shape: Shape) -> Checker:
+def _build_integer(shape: Shape, checker: Checkers) -> Checker:
     low, high = shape.metadata.get("min"), shape.metadata.get("max")
 
     def check(value: Any, path: str, issues: list[Issue]) -> Any:
@@ -177,7 +189,7 @@ def _build_integer(shape: Shape) -> Checker:
     return check
 
 
-def _build_boolean(shape: Shape) -> Checker:
+def _build_boolean(shape: Shape, checker: Checkers) -> Checker:
     def check(value: Any, path: str, issues: list[Issue]) -> Any:
         if not isinstance(value, bool):
             issues.append((path, "Member must be a boolean"))
@@ -186,7 +198,7 @@ def _build_boolean(shape: Shape) -> Checker:
     return check
 
 
-def _build_timestamp(shape: Shape) -> Checker:
+def _build_timestamp(shape: Shape, checker: Checkers) -> Checker:
     def check(value: Any, path: str, issues: list[Issue]) -> Any:
         if isinstance(value, bool) or not isinstance(value, int | float | str) or not _finite(value):
             issues.append((path, "Member must be a timestamp"))
@@ -195,7 +207,7 @@ def _build_timestamp(shape: Shape) -> Checker:
     return check
 
 
-def _build_any(shape: Shape) -> Checker:
+def _build_any(shape: Shape, checker: Checkers) -> Checker:
     def check(value: Any, path: str, issues: list[Issue]) -> Any:
         return value
 
@@ -228,7 +240,7 @@ def _check_length(length: int, bounds: tuple[int | None, int | None], path: str,
         issues.append((path, f"Member must have length less than or equal to {high}"))
 
 
-_BUILDERS: dict[str, Callable[[Shape], Checker]] = {
+_BUILDERS: dict[str, Callable[[Shape, Checkers], Checker]] = {
     "structure": _build_structure,
     "list": _build_list,
     "map": _build_map,

@@ -1,15 +1,17 @@
-"""Multi-party approval tables: teams and members, associations, sessions and votes (SQLite).
+"""Multi-party approval tables in SQLite: teams and members, associations, sessions and votes.
 
-They live in the store's own database, on the store's connection, so a session and the key it
-protects change in one transaction (`SqliteStore.transaction`). The server and `paycrypt mpa`
-(another process) both use them; nothing here is cached, so each side sees the other's writes.
-The rules (quorum, who may vote, what a settled session does) are `paycrypt.service.mpa`'s.
+The SQLite implementation of `store.base.MpaTables`. They live in the store's own database, on
+the store's connection, so a session and the key it protects change in one transaction
+(`SqliteStore.transaction`). The server and `paycrypt mpa` (another process) both use them;
+nothing here is cached, so each side sees the other's writes. The rules (quorum, who may vote,
+what a settled session does) are `paycrypt.service.mpa`'s.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
+
+from paycrypt.store.records import Association, Session, Team
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS mpa_teams (
@@ -62,45 +64,6 @@ CREATE TABLE IF NOT EXISTS mpa_votes (
 """
 
 
-@dataclass(frozen=True)
-class Team:
-    arn: str
-    account: str
-    region: str
-    name: str
-    approvals_required: int
-    created: float
-    members: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Association:
-    account: str
-    region: str
-    action: str
-    team_arn: str  # the team in force
-    state: str  # ACTIVE | UPDATE_PENDING | DELETE_PENDING
-    pending_team_arn: str | None = None  # UPDATE_PENDING: the team asked for
-    session_arn: str | None = None  # the last session about this association
-
-
-@dataclass(frozen=True)
-class Session:
-    arn: str
-    team_arn: str
-    account: str
-    region: str
-    action: str
-    kind: str  # import | associate | disassociate
-    subject: str  # the key ARN (import) or the team ARN asked for (associate)
-    status: str  # PENDING | APPROVED | FAILED | CANCELLED
-    initiated: float
-    finished: float | None = None
-    message: str | None = None
-    requester: str = ""
-    comment: str | None = None
-
-
 _SESSION_COLUMNS = ", ".join(
     (
         *("arn", "team_arn", "account", "region", "action", "kind", "subject", "status"),
@@ -109,7 +72,7 @@ _SESSION_COLUMNS = ", ".join(
 )
 
 
-class MpaTables:
+class SqliteMpaTables:
     """Row access only; call the writers inside the store's transaction."""
 
     def __init__(self, db: sqlite3.Connection) -> None:

@@ -1,0 +1,42 @@
+"""Every default of the server's settings, written once.
+
+`paycrypt serve`'s options (cli.py), `Settings` (server.py), the service's `Quotas`, the audit
+writer and the replicator all read their defaults here, so the help text, a `Settings()` built
+in code and the layers below cannot drift apart (tests/test_defaults.py holds them together).
+The request-rate quotas are the guide's figures and live with the token buckets
+(`auth/throttle.py`), the regions with their list (`regions.py`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+HOST = "127.0.0.1"  # loopback: the one address the development key test/test is accepted on
+PORT = 8443
+PURGE_INTERVAL = 60.0  # seconds between sweeps for keys whose deletion window has passed
+
+# The guide's quotas per account and region (seed-F §5.1).
+KEYS_PER_REGION = 2000
+ALIASES_PER_REGION = 2000
+
+AUDIT_MAX_BYTES = 64 * 1024 * 1024  # the audit log rotates before it would pass this size
+AUDIT_BACKUPS = 10  # rotated audit files kept
+
+REPLICATION_INTERVAL = 0.2  # seconds between passes of the replicator
+REPLICATION_RETRY = 1.0  # first retry delay of a failed replication; doubles up to 5 minutes
+
+THROTTLING = "auto"  # request-rate quotas: on, off, or auto (on unless listening on loopback)
+
+REQUEST_HEAD_TIMEOUT = 10.0  # seconds to receive a request head, TLS handshake included
+REQUEST_BODY_TIMEOUT = 30.0  # seconds to receive its body, after the head
+MAX_CONNECTIONS = 1024  # open connections served at once (lowered to fit the file limit)
+
+
+def data_dir() -> Path:
+    """$PAYCRYPT_DATA_DIR, else paycrypt under $XDG_DATA_HOME (~/.local/share by default)."""
+    env = os.environ.get("PAYCRYPT_DATA_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "paycrypt"

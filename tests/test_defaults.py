@@ -1,0 +1,117 @@
+"""Every default of the server's settings is written once (src/paycrypt/defaults.py), so what
+`paycrypt serve --help` shows, what `paycrypt serve` runs with and what a `Settings()` built in
+code holds agree, down to the layers that take the same values (issue 14 item 8)."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from pathlib import Path
+
+import pytest
+
+from paycrypt import cli, defaults
+from paycrypt.audit.writer import AuditWriter
+from paycrypt.server import Settings
+from paycrypt.service.core import Quotas
+from paycrypt.service.replicator import Replicator
+from paycrypt.wire.connections import ConnectionLimits
+
+# Options whose help shows the default as a value, by the Settings field it sets.
+SHOWN = {
+    "--host": "host",
+    "--port": "port",
+    "--purge-interval": "purge_interval",
+    "--key-quota": "key_quota",
+    "--alias-quota": "alias_quota",
+    "--audit-max-bytes": "audit_max_bytes",
+    "--audit-backups": "audit_backups",
+    "--throttling": "throttling",
+    "--request-head-timeout": "request_head_timeout",
+    "--request-body-timeout": "request_body_timeout",
+    "--max-connections": "max_connections",
+}
+# Options whose default is described in words, or is "none given", or that set no Settings field.
+DESCRIBED = {"--data-dir", "--regions", "--rate-limit", "--audit-data-events"}
+UNSET = {"--credentials", "--tls-cert", "--tls-key", "--tls-self-signed", "--log-level", "--help"}
+
+
+def serve_help(capsys: pytest.CaptureFixture[str]) -> dict[str, str]:
+    """`paycrypt serve --help`, one entry per option: its line and continuation lines, unwrapped."""
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["serve", "--help"])
+    assert exited.value.code == 0
+    text = capsys.readouterr().out
+    entries: dict[str, str] = {}
+    current = None
+    for line in text.split("options:", 1)[1].splitlines():
+        started = re.match(r"  (?:-h, )?(--[a-z-]+)", line)
+        if started:
+            current = started.group(1)
+            entries[current] = line.strip()
+        elif current is not None and line.startswith("    "):
+            entries[current] += " " + line.strip()
+    return entries
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("PAYCRYPT_DATA_DIR", str(tmp_path / "data"))
+    return tmp_path / "data"
+
+
+def test_every_serve_option_is_classified(capsys: pytest.CaptureFixture[str]) -> None:
+    """A new option must say here how its default is shown, so the next test covers it."""
+    assert set(serve_help(capsys)) == set(SHOWN) | DESCRIBED | UNSET
+
+
+def test_serve_help_shows_the_settings_defaults(capsys: pytest.CaptureFixture[str], data_dir: Path) -> None:
+    entries = serve_help(capsys)
+    settings = Settings()
+    for option, name in SHOWN.items():
+        assert f"(default {getattr(settings, name)}" in entries[option], (option, entries[option])
+    assert f"the {len(settings.regions)} AWS Payment Cryptography regions" in entries["--regions"]
+    assert "$PAYCRYPT_DATA_DIR" in entries["--data-dir"] and settings.data_dir == data_dir
+    rates = ", ".join(f"{rate:g}" for rate in (5, 500, 20))  # the guide's quotas, seed-F §5.1
+    assert f"(default {rates};" in entries["--rate-limit"]
+
+
+def test_serve_without_options_runs_with_settings_defaults(data_dir: Path) -> None:
+    args = cli.build_parser().parse_args(["serve"])
+    assert cli._settings(args) == Settings()
+    assert Settings().data_dir == data_dir
+
+
+def test_the_layers_below_take_the_same_defaults() -> None:
+    settings = Settings()
+    assert (Quotas().keys_per_region, Quotas().aliases_per_region) == (
+        settings.key_quota,
+        settings.alias_quota,
+    )
+    writer = inspect.signature(AuditWriter).parameters
+    assert (writer["max_bytes"].default, writer["backups"].default) == (
+        settings.audit_max_bytes,
+        settings.audit_backups,
+    )
+    limits = ConnectionLimits()
+    assert (limits.head_timeout, limits.body_timeout, limits.max_connections) == (
+        settings.request_head_timeout,
+        settings.request_body_timeout,
+        settings.max_connections,
+    )
+    replicator = inspect.signature(Replicator).parameters
+    assert (replicator["interval"].default, replicator["retry_base"].default) == (
+        settings.replication_interval,
+        settings.replication_retry,
+    )
+
+
+def test_data_dir_follows_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("PAYCRYPT_DATA_DIR", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert defaults.data_dir() == tmp_path / "xdg" / "paycrypt"
+    monkeypatch.delenv("XDG_DATA_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert defaults.data_dir() == tmp_path / "home" / ".local" / "share" / "paycrypt"
+    monkeypatch.setenv("PAYCRYPT_DATA_DIR", str(tmp_path / "explicit"))
+    assert defaults.data_dir() == tmp_path / "explicit"
