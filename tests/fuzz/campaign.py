@@ -27,6 +27,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from paycrypt.wire import models
 from tests.api.processes import ServerProcess
 from tests.fuzz import abuse, gen, pool, serve
 from tests.fuzz.oracle import StoreWatch, Tally, problems
@@ -117,7 +118,7 @@ class Requests:
 
     def __init__(self, target: Target, seed: int) -> None:
         self.signer = Signer(HOST, target.process.port)
-        strategies = Strategies(target.pool)
+        strategies = Strategies(target.pool, models.load())
         self.operations = {op.name: op for op in strategies.operations}
         self.names = sorted(self.operations)
         self.calls = {name: strategies.call(op) for name, op in self.operations.items()}

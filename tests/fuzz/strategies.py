@@ -340,15 +340,15 @@ def _text_of(alphabet: gen.Gen, n: int) -> gen.Gen:
 class Strategies:
     """The valid and broken strategies of every shape, for one pool of real keys."""
 
-    def __init__(self, pool: Pool, protocols: Protocols | None = None) -> None:
+    def __init__(self, pool: Pool, loaded: models.Models, protocols: Protocols | None = None) -> None:
+        """`loaded`: the models (`models.load()`); `protocols`: compiled from them, if already made."""
         self.pool = pool
-        self.protocols = protocols or Protocols()
+        self.protocols = protocols or Protocols(loaded)
         self.operations: list[Operation] = [*self.protocols.control.values(), *self.protocols.data.values()]
-        loaded = models.load()
         self.enum_values = sorted(
             {
                 value
-                for service in (loaded.control, loaded.data)
+                for service in loaded.services
                 for name in service.shape_names
                 for value in service.shape_for(name).metadata.get("enum", ())
             }
