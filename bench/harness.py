@@ -28,7 +28,8 @@ from paycrypt.service import key_rules, keys
 from paycrypt.service.context import Caller, Context
 from paycrypt.service.core import Service
 from paycrypt.store.sqlite import SqliteStore
-from paycrypt.vault.local import LocalKeyFileVault
+from paycrypt.vault.keycache import KeyCache
+from paycrypt.vault.local import LocalKeyFileVault, MasterKeyVault
 
 ACCOUNT = "111122223333"
 REGION = "us-east-1"
@@ -59,7 +60,29 @@ def store_known_key(svc: Service, material: bytes, usage: str, algorithm: str, m
 
 def inproc_service(workdir: Path) -> Service:
     """A Service on a fresh SQLite store in `workdir`, a random master key and a manual clock."""
-    return Service(SqliteStore(workdir / "inproc.db"), secrets.token_bytes(32), ManualClock())
+    return Service(
+        SqliteStore(workdir / "inproc.db"), KeyCache(MasterKeyVault(secrets.token_bytes(32))), ManualClock()
+    )
+
+
+# Over HTTP, the server's key cache for the DUKPT benchmarks: fewer entries than the 6,000
+# distinct KSNs they replay round robin, so each of those requests misses (a terminal's next
+# transaction), while the few stored keys, which every request uses, stay unsealed.
+DUKPT_SERVE_OPTIONS = ("--key-cache-entries", "4096")
+
+
+class WithoutDerivations(KeyCache):
+    """A key cache that keeps unsealed keys but derives afresh on every call (DUKPT transaction
+    secrets included): the benchmarks' "no cache" rows."""
+
+    def derived(self, record: Any, kind: Any, build: Callable[[bytes], Any]) -> Any:
+        return build(self.material(record))
+
+
+def use_keycache(svc: Service, derivations: bool) -> None:
+    """Give `svc` a fresh, empty key cache (each scenario starts cold), keeping what is derived
+    from keys or not."""
+    svc.keycache = (KeyCache if derivations else WithoutDerivations)(svc.vault)
 
 
 @contextlib.contextmanager
@@ -72,7 +95,7 @@ def server_data_service(workdir: Path) -> Iterator[Service]:
     data_dir = workdir / "data-uvicorn-paycrypt"
     store = SqliteStore(data_dir / "paycrypt.db")
     try:
-        yield Service(store, LocalKeyFileVault(data_dir / "master.key").master_key(), SystemClock())
+        yield Service(store, KeyCache(LocalKeyFileVault(data_dir / "master.key")), SystemClock())
     finally:
         store.close()
 
@@ -163,15 +186,17 @@ def replay(
     workdir: Path,
     prefix: str,
     scenarios: list[tuple[str, str, list[dict[str, Any]]]],
+    serve_options: tuple[str, ...] = (),
 ) -> None:
-    """Each (name, client method, request params) scenario over HTTP against ``paycrypt serve``.
+    """Each (name, client method, request params) scenario over HTTP against ``paycrypt serve``
+    (with `serve_options` added to its command line).
 
     botocore signs the requests once (signing.capture_many), the first 16 must answer 200, and
     http_bench replays them (wrk or loadgen.py) ``--repeat`` times.
     """
     print(f"\nover HTTP: load generator {args.load}, concurrency {args.concurrency}, {args.seconds:g} s each")
     print(http_bench.HEADER, flush=True)
-    with http_bench.running_server("uvicorn", "paycrypt", workdir) as (port, pid):
+    with http_bench.running_server("uvicorn", "paycrypt", workdir, serve_options) as (port, pid):
         endpoint = f"http://{http_bench.HOST}:{port}"
         for i, (scenario, operation, params) in enumerate(scenarios):
             requests = signing.capture_many(endpoint, operation, params)

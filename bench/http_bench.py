@@ -91,10 +91,13 @@ GRANIAN_FLAGS = ["--interface", "asgi", "--workers", "1", "--loop", "uvloop", "-
 GRANIAN_FLAGS += ["--log-level", "warning", "--no-access-log", "--working-dir", str(BENCH)]
 
 
-def server_command(stack: str, app: str, port: int, data_dir: Path) -> list[str]:
-    """The command line for (stack, app); app is 'paycrypt' or 'null'."""
+def server_command(
+    stack: str, app: str, port: int, data_dir: Path, serve_options: tuple[str, ...] = ()
+) -> list[str]:
+    """The command line for (stack, app); app is 'paycrypt' or 'null'. `serve_options` are added
+    to `paycrypt serve`'s."""
     if stack == "uvicorn" and app == "paycrypt":
-        serve = ["serve", "--host", HOST, "--port", str(port), "--data-dir", str(data_dir)]
+        serve = ["serve", "--host", HOST, "--port", str(port), "--data-dir", str(data_dir), *serve_options]
         return [sys.executable, "-m", "paycrypt.cli", *serve]
     if stack == "uvicorn":
         return [sys.executable, str(BENCH / "null_app.py"), "--port", str(port)]
@@ -104,13 +107,16 @@ def server_command(stack: str, app: str, port: int, data_dir: Path) -> list[str]
 
 
 @contextmanager
-def running_server(stack: str, app: str, workdir: Path) -> Iterator[tuple[int, int]]:
+def running_server(
+    stack: str, app: str, workdir: Path, serve_options: tuple[str, ...] = ()
+) -> Iterator[tuple[int, int]]:
     """Start a server and yield (port, pid); stop it (the process we started, by its pid) after."""
     port = free_port()
     data_dir = workdir / f"data-{stack}-{app}"
     env = dict(os.environ, PAYCRYPT_DATA_DIR=str(data_dir))
     log = open(workdir / f"server-{stack}-{app}.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(server_command(stack, app, port, data_dir), stdout=log, stderr=log, env=env)
+    command = server_command(stack, app, port, data_dir, serve_options)
+    proc = subprocess.Popen(command, stdout=log, stderr=log, env=env)
     try:
         wait_listening(port, proc)
         yield port, proc.pid

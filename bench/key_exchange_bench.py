@@ -48,6 +48,8 @@ from paycrypt.service import exporting, importing, parameters, service_ca
 from paycrypt.service.context import Context
 from paycrypt.service.core import Quotas, Service
 from paycrypt.store.sqlite import SqliteStore
+from paycrypt.vault.keycache import KeyCache
+from paycrypt.vault.local import MasterKeyVault
 
 warnings.filterwarnings("ignore", message=".*TripleDES.*")
 
@@ -203,7 +205,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         durable = Service(
             SqliteStore(Path(tmp) / "paycrypt.db"),
-            secrets.token_bytes(32),
+            KeyCache(MasterKeyVault(secrets.token_bytes(32))),
             SystemClock(),
             Quotas(keys_per_region=10**9),
         )
@@ -211,7 +213,7 @@ def main() -> None:
         # The same imports on an in-memory SQLite store: what an import costs without the fsync.
         memory = Service(
             SqliteStore(Path(":memory:")),
-            secrets.token_bytes(32),
+            KeyCache(MasterKeyVault(secrets.token_bytes(32))),
             SystemClock(),
             Quotas(keys_per_region=10**9),
         )

@@ -9,17 +9,17 @@ What one run measures (issue 6, Performance; bench/README.md has the figures):
    - the crypto alone with `cryptography` (AES-CMAC, AES-CBC of the same 64 bytes): the floor;
    - VerifyMac ISO9797_ALGORITHM3 (TDES retail MAC), CMAC (AES-128) and HMAC (SHA-256) over
      64 bytes; EncryptData Symmetric AES-128 CBC of 64 bytes;
-   - DUKPT with and without `service.dukpt_keys`' transaction cache: VerifyMac DukptCmac (AES-128
-     BDK) and DecryptData Dukpt (TDES BDK), each "no cache" (cache disabled, a fresh KSN per
-     call: a terminal's next transaction), "cache hit" (the same KSN again), and a terminal
+   - DUKPT with and without the transaction secret in the key cache (`vault.keycache`): VerifyMac
+     DukptCmac (AES-128 BDK) and DecryptData Dukpt (TDES BDK), each "no cache" (secrets derived afresh,
+     a fresh KSN per call: a terminal's next transaction), "cache hit" (the same KSN again), and a terminal
      transaction as a host sees it: verify the request MAC, decrypt the data, MAC the response,
      all under one KSN (three derivations without the cache, one with it).
 2. Over HTTP against ``paycrypt serve`` (uvicorn) with bench/http_bench.py's machinery (the
    known keys are stored in the server's data directory before it starts, botocore signs the
    requests once, wrk or bench/loadgen.py replays them over keep-alive connections):
    VerifyMac retail MAC and AES-CMAC, EncryptData AES-CBC, and VerifyMac DukptCmac with 16 KSNs
-   replayed (cache hits after the first round) and 6,000 KSNs (more than the cache holds, so
-   every request misses).
+   replayed (cache hits after the first round) and 6,000 KSNs (more than the server's 4,096-entry
+   key cache holds, so every request misses).
 
 Run: ``python bench/mac_enc_bench.py`` (``--help`` for the knobs).
 """
@@ -40,7 +40,7 @@ import harness
 from cryptography.hazmat.primitives import cmac
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from paycrypt.service import data_encryption, dukpt_keys, mac_ops
+from paycrypt.service import data_encryption, mac_ops
 from paycrypt.service.context import Context
 from paycrypt.service.core import Service
 
@@ -53,7 +53,7 @@ EDWU = harness.EDWU
 _store = harness.store_known_key  # (svc, material, usage, algorithm, modes) -> ARN
 DERIVE = {"DeriveKey": True}
 MESSAGE = secrets.token_bytes(64).hex()
-MISS_REQUESTS = 6000  # distinct DUKPT requests over HTTP: more than dukpt_keys.CACHE_SIZE
+MISS_REQUESTS = 6000  # distinct DUKPT requests over HTTP: more than harness.DUKPT_SERVE_OPTIONS' cache
 
 
 class Keys:
@@ -111,7 +111,6 @@ def in_process(args: argparse.Namespace, workdir: Path) -> None:
     svc = harness.inproc_service(workdir)
     k = Keys(svc)
     ctx = harness.context(svc.clock.now())
-    cache = dukpt_keys.cache_for(svc)
     message = bytes.fromhex(MESSAGE)
 
     def crypto_cmac() -> bytes:
@@ -169,8 +168,8 @@ def in_process(args: argparse.Namespace, workdir: Path) -> None:
 
     same_cmac = verify_params(svc, ctx, k.arn["aes_bdk"], dukpt_cmac(next(harness.ksns("AES"))))
     same_decrypt = dukpt_decrypt_params(k.arn["tdes_bdk"], "FFFF9876543210E003FF")  # 10 one-bits
-    full = dukpt_keys.CACHE_SIZE
-    scenarios: list[tuple[str, Callable[[], Any], int]] = [
+    full, none = True, False
+    scenarios: list[tuple[str, Callable[[], Any], bool]] = [
         ("cryptography AES-128 CMAC, 64 B (crypto only)", crypto_cmac, full),
         ("cryptography AES-128 CBC, 64 B (crypto only)", crypto_cbc, full),
         ("VerifyMac ISO9797_ALGORITHM3 (TDES), 64 B", verify(retail), full),
@@ -181,32 +180,31 @@ def in_process(args: argparse.Namespace, workdir: Path) -> None:
             lambda: data_encryption.encrypt_data(svc, ctx, encrypt),
             full,
         ),
-        ("VerifyMac DukptCmac AES-128, no cache (fresh KSN)", fresh_cmac(), 0),
+        ("VerifyMac DukptCmac AES-128, no cache (fresh KSN)", fresh_cmac(), none),
         ("VerifyMac DukptCmac AES-128, cache hit (same KSN)", verify(same_cmac), full),
-        ("DecryptData Dukpt TDES, no cache (fresh KSN)", fresh_decrypt(), 0),
+        ("DecryptData Dukpt TDES, no cache (fresh KSN)", fresh_decrypt(), none),
         (
             "DecryptData Dukpt TDES 10 one-bits, no cache (same KSN)",
             lambda: data_encryption.decrypt_data(svc, ctx, same_decrypt),
-            0,
+            none,
         ),
         (
             "DecryptData Dukpt TDES 10 one-bits, cache hit (same KSN)",
             lambda: data_encryption.decrypt_data(svc, ctx, same_decrypt),
             full,
         ),
-        ("AES DUKPT transaction (verify + decrypt + MAC), no cache", transactions(), 0),
+        ("AES DUKPT transaction (verify + decrypt + MAC), no cache", transactions(), none),
         ("AES DUKPT transaction (verify + decrypt + MAC), cache", transactions(), full),
     ]
     print("\n| in process (median) | calls per CPU s | CPU µs each |\n|---|---:|---:|", flush=True)
-    for name, call, cache_size in scenarios:
-        cache.size = cache_size
-        cache.clear()
+    for name, call, cached in scenarios:
+        harness.use_keycache(svc, cached)
         median = statistics.median(
             harness.rate(call, args.inproc_seconds, clock=time.process_time, batch=20)
             for _ in range(args.repeat)
         )
         print(f"| {name} | {median:,.0f} | {1e6 / median:.1f} |", flush=True)
-    cache.size = full
+    harness.use_keycache(svc, full)
 
 
 # --- over HTTP ------------------------------------------------------------------------------------
@@ -217,7 +215,7 @@ def over_http(args: argparse.Namespace, workdir: Path) -> None:
         k = Keys(svc)
         ctx = harness.context(svc.clock.now())
         scenarios = _http_scenarios(svc, ctx, k)
-    harness.replay(args, workdir, "mac-enc", scenarios)
+    harness.replay(args, workdir, "mac-enc", scenarios, harness.DUKPT_SERVE_OPTIONS)
 
 
 def _http_scenarios(svc: Service, ctx: Context, k: Keys) -> list[tuple[str, str, list[dict[str, Any]]]]:

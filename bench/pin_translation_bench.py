@@ -11,17 +11,17 @@ What one run measures (issues 6 and 7):
      PEK to TDES PEK, ISO format 0 to 0 (key lookup, usage checks, cached unsealed keys, crypto),
      and AES-128 PEK to AES-128 PEK, ISO format 4 to 4;
    - ``paycrypt DUKPT→PEK`` for a TDES BDK (X9.24-1, ISO 0 → ISO 0) and an AES-128 BDK (X9.24-3,
-     ISO 4 → ISO 4 under an AES PEK), each with the DUKPT transaction cache of
-     `service.dukpt_keys` (the same KSN again: a hit) and without it (cache disabled, and a fresh
-     KSN per call: what a terminal's next transaction costs). KSN counters are spread over
+     ISO 4 → ISO 4 under an AES PEK), each with the DUKPT transaction secret in the key cache
+     (`vault.keycache`; the same KSN again: a hit) and without it (secrets derived afresh, and a
+     fresh KSN per call: what a terminal's next transaction costs). KSN counters are spread over
      1–10 one-bits (TDES) and 1–12 (AES), as a terminal's life spreads them.
 2. Over HTTP, the same four paycrypt translations against ``paycrypt serve`` (uvicorn) with
    bench/http_bench.py's machinery: the known keys are stored in the server's data directory
    before it starts (as ImportKey would), botocore signs the requests once, and wrk (or
    bench/loadgen.py) replays them over keep-alive connections. DUKPT is measured twice: 16
    requests replayed (the transaction cache hits after the first round) and 6,000 distinct KSNs
-   replayed round robin (more than the cache's 4,096 entries, so every request misses: the
-   terminal-traffic case).
+   replayed round robin (the server runs with a 4,096-entry key cache, so every request misses:
+   the terminal-traffic case).
 
 Run: ``python bench/pin_translation_bench.py`` (``--help`` for the knobs).
 """
@@ -44,7 +44,7 @@ from psec import des as psec_des
 from psec import pinblock as psec_pinblock
 
 from paycrypt.crypto import dukpt_variants, pinblock, primitives
-from paycrypt.service import dukpt_keys, pin_translation
+from paycrypt.service import pin_translation
 from paycrypt.service.core import Service
 
 warnings.filterwarnings("ignore", message=".*TripleDES.*")
@@ -55,7 +55,7 @@ TDES_BDK = bytes.fromhex("0123456789ABCDEFFEDCBA9876543210")  # X9.24-1:2009 Ann
 AES_BDK = bytes.fromhex("FEDCBA9876543210F1F1F1F1F1F1F1F1")  # X9.24-3-2017 supplement
 EDWU = harness.EDWU
 _store = harness.store_known_key  # (svc, material, usage, algorithm, modes) -> ARN
-MISS_REQUESTS = 6000  # distinct DUKPT requests over HTTP: more than dukpt_keys.CACHE_SIZE
+MISS_REQUESTS = 6000  # distinct DUKPT requests over HTTP: more than harness.DUKPT_SERVE_OPTIONS' cache
 
 
 # --- keys and requests ------------------------------------------------------------------------------
@@ -135,7 +135,6 @@ def in_process(args: argparse.Namespace, workdir: Path) -> list[tuple[str, float
     svc = harness.inproc_service(workdir)
     k = Keys(svc)
     ctx = harness.context(svc.clock.now())
-    cache = dukpt_keys.cache_for(svc)
     pek = pek_request(k)
     aes_pek = aes_pek_request(k)
     block = bytes.fromhex(pek["EncryptedPinBlock"])
@@ -153,7 +152,7 @@ def in_process(args: argparse.Namespace, workdir: Path) -> list[tuple[str, float
     assert psec_pinblock.decipher_pinblock_iso_4(k.aes_pek, bytes.fromhex(aes_out), PAN) == PIN
 
     def fresh(standard: str, count: int = 20000) -> Callable[[], Any]:
-        """Translations of distinct transactions (a fresh KSN each call), cache off."""
+        """Translations of distinct transactions (a fresh KSN each call)."""
         requests = [
             dukpt_request(k, standard, ksn) for ksn in itertools.islice(harness.ksns(standard), count)
         ]
@@ -164,29 +163,28 @@ def in_process(args: argparse.Namespace, workdir: Path) -> list[tuple[str, float
         request = dukpt_request(k, standard, next(harness.ksns(standard)))
         return lambda: pin_translation.translate_pin_data(svc, ctx, request)
 
-    scenarios: list[tuple[str, Callable[[], Any], int]] = [
-        ("psec PEK→PEK (TDES, ISO 0→0), crypto only", psec_pek_to_pek, dukpt_keys.CACHE_SIZE),
-        ("paycrypt PEK→PEK (TDES, ISO 0→0)", lambda: pin_translation.translate_pin_data(svc, ctx, pek), 4096),
+    scenarios: list[tuple[str, Callable[[], Any], bool]] = [
+        ("psec PEK→PEK (TDES, ISO 0→0), crypto only", psec_pek_to_pek, True),
+        ("paycrypt PEK→PEK (TDES, ISO 0→0)", lambda: pin_translation.translate_pin_data(svc, ctx, pek), True),
         (
             "paycrypt PEK→PEK (AES-128, ISO 4→4)",
             lambda: pin_translation.translate_pin_data(svc, ctx, aes_pek),
-            4096,
+            True,
         ),
-        ("paycrypt DUKPT→PEK TDES, cache hit (same KSN)", repeated("TDES"), dukpt_keys.CACHE_SIZE),
-        ("paycrypt DUKPT→PEK TDES, no cache (fresh KSN)", fresh("TDES"), 0),
-        ("paycrypt DUKPT→PEK AES-128 ISO 4, cache hit (same KSN)", repeated("AES"), dukpt_keys.CACHE_SIZE),
-        ("paycrypt DUKPT→PEK AES-128 ISO 4, no cache (fresh KSN)", fresh("AES"), 0),
+        ("paycrypt DUKPT→PEK TDES, cache hit (same KSN)", repeated("TDES"), True),
+        ("paycrypt DUKPT→PEK TDES, no cache (fresh KSN)", fresh("TDES"), False),
+        ("paycrypt DUKPT→PEK AES-128 ISO 4, cache hit (same KSN)", repeated("AES"), True),
+        ("paycrypt DUKPT→PEK AES-128 ISO 4, no cache (fresh KSN)", fresh("AES"), False),
     ]
     results = []
     print("\n| in process | translations per CPU s | CPU µs each |\n|---|---:|---:|", flush=True)
-    for name, call, cache_size in scenarios:
-        cache.size = cache_size
-        cache.clear()
+    for name, call, cached in scenarios:
+        harness.use_keycache(svc, cached)
         rates = [harness.rate(call, args.inproc_seconds, clock=time.process_time) for _ in range(args.repeat)]
         median = statistics.median(rates)
         results.append((name, median))
         print(f"| {name} | {median:,.0f} | {1e6 / median:.1f} |", flush=True)
-    cache.size = dukpt_keys.CACHE_SIZE
+    harness.use_keycache(svc, derivations=True)
     return results
 
 
@@ -219,7 +217,7 @@ def over_http(args: argparse.Namespace, workdir: Path) -> None:
             [dukpt_request(k, "AES", n) for n in aes_ksns],
         ),
     ]
-    harness.replay(args, workdir, "pin", scenarios)
+    harness.replay(args, workdir, "pin", scenarios, harness.DUKPT_SERVE_OPTIONS)
 
 
 def main() -> None:

@@ -176,7 +176,7 @@ CATEGORIES = [
         "verify_card_validation_data",
     ),
     ("  of which store read (resolve_key)", "paycrypt/service/identifiers.py", "resolve_key"),
-    ("  of which key material (Sealer.material)", "paycrypt/service/material.py", "material"),
+    ("  of which key material (KeyCache.material)", "paycrypt/vault/keycache.py", "material"),
     ("  of which CVV2 (crypto.cvv)", "paycrypt/crypto/cvv.py", "cvv"),
     ("serialize response JSON", "paycrypt/wire/protocol.py", "serialize"),
     ("INFO log line (logging.info)", "logging/__init__.py", "info"),
@@ -214,7 +214,7 @@ def stages(
         request_id=str(uuid.uuid4()),
     )
     record = identifiers.resolve_key(app.service.store, ctx, key_arn)
-    key = app.service.sealer.material(record)
+    key = app.service.keycache.material(record)
     result = {"KeyArn": record.arn, "KeyCheckValue": record.key_check_value}
     log = logging.getLogger("paycrypt")
     verify_cvv = card_validation.verify_card_validation_data
@@ -226,7 +226,7 @@ def stages(
         ("JSON decode alone", lambda: json.loads(body)),
         ("clock + context", lambda: Context(ctx.caller, ctx.region, app.service.clock.now(), ctx.request_id)),
         ("store read (resolve_key)", lambda: identifiers.resolve_key(app.service.store, ctx, key_arn)),
-        ("key material (unseal cache hit)", lambda: app.service.sealer.material(record)),
+        ("key material (unseal cache hit)", lambda: app.service.keycache.material(record)),
         ("CVV2 (crypto.cvv)", lambda: cvv.cvv(key, pan, signing.EXPIRY, "000", len(cvv2))),
         ("key-usage rules (check_key)", lambda: usage_rules.check_key(OPERATION, MEMBER, record)),
         ("whole service function", lambda: verify_cvv(app.service, ctx, params)),

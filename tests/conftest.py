@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
+import hypothesis
 import pytest
 import uvicorn
 from botocore.config import Config
@@ -23,6 +24,11 @@ from paycrypt.server import Settings, build_app, uvicorn_config
 from paycrypt.wire.app import App
 
 REGION = "us-east-1"
+
+# Property tests check values, not speed: on a 2-core CI shared by two pytest workers and test
+# servers, hypothesis's default 200 ms deadline per example fails correct code.
+hypothesis.settings.register_profile("paycrypt", deadline=None)
+hypothesis.settings.load_profile("paycrypt")
 
 
 def free_port() -> int:

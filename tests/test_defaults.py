@@ -15,6 +15,7 @@ from paycrypt.audit.writer import AuditWriter
 from paycrypt.server import Settings
 from paycrypt.service.core import Quotas
 from paycrypt.service.replicator import Replicator
+from paycrypt.vault.keycache import KeyCache
 from paycrypt.wire.connections import ConnectionLimits
 
 # Options whose help shows the default as a value, by the Settings field it sets.
@@ -30,6 +31,7 @@ SHOWN = {
     "--request-head-timeout": "request_head_timeout",
     "--request-body-timeout": "request_body_timeout",
     "--max-connections": "max_connections",
+    "--key-cache-entries": "key_cache_entries",
 }
 # Options whose default is described in words, or is "none given", or that set no Settings field.
 DESCRIBED = {"--data-dir", "--regions", "--rate-limit", "--audit-data-events"}
@@ -99,6 +101,7 @@ def test_the_layers_below_take_the_same_defaults() -> None:
         settings.request_body_timeout,
         settings.max_connections,
     )
+    assert inspect.signature(KeyCache).parameters["entries"].default == settings.key_cache_entries
     replicator = inspect.signature(Replicator).parameters
     assert (replicator["interval"].default, replicator["retry_base"].default) == (
         settings.replication_interval,

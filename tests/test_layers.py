@@ -62,6 +62,12 @@ PLANTED = {
         "layers",
         "- paycrypt.jobs",
     ),
+    "vault imports service": (
+        "vault/keycache.py",
+        "from paycrypt import service",
+        "layers",
+        "paycrypt.vault.keycache -> paycrypt.service",
+    ),
     "crypto imports errors": (
         "crypto/kcv.py",
         "from paycrypt import errors",

@@ -124,6 +124,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="open connections served at once, more get 503 (default %(default)s; lowered to fit the "
         "file limit)",
     )
+    run.add_argument(
+        "--key-cache-entries",
+        type=_positive,
+        default=defaults.KEY_CACHE_ENTRIES,
+        help="clear keys kept unsealed in memory, with what is derived from them, least recently "
+        "used out first (default %(default)s)",
+    )
     add_audit_parser(commands)
     add_iam_parser(commands)
     add_mpa_parser(commands)
@@ -176,11 +183,19 @@ def _settings(args: argparse.Namespace) -> Settings:
         request_head_timeout=args.request_head_timeout,
         request_body_timeout=args.request_body_timeout,
         max_connections=args.max_connections,
+        key_cache_entries=args.key_cache_entries,
     )
 
 
 def _rates() -> str:
     return ", ".join(f"{rate:g}" for rate in PRODUCTION.values())
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def _regions(text: str) -> tuple[str, ...]:

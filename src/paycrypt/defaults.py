@@ -31,6 +31,9 @@ THROTTLING = "auto"  # request-rate quotas: on, off, or auto (on unless listenin
 REQUEST_HEAD_TIMEOUT = 10.0  # seconds to receive a request head, TLS handshake included
 REQUEST_BODY_TIMEOUT = 30.0  # seconds to receive its body, after the head
 MAX_CONNECTIONS = 1024  # open connections served at once (lowered to fit the file limit)
+MAX_REQUEST_HEAD_BYTES = 16 * 1024  # request line and headers (uvicorn's own h11 limit); 431 past it
+
+KEY_CACHE_ENTRIES = 50_000  # clear keys kept unsealed in memory, with what is derived from them
 
 
 def data_dir() -> Path:

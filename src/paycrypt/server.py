@@ -1,4 +1,4 @@
-"""Assembling a server from settings: store, vault, service and the ASGI app, run by uvicorn.
+"""Assembling a server from settings: store, vault, key cache, service and the ASGI app, run by uvicorn.
 
 uvicorn with httptools and uvloop was chosen by measurement (bench/README.md).
 """
@@ -27,6 +27,7 @@ from paycrypt.service.core import Quotas, Service
 from paycrypt.service.replicator import TEST_FLAG, Replicator, hook_from_environment
 from paycrypt.store.sqlite import SqliteStore
 from paycrypt.tls import server_context
+from paycrypt.vault import keycache
 from paycrypt.vault.local import LocalKeyFileVault
 from paycrypt.wire import connections, models
 from paycrypt.wire.app import App
@@ -61,6 +62,7 @@ class Settings:
     request_head_timeout: float = defaults.REQUEST_HEAD_TIMEOUT
     request_body_timeout: float = defaults.REQUEST_BODY_TIMEOUT
     max_connections: int = defaults.MAX_CONNECTIONS  # capped by the file limit
+    key_cache_entries: int = defaults.KEY_CACHE_ENTRIES
 
     @property
     def tls(self) -> bool:
@@ -128,7 +130,8 @@ def build_app(settings: Settings, clock: Clock | None = None) -> tuple[App, list
     except (ValueError, PermissionError) as exc:  # a master key file that is not ours to use
         raise StartupError(str(exc)) from exc
     quotas = Quotas(keys_per_region=settings.key_quota, aliases_per_region=settings.alias_quota)
-    service = Service(store, vault.master_key(), clock or SystemClock(), quotas, settings.regions)
+    keys = keycache.KeyCache(vault, settings.key_cache_entries)
+    service = Service(store, keys, clock or SystemClock(), quotas, settings.regions)
     replicator = Replicator(
         service, retry_base=settings.replication_retry, interval=settings.replication_interval
     )

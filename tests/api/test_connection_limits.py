@@ -29,6 +29,7 @@ import pytest
 
 from paycrypt import tls
 from paycrypt.clock import ManualClock
+from paycrypt.defaults import MAX_REQUEST_HEAD_BYTES
 from paycrypt.server import RESERVED_FILES, Settings, StartupError, connection_limits
 from tests.api import rawhttp
 from tests.api.helpers import expect_error
@@ -199,8 +200,11 @@ def test_partial_connections_beside_genuine_traffic_at_a_file_limit_of_256(
 
     # The issue's 300 at once: the cap's worth are held to their time limits, the rest refused at
     # once with AWS's 503; a new client is refused the same way while the cap is full.
+    # The client is built first: building one can take longer than the head limit on a loaded machine,
+    # and the held connections would be closed (freeing their slots) before it asks.
+    late_client = client(endpoint, "payment-cryptography")
     partials = [Partial(address, kind) for kind in PARTIAL for _ in range(100)]
-    expect_error(client(endpoint, "payment-cryptography").list_keys, "ServiceUnavailableException", 503)
+    expect_error(late_client.list_keys, "ServiceUnavailableException", 503)
     wait_closed(partials, BODY_LIMIT + LATE + 2)
     refused = [p for p in partials if p.status() == 503]
     held = [p for p in partials if p.status() != 503]
@@ -265,6 +269,17 @@ def test_over_tls_a_connection_past_the_cap_is_closed_before_its_handshake(
     wait_closed(held, HEAD_LIMIT + LATE)
     control = client(f"https://127.0.0.1:{port}", "payment-cryptography", verify=str(cert))
     assert control.list_keys()["Keys"] == []  # the slots came back
+
+
+def test_over_tls_a_head_past_16_kib_is_refused(tls_server: tuple[int, Path]) -> None:
+    port, cert = tls_server
+    context = ssl.create_default_context(cafile=str(cert))
+    with context.wrap_socket(
+        socket.create_connection(("127.0.0.1", port), timeout=10), server_hostname="127.0.0.1"
+    ) as sock:
+        sock.sendall(b"GET /keys HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: " + b"p" * 2 * MAX_REQUEST_HEAD_BYTES)
+        reply = _read_to_close(sock)
+    assert reply.startswith(b"HTTP/1.1 431 "), reply[:200]
 
 
 @pytest.fixture(scope="module")
@@ -339,6 +354,43 @@ def test_a_client_gone_during_a_pipelined_answer_leaves_no_exception(
     )
     log = server.log()
     assert "Traceback" not in log and "Exception in ASGI application" not in log, log
+
+
+def _read_to_close(sock: socket.socket) -> bytes:
+    reply = b""
+    while chunk := sock.recv(65536):
+        reply += chunk
+    return reply
+
+
+def test_a_request_head_past_16_kib_is_refused(plain_server: tuple[int, Path]) -> None:
+    """httptools gathers a header without limit: four clients each streaming one endless header
+    held over 100 MB and stalled the loop for seconds. A head past 16 KiB gets 431 and a close,
+    on a fresh or a kept-alive connection; one just under the limit, read together with its
+    body, is served."""
+    port = plain_server[0]
+    endpoint = f"http://127.0.0.1:{port}"
+    padding = MAX_REQUEST_HEAD_BYTES - 1024  # the signed head's other headers take well under 1 KiB
+    body = {"junk": "j" * 60000}  # an unknown member: read with the head's end, then ignored
+    status, _, answer = rawhttp.control(endpoint, "ListKeys", body, headers={"X-Pad": "p" * padding})
+    assert status == 200 and "Keys" in answer, answer
+    endless = b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: " + b"p" * (4 * MAX_REQUEST_HEAD_BYTES)
+    whole = b"GET /keys HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: " + b"p" * MAX_REQUEST_HEAD_BYTES + b"\r\n\r\n"
+    for first, request in (
+        (b"", endless),
+        (b"", whole),
+        (b"GET /keys HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", whole),
+    ):
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            if first:  # a kept-alive connection: the limit holds for each request's head
+                sock.sendall(first)
+                assert sock.recv(65536).startswith(b"HTTP/1.1 "), "no answer to the first request"
+            sock.sendall(request)
+            reply = _read_to_close(sock)
+        assert reply.startswith(b"HTTP/1.1 431 "), reply[:200]
+        error = json.loads(reply.split(b"\r\n\r\n", 1)[1])
+        assert error["__type"] == "RequestHeaderFieldsTooLargeException", error
+        assert str(MAX_REQUEST_HEAD_BYTES) in error["message"], error
 
 
 def test_the_limits_are_checked_at_start(tmp_path: Path) -> None:

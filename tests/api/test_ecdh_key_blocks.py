@@ -26,6 +26,9 @@ from tests import kx_partner as kp
 from tests.api.helpers import db_snapshot, expect_error
 from tests.api.known_keys import import_partner_ca
 
+# Every ECDH agreement these calls make runs off the event loop (tests/api/heavy_tripwire.py).
+pytestmark = pytest.mark.usefixtures("heavy_off_loop")
+
 K1 = "TR31_K1_KEY_BLOCK_PROTECTION_KEY"
 WRAP = {"Encrypt": True, "Decrypt": True, "Wrap": True, "Unwrap": True}
 DH = "DiffieHellmanTr31KeyBlock"

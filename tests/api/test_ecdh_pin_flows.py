@@ -32,6 +32,9 @@ from tests.api import pin_terminal as term
 from tests.api.helpers import db_snapshot, expect_error
 from tests.api.known_keys import import_partner_ca, put_known_key
 
+# Every ECDH agreement these flows make runs off the event loop (tests/api/heavy_tripwire.py).
+pytestmark = pytest.mark.usefixtures("heavy_off_loop")
+
 PAN = "4111111111111111"
 PVK = bytes.fromhex("0123456789ABCDEFFEDCBA9876543210")  # psec.pin.generate_visa_pvv's docstring key
 K3_ATTRIBUTES = {

@@ -74,7 +74,7 @@ def _create(control, usage: str, modes: dict, algorithm: str = "TDES_2KEY") -> d
 
 def _material(server, arn: str) -> bytes:
     service = server.app.service
-    return service.sealer.material(service.store.get_key(arn))
+    return service.keycache.material(service.store.get_key(arn))
 
 
 def _session(member: str, pan: str = PAN, psn: str = PSN, atc: str = "000B", un: str = "1234ABCD") -> dict:

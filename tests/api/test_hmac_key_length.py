@@ -18,6 +18,9 @@ from tests import kx_partner as kp
 from tests.api.helpers import db_snapshot, expect_error
 from tests.api.known_keys import ecdh_partner, import_known_key_via_api, known_aes256_kek
 
+# Every ECDH agreement and RSA unwrap these calls make runs off the event loop (tests/api/heavy_tripwire.py).
+pytestmark = pytest.mark.usefixtures("heavy_off_loop")
+
 M7 = "TR31_M7_HMAC_KEY"
 GEN_VERIFY = {"Generate": True, "Verify": True}
 HMAC_SHA256_HEADER = "D0000M7HC00N0100HM0621"

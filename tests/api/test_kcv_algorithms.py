@@ -22,6 +22,10 @@ import pytest
 from tests import kx_partner as kp
 from tests.api.known_keys import import_known_key_via_api, import_partner_ca, known_aes256_kek
 
+# Every RSA key generation and certificate check these calls make runs off the event loop
+# (tests/api/heavy_tripwire.py).
+pytestmark = pytest.mark.usefixtures("heavy_off_loop")
+
 S0 = "TR31_S0_ASYMMETRIC_KEY_FOR_DIGITAL_SIGNATURE"
 ALL_KCV_ALGORITHMS = ("ANSI_X9_24", "CMAC", "HMAC", "SHA_1")
 
@@ -211,7 +215,7 @@ def test_create_symmetric_key_answers_the_method_used(
         KeyCheckValueAlgorithm=kcv_algorithm,
     )["Key"]
     service = server.app.service
-    material = service.sealer.material(service.store.get_key(key["KeyArn"]))
+    material = service.keycache.material(service.store.get_key(key["KeyArn"]))
     expected = {
         "ANSI_X9_24": kp.kcv_tdes,
         "CMAC": kp.kcv_aes,

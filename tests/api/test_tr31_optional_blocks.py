@@ -60,6 +60,13 @@ def kek(control) -> tuple[str, bytes]:
     return import_known_key_via_api(control, clear, KBPK_USAGE, "AES_256", WRAP)["KeyArn"], clear
 
 
+@pytest.fixture(scope="module")
+def tdes_kek(control) -> tuple[str, bytes]:
+    """A TDES_3KEY KBPK: ExportKey writes version B under it (8-byte padding), D under AES."""
+    clear = secrets.token_bytes(24)
+    return import_known_key_via_api(control, clear, KBPK_USAGE, "TDES_3KEY", WRAP)["KeyArn"], clear
+
+
 def _bdk(control) -> tuple[str, bytes]:
     clear = secrets.token_bytes(16)
     key = import_known_key_via_api(
@@ -171,15 +178,18 @@ def _header_blanking_pb(block: str) -> str:
         ),
     ],
 )
-def test_exported_header_equals_psecs(control, kek, blocks, version, exportability) -> None:
-    kek_arn, kbpk = kek
+@pytest.mark.parametrize("block_version", ["D", "B"])
+def test_exported_header_equals_psecs(
+    request, control, blocks, version, exportability, block_version
+) -> None:
+    kek_arn, kbpk = request.getfixturevalue("kek" if block_version == "D" else "tdes_kek")
     bdk_arn, clear = _bdk(control)
     given = blocks(kbpk, clear)
     headers: dict = {"KeyVersion": version, "OptionalBlocks": given} if given else {"KeyVersion": version}
     if exportability == "N":
         headers["KeyExportability"] = "NON_EXPORTABLE"
     exported = _export(control, bdk_arn, kek_arn, headers)
-    theirs = psec.tr31.Header("D", "B0", "T", "X", version, exportability)
+    theirs = psec.tr31.Header(block_version, "B0", "T", "X", version, exportability)
     for block_id, value in given.items():
         theirs.blocks[block_id] = value
     reference = psec.tr31.wrap(kbpk, theirs, clear)
@@ -207,3 +217,14 @@ def test_import_accepts_empty_and_zero_padding_blocks(control, kek) -> None:
         again = _export(control, key["KeyArn"], kek_arn, {})
         header, unwrapped = psec.tr31.unwrap(kbpk, again)
         assert unwrapped == clear and dict(header.blocks) == kept  # the blocks kept, PB renewed
+
+
+def test_optional_blocks_may_fill_112_characters(control, kek) -> None:
+    """The model's limit (KeyBlockHeaders.OptionalBlocks: "as long as the combined length does not
+    increase 112 characters", IDs and lengths included) is reached, not passed: two blocks of
+    4 + 52 characters travel; one character more is refusal X23 (tests/api/test_refusals.py)."""
+    kek_arn, kbpk = kek
+    bdk_arn, clear = _bdk(control)
+    given = {"T1": "A" * 52, "T2": "B" * 52}
+    header, key = psec.tr31.unwrap(kbpk, _export(control, bdk_arn, kek_arn, {"OptionalBlocks": given}))
+    assert key == clear and dict(header.blocks) == given

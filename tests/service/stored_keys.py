@@ -10,6 +10,8 @@ from paycrypt.service import key_rules, keys
 from paycrypt.service.context import Caller, Context
 from paycrypt.service.core import Service
 from paycrypt.store.sqlite import SqliteStore
+from paycrypt.vault.keycache import KeyCache
+from paycrypt.vault.local import MasterKeyVault
 
 ACCOUNT = "111122223333"
 
@@ -18,8 +20,13 @@ DERIVE = {"DeriveKey": True}
 ENC_DEC = {"Encrypt": True, "Decrypt": True, "Wrap": True, "Unwrap": True}
 
 
+def new_keycache(master_key: bytes | None = None) -> KeyCache:
+    """An empty key cache over a vault with this master key (a random one if None)."""
+    return KeyCache(MasterKeyVault(master_key or secrets.token_bytes(32)))
+
+
 def service(tmp_path: Path) -> Service:
-    return Service(SqliteStore(tmp_path / "db"), secrets.token_bytes(32), ManualClock())
+    return Service(SqliteStore(tmp_path / "db"), new_keycache(), ManualClock())
 
 
 def context(svc: Service) -> Context:

@@ -16,6 +16,7 @@ from paycrypt.service import as2805_ops
 from paycrypt.service.core import Service
 from paycrypt.store.sqlite import SqliteStore
 from tests.api import pin_terminal as term
+from tests.service.stored_keys import new_keycache
 from tests.service.test_pin_translation import ctx, put
 
 K0 = "TR31_K0_KEY_ENCRYPTION_KEY"
@@ -25,7 +26,7 @@ KEK = bytes.fromhex("0123456789ABCDEFFEDCBA9876543210")  # issue 7
 
 @pytest.fixture
 def svc(tmp_path) -> Service:
-    return Service(SqliteStore(tmp_path / "db"), secrets.token_bytes(32), ManualClock())
+    return Service(SqliteStore(tmp_path / "db"), new_keycache(), ManualClock())
 
 
 def kek_validation(svc, kek: str, mode: dict, mask: str = "VARIANT_MASK_82") -> dict:

@@ -13,7 +13,6 @@ import itertools
 import json
 import os
 import re
-import secrets
 import signal
 import subprocess
 import sys
@@ -35,6 +34,7 @@ from paycrypt.service.core import Quotas, Service
 from paycrypt.store.sqlite import SqliteStore
 from paycrypt.wire import models
 from paycrypt.wire.protocol import Protocols
+from tests.service.stored_keys import new_keycache
 
 ACCOUNT = "111122223333"
 REGION = "us-east-1"
@@ -71,7 +71,7 @@ def build(plane: str, name: str, params: Any, **kwargs: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def svc(tmp_path) -> Service:
-    return Service(SqliteStore(tmp_path / "db"), secrets.token_bytes(32), ManualClock(), Quotas(10, 10))
+    return Service(SqliteStore(tmp_path / "db"), new_keycache(), ManualClock(), Quotas(10, 10))
 
 
 def ctx(svc: Service) -> Context:

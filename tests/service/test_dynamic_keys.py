@@ -29,6 +29,7 @@ from paycrypt.service.context import Caller, Context
 from paycrypt.service.core import Service
 from paycrypt.service.key_rules import AES, TDES
 from paycrypt.store.sqlite import SqliteStore
+from tests.service.stored_keys import new_keycache
 
 AES_KBPK = bytes.fromhex("88E1AB2A2E3DD38C1FA039A536500CC8A87AB9D62DC92C01058FA79F44657DE6")
 TDES_KBPK = bytes.fromhex("DD7515F2BFC17F85CE48F3CA25CB21F6")
@@ -52,7 +53,7 @@ def svc(tmp_path, monkeypatch) -> Service:
             frozenset({"Encrypt"}),
         ),
     )
-    return Service(SqliteStore(tmp_path / "db"), secrets.token_bytes(32), ManualClock())
+    return Service(SqliteStore(tmp_path / "db"), new_keycache(), ManualClock())
 
 
 def ctx(svc: Service, account: str = "111122223333") -> Context:
@@ -295,7 +296,7 @@ def _k3(svc: Service, algorithm: str, derive: str | None) -> str:
 
 
 def _service_public_key(svc: Service, arn: str) -> ec.EllipticCurvePublicKey:
-    material = svc.sealer.material(svc.store.get_key(arn))
+    material = svc.keycache.material(svc.store.get_key(arn))
     return serialization.load_der_private_key(material, password=None).public_key()
 
 

@@ -21,6 +21,7 @@ from paycrypt.service.core import Service
 from paycrypt.store.sqlite import SqliteStore
 from paycrypt.wire import models
 from tests import emv_terminal
+from tests.service.stored_keys import new_keycache
 
 DATA_MODEL = models.load().data
 IMK = bytes.fromhex("0123456789ABCDEFFEDCBA9876543210")
@@ -37,7 +38,7 @@ E0 = {
 
 @pytest.fixture
 def svc(tmp_path) -> Service:
-    return Service(SqliteStore(tmp_path / "db"), secrets.token_bytes(32), ManualClock())
+    return Service(SqliteStore(tmp_path / "db"), new_keycache(), ManualClock())
 
 
 @pytest.fixture

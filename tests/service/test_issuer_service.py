@@ -57,7 +57,7 @@ def create(svc: Service, usage: str, algorithm: str, modes: dict[str, bool]) -> 
 
 
 def material(svc: Service, arn: str) -> bytes:
-    return svc.sealer.material(svc.store.get_key(arn))
+    return svc.keycache.material(svc.store.get_key(arn))
 
 
 # --- Card validation: every member ----------------------------------------------------------------

@@ -32,6 +32,7 @@ from paycrypt.service.core import Service
 from paycrypt.store.sqlite import SqliteStore
 from tests import kx_partner as kp
 from tests.crypto.test_tr34 import _kdh_build, _krd_read
+from tests.service.stored_keys import new_keycache
 
 ACCOUNT = "111122223333"
 KNOWN_TDES = bytes.fromhex("0123456789ABCDEFFEDCBA9876543210")  # KCV 08D7B4 (ANSI X9.24)
@@ -43,7 +44,7 @@ DIFFIE = "DiffieHellmanTr31KeyBlock"
 @pytest.fixture(scope="module")
 def svc(tmp_path_factory) -> Service:
     """One service for the module: the account's RSA-4096 CA is made once (tests count rows relatively)."""
-    return Service(SqliteStore(tmp_path_factory.mktemp("kx") / "db"), secrets.token_bytes(32), ManualClock())
+    return Service(SqliteStore(tmp_path_factory.mktemp("kx") / "db"), new_keycache(), ManualClock())
 
 
 def ctx(svc: Service, account: str = ACCOUNT, region: str = "us-east-1") -> Context:
@@ -402,7 +403,7 @@ def test_published_tr31_blocks_import(svc, kbpk: str, algorithm: str, clear: str
     assert key["KeyAttributes"]["KeyUsage"].startswith(f"TR31_{block[5:7]}_")
     assert key["Exportable"] is True  # E and S
     record = svc.store.get_key(key["KeyArn"])
-    assert svc.sealer.material(record) == clear_key
+    assert svc.keycache.material(record) == clear_key
     assert record.extra["Tr31Exportability"] == block[11]
     if "KS" in block:
         assert record.extra["OptionalBlocks"] == {"KS": "00604B120F9292800000"}

@@ -27,6 +27,7 @@ from paycrypt.errors import ValidationError
 from paycrypt.service import pin_data
 from paycrypt.service.core import Service
 from paycrypt.store.sqlite import SqliteStore
+from tests.service.stored_keys import new_keycache
 from tests.service.test_dynamic_keys import (
     AES_KBPK,
     B_BLOCK,
@@ -50,7 +51,7 @@ GEN_VERIFY = {"Generate": True, "Verify": True}
 
 @pytest.fixture
 def svc(tmp_path) -> Service:
-    return Service(SqliteStore(tmp_path / "db"), secrets.token_bytes(32), ManualClock())
+    return Service(SqliteStore(tmp_path / "db"), new_keycache(), ManualClock())
 
 
 def visa_generate(svc: Service, pvk: str, kek_arn: str, wrapped: dict, fmt: str) -> dict:

@@ -562,7 +562,7 @@ def _ecdh_parties(svc: Service) -> tuple[str, str, Any, str]:
 
 def _partner_key(svc: Service, k3: str, partner: Any, shared_info: str) -> bytes:
     """The partner's side of the agreement: ECDH with the K3 public key, NIST SP 800-56C one-step KDF."""
-    private = serialization.load_der_private_key(svc.sealer.material(svc.store.get_key(k3)), password=None)
+    private = serialization.load_der_private_key(svc.keycache.material(svc.store.get_key(k3)), password=None)
     z = partner.exchange(ec.ECDH(), private.public_key())
     return ConcatKDFHash(hashes.SHA256(), 16, bytes.fromhex(shared_info)).derive(z)
 

@@ -21,6 +21,7 @@ from paycrypt.service.context import Caller, Context
 from paycrypt.service.core import Quotas, Service
 from paycrypt.service.replicator import ReplicationFailure, Replicator, hook_from_environment
 from paycrypt.store.sqlite import SqliteStore
+from tests.service.stored_keys import new_keycache
 
 CVK = {
     "KeyAlgorithm": "TDES_2KEY",
@@ -40,7 +41,9 @@ def master() -> bytes:
 def make_service(
     path: Path, master: bytes, clock: ManualClock | None = None, key_quota: int = 2000
 ) -> Service:
-    return Service(SqliteStore(path), master, clock or ManualClock(), Quotas(keys_per_region=key_quota))
+    return Service(
+        SqliteStore(path), new_keycache(master), clock or ManualClock(), Quotas(keys_per_region=key_quota)
+    )
 
 
 @pytest.fixture
@@ -81,7 +84,7 @@ def test_copy_then_sync(svc: Service, replicator: Replicator) -> None:
     assert statuses(svc, arn) == {WEST: "SYNCHRONIZED", EU: "SYNCHRONIZED"}
     replica = svc.store.get_key(replication.replica_arn(arn, WEST))
     primary = svc.store.get_key(arn)
-    assert svc.sealer.material(replica) == svc.sealer.material(primary)
+    assert svc.keycache.material(replica) == svc.keycache.material(primary)
     assert replica.key_id == primary.key_id and replica.region == WEST
     assert replicator.run_once() == 0  # nothing left to do
     keys.stop_key_usage(svc, ctx(svc), {"KeyIdentifier": arn})
@@ -245,7 +248,7 @@ def test_rules(svc: Service, replicator: Replicator) -> None:
 
 
 def test_service_regions_bound_replication(tmp_path: Path, master: bytes) -> None:
-    svc = Service(SqliteStore(tmp_path / "db"), master, ManualClock(), regions=(EAST, WEST))
+    svc = Service(SqliteStore(tmp_path / "db"), new_keycache(master), ManualClock(), regions=(EAST, WEST))
     with pytest.raises(ValidationError, match="eu-west-1 is not a region"):
         replication.plan_for_new_key(svc, ctx(svc), [EU], "SYMMETRIC_KEY")
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 
 import pytest
 
@@ -14,6 +13,7 @@ from paycrypt.service import aliases, card_validation, keys
 from paycrypt.service.context import Caller, Context
 from paycrypt.service.core import Quotas, Service
 from paycrypt.store.sqlite import SqliteStore
+from tests.service.stored_keys import new_keycache
 
 CVK = {
     "KeyAlgorithm": "TDES_2KEY",
@@ -27,7 +27,7 @@ CVK = {
 def svc(tmp_path) -> Service:
     return Service(
         SqliteStore(tmp_path / "db"),
-        secrets.token_bytes(32),
+        new_keycache(),
         ManualClock(),
         Quotas(keys_per_region=3, aliases_per_region=1),
     )
@@ -49,7 +49,7 @@ def test_create_generate_verify(svc) -> None:
             "GenerationAttributes": {"CardVerificationValue2": {"CardExpiryDate": "8701"}},
         },
     )
-    material = svc.sealer.material(svc.store.get_key(key["KeyArn"]))
+    material = svc.keycache.material(svc.store.get_key(key["KeyArn"]))
     assert out["ValidationData"] == cvv.cvv(material, "4123456789012345", "8701", "000")
     params = {
         "KeyIdentifier": key["KeyArn"],

@@ -97,7 +97,7 @@ def receive(svc: Service, ctx: Context, value: dict[str, Any]) -> Received:
         raise ValidationError(f"{PATH}: As2805KeyVariant {variant} gives {exc.message}") from None
     kek = _kek(svc, ctx, "ImportKey", value[ROLE], algorithm)
     try:
-        key = as2805.unwrap_key_cryptogram(svc.sealer.material(kek), value["WrappedKeyCryptogram"], variant)
+        key = as2805.unwrap_key_cryptogram(svc.keycache.material(kek), value["WrappedKeyCryptogram"], variant)
     except ValueError as exc:
         raise ValidationError(f"{PATH}.WrappedKeyCryptogram: {exc}.") from None
     key_rules.check_material_length(algorithm, len(key), f"{PATH}.WrappedKeyCryptogram")
@@ -120,7 +120,7 @@ def send(
     _require_tdes(attributes["KeyAlgorithm"], f"{label} KeyAlgorithm")
     kek = _kek(svc, ctx, "ExportKey", value[ROLE], attributes["KeyAlgorithm"])
     try:
-        cryptogram = as2805.wrap_key_cryptogram(svc.sealer.material(kek), material, variant)
+        cryptogram = as2805.wrap_key_cryptogram(svc.keycache.material(kek), material, variant)
     except ValueError as exc:
         raise ValidationError(f"{PATH}: {exc}.") from None
     return {

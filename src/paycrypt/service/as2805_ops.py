@@ -61,7 +61,7 @@ def generate_as2805_kek_validation(svc: Service, ctx: Context, params: dict[str,
     mode = unions.handler(OP, "KekValidationType", name, MODES)
     record = identifiers.resolve_key(svc.store, ctx, params["KeyIdentifier"])
     usage_rules.check_key(OP, name, record)
-    send, receive = mode(svc.sealer.material(record), params["RandomKeySendVariantMask"], attrs)
+    send, receive = mode(svc.keycache.material(record), params["RandomKeySendVariantMask"], attrs)
     return {
         "KeyArn": record.arn,
         "KeyCheckValue": record.key_check_value,

@@ -91,7 +91,7 @@ def _resolve(
     compute = unions.handler(op, union, name, table)
     record = identifiers.resolve_key(svc.store, ctx, params["KeyIdentifier"])
     usage_rules.check_key(op, name, record)
-    return record, compute, f"{union}.{name}", attrs, svc.sealer.material(record)
+    return record, compute, f"{union}.{name}", attrs, svc.keycache.material(record)
 
 
 def generate_card_validation_data(svc: Service, ctx: Context, params: dict[str, Any]) -> dict[str, Any]:

@@ -36,7 +36,7 @@ def get_public_key_certificate(svc: Service, ctx: Context, params: dict[str, Any
         }
     if key_class != "ASYMMETRIC_KEY_PAIR":
         raise ValidationError(f"Key {record.arn} is a {key_class}; only asymmetric keys have certificates.")
-    public_key = service_ca.private_key(svc.sealer.material(record)).public_key()
+    public_key = service_ca.private_key(svc, record).public_key()
     certificate, ca_certificate = service_ca.issue(svc, ctx, public_key, service_ca.KEY_CERTIFICATE_VALIDITY)
     return {
         "KeyCertificate": certificates.encode_for_api(certificate),
@@ -68,6 +68,6 @@ def get_certificate_signing_request(svc: Service, ctx: Context, params: dict[str
         name = certificates.subject_from_api({k: subject[k] for k in _SUBJECT_ORDER if subject.get(k)})
     except certificates.CertificateError as exc:
         raise ValidationError(f"CertificateSubject: {exc}.") from None
-    private_key = service_ca.private_key(svc.sealer.material(record))
+    private_key = service_ca.private_key(svc, record)
     csr = certificates.build_csr(private_key, name, params["SigningAlgorithm"])
     return {"CertificateSigningRequest": certificates.encode_for_api(csr)}

@@ -1,4 +1,4 @@
-"""The service object: the store, the sealer and the clock that every operation shares."""
+"""The service object: the store, the key cache (and its vault) and the clock every operation shares."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from paycrypt import defaults
 from paycrypt.clock import Clock
 from paycrypt.regions import DEFAULT_REGIONS
-from paycrypt.service.material import Sealer
 from paycrypt.store.base import Store
+from paycrypt.vault.base import Vault
+from paycrypt.vault.keycache import KeyCache
 
 
 @dataclass(frozen=True)
@@ -22,13 +23,14 @@ class Service:
     def __init__(
         self,
         store: Store,
-        master_key: bytes,
+        keycache: KeyCache,
         clock: Clock,
         quotas: Quotas | None = None,
         regions: tuple[str, ...] = DEFAULT_REGIONS,
     ) -> None:
         self.store = store
-        self.sealer = Sealer(master_key)
+        self.keycache = keycache  # clear keys, unsealed once; forget(arn) when a key changes
+        self.vault: Vault = keycache.vault  # seals new keys; never hands out its master key
         self.clock = clock
         self.quotas = quotas or Quotas()
         self.regions = regions  # the regions this deployment serves (requests and replication)

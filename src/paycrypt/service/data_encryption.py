@@ -42,7 +42,6 @@ WrappedKey.KeyCheckValueAlgorithm (the one a caller can compare with its own).
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,8 +50,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from paycrypt.crypto import emv_encryption, keygen, rsa_data, symmetric
-from paycrypt.service import dukpt_keys, dynamic_keys, identifiers, unions, usage_rules
+from paycrypt.crypto import emv_encryption, rsa_data, symmetric
+from paycrypt.service import dukpt_keys, dynamic_keys, identifiers, service_ca, unions, usage_rules
 from paycrypt.service.context import Context
 from paycrypt.service.core import Service
 from paycrypt.service.member_errors import invalid
@@ -147,12 +146,12 @@ def _asymmetric(job: Job) -> bytes:
     if padding is None and job.where.padding_required:
         raise invalid(job.where.member("PaddingType"), "ReEncryptData requires a PaddingType for RSA")
     if job.encrypting:
-        public = _rsa_public(job.key)
+        public = _rsa_public(job.svc, job.key)
         try:
             return rsa_data.encrypt(public, job.data, padding)
         except ValueError as exc:
             raise invalid(job.where.data, job.where.about_data(str(exc))) from None
-    private = _rsa_private(job.key)
+    private = _rsa_private(job.svc, job.key)
     try:
         return rsa_data.decrypt(private, job.data, padding)
     except ValueError as exc:  # says nothing about why (no padding oracle)
@@ -204,17 +203,9 @@ CIPHERS: dict[str, Run] = {
 }
 
 
-# --- RSA keys: a public key is parsed once per key material (a certificate costs milliseconds) ---
+# --- RSA keys: parsed once per key, in the key cache (a certificate costs milliseconds to parse) --
 
 
-def _load_private(der: bytes) -> rsa.RSAPrivateKey:
-    key = keygen.load_private_key(der)
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise TypeError("stored D1 key is not an RSA private key")
-    return key
-
-
-@functools.lru_cache(maxsize=256)
 def _load_public(material: bytes) -> rsa.RSAPublicKey:
     """An imported public key: DER SubjectPublicKeyInfo, or the X.509 certificate it came in."""
     try:
@@ -235,18 +226,23 @@ def _is_public_only(key: Key) -> bool:
     return key.attributes.get("KeyClass") == "PUBLIC_KEY"
 
 
-def _rsa_public(key: Key) -> rsa.RSAPublicKey:
+def _rsa_public(svc: Service, key: Key) -> rsa.RSAPublicKey:
+    assert key.record is not None  # an RSA key is always a stored key (no dynamic Asymmetric key)
     if _is_public_only(key):
-        return _load_public(key.material)
-    return _load_private(key.material).public_key()
+        return svc.keycache.derived(key.record, "rsa-public", _load_public)
+    return _rsa_private(svc, key).public_key()
 
 
-def _rsa_private(key: Key) -> rsa.RSAPrivateKey:
+def _rsa_private(svc: Service, key: Key) -> rsa.RSAPrivateKey:
+    assert key.record is not None
     if _is_public_only(key):
         raise invalid(
             "KeyIdentifier", f"key {key.arn} is a public key; decryption needs a key pair's private key"
         )
-    return _load_private(key.material)
+    private = service_ca.private_key(svc, key.record)
+    if not isinstance(private, rsa.RSAPrivateKey):
+        raise TypeError("stored D1 key is not an RSA private key")
+    return private
 
 
 # --- keys ---------------------------------------------------------------------------------------
@@ -272,7 +268,9 @@ def _key(
         return Key(working.material, working.attributes, working.arn, working.key_check_value, None)
     record = identifiers.resolve_key(svc.store, ctx, identifier)
     usage_rules.check_key(op, member, record, role)
-    return Key(svc.sealer.material(record), record.key_attributes, record.arn, record.key_check_value, record)
+    return Key(
+        svc.keycache.material(record), record.key_attributes, record.arn, record.key_check_value, record
+    )
 
 
 def _run(

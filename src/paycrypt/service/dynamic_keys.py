@@ -89,7 +89,7 @@ def _from_tr31(
     kek = identifiers.resolve_key(svc.store, ctx, key_identifier)
     usage_rules.check_key(PSEUDO_OPERATION, "Tr31KeyBlock", kek, "KEK")
     opened = key_blocks.unwrap(
-        svc.sealer.material(kek),
+        svc.keycache.material(kek),
         kek.key_attributes["KeyAlgorithm"],
         block,
         "WrappedKeyMaterial.Tr31KeyBlock",

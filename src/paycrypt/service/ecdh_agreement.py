@@ -19,9 +19,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from paycrypt.crypto import ecdh, keygen
+from paycrypt.crypto import ecdh
 from paycrypt.errors import ValidationError
-from paycrypt.service import identifiers, key_blocks, key_rules, trust, usage_rules
+from paycrypt.service import identifiers, key_blocks, key_rules, service_ca, trust, usage_rules
 from paycrypt.service.context import Context
 from paycrypt.service.core import Service
 from paycrypt.store.records import KeyRecord
@@ -63,7 +63,7 @@ def derive(
         role="CertificateAuthorityPublicKeyIdentifier",
         certificate_member=f"{path}.PublicKeyCertificate",
     )
-    private_key = keygen.load_private_key(svc.sealer.material(record))
+    private_key = service_ca.private_key(svc, record)
     try:
         key = ecdh.derive_key(
             private_key,  # type: ignore[arg-type]

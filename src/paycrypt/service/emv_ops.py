@@ -63,7 +63,7 @@ def _keys(
     svc: Service, record: KeyRecord, params: dict[str, Any], member: str, attrs: dict[str, Any]
 ) -> tuple[bytes, bytes]:
     """(AC key, ARPC key) for the member's derivation inputs."""
-    imk = svc.sealer.material(record)
+    imk = svc.keycache.material(record)
     try:
         icc_mk = emv_keys.derive_icc_master_key(
             imk, attrs["PrimaryAccountNumber"], attrs["PanSequenceNumber"], params["MajorKeyDerivationMode"]
@@ -146,7 +146,7 @@ PIN_CHANGE = "GenerateMacEmvPinChange"
 
 def _clear_pin(svc: Service, record: KeyRecord, fmt: str, block: str, pan: str) -> str:
     try:
-        return pinblock.decrypt_pin(svc.sealer.material(record), fmt, block, pan)
+        return pinblock.decrypt_pin(svc.keycache.material(record), fmt, block, pan)
     except ValueError:
         raise ValidationError(PIN_BLOCK_INVALID) from None
 
@@ -178,8 +178,8 @@ def generate_mac_emv_pin_change(svc: Service, ctx: Context, params: dict[str, An
     try:
         result = emv_pin_change.generate_mac_emv_pin_change(
             member,
-            imk_smi=svc.sealer.material(smi),
-            imk_smc=svc.sealer.material(smc),
+            imk_smi=svc.keycache.material(smi),
+            imk_smc=svc.keycache.material(smc),
             major_mode=attrs["MajorKeyDerivationMode"],
             pan=pan,
             psn=attrs["PanSequenceNumber"],
@@ -187,7 +187,7 @@ def generate_mac_emv_pin_change(svc: Service, ctx: Context, params: dict[str, An
             message_data=params["MessageData"],
             application_cryptogram=attrs.get("ApplicationCryptogram"),
             application_transaction_counter=attrs.get("ApplicationTransactionCounter"),
-            imk_ac=None if imk_ac is None else svc.sealer.material(imk_ac),
+            imk_ac=None if imk_ac is None else svc.keycache.material(imk_ac),
             current_pin=current_pin,
             mode=attrs.get("Mode"),
             padding_type=attrs.get("PinBlockPaddingType"),

@@ -112,7 +112,7 @@ def _outgoing(svc: Service, record: KeyRecord, attributes: dict[str, Any]) -> Ou
         )
     if not record.exportable:
         raise ValidationError(f"Key {record.arn} is not exportable.")
-    material = svc.sealer.material(record)
+    material = svc.keycache.material(record)
     if kcv_algorithm is None:
         kcv, kcv_algorithm = record.key_check_value, record.key_check_value_algorithm
     else:
@@ -130,7 +130,7 @@ def _outgoing(svc: Service, record: KeyRecord, attributes: dict[str, Any]) -> Ou
 def _initial_key(svc: Service, record: KeyRecord, ksn_hex: str, kcv_algorithm: str | None) -> Outgoing:
     usage_rules.check_key(OP, "ExportDukptInitialKey", record, "ExportKeyIdentifier")
     algorithm = record.key_attributes["KeyAlgorithm"]
-    bdk = svc.sealer.material(record)
+    bdk = svc.keycache.material(record)
     expected = 20 if algorithm == "TDES_2KEY" else 24
     if len(ksn_hex) != expected:
         raise ValidationError(f"{IPEK_MEMBER} must be {expected} hex characters for a {algorithm} BDK.")
@@ -176,7 +176,11 @@ def _tr31(svc: Service, ctx: Context, value: dict[str, Any], out: Outgoing) -> d
     kek = identifiers.resolve_key(svc.store, ctx, value["WrappingKeyIdentifier"])
     usage_rules.check_key(OP, "Tr31KeyBlock", kek, "WrappingKeyIdentifier")
     block = wrap_block(
-        svc.sealer.material(kek), kek.key_attributes["KeyAlgorithm"], out, value.get("KeyBlockHeaders"), path
+        svc.keycache.material(kek),
+        kek.key_attributes["KeyAlgorithm"],
+        out,
+        value.get("KeyBlockHeaders"),
+        path,
     )
     return {"WrappingKeyArn": kek.arn, "WrappedKeyMaterialFormat": "TR31_KEY_BLOCK", "KeyMaterial": block}
 

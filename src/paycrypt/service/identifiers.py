@@ -4,7 +4,9 @@ A key identifier may be a key ARN, an alias ARN or an alias name. An ARN of anot
 region than the caller's resolves to nothing (ResourceNotFoundException), as on AWS, where such
 a key is simply not visible to the caller's regional endpoint, with one exception: a key ARN of
 another account in the caller's region that the authorizer allowed for this request through the
-key's resource policy (`Context.shared`). Alias names and alias ARNs stay per account.
+key's resource policy (`Context.shared`). Alias names and alias ARNs stay per account. (A key
+ARN of another account that the authorizer did not allow never gets here: it is
+AccessDeniedException there, `auth.authorize`.)
 """
 
 from __future__ import annotations

@@ -176,7 +176,7 @@ def _tr31(svc: Service, ctx: Context, value: dict[str, Any]) -> Imported:
     kek = identifiers.resolve_key(svc.store, ctx, value["WrappingKeyIdentifier"])
     usage_rules.check_key(OP, "Tr31KeyBlock", kek, "WrappingKeyIdentifier")
     opened = key_blocks.unwrap(
-        svc.sealer.material(kek),
+        svc.keycache.material(kek),
         kek.key_attributes["KeyAlgorithm"],
         value["WrappedKeyBlock"],
         f"{path}.WrappedKeyBlock",

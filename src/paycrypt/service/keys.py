@@ -97,7 +97,7 @@ def store_key(svc: Service, ctx: Context, new: NewKey) -> KeyRecord:
         key_block="",
         extra=dict(new.extra),
     )
-    record.key_block = svc.sealer.seal(record, new.material)
+    record.key_block = svc.vault.seal(record, new.material)
     with svc.store.transaction():
         _check_key_quota(svc, ctx)
         svc.store.insert_key(record)
@@ -181,7 +181,7 @@ def purge_due(svc: Service, now: dt.datetime) -> list[str]:
             svc.store.delete_key(record.arn)
             svc.store.unassign_aliases(record.arn)
             replication.on_purged(svc, record)
-        svc.sealer.forget(record.arn)
+        svc.keycache.forget(record.arn)
         purged.append(record.arn)
     return purged
 
@@ -197,10 +197,16 @@ def _not_pending(svc: Service, ctx: Context, identifier: str, operation: str) ->
 
 
 def _save(svc: Service, record: KeyRecord) -> KeyRecord:
-    """Store a changed key and, for a primary, queue its sync to every replica, atomically."""
+    """Store a changed key and, for a primary, queue its sync to every replica, atomically.
+
+    Its clear material leaves the key cache: a key deleted or stopped keeps none in memory, and
+    one started or restored is unsealed again on its next use.
+    """
     with svc.store.transaction():
         svc.store.update_key(record)
-        return replication.propagate(svc, record)
+        saved = replication.propagate(svc, record)
+    svc.keycache.forget(record.arn)
+    return saved
 
 
 def _check_key_quota(svc: Service, ctx: Context) -> None:

@@ -62,7 +62,7 @@ Tag = Callable[[MacRequest], bytes]
 
 def _algorithm(request: MacRequest) -> bytes:
     algorithm = request.value
-    key = request.svc.sealer.material(request.record)
+    key = request.svc.keycache.material(request.record)
     if algorithm == "AS2805_4_1":
         full = as2805.generate_mac(key, request.message.hex(), as2805.MAC_BLOCK)
         return bytes.fromhex(full)
@@ -77,7 +77,7 @@ def _emv(request: MacRequest) -> bytes:
     derivation_name, derivation_value = unions.member(attrs["SessionKeyDerivationValue"])
     try:
         tag = emv_mac.generate_emv_mac(
-            request.svc.sealer.material(request.record),
+            request.svc.keycache.material(request.record),
             attrs["MajorKeyDerivationMode"],
             attrs["PrimaryAccountNumber"],
             attrs["PanSequenceNumber"],

@@ -143,7 +143,7 @@ def _pin_key(svc: Service, ctx: Context, params: dict[str, Any], op: str, member
     record = identifiers.resolve_key(svc.store, ctx, params[role])
     usage_rules.check_key(op, member, record, role)
     return PinKey(
-        svc.sealer.material(record),
+        svc.keycache.material(record),
         _family(record.key_attributes["KeyAlgorithm"]),
         record.arn,
         record.key_check_value,
@@ -177,7 +177,7 @@ def _pvk(
 ) -> tuple[KeyRecord, bytes]:
     record = identifiers.resolve_key(svc.store, ctx, identifier)
     usage_rules.check_key(op, member, record, role)
-    return record, svc.sealer.material(record)
+    return record, svc.keycache.material(record)
 
 
 def _pin_length(params: dict[str, Any]) -> int:

@@ -161,7 +161,7 @@ def _pin_key(svc: Service, ctx: Context, params: dict[str, Any], side: Side) -> 
             type_path=f"{member}.DukptKeyDerivationType",
         )
         return PinKey(derived.key, derived.family, record.arn, record.key_check_value)
-    material = svc.sealer.material(record)
+    material = svc.keycache.material(record)
     if member == "IncomingAs2805Attributes":
         return PinKey(_session_pin_key(material, params[member]), "TDES", record.arn, record.key_check_value)
     return PinKey(

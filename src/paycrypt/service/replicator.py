@@ -118,6 +118,8 @@ class Replicator:
                     self._copy(job, primary)
                 else:
                     self._sync(job, primary, replica)
+            # The replica was deleted, or stopped or deleted with its primary: none of it is kept.
+            self.svc.keycache.forget(replication.replica_arn(job.primary_arn, job.region))
             log.info("replicated %s to %s (%s)", job.primary_arn, job.region, action)
             self._record(job)
             return True
@@ -140,14 +142,13 @@ class Replicator:
         if replica is not None:
             self.svc.store.delete_key(replica.arn)
             self.svc.store.unassign_aliases(replica.arn)
-            self.svc.sealer.forget(replica.arn)
         if self.svc.store.finish_replication_job(job.seq) and primary is not None:
             current = state.regions(primary).get(job.region)
             if current is not None and current["Status"] == state.DELETE_IN_PROGRESS:
                 self.svc.store.update_key(state.without_region(primary, job.region))
 
     def _copy(self, job: ReplicationJob, primary: KeyRecord) -> None:
-        material = self.svc.sealer.material(primary)
+        material = self.svc.keycache.material(primary)
         ctx = self._context(primary, job.region)
         new = keys.NewKey(
             attributes=primary.key_attributes,

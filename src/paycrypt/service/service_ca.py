@@ -47,14 +47,16 @@ KEY_CERTIFICATE_VALIDITY = dt.timedelta(days=90)
 BACKDATE = dt.timedelta(hours=1)
 CA_ALGORITHMS = {"RSA": "RSA_4096", "ECC": "ECC_NIST_P521"}
 _TOKEN_ALPHABET = string.ascii_lowercase + string.digits
+PRIVATE_KEY = "private-key"  # the key cache's kind for a parsed private key
 
 
 def _name(ctx: Context, resource: str) -> str:
     return f"{identifiers.ARN_PREFIX}{ctx.region}:{ctx.account}:{resource}"
 
 
-def private_key(pkcs8: bytes) -> certificates.PrivateKey:
-    return keygen.load_private_key(pkcs8)
+def private_key(svc: Service, record: KeyRecord) -> certificates.PrivateKey:
+    """The parsed private key of a stored key pair, kept in the key cache with its material."""
+    return svc.keycache.derived(record, PRIVATE_KEY, keygen.load_private_key)
 
 
 def _record(
@@ -80,7 +82,7 @@ def _record(
         key_block="",
         extra=extra,
     )
-    record.key_block = svc.sealer.seal(record, material)
+    record.key_block = svc.vault.seal(record, material)
     return record
 
 
@@ -96,7 +98,7 @@ def authority(svc: Service, ctx: Context, family: str) -> tuple[x509.Certificate
         algorithm = CA_ALGORITHMS[family]
         material = keygen.generate(algorithm)
         certificate = certificates.create_ca(
-            private_key(material),
+            keygen.load_private_key(material),
             certificates.service_ca_name(ctx.account),
             not_before=ctx.now - BACKDATE,
             validity=CA_VALIDITY,
@@ -113,7 +115,7 @@ def authority(svc: Service, ctx: Context, family: str) -> tuple[x509.Certificate
         )
         record = svc.store.get_exchange_key(name)  # another server may have made it first
         assert record is not None
-    return _certificate(record), private_key(svc.sealer.material(record))
+    return _certificate(record), private_key(svc, record)
 
 
 def _certificate(record: KeyRecord) -> x509.Certificate:
@@ -149,7 +151,7 @@ class Token:
     record: KeyRecord
 
     def private_key(self, svc: Service) -> certificates.PrivateKey:
-        return private_key(svc.sealer.material(self.record))
+        return private_key(svc, self.record)
 
 
 _TOKEN_USAGE = {
@@ -173,7 +175,7 @@ def make_token(
     token_id = f"{direction}-token-" + "".join(secrets.choice(_TOKEN_ALPHABET) for _ in range(16))
     valid_until = ctx.now + TOKEN_VALIDITY
     material = keygen.generate(algorithm)
-    certificate, _ = issue(svc, ctx, private_key(material).public_key(), TOKEN_VALIDITY)
+    certificate, _ = issue(svc, ctx, keygen.load_private_key(material).public_key(), TOKEN_VALIDITY)
     usage, modes = _TOKEN_USAGE[direction]
     attributes = {
         "KeyUsage": usage,
@@ -250,7 +252,7 @@ def tr34_key_pair(
     record = identifiers.resolve_key(svc.store, ctx, key_id)
     usage_rules.check_key(operation, "Tr34KeyBlock", record, key_member)
     certificate = trust.load(value[certificate_member], f"{path}.{certificate_member}")
-    own_key = private_key(svc.sealer.material(record))
+    own_key = private_key(svc, record)
     if not certificates.same_public_key(certificate.public_key(), own_key):  # type: ignore[arg-type]
         raise ValidationError(f"{path}.{certificate_member} does not hold the public key of {record.arn}.")
     try:

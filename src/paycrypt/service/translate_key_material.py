@@ -69,7 +69,7 @@ def translate_key_material(svc: Service, ctx: Context, params: dict[str, Any]) -
     )
     headers = {"KeyVersion": header.key_version_number}
     block = exporting.wrap_block(
-        svc.sealer.material(kek),
+        svc.keycache.material(kek),
         kek.key_attributes["KeyAlgorithm"],
         out,
         headers,

@@ -1,1 +1,4 @@
-"""The master key that protects every stored key."""
+"""The vault: seals key material into stored key blocks and unseals it, never handing out the
+master key (`base.Vault`); the X9.143 storage block every vault writes (`blocks`); the default
+vault, a master key in a local file (`local`); and the one bounded cache of unsealed key material
+and what is derived from it (`keycache`)."""

@@ -1,4 +1,4 @@
-"""The default master-key provider: a 32-byte AES-256 key in a local file, mode 0600.
+"""The default vault: an AES-256 master key in a local file, mode 0600, held in this process.
 
 `master.key` only ever appears whole: the key is written and fsynced in a temporary file of its
 own, which is then hard-linked to `master.key`. A crash at any step leaves either no `master.key`
@@ -14,17 +14,51 @@ import os
 import secrets
 from pathlib import Path
 
+from paycrypt.errors import InternalServer
+from paycrypt.store.records import KeyRecord
+from paycrypt.vault import blocks
+
 KEY_BYTES = 32
 TEMP_SUFFIX = ".tmp"
 
 
-class LocalKeyFileVault:
+class MasterKeyVault:
+    """A vault whose master key is in this process's memory: it seals and unseals with it and
+    gives it to no one. Blocks written before they named their key (no KP) are under this key:
+    until master-key rotation there has only ever been one."""
+
+    def __init__(self, master_key: bytes) -> None:
+        if len(master_key) != KEY_BYTES:
+            raise ValueError(f"the master key must be {KEY_BYTES} bytes (AES-256)")
+        self._master_key = master_key
+        self._key_id = blocks.check_value(master_key)
+
+    @property
+    def key_id(self) -> str:
+        return self._key_id
+
+    def seal(self, record: KeyRecord, material: bytes) -> str:
+        return blocks.seal(self._master_key, record, material)
+
+    def unseal(self, record: KeyRecord, block: str) -> bytes:
+        if self.sealed_by(block) != self._key_id:
+            raise InternalServer("Stored key material is sealed under a master key this vault does not hold.")
+        return blocks.unseal(self._master_key, record, block)
+
+    def sealed_by(self, block: str) -> str:
+        named = blocks.sealed_under(block)
+        return self._key_id if named is None else named
+
+    def reseal(self, record: KeyRecord, block: str) -> str:
+        return self.seal(record, self.unseal(record, block))
+
+
+class LocalKeyFileVault(MasterKeyVault):
+    """The master key of `path`, created there (crash-safe, see above) on first start."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._key = _load_or_create(path)
-
-    def master_key(self) -> bytes:
-        return self._key
+        super().__init__(_load_or_create(path))
 
 
 def _load_or_create(path: Path) -> bytes:

@@ -5,13 +5,19 @@ uvicorn closes an idle kept-alive connection, but nothing else: a connection tha
 its request head, or sends less body than its Content-Length, stays open for ever. Its
 `limit_concurrency` does not help: it is checked only once a request head is complete (an idle
 socket is counted but never closed), and its refusal is a plain-text 503. So paycrypt serves HTTP
-with `GuardedProtocol`, uvicorn's httptools protocol with three additions:
+with `GuardedProtocol`, uvicorn's httptools protocol with four additions:
 
 - **time limits**: the request head must arrive within `head_timeout` seconds (counted from the
   accept, or from the first byte of a later request on a kept-alive connection; a TLS handshake
   is part of the head), and the body within `body_timeout` seconds of the end of the head. Past
   either the client gets 408 RequestTimeoutException and the connection is closed (silently if
   it never sent a byte, as for an idle kept-alive connection).
+- **a cap on the request head's size**: at most `max_head_bytes` (16 KiB, uvicorn's own limit
+  for its h11 parser, `h11_max_incomplete_event_size`) from the first byte of a request to the end
+  of its head. httptools has no such limit: it gathers a header value by concatenation until the
+  value ends, so four clients sending one endless header held over 100 MB and stalled the event
+  loop for seconds. Past the limit the client gets 431 RequestHeaderFieldsTooLargeException and
+  the connection is closed; no part of that request reaches the application.
 - **a cap on open connections**: a connection accepted while `max_connections` are open is
   answered 503 ServiceUnavailableException at once, without reading its request, and closed
   (over TLS it is closed before the handshake: answering would need one).
@@ -59,6 +65,7 @@ class ConnectionLimits:
     body_timeout: float = defaults.REQUEST_BODY_TIMEOUT
     max_connections: int = defaults.MAX_CONNECTIONS
     tls: ssl.SSLContext | None = None
+    max_head_bytes: int = defaults.MAX_REQUEST_HEAD_BYTES
 
 
 @dataclass
@@ -70,6 +77,7 @@ class Gate:
     lingering: int = 0  # refused connections still draining their request
     refused: int = 0  # connections refused since start (for the log and the tests)
     timed_out: dict[str, int] = field(default_factory=lambda: {HEAD: 0, BODY: 0})
+    oversized: int = 0  # request heads refused for their size
 
 
 def _ssl_protocol(loop: asyncio.AbstractEventLoop) -> type:
@@ -95,7 +103,10 @@ class GuardedProtocol(HttpToolsProtocol):
         super().__init__(config, server_state, app_state, _loop)
         self.gate = gate
         self._slot = False  # whether this connection counts in gate.open
-        self._refusing = False
+        self._refusing = False  # whether what the client sends is dropped unread
+        self._lingering = False  # whether this connection counts in gate.lingering
+        self._head_bytes = 0  # bytes of the current request head received so far
+        self._head_tail = b""  # its last three bytes, to find a CRLF CRLF split across reads
         self._deadline: asyncio.TimerHandle | None = None
         self._phase: str | None = None  # HEAD or BODY while a time limit runs
         self._raw: asyncio.Transport | None = None  # the TCP transport (under TLS, the one below it)
@@ -146,11 +157,11 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._release()
-        if self._refusing:
+        if self._lingering:
             self.gate.lingering -= 1
-            self._refusing = False
-            return
-        if self.transport is None:  # closed during the TLS handshake: uvicorn never saw it
+            self._lingering = False
+        self._refusing = False
+        if self.transport is None:  # refused at the cap, or closed in the TLS handshake: uvicorn never saw it
             return
         answering = self._answering
         if answering is not None and not answering.response_complete:
@@ -169,9 +180,59 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def data_received(self, data: bytes) -> None:
         if self._refusing:
-            return  # a refused client's request: read so that closing does not reset the 503
+            return  # a refused client's request: read so that closing does not reset the answer
         self._received = True
+        if self._phase != BODY and self._head_overflows(data):
+            self._refuse_head()
+            return
         super().data_received(data)
+
+    def _head_overflows(self, data: bytes) -> bool:
+        """Whether `data` takes the request head past `max_head_bytes` without ending it.
+
+        Counted before the parser sees the bytes and reset when a head is complete, so a read that
+        ends a head and carries body bytes after it counts only while the head lasts."""
+        room = self.gate.limits.max_head_bytes - self._head_bytes
+        if len(data) > room and b"\r\n\r\n" not in self._head_tail + data[: max(room, 0)]:
+            return True
+        self._head_bytes += len(data)
+        self._head_tail = (self._head_tail + data)[-3:]
+        return False
+
+    def _refuse_head(self) -> None:
+        """431 and close: the head is too long to read, and nothing of it reaches the application."""
+        gate = self.gate
+        gate.oversized += 1
+        self._disarm()
+        transport = self.transport
+        earlier = self.cycle
+        if earlier is not None and not earlier.response_complete:
+            transport.close()  # a pipelined head: never cut into the answer to the request before it
+            return
+        transport.write(
+            raw_error_response(
+                431,
+                "RequestHeaderFieldsTooLargeException",
+                f"The request head exceeds {gate.limits.max_head_bytes} bytes.",
+            )
+        )
+        if gate.limits.tls is not None:
+            transport.close()  # TLS has no half-close; close_notify follows the answer
+            return
+        self._linger(transport)
+
+    def _linger(self, transport: asyncio.Transport) -> None:
+        """Half-close after an answer and drop what the client still sends for up to REFUSAL_LINGER
+        seconds, so that it reads the answer rather than a reset (at most MAX_LINGERING at once)."""
+        gate = self.gate
+        if gate.lingering >= MAX_LINGERING:
+            transport.close()
+            return
+        gate.lingering += 1
+        self._lingering = True
+        self._refusing = True
+        transport.write_eof()
+        self.loop.call_later(REFUSAL_LINGER, transport.close)
 
     # --- the cap ------------------------------------------------------------------------------
 
@@ -194,13 +255,7 @@ class GuardedProtocol(HttpToolsProtocol):
                 f"The server has {gate.limits.max_connections} open connections, its limit; retry later.",
             )
         )
-        if gate.lingering >= MAX_LINGERING:
-            transport.close()
-            return
-        gate.lingering += 1
-        self._refusing = True
-        transport.write_eof()
-        self.loop.call_later(REFUSAL_LINGER, transport.close)
+        self._linger(transport)
 
     # --- time limits --------------------------------------------------------------------------
 
@@ -222,6 +277,7 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         answering = self.cycle
+        self._head_bytes, self._head_tail = 0, b""
         super().on_headers_complete()
         if answering is not None and answering is not self.cycle and not answering.response_complete:
             self._answering = answering  # a pipelined request: uvicorn queued it behind this one

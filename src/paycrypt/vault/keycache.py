@@ -1,0 +1,105 @@
+"""The one cache of clear key material: unsealed keys, and what is derived from them.
+
+Unsealing costs a key-block unwrap (and, with a key in an HSM, a call to the token); parsing an
+RSA private key costs milliseconds of key checks; a DUKPT transaction secret costs up to 16
+cipher steps. Each is done once per key and kept here, and nowhere else: no module keeps clear
+key material in a global, so this one place bounds it and forgets it.
+
+- Entries are the material of a key (`material`) and objects derived from it (`derived`: a parsed
+  private key, a DUKPT transaction secret per KSN), each keyed by the key's ARN and a kind.
+- Bounded: at most `entries` entries in all; inserting one more evicts the least recently used
+  one, one at a time.
+- `forget(arn)` drops every entry of a key. The service calls it when a key stops being usable
+  or changes hands: DeleteKey, StopKeyUsage (every change of a key's state), purge, a replica's
+  update or deletion, and (later) master-key rotation.
+- An entry is served only for the block it was unsealed from: a record whose key block changed
+  (re-sealed under a new master key, possibly by another node) misses and unseals again.
+- Thread-safe: one lock around the table. Unsealing and deriving run outside it, so a slow unseal
+  does not hold up hits; a value computed while `forget` ran is returned but not kept, so a key
+  forgotten mid-request is not cached again by that request.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any, NamedTuple, TypeVar
+
+from paycrypt.defaults import KEY_CACHE_ENTRIES
+from paycrypt.store.records import KeyRecord
+from paycrypt.vault.base import Vault
+
+MATERIAL = "material"
+
+T = TypeVar("T")
+EntryKey = tuple[str, Hashable]  # (key ARN, kind)
+
+
+class _Entry(NamedTuple):
+    block: str  # the key block the value comes from
+    value: Any
+
+
+class KeyCache:
+    def __init__(self, vault: Vault, entries: int = KEY_CACHE_ENTRIES) -> None:
+        if entries < 1:
+            raise ValueError("the key cache holds at least one entry")
+        self.vault = vault
+        self.entries = entries
+        self._table: OrderedDict[EntryKey, _Entry] = OrderedDict()
+        self._by_arn: dict[str, set[EntryKey]] = {}
+        self._lock = threading.Lock()
+        self._forgets = 0  # forget() calls so far: a value computed across one is not kept
+
+    def material(self, record: KeyRecord) -> bytes:
+        """The clear key of `record`, unsealed by the vault on first use."""
+        return self._get(record, MATERIAL, lambda: self.vault.unseal(record, record.key_block))
+
+    def derived(self, record: KeyRecord, kind: Hashable, build: Callable[[bytes], T]) -> T:
+        """`build(material)`, once per key and `kind` (e.g. "rsa-private", ("dukpt", ksn)).
+
+        An exception from `build` (bad input) propagates and nothing is kept.
+        """
+        return self._get(record, kind, lambda: build(self.material(record)))
+
+    def forget(self, arn: str) -> None:
+        """Drop every entry of the key `arn`; its next use unseals again."""
+        with self._lock:
+            self._forgets += 1
+            for entry_key in self._by_arn.pop(arn, ()):
+                del self._table[entry_key]
+
+    def holds(self, arn: str) -> bool:
+        """Whether anything of the key `arn` is cached."""
+        with self._lock:
+            return arn in self._by_arn
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._table)
+
+    def _get(self, record: KeyRecord, kind: Hashable, make: Callable[[], T]) -> T:
+        entry_key = (record.arn, kind)
+        with self._lock:
+            entry = self._table.get(entry_key)
+            if entry is not None and entry.block == record.key_block:
+                self._table.move_to_end(entry_key)
+                return entry.value  # type: ignore[no-any-return]
+            forgets = self._forgets
+        value = make()
+        with self._lock:
+            if self._forgets == forgets:
+                self._put(entry_key, record.key_block, value)
+        return value
+
+    def _put(self, entry_key: EntryKey, block: str, value: object) -> None:
+        self._table[entry_key] = _Entry(block, value)
+        self._table.move_to_end(entry_key)
+        self._by_arn.setdefault(entry_key[0], set()).add(entry_key)
+        if len(self._table) > self.entries:
+            evicted, _ = self._table.popitem(last=False)
+            same_key = self._by_arn[evicted[0]]
+            same_key.discard(evicted)
+            if not same_key:
+                del self._by_arn[evicted[0]]

@@ -1,0 +1,167 @@
+"""Clear key material leaves the key cache when a key stops being usable: DeleteKey, StopKeyUsage,
+purge, a replica's update or deletion. Counted at the vault: the next use of such a key (once it is
+usable again) unseals it again. Everything derived from the key goes with it: DUKPT transaction
+secrets and parsed private keys."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from paycrypt.clock import ManualClock
+from paycrypt.service import card_validation, data_encryption, keys, replication
+from paycrypt.service.core import Service
+from paycrypt.service.replicator import Replicator
+from paycrypt.store.sqlite import SqliteStore
+from paycrypt.vault.keycache import KeyCache
+from tests.service.test_replication_service import WEST, create, ctx
+from tests.vault.test_keycache import CountingVault
+
+PAN = "4123456789012345"
+
+
+@pytest.fixture
+def vault() -> CountingVault:
+    return CountingVault()
+
+
+@pytest.fixture
+def svc(tmp_path: Path, vault: CountingVault) -> Service:
+    return Service(SqliteStore(tmp_path / "db"), KeyCache(vault), ManualClock())
+
+
+def cvv2(svc: Service, arn: str) -> str:
+    params = {
+        "KeyIdentifier": arn,
+        "PrimaryAccountNumber": PAN,
+        "GenerationAttributes": {"CardVerificationValue2": {"CardExpiryDate": "1230"}},
+    }
+    return card_validation.generate_card_validation_data(svc, ctx(svc, arn.split(":")[3]), params)[
+        "ValidationData"
+    ]
+
+
+def identifier(arn: str) -> dict[str, str]:
+    return {"KeyIdentifier": arn}
+
+
+def test_delete_key_forgets_and_a_restored_key_is_unsealed_again(svc: Service, vault: CountingVault) -> None:
+    arn = create(svc)
+    value = cvv2(svc, arn)
+    cvv2(svc, arn)
+    assert vault.unseals[arn] == 1 and svc.keycache.holds(arn)
+    keys.delete_key(svc, ctx(svc), identifier(arn))
+    assert not svc.keycache.holds(arn)
+    keys.restore_key(svc, ctx(svc), identifier(arn))
+    keys.start_key_usage(svc, ctx(svc), identifier(arn))
+    assert cvv2(svc, arn) == value and vault.unseals[arn] == 2
+
+
+def test_stop_key_usage_forgets(svc: Service, vault: CountingVault) -> None:
+    arn = create(svc)
+    value = cvv2(svc, arn)
+    keys.stop_key_usage(svc, ctx(svc), identifier(arn))
+    assert not svc.keycache.holds(arn)
+    keys.start_key_usage(svc, ctx(svc), identifier(arn))
+    assert cvv2(svc, arn) == value and vault.unseals[arn] == 2
+
+
+def test_purge_forgets(svc: Service, vault: CountingVault) -> None:
+    """A request that read the key just before DeleteKey may cache it again; the purge drops it."""
+    arn = create(svc)
+    keys.delete_key(svc, ctx(svc), {**identifier(arn), "DeleteKeyInDays": 3})
+    svc.keycache.material(svc.store.get_key(arn))  # that late request
+    assert svc.keycache.holds(arn)
+    svc.clock.advance(dt.timedelta(days=4))
+    assert keys.purge_due(svc, svc.clock.now()) == [arn]
+    assert not svc.keycache.holds(arn) and len(svc.keycache) == 0
+
+
+def test_a_replica_is_forgotten_when_the_replicator_updates_or_deletes_it(
+    svc: Service, vault: CountingVault
+) -> None:
+    replicator = Replicator(svc, clock=svc.clock)
+    arn = create(svc, [WEST])
+    assert replicator.run_once() == 1
+    replica = replication.replica_arn(arn, WEST)
+    value = cvv2(svc, replica)
+    assert svc.keycache.holds(replica)
+    keys.stop_key_usage(svc, ctx(svc), identifier(arn))  # the primary's change reaches the replica...
+    assert svc.keycache.holds(replica)  # ...only when the replicator applies it
+    assert replicator.run_once() == 1
+    assert not svc.keycache.holds(replica)
+    keys.start_key_usage(svc, ctx(svc), identifier(arn))
+    assert replicator.run_once() == 1
+    assert cvv2(svc, replica) == value and vault.unseals[replica] == 2
+    keys.delete_key(svc, ctx(svc), {**identifier(arn), "DeleteKeyInDays": 3})
+    svc.keycache.material(svc.store.get_key(replica))  # a late request on the replica
+    svc.clock.advance(dt.timedelta(days=4))
+    assert keys.purge_due(svc, svc.clock.now()) == [arn]  # the replica's deletion is queued
+    assert svc.keycache.holds(replica)
+    assert replicator.run_once() == 1
+    assert svc.store.get_key(replica) is None and not svc.keycache.holds(replica)
+
+
+def test_dukpt_secrets_and_parsed_private_keys_go_with_their_key(svc: Service, vault: CountingVault) -> None:
+    c = ctx(svc)
+    bdk = keys.create_key(
+        svc,
+        c,
+        {
+            "KeyAttributes": {
+                "KeyAlgorithm": "AES_128",
+                "KeyUsage": "TR31_B0_BASE_DERIVATION_KEY",
+                "KeyClass": "SYMMETRIC_KEY",
+                "KeyModesOfUse": {"DeriveKey": True},
+            },
+            "Exportable": True,
+        },
+    )["Key"]["KeyArn"]
+    pair = keys.create_key(
+        svc,
+        c,
+        {
+            "KeyAttributes": {
+                "KeyAlgorithm": "RSA_2048",
+                "KeyUsage": "TR31_D1_ASYMMETRIC_KEY_FOR_DATA_ENCRYPTION",
+                "KeyClass": "ASYMMETRIC_KEY_PAIR",
+                "KeyModesOfUse": {"Encrypt": True, "Decrypt": True, "Wrap": True, "Unwrap": True},
+            },
+            "Exportable": True,
+        },
+    )["Key"]["KeyArn"]
+    for ksn in ("123456789012345600000001", "123456789012345600000002"):
+        data_encryption.encrypt_data(
+            svc,
+            c,
+            {
+                "KeyIdentifier": bdk,
+                "PlainText": "00112233445566778899AABBCCDDEEFF",
+                "EncryptionAttributes": {"Dukpt": {"KeySerialNumber": ksn, "Mode": "ECB"}},
+            },
+        )
+    sealed = data_encryption.encrypt_data(
+        svc,
+        c,
+        {
+            "KeyIdentifier": pair,
+            "PlainText": "00112233",
+            "EncryptionAttributes": {"Asymmetric": {"PaddingType": "OAEP_SHA256"}},
+        },
+    )["CipherText"]
+    assert len(svc.keycache) == 5  # BDK, its two transaction secrets; the pair, its parsed key
+    for arn in (bdk, pair):
+        keys.delete_key(svc, c, identifier(arn))
+        assert not svc.keycache.holds(arn)
+    assert len(svc.keycache) == 0
+    keys.restore_key(svc, c, identifier(pair))
+    keys.start_key_usage(svc, c, identifier(pair))
+    decrypt = {
+        "KeyIdentifier": pair,
+        "CipherText": sealed,
+        "DecryptionAttributes": {"Asymmetric": {"PaddingType": "OAEP_SHA256"}},
+    }
+    assert data_encryption.decrypt_data(svc, c, decrypt)["PlainText"] == "00112233"
+    assert vault.unseals[pair] == 2
