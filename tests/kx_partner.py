@@ -150,7 +150,8 @@ def kcv_hmac(key: bytes, hash_name: str) -> str:
 
 
 def kcv_public_key(certificate: x509.Certificate) -> str:
-    """SHA-1 over the DER SubjectPublicKeyInfo, first 4 bytes (paycrypt's SHA_1 KCV, README)."""
+    """SHA-1 over the DER SubjectPublicKeyInfo, first 4 bytes (paycrypt's SHA_1 KCV,
+    docs/decisions/keys.md)."""
     spki = certificate.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )

@@ -104,7 +104,17 @@ def usable_key(value: Any) -> bytes | None:
         value = bytes.fromhex(value)
     if not isinstance(value, bytes) or len(value) < MIN_KEY_BYTES or len(set(value)) < MIN_KEY_DISTINCT:
         return None
+    if value in _source_text():
+        return None  # public text, e.g. b"-----BEGIN": hypothesis draws the code's own constants as keys
     return value
+
+
+@functools.cache
+def _source_text() -> bytes:
+    """paycrypt's source, as bytes: a "key" found in it is no secret and would match every
+    certificate or message that carries the same constant."""
+    source = Path(__file__).resolve().parent.parent / "src" / "paycrypt"
+    return b"\n".join(path.read_bytes() for path in sorted(source.rglob("*.py")))
 
 
 def _digits(value: Any) -> str | None:

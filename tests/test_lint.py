@@ -8,7 +8,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RUFF = [sys.executable, "-m", "ruff"]
-TREES = [name for name in ("src", "tests", "bench") if (ROOT / name).is_dir()]
+TREES = [name for name in ("src", "tests", "bench", "scripts") if (ROOT / name).is_dir()]
 
 
 def test_ruff_check() -> None:

@@ -31,7 +31,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="where keys and the master key live (default $PAYCRYPT_DATA_DIR or ~/.local/share/paycrypt)",
     )
-    run.add_argument("--credentials", type=Path, default=None, help="TOML file of access keys (see README)")
+    run.add_argument(
+        "--credentials",
+        type=Path,
+        default=None,
+        help="TOML file of access keys (see docs/identity-and-access.md)",
+    )
     run.add_argument("--tls-cert", type=Path, default=None, help="PEM certificate for TLS")
     run.add_argument("--tls-key", type=Path, default=None, help="PEM private key for TLS")
     run.add_argument(

@@ -116,7 +116,7 @@ def test_cryptogram_bad_input(server, control, known_kek) -> None:
     expect_error(
         import_cryptogram,
         "ResourceNotFoundException",
-        400,  # every control-plane client error is 400 (README, Statuses)
+        400,  # every control-plane client error is 400 (docs/decisions/wire-protocol.md, Statuses)
         control,
         "alias/as2805-no-such-kek",
         "PIN_ENCRYPTION_KEY_VARIANT_28",

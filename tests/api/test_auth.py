@@ -220,7 +220,7 @@ def test_a_client_that_corrects_its_offset_from_the_date_header_succeeds(
 
 
 def test_sts_get_caller_identity_names_the_development_user(server) -> None:
-    # The development pair is the account's root user (README, Identity and access), whose
+    # The development pair is the account's root user (docs/decisions/identity-and-access.md), whose
     # GetCallerIdentity on AWS shows the :root ARN and the account id as its user id.
     sts = server.client("sts")
     identity = sts.get_caller_identity()

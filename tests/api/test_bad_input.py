@@ -87,7 +87,8 @@ def test_create_key_validation(server, unchanged, body, fragment) -> None:
 
 
 def test_unknown_members_are_ignored(server, control) -> None:
-    """Decision: unknown members are ignored, as AWS's JSON front ends do (README, Decisions)."""
+    """Decision: unknown members are ignored, as AWS's JSON front ends do
+    (docs/decisions/wire-protocol.md)."""
     status, response = _create(
         server.endpoint, {"KeyAttributes": CVK_ATTRIBUTES, "Exportable": True, "Colour": "blue"}
     )

@@ -185,11 +185,12 @@ def test_amex_lengths_are_disjoint_slices(load, data) -> None:
 
 
 def test_amex_csc2_service_code_counts_in_every_length(load, data) -> None:
-    """Decision (README, Issuer): CSC version 2 enciphers the service code for the 3-, 4- and 5-digit
-    codes alike, so a CSC2 generated with one service code does not verify with another. AWS's
-    cvv-csc sample generates a 4-digit CSC2 with ServiceCode 999 and verifies it with 000 (its
-    PAN and expiry are used here); that pair is VerificationFailedException. The guide's iCSC
-    (999 contact, 702 contactless, 4 digits in its example) would be one value if it did not."""
+    """Decision (docs/decisions/issuer.md): CSC version 2 enciphers the service code for the 3-,
+    4- and 5-digit codes alike, so a CSC2 generated with one service code does not verify with
+    another. AWS's cvv-csc sample generates a 4-digit CSC2 with ServiceCode 999 and verifies it
+    with 000 (its PAN and expiry are used here); that pair is VerificationFailedException. The
+    guide's iCSC (999 contact, 702 contactless, 4 digits in its example) would be one value if it
+    did not."""
     key = load(TEST_KEY, "TR31_C0_CARD_VERIFICATION_KEY", "TDES_2KEY", GEN_VERIFY)["KeyArn"]
     pan, expiry = "343412341234123", "0930"
     member = "AmexCardSecurityCodeVersion2"

@@ -3,7 +3,7 @@ G1 and M1, corrected requests), including the CLI's report of a failed verificat
 
 Known answers where a published vector exists (Visa CVV, Visa PVV, IBM 3624 offset; sources in
 each test); round trips for the members with no public definition (Amex CSC, Visa dCVV, CHVV,
-Discover: not independently verified, see README "Issuer")."""
+Discover: not independently verified, see docs/decisions/issuer.md)."""
 
 from __future__ import annotations
 
@@ -256,7 +256,7 @@ def test_cvv1_published_vector_with_the_cli(server, aws) -> None:
 def test_card_members_with_the_cli(
     aws, member: str, attrs: dict, pan: str, length: int, key_attributes: str
 ) -> None:
-    """Amex CSC, Visa dCVV and CHVV are not independently verified (README, Issuer): round trips."""
+    """Amex CSC, Visa dCVV and CHVV are not independently verified (docs/decisions/issuer.md): round trips."""
     key = create_key(aws, key_attributes)
     cli_card_round_trip(aws, key, pan, shorthand(member, attrs), length)
 

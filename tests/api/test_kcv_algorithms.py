@@ -1,6 +1,6 @@
 """KeyCheckValueAlgorithm through boto3 for every key family (issue 12, items 1 and 2).
 
-Decision (README, Keys): a KeyCheckValueAlgorithm the key's family defines is computed; any other
+Decision (docs/decisions/keys.md): a KeyCheckValueAlgorithm the key's family defines is computed; any other
 is accepted and the family's own method is computed instead, and the answer's
 KeyCheckValueAlgorithm names the method actually used. AWS's samples send ANSI_X9_24 and CMAC on
 RSA and ECC root-certificate imports (samples-for-payment-cryptography-service, tr34 and rsa

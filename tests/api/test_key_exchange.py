@@ -180,7 +180,7 @@ def test_ecdh_import(control, partner, k3) -> None:
 
 
 def test_import_known_key_helper(control, data) -> None:
-    """The README's way to load a known key; the CVK then computes in the data plane."""
+    """The way docs/usage/known-keys.md loads a known key; the CVK then computes in the data plane."""
     cvk = import_known_key_via_api(
         control, KNOWN_TDES, "TR31_C0_CARD_VERIFICATION_KEY", "TDES_2KEY", {"Generate": True, "Verify": True}
     )
@@ -403,7 +403,7 @@ def test_translate_key_material(control, data, partner, k3, partner_kek) -> None
         IncomingKeyMaterial=bad,
         OutgoingKeyMaterial={"Tr31KeyBlock": {"WrappingKeyIdentifier": kek_arn}},
     )
-    # A block marked N (non-exportable) is not re-wrapped for someone else (README Refusals X13).
+    # A block marked N (non-exportable) is not re-wrapped for someone else (docs/decisions/refusals.md, X13).
     sealed = {
         "DiffieHellmanTr31KeyBlock": {
             **incoming["DiffieHellmanTr31KeyBlock"],

@@ -229,7 +229,8 @@ def _union_pay_sk(icc_mk: bytes, atc: bytes) -> bytes:
 def test_emv_mac_every_session_key_mode(server, data) -> None:
     """EmvMac for an issuer script: pyemv's ICC master key, session keys and script MAC (ISO 9797-1
     algorithm 3, padding method 2). AMEX is computed as VISA and UNION_PAY from the PBOC
-    definition above: neither has an independent published vector (README)."""
+    definition above: neither has an independent published vector
+    (docs/decisions/macs-and-data-encryption.md)."""
     imk = secrets.token_bytes(16)
     key = put_known_key(server, imk, "TR31_E2_EMV_MKEY_INTEGRITY", "TDES_2KEY", DERIVE)["KeyArn"]
     pan, psn, atc, ac = "5413330089600010", "03", bytes.fromhex("00A1"), bytes.fromhex("8BB5AD3E1F0A2C77")

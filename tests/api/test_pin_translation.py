@@ -484,7 +484,7 @@ def _bad_translations(tdes_bdk: str, aes_bdk: str, zone_arn: str, aes_arn: str, 
             400,
             ksn_member,
         ),
-        # a 16-hex KSN on a TDES BDK is read F-padded (README Refusals D1): here counter 0
+        # a 16-hex KSN on a TDES BDK is read F-padded (docs/decisions/refusals.md, D1): here counter 0
         ("16-hex KSN, counter 0", dukpt("9876543210E00000"), "ValidationException", 400, ksn_member),
         ("AES KSN on a TDES BDK", dukpt("123456789012345600000001"), "ValidationException", 400, ksn_member),
         ("counter 0", dukpt("FFFF9876543210E00000"), "ValidationException", 400, ksn_member),

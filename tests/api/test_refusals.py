@@ -1,9 +1,10 @@
-"""Every row of README's **Refusals and their evidence** table, shown through boto3.
+"""Every row of the **Refusals and their evidence** table (docs/decisions/refusals.md), shown
+through boto3.
 
 `ROWS` maps each row to what shows it: a case in this file (a refusal with its AWS code, HTTP
 status and the words the message must hold, the store unchanged; or a call now accepted, with
 the value the standard defines), a test elsewhere that already shows it ("path::test"), or the
-issue 12 item whose helper changes it. `test_every_row_is_shown` reads the README table and
+issue 12 item whose helper changes it. `test_every_row_is_shown` reads the table and
 fails when a row and this map disagree, or a referenced test does not exist.
 
 Known answers: ANSI X9.24-1:2009 Annex A (BDK 0123456789ABCDEFFEDCBA9876543210, KSN
@@ -34,9 +35,10 @@ from tests.api import pin_terminal as term
 from tests.api.helpers import db_snapshot, expect_error
 from tests.api.known_keys import ACCOUNT, import_partner_ca, put_known_key
 from tests.conftest import CVK_ATTRIBUTES, RunningServer
+from tests.docs_pages import page
 
 ROOT = Path(__file__).resolve().parents[2]
-README = ROOT / "README.md"
+TABLE = "decisions/refusals.md"
 
 EDWU = {"Encrypt": True, "Decrypt": True, "Wrap": True, "Unwrap": True}
 DERIVE = {"DeriveKey": True}
@@ -562,12 +564,10 @@ def test_row(env: Env, row: str) -> None:
     assert db_snapshot(env.server.data_dir) == before
 
 
-def readme_rows() -> dict[str, str]:
-    """Row id -> decision cell of README's **Refusals and their evidence** table."""
-    text = README.read_text()
-    section = text.split("**Refusals and their evidence**", 1)[1].split("\n**", 1)[0]
+def table_rows() -> dict[str, str]:
+    """Row id -> decision cell of the **Refusals and their evidence** table."""
     rows = {}
-    for line in section.splitlines():
+    for line in page(TABLE).splitlines():
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
         if line.startswith("| ") and re.fullmatch(r"[A-Z]\d+", cells[0]):
             assert cells[0] not in rows, f"row {cells[0]} twice"
@@ -576,7 +576,7 @@ def readme_rows() -> dict[str, str]:
 
 
 def test_every_row_is_shown() -> None:
-    rows = readme_rows()
+    rows = table_rows()
     shown = set(CASES) | set(ELSEWHERE) | set(OTHER_ITEMS)
     assert set(rows) == shown, {"in the table only": set(rows) - shown, "here only": shown - set(rows)}
     assert not set(CASES) & set(ELSEWHERE), "a row is shown twice"

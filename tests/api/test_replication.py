@@ -3,7 +3,7 @@
 A server of its own (tests/api/replication_support.py) whose replicator runs every 20 ms; the
 replicator's test hook holds or fails the jobs into chosen regions, so the tests can watch
 IN_PROGRESS, FAILED, DELETE_IN_PROGRESS and the retries. The rules are seed-A §7.4's; the
-decisions are README's "Replication".
+decisions are docs/decisions/replication.md's.
 
 Known answers on replicated keys:
 - Visa CVV2: the Visa CVV worked example (CVK 0123456789ABCDEF FEDCBA9876543210, PAN
@@ -48,8 +48,8 @@ from tests.api.replication_support import (
     wait_synchronized,
 )
 from tests.conftest import CVK_ATTRIBUTES, RunningServer
+from tests.docs_pages import code_blocks, page
 
-README = Path(__file__).resolve().parents[2] / "README.md"
 AWS = str(Path(sys.executable).with_name("aws"))
 CVK = bytes.fromhex("0123456789ABCDEFFEDCBA9876543210")  # KCV 08D7B4
 PEK = bytes.fromhex("89ABCDEF01234567FEDCBA9876543210")
@@ -618,16 +618,14 @@ def test_request_signed_for_a_region_not_served_is_refused(repl) -> None:
     assert full_snapshot(repl.data_dir) == before
 
 
-# --- fail-over, as the README shows it ------------------------------------------------------------------
+# --- fail-over, as docs/usage/multi-region.md shows it ---------------------------------------------------
 
 
-def test_readme_failover_snippet(repl) -> None:
-    text = README.read_text()
-    section = text[text.index("### Multi-region keys and fail-over") :]
-    snippet = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+def test_failover_snippet(repl) -> None:
+    [snippet] = code_blocks(page("usage/multi-region.md"), "python")
     snippet = snippet.replace("http://127.0.0.1:8443", repl.endpoint)
     namespace: dict[str, Any] = {}
-    exec(compile(snippet, "README.md", "exec"), namespace)  # our own README
+    exec(compile(snippet, "usage/multi-region.md", "exec"), namespace)  # our own documentation
     assert namespace["cvv2_west"] == namespace["cvv2_east"]
 
 
@@ -780,7 +778,7 @@ def test_import_key_with_replication_regions_and_defaults(repl, regions) -> None
 
 def test_replica_exports_like_its_primary(regions) -> None:
     """ExportKey of an RRK is allowed (not a change) and follows the PRK's export rules, including the
-    TR-31 exportability an imported key arrived with (README "Key exchange")."""
+    TR-31 exportability an imported key arrived with (docs/decisions/key-exchange.md)."""
     east, west = regions[EAST], regions[WEST]
     root = kp.ca("RSA_2048", "Replication export root")
     root_arn = west.control.import_key(

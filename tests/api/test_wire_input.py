@@ -207,7 +207,7 @@ def test_null_required_member_is_a_validation_error(server, unchanged) -> None:
     ],
 )
 def test_null_list_item_is_a_validation_error(server, unchanged, body, path) -> None:
-    """Decision (README, Wire protocol): a null inside a list is malformed, not dropped."""
+    """Decision (docs/decisions/wire-protocol.md): a null inside a list is malformed, not dropped."""
     status, _, answer = rawhttp.control(
         server.endpoint, "CreateKey", {"KeyAttributes": CVK_ATTRIBUTES, "Exportable": True, **body}
     )

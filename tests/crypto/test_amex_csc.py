@@ -52,7 +52,7 @@ def test_lengths_are_slices_of_one_computation() -> None:
 @pytest.mark.parametrize("length", [3, 4, 5])
 def test_every_v2_input_matters(pan: str, expiry: str, service_code: str, length: int) -> None:
     """Not independently verified: PAN, expiry and service code each change the CSC2 of every
-    length, the 4-digit front-of-card code included (README, Issuer: the service code decision)."""
+    length, the 4-digit front-of-card code included (docs/decisions/issuer.md: the service code decision)."""
     assert amex_csc.csc_v2(KEY, pan, expiry, service_code, length) != amex_csc.csc_v2(
         KEY, PAN, "2412", "000", length
     )

@@ -266,7 +266,7 @@ def test_re_encrypt_between_every_kind(svc, rsa_key) -> None:
     assert decrypt(svc, pair, to_rsa, oaep)["PlainText"] == BLOCK.upper()
     from_rsa = re_encrypt(svc, pair, tdes, to_rsa, oaep, tdes_sym)["CipherText"]
     assert from_rsa == to_tdes
-    # RSA on both sides (README Refusals E8): the same pair, OAEP in, PKCS1 out.
+    # RSA on both sides (docs/decisions/refusals.md, E8): the same pair, OAEP in, PKCS1 out.
     pkcs1 = {"Asymmetric": {"PaddingType": "PKCS1"}}
     rsa_to_rsa = re_encrypt(svc, pair, pair, to_rsa, oaep, pkcs1)["CipherText"]
     assert decrypt(svc, pair, rsa_to_rsa, pkcs1)["PlainText"] == BLOCK.upper()

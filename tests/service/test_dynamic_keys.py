@@ -123,7 +123,7 @@ def test_published_b_block_under_tdes_kek_and_kcv_algorithm(svc) -> None:
     working = resolve_tr31(svc, B_BLOCK, arn)
     assert (working.material, working.attributes["KeyAlgorithm"]) == (CLEAR, "TDES_2KEY")
     assert working.key_check_value == tdes_kcv(CLEAR)
-    # HMAC is not a TDES key's method: its default (ANSI X9.24) is computed (README, Keys).
+    # HMAC is not a TDES key's method: its default (ANSI X9.24) is computed (docs/decisions/keys.md).
     asked_hmac = resolve(
         svc, {"WrappedKeyMaterial": {"Tr31KeyBlock": B_BLOCK}, "KeyCheckValueAlgorithm": "HMAC"}, arn
     )

@@ -418,7 +418,7 @@ def test_tr31_import_hmac_with_hm_and_kcv_algorithm(svc) -> None:
     block = psec.tr31.wrap(kbpk, "D0000M7HC00N0100HM0621", hmac_key)
     key = import_tr31(svc, kek, block, KeyCheckValueAlgorithm="HMAC")
     assert key["KeyAttributes"]["KeyAlgorithm"] == "HMAC_SHA256" and key["Exportable"] is False
-    # CMAC is not an HMAC key's method: the HMAC KCV is computed and named (README, Keys).
+    # CMAC is not an HMAC key's method: the HMAC KCV is computed and named (docs/decisions/keys.md).
     cmac_asked = import_tr31(svc, kek, block, KeyCheckValueAlgorithm="CMAC")
     assert (cmac_asked["KeyCheckValue"], cmac_asked["KeyCheckValueAlgorithm"]) == (
         key["KeyCheckValue"],

@@ -1,4 +1,5 @@
-"""The CreateKey rules table (seed-B §12 with the README's decisions) and the KCV rules table."""
+"""The CreateKey rules table (seed-B §12 with the decisions of docs/decisions/keys.md) and the KCV
+rules table."""
 
 from __future__ import annotations
 
@@ -99,7 +100,7 @@ def test_normalized_modes_has_all_nine() -> None:
         ("HMAC_SHA384", None, "HMAC"),
         ("RSA_3072", None, "SHA_1"),
         ("ECC_NIST_P384", None, "SHA_1"),
-        # A method the family does not define: the family's default is used (README, Keys).
+        # A method the family does not define: the family's default is used (docs/decisions/keys.md).
         ("AES_128", "ANSI_X9_24", "CMAC"),
         ("TDES_2KEY", "HMAC", "ANSI_X9_24"),
         ("TDES_3KEY", "SHA_1", "ANSI_X9_24"),

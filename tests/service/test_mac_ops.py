@@ -147,7 +147,7 @@ def test_dukpt_aes_cmac_x9_24_3(svc) -> None:
 
 
 def test_dukpt_iso9797_with_an_aes_bdk(svc) -> None:
-    """Algorithm 1 runs as the AES CBC-MAC under an AES working key (README Refusals D5);
+    """Algorithm 1 runs as the AES CBC-MAC under an AES working key (docs/decisions/refusals.md, D5);
     algorithm 3, the retail MAC, needs a TDES derivation type."""
     bdk = put(svc, AES_BDK, "TR31_B0_BASE_DERIVATION_KEY", "AES_128", DERIVE)
     member = {"KeySerialNumber": "123456789012345600000001", "DukptKeyVariant": "BIDIRECTIONAL"}

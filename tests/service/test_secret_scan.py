@@ -255,3 +255,10 @@ def test_a_server_that_logs_every_new_key_is_caught(
     monkeypatch.undo()
     findings = secret_scan.scan(base, registry=secret_registry.REGISTRY)
     assert findings and all("leaky-serve.log:1: clear key or PIN block" in f for f in findings), findings
+
+
+def test_a_constant_of_the_source_is_not_registered_as_a_key() -> None:
+    """Hypothesis draws the code's own constants (b"-----BEGIN" from crypto/certificates.py) as keys;
+    registering one made every stored certificate a finding."""
+    assert secret_registry.usable_key(b"-----BEGIN") is None
+    assert secret_registry.usable_key(bytes.fromhex("0123456789ABCDEFFEDCBA9876543210")) is not None

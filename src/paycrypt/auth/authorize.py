@@ -11,7 +11,7 @@
    policies; a denial is AccessDeniedException with AWS's message (403 on the data plane, 400
    on the control plane, from the models).
 
-Decisions (README "Identity and access"):
+Decisions (docs/decisions/identity-and-access.md):
 
 - A key that does not exist in the caller's account is evaluated on the ARN (or alias ARN) as
   given, without tags, and the service then answers ResourceNotFoundException: as AWS,

@@ -1,10 +1,10 @@
 """Access keys and the principals they belong to, from a TOML credentials file.
 
-The file's format is `paycrypt.auth.iam_file`'s (documented in the README with an example):
+The file's format is `paycrypt.auth.iam_file`'s (documented in docs/identity-and-access.md with an example):
 users and roles of any number of accounts, each with access keys and identity policies, and at
 most one root user per account.
 
-Principals (decisions, README "Identity and access"):
+Principals (decisions, docs/decisions/identity-and-access.md):
 
 - A **user** is `arn:aws:iam::<account>:user/<name>`, user id `AIDA` + 17 characters derived
   from its ARN (stable across restarts and access keys), `aws:username` its name.

@@ -185,7 +185,8 @@ class IamFile:
 
     def dump(self) -> str:
         lines = [
-            "# paycrypt credentials: principals, access keys and identity policies (README, Configuration).",
+            "# paycrypt credentials: principals, access keys and identity policies.",
+            "# The format: docs/identity-and-access.md.",
             "# Written by `paycrypt iam`; keep this file private (mode 0600).",
         ]
         ordered = [p for p in self.principals if p.kind == "user"] + [

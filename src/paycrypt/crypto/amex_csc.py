@@ -22,7 +22,7 @@ published vector exists; the AWS guide's examples use unknown keys):
   and expiry; here the two blocks are chained (TDES-CBC, zero IV) and the final block is kept,
   so every input counts. This is the most defensible reading, not a confirmed one. The service
   code counts in the 3-, 4- and 5-digit codes alike, as the guide's iCSC (999 vs 702) and AEVV
-  require (README, Issuer, for the evidence and the AWS sample that verifies 999 with 000).
+  require (docs/decisions/issuer.md, for the evidence and the AWS sample that verifies 999 with 000).
 - PANs must be 15 digits starting 34 or 37, as the construction needs ("For American Express,
   PANs should be 15 digits and start with 34 or 37", AWS user guide).
 """

@@ -8,7 +8,7 @@ verify operation). Response mode (KekValidationResponse, on the node holding KEK
 the partner's RandomKeySend, complement it and return it under the response mask as
 RandomKeyReceive, echoing RandomKeySend. The masks and ciphers are `crypto.as2805`'s.
 
-Decisions (README, **PIN translation and AS2805**):
+Decisions (docs/decisions/pin-translation-and-as2805.md):
 - The KEK is a TR31_K0 TDES_2KEY or TDES_3KEY key. Request mode only encrypts, so its KEK needs
   Encrypt or Wrap; response mode decrypts the partner's value, so its KEK needs Decrypt or
   Unwrap (NoRestrictions passes both). A KEK(r) imported for unwrapping can answer, and a

@@ -2,9 +2,9 @@
 DiffieHellmanTr31KeyBlock (ImportKey, ExportKey, TranslateKeyMaterial) and of the dynamic
 DiffieHellmanSymmetricKey.
 
-Rules (seed-B §2 and §8, decided as the README records): the private key is a TR31_K3 ECC key
-pair with DeriveKey (checked by the rules table under the operation's own row); the partner
-certificate must chain to the CA named by CertificateAuthorityPublicKeyIdentifier and be on the
+Rules (seed-B §2 and §8, decided as docs/decisions/key-exchange.md records): the private key is a
+TR31_K3 ECC key pair with DeriveKey (checked by the rules table under the operation's own row);
+the partner certificate must chain to the CA named by CertificateAuthorityPublicKeyIdentifier and be on the
 same curve. The curve is compared, by the guide's strength matrix (P-256 protects keys up to
 AES-128, P-384 up to AES-192, P-521 up to AES-256), with the key it establishes: the key a TR-31
 block carries, or the dynamic key itself; never with DeriveKeyAlgorithm, whose KBPK is compared

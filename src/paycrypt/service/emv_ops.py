@@ -6,7 +6,7 @@ SessionKeyDerivation member), `crypto.emv_cryptogram` (ARQC, ARPC methods 1 and 
 `crypto.emv_pin_change` (PIN change per DerivationMethodAttributes member); this module resolves
 the keys, checks them against `usage_rules.RULES`, and maps the API members to those functions.
 
-Decisions (README, **EMV**):
+Decisions (docs/decisions/emv.md):
 - TransactionData is MACed as sent. Data that is not a multiple of 8 bytes is zero-padded
   (ISO/IEC 9797-1 padding method 1), so the guide's own unpadded and padded CVN10 examples give the
   same ARQC; aligned data is never extended. Odd-length hex is refused (ValidationException).

@@ -1,6 +1,6 @@
 """ExportKey: every KeyMaterial member.
 
-What leaves (decided as the README records):
+What leaves (decided as docs/decisions/key-exchange.md records):
 
 - A symmetric key that is Exportable, or with ExportAttributes.ExportDukptInitialKey the TDES IPEK
   or AES initial key (IK) derived from a TR31_B0 BDK (DeriveKey) and the KSN's initial part

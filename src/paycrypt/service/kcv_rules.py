@@ -1,6 +1,6 @@
 """Which KeyCheckValueAlgorithm each key algorithm computes, and its default: one table.
 
-Decision (README, Keys): each key family has the KCV methods its standards define, the first one
+Decision (docs/decisions/keys.md): each key family has the KCV methods its standards define, the first one
 its default. A TDES key takes ANSI_X9_24 (default) or CMAC (TDES-CMAC, the X9.24-1:2017
 alternative); an AES key takes CMAC only (X9.24-1:2017 and PCI PIN 15-1: "AES must only use the
 CMAC method"); an HMAC key takes HMAC; RSA and ECC keys take SHA_1. A KeyCheckValueAlgorithm the

@@ -1,7 +1,7 @@
 """Which key attribute combinations a key may have: one table, used by CreateKey and ImportKey.
 
 Source: the guide's key-attribute validity table (seed-B §12), with the open cases decided as the
-README's Decisions section records (M7 = HMAC only, M0 = TDES MAC modes, P1 = PIN-key modes plus
+decisions in docs/decisions/keys.md record (M7 = HMAC only, M0 = TDES MAC modes, P1 = PIN-key modes plus
 the E/D/W/U set the guide's own examples show, E5 like the other EMV master keys, K2 = the wrap
 sets, K3 = DeriveKey with an optional DeriveKeyUsage, CreateKey classes SYMMETRIC_KEY and
 ASYMMETRIC_KEY_PAIR only).

@@ -10,7 +10,7 @@ key in CREATE_IN_PROGRESS, unusable, with `MpaStatus.StatusMessage` saying why; 
 it. (AWS runs approvals in its separate MPA service and portal; here teams, members and votes are
 managed with `paycrypt mpa`, which writes the same database.)
 
-Decisions (README "Identity and access"):
+Decisions (docs/decisions/identity-and-access.md):
 
 - Teams are `arn:aws:mpa:<region>:<account>:approval-team/<name>`, created with `paycrypt mpa
   create-team` with members (names) and the number of approvals required. A team of another

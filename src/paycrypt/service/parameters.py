@@ -1,6 +1,6 @@
 """GetParametersForImport and GetParametersForExport: tokens and the certificates that go with them.
 
-Decisions (README, Key exchange): import parameters serve TR34_KEY_BLOCK and KEY_CRYPTOGRAM, with
+Decisions (docs/decisions/key-exchange.md): import parameters serve TR34_KEY_BLOCK and KEY_CRYPTOGRAM, with
 RSA_2048, RSA_3072 or RSA_4096 for both. The model's documentation names only RSA_2048 for TR-34,
 but the guide's own strength rule (seed-B §2) lets an RSA_2048 key protect TDES keys only, so an
 AES-128 KEK could never arrive by TR-34; accepting the larger keys makes that possible and

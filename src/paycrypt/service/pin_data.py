@@ -10,7 +10,7 @@ KEK that EncryptionKeyIdentifier names, or a key agreed by ECDH with the K3 key 
 accepts is in `usage_rules.RULES` (a dynamic PEK is checked against the same row as a stored
 one); which PEK algorithm each PinBlockFormat needs is `FORMAT_ALGORITHM` below.
 
-Decisions (README, **Issuer**):
+Decisions (docs/decisions/issuer.md):
 - All four PinBlockFormat values are served, though the model's documentation lists fewer:
   ISO_FORMAT_0, 1 and 3 with a TDES PIN key, ISO_FORMAT_4 with an AES one; anything else is
   ValidationException naming PinBlockFormat.

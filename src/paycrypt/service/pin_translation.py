@@ -16,7 +16,7 @@ The outgoing key is a stored PEK, a DUKPT PIN key (OutgoingDukptAttributes) or a
 (OutgoingWrappedKey); the API has no outgoing AS2805 member. Which stored keys each source
 accepts is `usage_rules.RULES` under ("TranslatePinData", source member or "", role).
 
-Decisions (README, **PIN translation and AS2805**):
+Decisions (docs/decisions/pin-translation-and-as2805.md):
 - ISO formats 0, 1 and 3 and As2805Format0 are 8-byte TDES blocks; ISO format 4 is the 16-byte
   AES block. A format whose cipher differs from the key's (a TDES PEK, TDES DUKPT or KPE with
   IsoFormat4; an AES key with formats 0/1/3) is ValidationException naming the attributes.

@@ -5,7 +5,7 @@ another region of the same account, with the same key identifier and an ARN in i
 This module holds the API operations and the rules; the copying itself is asynchronous, done by
 the replicator (service/replicator.py) from durable jobs in the store, so a restart resumes it.
 
-Rules (seed-A §7.4 and the decisions in README "Replication"):
+Rules (seed-A §7.4 and the decisions in docs/decisions/replication.md):
 
 - Every ReplicationRegions list is checked the same way: each region must be one this deployment
   serves (`Service.regions`), none may appear twice, and the key's own region (the region of the

@@ -1,8 +1,8 @@
-"""The README's identity-and-access examples work as written.
+"""The identity-and-access page's examples (docs/identity-and-access.md) work as written.
 
-The `paycrypt iam` commands of the two-principal, tag-scoped setup are read from the README and
+The `paycrypt iam` commands of the two-principal, tag-scoped setup are read from the page and
 run as they are (in process, against a fresh credentials file); a server started with the file
-then behaves as the README says. The credentials-file example parses.
+then behaves as the page says. The credentials-file example parses.
 """
 
 from __future__ import annotations
@@ -10,11 +10,9 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import re
 import shlex
 import tomllib
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -27,50 +25,27 @@ from paycrypt.clock import ManualClock
 from paycrypt.server import Settings
 from tests.api.helpers import expect_error
 from tests.conftest import CVK_ATTRIBUTES, REGION, free_port, start_server
+from tests.docs_pages import code_blocks, page, shell_commands
 
-README = Path(__file__).parents[2] / "README.md"
+PAGE = "identity-and-access.md"
 PAN = "4111111111111111"
 CVV2 = {"CardVerificationValue2": {"CardExpiryDate": "1230"}}
 
 
-def section() -> str:
-    text = README.read_text()
-    start = text.index("### Accounts, principals and policies")
-    return text[start : text.index("\n### ", start + 10) if "\n### " in text[start + 10 :] else None]
-
-
-def blocks(kind: str) -> list[str]:
-    return re.findall(rf"```{kind}\n(.*?)```", section(), re.DOTALL)
-
-
 def test_the_credentials_file_example_reads() -> None:
-    [example] = blocks("toml")
-    document = IamFile.from_data(tomllib.loads(example), "README")
+    [example] = code_blocks(page(PAGE), "toml")
+    document = IamFile.from_data(tomllib.loads(example), PAGE)
     kinds = [(p.kind, p.root, p.name) for p in document.principals]
     assert kinds == [("user", False, "alice"), ("user", True, "root"), ("role", False, "Partner")]
 
 
-def commands(script: str) -> Iterator[str]:
-    """The shell commands of a script: continuation lines joined, quotes spanning lines kept."""
-    pending = ""
-    for line in script.replace("\\\n", " ").splitlines():
-        pending = f"{pending}\n{line}" if pending else line
-        try:
-            words = shlex.split(pending, comments=True)
-        except ValueError:  # a quote still open: the command goes on
-            continue
-        if words:
-            yield pending
-        pending = ""
-
-
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    base = tmp_path_factory.mktemp("paycrypt-readme-iam")
+    base = tmp_path_factory.mktemp("paycrypt-docs-iam")
     credentials = base / "credentials.toml"
-    script = next(b for b in blocks("sh") if "paycrypt iam create-user" in b)
+    script = next(b for b in code_blocks(page(PAGE), "sh") if "paycrypt iam create-user" in b)
     keys: dict[str, tuple[str, str]] = {}
-    for command in commands(script):
+    for command in shell_commands(script):
         words = shlex.split(command, comments=True)
         assert words[:2] == ["paycrypt", "iam"], command
         out = io.StringIO()
