@@ -27,12 +27,14 @@ class ServerProcess:
         wrapper: Sequence[str] = (),
         env: Mapping[str, str] | None = None,
         file_limit: tuple[int, int] | None = None,
+        program: Sequence[str] = (str(PAYCRYPT),),
     ) -> None:
         """`wrapper` runs before the command (e.g. strace and its options); `env` is added to ours;
-        `file_limit`: (soft, hard) RLIMIT_NOFILE for the child, to run it short of descriptors."""
+        `file_limit`: (soft, hard) RLIMIT_NOFILE for the child, to run it short of descriptors;
+        `program` is what runs `serve` (the `paycrypt` command unless a test needs a launcher)."""
         self.port = port
         self.log_path = data_dir.parent / f"{data_dir.name}-serve-{port}.log"
-        command = [*wrapper, str(PAYCRYPT), "serve", "--port", str(port), "--data-dir", str(data_dir), *args]
+        command = [*wrapper, *program, "serve", "--port", str(port), "--data-dir", str(data_dir), *args]
         environment = {**os.environ, **env} if env else None
         limit = None if file_limit is None else lambda: resource.setrlimit(resource.RLIMIT_NOFILE, file_limit)
         with self.log_path.open("ab") as log:

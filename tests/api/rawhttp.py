@@ -26,16 +26,31 @@ def send(
     region: str = "us-east-1",
     method: str = "POST",
 ) -> tuple[int, dict[str, str], bytes]:
-    request = AWSRequest(method=method, url=endpoint + path, data=body, headers=dict(headers))
     if sign:
-        SigV4Auth(Credentials(access_key, secret), service, region).add_auth(request)
-    prepared = request.prepare()
-    raw = urllib.request.Request(prepared.url, data=body, method=method, headers=dict(prepared.headers))
+        headers = signed_headers(endpoint, path, body, headers, access_key, secret, service, region, method)
+    raw = urllib.request.Request(endpoint + path, data=body, method=method, headers=dict(headers))
     try:
         with urllib.request.urlopen(raw, timeout=10) as response:
             return response.status, _lower(response.headers), response.read()
     except urllib.error.HTTPError as error:
         return error.code, _lower(error.headers), error.read()
+
+
+def signed_headers(
+    endpoint: str,
+    path: str,
+    body: bytes,
+    headers: dict[str, str],
+    access_key: str = "test",
+    secret: str = "test",
+    service: str = "payment-cryptography",
+    region: str = "us-east-1",
+    method: str = "POST",
+) -> dict[str, str]:
+    """`headers` plus the ones botocore's SigV4Auth adds (X-Amz-Date, Authorization)."""
+    request = AWSRequest(method=method, url=endpoint + path, data=body, headers=dict(headers))
+    SigV4Auth(Credentials(access_key, secret), service, region).add_auth(request)
+    return dict(request.headers.items())
 
 
 def control(

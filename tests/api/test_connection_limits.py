@@ -323,6 +323,39 @@ def test_a_body_cut_short_never_reaches_the_service(plain_server: tuple[int, Pat
     assert before >= 1 and len(audit_events(data_dir)) == before
 
 
+def test_a_client_gone_during_a_pipelined_answer_leaves_no_exception(
+    tmp_path: Path, processes: list[ServerProcess]
+) -> None:
+    """A request answered on the worker pool, a second one pipelined behind it, then the client's
+    half-close: uvicorn marked only the queued request disconnected, so the answer to the first was
+    written to the closed transport and logged as "Exception in ASGI application" (found by the
+    fuzz suite). The server must let it go quietly and go on serving."""
+    port = free_port()
+    server = ServerProcess(tmp_path / "data", port)
+    processes.append(server)
+    server.wait_listening()
+    body = json.dumps({"KeyMaterialType": "KEY_CRYPTOGRAM", "WrappingKeyAlgorithm": "RSA_2048"}).encode()
+    target = {"X-Amz-Target": "PaymentCryptographyControlPlane.GetParametersForImport"}
+    headers = rawhttp.signed_headers(
+        f"http://127.0.0.1:{port}", "/", body, {**target, "Content-Type": rawhttp.JSON_10}
+    )
+    head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    request = f"POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {len(body)}\r\n{head}\r\n"
+    for _ in range(5):
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(request.encode() + body + b"GET /keys HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            sock.shutdown(socket.SHUT_WR)
+            while sock.recv(65536):
+                pass
+    # A heavy call of its own waits behind theirs on the worker pool: when it is answered, they are done.
+    control = client(f"http://127.0.0.1:{port}", "payment-cryptography")
+    assert control.get_parameters_for_import(
+        KeyMaterialType="KEY_CRYPTOGRAM", WrappingKeyAlgorithm="RSA_2048"
+    )
+    log = server.log()
+    assert "Traceback" not in log and "Exception in ASGI application" not in log, log
+
+
 def _read_to_close(sock: socket.socket) -> bytes:
     reply = b""
     while chunk := sock.recv(65536):

@@ -433,6 +433,31 @@ def test_translate_key_material(control, data, partner, k3, partner_kek) -> None
     )
 
 
+def test_csr_email_address_outside_ascii_is_a_validation_error(control, server) -> None:
+    """The model's EmailAddress pattern lets ’ through; a CSR cannot carry it (an IA5String), so the
+    answer is a 400 naming the member, not the 500 the fuzz suite first got, and nothing is stored."""
+    signer = control.create_key(
+        Exportable=True,
+        KeyAttributes={
+            "KeyAlgorithm": "ECC_NIST_P256",
+            "KeyUsage": S0,
+            "KeyClass": "ASYMMETRIC_KEY_PAIR",
+            "KeyModesOfUse": {"Sign": True},
+        },
+    )["Key"]["KeyArn"]
+    before = db_snapshot(server.data_dir)
+    response = expect_error(
+        control.get_certificate_signing_request,
+        "ValidationException",
+        400,
+        KeyIdentifier=signer,
+        SigningAlgorithm="SHA256",
+        CertificateSubject={"CommonName": "Partner", "EmailAddress": "o\u2019brien@example.com"},
+    )
+    assert "EmailAddress" in response["Error"]["Message"]
+    assert db_snapshot(server.data_dir) == before
+
+
 def test_byoca_csr_round_trip(control, partner) -> None:
     signer = control.create_key(
         Exportable=True,

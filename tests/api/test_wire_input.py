@@ -8,6 +8,7 @@ is the plane's InternalServerException, logged once without its message and audi
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import logging
@@ -15,6 +16,7 @@ import sqlite3
 from urllib.parse import quote
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 from paycrypt.service import registry
 from tests import kx_partner as kp
@@ -302,6 +304,35 @@ def test_import_root_certificate_with_an_unsupported_key(server, control, unchan
     message = response["Error"]["Message"]
     assert "KeyMaterial.RootCertificatePublicKey.PublicKeyCertificate" in message
     assert "not supported" in message
+
+
+def test_import_root_certificate_of_an_unknown_version(server, control, unchanged) -> None:
+    """Was 500: cryptography's InvalidVersion (version v4 in a flipped byte) is no ValueError; the
+    fuzz suite found it."""
+    root = kp.ca("ECC_NIST_P256", "Version Four Root")
+    der = root.certificate.public_bytes(serialization.Encoding.DER).replace(
+        bytes.fromhex("A003020102"), bytes.fromhex("A003020103"), 1
+    )
+    pem = b"-----BEGIN CERTIFICATE-----\n" + base64.encodebytes(der) + b"-----END CERTIFICATE-----\n"
+    response = expect_error(
+        control.import_key,
+        "ValidationException",
+        400,
+        KeyMaterial={
+            "RootCertificatePublicKey": {
+                "KeyAttributes": {
+                    "KeyUsage": S0,
+                    "KeyClass": "PUBLIC_KEY",
+                    "KeyAlgorithm": "ECC_NIST_P256",
+                    "KeyModesOfUse": {"Verify": True},
+                },
+                "PublicKeyCertificate": base64.b64encode(pem).decode(),
+            }
+        },
+    )
+    message = response["Error"]["Message"]
+    assert "KeyMaterial.RootCertificatePublicKey.PublicKeyCertificate" in message
+    assert "not a valid X509 version" in message
 
 
 def test_export_to_a_certificate_with_an_unsupported_key(server, control) -> None:

@@ -147,6 +147,28 @@ def test_load_refuses_a_key_the_library_cannot_use() -> None:
         c.load_certificate(kp.unknown_curve_leaf(issuer).public_bytes(serialization.Encoding.DER))
 
 
+def test_load_refuses_an_unknown_version() -> None:
+    """Version v4 (the INTEGER 3): cryptography raises InvalidVersion, which is no ValueError, and
+    it escaped as a 500 (found by the fuzz suite flipping a byte of a certificate)."""
+    from tests import kx_partner as kp
+
+    der = kp.ca("ECC_NIST_P256").certificate.public_bytes(serialization.Encoding.DER)
+    v3, v4 = bytes.fromhex("A003020102"), bytes.fromhex("A003020103")
+    assert der.count(v3) == 1
+    assert c.load_certificate(_pem_b64(der)).version == x509.Version.v3
+    for form in (der.replace(v3, v4), _pem_b64(der.replace(v3, v4))):  # DER, and as the API carries it
+        with pytest.raises(CertificateError, match="3 is not a valid X509 version"):
+            c.load_certificate(form)
+
+
+def _pem_b64(der: bytes) -> str:
+    """DER as the API carries a certificate: base64 of PEM (built by hand: the DER does not load)."""
+    body = base64.encodebytes(der).decode()
+    return base64.b64encode(
+        f"-----BEGIN CERTIFICATE-----\n{body}-----END CERTIFICATE-----\n".encode()
+    ).decode()
+
+
 def test_load_refuses_extensions_that_cannot_be_parsed() -> None:
     """KeyUsage's OID turned into BasicConstraints': a repeated extension holding the wrong value."""
     from tests import kx_partner as kp
@@ -423,3 +445,10 @@ def test_csr_rejects_bad_hash_and_subject() -> None:
         c.subject_from_api({"CommonName": "x", "Street": "y"})
     with pytest.raises(CertificateError, match="invalid"):
         c.subject_from_api({"CommonName": "x", "Country": "USA"})
+    # The model's EmailAddress pattern allows ’ (U+2019); an IA5String cannot hold it (the fuzz
+    # suite found it failing only when the CSR was signed, as a 500).
+    with pytest.raises(CertificateError, match="EmailAddress must be ASCII"):
+        c.subject_from_api({"CommonName": "x", "EmailAddress": "o\u2019brien@example.com"})
+    ascii_email = c.subject_from_api({"CommonName": "x", "EmailAddress": "o'brien@example.com"})
+    csr = c.build_csr(key, ascii_email, "SHA256")
+    assert csr.is_signature_valid

@@ -132,6 +132,8 @@ def load_certificate(value: str | bytes) -> x509.Certificate:
             certificate = x509.load_der_x509_certificate(data)
     except ValueError:
         raise CertificateError("certificate cannot be parsed") from None
+    except x509.InvalidVersion as exc:  # not a ValueError: a version field other than v1, v2, v3
+        raise CertificateError(f"certificate cannot be parsed: {exc}") from None
     _check_parts(certificate)
     return certificate
 
@@ -214,6 +216,10 @@ def subject_from_api(subject: Mapping[str, str]) -> x509.Name:
         raise CertificateError(f"unknown certificate subject fields: {', '.join(sorted(unknown))}")
     if not subject.get("CommonName"):
         raise CertificateError("certificate subject needs a CommonName")
+    # PKCS #9 types emailAddress as an IA5String (seven-bit ASCII), but the API's pattern also lets
+    # through the typographic apostrophe ’: refuse what a CSR cannot encode, naming the member.
+    if not subject.get("EmailAddress", "").isascii():
+        raise CertificateError("EmailAddress must be ASCII text (an IA5String in the certificate)")
     try:
         return x509.Name(
             [

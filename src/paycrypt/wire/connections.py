@@ -42,7 +42,7 @@ from typing import Any
 
 import uvloop
 from uvicorn.config import Config
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 from uvicorn.server import ServerState
 
 from paycrypt import defaults
@@ -111,6 +111,7 @@ class GuardedProtocol(HttpToolsProtocol):
         self._phase: str | None = None  # HEAD or BODY while a time limit runs
         self._raw: asyncio.Transport | None = None  # the TCP transport (under TLS, the one below it)
         self._received = False  # whether the client has sent any byte
+        self._answering: RequestResponseCycle | None = None  # answered when a pipelined request came
 
     # --- connection ---------------------------------------------------------------------------
 
@@ -162,6 +163,13 @@ class GuardedProtocol(HttpToolsProtocol):
         self._refusing = False
         if self.transport is None:  # refused at the cap, or closed in the TLS handshake: uvicorn never saw it
             return
+        answering = self._answering
+        if answering is not None and not answering.response_complete:
+            # uvicorn keeps only the newest request's cycle and marks only that one disconnected;
+            # the one before it, still being answered (on the worker pool, say), would write to the
+            # closed transport, and its RuntimeError would be logged as an ASGI exception.
+            answering.disconnected = True
+            answering.message_event.set()
         super().connection_lost(exc)
 
     def _release(self) -> None:
@@ -268,8 +276,11 @@ class GuardedProtocol(HttpToolsProtocol):
             self._arm(HEAD, self.gate.limits.head_timeout)
 
     def on_headers_complete(self) -> None:
+        answering = self.cycle
         self._head_bytes, self._head_tail = 0, b""
         super().on_headers_complete()
+        if answering is not None and answering is not self.cycle and not answering.response_complete:
+            self._answering = answering  # a pipelined request: uvicorn queued it behind this one
         self._arm(BODY, self.gate.limits.body_timeout)
 
     def on_message_complete(self) -> None:

@@ -1,0 +1,25 @@
+"""`paycrypt serve` for fuzz runs: the same command line, with the background replicator parked.
+
+Why: a fuzz run checks after every refused request that the store did not change. Replication
+jobs (queued by an accepted AddKeyReplicationRegions or CreateKey) would otherwise be applied in
+the background 0.2 s later, a store change no request made. Parked, they stay queued, which is all
+the request path under test does with them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+
+from paycrypt import cli, server
+
+PARKED = 10.0**9  # seconds between replicator passes: the first pass, at start, is the only one
+
+
+def _serve(settings: server.Settings) -> None:
+    server.serve(dataclasses.replace(settings, replication_interval=PARKED))
+
+
+if __name__ == "__main__":
+    cli.serve = _serve
+    sys.exit(cli.main(sys.argv[1:]))
