@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import hmac
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
@@ -38,6 +39,23 @@ class Party:
     @property
     def b64(self) -> str:
         return b64(self.certificate)
+
+
+def ca_certificate_member(party: Party, algorithm: str, parent: str | None = None) -> dict[str, Any]:
+    """The ImportKey member that carries a CA certificate (RootCertificatePublicKey, or with `parent`
+    TrustedCertificatePublicKey): a digital-signature public key that verifies."""
+    member: dict[str, Any] = {
+        "KeyAttributes": {
+            "KeyUsage": "TR31_S0_ASYMMETRIC_KEY_FOR_DIGITAL_SIGNATURE",
+            "KeyClass": "PUBLIC_KEY",
+            "KeyAlgorithm": algorithm,
+            "KeyModesOfUse": {"Verify": True},
+        },
+        "PublicKeyCertificate": party.b64,
+    }
+    if parent:
+        member["CertificateAuthorityPublicKeyIdentifier"] = parent
+    return member
 
 
 def b64(certificate: x509.Certificate | x509.CertificateSigningRequest) -> str:

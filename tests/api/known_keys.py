@@ -234,15 +234,5 @@ def import_partner_ca(
     control: Any, member: str, party: kp.Party, parent: str | None = None, algorithm: str = "ECC_NIST_P256"
 ) -> str:
     """ImportKey of a CA certificate as RootCertificatePublicKey or TrustedCertificatePublicKey."""
-    body: dict[str, Any] = {
-        "KeyAttributes": {
-            "KeyUsage": "TR31_S0_ASYMMETRIC_KEY_FOR_DIGITAL_SIGNATURE",
-            "KeyClass": "PUBLIC_KEY",
-            "KeyAlgorithm": algorithm,
-            "KeyModesOfUse": {"Verify": True},
-        },
-        "PublicKeyCertificate": party.b64,
-    }
-    if parent:
-        body["CertificateAuthorityPublicKeyIdentifier"] = parent
+    body = kp.ca_certificate_member(party, algorithm, parent)
     return control.import_key(KeyMaterial={member: body})["Key"]["KeyArn"]

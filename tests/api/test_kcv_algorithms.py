@@ -36,17 +36,7 @@ KNOWN_HMAC = bytes(range(32))
 
 def _root_import(control, party: kp.Party, algorithm: str, kcv_algorithm: str) -> dict:
     return control.import_key(
-        KeyMaterial={
-            "RootCertificatePublicKey": {
-                "KeyAttributes": {
-                    "KeyUsage": S0,
-                    "KeyClass": "PUBLIC_KEY",
-                    "KeyAlgorithm": algorithm,
-                    "KeyModesOfUse": {"Verify": True},
-                },
-                "PublicKeyCertificate": party.b64,
-            }
-        },
+        KeyMaterial={"RootCertificatePublicKey": kp.ca_certificate_member(party, algorithm)},
         KeyCheckValueAlgorithm=kcv_algorithm,
     )["Key"]
 

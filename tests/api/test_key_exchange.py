@@ -40,17 +40,7 @@ def create_symmetric(control, algorithm: str, usage: str, modes: dict, exportabl
 
 def _root(control, party: kp.Party, algorithm: str) -> str:
     return control.import_key(
-        KeyMaterial={
-            "RootCertificatePublicKey": {
-                "KeyAttributes": {
-                    "KeyUsage": S0,
-                    "KeyClass": "PUBLIC_KEY",
-                    "KeyAlgorithm": algorithm,
-                    "KeyModesOfUse": {"Verify": True},
-                },
-                "PublicKeyCertificate": party.b64,
-            }
-        }
+        KeyMaterial={"RootCertificatePublicKey": kp.ca_certificate_member(party, algorithm)}
     )["Key"]["KeyArn"]
 
 

@@ -74,17 +74,7 @@ def store(
 
 
 def import_root(svc: Service, party: kp.Party, algorithm: str = "RSA_2048", c: Context | None = None) -> str:
-    material = {
-        "RootCertificatePublicKey": {
-            "KeyAttributes": {
-                "KeyUsage": S0,
-                "KeyClass": "PUBLIC_KEY",
-                "KeyAlgorithm": algorithm,
-                "KeyModesOfUse": {"Verify": True},
-            },
-            "PublicKeyCertificate": party.b64,
-        }
-    }
+    material = {"RootCertificatePublicKey": kp.ca_certificate_member(party, algorithm)}
     return importing.import_key(svc, c or ctx(svc), {"KeyMaterial": material})["Key"]["KeyArn"]
 
 
