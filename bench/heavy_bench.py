@@ -23,8 +23,8 @@ import contextlib
 import shutil
 import socket
 import statistics
+import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -32,29 +32,24 @@ import http_bench
 import loadgen
 import signing
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.background import Background  # (the repository root is on the path only now)
+
 HOST = http_bench.HOST
 
 
-class HeavyCaller:
+class HeavyCaller(Background):
     """Sends one pre-signed request every `interval` seconds on a new connection, in a thread."""
 
     def __init__(self, port: int, request: bytes, interval: float) -> None:
         self.port, self.request, self.interval = port, request, interval
         self.latencies: list[float] = []
         self.failures: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run)
-
-    def __enter__(self) -> HeavyCaller:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=60)
+        super().__init__()
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval):
+        while not self.stopping.wait(self.interval):
             started = time.perf_counter()
             status = call_once(self.port, self.request)
             if 200 <= status < 300:

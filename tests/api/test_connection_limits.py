@@ -20,7 +20,6 @@ import json
 import selectors
 import socket
 import ssl
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,6 +34,7 @@ from tests.api import rawhttp
 from tests.api.helpers import expect_error
 from tests.api.processes import ServerProcess
 from tests.api.test_durability import client
+from tests.background import Background
 from tests.conftest import CVK_ATTRIBUTES, free_port, start_server
 
 HEAD_LIMIT = 1.0
@@ -120,7 +120,7 @@ def check_closed_at_limit(partial: Partial) -> None:
     assert partial.kind in error["message"], error
 
 
-class GenuineTraffic:
+class GenuineTraffic(Background):
     """A boto3 client making real calls (CreateKey, GetKey, CVV2 generate and verify) in a thread,
     with retries off, until stopped; every call must succeed."""
 
@@ -129,20 +129,11 @@ class GenuineTraffic:
         self.data = client(endpoint, "payment-cryptography-data")
         self.calls = 0
         self.failures: list[Exception] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run)
-
-    def __enter__(self) -> GenuineTraffic:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=60)
+        super().__init__()
 
     def _run(self) -> None:
         try:
-            while not self._stop.is_set():
+            while not self.stopping.is_set():
                 self.round()
         except Exception as exc:  # recorded, and the test fails on it
             self.failures.append(exc)

@@ -157,16 +157,10 @@ class Store(
     def close(self) -> None: ...
 
 
-#: Every protocol a backend implements (`Store` is the sum of the others but `MpaTables`, which
-#: is its `mpa` attribute).
+#: Every protocol a backend implements: `Store`'s parts, `MpaTables` (its `mpa` attribute) and
+#: `Store` itself.
 PROTOCOLS: tuple[type, ...] = (
-    Transactions,
-    KeyTable,
-    AliasTable,
-    ExchangeKeyTable,
-    TagTable,
-    ResourcePolicyTable,
-    ReplicationTable,
+    *(part for part in Store.__bases__ if part is not Protocol),
     MpaTables,
     Store,
 )
