@@ -459,11 +459,12 @@ class Policy:
 
     def for_action(self, action: str) -> tuple[_Statement, ...]:
         """The statements whose Action/NotAction covers the action (any case)."""
-        found = self._by_action.get(action.lower())
+        key = action.lower()
+        found = self._by_action.get(key)
         if found is None:
             found = tuple(s for s in self.statements if s.names_action(action))
-            if len(self._by_action) < 1024:
-                self._by_action[action.lower()] = found
+            if len(self._by_action) < 1024:  # bounded whatever names reach it
+                self._by_action[key] = found
         return found
 
 

@@ -81,8 +81,9 @@ def derive(
 def derive_from(
     svc: Service, ctx: Context, params: dict[str, Any], *, operation: str, member: str, path: str
 ) -> Agreement:
-    """`derive` for the API's DiffieHellmanTr31KeyBlock structures (import, export, translate)."""
-    return derive(
+    """`derive` for the API's DiffieHellmanTr31KeyBlock structures (import, export, translate): the
+    agreed key is a TR-31 KBPK, so the K3 key must derive one."""
+    agreement = derive(
         svc,
         ctx,
         private_key_identifier=params["PrivateKeyIdentifier"],
@@ -97,6 +98,23 @@ def derive_from(
         private_role="PrivateKeyIdentifier",
         path=path,
     )
+    check_kbpk_agreement(agreement, path)
+    return agreement
+
+
+def open_block(
+    svc: Service, ctx: Context, params: dict[str, Any], *, operation: str, path: str
+) -> key_blocks.BlockKey:
+    """The key carried in a DiffieHellmanTr31KeyBlock (import, translate): agree the KBPK, open the
+    block, and hold the curve to the key it moved."""
+    agreement = derive_from(
+        svc, ctx, params, operation=operation, member="DiffieHellmanTr31KeyBlock", path=path
+    )
+    opened = key_blocks.unwrap(
+        agreement.key, agreement.algorithm, params["WrappedKeyBlock"], f"{path}.WrappedKeyBlock"
+    )
+    check_curve(agreement, opened.attributes["KeyAlgorithm"], path)
+    return opened
 
 
 def check_curve(agreement: Agreement, established_algorithm: str, path: str) -> None:

@@ -190,7 +190,6 @@ def _ecdh(svc: Service, ctx: Context, value: dict[str, Any], out: Outgoing) -> d
     agreement = ecdh_agreement.derive_from(
         svc, ctx, value, operation=OP, member="DiffieHellmanTr31KeyBlock", path=path
     )
-    ecdh_agreement.check_kbpk_agreement(agreement, path)
     ecdh_agreement.check_curve(agreement, out.algorithm, path)
     block = wrap_block(agreement.key, agreement.algorithm, out, value.get("KeyBlockHeaders"), path)
     return {

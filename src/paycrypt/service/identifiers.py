@@ -211,7 +211,7 @@ def resolved(store: Store, ctx: Context, identifier: str) -> ResolvedKey:
 def resolve_key(store: Store, ctx: Context, identifier: str) -> KeyRecord:
     record = resolved(store, ctx, identifier).record
     if record is None:
-        raise ResourceNotFound(f"Key {identifier} was not found.", identifier)
+        raise _not_found(identifier, "")
     return record
 
 
@@ -219,5 +219,5 @@ def resolve_resource_arn(store: Store, ctx: Context, arn: str) -> KeyRecord:
     """ResourceArn members name a key by its ARN only."""
     found = resolved(store, ctx, arn)
     if found.record is None or found.alias_name is not None:
-        raise ResourceNotFound(f"Resource {arn} was not found.", arn)
+        raise _not_found(arn, "ResourceArn")
     return found.record

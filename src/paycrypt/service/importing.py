@@ -186,14 +186,7 @@ def _tr31(svc: Service, ctx: Context, value: dict[str, Any]) -> Imported:
 
 def _ecdh(svc: Service, ctx: Context, value: dict[str, Any]) -> Imported:
     path = "KeyMaterial.DiffieHellmanTr31KeyBlock"
-    agreement = ecdh_agreement.derive_from(
-        svc, ctx, value, operation=OP, member="DiffieHellmanTr31KeyBlock", path=path
-    )
-    ecdh_agreement.check_kbpk_agreement(agreement, path)
-    opened = key_blocks.unwrap(
-        agreement.key, agreement.algorithm, value["WrappedKeyBlock"], f"{path}.WrappedKeyBlock"
-    )
-    ecdh_agreement.check_curve(agreement, opened.attributes["KeyAlgorithm"], path)
+    opened = ecdh_agreement.open_block(svc, ctx, value, operation=OP, path=path)
     return _from_block(opened, path)
 
 

@@ -12,7 +12,8 @@ can see which method produced the one it got.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from paycrypt.crypto import kcv
 from paycrypt.crypto.keygen import public_key_der
@@ -41,11 +42,15 @@ def _entry(algorithm: str) -> dict[str, Compute]:
 def resolve(algorithm: str, kcv_algorithm: str | None) -> str:
     """The KCV method used for a key of `algorithm`: the requested one if the family defines it,
     else the family's default."""
-    methods = _entry(algorithm)
+    return _pick(_entry(algorithm), kcv_algorithm)
+
+
+def _pick(methods: Mapping[str, Any], kcv_algorithm: str | None) -> str:
     return kcv_algorithm if kcv_algorithm in methods else next(iter(methods))
 
 
 def compute(algorithm: str, kcv_algorithm: str | None, material: bytes) -> tuple[str, str]:
     """(KeyCheckValue hex, KeyCheckValueAlgorithm actually used) for key material of `algorithm`."""
-    name = resolve(algorithm, kcv_algorithm)
-    return _entry(algorithm)[name](algorithm, material).hex().upper(), name
+    methods = _entry(algorithm)
+    name = _pick(methods, kcv_algorithm)
+    return methods[name](algorithm, material).hex().upper(), name

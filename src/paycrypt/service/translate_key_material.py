@@ -41,14 +41,7 @@ def translate_key_material(svc: Service, ctx: Context, params: dict[str, Any]) -
     kek = identifiers.resolve_key(svc.store, ctx, outgoing["WrappingKeyIdentifier"])
     usage_rules.check_key(OP, "Tr31KeyBlock", kek, "WrappingKeyIdentifier")
     path = "IncomingKeyMaterial.DiffieHellmanTr31KeyBlock"
-    agreement = ecdh_agreement.derive_from(
-        svc, ctx, incoming, operation=OP, member="DiffieHellmanTr31KeyBlock", path=path
-    )
-    ecdh_agreement.check_kbpk_agreement(agreement, path)
-    opened = key_blocks.unwrap(
-        agreement.key, agreement.algorithm, incoming["WrappedKeyBlock"], f"{path}.WrappedKeyBlock"
-    )
-    ecdh_agreement.check_curve(agreement, opened.attributes["KeyAlgorithm"], path)
+    opened = ecdh_agreement.open_block(svc, ctx, incoming, operation=OP, path=path)
     if not opened.exportable:
         raise ValidationError(
             f"{path}.WrappedKeyBlock is marked non-exportable (N); it cannot be re-wrapped."

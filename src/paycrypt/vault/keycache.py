@@ -54,14 +54,14 @@ class KeyCache:
 
     def material(self, record: KeyRecord) -> bytes:
         """The clear key of `record`, unsealed by the vault on first use."""
-        return self._get(record, MATERIAL, lambda: self.vault.unseal(record, record.key_block))
+        return self._get(record, MATERIAL, self.vault.unseal, record, record.key_block)
 
     def derived(self, record: KeyRecord, kind: Hashable, build: Callable[[bytes], T]) -> T:
         """`build(material)`, once per key and `kind` (e.g. "rsa-private", ("dukpt", ksn)).
 
         An exception from `build` (bad input) propagates and nothing is kept.
         """
-        return self._get(record, kind, lambda: build(self.material(record)))
+        return self._get(record, kind, self._build, record, build)
 
     def forget(self, arn: str) -> None:
         """Drop every entry of the key `arn`; its next use unseals again."""
@@ -79,7 +79,11 @@ class KeyCache:
         with self._lock:
             return len(self._table)
 
-    def _get(self, record: KeyRecord, kind: Hashable, make: Callable[[], T]) -> T:
+    def _build(self, record: KeyRecord, build: Callable[[bytes], T]) -> T:
+        return build(self.material(record))
+
+    def _get(self, record: KeyRecord, kind: Hashable, make: Callable[..., T], *args: Any) -> T:
+        """The cached value, or `make(*args)` on a miss (a hit builds nothing: this is the hot path)."""
         entry_key = (record.arn, kind)
         with self._lock:
             entry = self._table.get(entry_key)
@@ -87,7 +91,7 @@ class KeyCache:
                 self._table.move_to_end(entry_key)
                 return entry.value  # type: ignore[no-any-return]
             forgets = self._forgets
-        value = make()
+        value = make(*args)
         with self._lock:
             if self._forgets == forgets:
                 self._put(entry_key, record.key_block, value)
