@@ -52,8 +52,9 @@ def check_value(kbpk: bytes) -> str:
     return primitives.aes_cmac(kbpk, bytes(16))[:CHECK_VALUE_BYTES].hex().upper()
 
 
-def seal(kbpk: bytes, record: KeyRecord, material: bytes) -> str:
-    """The block holding `material` for `record` under `kbpk`, which KP names."""
+def seal(kbpk: bytes, kbpk_id: str, record: KeyRecord, material: bytes) -> str:
+    """The block holding `material` for `record` under `kbpk`, which KP names by its check value
+    `kbpk_id` (the vault keeps it, rather than a CMAC per seal)."""
     attributes = record.key_attributes
     header = tr31.Header(
         version_id="D",
@@ -64,7 +65,7 @@ def seal(kbpk: bytes, record: KeyRecord, material: bytes) -> str:
         optional_blocks=(
             ("01", record.arn),
             ("02", binding_digest(record)),
-            (KBPK_CHECK_VALUE_BLOCK, CMAC_METHOD + check_value(kbpk)),
+            (KBPK_CHECK_VALUE_BLOCK, CMAC_METHOD + kbpk_id),
         ),
     )
     return tr31.wrap(kbpk, header, material)

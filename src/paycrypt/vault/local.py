@@ -38,7 +38,7 @@ class MasterKeyVault:
         return self._key_id
 
     def seal(self, record: KeyRecord, material: bytes) -> str:
-        return blocks.seal(self._master_key, record, material)
+        return blocks.seal(self._master_key, self._key_id, record, material)
 
     def unseal(self, record: KeyRecord, block: str) -> bytes:
         if self.sealed_by(block) != self._key_id:
