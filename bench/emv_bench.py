@@ -39,7 +39,7 @@ import pyemv.kd
 import signing
 
 from paycrypt.crypto import emv_cryptogram, emv_keys
-from paycrypt.service import emv_ops
+from paycrypt.service.issuer import emv
 
 # pyemv 1.5.0 still calls TripleDES from its old location (seed-C §5.10); the warnings are noise here.
 warnings.filterwarnings("ignore", message=".*TripleDES.*")
@@ -100,7 +100,7 @@ def paycrypt_service(workdir: Path) -> Callable[[], str]:
         },
         "AuthResponseAttributes": {"ArpcMethod2": {"CardStatusUpdate": CSU}},
     }
-    return lambda: emv_ops.verify_auth_request_cryptogram(svc, ctx, params)["AuthResponseValue"]
+    return lambda: emv.verify_auth_request_cryptogram(svc, ctx, params)["AuthResponseValue"]
 
 
 def in_process(args: argparse.Namespace, workdir: Path) -> None:

@@ -24,9 +24,10 @@ import signing
 
 from paycrypt.clock import ManualClock, SystemClock
 from paycrypt.crypto import dukpt_tdes
-from paycrypt.service import key_rules, keys
 from paycrypt.service.context import Caller, Context
 from paycrypt.service.core import Service
+from paycrypt.service.keys import lifecycle
+from paycrypt.service.rules import combinations
 from paycrypt.store.sqlite import SqliteStore
 from paycrypt.vault.keycache import KeyCache
 from paycrypt.vault.local import LocalKeyFileVault, MasterKeyVault
@@ -44,18 +45,18 @@ def context(now: Any) -> Context:
 
 
 def store_known_key(svc: Service, material: bytes, usage: str, algorithm: str, modes: dict[str, bool]) -> str:
-    """Store a known symmetric key through CreateKey's attribute rules and keys.store_key; its ARN."""
+    """Store a known symmetric key through CreateKey's attribute rules and lifecycle.store_key; its ARN."""
     attributes = {
         "KeyUsage": usage,
         "KeyAlgorithm": algorithm,
         "KeyClass": "SYMMETRIC_KEY",
         "KeyModesOfUse": modes,
     }
-    key_rules.check_create(attributes, None)
-    new = keys.NewKey(
+    combinations.check_create(attributes, None)
+    new = lifecycle.NewKey(
         attributes=attributes, material=material, exportable=True, enabled=True, origin="EXTERNAL"
     )
-    return keys.store_key(svc, context(svc.clock.now()), new).arn
+    return lifecycle.store_key(svc, context(svc.clock.now()), new).arn
 
 
 def inproc_service(workdir: Path) -> Service:

@@ -98,7 +98,7 @@ def server_command(
     to `paycrypt serve`'s."""
     if stack == "uvicorn" and app == "paycrypt":
         serve = ["serve", "--host", HOST, "--port", str(port), "--data-dir", str(data_dir), *serve_options]
-        return [sys.executable, "-m", "paycrypt.cli", *serve]
+        return [sys.executable, "-m", "paycrypt.cli.main", *serve]
     if stack == "uvicorn":
         return [sys.executable, str(BENCH / "null_app.py"), "--port", str(port)]
     granian = str(Path(sys.executable).parent / "granian")

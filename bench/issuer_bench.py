@@ -41,8 +41,8 @@ from psec import pin as psec_pin
 from psec import pinblock as psec_pinblock
 
 from paycrypt.crypto import cvv, ibm3624, pinblock, primitives, visa_pvv
-from paycrypt.service import card_validation, pin_data
 from paycrypt.service.core import Service
+from paycrypt.service.issuer import card_validation, pin_data
 
 warnings.filterwarnings("ignore", message=".*TripleDES.*")
 

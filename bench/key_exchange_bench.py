@@ -44,9 +44,9 @@ from cryptography.x509.oid import NameOID
 
 from paycrypt.clock import SystemClock
 from paycrypt.crypto import tr31, tr34
-from paycrypt.service import exporting, importing, parameters, service_ca
 from paycrypt.service.context import Context
 from paycrypt.service.core import Quotas, Service
+from paycrypt.service.exchange import export_key, import_key, parameters, service_ca
 from paycrypt.store.sqlite import SqliteStore
 from paycrypt.vault.keycache import KeyCache
 from paycrypt.vault.local import MasterKeyVault
@@ -104,7 +104,7 @@ def scenario(svc: Service) -> list[tuple[str, str, Callable[[], Any]]]:
     # TR-34: a partner root and KDH, an import token, one two-pass block
     root_certificate, root_key = _party("Bench Root")
     kdh_certificate, kdh_key = _party("Bench KDH", root_key, root_certificate.subject)
-    ca_arn = importing.import_key(
+    ca_arn = import_key.import_key(
         svc,
         _ctx(svc),
         {
@@ -151,14 +151,14 @@ def scenario(svc: Service) -> list[tuple[str, str, Callable[[], Any]]]:
 
     def import_tr31(arn: str, block: str) -> Callable[[], Any]:
         request = {"KeyMaterial": {"Tr31KeyBlock": {"WrappingKeyIdentifier": arn, "WrappedKeyBlock": block}}}
-        return lambda: importing.import_key(svc, _ctx(svc), request)
+        return lambda: import_key.import_key(svc, _ctx(svc), request)
 
     def export_tr31(key: str, kek: str) -> Callable[[], Any]:
         request = {
             "ExportKeyIdentifier": key,
             "KeyMaterial": {"Tr31KeyBlock": {"WrappingKeyIdentifier": kek}},
         }
-        return lambda: exporting.export_key(svc, _ctx(svc), request)
+        return lambda: export_key.export_key(svc, _ctx(svc), request)
 
     return [
         ("psec tr31.unwrap", "B, TDES", lambda: psec.tr31.unwrap(tdes_kek, tdes_block)),
@@ -191,7 +191,7 @@ def scenario(svc: Service) -> list[tuple[str, str, Callable[[], Any]]]:
         (
             "ImportKey Tr34KeyBlock",
             "RSA-2048, 2-pass",
-            lambda: importing.import_key(svc, _ctx(svc), tr34_params),
+            lambda: import_key.import_key(svc, _ctx(svc), tr34_params),
         ),
     ]
 

@@ -40,9 +40,9 @@ import harness
 from cryptography.hazmat.primitives import cmac
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from paycrypt.service import data_encryption, mac_ops
 from paycrypt.service.context import Context
 from paycrypt.service.core import Service
+from paycrypt.service.transactions import data_encryption, macs
 
 warnings.filterwarnings("ignore", message=".*TripleDES.*")
 
@@ -80,7 +80,7 @@ def mac_params(arn: str, attributes: dict[str, Any]) -> dict[str, Any]:
 
 def verify_params(svc: Service, ctx: Context, arn: str, attributes: dict[str, Any]) -> dict[str, Any]:
     """A VerifyMac request whose Mac the service itself generated (so it answers 200)."""
-    mac = mac_ops.generate_mac(svc, ctx, mac_params(arn, attributes))["Mac"]
+    mac = macs.generate_mac(svc, ctx, mac_params(arn, attributes))["Mac"]
     return {"KeyIdentifier": arn, "MessageData": MESSAGE, "VerificationAttributes": attributes, "Mac": mac}
 
 
@@ -129,7 +129,7 @@ def in_process(args: argparse.Namespace, workdir: Path) -> None:
     assert data_encryption.encrypt_data(svc, ctx, encrypt)["CipherText"] == crypto_cbc().hex().upper()
 
     def verify(params: dict[str, Any]) -> Callable[[], Any]:
-        return lambda: mac_ops.verify_mac(svc, ctx, params)
+        return lambda: macs.verify_mac(svc, ctx, params)
 
     def fresh_cmac() -> Callable[[], Any]:
         """DukptCmac verifications of distinct transactions (a fresh KSN each call)."""
@@ -138,7 +138,7 @@ def in_process(args: argparse.Namespace, workdir: Path) -> None:
             for n in itertools.islice(harness.ksns("AES"), 5000)
         ]
         cycle = itertools.cycle(requests)
-        return lambda: mac_ops.verify_mac(svc, ctx, next(cycle))
+        return lambda: macs.verify_mac(svc, ctx, next(cycle))
 
     def fresh_decrypt() -> Callable[[], Any]:
         requests = [
@@ -155,14 +155,14 @@ def in_process(args: argparse.Namespace, workdir: Path) -> None:
 
         def run() -> None:
             ksn, request = next(cycle)
-            mac_ops.verify_mac(svc, ctx, request)
+            macs.verify_mac(svc, ctx, request)
             decrypt = {
                 "KeyIdentifier": k.arn["aes_bdk"],
                 "CipherText": MESSAGE,
                 "DecryptionAttributes": {"Dukpt": {"KeySerialNumber": ksn, "Mode": "CBC"}},
             }
             data_encryption.decrypt_data(svc, ctx, decrypt)
-            mac_ops.generate_mac(svc, ctx, mac_params(k.arn["aes_bdk"], dukpt_cmac(ksn, "RESPONSE")))
+            macs.generate_mac(svc, ctx, mac_params(k.arn["aes_bdk"], dukpt_cmac(ksn, "RESPONSE")))
 
         return run
 

@@ -44,8 +44,8 @@ from psec import des as psec_des
 from psec import pinblock as psec_pinblock
 
 from paycrypt.crypto import dukpt_variants, pinblock, primitives
-from paycrypt.service import pin_translation
 from paycrypt.service.core import Service
+from paycrypt.service.transactions import pin_translation
 
 warnings.filterwarnings("ignore", message=".*TripleDES.*")
 

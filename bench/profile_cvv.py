@@ -35,8 +35,10 @@ import signing
 from paycrypt.auth import sigv4
 from paycrypt.crypto import cvv
 from paycrypt.server import Settings, build_app
-from paycrypt.service import card_validation, identifiers, usage_rules
+from paycrypt.service import identifiers
 from paycrypt.service.context import Caller, Context
+from paycrypt.service.issuer import card_validation
+from paycrypt.service.rules import key_usage
 from paycrypt.wire.app import SERVICES, App
 
 ENDPOINT = "http://127.0.0.1:8443"  # only the Host header the signature covers; nothing listens
@@ -175,7 +177,7 @@ CATEGORIES = [
     ("authorize (Authorizer.check)", "paycrypt/auth/authorize.py", "check"),
     (
         "service function (verify_card_validation_data)",
-        "paycrypt/service/card_validation.py",
+        "paycrypt/service/issuer/card_validation.py",
         "verify_card_validation_data",
     ),
     ("  of which the resolved key (resolve_key)", "paycrypt/service/identifiers.py", "resolve_key"),
@@ -249,7 +251,7 @@ def stages(
         ("the resolved key (resolve_key)", lambda: identifiers.resolve_key(store, ctx, key_arn)),
         ("key material (unseal cache hit)", lambda: app.service.keycache.material(record)),
         ("CVV2 (crypto.cvv)", lambda: cvv.cvv(key, pan, signing.EXPIRY, "000", len(cvv2))),
-        ("key-usage rules (check_key)", lambda: usage_rules.check_key(OPERATION, MEMBER, record)),
+        ("key-usage rules (check_key)", lambda: key_usage.check_key(OPERATION, MEMBER, record)),
         ("whole service function", lambda: verify_cvv(app.service, ctx, params)),
         ("serialize response", lambda: app.protocols.serialize(op, result)),
         ("INFO log line", lambda: log.info("%s %s %s %d %.1fms", "-", op.name, ctx.request_id, 200, 0.1)),

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from paycrypt import cli, defaults
+from paycrypt import defaults
 from paycrypt.audit.writer import AuditWriter
+from paycrypt.cli import main as cli
+from paycrypt.jobs.replicator import Replicator
 from paycrypt.server import Settings
 from paycrypt.service.core import Quotas
-from paycrypt.service.replicator import Replicator
 from paycrypt.vault.keycache import KeyCache
 from paycrypt.wire.connections import ConnectionLimits
 

@@ -51,16 +51,16 @@ def test_pure_packages_forbid_every_other_top_level_module() -> None:
 # it breaks and the line of the linter's report that names the culprit.
 PLANTED = {
     "service imports wire": (
-        "service/pagination.py",
+        "service/keys/pagination.py",
         "from paycrypt import wire",
         "layers",
-        "paycrypt.service.pagination -> paycrypt.wire",
+        "paycrypt.service.keys.pagination -> paycrypt.wire",
     ),
     "an unplaced top-level module": (
-        "jobs.py",
+        "scheduler.py",
         '"""A package no layer names."""',
         "layers",
-        "- paycrypt.jobs",
+        "- paycrypt.scheduler",
     ),
     "vault imports service": (
         "vault/keycache.py",

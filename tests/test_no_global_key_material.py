@@ -26,8 +26,11 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 import paycrypt
 from paycrypt.clock import ManualClock
 from paycrypt.crypto import dukpt_variants
-from paycrypt.service import card_validation, certificates_ops, data_encryption, keys, parameters
 from paycrypt.service.core import Service
+from paycrypt.service.exchange import key_certificates, parameters
+from paycrypt.service.issuer import card_validation
+from paycrypt.service.keys import lifecycle
+from paycrypt.service.transactions import data_encryption
 from paycrypt.store.sqlite import SqliteStore
 from tests.service.stored_keys import context, new_keycache
 
@@ -87,7 +90,9 @@ def run_operations(tmp_path: Path) -> tuple[Service, list[bytes]]:
             "KeyClass": key_class,
             "KeyModesOfUse": modes,
         }
-        return keys.create_key(svc, ctx, {"KeyAttributes": attributes, "Exportable": True})["Key"]["KeyArn"]
+        return lifecycle.create_key(svc, ctx, {"KeyAttributes": attributes, "Exportable": True})["Key"][
+            "KeyArn"
+        ]
 
     cvk = create(
         "TDES_2KEY", "TR31_C0_CARD_VERIFICATION_KEY", "SYMMETRIC_KEY", {"Generate": True, "Verify": True}
@@ -126,7 +131,7 @@ def run_operations(tmp_path: Path) -> tuple[Service, list[bytes]]:
         ctx,
         {"KeyIdentifier": pair, "CipherText": out["CipherText"], "DecryptionAttributes": rsa_attributes},
     )
-    certificates_ops.get_public_key_certificate(svc, ctx, {"KeyIdentifier": pair})  # the RSA service CA signs
+    key_certificates.get_public_key_certificate(svc, ctx, {"KeyIdentifier": pair})  # the RSA service CA signs
     parameters.get_parameters_for_import(
         svc, ctx, {"KeyMaterialType": "KEY_CRYPTOGRAM", "WrappingKeyAlgorithm": "RSA_2048"}
     )

@@ -21,10 +21,10 @@ from paycrypt.auth import credentials as creds
 from paycrypt.auth import throttle as rate_quotas
 from paycrypt.auth.authorize import Authorizer
 from paycrypt.clock import Clock, SystemClock
+from paycrypt.jobs.replicator import TEST_FLAG, Replicator, hook_from_environment
 from paycrypt.policy.requests import RequestCatalog
 from paycrypt.regions import DEFAULT_REGIONS
 from paycrypt.service.core import Quotas, Service
-from paycrypt.service.replicator import TEST_FLAG, Replicator, hook_from_environment
 from paycrypt.store.sqlite import SqliteStore
 from paycrypt.tls import server_context
 from paycrypt.vault import keycache

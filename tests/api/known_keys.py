@@ -7,7 +7,7 @@
   at most 128-bit strength, so for AES_192, AES_256 and HMAC keys the KEK is an AES_256 key agreed by
   ECDH instead (a P-521 K3 key pair and a test-side partner CA), as the guide recommends for
   AES-256. The KEKs are made once per server and client and reused.
-- `put_known_key(server, ...)` stores a key directly through `keys.store_key`, the path ImportKey
+- `put_known_key(server, ...)` stores a key directly through `lifecycle.store_key`, the path ImportKey
   itself ends in; it needs the in-thread server object and remains for tests that want no
   ImportKey in their path.
 """
@@ -21,8 +21,9 @@ from typing import Any
 
 import psec
 
-from paycrypt.service import key_rules, keys
 from paycrypt.service.context import Caller, Context
+from paycrypt.service.keys import lifecycle
+from paycrypt.service.rules import combinations
 from tests import kx_partner as kp
 from tests.conftest import REGION, RunningServer
 
@@ -45,17 +46,17 @@ def put_known_key(
     attributes = {
         "KeyUsage": key_usage,
         "KeyAlgorithm": key_algorithm,
-        "KeyClass": key_rules.RULES[key_usage].key_class,
+        "KeyClass": combinations.RULES[key_usage].key_class,
         "KeyModesOfUse": modes,
     }
-    key_rules.check_create(attributes, derive_key_usage)
+    combinations.check_create(attributes, derive_key_usage)
     ctx = Context(
         Caller(ACCOUNT, f"arn:aws:iam::{ACCOUNT}:user/test", "AIDATEST"),
         region,
         service.clock.now(),
         str(uuid.uuid4()),
     )
-    new = keys.NewKey(
+    new = lifecycle.NewKey(
         attributes=attributes,
         material=material,
         exportable=exportable,
@@ -63,7 +64,7 @@ def put_known_key(
         origin="EXTERNAL",
         derive_key_usage=derive_key_usage,
     )
-    record = keys.store_key(service, ctx, new)
+    record = lifecycle.store_key(service, ctx, new)
     return {"KeyArn": record.arn, "KeyCheckValue": record.key_check_value}
 
 

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from paycrypt.clock import ManualClock
+from paycrypt.jobs.replicator import ReplicationFailure
 from paycrypt.server import Settings
-from paycrypt.service.replicator import ReplicationFailure
 from tests.conftest import RunningServer, free_port, start_server
 
 EAST, WEST, EU, AP = "us-east-1", "us-west-2", "eu-west-1", "ap-southeast-2"

@@ -169,7 +169,8 @@ def test_unknown_operation(server) -> None:
 def test_unserved_operation_and_union_member_are_501(server, control, data, cvk, monkeypatch) -> None:
     """An operation with no service function, or a union member with no handler, answers 501
     NotImplemented naming it (the foundation's rule for what later issues build)."""
-    from paycrypt.service import card_validation, registry
+    from paycrypt.service import registry
+    from paycrypt.service.issuer import card_validation
 
     monkeypatch.delitem(registry.CONTROL, "GetAlias")
     response = expect_error(control.get_alias, "NotImplemented", 501, AliasName="alias/x")

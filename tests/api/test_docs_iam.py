@@ -20,7 +20,7 @@ import pytest
 from botocore.config import Config
 
 from paycrypt.auth.iam_file import IamFile
-from paycrypt.cli import main
+from paycrypt.cli.main import main
 from paycrypt.clock import ManualClock
 from paycrypt.server import Settings
 from tests.api.helpers import expect_error

@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from paycrypt.cli import main as paycrypt_main
+from paycrypt.cli.main import main as paycrypt_main
 from tests import kx_partner as kp
 from tests.api.known_keys import import_partner_ca
 from tests.api.processes import ServerProcess

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from paycrypt.cli import main
+from paycrypt.cli.main import main
 from tests import kx_partner as kp
 from tests.api.helpers import expect_error
 from tests.api.iam_support import B, IamServer, iam_server

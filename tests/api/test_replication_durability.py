@@ -23,7 +23,7 @@ import psec.tr31
 import pytest
 from botocore.config import Config
 
-from paycrypt.service.replicator import HOLD, TEST_FLAG
+from paycrypt.jobs.replicator import HOLD, TEST_FLAG
 from tests.api.helpers import expect_error
 from tests.api.processes import PAYCRYPT, ServerProcess
 from tests.api.replication_support import (

@@ -56,7 +56,7 @@ def test_sha1_kcv_is_over_the_real_subject_public_key_info() -> None:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    from paycrypt.service import kcv_rules
+    from paycrypt.service.rules import check_values
 
     private = ec.generate_private_key(ec.SECP256R1())
     pkcs8 = private.private_bytes(
@@ -65,6 +65,6 @@ def test_sha1_kcv_is_over_the_real_subject_public_key_info() -> None:
     spki = private.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    value, name = kcv_rules.compute("ECC_NIST_P256", None, pkcs8)
+    value, name = check_values.compute("ECC_NIST_P256", None, pkcs8)
     assert name == "SHA_1"
     assert value == hashlib.sha1(spki).hexdigest()[:8].upper()

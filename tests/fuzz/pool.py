@@ -17,7 +17,7 @@ from typing import Any
 import botocore.exceptions
 
 from paycrypt.regions import DEFAULT_REGIONS
-from paycrypt.service import key_rules
+from paycrypt.service.rules import combinations
 from tests import kx_partner as kp
 from tests.api.known_keys import import_partner_ca
 
@@ -56,7 +56,7 @@ class Pool:
 
 
 def _attributes(usage: str, algorithm: str) -> dict[str, Any]:
-    rule = key_rules.RULES[usage]
+    rule = combinations.RULES[usage]
     widest = max(
         (modes for modes in rule.modes if "NoRestrictions" not in modes), key=lambda m: (len(m), sorted(m))
     )
@@ -70,7 +70,7 @@ def _attributes(usage: str, algorithm: str) -> dict[str, Any]:
 
 def _create(control: Any, usage: str, algorithm: str) -> str:
     extra = {}
-    if usage in key_rules.DERIVE_KEY_USAGE_ALLOWED:
+    if usage in combinations.DERIVE_KEY_USAGE_ALLOWED:
         extra["DeriveKeyUsage"] = "TR31_K1_KEY_BLOCK_PROTECTION_KEY"
     key = control.create_key(Exportable=True, KeyAttributes=_attributes(usage, algorithm), **extra)
     return key["Key"]["KeyArn"]
@@ -79,7 +79,7 @@ def _create(control: Any, usage: str, algorithm: str) -> str:
 def build(control: Any, region: str = "us-east-1") -> Pool:
     """Create the keys, aliases, certificates and tokens a fuzz run points its requests at."""
     keys: dict[str, list[str]] = {}
-    for usage, rule in key_rules.RULES.items():
+    for usage, rule in combinations.RULES.items():
         for algorithm in (a for a in CHEAP if a in rule.algorithms):
             keys.setdefault(usage, []).append(_create(control, usage, algorithm))
     root = kp.ca("ECC_NIST_P256", "Fuzz root CA")

@@ -11,7 +11,8 @@ from __future__ import annotations
 import dataclasses
 import sys
 
-from paycrypt import cli, server
+from paycrypt import server
+from paycrypt.cli import main as cli
 
 PARKED = 10.0**9  # seconds between replicator passes: the first pass, at start, is the only one
 

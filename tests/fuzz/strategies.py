@@ -30,7 +30,7 @@ from typing import Any
 
 from botocore.model import Shape
 
-from paycrypt.service import key_rules
+from paycrypt.service.rules import combinations
 from paycrypt.wire import models
 from paycrypt.wire.protocol import Operation, Protocols
 from tests.fuzz import gen
@@ -159,7 +159,7 @@ CREATABLE = [
         "KeyAlgorithm": algorithm,
         "KeyModesOfUse": {mode: True for mode in sorted(modes)},
     }
-    for usage, rule in key_rules.RULES.items()
+    for usage, rule in combinations.RULES.items()
     for algorithm in sorted(rule.algorithms - {"RSA_3072", "RSA_4096"})
     for modes in sorted(rule.modes, key=sorted)
 ]

@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from paycrypt.service import key_rules
+from paycrypt.service.rules import combinations
 from paycrypt.wire import models, validate
 from paycrypt.wire.protocol import Protocols
 from tests.fuzz import gen
@@ -27,7 +27,7 @@ DRAWS = 40
 
 
 def _pool() -> Pool:
-    usages = [*key_rules.RULES, ROOT, TRUSTED]
+    usages = [*combinations.RULES, ROOT, TRUSTED]
     keys = {usage: (f"{ARN}{index:016d}",) for index, usage in enumerate(usages)}
     certificate = "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUIKLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo="
     return Pool(

@@ -1,4 +1,4 @@
-"""A Service on a temporary store, and known keys put into it through keys.store_key."""
+"""A Service on a temporary store, and known keys put into it through lifecycle.store_key."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import secrets
 from pathlib import Path
 
 from paycrypt.clock import ManualClock
-from paycrypt.service import key_rules, keys
 from paycrypt.service.context import Caller, Context
 from paycrypt.service.core import Service
+from paycrypt.service.keys import lifecycle
+from paycrypt.service.rules import combinations
 from paycrypt.store.sqlite import SqliteStore
 from paycrypt.vault.keycache import KeyCache
 from paycrypt.vault.local import MasterKeyVault
@@ -40,11 +41,11 @@ def put(svc: Service, material: bytes, usage: str, algorithm: str, modes: dict[s
     attributes = {
         "KeyUsage": usage,
         "KeyAlgorithm": algorithm,
-        "KeyClass": key_rules.RULES[usage].key_class,
+        "KeyClass": combinations.RULES[usage].key_class,
         "KeyModesOfUse": modes,
     }
-    key_rules.check_create(attributes, None)
-    new = keys.NewKey(
+    combinations.check_create(attributes, None)
+    new = lifecycle.NewKey(
         attributes=attributes, material=material, exportable=True, enabled=True, origin="EXTERNAL"
     )
-    return keys.store_key(svc, context(svc), new).arn
+    return lifecycle.store_key(svc, context(svc), new).arn

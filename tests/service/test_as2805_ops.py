@@ -12,8 +12,8 @@ import pytest
 
 from paycrypt.clock import ManualClock
 from paycrypt.errors import ValidationError
-from paycrypt.service import as2805_ops
 from paycrypt.service.core import Service
+from paycrypt.service.transactions import as2805_kek_validation
 from paycrypt.store.sqlite import SqliteStore
 from tests.api import pin_terminal as term
 from tests.service.stored_keys import new_keycache
@@ -31,7 +31,7 @@ def svc(tmp_path) -> Service:
 
 def kek_validation(svc, kek: str, mode: dict, mask: str = "VARIANT_MASK_82") -> dict:
     params = {"KeyIdentifier": kek, "KekValidationType": mode, "RandomKeySendVariantMask": mask}
-    return as2805_ops.generate_as2805_kek_validation(svc, ctx(svc), params)
+    return as2805_kek_validation.generate_as2805_kek_validation(svc, ctx(svc), params)
 
 
 def test_response_mode_known_answer(svc) -> None:

@@ -28,9 +28,10 @@ from paycrypt.audit import events, reader, writer
 from paycrypt.audit.events import REDACTED, Failure, Identity
 from paycrypt.clock import ManualClock
 from paycrypt.errors import ServiceError, ValidationError, VerificationFailed
-from paycrypt.service import aliases, card_validation, keys
 from paycrypt.service.context import Caller, Context
 from paycrypt.service.core import Quotas, Service
+from paycrypt.service.issuer import card_validation
+from paycrypt.service.keys import aliases, lifecycle
 from paycrypt.store.sqlite import SqliteStore
 from paycrypt.wire import models
 from paycrypt.wire.protocol import Protocols
@@ -106,7 +107,7 @@ def test_constants_match_the_wire_layer() -> None:
 
 def test_control_plane_success_create_key(svc) -> None:
     params = {"KeyAttributes": CVK, "Exportable": True, "Tags": [{"Key": "Project", "Value": "Alpha"}]}
-    result = keys.create_key(svc, ctx(svc), params)
+    result = lifecycle.create_key(svc, ctx(svc), params)
     key = result["Key"]
     event = build(events.CONTROL, "CreateKey", params, result=result)
     assert list(event) == SUCCESS_LAYOUT
@@ -273,7 +274,7 @@ def test_control_plane_failure_validation_exception() -> None:
 
 def test_data_plane_success_verify_card_validation_data(svc) -> None:
     c = ctx(svc)
-    key = keys.create_key(svc, c, {"KeyAttributes": CVK, "Exportable": True})["Key"]
+    key = lifecycle.create_key(svc, c, {"KeyAttributes": CVK, "Exportable": True})["Key"]
     aliases.create_alias(svc, c, {"AliasName": "alias/issuer-cvk", "KeyArn": key["KeyArn"]})
     attributes = {"CardVerificationValue2": {"CardExpiryDate": "0123"}}
     generated = card_validation.generate_card_validation_data(
@@ -329,7 +330,7 @@ def test_data_plane_success_verify_card_validation_data(svc) -> None:
 
 def test_data_plane_failure_verification_failed(svc) -> None:
     c = ctx(svc)
-    key = keys.create_key(svc, c, {"KeyAttributes": CVK, "Exportable": True})["Key"]
+    key = lifecycle.create_key(svc, c, {"KeyAttributes": CVK, "Exportable": True})["Key"]
     params = {
         "KeyIdentifier": key["KeyArn"],
         "PrimaryAccountNumber": PAN,

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from paycrypt.crypto import iso9797
 from paycrypt.errors import ValidationError
-from paycrypt.service import data_encryption
+from paycrypt.service.transactions import data_encryption
 from tests.service.stored_keys import DERIVE, ENC_DEC, context, put, service
 
 AES_KEY = bytes.fromhex("2b7e151628aed2a6abf7158809cf4f3c")

@@ -1,4 +1,5 @@
-"""Dynamic keys (service/dynamic_keys.py): a WrappedKey becomes a working key, checked, never stored.
+"""Dynamic keys (service/working_keys/dynamic_keys.py): a WrappedKey becomes a working key,
+checked, never stored.
 
 Vectors: the TR-31 blocks are the published third-party examples of seed-B §5.2 (psec's
 tests/test_tr31.py "known values from 3rd parties" for B, the TR-31:2018 example block for D).
@@ -24,10 +25,13 @@ from cryptography.x509.oid import NameOID
 
 from paycrypt.clock import ManualClock
 from paycrypt.errors import NotImplementedOperation, ResourceNotFound, ValidationError
-from paycrypt.service import dynamic_keys, importing, keys, usage_rules
 from paycrypt.service.context import Caller, Context
 from paycrypt.service.core import Service
-from paycrypt.service.key_rules import AES, TDES
+from paycrypt.service.exchange import import_key
+from paycrypt.service.keys import lifecycle
+from paycrypt.service.rules import key_usage
+from paycrypt.service.rules.combinations import AES, TDES
+from paycrypt.service.working_keys import dynamic_keys
 from paycrypt.store.sqlite import SqliteStore
 from tests.service.stored_keys import new_keycache
 
@@ -45,9 +49,9 @@ ROW = ("TestOp", "Member", "KeyIdentifier")
 @pytest.fixture
 def svc(tmp_path, monkeypatch) -> Service:
     monkeypatch.setitem(
-        usage_rules.RULES,
+        key_usage.RULES,
         ROW,
-        usage_rules.KeyRule(
+        key_usage.KeyRule(
             frozenset({"TR31_P0_PIN_ENCRYPTION_KEY", "TR31_D0_SYMMETRIC_DATA_ENCRYPTION_KEY"}),
             TDES | AES,
             frozenset({"Encrypt"}),
@@ -63,7 +67,7 @@ def ctx(svc: Service, account: str = "111122223333") -> Context:
 
 
 def kek(svc: Service, material: bytes, algorithm: str, modes_of_use: dict | None = None) -> str:
-    new = keys.NewKey(
+    new = lifecycle.NewKey(
         attributes={
             "KeyUsage": "TR31_K1_KEY_BLOCK_PROTECTION_KEY",
             "KeyAlgorithm": algorithm,
@@ -75,7 +79,7 @@ def kek(svc: Service, material: bytes, algorithm: str, modes_of_use: dict | None
         enabled=True,
         origin="EXTERNAL",
     )
-    return keys.store_key(svc, ctx(svc), new).arn
+    return lifecycle.store_key(svc, ctx(svc), new).arn
 
 
 def aes_kcv(key: bytes) -> str:
@@ -123,7 +127,7 @@ def test_published_b_block_under_tdes_kek_and_kcv_algorithm(svc) -> None:
     working = resolve_tr31(svc, B_BLOCK, arn)
     assert (working.material, working.attributes["KeyAlgorithm"]) == (CLEAR, "TDES_2KEY")
     assert working.key_check_value == tdes_kcv(CLEAR)
-    # HMAC is not a TDES key's method: its default (ANSI X9.24) is computed (docs/decisions/keys.md).
+    # HMAC is not a TDES key's method: its default (ANSI X9.24) is computed (docs/decisions/lifecycle.md).
     asked_hmac = resolve(
         svc, {"WrappedKeyMaterial": {"Tr31KeyBlock": B_BLOCK}, "KeyCheckValueAlgorithm": "HMAC"}, arn
     )
@@ -186,7 +190,7 @@ def test_kek_must_be_a_kek_that_unwraps(svc) -> None:
     arn = kek(svc, AES_KBPK, "AES_256", {"Encrypt": True, "Wrap": True})
     with pytest.raises(ValidationError, match="KeyModesOfUse does not allow WrappedKey"):
         resolve_tr31(svc, D_BLOCK, arn)
-    cvk = keys.create_key(
+    cvk = lifecycle.create_key(
         svc,
         ctx(svc),
         {
@@ -274,12 +278,12 @@ def _import_root(svc: Service, certificate: x509.Certificate, algorithm: str) ->
             }
         }
     }
-    return importing.import_key(svc, ctx(svc), params)["Key"]["KeyArn"]
+    return import_key.import_key(svc, ctx(svc), params)["Key"]["KeyArn"]
 
 
 def _k3(svc: Service, algorithm: str, derive: str | None) -> str:
     """A K3 key pair; `derive` None creates it without DeriveKeyUsage, as AWS's ECDH PIN samples do."""
-    return keys.create_key(
+    return lifecycle.create_key(
         svc,
         ctx(svc),
         {

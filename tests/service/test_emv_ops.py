@@ -15,9 +15,11 @@ import pytest
 
 from paycrypt.clock import ManualClock
 from paycrypt.errors import ResourceNotFound, ValidationError, VerificationFailed
-from paycrypt.service import emv_ops, keys, usage_rules
 from paycrypt.service.context import Caller, Context
 from paycrypt.service.core import Service
+from paycrypt.service.issuer import emv
+from paycrypt.service.keys import lifecycle
+from paycrypt.service.rules import key_usage
 from paycrypt.store.sqlite import SqliteStore
 from paycrypt.wire import models
 from tests import emv_terminal
@@ -49,10 +51,10 @@ def ctx(svc) -> Context:
 
 
 def _store(svc: Service, ctx: Context, material: bytes, attributes: dict = E0) -> str:
-    new = keys.NewKey(
+    new = lifecycle.NewKey(
         attributes=attributes, material=material, exportable=True, enabled=True, origin="EXTERNAL"
     )
-    return keys.store_key(svc, ctx, new).arn
+    return lifecycle.store_key(svc, ctx, new).arn
 
 
 def _verify(arn: str, data: str = CVN10_DATA, arqc: str = "D791093C8A921769", **extra) -> dict:
@@ -74,8 +76,8 @@ def test_every_union_member_has_its_rules_rows() -> None:
     """The key-usage table covers every member the model defines, for every key role."""
     for op in ("VerifyAuthRequestCryptogram", "GenerateAuthRequestCryptogram"):
         for member in _union_members("SessionKeyDerivation"):
-            assert (op, member, "KeyIdentifier") in usage_rules.RULES
-    assert _union_members("SessionKeyDerivation") == set(emv_ops.SESSION_MEMBERS)
+            assert (op, member, "KeyIdentifier") in key_usage.RULES
+    assert _union_members("SessionKeyDerivation") == set(emv.SESSION_MEMBERS)
     for member in _union_members("DerivationMethodAttributes"):
         roles = {
             "NewPinPekIdentifier",
@@ -85,16 +87,16 @@ def test_every_union_member_has_its_rules_rows() -> None:
         if member in ("Visa", "Amex"):
             roles |= {"AuthorizationRequestKeyIdentifier", "CurrentPinPekIdentifier"}
         for role in roles:
-            assert ("GenerateMacEmvPinChange", member, role) in usage_rules.RULES
+            assert ("GenerateMacEmvPinChange", member, role) in key_usage.RULES
 
 
 def test_guide_cvn10_known_answer_and_generate(svc, ctx) -> None:
     arn = _store(svc, ctx, IMK)
-    out = emv_ops.verify_auth_request_cryptogram(svc, ctx, _verify(arn))
+    out = emv.verify_auth_request_cryptogram(svc, ctx, _verify(arn))
     assert out == {"KeyArn": arn, "KeyCheckValue": "08D7B4"}
     params = _verify(arn)
     del params["AuthRequestCryptogram"]
-    generated = emv_ops.generate_auth_request_cryptogram(svc, ctx, params)
+    generated = emv.generate_auth_request_cryptogram(svc, ctx, params)
     assert generated["AuthRequestCryptogram"] == "D791093C8A921769"
 
 
@@ -103,10 +105,10 @@ def test_unaligned_transaction_data_is_zero_padded(svc, ctx) -> None:
     padded form (40 bytes); aligned data is never extended (the CVN18 known answer)."""
     arn = _store(svc, ctx, IMK)
     assert len(CVN10_UNPADDED) == 74
-    emv_ops.verify_auth_request_cryptogram(svc, ctx, _verify(arn, CVN10_UNPADDED))
+    emv.verify_auth_request_cryptogram(svc, ctx, _verify(arn, CVN10_UNPADDED))
     # Method-2 padding on top of aligned data is a different message: it must not verify.
     with pytest.raises(VerificationFailed) as info:
-        emv_ops.verify_auth_request_cryptogram(svc, ctx, _verify(arn, CVN10_DATA + "8000000000000000"))
+        emv.verify_auth_request_cryptogram(svc, ctx, _verify(arn, CVN10_DATA + "8000000000000000"))
     assert info.value.fields == {"Reason": "INVALID_AUTH_REQUEST_CRYPTOGRAM"}
 
 
@@ -127,7 +129,7 @@ def test_unaligned_transaction_data_is_zero_padded(svc, ctx) -> None:
 def test_odd_hex_is_a_validation_error_naming_the_member(svc, ctx, overrides: dict, member: str) -> None:
     arn = _store(svc, ctx, IMK)
     with pytest.raises(ValidationError, match=member) as info:
-        emv_ops.verify_auth_request_cryptogram(svc, ctx, {**_verify(arn), **overrides})
+        emv.verify_auth_request_cryptogram(svc, ctx, {**_verify(arn), **overrides})
     assert PAN not in info.value.message
 
 
@@ -136,7 +138,7 @@ def test_bad_arpc_input_wins_over_a_failed_verdict(svc, ctx) -> None:
     arn = _store(svc, ctx, IMK)
     bad = {"ArpcMethod2": {"CardStatusUpdate": "12345678", "ProprietaryAuthenticationData": "1"}}
     with pytest.raises(ValidationError):
-        emv_ops.verify_auth_request_cryptogram(
+        emv.verify_auth_request_cryptogram(
             svc, ctx, _verify(arn, arqc="0000000000000000", AuthResponseAttributes=bad)
         )
 
@@ -151,7 +153,7 @@ def test_mastercard_arpc_uses_the_icc_master_key(svc, ctx) -> None:
     arqc = card.generate_ac(*tags).hex().upper()
     data = b"".join(tags)
     padded = emv_terminal.method2_padded(data)  # M/Chip: the caller pads with method 2
-    out = emv_ops.verify_auth_request_cryptogram(
+    out = emv.verify_auth_request_cryptogram(
         svc,
         ctx,
         {
@@ -175,10 +177,10 @@ def test_mastercard_arpc_uses_the_icc_master_key(svc, ctx) -> None:
 
 def test_unknown_key_is_not_found(svc, ctx) -> None:
     with pytest.raises(ResourceNotFound):
-        emv_ops.verify_auth_request_cryptogram(svc, ctx, _verify("alias/none"))
+        emv.verify_auth_request_cryptogram(svc, ctx, _verify("alias/none"))
 
 
 def test_wrong_algorithm_is_refused_naming_it(svc, ctx) -> None:
     arn = _store(svc, ctx, secrets.token_bytes(24), {**E0, "KeyAlgorithm": "TDES_3KEY"})
     with pytest.raises(ValidationError, match="KeyAlgorithm"):
-        emv_ops.verify_auth_request_cryptogram(svc, ctx, _verify(arn))
+        emv.verify_auth_request_cryptogram(svc, ctx, _verify(arn))

@@ -20,7 +20,7 @@ import pytest
 
 from paycrypt.auth import credentials as creds
 from paycrypt.auth.iam_file import IamFile, IamFileError, PolicyEntry, PrincipalEntry
-from paycrypt.cli import main
+from paycrypt.cli.main import main
 
 ALLOW_ALL = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}'
 

@@ -16,9 +16,10 @@ import pytest
 from paycrypt import arns
 from paycrypt.errors import ResourceNotFound
 from paycrypt.policy.requests import RequestCatalog
-from paycrypt.service import identifiers, keys
+from paycrypt.service import identifiers
 from paycrypt.service.context import Caller, Context
 from paycrypt.service.core import Service
+from paycrypt.service.keys import lifecycle
 from paycrypt.store.records import AliasRecord
 from paycrypt.wire import models
 from tests.counting_store import CountingStore, counting
@@ -43,7 +44,7 @@ def store(svc: Service) -> CountingStore:
 def cvk(svc: Service, ctx: Context | None = None) -> str:
     if ctx is None:
         return put(svc, secrets.token_bytes(16), "TR31_C0_CARD_VERIFICATION_KEY", "TDES_2KEY", GEN_VERIFY)
-    new = keys.NewKey(
+    new = lifecycle.NewKey(
         attributes={
             "KeyUsage": "TR31_C0_CARD_VERIFICATION_KEY",
             "KeyAlgorithm": "TDES_2KEY",
@@ -55,7 +56,7 @@ def cvk(svc: Service, ctx: Context | None = None) -> str:
         enabled=True,
         origin="EXTERNAL",
     )
-    return keys.store_key(svc, ctx, new).arn
+    return lifecycle.store_key(svc, ctx, new).arn
 
 
 def other_account(svc: Service) -> Context:
@@ -176,7 +177,7 @@ def test_a_service_function_takes_what_the_pipeline_resolved(svc: Service, store
     resolved = identifiers.resolve_request(store, ACCOUNT, REGION, named)
     ctx = dataclasses.replace(context(svc), keys=resolved)
     svc.store = store  # type: ignore[assignment]
-    reads = counting(lambda: keys.get_key(svc, ctx, {"KeyIdentifier": "alias/cvk"}), store)
+    reads = counting(lambda: lifecycle.get_key(svc, ctx, {"KeyIdentifier": "alias/cvk"}), store)
     assert reads == {}
     # Resolved or not, a ResourceArn member names a key by its key ARN only.
     with pytest.raises(ResourceNotFound, match=r"^Resource alias/cvk was not found"):

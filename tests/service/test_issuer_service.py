@@ -18,8 +18,10 @@ from hypothesis import strategies as st
 
 from paycrypt.crypto import ibm3624, pinblock, visa_pvv
 from paycrypt.errors import NotImplementedOperation, ValidationError, VerificationFailed
-from paycrypt.service import card_validation, keys, pin_data, usage_rules
 from paycrypt.service.core import Service
+from paycrypt.service.issuer import card_validation, pin_data
+from paycrypt.service.keys import lifecycle
+from paycrypt.service.rules import key_usage
 from paycrypt.wire import models
 from tests.service import stored_keys
 
@@ -53,7 +55,9 @@ def create(svc: Service, usage: str, algorithm: str, modes: dict[str, bool]) -> 
         "KeyClass": "SYMMETRIC_KEY",
         "KeyModesOfUse": modes,
     }
-    return keys.create_key(svc, ctx(svc), {"KeyAttributes": attributes, "Exportable": True})["Key"]["KeyArn"]
+    return lifecycle.create_key(svc, ctx(svc), {"KeyAttributes": attributes, "Exportable": True})["Key"][
+        "KeyArn"
+    ]
 
 
 def material(svc: Service, arn: str) -> bytes:
@@ -238,7 +242,7 @@ def test_every_rule_row_names_a_real_member() -> None:
         "GeneratePinData",
         "VerifyPinData",
     }
-    rows = [k for k in usage_rules.RULES if k[0] in issuer_ops]
+    rows = [k for k in key_usage.RULES if k[0] in issuer_ops]
     assert len(rows) == 32  # 15 card-value rows, 17 PIN rows
     for op, member, role in rows:
         inputs = model.operation_model(op).input_shape.members

@@ -19,16 +19,16 @@ import pytest
 
 from paycrypt.clock import ManualClock
 from paycrypt.errors import Conflict, ResourceNotFound, ValidationError
-from paycrypt.service import (
-    certificates_ops,
-    exporting,
-    importing,
-    keys,
+from paycrypt.service.context import Caller, Context
+from paycrypt.service.core import Service
+from paycrypt.service.exchange import (
+    export_key,
+    import_key,
+    key_certificates,
     parameters,
     translate_key_material,
 )
-from paycrypt.service.context import Caller, Context
-from paycrypt.service.core import Service
+from paycrypt.service.keys import lifecycle
 from paycrypt.store.sqlite import SqliteStore
 from tests import kx_partner as kp
 from tests.crypto.test_tr34 import _kdh_build, _krd_read
@@ -58,7 +58,7 @@ def rows(svc: Service) -> int:
 def store(
     svc: Service, material: bytes, usage: str, algorithm: str, modes: dict, exportable: bool = True
 ) -> str:
-    new = keys.NewKey(
+    new = lifecycle.NewKey(
         attributes={
             "KeyUsage": usage,
             "KeyAlgorithm": algorithm,
@@ -70,12 +70,12 @@ def store(
         enabled=True,
         origin="EXTERNAL",
     )
-    return keys.store_key(svc, ctx(svc), new).arn
+    return lifecycle.store_key(svc, ctx(svc), new).arn
 
 
 def import_root(svc: Service, party: kp.Party, algorithm: str = "RSA_2048", c: Context | None = None) -> str:
     material = {"RootCertificatePublicKey": kp.ca_certificate_member(party, algorithm)}
-    return importing.import_key(svc, c or ctx(svc), {"KeyMaterial": material})["Key"]["KeyArn"]
+    return import_key.import_key(svc, c or ctx(svc), {"KeyMaterial": material})["Key"]["KeyArn"]
 
 
 def trusted_material(
@@ -98,11 +98,11 @@ def trusted_material(
 
 def import_tr31(svc: Service, kek: str, block: str, **extra) -> dict:
     material = {"Tr31KeyBlock": {"WrappingKeyIdentifier": kek, "WrappedKeyBlock": block}}
-    return importing.import_key(svc, ctx(svc), {"KeyMaterial": material, **extra})["Key"]
+    return import_key.import_key(svc, ctx(svc), {"KeyMaterial": material, **extra})["Key"]
 
 
 def export(svc: Service, key: str, material: dict, **extra) -> dict:
-    return exporting.export_key(
+    return export_key.export_key(
         svc, ctx(svc), {"ExportKeyIdentifier": key, "KeyMaterial": material, **extra}
     )["WrappedKey"]
 
@@ -215,22 +215,22 @@ def test_tokens_are_bound_and_expire(svc) -> None:
     key = secrets.token_bytes(16)
     wrapped = kp.rsa_wrap(kp.load_b64(out["WrappingKeyCertificate"]), key)
     with pytest.raises(ValidationError, match="was issued for TR34_KEY_BLOCK, not KEY_CRYPTOGRAM"):
-        importing.import_key(svc, ctx(svc), _cryptogram_params(tr34_token["ImportToken"], wrapped))
+        import_key.import_key(svc, ctx(svc), _cryptogram_params(tr34_token["ImportToken"], wrapped))
     with pytest.raises(ResourceNotFound):
-        importing.import_key(svc, ctx(svc, "444455556666"), _cryptogram_params(out["ImportToken"], wrapped))
+        import_key.import_key(svc, ctx(svc, "444455556666"), _cryptogram_params(out["ImportToken"], wrapped))
     with pytest.raises(ResourceNotFound):
-        importing.import_key(
+        import_key.import_key(
             svc, ctx(svc, region="eu-west-1"), _cryptogram_params(out["ImportToken"], wrapped)
         )
     with pytest.raises(ResourceNotFound):
-        importing.import_key(svc, ctx(svc), _cryptogram_params("import-token-aaaaaaaaaaaaaaaa", wrapped))
-    first = importing.import_key(svc, ctx(svc), _cryptogram_params(out["ImportToken"], wrapped))["Key"]
-    second = importing.import_key(svc, ctx(svc), _cryptogram_params(out["ImportToken"], wrapped))["Key"]
+        import_key.import_key(svc, ctx(svc), _cryptogram_params("import-token-aaaaaaaaaaaaaaaa", wrapped))
+    first = import_key.import_key(svc, ctx(svc), _cryptogram_params(out["ImportToken"], wrapped))["Key"]
+    second = import_key.import_key(svc, ctx(svc), _cryptogram_params(out["ImportToken"], wrapped))["Key"]
     assert first["KeyCheckValue"] == second["KeyCheckValue"] == kp.kcv_aes(key)  # one token, many keys
     svc.clock.advance(dt.timedelta(days=30, seconds=1))
     before = rows(svc)
     with pytest.raises(ValidationError, match="has expired"):
-        importing.import_key(svc, ctx(svc), _cryptogram_params(out["ImportToken"], wrapped))
+        import_key.import_key(svc, ctx(svc), _cryptogram_params(out["ImportToken"], wrapped))
     assert rows(svc) == before
 
 
@@ -244,7 +244,7 @@ def test_key_cryptogram_import(svc, spec: str) -> None:
     )
     key = KNOWN_TDES
     wrapped = kp.rsa_wrap(kp.load_b64(out["WrappingKeyCertificate"]), key, spec)
-    imported = importing.import_key(
+    imported = import_key.import_key(
         svc, ctx(svc), _cryptogram_params(out["ImportToken"], wrapped, "TDES_2KEY", WrappingSpec=spec)
     )["Key"]
     assert (imported["KeyCheckValue"], imported["KeyOrigin"], imported["Exportable"]) == (
@@ -262,11 +262,11 @@ def test_key_cryptogram_refusals(svc) -> None:
     aes = secrets.token_bytes(16)
     before = rows(svc)
     with pytest.raises(ValidationError, match=r"RSA_2048\) is weaker than the key it protects \(AES_128"):
-        importing.import_key(
+        import_key.import_key(
             svc, ctx(svc), _cryptogram_params(out["ImportToken"], kp.rsa_wrap(certificate, aes))
         )
     with pytest.raises(ValidationError, match="does not decrypt"):
-        importing.import_key(
+        import_key.import_key(
             svc,
             ctx(svc),
             _cryptogram_params(
@@ -277,7 +277,7 @@ def test_key_cryptogram_refusals(svc) -> None:
             ),
         )
     with pytest.raises(ValidationError, match="does not carry a TDES_3KEY key"):
-        importing.import_key(
+        import_key.import_key(
             svc,
             ctx(svc),
             _cryptogram_params(out["ImportToken"], kp.rsa_wrap(certificate, KNOWN_TDES), "TDES_3KEY"),
@@ -285,7 +285,7 @@ def test_key_cryptogram_refusals(svc) -> None:
     bad_modes = _cryptogram_params(out["ImportToken"], kp.rsa_wrap(certificate, KNOWN_TDES), "TDES_2KEY")
     bad_modes["KeyMaterial"]["KeyCryptogram"]["KeyAttributes"]["KeyModesOfUse"] = {"Generate": True}
     with pytest.raises(ValidationError, match="KeyModesOfUse"):
-        importing.import_key(svc, ctx(svc), bad_modes)
+        import_key.import_key(svc, ctx(svc), bad_modes)
     assert rows(svc) == before
 
 
@@ -296,7 +296,7 @@ def test_root_and_trusted_certificates(svc, root) -> None:
     root_arn = import_root(svc, root)
     intermediate = kp.leaf(root, name="Partner Issuing CA", is_ca=True)
     trusted = trusted_material(intermediate.b64, root_arn)
-    intermediate_arn = importing.import_key(svc, ctx(svc), {"KeyMaterial": trusted})["Key"]["KeyArn"]
+    intermediate_arn = import_key.import_key(svc, ctx(svc), {"KeyMaterial": trusted})["Key"]["KeyArn"]
     wrap_leaf = kp.leaf(intermediate, name="Partner wrapping key")
     d1 = trusted_material(
         wrap_leaf.b64,
@@ -304,15 +304,15 @@ def test_root_and_trusted_certificates(svc, root) -> None:
         "TR31_D1_ASYMMETRIC_KEY_FOR_DATA_ENCRYPTION",
         {"Encrypt": True, "Wrap": True},
     )
-    leaf_key = importing.import_key(svc, ctx(svc), {"KeyMaterial": d1})["Key"]
+    leaf_key = import_key.import_key(svc, ctx(svc), {"KeyMaterial": d1})["Key"]
     assert (
         leaf_key["KeyAttributes"]["KeyClass"] == "PUBLIC_KEY"
         and leaf_key["KeyCheckValueAlgorithm"] == "SHA_1"
     )
-    out = certificates_ops.get_public_key_certificate(svc, ctx(svc), {"KeyIdentifier": leaf_key["KeyArn"]})
+    out = key_certificates.get_public_key_certificate(svc, ctx(svc), {"KeyIdentifier": leaf_key["KeyArn"]})
     assert kp.load_b64(out["KeyCertificate"]) == wrap_leaf.certificate
     assert kp.load_b64_chain(out["KeyCertificateChain"]) == [intermediate.certificate, root.certificate]
-    out = certificates_ops.get_public_key_certificate(svc, ctx(svc), {"KeyIdentifier": root_arn})
+    out = key_certificates.get_public_key_certificate(svc, ctx(svc), {"KeyIdentifier": root_arn})
     assert kp.load_b64_chain(out["KeyCertificateChain"]) == [root.certificate]
 
 
@@ -332,15 +332,15 @@ def test_certificate_refusals(svc, root) -> None:
     stranger = kp.leaf(kp.ca(name="Stranger"), is_ca=True)
     trusted = trusted_material(stranger.b64, root_arn)
     with pytest.raises(ValidationError, match="does not chain"):
-        importing.import_key(svc, ctx(svc), {"KeyMaterial": trusted})
+        import_key.import_key(svc, ctx(svc), {"KeyMaterial": trusted})
     stronger = kp.leaf(root, "RSA_3072", is_ca=True)
     trusted["TrustedCertificatePublicKey"]["PublicKeyCertificate"] = stronger.b64
     trusted["TrustedCertificatePublicKey"]["KeyAttributes"]["KeyAlgorithm"] = "RSA_3072"
     with pytest.raises(ValidationError, match="stronger than the CA"):
-        importing.import_key(svc, ctx(svc), {"KeyMaterial": trusted})
+        import_key.import_key(svc, ctx(svc), {"KeyMaterial": trusted})
     with pytest.raises(ValidationError, match="not a valid certificate"):
         trusted["TrustedCertificatePublicKey"]["PublicKeyCertificate"] = "TUlJQm9ndXM="
-        importing.import_key(svc, ctx(svc), {"KeyMaterial": trusted})
+        import_key.import_key(svc, ctx(svc), {"KeyMaterial": trusted})
     assert rows(svc) == before
 
 
@@ -408,7 +408,7 @@ def test_tr31_import_hmac_with_hm_and_kcv_algorithm(svc) -> None:
     block = psec.tr31.wrap(kbpk, "D0000M7HC00N0100HM0621", hmac_key)
     key = import_tr31(svc, kek, block, KeyCheckValueAlgorithm="HMAC")
     assert key["KeyAttributes"]["KeyAlgorithm"] == "HMAC_SHA256" and key["Exportable"] is False
-    # CMAC is not an HMAC key's method: the HMAC KCV is computed and named (docs/decisions/keys.md).
+    # CMAC is not an HMAC key's method: the HMAC KCV is computed and named (docs/decisions/lifecycle.md).
     cmac_asked = import_tr31(svc, kek, block, KeyCheckValueAlgorithm="CMAC")
     assert (cmac_asked["KeyCheckValue"], cmac_asked["KeyCheckValueAlgorithm"]) == (
         key["KeyCheckValue"],
@@ -514,12 +514,12 @@ def as2805_import(svc: Service, kek: str, variant: str, cryptogram: str, **overr
         "WrappedKeyCryptogram": cryptogram,
         **overrides,
     }
-    return importing.import_key(svc, ctx(svc), {"KeyMaterial": {"As2805KeyCryptogram": value}})["Key"]
+    return import_key.import_key(svc, ctx(svc), {"KeyMaterial": {"As2805KeyCryptogram": value}})["Key"]
 
 
 def as2805_export(svc: Service, key: str, kek: str, variant: str) -> dict:
     material = {"As2805KeyCryptogram": {"WrappingKeyIdentifier": kek, "As2805KeyVariant": variant}}
-    return exporting.export_key(svc, ctx(svc), {"ExportKeyIdentifier": key, "KeyMaterial": material})[
+    return export_key.export_key(svc, ctx(svc), {"ExportKeyIdentifier": key, "KeyMaterial": material})[
         "WrappedKey"
     ]
 
@@ -599,7 +599,7 @@ def _tr34_import(svc, ca_arn: str, kdh: kp.Party, block: bytes, token: str | Non
             **extra,
         }
     }
-    return importing.import_key(svc, ctx(svc), {"KeyMaterial": material})["Key"]
+    return import_key.import_key(svc, ctx(svc), {"KeyMaterial": material})["Key"]
 
 
 def test_tr34_import_two_and_one_pass(svc, root) -> None:
@@ -673,7 +673,7 @@ def test_tr34_import_aes_kek_with_rsa_3072_token(svc, root) -> None:
 def test_tr34_import_byoca_receiver(svc, root) -> None:
     ca_arn = import_root(svc, root)
     kdh = kp.leaf(root, name="KDH")
-    krd_key = keys.create_key(
+    krd_key = lifecycle.create_key(
         svc,
         ctx(svc),
         {
@@ -686,7 +686,7 @@ def test_tr34_import_byoca_receiver(svc, root) -> None:
             },
         },
     )["Key"]["KeyArn"]
-    csr = certificates_ops.get_certificate_signing_request(
+    csr = key_certificates.get_certificate_signing_request(
         svc,
         ctx(svc),
         {"KeyIdentifier": krd_key, "SigningAlgorithm": "SHA256", "CertificateSubject": {"CommonName": "KRD"}},
@@ -726,7 +726,7 @@ def test_tr34_import_byoca_receiver(svc, root) -> None:
 def _k3(
     svc: Service, curve: str = "ECC_NIST_P521", derive: str = "TR31_K1_KEY_BLOCK_PROTECTION_KEY"
 ) -> tuple[str, object]:
-    arn = keys.create_key(
+    arn = lifecycle.create_key(
         svc,
         ctx(svc),
         {
@@ -740,7 +740,7 @@ def _k3(
             },
         },
     )["Key"]["KeyArn"]
-    out = certificates_ops.get_public_key_certificate(svc, ctx(svc), {"KeyIdentifier": arn})
+    out = key_certificates.get_public_key_certificate(svc, ctx(svc), {"KeyIdentifier": arn})
     certificate = kp.load_b64(out["KeyCertificate"])
     certificate.verify_directly_issued_by(kp.load_b64(out["KeyCertificateChain"]))
     return arn, certificate
@@ -780,7 +780,7 @@ def test_ecdh_import_export_and_translate(svc, ec_root, kdf: str, hash_name: str
     kek_clear = secrets.token_bytes(32)
     block = psec.tr31.wrap(kbpk, "D0000K1AB00E0000", kek_clear)
     dh = _dh(k3, ca_arn, partner, kdf=kdf, hash=hash_name)
-    kek = importing.import_key(svc, ctx(svc), {"KeyMaterial": {DIFFIE: {**dh, "WrappedKeyBlock": block}}})[
+    kek = import_key.import_key(svc, ctx(svc), {"KeyMaterial": {DIFFIE: {**dh, "WrappedKeyBlock": block}}})[
         "Key"
     ]
     assert (kek["KeyAttributes"]["KeyAlgorithm"], kek["KeyCheckValue"]) == ("AES_256", kp.kcv_aes(kek_clear))
@@ -820,20 +820,20 @@ def test_ecdh_refusals(svc, ec_root) -> None:
     block = psec.tr31.wrap(kbpk, "D0000K1AB00E0000", secrets.token_bytes(32))
     before = rows(svc)
     with pytest.raises(ValidationError, match="MAC"):  # the other side used another hash
-        importing.import_key(
+        import_key.import_key(
             svc,
             ctx(svc),
             {"KeyMaterial": {DIFFIE: {**_dh(k3, ca_arn, partner, hash="SHA_256"), "WrappedKeyBlock": block}}},
         )
     with pytest.raises(ValidationError, match="cannot protect a TR-31 key block"):
-        importing.import_key(
+        import_key.import_key(
             svc,
             ctx(svc),
             {"KeyMaterial": {DIFFIE: {**_dh(k3, ca_arn, partner, "HMAC_SHA256"), "WrappedKeyBlock": block}}},
         )
     d0_k3, _ = _k3(svc, derive="TR31_D0_SYMMETRIC_DATA_ENCRYPTION_KEY")
     with pytest.raises(ValidationError, match="derives TR31_D0"):
-        importing.import_key(
+        import_key.import_key(
             svc,
             ctx(svc),
             {"KeyMaterial": {DIFFIE: {**_dh(d0_k3, ca_arn, partner), "WrappedKeyBlock": block}}},
@@ -858,19 +858,19 @@ def test_ecdh_strength_compares_the_carried_key(svc, ec_root) -> None:
     tdes = secrets.token_bytes(24)
     carried = block(p256_partner, p256_certificate, "AES_256", "D0000K1TB00E0000", tdes)
     params = {**_dh(p256_k3, ca_arn, p256_partner), "WrappedKeyBlock": carried}
-    imported = importing.import_key(svc, ctx(svc), {"KeyMaterial": {DIFFIE: params}})["Key"]
+    imported = import_key.import_key(svc, ctx(svc), {"KeyMaterial": {DIFFIE: params}})["Key"]
     assert imported["KeyCheckValue"] == kp.kcv_tdes(tdes)
     before = rows(svc)
     aes = block(p256_partner, p256_certificate, "AES_256", "D0000K1AB00E0000", secrets.token_bytes(32))
     with pytest.raises(
         ValidationError, match=r"\(ECC_NIST_P256\) is weaker than the key it protects \(AES_256\)"
     ):
-        importing.import_key(svc, ctx(svc), {"KeyMaterial": {DIFFIE: {**params, "WrappedKeyBlock": aes}}})
+        import_key.import_key(svc, ctx(svc), {"KeyMaterial": {DIFFIE: {**params, "WrappedKeyBlock": aes}}})
     k3, certificate = _k3(svc)  # P-521
     partner = kp.leaf(ec_root, "ECC_NIST_P521")
     weak_kbpk = block(partner, certificate, "AES_128", "D0000K1AB00E0000", secrets.token_bytes(32))
     with pytest.raises(ValidationError, match=r"wrapping key \(AES_128\) is weaker .* \(AES_256\)"):
-        importing.import_key(
+        import_key.import_key(
             svc,
             ctx(svc),
             {"KeyMaterial": {DIFFIE: {**_dh(k3, ca_arn, partner, "AES_128"), "WrappedKeyBlock": weak_kbpk}}},
@@ -939,7 +939,7 @@ def test_tr31_export_version_b_and_exportability_ceiling(svc) -> None:
     )
     with pytest.raises(ValidationError, match="not exportable"):
         export(svc, locked, {"Tr31KeyBlock": {"WrappingKeyIdentifier": kek}})
-    keys.delete_key(svc, ctx(svc), {"KeyIdentifier": imported["KeyArn"]})
+    lifecycle.delete_key(svc, ctx(svc), {"KeyIdentifier": imported["KeyArn"]})
     with pytest.raises(Conflict):
         export(svc, imported["KeyArn"], {"Tr31KeyBlock": {"WrappingKeyIdentifier": kek}})
 
@@ -1079,7 +1079,7 @@ def test_tr34_export_token_and_byoca(svc, root) -> None:
     read = _krd_read(bytes.fromhex(two_pass["KeyMaterial"]), kdh_certificate, (krd.certificate, krd.key))
     assert read["nonce"] == bytes.fromhex("0102030405060708")
     # BYOCA: the caller's own RSA S0 signing key with a certificate from the partner CA
-    signer = keys.create_key(
+    signer = lifecycle.create_key(
         svc,
         ctx(svc),
         {
@@ -1092,7 +1092,7 @@ def test_tr34_export_token_and_byoca(svc, root) -> None:
             },
         },
     )["Key"]["KeyArn"]
-    csr = certificates_ops.get_certificate_signing_request(
+    csr = key_certificates.get_certificate_signing_request(
         svc,
         ctx(svc),
         {
@@ -1158,9 +1158,9 @@ def test_public_key_certificate_and_csr(svc) -> None:
     assert certificate.not_valid_after_utc - certificate.not_valid_before_utc >= dt.timedelta(days=90)
     symmetric = store(svc, KNOWN_TDES, "TR31_K0_KEY_ENCRYPTION_KEY", "TDES_2KEY", WRAP)
     with pytest.raises(ValidationError, match="only asymmetric keys"):
-        certificates_ops.get_public_key_certificate(svc, ctx(svc), {"KeyIdentifier": symmetric})
+        key_certificates.get_public_key_certificate(svc, ctx(svc), {"KeyIdentifier": symmetric})
     with pytest.raises(ValidationError, match="needs an asymmetric key pair"):
-        certificates_ops.get_certificate_signing_request(
+        key_certificates.get_certificate_signing_request(
             svc,
             ctx(svc),
             {
@@ -1170,7 +1170,7 @@ def test_public_key_certificate_and_csr(svc) -> None:
             },
         )
     for algorithm in ("SHA224", "SHA256", "SHA384", "SHA512"):
-        csr = certificates_ops.get_certificate_signing_request(
+        csr = key_certificates.get_certificate_signing_request(
             svc,
             ctx(svc),
             {

@@ -1,7 +1,7 @@
 """Clear key material leaves the key cache when a key stops being usable: DeleteKey, StopKeyUsage,
 purge, a replica's update or deletion. Counted at the vault: the next use of such a key (once it is
 usable again) unseals it again. Everything derived from the key goes with it: DUKPT transaction
-secrets and parsed private keys."""
+secrets and parsed private lifecycle."""
 
 from __future__ import annotations
 
@@ -11,9 +11,12 @@ from pathlib import Path
 import pytest
 
 from paycrypt.clock import ManualClock
-from paycrypt.service import card_validation, data_encryption, keys, replication
+from paycrypt.jobs.replicator import Replicator
 from paycrypt.service.core import Service
-from paycrypt.service.replicator import Replicator
+from paycrypt.service.issuer import card_validation
+from paycrypt.service.keys import lifecycle
+from paycrypt.service.replication import key_regions
+from paycrypt.service.transactions import data_encryption
 from paycrypt.store.sqlite import SqliteStore
 from paycrypt.vault.keycache import KeyCache
 from tests.service.test_replication_service import WEST, create, ctx
@@ -52,30 +55,30 @@ def test_delete_key_forgets_and_a_restored_key_is_unsealed_again(svc: Service, v
     value = cvv2(svc, arn)
     cvv2(svc, arn)
     assert vault.unseals[arn] == 1 and svc.keycache.holds(arn)
-    keys.delete_key(svc, ctx(svc), identifier(arn))
+    lifecycle.delete_key(svc, ctx(svc), identifier(arn))
     assert not svc.keycache.holds(arn)
-    keys.restore_key(svc, ctx(svc), identifier(arn))
-    keys.start_key_usage(svc, ctx(svc), identifier(arn))
+    lifecycle.restore_key(svc, ctx(svc), identifier(arn))
+    lifecycle.start_key_usage(svc, ctx(svc), identifier(arn))
     assert cvv2(svc, arn) == value and vault.unseals[arn] == 2
 
 
 def test_stop_key_usage_forgets(svc: Service, vault: CountingVault) -> None:
     arn = create(svc)
     value = cvv2(svc, arn)
-    keys.stop_key_usage(svc, ctx(svc), identifier(arn))
+    lifecycle.stop_key_usage(svc, ctx(svc), identifier(arn))
     assert not svc.keycache.holds(arn)
-    keys.start_key_usage(svc, ctx(svc), identifier(arn))
+    lifecycle.start_key_usage(svc, ctx(svc), identifier(arn))
     assert cvv2(svc, arn) == value and vault.unseals[arn] == 2
 
 
 def test_purge_forgets(svc: Service, vault: CountingVault) -> None:
     """A request that read the key just before DeleteKey may cache it again; the purge drops it."""
     arn = create(svc)
-    keys.delete_key(svc, ctx(svc), {**identifier(arn), "DeleteKeyInDays": 3})
+    lifecycle.delete_key(svc, ctx(svc), {**identifier(arn), "DeleteKeyInDays": 3})
     svc.keycache.material(svc.store.get_key(arn))  # that late request
     assert svc.keycache.holds(arn)
     svc.clock.advance(dt.timedelta(days=4))
-    assert keys.purge_due(svc, svc.clock.now()) == [arn]
+    assert lifecycle.purge_due(svc, svc.clock.now()) == [arn]
     assert not svc.keycache.holds(arn) and len(svc.keycache) == 0
 
 
@@ -85,20 +88,20 @@ def test_a_replica_is_forgotten_when_the_replicator_updates_or_deletes_it(
     replicator = Replicator(svc, clock=svc.clock)
     arn = create(svc, [WEST])
     assert replicator.run_once() == 1
-    replica = replication.replica_arn(arn, WEST)
+    replica = key_regions.replica_arn(arn, WEST)
     value = cvv2(svc, replica)
     assert svc.keycache.holds(replica)
-    keys.stop_key_usage(svc, ctx(svc), identifier(arn))  # the primary's change reaches the replica...
+    lifecycle.stop_key_usage(svc, ctx(svc), identifier(arn))  # the primary's change reaches the replica...
     assert svc.keycache.holds(replica)  # ...only when the replicator applies it
     assert replicator.run_once() == 1
     assert not svc.keycache.holds(replica)
-    keys.start_key_usage(svc, ctx(svc), identifier(arn))
+    lifecycle.start_key_usage(svc, ctx(svc), identifier(arn))
     assert replicator.run_once() == 1
     assert cvv2(svc, replica) == value and vault.unseals[replica] == 2
-    keys.delete_key(svc, ctx(svc), {**identifier(arn), "DeleteKeyInDays": 3})
+    lifecycle.delete_key(svc, ctx(svc), {**identifier(arn), "DeleteKeyInDays": 3})
     svc.keycache.material(svc.store.get_key(replica))  # a late request on the replica
     svc.clock.advance(dt.timedelta(days=4))
-    assert keys.purge_due(svc, svc.clock.now()) == [arn]  # the replica's deletion is queued
+    assert lifecycle.purge_due(svc, svc.clock.now()) == [arn]  # the replica's deletion is queued
     assert svc.keycache.holds(replica)
     assert replicator.run_once() == 1
     assert svc.store.get_key(replica) is None and not svc.keycache.holds(replica)
@@ -106,7 +109,7 @@ def test_a_replica_is_forgotten_when_the_replicator_updates_or_deletes_it(
 
 def test_dukpt_secrets_and_parsed_private_keys_go_with_their_key(svc: Service, vault: CountingVault) -> None:
     c = ctx(svc)
-    bdk = keys.create_key(
+    bdk = lifecycle.create_key(
         svc,
         c,
         {
@@ -119,7 +122,7 @@ def test_dukpt_secrets_and_parsed_private_keys_go_with_their_key(svc: Service, v
             "Exportable": True,
         },
     )["Key"]["KeyArn"]
-    pair = keys.create_key(
+    pair = lifecycle.create_key(
         svc,
         c,
         {
@@ -153,11 +156,11 @@ def test_dukpt_secrets_and_parsed_private_keys_go_with_their_key(svc: Service, v
     )["CipherText"]
     assert len(svc.keycache) == 5  # BDK, its two transaction secrets; the pair, its parsed key
     for arn in (bdk, pair):
-        keys.delete_key(svc, c, identifier(arn))
+        lifecycle.delete_key(svc, c, identifier(arn))
         assert not svc.keycache.holds(arn)
     assert len(svc.keycache) == 0
-    keys.restore_key(svc, c, identifier(pair))
-    keys.start_key_usage(svc, c, identifier(pair))
+    lifecycle.restore_key(svc, c, identifier(pair))
+    lifecycle.start_key_usage(svc, c, identifier(pair))
     decrypt = {
         "KeyIdentifier": pair,
         "CipherText": sealed,

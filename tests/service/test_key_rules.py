@@ -8,16 +8,16 @@ import itertools
 import pytest
 
 from paycrypt.errors import ValidationError
-from paycrypt.service import kcv_rules, key_rules
+from paycrypt.service.rules import check_values, combinations
 
-SYMMETRIC_USAGES = [u for u, r in key_rules.RULES.items() if r.key_class == "SYMMETRIC_KEY"]
+SYMMETRIC_USAGES = [u for u, r in combinations.RULES.items() if r.key_class == "SYMMETRIC_KEY"]
 
 
 def attrs(usage: str, algorithm: str, modes: set[str], key_class: str | None = None) -> dict:
     return {
         "KeyUsage": usage,
         "KeyAlgorithm": algorithm,
-        "KeyClass": key_class or key_rules.RULES[usage].key_class,
+        "KeyClass": key_class or combinations.RULES[usage].key_class,
         "KeyModesOfUse": {m: True for m in modes},
     }
 
@@ -40,7 +40,7 @@ def attrs(usage: str, algorithm: str, modes: set[str], key_class: str | None = N
     ],
 )
 def test_valid_combinations(usage: str, algorithm: str, modes: set[str]) -> None:
-    key_rules.check_create(attrs(usage, algorithm, modes), None)
+    combinations.check_create(attrs(usage, algorithm, modes), None)
 
 
 @pytest.mark.parametrize(
@@ -77,18 +77,20 @@ def test_valid_combinations(usage: str, algorithm: str, modes: set[str]) -> None
 )
 def test_invalid_combinations_name_the_attribute(attributes: dict, derive: str | None, names: str) -> None:
     with pytest.raises(ValidationError) as info:
-        key_rules.check_create(attributes, derive)
+        combinations.check_create(attributes, derive)
     assert names in info.value.message
 
 
 def test_every_symmetric_usage_rejects_every_asymmetric_algorithm() -> None:
-    for usage, algorithm in itertools.product(SYMMETRIC_USAGES, sorted(key_rules.ASYMMETRIC)):
+    for usage, algorithm in itertools.product(SYMMETRIC_USAGES, sorted(combinations.ASYMMETRIC)):
         with pytest.raises(ValidationError):
-            key_rules.check_create(attrs(usage, algorithm, {"NoRestrictions"}), None)
+            combinations.check_create(attrs(usage, algorithm, {"NoRestrictions"}), None)
 
 
 def test_normalized_modes_has_all_nine() -> None:
-    assert key_rules.normalized_modes({"Generate": True}) == {m: m == "Generate" for m in key_rules.MODES}
+    assert combinations.normalized_modes({"Generate": True}) == {
+        m: m == "Generate" for m in combinations.MODES
+    }
 
 
 @pytest.mark.parametrize(
@@ -110,7 +112,7 @@ def test_normalized_modes_has_all_nine() -> None:
     ],
 )
 def test_kcv_algorithm_choice(algorithm: str, requested: str | None, expected: str) -> None:
-    assert kcv_rules.resolve(algorithm, requested) == expected
+    assert check_values.resolve(algorithm, requested) == expected
 
 
 @pytest.mark.parametrize(
@@ -126,7 +128,9 @@ def test_kcv_algorithm_choice(algorithm: str, requested: str | None, expected: s
 def test_material_length_refused(algorithm: str, length: int, fragment: str) -> None:
     """Guide, cryptographic primitives: HMAC keys of at least 128 bits; TDES/AES the named length."""
     with pytest.raises(ValidationError) as info:
-        key_rules.check_material_length(algorithm, length, "KeyMaterial.KeyCryptogram.WrappedKeyCryptogram")
+        combinations.check_material_length(
+            algorithm, length, "KeyMaterial.KeyCryptogram.WrappedKeyCryptogram"
+        )
     assert fragment in info.value.message
     assert info.value.message.startswith("KeyMaterial.KeyCryptogram.WrappedKeyCryptogram")
 
@@ -136,4 +140,4 @@ def test_material_length_refused(algorithm: str, length: int, fragment: str) -> 
     [("HMAC_SHA256", 16), ("HMAC_SHA224", 28), ("HMAC_SHA512", 200), ("TDES_2KEY", 16), ("AES_192", 24)],
 )
 def test_material_length_accepted(algorithm: str, length: int) -> None:
-    key_rules.check_material_length(algorithm, length, "x")
+    combinations.check_material_length(algorithm, length, "x")

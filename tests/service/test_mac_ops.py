@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import cmac
 from cryptography.hazmat.primitives.ciphers import algorithms
 
 from paycrypt.errors import NotImplementedOperation, ValidationError, VerificationFailed
-from paycrypt.service import mac_ops
+from paycrypt.service.transactions import macs
 from tests.service.stored_keys import DERIVE, GEN_VERIFY, context, put, service
 
 NOW = b"Now is the time for all ".hex()
@@ -38,7 +38,7 @@ def generate(svc, key: str, message: str, attributes: dict, length: int | None =
     params = {"KeyIdentifier": key, "MessageData": message, "GenerationAttributes": attributes}
     if length is not None:
         params["MacLength"] = length
-    out = mac_ops.generate_mac(svc, context(svc), params)
+    out = macs.generate_mac(svc, context(svc), params)
     assert out["KeyArn"] == key
     return out["Mac"]
 
@@ -47,7 +47,7 @@ def verify(svc, key: str, message: str, attributes: dict, mac: str, length: int 
     params = {"KeyIdentifier": key, "MessageData": message, "VerificationAttributes": attributes, "Mac": mac}
     if length is not None:
         params["MacLength"] = length
-    return mac_ops.verify_mac(svc, context(svc), params)
+    return macs.verify_mac(svc, context(svc), params)
 
 
 def test_iso9797_algorithm3_x919_example(svc) -> None:

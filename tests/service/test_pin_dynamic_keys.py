@@ -24,8 +24,8 @@ from cryptography.hazmat.primitives.kdf.concatkdf import ConcatKDFHash
 from paycrypt.clock import ManualClock
 from paycrypt.crypto import ibm3624, pinblock, visa_pvv
 from paycrypt.errors import ValidationError
-from paycrypt.service import pin_data
 from paycrypt.service.core import Service
+from paycrypt.service.issuer import pin_data
 from paycrypt.store.sqlite import SqliteStore
 from tests.service.stored_keys import new_keycache
 from tests.service.test_dynamic_keys import (

@@ -23,8 +23,9 @@ from cryptography.x509.oid import NameOID
 from psec import tr31 as psec_tr31
 
 from paycrypt.errors import ResourceNotFound, ValidationError
-from paycrypt.service import keys, pin_translation
 from paycrypt.service.core import Service
+from paycrypt.service.keys import lifecycle
+from paycrypt.service.transactions import pin_translation
 from tests.api import pin_terminal as term
 from tests.service import stored_keys
 
@@ -533,14 +534,14 @@ def _ecdh_parties(svc: Service) -> tuple[str, str, Any, str]:
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     pem = ca_cert.public_bytes(serialization.Encoding.PEM).decode()
-    ca = keys.store_key(
+    ca = lifecycle.store_key(
         svc,
         ctx(svc),
-        keys.NewKey(
+        lifecycle.NewKey(
             ca_attributes, spki, exportable=True, enabled=True, origin="EXTERNAL", extra={"Certificate": pem}
         ),
     ).arn
-    k3 = keys.create_key(
+    k3 = lifecycle.create_key(
         svc,
         ctx(svc),
         {

@@ -15,11 +15,11 @@ import pytest
 from paycrypt import regions
 from paycrypt.clock import ManualClock
 from paycrypt.errors import Conflict, ValidationError
-from paycrypt.service import keys, replication, tags
-from paycrypt.service import replication_state as state
+from paycrypt.jobs.replicator import ReplicationFailure, Replicator, hook_from_environment
 from paycrypt.service.context import Caller, Context
 from paycrypt.service.core import Quotas, Service
-from paycrypt.service.replicator import ReplicationFailure, Replicator, hook_from_environment
+from paycrypt.service.keys import lifecycle, tags
+from paycrypt.service.replication import key_regions, state
 from paycrypt.store.sqlite import SqliteStore
 from tests.service.stored_keys import new_keycache
 
@@ -66,11 +66,11 @@ def create(svc: Service, replication_regions: list[str] | None = None, region: s
     params = {"KeyAttributes": CVK, "Exportable": True}
     if replication_regions is not None:
         params["ReplicationRegions"] = replication_regions
-    return keys.create_key(svc, ctx(svc, region), params)["Key"]["KeyArn"]
+    return lifecycle.create_key(svc, ctx(svc, region), params)["Key"]["KeyArn"]
 
 
 def get(svc: Service, arn: str) -> dict:
-    return keys.get_key(svc, ctx(svc, arn.split(":")[3]), {"KeyIdentifier": arn})["Key"]
+    return lifecycle.get_key(svc, ctx(svc, arn.split(":")[3]), {"KeyIdentifier": arn})["Key"]
 
 
 def statuses(svc: Service, arn: str) -> dict[str, str]:
@@ -82,15 +82,15 @@ def test_copy_then_sync(svc: Service, replicator: Replicator) -> None:
     assert statuses(svc, arn) == {WEST: "IN_PROGRESS", EU: "IN_PROGRESS"}
     assert replicator.run_once() == 2
     assert statuses(svc, arn) == {WEST: "SYNCHRONIZED", EU: "SYNCHRONIZED"}
-    replica = svc.store.get_key(replication.replica_arn(arn, WEST))
+    replica = svc.store.get_key(key_regions.replica_arn(arn, WEST))
     primary = svc.store.get_key(arn)
     assert svc.keycache.material(replica) == svc.keycache.material(primary)
     assert replica.key_id == primary.key_id and replica.region == WEST
     assert replicator.run_once() == 0  # nothing left to do
-    keys.stop_key_usage(svc, ctx(svc), {"KeyIdentifier": arn})
+    lifecycle.stop_key_usage(svc, ctx(svc), {"KeyIdentifier": arn})
     assert statuses(svc, arn) == {WEST: "IN_PROGRESS", EU: "IN_PROGRESS"}
     assert replicator.run_once() == 2
-    assert get(svc, replication.replica_arn(arn, WEST))["Enabled"] is False
+    assert get(svc, key_regions.replica_arn(arn, WEST))["Enabled"] is False
 
 
 def test_failed_job_backs_off_on_the_clock(svc: Service, replicator: Replicator) -> None:
@@ -133,7 +133,7 @@ def test_held_job_stays_in_progress(svc: Service, replicator: Replicator) -> Non
     for _ in range(3):
         assert replicator.run_once() == 0
     assert statuses(svc, arn) == {WEST: "IN_PROGRESS"}
-    assert svc.store.get_key(replication.replica_arn(arn, WEST)) is None
+    assert svc.store.get_key(key_regions.replica_arn(arn, WEST)) is None
     assert svc.store.get_replication_job(arn, WEST).attempts == 0  # holding is not failing
 
 
@@ -146,7 +146,7 @@ def test_a_restart_resumes_pending_jobs(tmp_path: Path, master: bytes) -> None:
     second = make_service(tmp_path / "db", master, clock)
     assert Replicator(second, clock=clock).run_once() == 2
     assert statuses(second, arn) == {WEST: "SYNCHRONIZED", EU: "SYNCHRONIZED"}
-    assert get(second, replication.replica_arn(arn, EU))["KeyCheckValue"] == kcv
+    assert get(second, key_regions.replica_arn(arn, EU))["KeyCheckValue"] == kcv
 
 
 def test_a_change_during_a_job_keeps_the_region_in_progress(svc: Service, replicator: Replicator) -> None:
@@ -158,16 +158,16 @@ def test_a_change_during_a_job_keeps_the_region_in_progress(svc: Service, replic
     def change_while_running(region: str, action: str) -> None:
         if not changed:
             changed.append(True)
-            keys.stop_key_usage(svc, ctx(svc), {"KeyIdentifier": arn})
+            lifecycle.stop_key_usage(svc, ctx(svc), {"KeyIdentifier": arn})
 
-    keys.start_key_usage(svc, ctx(svc), {"KeyIdentifier": arn})  # a no-op change: queues a sync
+    lifecycle.start_key_usage(svc, ctx(svc), {"KeyIdentifier": arn})  # a no-op change: queues a sync
     tags.tag_resource(svc, ctx(svc), {"ResourceArn": arn, "Tags": [{"Key": "a", "Value": "b"}]})
     replicator.hook = change_while_running
     replicator.run_once()
     assert statuses(svc, arn) == {WEST: "IN_PROGRESS"}
     replicator.run_once()
     assert statuses(svc, arn) == {WEST: "SYNCHRONIZED"}
-    replica = replication.replica_arn(arn, WEST)
+    replica = key_regions.replica_arn(arn, WEST)
     assert get(svc, replica)["Enabled"] is False
     assert svc.store.get_tags(replica) == [{"Key": "a", "Value": "b"}]
 
@@ -175,13 +175,13 @@ def test_a_change_during_a_job_keeps_the_region_in_progress(svc: Service, replic
 def test_purge_removes_replicas(svc: Service, replicator: Replicator) -> None:
     arn = create(svc, [WEST])
     replicator.run_once()
-    replica = replication.replica_arn(arn, WEST)
-    keys.delete_key(svc, ctx(svc), {"KeyIdentifier": arn, "DeleteKeyInDays": 3})
+    replica = key_regions.replica_arn(arn, WEST)
+    lifecycle.delete_key(svc, ctx(svc), {"KeyIdentifier": arn, "DeleteKeyInDays": 3})
     replicator.run_once()
     assert get(svc, replica)["KeyState"] == "DELETE_PENDING"
     svc.clock.advance(dt.timedelta(days=4))
     # The replica, past the same window, goes in the same sweep once its primary is gone.
-    assert sorted(keys.purge_due(svc, svc.clock.now())) == sorted([arn, replica])
+    assert sorted(lifecycle.purge_due(svc, svc.clock.now())) == sorted([arn, replica])
     replicator.run_once()
     assert svc.store.get_replication_job(arn, WEST) is None
 
@@ -189,12 +189,12 @@ def test_purge_removes_replicas(svc: Service, replicator: Replicator) -> None:
 def test_purge_queues_the_deletion_of_a_replica_not_yet_synced(svc: Service, replicator: Replicator) -> None:
     arn = create(svc, [WEST])
     replicator.run_once()
-    replica = replication.replica_arn(arn, WEST)
+    replica = key_regions.replica_arn(arn, WEST)
     replicator.hook = lambda region, action: action == "sync"  # the deletion never reaches us-west-2
-    keys.delete_key(svc, ctx(svc), {"KeyIdentifier": arn, "DeleteKeyInDays": 3})
+    lifecycle.delete_key(svc, ctx(svc), {"KeyIdentifier": arn, "DeleteKeyInDays": 3})
     replicator.run_once()
     svc.clock.advance(dt.timedelta(days=4))
-    assert keys.purge_due(svc, svc.clock.now()) == [arn]
+    assert lifecycle.purge_due(svc, svc.clock.now()) == [arn]
     assert svc.store.get_replication_job(arn, WEST).action == "delete"
     assert get(svc, replica)["KeyState"] == "CREATE_COMPLETE"
     assert replicator.run_once() == 1
@@ -205,13 +205,13 @@ def test_sweeper_keeps_a_replica_while_its_primary_lives(svc: Service, replicato
     """A replica past its window whose primary was restored (the restore not yet synced) stays."""
     arn = create(svc, [WEST])
     replicator.run_once()
-    keys.delete_key(svc, ctx(svc), {"KeyIdentifier": arn, "DeleteKeyInDays": 3})
+    lifecycle.delete_key(svc, ctx(svc), {"KeyIdentifier": arn, "DeleteKeyInDays": 3})
     replicator.run_once()
-    keys.restore_key(svc, ctx(svc), {"KeyIdentifier": arn})
+    lifecycle.restore_key(svc, ctx(svc), {"KeyIdentifier": arn})
     svc.clock.advance(dt.timedelta(days=4))
-    assert keys.purge_due(svc, svc.clock.now()) == []
+    assert lifecycle.purge_due(svc, svc.clock.now()) == []
     replicator.run_once()
-    assert get(svc, replication.replica_arn(arn, WEST))["KeyState"] == "CREATE_COMPLETE"
+    assert get(svc, key_regions.replica_arn(arn, WEST))["KeyState"] == "CREATE_COMPLETE"
 
 
 def test_replica_quota_failure_names_the_quota(tmp_path: Path, master: bytes) -> None:
@@ -228,20 +228,25 @@ def test_replica_quota_failure_names_the_quota(tmp_path: Path, master: bytes) ->
 
 def test_rules(svc: Service, replicator: Replicator) -> None:
     with pytest.raises(ValidationError, match="KeyClass is ASYMMETRIC_KEY_PAIR"):
-        replication.plan_for_new_key(svc, ctx(svc), [WEST], "ASYMMETRIC_KEY_PAIR")
-    assert replication.plan_for_new_key(svc, ctx(svc), None, "ASYMMETRIC_KEY_PAIR") is None
-    replication.enable_default_key_replication_regions(svc, ctx(svc), {"ReplicationRegions": [WEST]})
-    assert replication.plan_for_new_key(svc, ctx(svc), None, "ASYMMETRIC_KEY_PAIR") == replication.Plan(
+        key_regions.plan_for_new_key(svc, ctx(svc), [WEST], "ASYMMETRIC_KEY_PAIR")
+    assert key_regions.plan_for_new_key(svc, ctx(svc), None, "ASYMMETRIC_KEY_PAIR") is None
+    key_regions.enable_default_key_replication_regions(svc, ctx(svc), {"ReplicationRegions": [WEST]})
+    assert key_regions.plan_for_new_key(svc, ctx(svc), None, "ASYMMETRIC_KEY_PAIR") == key_regions.Plan(
         (), False
     )
-    assert replication.plan_for_new_key(svc, ctx(svc), None, "SYMMETRIC_KEY") == replication.Plan(
+    assert key_regions.plan_for_new_key(svc, ctx(svc), None, "SYMMETRIC_KEY") == key_regions.Plan(
         (WEST,), True
     )
-    assert replication.plan_for_new_key(svc, ctx(svc), [], "SYMMETRIC_KEY") == replication.Plan((), False)
+    assert key_regions.plan_for_new_key(svc, ctx(svc), [], "SYMMETRIC_KEY") == key_regions.Plan((), False)
     arn = create(svc)
     replicator.run_once()
-    replica = replication.replica_arn(arn, WEST)
-    for operation in (keys.delete_key, keys.restore_key, keys.start_key_usage, keys.stop_key_usage):
+    replica = key_regions.replica_arn(arn, WEST)
+    for operation in (
+        lifecycle.delete_key,
+        lifecycle.restore_key,
+        lifecycle.start_key_usage,
+        lifecycle.stop_key_usage,
+    ):
         with pytest.raises(Conflict, match="region us-east-1"):
             operation(svc, ctx(svc, WEST), {"KeyIdentifier": replica})
     assert state.is_replica(svc.store.get_key(replica))
@@ -250,7 +255,7 @@ def test_rules(svc: Service, replicator: Replicator) -> None:
 def test_service_regions_bound_replication(tmp_path: Path, master: bytes) -> None:
     svc = Service(SqliteStore(tmp_path / "db"), new_keycache(master), ManualClock(), regions=(EAST, WEST))
     with pytest.raises(ValidationError, match="eu-west-1 is not a region"):
-        replication.plan_for_new_key(svc, ctx(svc), [EU], "SYMMETRIC_KEY")
+        key_regions.plan_for_new_key(svc, ctx(svc), [EU], "SYMMETRIC_KEY")
 
 
 def test_hook_from_environment_needs_the_test_flag() -> None:

@@ -9,9 +9,10 @@ import pytest
 from paycrypt.clock import ManualClock
 from paycrypt.crypto import cvv
 from paycrypt.errors import Conflict, ResourceNotFound, ServiceQuotaExceeded, VerificationFailed
-from paycrypt.service import aliases, card_validation, keys
 from paycrypt.service.context import Caller, Context
 from paycrypt.service.core import Quotas, Service
+from paycrypt.service.issuer import card_validation
+from paycrypt.service.keys import aliases, lifecycle
 from paycrypt.store.sqlite import SqliteStore
 from tests.service.stored_keys import new_keycache
 
@@ -39,7 +40,7 @@ def ctx(svc: Service, account: str = "111122223333", region: str = "us-east-1") 
 
 def test_create_generate_verify(svc) -> None:
     c = ctx(svc)
-    key = keys.create_key(svc, c, {"KeyAttributes": CVK, "Exportable": True})["Key"]
+    key = lifecycle.create_key(svc, c, {"KeyAttributes": CVK, "Exportable": True})["Key"]
     out = card_validation.generate_card_validation_data(
         svc,
         c,
@@ -66,11 +67,11 @@ def test_create_generate_verify(svc) -> None:
 
 def test_key_quota_is_per_account_and_region(svc) -> None:
     for _ in range(3):
-        keys.create_key(svc, ctx(svc), {"KeyAttributes": CVK, "Exportable": True})
+        lifecycle.create_key(svc, ctx(svc), {"KeyAttributes": CVK, "Exportable": True})
     with pytest.raises(ServiceQuotaExceeded):
-        keys.create_key(svc, ctx(svc), {"KeyAttributes": CVK, "Exportable": True})
-    keys.create_key(svc, ctx(svc, region="eu-west-1"), {"KeyAttributes": CVK, "Exportable": True})
-    keys.create_key(svc, ctx(svc, account="444455556666"), {"KeyAttributes": CVK, "Exportable": True})
+        lifecycle.create_key(svc, ctx(svc), {"KeyAttributes": CVK, "Exportable": True})
+    lifecycle.create_key(svc, ctx(svc, region="eu-west-1"), {"KeyAttributes": CVK, "Exportable": True})
+    lifecycle.create_key(svc, ctx(svc, account="444455556666"), {"KeyAttributes": CVK, "Exportable": True})
 
 
 def test_alias_quota(svc) -> None:
@@ -81,21 +82,21 @@ def test_alias_quota(svc) -> None:
 
 def test_delete_restore_and_purge(svc) -> None:
     c = ctx(svc)
-    arn = keys.create_key(svc, c, {"KeyAttributes": CVK, "Exportable": True})["Key"]["KeyArn"]
+    arn = lifecycle.create_key(svc, c, {"KeyAttributes": CVK, "Exportable": True})["Key"]["KeyArn"]
     aliases.create_alias(svc, c, {"AliasName": "alias/k", "KeyArn": arn})
-    pending = keys.delete_key(svc, c, {"KeyIdentifier": "alias/k", "DeleteKeyInDays": 3})["Key"]
+    pending = lifecycle.delete_key(svc, c, {"KeyIdentifier": "alias/k", "DeleteKeyInDays": 3})["Key"]
     assert pending["DeletePendingTimestamp"] == c.now + dt.timedelta(days=3)
     with pytest.raises(Conflict):
-        keys.delete_key(svc, c, {"KeyIdentifier": arn})
-    assert keys.purge_due(svc, c.now + dt.timedelta(days=2)) == []
-    assert keys.purge_due(svc, c.now + dt.timedelta(days=3)) == [arn]
+        lifecycle.delete_key(svc, c, {"KeyIdentifier": arn})
+    assert lifecycle.purge_due(svc, c.now + dt.timedelta(days=2)) == []
+    assert lifecycle.purge_due(svc, c.now + dt.timedelta(days=3)) == [arn]
     with pytest.raises(ResourceNotFound):
-        keys.get_key(svc, c, {"KeyIdentifier": arn})
+        lifecycle.get_key(svc, c, {"KeyIdentifier": arn})
     assert aliases.get_alias(svc, c, {"AliasName": "alias/k"})["Alias"] == {"AliasName": "alias/k"}
 
 
 def test_other_account_cannot_see_key(svc) -> None:
-    arn = keys.create_key(svc, ctx(svc), {"KeyAttributes": CVK, "Exportable": True})["Key"]["KeyArn"]
+    arn = lifecycle.create_key(svc, ctx(svc), {"KeyAttributes": CVK, "Exportable": True})["Key"]["KeyArn"]
     with pytest.raises(ResourceNotFound):
-        keys.get_key(svc, ctx(svc, account="444455556666"), {"KeyIdentifier": arn})
-    assert keys.list_keys(svc, ctx(svc, account="444455556666"), {})["Keys"] == []
+        lifecycle.get_key(svc, ctx(svc, account="444455556666"), {"KeyIdentifier": arn})
+    assert lifecycle.list_keys(svc, ctx(svc, account="444455556666"), {})["Keys"] == []

@@ -23,7 +23,7 @@ from paycrypt.clock import ManualClock
 from paycrypt.crypto import keygen
 from paycrypt.errors import InternalServer
 from paycrypt.server import Settings
-from paycrypt.service import kcv_rules
+from paycrypt.service.rules import check_values
 from paycrypt.store.records import KeyRecord
 from paycrypt.vault.keycache import KeyCache
 from paycrypt.vault.local import MasterKeyVault
@@ -71,7 +71,7 @@ def test_every_stored_block_unseals_with_its_kcv(tmp_path: Path) -> None:
         assert vault.sealed_by(block) == vault.key_id  # which is the one key a vault had then
         material = vault.unseal(record, block)
         algorithm = record.key_attributes["KeyAlgorithm"]
-        kcv, _ = kcv_rules.compute(algorithm, record.key_check_value_algorithm, material)
+        kcv, _ = check_values.compute(algorithm, record.key_check_value_algorithm, material)
         assert kcv == record.key_check_value, arn
         resealed = vault.reseal(record, block)  # what rotation will do: the same key, now named
         assert vault.sealed_by(resealed) == vault.key_id and "KP" in resealed[:200]

@@ -61,7 +61,7 @@ class AliasRecord:
 
 @dataclass(frozen=True)
 class ReplicationJob:
-    """A pending replication of a primary key to one region (service/replicator.py).
+    """A pending replication of a primary key to one region (jobs/replicator.py).
 
     At most one job per (primary key, region): a newer change replaces the older job (new seq),
     since each job brings the region's replica to the primary's state as it is when the job runs.
@@ -78,7 +78,7 @@ class ReplicationJob:
 
 
 # Multi-party approval: a team of approvers, an operation's association with a team, and a
-# session (one request awaiting the team's votes). The rules are service/mpa.py's.
+# session (one request awaiting the team's votes). The rules are service/approval/mpa.py's.
 @dataclass(frozen=True)
 class Team:
     arn: str

@@ -4,7 +4,7 @@ The SQLite implementation of `store.base.MpaTables`. They live in the store's ow
 the store's connection, so a session and the key it protects change in one transaction
 (`SqliteStore.transaction`). The server and `paycrypt mpa` (another process) both use them;
 nothing here is cached, so each side sees the other's writes. The rules (quorum, who may vote,
-what a settled session does) are `paycrypt.service.mpa`'s.
+what a settled session does) are `paycrypt.service.approval.mpa`'s.
 """
 
 from __future__ import annotations

@@ -30,11 +30,12 @@ from paycrypt.auth import sigv4
 from paycrypt.auth.authorize import Authorizer
 from paycrypt.auth.credentials import CredentialStore
 from paycrypt.errors import NotImplementedOperation, ProtocolError, ServiceError
+from paycrypt.jobs.replicator import Replicator
 from paycrypt.policy.requests import RequestCatalog
-from paycrypt.service import heavy, identifiers, keys, registry
+from paycrypt.service import heavy, identifiers, registry
 from paycrypt.service.context import Caller, Context
 from paycrypt.service.core import Service
-from paycrypt.service.replicator import Replicator
+from paycrypt.service.keys import lifecycle
 from paycrypt.wire import faults, models, sts
 from paycrypt.wire.protocol import JSON_10, Operation, Protocols, unplaned_error
 
@@ -338,7 +339,7 @@ class App:
         """Purge keys whose deletion window has passed, without waiting for a request."""
         while True:
             try:
-                purged = keys.purge_due(self.service, self.service.clock.now())
+                purged = lifecycle.purge_due(self.service, self.service.clock.now())
                 for arn in purged:
                     log.info("purged key %s", arn)
             except Exception:

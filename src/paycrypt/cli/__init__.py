@@ -1,0 +1,1 @@
+"""The `paycrypt` command and its subcommands."""

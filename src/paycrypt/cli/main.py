@@ -1,0 +1,214 @@
+"""The `paycrypt` command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from paycrypt import __version__, defaults, regions, tls
+from paycrypt.audit.reader import add_audit_parser, run_audit
+from paycrypt.auth.throttle import PRODUCTION
+from paycrypt.cli.iam import add_iam_parser, run_iam
+from paycrypt.cli.mpa import add_mpa_parser, run_mpa
+from paycrypt.server import Settings, StartupError, serve
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Every command and option; defaults come from `paycrypt.defaults`, as `Settings`'s do."""
+    parser = argparse.ArgumentParser(prog="paycrypt", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"paycrypt {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("serve", help="start the AWS Payment Cryptography compatible endpoint")
+    run.add_argument("--host", default=defaults.HOST, help="address to listen on (default %(default)s)")
+    run.add_argument(
+        "--port", type=int, default=defaults.PORT, help="port to listen on (default %(default)s)"
+    )
+    run.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="where keys and the master key live (default $PAYCRYPT_DATA_DIR or ~/.local/share/paycrypt)",
+    )
+    run.add_argument(
+        "--credentials",
+        type=Path,
+        default=None,
+        help="TOML file of access keys (see docs/identity-and-access.md)",
+    )
+    run.add_argument("--tls-cert", type=Path, default=None, help="PEM certificate for TLS")
+    run.add_argument("--tls-key", type=Path, default=None, help="PEM private key for TLS")
+    run.add_argument(
+        "--tls-self-signed", action="store_true", help="generate (once) and use a self-signed certificate"
+    )
+    run.add_argument(
+        "--purge-interval",
+        type=float,
+        default=defaults.PURGE_INTERVAL,
+        help="seconds between deletion sweeps (default %(default)s)",
+    )
+    run.add_argument(
+        "--key-quota",
+        type=int,
+        default=defaults.KEYS_PER_REGION,
+        help="keys per account and region (default %(default)s)",
+    )
+    run.add_argument(
+        "--alias-quota",
+        type=int,
+        default=defaults.ALIASES_PER_REGION,
+        help="aliases per account and region (default %(default)s)",
+    )
+    run.add_argument(
+        "--regions",
+        type=_regions,
+        default=regions.DEFAULT_REGIONS,
+        help=f"comma-separated regions served (default: the {len(regions.DEFAULT_REGIONS)} AWS Payment "
+        "Cryptography regions)",
+    )
+    run.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warning"],
+        default="info",
+        help="debug adds one line per request (operation, status, time; never a request body); "
+        "default %(default)s",
+    )
+    run.add_argument(
+        "--audit-data-events",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="data-plane audit events: 'on' (default), 'off', or ACCOUNT[:REGION]=on|off (repeatable)",
+    )
+    run.add_argument(
+        "--audit-max-bytes",
+        type=int,
+        default=defaults.AUDIT_MAX_BYTES,
+        help="rotate the audit log when it would pass this many bytes (default %(default)s)",
+    )
+    run.add_argument(
+        "--audit-backups",
+        type=int,
+        default=defaults.AUDIT_BACKUPS,
+        help="rotated audit files kept (default %(default)s)",
+    )
+    run.add_argument(
+        "--throttling",
+        choices=["auto", "on", "off"],
+        default=defaults.THROTTLING,
+        help="request-rate quotas per account and region (default %(default)s: on unless listening "
+        "on loopback)",
+    )
+    run.add_argument(
+        "--rate-limit",
+        action="append",
+        default=[],
+        metavar="[ACCOUNT:]KIND=RATE",
+        help=f"requests/s for KIND {', '.join(PRODUCTION)} (default {_rates()}; 0 = no limit)",
+    )
+    run.add_argument(
+        "--request-head-timeout",
+        type=float,
+        default=defaults.REQUEST_HEAD_TIMEOUT,
+        metavar="SECONDS",
+        help="close a connection whose request head (TLS handshake included) takes longer "
+        "(default %(default)s)",
+    )
+    run.add_argument(
+        "--request-body-timeout",
+        type=float,
+        default=defaults.REQUEST_BODY_TIMEOUT,
+        metavar="SECONDS",
+        help="close a connection whose request body takes longer after its head (default %(default)s)",
+    )
+    run.add_argument(
+        "--max-connections",
+        type=int,
+        default=defaults.MAX_CONNECTIONS,
+        help="open connections served at once, more get 503 (default %(default)s; lowered to fit the "
+        "file limit)",
+    )
+    run.add_argument(
+        "--key-cache-entries",
+        type=_positive,
+        default=defaults.KEY_CACHE_ENTRIES,
+        help="clear keys kept unsealed in memory, with what is derived from them, least recently "
+        "used out first (default %(default)s)",
+    )
+    add_audit_parser(commands)
+    add_iam_parser(commands)
+    add_mpa_parser(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "audit":
+        args.data_dir = args.data_dir or defaults.data_dir()
+        return run_audit(args)
+    if args.command in ("iam", "mpa"):
+        args.data_dir = args.data_dir or defaults.data_dir()
+        return run_iam(args) if args.command == "iam" else run_mpa(args)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
+    )
+    settings = _settings(args)
+    try:
+        serve(settings)
+    except StartupError as exc:
+        print(f"paycrypt: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    data_dir = args.data_dir or defaults.data_dir()
+    cert, key = args.tls_cert, args.tls_key
+    if args.tls_self_signed and cert is None:
+        cert, key = tls.self_signed(data_dir / "tls", [args.host, "localhost", "127.0.0.1"])
+    if (cert is None) != (key is None):
+        raise SystemExit("paycrypt: --tls-cert and --tls-key go together")
+    return Settings(
+        host=args.host,
+        port=args.port,
+        data_dir=data_dir,
+        credentials_file=args.credentials,
+        tls_cert=cert,
+        tls_key=key,
+        purge_interval=args.purge_interval,
+        key_quota=args.key_quota,
+        alias_quota=args.alias_quota,
+        audit_data_events=tuple(args.audit_data_events),
+        audit_max_bytes=args.audit_max_bytes,
+        audit_backups=args.audit_backups,
+        regions=args.regions,
+        throttling=args.throttling,
+        rate_limits=tuple(args.rate_limit),
+        request_head_timeout=args.request_head_timeout,
+        request_body_timeout=args.request_body_timeout,
+        max_connections=args.max_connections,
+        key_cache_entries=args.key_cache_entries,
+    )
+
+
+def _rates() -> str:
+    return ", ".join(f"{rate:g}" for rate in PRODUCTION.values())
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _regions(text: str) -> tuple[str, ...]:
+    try:
+        return regions.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
