@@ -6,6 +6,7 @@ import json
 
 import botocore.exceptions
 
+from paycrypt.audit import reader
 from paycrypt.audit.events import REDACTED
 from tests.conftest import CVK_ATTRIBUTES
 
@@ -14,8 +15,7 @@ PAN = "4111111111111111"
 
 def _events(server) -> list[dict]:
     server.app.audit.sync()
-    path = server.data_dir / "audit.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [event for _, event in reader.read_events(server.data_dir)]
 
 
 def _by_request(server, request_id: str) -> list[dict]:

@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from paycrypt import tls
+from paycrypt.audit import reader
 from paycrypt.clock import ManualClock
 from paycrypt.defaults import MAX_REQUEST_HEAD_BYTES
 from paycrypt.server import RESERVED_FILES, Settings, StartupError, connection_limits
@@ -155,7 +156,7 @@ class GenuineTraffic(Background):
 
 
 def audit_events(data_dir: Path) -> list[dict]:
-    return [json.loads(line) for line in (data_dir / "audit.jsonl").read_text().splitlines()]
+    return [event for _, event in reader.read_events(data_dir)]
 
 
 def test_partial_connections_beside_genuine_traffic_at_a_file_limit_of_256(

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from paycrypt.audit import reader
 from paycrypt.cli.main import main
 from tests import kx_partner as kp
 from tests.api.helpers import expect_error
@@ -117,7 +118,7 @@ def test_association_and_the_protected_import(iam: IamServer) -> None:
     )
     association = control.associate_mpa_team(Action=ACTION, MpaTeamArn=team, RequesterComment="ticket 42")
     iam.app.audit.sync()
-    events = [json.loads(line) for line in (iam.data_dir / "audit.jsonl").read_text().splitlines()]
+    events = [event for _, event in reader.read_events(iam.data_dir)]
     [event] = [e for e in events if e["requestID"] == association["ResponseMetadata"]["RequestId"]]
     assert event["requestParameters"]["requesterComment"] == "*** Sensitive Data Redacted ***"  # sensitive
     assert association["MpaTeamAssociation"] == {

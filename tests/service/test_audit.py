@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from botocore.model import Shape
 
-from paycrypt.audit import events, reader, writer
+from paycrypt.audit import chain, events, reader, streams, writer
 from paycrypt.audit.events import REDACTED, Failure, Identity
 from paycrypt.clock import ManualClock
 from paycrypt.errors import ServiceError, ValidationError, VerificationFailed
@@ -698,15 +698,24 @@ def numbered(i: int, account: str = ACCOUNT, region: str = REGION, category: str
     }
 
 
+def stored_size(event: dict[str, Any], sequence: int = 10) -> int:
+    """The length of an event's line as the writer stores it, chain members and newline included."""
+    body = json.dumps(event, separators=(",", ":"))
+    return len(chain.chained_line(body, '"n1"', 0, sequence, "A" * 43)) + 1
+
+
 def test_rotation_by_size_keeps_backups(tmp_path) -> None:
-    path = tmp_path / "audit" / "audit.jsonl"
-    line_size = len(json.dumps(numbered(0), separators=(",", ":"))) + 1
-    with writer.AuditWriter(path, max_bytes=line_size * 5 + 10, backups=3, fsync_interval=0) as log:
+    path = tmp_path / "audit"
+    line_size = stored_size(numbered(0))  # the 2-digit sequences' lines; the first 9 are shorter
+    with writer.AuditWriter(
+        path, node_id="n1", max_bytes=line_size * 5 + 10, backups=3, fsync_interval=0
+    ) as log:
         for i in range(40):
             assert log.record(numbered(i))
-        names = [p.name for p in log.files()]
-    assert names == ["audit.jsonl.3", "audit.jsonl.2", "audit.jsonl.1", "audit.jsonl"]
-    assert not (path.parent / "audit.jsonl.4").exists()
+    names = [p.name for p in log.files()]
+    assert names == [streams.log_name("n1", 0, serial) for serial in (5, 6, 7, 8)]  # 3 + the newest
+    assert not (path / streams.log_name("n1", 0, 4)).exists()
+    assert not (path / streams.digest_name(streams.log_name("n1", 0, 4))).exists()  # its digest too
     for file in log.files():
         assert 0 < file.stat().st_size <= line_size * 5 + 10
         assert file.stat().st_mode & 0o777 == 0o600
@@ -716,24 +725,29 @@ def test_rotation_by_size_keeps_backups(tmp_path) -> None:
 
 
 def test_rotation_never_splits_a_line(tmp_path) -> None:
-    path = tmp_path / "audit.jsonl"
-    with writer.AuditWriter(path, max_bytes=200, backups=2, fsync_interval=0) as log:
+    line_size = stored_size(numbered(1))
+    with writer.AuditWriter(tmp_path, max_bytes=2 * line_size, backups=2, fsync_interval=0) as log:
         log.record(numbered(1))
-        log.record({**numbered(2), "pad": "y" * 500})  # longer than max_bytes: a file of its own
+        log.record({**numbered(2), "pad": "y" * 3 * line_size})  # longer than max_bytes: a file of its own
         log.record(numbered(3))
-    assert [json.loads(p.read_text())["seq"] for p in log.files()] == [1, 2, 3]
+    assert [[json.loads(line)["seq"] for line in p.read_text().splitlines()] for p in log.files()] == [
+        [1],
+        [2],
+        [3],
+    ]
 
 
-def test_reopening_appends(tmp_path) -> None:
-    path = tmp_path / "audit.jsonl"
+def test_reopening_continues_the_stream_in_a_new_file(tmp_path) -> None:
     for i in range(3):
-        with writer.AuditWriter(path, fsync_interval=0) as log:
+        with writer.AuditWriter(tmp_path, node_id="n1", fsync_interval=0) as log:
             log.record(numbered(i))
-    assert [e["seq"] for _, e in reader.read_events(path)] == [0, 1, 2]
+    assert [p.name for p in log.files()] == [streams.log_name("n1", 0, serial) for serial in (1, 2, 3)]
+    got = [e for _, e in reader.read_events(tmp_path)]
+    assert [(e["seq"], e["sequence"]) for e in got] == [(0, 1), (1, 2), (2, 3)]
 
 
 def test_concurrent_writers_never_interleave_lines(tmp_path) -> None:
-    path = tmp_path / "audit.jsonl"
+    path = tmp_path
     with writer.AuditWriter(path, max_bytes=20_000, backups=50, fsync_interval=0.01) as log:
 
         def work(t: int) -> None:
@@ -754,12 +768,15 @@ def test_concurrent_writers_never_interleave_lines(tmp_path) -> None:
 
 
 class FsyncSpy:
+    """Counts the fsyncs of log files (those of digests, keys and directories are not counted)."""
+
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.calls: list[float] = []
         real = os.fsync
 
         def spy(fd: int) -> None:
-            self.calls.append(time.monotonic())
+            if os.readlink(f"/proc/self/fd/{fd}").endswith(streams.LOG_SUFFIX):
+                self.calls.append(time.monotonic())
             real(fd)
 
         monkeypatch.setattr(writer.os, "fsync", spy)
@@ -767,7 +784,7 @@ class FsyncSpy:
 
 def test_fsync_every_event_when_interval_is_zero(tmp_path, monkeypatch) -> None:
     spy = FsyncSpy(monkeypatch)
-    log = writer.AuditWriter(tmp_path / "audit.jsonl", fsync_interval=0)
+    log = writer.AuditWriter(tmp_path, fsync_interval=0)
     for i in range(5):
         log.record(numbered(i))
         assert len(spy.calls) == i + 1  # on disk before record returned
@@ -777,7 +794,7 @@ def test_fsync_every_event_when_interval_is_zero(tmp_path, monkeypatch) -> None:
 def test_fsyncs_are_batched_within_the_interval(tmp_path, monkeypatch) -> None:
     spy = FsyncSpy(monkeypatch)
     interval = 0.1
-    log = writer.AuditWriter(tmp_path / "audit.jsonl", fsync_interval=interval)
+    log = writer.AuditWriter(tmp_path, fsync_interval=interval)
     for i in range(200):
         log.record(numbered(i))
     last_write = time.monotonic()
@@ -800,17 +817,18 @@ def test_fsyncs_are_batched_within_the_interval(tmp_path, monkeypatch) -> None:
 
 def test_rotation_fsyncs_the_finished_file(tmp_path, monkeypatch) -> None:
     spy = FsyncSpy(monkeypatch)
-    log = writer.AuditWriter(tmp_path / "audit.jsonl", max_bytes=300, backups=2, fsync_interval=60)
+    log = writer.AuditWriter(tmp_path, max_bytes=300, backups=2, fsync_interval=60)
     log.record(numbered(1))
-    log.record(numbered(2))  # rotates: the first file is fsynced before it is renamed
-    assert len(spy.calls) >= 1
+    first = log.path
+    log.record(numbered(2))  # rotates: the first file is fsynced before its digest is written
+    assert len(spy.calls) >= 1 and log.path != first
     log.close()
 
 
 KILL_SCRIPT = """
 import sys
 from paycrypt.audit.writer import AuditWriter
-log = AuditWriter(sys.argv[1], fsync_interval=3600)
+log = AuditWriter(sys.argv[1], node_id="killed", fsync_interval=3600)
 for i in range(500):
     log.record({"seq": i, "eventCategory": "Management", "pad": "z" * 200})
 print("written", flush=True)
@@ -821,7 +839,7 @@ time.sleep(60)
 
 def test_events_survive_the_process_being_killed(tmp_path) -> None:
     """Documented durability: a recorded event is in the kernel when record returns, fsync or not."""
-    path = tmp_path / "audit.jsonl"
+    path = tmp_path
     child = subprocess.Popen(
         [sys.executable, "-c", KILL_SCRIPT, str(path)], stdout=subprocess.PIPE, text=True
     )
@@ -839,7 +857,7 @@ def test_data_events_switched_off_per_account_and_region(tmp_path) -> None:
     selector = writer.DataEventSelector()
     assert selector.enabled(ACCOUNT, REGION)  # the dev server's default: on
     selector.disable(ACCOUNT, "us-east-1")
-    path = tmp_path / "audit.jsonl"
+    path = tmp_path
     with writer.AuditWriter(path, fsync_interval=0, data_events=selector) as log:
         assert not log.wants(False, ACCOUNT, "us-east-1")
         assert log.wants(True, ACCOUNT, "us-east-1")  # management events always
@@ -865,7 +883,7 @@ def test_data_event_selector_rules() -> None:
 
 def test_switched_off_data_plane_call_produces_no_event(tmp_path) -> None:
     selector = writer.DataEventSelector.parse([f"{ACCOUNT}:{REGION}=off"])
-    path = tmp_path / "audit.jsonl"
+    path = tmp_path
     params = {"KeyIdentifier": "alias/k", "PrimaryAccountNumber": PAN, "ValidationData": "123"}
     with writer.AuditWriter(path, fsync_interval=0, data_events=selector) as log:
         assert log.record(build(events.DATA, "VerifyCardValidationData", params)) is False
@@ -877,7 +895,7 @@ def test_switched_off_data_plane_call_produces_no_event(tmp_path) -> None:
 def test_writer_rejects_nonsense_settings(tmp_path) -> None:
     for bad in ({"max_bytes": 0}, {"backups": 0}, {"fsync_interval": -1}):
         with pytest.raises(ValueError):
-            writer.AuditWriter(tmp_path / "a.jsonl", **bad)
+            writer.AuditWriter(tmp_path, **bad)
 
 
 # --- the reader and `paycrypt audit` -------------------------------------------------------------------
@@ -893,7 +911,7 @@ KEY_B = f"arn:aws:payment-cryptography:{REGION}:444455556666:key/bbbbbbbbbbbbbbb
 @pytest.fixture
 def trail(tmp_path) -> Path:
     """Eight events over four hours, across rotated files."""
-    path = tmp_path / "audit.jsonl"
+    path = tmp_path
     start = dt.datetime(2024, 7, 9, 10, 0, 0, tzinfo=dt.UTC)
     calls = [
         (
@@ -931,7 +949,7 @@ def trail(tmp_path) -> Path:
                 error=None if result is not None else Failure("AccessDeniedException", "denied"),
             )
             log.record(event)
-    assert len(writer.log_files(path)) > 2  # the trail does span rotated files
+    assert len(log.files()) > 2  # the trail does span rotated files
     return path
 
 
@@ -973,14 +991,17 @@ def test_reader_filters(trail) -> None:
 
 
 def test_audit_command(trail, capsys) -> None:
-    status = reader.audit_main(["--log", str(trail), "--event-name", "CreateKey", "--event-name", "GetKey"])
+    status = reader.audit_main(
+        ["--data-dir", str(trail), "--event-name", "CreateKey", "--event-name", "GetKey"]
+    )
     assert status == 0
     lines = capsys.readouterr().out.splitlines()
     assert [json.loads(line)["eventName"] for line in lines] == ["CreateKey", "CreateKey", "GetKey"]
     stored = [line for line, e in reader.read_events(trail) if e["eventName"] == "GetKey"]
     assert lines[-1] == stored[0]  # printed exactly as stored
     assert (
-        reader.audit_main(["--log", str(trail), "--principal", "bob", "--start", "2024-07-09T12:00:00Z"]) == 0
+        reader.audit_main(["--data-dir", str(trail), "--principal", "bob", "--start", "2024-07-09T12:00:00Z"])
+        == 0
     )
     assert [json.loads(x)["eventName"] for x in capsys.readouterr().out.splitlines()] == [
         "VerifyCardValidationData",
@@ -993,7 +1014,7 @@ def test_audit_command_with_the_data_dir_and_as_a_subcommand(trail, capsys) -> N
 
     parser = argparse.ArgumentParser(prog="paycrypt")
     reader.add_audit_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["audit", "--data-dir", str(trail.parent), "--key", "alias/cvk"])
+    args = parser.parse_args(["audit", "--data-dir", str(trail), "--key", "alias/cvk"])
     out = io.StringIO()
     assert reader.run_audit(args, out=out) == 0
     assert len(out.getvalue().splitlines()) == 2
@@ -1008,21 +1029,21 @@ def test_audit_command_errors(tmp_path, capsys) -> None:
 
 
 def test_reader_skips_torn_lines(tmp_path, capsys) -> None:
-    path = tmp_path / "audit.jsonl"
+    path = tmp_path
     with writer.AuditWriter(path, fsync_interval=0) as log:
         log.record(numbered(1))
-    with path.open("a") as handle:
+    with log.path.open("a") as handle:
         handle.write('{"seq": 2, "eventTi\n[1, 2]\n\n')
     with writer.AuditWriter(path, fsync_interval=0) as log:
         log.record(numbered(3))
-    assert reader.audit_main(["--log", str(path)]) == 0
+    assert reader.audit_main(["--data-dir", str(path)]) == 0
     captured = capsys.readouterr()
     assert [json.loads(x)["seq"] for x in captured.out.splitlines()] == [1, 3]
     assert "skipped 2 malformed" in captured.err
 
 
 def test_reader_sees_a_rotation_while_reading_once(tmp_path) -> None:
-    path = tmp_path / "audit.jsonl"
+    path = tmp_path
     log = writer.AuditWriter(path, max_bytes=400, backups=10, fsync_interval=0)
     for i in range(6):
         log.record(numbered(i))
