@@ -138,7 +138,8 @@ class AuditWriter:
         if worker_id < 0:
             raise ValueError("worker_id must not be negative")
         self.directory = Path(directory)
-        self.ident = streams.StreamId(streams.check_node_id(node_id or defaults.node_id()), worker_id)
+        node = defaults.node_id() if node_id is None else node_id
+        self.ident = streams.StreamId(streams.check_node_id(node), worker_id)
         self.max_bytes = max_bytes
         self.backups = backups
         self.fsync_interval = fsync_interval
