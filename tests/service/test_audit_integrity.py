@@ -11,6 +11,7 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -320,6 +321,7 @@ def test_files_from_before_the_chain_are_unchained_not_tampered(tmp_path: Path) 
 
 KILLED_WRITER = """
 import sys
+import threading
 from paycrypt.audit.writer import AuditWriter
 log = AuditWriter(sys.argv[1], node_id="killed", fsync_interval=3600)
 for i in range(50):
@@ -420,3 +422,24 @@ def test_an_ecdsa_p256_signature_verifies() -> None:
                 )
             ]
         )
+
+
+def test_threads_rotating_many_times_leave_one_intact_chain(tmp_path: Path) -> None:
+    """Digests are written outside the writer's lock; they must still chain in serial order."""
+    log = writer.AuditWriter(tmp_path, node_id=NODE, max_bytes=3000, backups=1000, fsync_interval=0.01)
+
+    def work(t: int) -> None:
+        for i in range(150):
+            log.record({**event(i), "thread": t})
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    log.close()
+    [found] = streams.discover(tmp_path)
+    assert len(found.logs) > 50 and set(found.digests) == set(found.logs)
+    status, text = verify(tmp_path)
+    assert status == 0, text
+    assert f"{len(found.logs)} file(s), 900 event(s), {len(found.logs)} signed digest(s): intact" in text

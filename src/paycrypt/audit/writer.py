@@ -17,7 +17,9 @@ data-plane call, so fsyncs are batched):
   last `fsync_interval` seconds (plus the time the fsync itself takes). Events arriving during an
   fsync are in the next one. `fsync_interval=0` fsyncs every event before `record` returns.
 - `sync()` fsyncs now; `close()` fsyncs and stops the thread (call it at shutdown).
-- Rotation fsyncs the file, then writes and fsyncs its digest, then fsyncs the directory.
+- Rotation opens the next file under the lock; the closed file is then fsynced, its digest written
+  and fsynced, and the directory fsynced, outside the lock: only the call that rotated waits for
+  them, not the calls recording beside it.
 
 Rotation: before a line would take the current file past `max_bytes`, the file is closed with
 its digest and the next serial opened; the oldest files beyond `backups` closed ones are deleted
@@ -43,6 +45,7 @@ import logging
 import os
 import threading
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +118,18 @@ def _switch(word: str, spec: str) -> bool:
     raise ValueError(f"data event rule {spec!r}: expected on or off")
 
 
+@dataclass(frozen=True)
+class _Closing:
+    """A file the writer has moved past, still open for its final fsync, and what its digest needs."""
+
+    fd: int
+    name: str
+    serial: int
+    summary: chain.Summary
+    opened: dt.datetime
+    newest: int  # the newest serial once it is sealed: the `backups` before this one are kept
+
+
 class AuditWriter:
     def __init__(
         self,
@@ -145,6 +160,8 @@ class AuditWriter:
         self.fsync_interval = fsync_interval
         self.data_events = data_events or DataEventSelector()
         self._lock = threading.Lock()
+        self._sealing = threading.Lock()  # digests are written one at a time, in serial order
+        self._pending: list[_Closing] = []  # files closed for writing, their digests not yet written
         self._dirty = threading.Event()  # set while written events may not be on disk
         self._stop = threading.Event()
         self._closed = False
@@ -187,13 +204,16 @@ class AuditWriter:
             raise ValueError(f"an event may not carry the chain's own members {chain.CHAIN_FIELDS}")
         body = json.dumps(event, separators=(",", ":"))
         event_time = event.get("eventTime")
+        rotated = False
         with self._lock:
             if self._closed:
                 raise ValueError("the audit writer is closed")
             sequence = self._sequence + 1
             line = chain.chained_line(body, self._node_json, self.ident.worker_id, sequence, self._previous)
             if self._summary.bytes > 0 and self._summary.bytes + len(line) + 1 > self.max_bytes:
-                self._rotate()
+                self._pending.append(self._detach(newest=self._serial + 1))
+                self._open(self._serial + 1)
+                rotated = True
             stored = line + b"\n"
             streams.write_all(self._fd, stored)
             line_hash = chain.line_hash(line)
@@ -206,6 +226,8 @@ class AuditWriter:
                 os.fsync(self._fd)
             else:
                 self._dirty.set()
+        if rotated:
+            self._seal_pending()
         return True
 
     def sync(self) -> None:
@@ -228,10 +250,11 @@ class AuditWriter:
             self._closed = True
             self._stop.set()
             self._dirty.set()  # wake the syncer so it sees the stop
-            try:
-                self._finish_file()
-            finally:
-                os.close(self._stream_lock)
+            self._pending.append(self._detach(newest=self._serial))
+        try:
+            self._seal_pending()
+        finally:
+            os.close(self._stream_lock)
         if self._syncer is not None:
             self._syncer.join(timeout=5)
 
@@ -320,36 +343,45 @@ class AuditWriter:
         self._summary = chain.Summary()
         self._file_hash = hashlib.sha256()
 
-    def _finish_file(self, rotating: bool = False) -> None:
-        """fsync and close the current file, write its digest, delete the files past `backups`
-        older than the newest (the next file when rotating, else this one). Called with the lock held."""
-        try:
-            os.fsync(self._fd)
-        finally:
-            os.close(self._fd)
+    def _detach(self, newest: int) -> _Closing:
+        """The current file, to be sealed once the lock is released. Called with the lock held."""
         self._summary.hash = self._file_hash.hexdigest()
+        return _Closing(self._fd, self._name, self._serial, self._summary, self._opened, newest)
+
+    def _seal_pending(self) -> None:
+        """fsync each detached file, write its digest, delete the files past `backups` older than
+        the newest; in serial order (each digest links to the one before), outside the writer's
+        lock, so that requests recording events do not wait for the fsyncs and the signature."""
+        with self._sealing:
+            while True:
+                with self._lock:
+                    if not self._pending:
+                        return
+                    closing = self._pending.pop(0)
+                self._seal(closing)
+
+    def _seal(self, closing: _Closing) -> None:
+        try:
+            os.fsync(closing.fd)
+        finally:
+            os.close(closing.fd)
         found = streams.stream(self.directory, self.ident)
-        first_kept = self._serial + rotating - self.backups
+        first_kept = closing.newest - self.backups
         self._last_digest = digests.write(
             self.directory,
-            self._name,
+            closing.name,
             self.ident,
-            self._summary,
+            closing.summary,
             self._signer,
             self._last_digest,
-            self._oldest_kept(found, self._serial, first_kept),
-            self._opened,
+            self._oldest_kept(found, closing.serial, first_kept),
+            closing.opened,
         )
         for table in (found.logs, found.digests, found.signatures):
             for serial, path in table.items():
                 if serial < first_kept:
                     path.unlink(missing_ok=True)
         streams.fsync_dir(self.directory)
-
-    def _rotate(self) -> None:
-        """Called with the lock held."""
-        self._finish_file(rotating=True)
-        self._open(self._serial + 1)
 
     def _sync_loop(self) -> None:
         while not self._stop.is_set():
