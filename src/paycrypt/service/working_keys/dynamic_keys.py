@@ -95,9 +95,7 @@ def _from_ecdh(
     svc: Service, ctx: Context, params: dict[str, Any], key_identifier: str, row: key_usage.KeyRule
 ) -> tuple[bytes, dict[str, Any], str]:
     path = "WrappedKeyMaterial.DiffieHellmanSymmetricKey"
-    agreement = ecdh_agreement.derive(
-        svc,
-        ctx,
+    terms = ecdh_agreement.Terms(
         private_key_identifier=key_identifier,
         ca_identifier=params["CertificateAuthorityPublicKeyIdentifier"],
         certificate=params["PublicKeyCertificate"],
@@ -105,11 +103,9 @@ def _from_ecdh(
         kdf=params["KeyDerivationFunction"],
         hash_algorithm=params["KeyDerivationHashAlgorithm"],
         shared_information=params["SharedInformation"],
-        operation=PSEUDO_OPERATION,
-        member="DiffieHellmanSymmetricKey",
-        private_role="K3",
-        path=path,
     )
+    place = ecdh_agreement.Place(PSEUDO_OPERATION, "DiffieHellmanSymmetricKey", "K3", path)
+    agreement = ecdh_agreement.derive(svc, ctx, terms, place)
     ecdh_agreement.check_curve(agreement, agreement.algorithm, path)
     return agreement.key, derived_attributes(agreement, row, path), agreement.private_key.arn
 
