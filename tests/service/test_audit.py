@@ -58,18 +58,18 @@ PLANS = {plane: events.compile_plans(plane, model) for plane, model in PLANES}
 
 
 def build(plane: str, name: str, params: Any, **kwargs: Any) -> dict[str, Any]:
-    args: dict[str, Any] = {
+    origin: dict[str, Any] = {
         "identity": ALICE,
         "region": REGION,
         "source_ip": "127.0.0.1",
         "user_agent": UA,
-        "params": params,
         "request_id": "f2a99da8-91e2-47a9-b9d2-1706e733991e",
         "event_time": WHEN,
         "event_id": "e4eb3785-ac6a-4589-97a1-babdd3d4dd95",
     }
-    args.update(kwargs)
-    return events.build_event(PLANS[plane][name], **args)
+    outcome = {name: kwargs.pop(name) for name in ("result", "error") if name in kwargs}
+    origin.update(kwargs)
+    return events.build_event(PLANS[plane][name], events.Origin(**origin), params, **outcome)
 
 
 @pytest.fixture
