@@ -1,7 +1,7 @@
 """Checking an audit trail: each stream's hash chain, its digests and their signatures.
 
-`paycrypt audit verify` runs `verify` over one or more data directories (one per node) and
-reports, per stream (node and worker), every sign of tampering it finds; exit status 1 if any:
+`verify` (run by `paycrypt audit verify`, cli/audit.py) reads one or more data directories (one
+per node) and reports, per stream (node and worker), every sign of tampering it finds:
 
 - an event removed (a gap in the stream's sequence), changed (the next event links to another
   hash, or the file's digest holds another last hash), reordered (a sequence lower than one
@@ -24,16 +24,15 @@ CloudTrail's live in S3, to see that too (docs/decisions/audit.md).
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from paycrypt.audit import chain, digests, streams
-from paycrypt.audit.signing import PUBLIC_KEY_FILE, PublicKeys
+from paycrypt.audit.signing import PublicKeys
 
 
 @dataclass
@@ -298,51 +297,3 @@ def _check_chain(seen: list[_Seen], result: StreamReport) -> None:
                 f"{by_sequence[before].where}: event {before} changed "
                 f"(event {after} at {by_sequence[after].where} links to another hash)"
             )
-
-
-# --- the command -----------------------------------------------------------------------------
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--data-dir",
-        type=Path,
-        action="append",
-        default=argparse.SUPPRESS,
-        help="a node's data directory, or a copy of its audit files (repeatable; default "
-        "$PAYCRYPT_DATA_DIR or ~/.local/share/paycrypt)",
-    )
-    parser.add_argument(
-        "--public-key",
-        type=Path,
-        action="append",
-        default=[],
-        help=f"a trusted digest signing key, PEM (repeatable; default each directory's {PUBLIC_KEY_FILE})",
-    )
-
-
-def run_verify(directories: list[Path], public_keys: list[Path], out: IO[str], err: IO[str]) -> int:
-    """Print the report; 0 when every stream is intact, 1 otherwise or with nothing to verify
-    (2: a public key that cannot be read)."""
-    try:
-        pinned = bool(public_keys)
-        keys = PublicKeys.from_files(
-            public_keys or [d / PUBLIC_KEY_FILE for d in directories if (d / PUBLIC_KEY_FILE).exists()]
-        )
-    except (OSError, ValueError) as exc:
-        print(f"paycrypt audit verify: {exc}", file=err)
-        return 2
-    report = verify(directories, keys)
-    if not report.streams:
-        print(f"paycrypt audit verify: no audit files in {', '.join(map(str, directories))}", file=err)
-        return 1
-    source = (
-        "given with --public-key"
-        if pinned
-        else f"found beside the logs ({PUBLIC_KEY_FILE}; pin yours with --public-key)"
-    )
-    print(f"trusted digest keys, {source}: {', '.join(keys.fingerprints()) or 'none'}", file=out)
-    for stream in report.streams:
-        for line in stream.lines():
-            print(line, file=out)
-    return 0 if report.intact else 1

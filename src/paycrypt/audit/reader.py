@@ -1,44 +1,37 @@
-"""Reading the audit log back, and the `paycrypt audit` command.
+"""Reading the audit log back: the events of one or more data directories or files, merged in time
+order and filtered (`paycrypt audit`, cli/audit.py, prints them).
 
-    paycrypt audit [--data-dir DIR ...] [--log FILE ...] [--start ISO] [--end ISO]
-                   [--event-name NAME ...] [--key ARN-OR-ID] [--principal ARN-OR-ACCOUNT]
-    paycrypt audit verify [--data-dir DIR ...] [--public-key PEM ...]      (integrity.py)
+Each data directory holds one stream per node and worker (streams.py) and perhaps the files written
+before streams existed (`audit.jsonl.N` … `audit.jsonl`, read as one more stream); several
+directories (one per node, or copies of their files) may be given. The streams are merged by
+eventTime (to the second); each stream's events keep the order they were written in, exactly as
+stored. A file given alone is read alone (a legacy `audit.jsonl` with its rotated files). An
+`AuditFilter`'s fields combine with AND:
 
-prints the matching events as JSON Lines, exactly as stored. Each data directory holds one stream
-per node and worker (streams.py) and perhaps the files written before streams existed
-(`audit.jsonl.N` … `audit.jsonl`); several directories (one per node, copied together) may be
-given. The streams are merged in time order (eventTime, to the second); each stream's events keep
-the order they were written in. `--log` reads one file (for a legacy `audit.jsonl`, with its
-rotated files). Filters combine with AND:
-
-- `--start` / `--end`: eventTime within [start, end], both inclusive; ISO 8601, a date alone
-  meaning its midnight, no offset meaning UTC.
-- `--event-name`: the operation name, exactly (repeat the option for several).
-- `--key`: a substring of a resource ARN or of any value in requestParameters (a key ARN, key id,
+- `start` / `end`: eventTime within [start, end], both inclusive.
+- `event_names`: the operation name, exactly.
+- `key`: a substring of a resource ARN or of any value in requestParameters (a key ARN, key id,
   alias name or alias ARN).
-- `--principal`: equal to the caller's ARN, account id, user name, principal id or access key id.
+- `principal`: equal to the caller's ARN, account id, user name, principal id or access key id.
 
 All files are opened before the first is read, so a rotation while reading neither skips nor
 repeats events (a file deleted by rotation between listing and opening is skipped). A line that
-is not a JSON object (a torn last line after a disk-full error) is skipped and counted on stderr.
-Exit status: 0, or 1 when there is no log to read (2 for bad arguments, from argparse).
+is not a JSON object (a torn last line after a disk-full error) is skipped and counted in
+`ReadStats.malformed`.
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import heapq
 import json
-import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import Any, BinaryIO
 
-from paycrypt import defaults
-from paycrypt.audit import integrity, streams
+from paycrypt.audit import streams
 
 
 @dataclass(frozen=True)
@@ -183,79 +176,6 @@ def _stream_events(handles: list[BinaryIO], stats: ReadStats) -> Iterator[tuple[
             yield text, event
 
 
-# --- the command -----------------------------------------------------------------------------
-
-
-def _time_argument(text: str) -> dt.datetime:
-    try:
-        return parse_time(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add = parser.add_argument
-    add(
-        "--data-dir",
-        type=Path,
-        action="append",
-        default=[],
-        help="a node's data directory, or a copy of its audit files (repeatable: nodes are merged in "
-        "time order; default $PAYCRYPT_DATA_DIR or ~/.local/share/paycrypt)",
-    )
-    add("--log", type=Path, action="append", default=[], help="one audit file (repeatable)")
-    add("--start", type=_time_argument, default=None, help="events at or after this ISO 8601 time")
-    add("--end", type=_time_argument, default=None, help="events at or before this ISO 8601 time")
-    add("--event-name", action="append", default=[], help="operation name, e.g. CreateKey (repeatable)")
-    add("--key", default=None, help="key or alias ARN, key id or alias name (substring)")
-    add("--principal", default=None, help="caller ARN, account id, user name or access key id")
-
-
-def add_audit_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Add `audit` (and `audit verify`) to the `paycrypt` command's subparsers; run with `run_audit`."""
-    parser = subparsers.add_parser("audit", help="print audit events (JSON Lines), filtered; or verify them")
-    add_arguments(parser)
-    actions = parser.add_subparsers(dest="audit_action")
-    verify = actions.add_parser("verify", help="check the hash chains, digests and signatures; 1 if tampered")
-    integrity.add_arguments(verify)
-    return parser
-
-
-def run_audit(args: argparse.Namespace, out: IO[str] | None = None, err: IO[str] | None = None) -> int:
-    out = out or sys.stdout
-    err = err or sys.stderr
-    directories = [Path(d) for d in args.data_dir]
-    if getattr(args, "audit_action", None) == "verify":
-        return integrity.run_verify(directories or [defaults.data_dir()], args.public_key, out, err)
-    sources: list[Path] = [*directories, *args.log] or [defaults.data_dir()]
-    if not streams_present(sources):
-        print(f"paycrypt audit: no audit log in {', '.join(map(str, sources))}", file=err)
-        return 1
-    selection = AuditFilter(
-        start=args.start,
-        end=args.end,
-        event_names=frozenset(args.event_name or ()),
-        key=args.key,
-        principal=args.principal,
-    )
-    stats = ReadStats()
-    try:
-        for line, _ in read_events(sources, selection, stats):
-            out.write(line + "\n")
-    except BrokenPipeError:  # `paycrypt audit | head`
-        return 0
-    if stats.malformed:
-        print(f"paycrypt audit: skipped {stats.malformed} malformed line(s)", file=err)
-    return 0
-
-
 def streams_present(sources: Sources) -> bool:
+    """Whether the sources hold any audit file at all."""
     return any(path.is_file() for group in source_files(sources) for path in group)
-
-
-def audit_main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="paycrypt audit", description="Print audit events, filtered.")
-    add_arguments(parser)
-    actions = parser.add_subparsers(dest="audit_action")
-    integrity.add_arguments(actions.add_parser("verify"))
-    return run_audit(parser.parse_args(argv))

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from paycrypt.audit import chain, digests, integrity, reader, signing, streams, writer
+from paycrypt.cli import audit as audit_cli
 from paycrypt.cli import main as cli
 
 NODE = "node-a.example"
@@ -38,9 +39,9 @@ def write_trail(directory: Path, count: int = 30, node: str = NODE, worker: int 
 
 
 def verify(*directories: Path, keys: list[Path] | None = None) -> tuple[int, str]:
-    out, err = io.StringIO(), io.StringIO()
-    status = integrity.run_verify(list(directories), keys or [], out, err)
-    return status, out.getvalue() + err.getvalue()
+    out = io.StringIO()
+    status = audit_cli.run_verify(list(directories), keys or [], out)
+    return status, out.getvalue()
 
 
 def problems(directory: Path) -> list[str]:
@@ -368,7 +369,7 @@ def test_nodes_are_merged_in_time_order_and_verified_each_on_its_own(tmp_path: P
         log.close()
     out = io.StringIO()
     args = cli.build_parser().parse_args(["audit", "--data-dir", str(a), "--data-dir", str(b)])
-    assert reader.run_audit(args, out=out) == 0
+    assert audit_cli.run_audit(args, out=out) == 0
     merged = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [e["i"] for e in merged] == list(range(30))
     assert [(e["nodeId"], e["workerId"]) for e in merged[:3]] == [("a", 0), ("a", 1), ("b", 0)]
@@ -389,11 +390,12 @@ def test_nodes_are_merged_in_time_order_and_verified_each_on_its_own(tmp_path: P
 
 def test_verify_command_exit_statuses(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["audit", "verify", "--data-dir", str(tmp_path)]) == 1  # nothing to verify
-    assert "no audit files" in capsys.readouterr().err
+    assert f"paycrypt audit: no audit files in {tmp_path}" in capsys.readouterr().err
     write_trail(tmp_path)
     bad = tmp_path / "not-a-key.pem"
     bad.write_text("nonsense")
-    assert cli.main(["audit", "verify", "--data-dir", str(tmp_path), "--public-key", str(bad)]) == 2
+    assert cli.main(["audit", "verify", "--data-dir", str(tmp_path), "--public-key", str(bad)]) == 1
+    assert "not-a-key.pem: not a public key" in capsys.readouterr().err
     pinned = tmp_path / signing.PUBLIC_KEY_FILE
     assert cli.main(["audit", "verify", "--data-dir", str(tmp_path), "--public-key", str(pinned)]) == 0
     assert "given with --public-key" in capsys.readouterr().out
