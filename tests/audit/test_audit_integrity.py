@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from paycrypt.audit import chain, digests, integrity, reader, signing, streams, writer
 from paycrypt.cli import audit as audit_cli
 from paycrypt.cli import main as cli
+from tests.docs_pages import code_blocks, page
 
 NODE = "node-a.example"
 
@@ -445,3 +447,19 @@ def test_threads_rotating_many_times_leave_one_intact_chain(tmp_path: Path) -> N
     status, text = verify(tmp_path)
     assert status == 0, text
     assert f"{len(found.logs)} file(s), 900 event(s), {len(found.logs)} signed digest(s): intact" in text
+
+
+def test_the_operations_page_verify_example_runs_as_written(tmp_path: Path) -> None:
+    """docs/operations.md's two commands, with its paths pointed at a trail written here."""
+    [example] = [block for block in code_blocks(page("operations.md"), "sh") if "audit verify" in block]
+    data_dir, auditor = tmp_path / "data", tmp_path / "auditor"
+    auditor.mkdir()
+    write_trail(data_dir)
+    script = example.replace("~/.local/share/paycrypt", str(data_dir)).replace("/secure/place", str(auditor))
+    environment = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    done = subprocess.run(
+        ["bash", "-e", "-c", script], capture_output=True, text=True, timeout=60, env=environment
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "given with --public-key" in done.stdout and ": intact" in done.stdout
+    assert (auditor / "node-a.pub").read_bytes() == (data_dir / signing.PUBLIC_KEY_FILE).read_bytes()
