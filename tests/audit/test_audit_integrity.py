@@ -463,3 +463,48 @@ def test_the_operations_page_verify_example_runs_as_written(tmp_path: Path) -> N
     assert done.returncode == 0, done.stdout + done.stderr
     assert "given with --public-key" in done.stdout and ": intact" in done.stdout
     assert (auditor / "node-a.pub").read_bytes() == (data_dir / signing.PUBLIC_KEY_FILE).read_bytes()
+
+
+DIES_WHILE_SEALING = """
+import os, signal, sys
+from paycrypt.audit import digests, writer
+real, calls = digests.write, []
+
+def dying(*args, **kwargs):
+    calls.append(1)
+    if len(calls) == 2:  # the second rotation: the file is closed for writing, its digest not written
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real(*args, **kwargs)
+
+digests.write = dying
+log = writer.AuditWriter(sys.argv[1], node_id="dies", max_bytes=600, fsync_interval=0)
+for i in range(40):
+    log.record({"eventTime": "2024-07-09T10:00:00Z", "i": i})
+"""
+
+
+def test_a_writer_killed_between_rotating_and_sealing_leaves_nothing_unvouched(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-c", DIES_WHILE_SEALING, str(tmp_path)], timeout=60)
+    assert done.returncode == -signal.SIGKILL
+    [dead] = streams.discover(tmp_path)
+    assert sorted(dead.logs) == [1, 2, 3] and sorted(dead.digests) == [1]
+    with writer.AuditWriter(tmp_path, node_id="dies", fsync_interval=0) as log:
+        log.record({"eventTime": "2024-07-09T10:00:01Z", "i": 99})
+    [found] = streams.discover(tmp_path)
+    assert sorted(found.digests) == [1, 2, 3, 4]
+    backfilled = [digests.read(found.digests[serial])[0]["backfill"] for serial in (1, 2, 3, 4)]
+    assert backfilled == [False, True, True, False]
+    status, text = verify(tmp_path)
+    assert status == 0, text
+    sequences = [e["sequence"] for _, e in reader.read_events(tmp_path)]
+    assert sequences == list(range(1, len(sequences) + 1))  # no gap across the crash
+
+
+def test_an_unreadable_newest_digest_does_not_stop_the_writer(tmp_path: Path) -> None:
+    files = write_trail(tmp_path, count=8)
+    newest = tmp_path / streams.digest_name(files[-1].name)
+    newest.write_text("garbage")
+    with writer.AuditWriter(tmp_path, node_id=NODE, fsync_interval=0) as log:
+        log.record(event(8))
+    assert f"digest {newest.name} is not a readable digest (changed)" in problems(tmp_path)
+    assert [e["sequence"] for _, e in reader.read_events(tmp_path)] == list(range(1, 10))  # chain went on

@@ -18,7 +18,8 @@ are chained but its end is not yet vouched for), and files deleted by rotation (
 oldest file the newest digest keeps).
 
 What cannot be seen locally: the newest files deleted together with their digests while no
-writer runs (the chain's end is wherever the files stop). Copy the digests off the host, as
+writer runs (the chain's end is wherever the files stop), and events cut from the end of a file
+whose writer died, before the next writer backfilled its digest. Copy the digests off the host, as
 CloudTrail's live in S3, to see that too (docs/decisions/audit.md).
 """
 

@@ -286,37 +286,44 @@ class AuditWriter:
     def _resume(self) -> None:
         """Take up the stream where its last writer left it: sequence, last hash, last digest.
 
-        A last file without a digest (its writer died) gets a backfill digest now, from its
-        contents; then a new file is opened."""
+        The files after the newest digest (its writer died: before closing its file, or between
+        rotating and writing the closed file's digest) get backfill digests now, from their
+        contents, oldest first; then a new file is opened."""
         found = streams.stream(self.directory, self.ident)
         self._sequence = 0
         self._previous: str | None = None
-        self._last_digest: digests.DigestRef | None = None
-        serial = 0
-        if found.logs or found.digests:
-            serial = max(found.serials())
-            self._last_digest = self._latest_digest(found)
-            if serial in found.logs and serial not in found.digests:
-                summary = chain.summarize(found.logs[serial])
-                self._last_digest = digests.write(
-                    self.directory,
-                    found.logs[serial].name,
-                    self.ident,
-                    summary,
-                    self._signer,
-                    self._last_digest,
-                    self._oldest_kept(found, serial),
-                    dt.datetime.fromtimestamp(found.logs[serial].stat().st_mtime, dt.UTC),
-                    backfill=True,
-                )
-                self._take_up(summary)
-            elif serial in found.digests:
-                body, _ = digests.read(found.digests[serial])
-                [entry] = body["logFiles"]
-                self._take_up(
-                    chain.Summary(last_sequence=entry["lastSequence"], last_event_hash=entry["lastEventHash"])
-                )
-        self._open(serial + 1)
+        self._last_digest = self._latest_digest(found)
+        digested = max(found.digests, default=0)
+        if digested:
+            self._take_up(self._digested_summary(found, digested))
+        for serial in sorted(s for s in found.logs if s > digested):
+            summary = chain.summarize(found.logs[serial])
+            self._last_digest = digests.write(
+                self.directory,
+                found.logs[serial].name,
+                self.ident,
+                summary,
+                self._signer,
+                self._last_digest,
+                self._oldest_kept(found, serial),
+                dt.datetime.fromtimestamp(found.logs[serial].stat().st_mtime, dt.UTC),
+                backfill=True,
+            )
+            self._take_up(summary)
+        self._open(max(found.serials(), default=0) + 1)
+
+    def _digested_summary(self, found: streams.Stream, serial: int) -> chain.Summary:
+        """Where the newest digest says its file ends; from the file itself if the digest is
+        unreadable (a damaged trail must not stop the server; `audit verify` will report it)."""
+        try:
+            body, _ = digests.read(found.digests[serial])
+            [entry] = body["logFiles"]
+            return chain.Summary(last_sequence=entry["lastSequence"], last_event_hash=entry["lastEventHash"])
+        except (OSError, ValueError, KeyError, TypeError):
+            log.error(
+                "audit digest %s is unreadable; the chain continues from its log file", found.digests[serial]
+            )
+            return chain.summarize(found.logs[serial]) if serial in found.logs else chain.Summary()
 
     def _latest_digest(self, found: streams.Stream) -> digests.DigestRef | None:
         for serial in sorted(found.digests, reverse=True):
