@@ -86,7 +86,7 @@ def test_events_name_the_node_and_the_trail_verifies_while_serving(server, contr
 
 
 def _paycrypt(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(PAYCRYPT), *args], capture_output=True, text=True, timeout=60)
+    return subprocess.run([str(PAYCRYPT), *args], capture_output=True, text=True, timeout=180)
 
 
 def test_two_nodes_audit_merged_and_verified_with_the_cli(tmp_path: Path, processes) -> None:
@@ -102,8 +102,9 @@ def test_two_nodes_audit_merged_and_verified_with_the_cli(tmp_path: Path, proces
         client = session.client("payment-cryptography", endpoint_url=f"http://127.0.0.1:{process.port}")
         for _ in range(3):
             client.list_keys()
-    for process in processes:
-        process.stop()
+    for process in processes:  # SIGTERM, and time to close each file with its digest, however loaded
+        process.process.terminate()
+        process.process.wait(timeout=120)
     sources = [arg for d in dirs.values() for arg in ("--data-dir", str(d))]
     merged = _paycrypt("audit", *sources)
     assert merged.returncode == 0, merged.stderr
