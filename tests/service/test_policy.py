@@ -21,6 +21,7 @@ from paycrypt.policy.evaluation import (
     PolicyError,
     RequestCatalog,
     RequestContext,
+    Requester,
     ResourceRef,
     build_context,
     evaluate,
@@ -257,9 +258,7 @@ def test_section_1_9(case, policies, action, resource, expected) -> None:
 
 def _tag_request(operation: str, params: dict, *resources: ResourceRef) -> RequestContext:
     shape = describe(operation, params)
-    return build_context(
-        shape, resources, principal_arn=USER, principal_account=ACCT, region="us-east-2", current_time=NOW
-    )
+    return build_context(shape, resources, Requester(USER, ACCT, "us-east-2", current_time=NOW))
 
 
 TARGET = key("4kd6xud22e64wcbk", member="ResourceArn")

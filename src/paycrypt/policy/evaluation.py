@@ -46,8 +46,8 @@ semantics and policy variables: see `paycrypt.policy.conditions`.
 Interface (for the request path)
     shape = catalog.describe(operation, params)          # pure, table-driven (policy.requests)
     refs = [...]                                          # resolve shape.targets against the store
-    ctx = build_context(shape, refs, principal_arn=..., principal_account=..., region=...,
-                        username=..., source_ip=..., secure_transport=...)
+    ctx = build_context(shape, refs, Requester(principal_arn, principal_account, region,
+                                               username=..., source_ip=..., secure_transport=...))
     decision = evaluate(identity_policies, ctx)           # Decision(effect, action, resource, ...)
     if not decision.allowed: raise AccessDenied(decision.message(principal_arn))
 Each ResourceRef carries its own account and resource policy (rather than one
@@ -91,6 +91,7 @@ __all__ = [
     "RequestCatalog",
     "RequestContext",
     "RequestShape",
+    "Requester",
     "ResourceRef",
     "Target",
     "build_context",
@@ -628,18 +629,22 @@ def shares_with_caller(ref: ResourceRef, ctx: RequestContext) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class Requester:
+    """Who asks, where and how: what a decision depends on beyond the request's members."""
+
+    principal_arn: str
+    principal_account: str
+    region: str
+    username: str | None = None  # aws:username (IAM users only)
+    user_id: str | None = None  # aws:userid
+    source_ip: str | None = None
+    secure_transport: bool = False
+    current_time: dt.datetime | None = None  # None: now
+
+
 def build_context(
-    shape: RequestShape,
-    resources: Sequence[ResourceRef],
-    *,
-    principal_arn: str,
-    principal_account: str,
-    region: str,
-    username: str | None = None,
-    user_id: str | None = None,
-    source_ip: str | None = None,
-    current_time: dt.datetime | None = None,
-    secure_transport: bool = False,
+    shape: RequestShape, resources: Sequence[ResourceRef], requester: Requester
 ) -> RequestContext:
     """The RequestContext for a described request and the resources its targets resolved to.
 
@@ -652,19 +657,19 @@ def build_context(
         for name, member in shape.service_key_members.items():
             if name in IDENTIFIER_KEYS and member in by_member:
                 service_keys[name] = by_member[member]
-    extra = {"current_time": current_time} if current_time is not None else {}
+    extra = {"current_time": requester.current_time} if requester.current_time is not None else {}
     return RequestContext(
         action=shape.action,
-        principal_arn=principal_arn,
-        principal_account=principal_account,
-        region=region,
+        principal_arn=requester.principal_arn,
+        principal_account=requester.principal_account,
+        region=requester.region,
         resources=tuple(resources),
-        username=username,
-        user_id=user_id,
+        username=requester.username,
+        user_id=requester.user_id,
         request_tags=shape.request_tags,
         tag_keys=shape.tag_keys,
-        source_ip=source_ip,
-        secure_transport=secure_transport,
+        source_ip=requester.source_ip,
+        secure_transport=requester.secure_transport,
         service_keys=service_keys,
         dependent_actions=shape.dependent_actions,
         **extra,
