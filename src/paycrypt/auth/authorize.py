@@ -210,11 +210,9 @@ def _ref(
     policy that can apply mentions them (the caller's, or the key's own for aliases); its
     resource policy unless the operation is decided by identity policies alone."""
     policy = key.policy if policies else None
-    tags = key.tags if getattr(credential, "reads_tags", True) else {}
+    tags = key.tags if credential.reads_tags else {}
     aliases: tuple[str, ...] = ()
-    if getattr(credential, "reads_aliases", True) or (
-        policy is not None and "resourcealiases" in policy.lower()
-    ):
+    if credential.reads_aliases or (policy is not None and "resourcealiases" in policy.lower()):
         aliases = key.aliases
     return ResourceRef(
         key.arn,
