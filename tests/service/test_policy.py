@@ -1363,6 +1363,17 @@ def test_compiled_policies_are_cached() -> None:
         parse_policy(compiled, "resource")
 
 
+def test_parsed_documents_are_cached_by_content() -> None:
+    """An equal document shares the compiled policy; a dict changed after use is compiled again
+    (a cache by id() returned the stale policy, and an id names another object once collected)."""
+    document = copy.deepcopy(P4)
+    first = parse_policy(document)
+    assert parse_policy(copy.deepcopy(P4)) is first
+    document["Statement"][0]["Effect"] = "Deny" if first.statements[0].allow else "Allow"
+    changed = parse_policy(document)
+    assert changed is not first and changed.statements[0].allow != first.statements[0].allow
+
+
 def test_decision_messages() -> None:
     decision = evaluate([], ctx("ListKeys"))
     assert decision.message(USER) == (

@@ -56,8 +56,8 @@ Each ResourceRef carries its own account and resource policy (rather than one
 ValueError, names the element at fault) and `is_public` decides PublicPolicyException;
 `shares_with_caller` says whether another account's key is shared with the caller at all.
 
-Speed: `parse_policy` compiles a document once (cached by text, and by object identity for
-dicts, which must therefore not be mutated after first use); each compiled policy indexes its
+Speed: `parse_policy` compiles a document once (cached by text, and by content for parsed
+documents, so a dict changed after use is compiled again); each compiled policy indexes its
 statements by action as actions are first asked about, so an evaluation visits only statements
 that name the action.
 """
@@ -499,28 +499,30 @@ def _refuse_constant(name: str) -> Any:
     raise PolicyError(f"The policy is not valid JSON: {name} is not a JSON value")
 
 
-_BY_IDENTITY: dict[tuple[int, str], tuple[Mapping[str, Any], Policy]] = {}
+# Compiled parsed documents, by their content: `repr` of the dicts, lists, strings, numbers and
+# booleans a policy is made of is exact (a tuple is not a list, 1 is not True, as to the compiler)
+# and, unlike `id`, cannot name another document once this one is collected.
+_BY_CONTENT: dict[tuple[str, str], Policy] = {}
 
 
 def parse_policy(document: Policy | Mapping[str, Any] | str, kind: str = "identity") -> Policy:
     """Validate and compile a policy (JSON text or a parsed document); raises PolicyError.
 
     kind: "identity" (no Principal allowed) or "resource" (Principal or NotPrincipal required).
-    Compiled policies are cached: by text, and by object identity for dicts."""
+    Compiled policies are cached: by text, and by content for parsed documents."""
     if isinstance(document, Policy):
         if document.kind != kind:
             raise PolicyError(f"expected a {kind}-based policy")
         return document
     if isinstance(document, str):
         return _parse_text(document, kind)
-    slot = (id(document), kind)
-    cached = _BY_IDENTITY.get(slot)
-    if cached is not None and cached[0] is document:
-        return cached[1]
-    policy = Policy(document, kind)
-    if len(_BY_IDENTITY) >= 4096:
-        _BY_IDENTITY.clear()
-    _BY_IDENTITY[slot] = (document, policy)
+    slot = (repr(document), kind)
+    policy = _BY_CONTENT.get(slot)
+    if policy is None:
+        policy = Policy(document, kind)
+        if len(_BY_CONTENT) >= 4096:
+            _BY_CONTENT.clear()
+        _BY_CONTENT[slot] = policy
     return policy
 
 
