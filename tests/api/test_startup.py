@@ -22,11 +22,10 @@ import pytest
 from botocore.config import Config
 
 from paycrypt import tls
-from paycrypt.clock import ManualClock
 from paycrypt.server import Settings, StartupError, build_app, check_transport
 from tests.api.helpers import expect_error
 from tests.api.processes import PAYCRYPT
-from tests.conftest import CVK_ATTRIBUTES, REGION, free_port, start_server
+from tests.conftest import CVK_ATTRIBUTES, REGION, free_port, serving
 
 
 @dataclass(frozen=True)
@@ -233,10 +232,8 @@ def multi_user(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MultiUserSe
     base = tmp_path_factory.mktemp("paycrypt-users")
     credentials = write_credentials(base / "users.toml", ALICE, BOB)
     settings = Settings(port=free_port(), data_dir=base / "data", credentials_file=credentials)
-    uv, thread, _ = start_server(settings, ManualClock())
-    yield MultiUserServer(f"http://127.0.0.1:{settings.port}")
-    uv.should_exit = True
-    thread.join(timeout=10)
+    with serving(settings) as running:
+        yield MultiUserServer(running.endpoint)
 
 
 def test_each_user_creates_keys_in_its_own_account(multi_user: MultiUserServer) -> None:

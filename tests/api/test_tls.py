@@ -21,11 +21,10 @@ import pytest
 from botocore.config import Config
 
 from paycrypt import tls
-from paycrypt.clock import ManualClock
 from paycrypt.server import Settings
 from tests.api.cli import AwsCli
 from tests.api.processes import ServerProcess
-from tests.conftest import CVK_ATTRIBUTES, REGION, free_port, start_server
+from tests.conftest import CVK_ATTRIBUTES, REGION, free_port, serving
 
 HOSTS = ["127.0.0.1", "localhost"]
 
@@ -45,10 +44,8 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsServer]:
     base = tmp_path_factory.mktemp("paycrypt-tls")
     cert, key = tls.self_signed(base / "tls", HOSTS)
     settings = Settings(port=free_port(), data_dir=base / "data", tls_cert=cert, tls_key=key)
-    uv, thread, _ = start_server(settings, ManualClock())
-    yield TlsServer(settings.port, cert)
-    uv.should_exit = True
-    thread.join(timeout=10)
+    with serving(settings):
+        yield TlsServer(settings.port, cert)
 
 
 def client(service: str, endpoint: str, verify: object) -> object:

@@ -26,16 +26,11 @@ from botocore.model import Shape
 
 from paycrypt.audit import events, reader, writer
 from paycrypt.audit.events import REDACTED, Failure, Identity
-from paycrypt.clock import ManualClock
 from paycrypt.errors import ServiceError, ValidationError, VerificationFailed
-from paycrypt.service.context import Caller, Context
-from paycrypt.service.core import Quotas, Service
 from paycrypt.service.issuer import card_validation
 from paycrypt.service.keys import aliases, lifecycle
-from paycrypt.store.sqlite import SqliteStore
 from paycrypt.wire import models
 from paycrypt.wire.protocol import Protocols
-from tests.service.stored_keys import new_keycache
 
 ACCOUNT = "111122223333"
 REGION = "us-east-1"
@@ -70,15 +65,6 @@ def build(plane: str, name: str, params: Any, **kwargs: Any) -> dict[str, Any]:
     return events.build_event(PLANS[plane][name], **args)
 
 
-@pytest.fixture
-def svc(tmp_path) -> Service:
-    return Service(SqliteStore(tmp_path / "db"), new_keycache(), ManualClock(), Quotas(10, 10))
-
-
-def ctx(svc: Service) -> Context:
-    return Context(Caller(ACCOUNT, ALICE.arn, ALICE.user_id), REGION, svc.clock.now(), "req")
-
-
 def identity_block() -> dict[str, Any]:
     return {
         "type": "IAMUser",
@@ -105,9 +91,9 @@ def test_constants_match_the_wire_layer() -> None:
         events.compile_plans("sts", MODELS.control)
 
 
-def test_control_plane_success_create_key(svc) -> None:
+def test_control_plane_success_create_key(svc, ctx) -> None:
     params = {"KeyAttributes": CVK, "Exportable": True, "Tags": [{"Key": "Project", "Value": "Alpha"}]}
-    result = lifecycle.create_key(svc, ctx(svc), params)
+    result = lifecycle.create_key(svc, ctx, params)
     key = result["Key"]
     event = build(events.CONTROL, "CreateKey", params, result=result)
     assert list(event) == SUCCESS_LAYOUT
@@ -272,14 +258,13 @@ def test_control_plane_failure_validation_exception() -> None:
     )
 
 
-def test_data_plane_success_verify_card_validation_data(svc) -> None:
-    c = ctx(svc)
-    key = lifecycle.create_key(svc, c, {"KeyAttributes": CVK, "Exportable": True})["Key"]
-    aliases.create_alias(svc, c, {"AliasName": "alias/issuer-cvk", "KeyArn": key["KeyArn"]})
+def test_data_plane_success_verify_card_validation_data(svc, ctx) -> None:
+    key = lifecycle.create_key(svc, ctx, {"KeyAttributes": CVK, "Exportable": True})["Key"]
+    aliases.create_alias(svc, ctx, {"AliasName": "alias/issuer-cvk", "KeyArn": key["KeyArn"]})
     attributes = {"CardVerificationValue2": {"CardExpiryDate": "0123"}}
     generated = card_validation.generate_card_validation_data(
         svc,
-        c,
+        ctx,
         {"KeyIdentifier": key["KeyArn"], "PrimaryAccountNumber": PAN, "GenerationAttributes": attributes},
     )
     params = {
@@ -288,7 +273,7 @@ def test_data_plane_success_verify_card_validation_data(svc) -> None:
         "VerificationAttributes": attributes,
         "ValidationData": generated["ValidationData"],
     }
-    result = card_validation.verify_card_validation_data(svc, c, params)
+    result = card_validation.verify_card_validation_data(svc, ctx, params)
     event = build(events.DATA, "VerifyCardValidationData", params, result=result)
     assert list(event) == SUCCESS_LAYOUT
     assert event == {
@@ -328,9 +313,8 @@ def test_data_plane_success_verify_card_validation_data(svc) -> None:
     )
 
 
-def test_data_plane_failure_verification_failed(svc) -> None:
-    c = ctx(svc)
-    key = lifecycle.create_key(svc, c, {"KeyAttributes": CVK, "Exportable": True})["Key"]
+def test_data_plane_failure_verification_failed(svc, ctx) -> None:
+    key = lifecycle.create_key(svc, ctx, {"KeyAttributes": CVK, "Exportable": True})["Key"]
     params = {
         "KeyIdentifier": key["KeyArn"],
         "PrimaryAccountNumber": PAN,
@@ -341,7 +325,7 @@ def test_data_plane_failure_verification_failed(svc) -> None:
     }
     with pytest.raises(VerificationFailed) as info:
         for value in ("999", "998"):  # one of two different values is wrong
-            card_validation.verify_card_validation_data(svc, c, {**params, "ValidationData": value})
+            card_validation.verify_card_validation_data(svc, ctx, {**params, "ValidationData": value})
     failed: ServiceError = info.value
     event = build(events.DATA, "VerifyCardValidationData", params, error=Failure(failed.code, failed.message))
     assert list(event) == list(events.LAYOUT)
