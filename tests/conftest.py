@@ -27,6 +27,7 @@ from paycrypt.server import Settings, build_app, uvicorn_config
 from paycrypt.service.context import Context
 from paycrypt.service.core import Service
 from paycrypt.wire.app import App
+from tests import cli_marker
 from tests.service.stored_keys import context, new_service
 
 REGION = "us-east-1"
@@ -135,12 +136,20 @@ def ctx(svc: Service) -> Context:
     return context(svc)
 
 
+# The `cli` marker (pyproject.toml) stays on every test that runs `aws` or `paycrypt` as a subprocess.
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> object:
+    with cli_marker.running(item):
+        return (yield)
+
+
 # After the run: no secret the tests handled in any file a test server left (tests/secret_scan.py),
 # every clear key, PIN and PAN registered as it passes through the code (tests/secret_registry.py).
 def pytest_configure(config: pytest.Config) -> None:
     from tests import secret_registry
 
     secret_registry.install()
+    cli_marker.install()
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -157,6 +157,7 @@ def audit_events(data_dir: Path) -> list[dict]:
     return [json.loads(line) for line in (data_dir / "audit.jsonl").read_text().splitlines()]
 
 
+@pytest.mark.cli
 def test_partial_connections_beside_genuine_traffic_at_a_file_limit_of_256(
     tmp_path: Path, processes: list[ServerProcess]
 ) -> None:
@@ -309,6 +310,7 @@ def test_a_body_cut_short_never_reaches_the_service(plain_server: tuple[int, Pat
     assert before >= 1 and len(audit_events(data_dir)) == before
 
 
+@pytest.mark.cli
 def test_a_client_gone_during_a_pipelined_answer_leaves_no_exception(
     tmp_path: Path, processes: list[ServerProcess]
 ) -> None:

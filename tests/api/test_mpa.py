@@ -15,6 +15,8 @@ import json
 import subprocess
 from typing import Any
 
+import pytest
+
 from paycrypt.cli.main import main
 from tests import kx_partner as kp
 from tests.api.helpers import expect_error
@@ -181,6 +183,7 @@ def test_rejected_and_cancelled_sessions_leave_the_key_unusable(iam: IamServer) 
     assert "restore it" in mpa(iam, "approve", "--session-arn", session, "--member", "alice", ok=False)
 
 
+@pytest.mark.cli
 def test_changing_or_removing_the_team_needs_its_approval(iam: IamServer) -> None:
     control, team = associated(iam, "us-west-2")
     second_team = make_team(iam, "us-west-2", "auditors", 1, "dave")

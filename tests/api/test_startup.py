@@ -188,6 +188,7 @@ def _port_is_closed(port: int) -> bool:
     return False
 
 
+@pytest.mark.cli
 def test_cli_refuses_non_loopback_without_tls(tmp_path: Path) -> None:
     port = free_port()
     result = _run_cli("--host", "0.0.0.0", "--port", str(port), "--data-dir", str(tmp_path / "data"))
@@ -198,6 +199,7 @@ def test_cli_refuses_non_loopback_without_tls(tmp_path: Path) -> None:
     assert _port_is_closed(port)
 
 
+@pytest.mark.cli
 def test_cli_refuses_non_loopback_with_tls_but_no_credentials(tmp_path: Path) -> None:
     port = free_port()
     result = _run_cli(

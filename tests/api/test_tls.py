@@ -170,6 +170,7 @@ def test_tls_1_2_is_the_floor_and_is_accepted_with_an_aead_suite(tls_server: Tls
     assert cipher.startswith("ECDHE-") and ("GCM" in cipher or "CHACHA20" in cipher), cipher
 
 
+@pytest.mark.cli
 def test_cli_tls_self_signed_serves_https(tmp_path: Path, processes: list[ServerProcess]) -> None:
     data_dir = tmp_path / "data"
     server = ServerProcess(data_dir, free_port(), "--tls-self-signed")
@@ -181,6 +182,7 @@ def test_cli_tls_self_signed_serves_https(tmp_path: Path, processes: list[Server
     assert f"https://127.0.0.1:{server.port}" in server.log()
 
 
+@pytest.mark.cli
 def test_aws_cli_over_https_with_ca_bundle(tls_server: TlsServer, tmp_path: Path) -> None:
     cli = AwsCli(tls_server.endpoint, tmp_path)
     cli.env["AWS_CA_BUNDLE"] = str(tls_server.cert)
