@@ -29,16 +29,11 @@ from paycrypt.auth.iam_file import AccessKey, IamFile, PolicyEntry, PrincipalEnt
 from paycrypt.server import Settings
 from paycrypt.service import identifiers
 from paycrypt.wire.app import App
-from tests.conftest import REGION, free_port, serving
+from tests.conftest import CVK_ATTRIBUTES, REGION, free_port, serving
 
 A, B, C = "111122223333", "444455556666", "777788889999"
 KEY = "arn:aws:payment-cryptography:{region}:{account}:key/{key_id}"
-CVK = {
-    "KeyAlgorithm": "TDES_2KEY",
-    "KeyUsage": "TR31_C0_CARD_VERIFICATION_KEY",
-    "KeyClass": "SYMMETRIC_KEY",
-    "KeyModesOfUse": {"Generate": True, "Verify": True},
-}
+CVK = CVK_ATTRIBUTES
 D0 = {
     "KeyAlgorithm": "TDES_3KEY",
     "KeyUsage": "TR31_D0_SYMMETRIC_DATA_ENCRYPTION_KEY",

@@ -31,6 +31,7 @@ from paycrypt.service.issuer import card_validation
 from paycrypt.service.keys import aliases, lifecycle
 from paycrypt.wire import models
 from paycrypt.wire.protocol import Protocols
+from tests.conftest import CVK_ATTRIBUTES as CVK
 
 ACCOUNT = "111122223333"
 REGION = "us-east-1"
@@ -39,12 +40,6 @@ WHEN = dt.datetime(2024, 7, 9, 14, 24, 2, 417000, tzinfo=dt.UTC)
 UA = "Boto3/1.44.8 md/Botocore#1.44.8 ua/2.1 os/linux#6.8.0 md/arch#x86_64 lang/python#3.11.9"
 PAN = "4111111111111111"
 MASKED_PAN = "411111******1111"
-CVK = {
-    "KeyAlgorithm": "TDES_2KEY",
-    "KeyUsage": "TR31_C0_CARD_VERIFICATION_KEY",
-    "KeyClass": "SYMMETRIC_KEY",
-    "KeyModesOfUse": {"Generate": True, "Verify": True},
-}
 MODELS = models.load()
 PLANES = ((events.CONTROL, MODELS.control), (events.DATA, MODELS.data))
 PLANS = {plane: events.compile_plans(plane, model) for plane, model in PLANES}

@@ -12,14 +12,8 @@ from paycrypt.errors import Conflict, ResourceNotFound, ServiceQuotaExceeded, Ve
 from paycrypt.service.core import Quotas
 from paycrypt.service.issuer import card_validation
 from paycrypt.service.keys import aliases, lifecycle
+from tests.conftest import CVK_ATTRIBUTES as CVK
 from tests.service.stored_keys import context as ctx
-
-CVK = {
-    "KeyAlgorithm": "TDES_2KEY",
-    "KeyUsage": "TR31_C0_CARD_VERIFICATION_KEY",
-    "KeyClass": "SYMMETRIC_KEY",
-    "KeyModesOfUse": {"Generate": True, "Verify": True},
-}
 
 
 @pytest.fixture

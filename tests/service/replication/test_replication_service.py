@@ -19,15 +19,10 @@ from paycrypt.jobs.replicator import ReplicationFailure, Replicator, hook_from_e
 from paycrypt.service.core import Quotas, Service
 from paycrypt.service.keys import lifecycle, tags
 from paycrypt.service.replication import key_regions, state
+from tests.conftest import CVK_ATTRIBUTES as CVK
 from tests.service.stored_keys import context as ctx
 from tests.service.stored_keys import new_keycache, new_service
 
-CVK = {
-    "KeyAlgorithm": "TDES_2KEY",
-    "KeyUsage": "TR31_C0_CARD_VERIFICATION_KEY",
-    "KeyClass": "SYMMETRIC_KEY",
-    "KeyModesOfUse": {"Generate": True, "Verify": True},
-}
 EAST, WEST, EU = "us-east-1", "us-west-2", "eu-west-1"
 RETRY = 2.0
 
