@@ -14,6 +14,7 @@ from paycrypt.service.context import Caller, Context
 from paycrypt.service.core import Quotas, Service
 from paycrypt.service.keys import lifecycle
 from paycrypt.service.rules import combinations
+from paycrypt.store.records import KeyRecord
 from paycrypt.store.sqlite import SqliteStore
 from paycrypt.vault.keycache import KeyCache
 from paycrypt.vault.local import MasterKeyVault
@@ -50,8 +51,9 @@ def context(svc: Service, *, account: str = ACCOUNT, region: str = REGION) -> Co
     return Context(Caller(account, f"arn:aws:iam::{account}:user/t", "AIDA"), region, svc.clock.now(), "r")
 
 
-def put(svc: Service, material: bytes, usage: str, algorithm: str, modes: dict[str, bool]) -> str:
-    """Store `material` as a key with these attributes (checked by the CreateKey rules); its ARN."""
+def store(svc: Service, material: bytes, usage: str, algorithm: str, modes: dict[str, bool]) -> KeyRecord:
+    """Store `material` as an exportable key of the tests' account with these attributes, checked
+    by the CreateKey rules (the path ImportKey itself ends in); its record."""
     attributes = {
         "KeyUsage": usage,
         "KeyAlgorithm": algorithm,
@@ -62,4 +64,9 @@ def put(svc: Service, material: bytes, usage: str, algorithm: str, modes: dict[s
     new = lifecycle.NewKey(
         attributes=attributes, material=material, exportable=True, enabled=True, origin="EXTERNAL"
     )
-    return lifecycle.store_key(svc, context(svc), new).arn
+    return lifecycle.store_key(svc, context(svc), new)
+
+
+def put(svc: Service, material: bytes, usage: str, algorithm: str, modes: dict[str, bool]) -> str:
+    """`store`; the key's ARN."""
+    return store(svc, material, usage, algorithm, modes).arn
