@@ -63,21 +63,27 @@ class RunningServer:
         )
 
 
-@contextlib.contextmanager
-def serving(settings: Settings, clock: ManualClock | None = None) -> Iterator[RunningServer]:
-    """A server built by server.py from `settings`, run in a thread of the test process on
-    settings.port until the block ends; its key-lifecycle clock is `clock` (a new ManualClock)."""
-    clock = clock or ManualClock()
+def start_server(settings: Settings, clock: ManualClock) -> tuple[uvicorn.Server, threading.Thread, App]:
     app, _ = build_app(settings, clock)
     server = uvicorn.Server(uvicorn_config(app, settings))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("paycrypt test server did not start")
+        time.sleep(0.01)
+    return server, thread, app
+
+
+@contextlib.contextmanager
+def serving(settings: Settings, clock: ManualClock | None = None) -> Iterator[RunningServer]:
+    """A server built by server.py from `settings`, run in a thread of the test process on
+    settings.port until the block ends (start_server, and its stop); its key-lifecycle clock is
+    `clock` (a new ManualClock)."""
+    clock = clock or ManualClock()
+    server, thread, app = start_server(settings, clock)
     try:
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("paycrypt test server did not start")
-            time.sleep(0.01)
         scheme = "https" if settings.tls_cert else "http"
         yield RunningServer(f"{scheme}://127.0.0.1:{settings.port}", clock, app, settings.data_dir, settings)
     finally:
