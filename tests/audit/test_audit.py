@@ -28,16 +28,12 @@ from paycrypt.audit import chain, events, reader, streams, writer
 from paycrypt.audit.events import REDACTED, Failure, Identity
 from paycrypt.cli import audit as audit_cli
 from paycrypt.cli.main import main
-from paycrypt.clock import ManualClock
 from paycrypt.errors import ServiceError, ValidationError, VerificationFailed
-from paycrypt.service.context import Caller, Context
-from paycrypt.service.core import Quotas, Service
 from paycrypt.service.issuer import card_validation
 from paycrypt.service.keys import aliases, lifecycle
-from paycrypt.store.sqlite import SqliteStore
 from paycrypt.wire import models
 from paycrypt.wire.protocol import Protocols
-from tests.service.stored_keys import new_keycache
+from tests.conftest import CVK_ATTRIBUTES as CVK
 
 ACCOUNT = "111122223333"
 REGION = "us-east-1"
@@ -46,12 +42,6 @@ WHEN = dt.datetime(2024, 7, 9, 14, 24, 2, 417000, tzinfo=dt.UTC)
 UA = "Boto3/1.44.8 md/Botocore#1.44.8 ua/2.1 os/linux#6.8.0 md/arch#x86_64 lang/python#3.11.9"
 PAN = "4111111111111111"
 MASKED_PAN = "411111******1111"
-CVK = {
-    "KeyAlgorithm": "TDES_2KEY",
-    "KeyUsage": "TR31_C0_CARD_VERIFICATION_KEY",
-    "KeyClass": "SYMMETRIC_KEY",
-    "KeyModesOfUse": {"Generate": True, "Verify": True},
-}
 MODELS = models.load()
 PLANES = ((events.CONTROL, MODELS.control), (events.DATA, MODELS.data))
 PLANS = {plane: events.compile_plans(plane, model) for plane, model in PLANES}
@@ -70,15 +60,6 @@ def build(plane: str, name: str, params: Any, **kwargs: Any) -> dict[str, Any]:
     outcome = {name: kwargs.pop(name) for name in ("result", "error") if name in kwargs}
     origin.update(kwargs)
     return events.build_event(PLANS[plane][name], events.Origin(**origin), params, **outcome)
-
-
-@pytest.fixture
-def svc(tmp_path) -> Service:
-    return Service(SqliteStore(tmp_path / "db"), new_keycache(), ManualClock(), Quotas(10, 10))
-
-
-def ctx(svc: Service) -> Context:
-    return Context(Caller(ACCOUNT, ALICE.arn, ALICE.user_id), REGION, svc.clock.now(), "req")
 
 
 def identity_block() -> dict[str, Any]:
@@ -107,9 +88,9 @@ def test_constants_match_the_wire_layer() -> None:
         events.compile_plans("sts", MODELS.control)
 
 
-def test_control_plane_success_create_key(svc) -> None:
+def test_control_plane_success_create_key(svc, ctx) -> None:
     params = {"KeyAttributes": CVK, "Exportable": True, "Tags": [{"Key": "Project", "Value": "Alpha"}]}
-    result = lifecycle.create_key(svc, ctx(svc), params)
+    result = lifecycle.create_key(svc, ctx, params)
     key = result["Key"]
     event = build(events.CONTROL, "CreateKey", params, result=result)
     assert list(event) == SUCCESS_LAYOUT
@@ -274,14 +255,13 @@ def test_control_plane_failure_validation_exception() -> None:
     )
 
 
-def test_data_plane_success_verify_card_validation_data(svc) -> None:
-    c = ctx(svc)
-    key = lifecycle.create_key(svc, c, {"KeyAttributes": CVK, "Exportable": True})["Key"]
-    aliases.create_alias(svc, c, {"AliasName": "alias/issuer-cvk", "KeyArn": key["KeyArn"]})
+def test_data_plane_success_verify_card_validation_data(svc, ctx) -> None:
+    key = lifecycle.create_key(svc, ctx, {"KeyAttributes": CVK, "Exportable": True})["Key"]
+    aliases.create_alias(svc, ctx, {"AliasName": "alias/issuer-cvk", "KeyArn": key["KeyArn"]})
     attributes = {"CardVerificationValue2": {"CardExpiryDate": "0123"}}
     generated = card_validation.generate_card_validation_data(
         svc,
-        c,
+        ctx,
         {"KeyIdentifier": key["KeyArn"], "PrimaryAccountNumber": PAN, "GenerationAttributes": attributes},
     )
     params = {
@@ -290,7 +270,7 @@ def test_data_plane_success_verify_card_validation_data(svc) -> None:
         "VerificationAttributes": attributes,
         "ValidationData": generated["ValidationData"],
     }
-    result = card_validation.verify_card_validation_data(svc, c, params)
+    result = card_validation.verify_card_validation_data(svc, ctx, params)
     event = build(events.DATA, "VerifyCardValidationData", params, result=result)
     assert list(event) == SUCCESS_LAYOUT
     assert event == {
@@ -330,9 +310,8 @@ def test_data_plane_success_verify_card_validation_data(svc) -> None:
     )
 
 
-def test_data_plane_failure_verification_failed(svc) -> None:
-    c = ctx(svc)
-    key = lifecycle.create_key(svc, c, {"KeyAttributes": CVK, "Exportable": True})["Key"]
+def test_data_plane_failure_verification_failed(svc, ctx) -> None:
+    key = lifecycle.create_key(svc, ctx, {"KeyAttributes": CVK, "Exportable": True})["Key"]
     params = {
         "KeyIdentifier": key["KeyArn"],
         "PrimaryAccountNumber": PAN,
@@ -343,7 +322,7 @@ def test_data_plane_failure_verification_failed(svc) -> None:
     }
     with pytest.raises(VerificationFailed) as info:
         for value in ("999", "998"):  # one of two different values is wrong
-            card_validation.verify_card_validation_data(svc, c, {**params, "ValidationData": value})
+            card_validation.verify_card_validation_data(svc, ctx, {**params, "ValidationData": value})
     failed: ServiceError = info.value
     event = build(events.DATA, "VerifyCardValidationData", params, error=Failure(failed.code, failed.message))
     assert list(event) == list(events.LAYOUT)
