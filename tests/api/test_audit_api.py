@@ -9,6 +9,7 @@ from pathlib import Path
 
 import boto3
 import botocore.exceptions
+import pytest
 
 from paycrypt.audit import reader, streams
 from paycrypt.audit.events import REDACTED
@@ -89,6 +90,7 @@ def _paycrypt(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(PAYCRYPT), *args], capture_output=True, text=True, timeout=180)
 
 
+@pytest.mark.cli
 def test_two_nodes_audit_merged_and_verified_with_the_cli(tmp_path: Path, processes) -> None:
     """Two `paycrypt serve` nodes, each its own data directory and --node-id; stopped (SIGTERM
     closes each file with its digest), their trails are merged by `paycrypt audit` and verified

@@ -449,6 +449,7 @@ def test_threads_rotating_many_times_leave_one_intact_chain(tmp_path: Path) -> N
     assert f"{len(found.logs)} file(s), 900 event(s), {len(found.logs)} signed digest(s): intact" in text
 
 
+@pytest.mark.cli  # the example runs `paycrypt audit verify` (behind bash, which the marker check cannot see)
 def test_the_operations_page_verify_example_runs_as_written(tmp_path: Path) -> None:
     """docs/operations.md's two commands, with its paths pointed at a trail written here."""
     [example] = [block for block in code_blocks(page("operations.md"), "sh") if "audit verify" in block]
