@@ -10,7 +10,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import boto3
@@ -21,7 +21,9 @@ from botocore.config import Config
 
 from paycrypt.clock import ManualClock
 from paycrypt.server import Settings, build_app, uvicorn_config
+from paycrypt.vault.factory import KINDS, VaultSettings
 from paycrypt.wire.app import App
+from tests import softhsm as hsm_support
 
 REGION = "us-east-1"
 
@@ -56,8 +58,42 @@ class RunningServer:
         )
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--vault",
+        choices=KINDS,
+        default="file",
+        help="the vault of every test server: file (each its own master.key) or pkcs11 (the run's "
+        "SoftHSM2 token, tests/softhsm.py)",
+    )
+
+
+@pytest.fixture(scope="session")
+def softhsm(tmp_path_factory: pytest.TempPathFactory) -> hsm_support.SoftHsm:
+    """This run's SoftHSM2 token with its master key (one per xdist worker)."""
+    return hsm_support.start(tmp_path_factory.mktemp("softhsm"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def run_vault(request: pytest.FixtureRequest) -> Iterator[None]:
+    """With --vault pkcs11, every test server's vault is the run's token (see `with_run_vault`)."""
+    if request.config.getoption("vault") == "pkcs11":
+        hsm = request.getfixturevalue("softhsm")
+        hsm_support.RUN.settings, hsm_support.RUN.hsm = hsm.vault_settings(), hsm
+    yield
+    hsm_support.RUN.settings = hsm_support.RUN.hsm = None
+
+
+def with_run_vault(settings: Settings) -> Settings:
+    """`settings` with the run's vault (--vault), unless they name a vault of their own."""
+    if hsm_support.RUN.settings is None or settings.vault != VaultSettings():
+        return settings
+    return replace(settings, vault=hsm_support.RUN.settings)
+
+
 def start_server(settings: Settings, clock: ManualClock) -> tuple[uvicorn.Server, threading.Thread, App]:
-    app, _ = build_app(settings, clock)
+    """A server in a thread of this process, on the run's vault unless `settings` name one."""
+    app, _ = build_app(with_run_vault(settings), clock)
     server = uvicorn.Server(uvicorn_config(app, settings))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -72,7 +108,7 @@ def start_server(settings: Settings, clock: ManualClock) -> tuple[uvicorn.Server
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     data_dir = tmp_path_factory.mktemp("paycrypt-data")
-    settings = Settings(port=free_port(), data_dir=data_dir, purge_interval=0.05)
+    settings = with_run_vault(Settings(port=free_port(), data_dir=data_dir, purge_interval=0.05))
     clock = ManualClock()
     uv, thread, app = start_server(settings, clock)
     yield RunningServer(f"http://127.0.0.1:{settings.port}", clock, app, data_dir, settings)
