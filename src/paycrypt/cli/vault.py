@@ -58,6 +58,17 @@ def add_vault_options(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="read the user PIN from this file's first line instead (mode 0600)",
     )
+    group.add_argument("--pkcs11-pin", nargs="?", action=_RefusePin, help=argparse.SUPPRESS)
+
+
+class _RefusePin(argparse.Action):
+    """`--pkcs11-pin` exists only to be refused without echoing its value (argparse's own error for an
+    unknown option repeats it): a PIN on a command line is in the process list and shell history."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        parser.error(
+            "the PIN is never given on the command line: use --pkcs11-pin-env NAME or --pkcs11-pin-file FILE"
+        )
 
 
 def vault_settings(args: argparse.Namespace) -> VaultSettings:
