@@ -25,6 +25,8 @@ from pathlib import Path
 
 import pytest
 
+from paycrypt.vault import blocks, factory
+from paycrypt.vault import pkcs11 as vault_pkcs11
 from paycrypt.vault.factory import PKCS11, VaultSettings
 
 MODULES = (
@@ -139,3 +141,16 @@ class RunVault:
 
 
 RUN = RunVault()
+
+
+def kbpk(data_dir: Path, block: str) -> bytes:
+    """The key that opens a stored `block`, for tests that open blocks with an independent TR-31
+    implementation: the block's own KBPK unwrapped by the run's token (PKCS#11 vault), else the
+    master key of `data_dir`'s file vault."""
+    envelope = blocks.envelope(block)
+    if envelope is None:
+        return (data_dir / factory.MASTER_KEY_FILE).read_bytes()
+    assert RUN.settings is not None, "a PKCS#11 block, but the run's vault is the file vault"
+    vault = factory.open_vault(RUN.settings, data_dir)
+    assert isinstance(vault, vault_pkcs11.Pkcs11Vault) and envelope.master_id == vault.key_id
+    return vault.token.unwrap(envelope.wrapped_kbpk)

@@ -18,6 +18,7 @@ import pytest
 from paycrypt.clock import ManualClock
 from paycrypt.server import Settings
 from paycrypt.vault import factory
+from paycrypt.vault.local import LocalKeyFileVault
 from paycrypt.vault.pkcs11 import Pkcs11Vault
 from tests.api.helpers import expect_error
 from tests.api.processes import PAYCRYPT, ServerProcess
@@ -206,3 +207,19 @@ def test_the_pin_is_never_an_argument_nor_logged(softhsm: SoftHsm, tmp_path: Pat
     log = server.log()
     assert f"vault: PKCS#11, key 'paycrypt-master' in token '{softhsm.token_label}'" in log
     assert softhsm.pin not in log
+
+
+def test_the_run_vault_is_the_one_asked_for(
+    server: RunningServer, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """`pytest --vault pkcs11` runs the session's server and the `paycrypt serve` processes on the
+    run's token, and the default run on each server's own master key file: never one for the other."""
+    kind = request.config.getoption("vault")
+    expected = {"file": LocalKeyFileVault, "pkcs11": Pkcs11Vault}[kind]
+    assert type(server.app.service.vault) is expected
+    process = ServerProcess(tmp_path / "data", free_port())
+    try:
+        process.wait_listening()
+    finally:
+        process.stop()
+    assert {"file": "vault: file, ", "pkcs11": "vault: PKCS#11, "}[kind] in process.log()
