@@ -143,6 +143,10 @@ def test_a_tampered_block_is_refused(vault: vault_pkcs11.Pkcs11Vault) -> None:
     swapped = rec.key_block.replace(envelope.value(), bad.value())
     with pytest.raises(InternalServer, match=r"PKCS#11 token failed to unwrap .*\(\w+\)"):
         vault.unseal(rec, swapped)
+    # An envelope of a method paycrypt does not know is refused before the token is asked.
+    unknown = rec.key_block.replace(envelope.value(), "02" + envelope.value()[2:])
+    with pytest.raises(InternalServer, match="wraps its protection key in an unknown form"):
+        vault.unseal(rec, unknown)
     # Another block's envelope: its KBPK does not open this block.
     other = blocks.envelope(vault.seal(record(), keygen.generate("TDES_2KEY")))
     assert other is not None

@@ -108,7 +108,11 @@ def _header(block: str) -> tr31.Header:
 def envelope(block: str) -> Envelope | None:
     """The envelope of a block sealed under its own KBPK (None if the master key is its KBPK),
     read from the clear header. Authenticated only once the block is unsealed."""
-    value = _header(block).optional_block(ENVELOPE_BLOCK)
+    return _envelope(_header(block))
+
+
+def _envelope(header: tr31.Header) -> Envelope | None:
+    value = header.optional_block(ENVELOPE_BLOCK)
     if value is None:
         return None
     method, master_id, wrapped = value[:2], value[2 : 2 + _CHECK_VALUE_HEX], value[2 + _CHECK_VALUE_HEX :]
@@ -124,10 +128,11 @@ def sealed_under(block: str) -> str | None:
     """The check value of the master key a block is sealed under, read from the clear header: the
     envelope's, else KP's; None if it has neither (written before KP existed). Authenticated only
     once the block is unsealed."""
-    wrapped = envelope(block)
+    header = _header(block)
+    wrapped = _envelope(header)
     if wrapped is not None:
         return wrapped.master_id
-    value = _header(block).optional_block(KBPK_CHECK_VALUE_BLOCK)
+    value = header.optional_block(KBPK_CHECK_VALUE_BLOCK)
     if value is None:
         return None
     if not value.startswith(CMAC_METHOD) or len(value) != len(CMAC_METHOD) + 2 * CHECK_VALUE_BYTES:
