@@ -63,7 +63,7 @@ def open_vault(settings: VaultSettings, data_dir: Path, create: bool = True) -> 
     from paycrypt.vault import pkcs11  # the PKCS#11 library is loaded only for this vault
 
     try:
-        return pkcs11.Pkcs11Vault(pkcs11.open_token(token_config(settings), read_pin(settings)))
+        return pkcs11.open_vault(token_config(settings), read_pin(settings))
     except pkcs11.TokenUnavailable as exc:
         raise VaultUnavailable(str(exc)) from None
 

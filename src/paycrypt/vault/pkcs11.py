@@ -196,8 +196,6 @@ class Token:
 class Pkcs11Vault:
     """A vault whose master key is a handle to a key in a PKCS#11 token (see the module's doc)."""
 
-    kind = "pkcs11"
-
     def __init__(self, token: Token) -> None:
         self.token = token
         self._key_id = token.check_value()
@@ -205,9 +203,6 @@ class Pkcs11Vault:
     @property
     def key_id(self) -> str:
         return self._key_id
-
-    def describe(self) -> str:
-        return f"PKCS#11, {self.token.config.describe()}"
 
     def seal(self, record: KeyRecord, material: bytes) -> str:
         with _token_errors("seal a key"):
@@ -247,10 +242,10 @@ _logins: dict[tuple[str, str], Login] = {}
 _logins_lock = threading.Lock()
 
 
-def open_token(config: TokenConfig, pin: str) -> Token:
-    """The logged-in token and its master key; TokenUnavailable, saying why, if it cannot be used."""
+def open_vault(config: TokenConfig, pin: str) -> Pkcs11Vault:
+    """The vault of the master key `config` names; TokenUnavailable, saying why, if it cannot be used."""
     try:
-        return Token(config, login(config, pin))
+        return Pkcs11Vault(Token(config, login(config, pin)))
     except p11.PKCS11Error as exc:
         raise TokenUnavailable(f"token {config.token_label!r} failed: {type(exc).__name__}") from None
 
@@ -313,4 +308,4 @@ def create_master_key(config: TokenConfig, pin: str) -> str:
 
     with session.lock:
         generate()
-    return Pkcs11Vault(Token(config, session)).key_id
+    return open_vault(config, pin).key_id
