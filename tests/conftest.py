@@ -91,9 +91,12 @@ def with_run_vault(settings: Settings) -> Settings:
     return replace(settings, vault=hsm_support.RUN.settings)
 
 
-def start_server(settings: Settings, clock: ManualClock) -> tuple[uvicorn.Server, threading.Thread, App]:
-    """A server in a thread of this process, on the run's vault unless `settings` name one."""
-    app, _ = build_app(with_run_vault(settings), clock)
+def start_server(
+    settings: Settings, clock: ManualClock, run_vault: bool = True
+) -> tuple[uvicorn.Server, threading.Thread, App]:
+    """A server in a thread of this process, on the run's vault (--vault) if `run_vault` and
+    `settings` name no vault of their own."""
+    app, _ = build_app(with_run_vault(settings) if run_vault else settings, clock)
     server = uvicorn.Server(uvicorn_config(app, settings))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -35,9 +35,10 @@ def hsm_server(softhsm: SoftHsm, tmp_path: Path) -> Iterator[RunningServer]:
 
 
 def _serving(data_dir: Path, vault: factory.VaultSettings) -> Iterator[RunningServer]:
+    """A server on `vault`, whatever the run's (--vault)."""
     settings = Settings(port=free_port(), data_dir=data_dir, vault=vault)
     clock = ManualClock()
-    uv, thread, app = start_server(settings, clock)
+    uv, thread, app = start_server(settings, clock, run_vault=False)
     try:
         yield RunningServer(f"http://127.0.0.1:{settings.port}", clock, app, data_dir, settings)
     finally:
