@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from paycrypt.cli.errors import EXIT_STATUS
 from paycrypt.clock import ManualClock
 from paycrypt.server import Settings
 from paycrypt.vault import factory
@@ -163,7 +164,7 @@ def _refused_start(data_dir: Path, *args: str, env: dict[str, str] | None = None
     """`paycrypt serve` that must exit at start, saying why; its output."""
     server = ServerProcess(data_dir, free_port(), "--log-level", "debug", *args, env=env)
     try:
-        assert server.process.wait(timeout=30) == 2, server.log()
+        assert server.process.wait(timeout=60) == EXIT_STATUS, server.log()
     finally:
         server.stop()
     assert not (data_dir / "master.key").exists(), "fell back to the file vault"
@@ -177,13 +178,13 @@ def test_a_wrong_pin_stops_the_start_and_is_not_shown(softhsm: SoftHsm, tmp_path
         *serve_args(softhsm.vault_settings(pin_file=None, pin_variable="PAYCRYPT_TEST_PIN")),
         env={"PAYCRYPT_TEST_PIN": wrong},
     )
-    assert f"paycrypt: the PIN for token '{softhsm.token_label}' was refused" in log
+    assert f"paycrypt serve: the PIN for token '{softhsm.token_label}' was refused" in log
     assert wrong not in log and softhsm.pin not in log
 
 
 def test_a_missing_token_stops_the_start(softhsm: SoftHsm, tmp_path: Path) -> None:
     log = _refused_start(tmp_path / "data", *serve_args(softhsm.vault_settings(token_label="unplugged")))
-    assert "paycrypt: no token labelled 'unplugged' in " in log and "tokens present: " in log
+    assert "paycrypt serve: no token labelled 'unplugged' in " in log and "tokens present: " in log
     assert softhsm.pin not in log
 
 

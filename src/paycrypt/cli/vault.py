@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from paycrypt import defaults
+from paycrypt.cli.errors import CliError
 from paycrypt.cli.mpa import DB_NAME
 from paycrypt.store.sqlite import SqliteStore
 from paycrypt.vault import factory
@@ -151,14 +152,12 @@ def add_vault_parser(subparsers: Any) -> argparse.ArgumentParser:
     return parser
 
 
-def run_vault(args: argparse.Namespace, out: IO[str] | None = None, err: IO[str] | None = None) -> int:
+def run_vault(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     out = out or sys.stdout
-    err = err or sys.stderr
     _, _, run = SUBCOMMANDS[args.vault_command]
     try:
         result = run(vault_settings(args), args.data_dir or defaults.data_dir())
     except (VaultUnavailable, ValueError, PermissionError) as exc:
-        print(f"paycrypt vault: {exc}", file=err)
-        return 1
+        raise CliError(str(exc)) from exc
     out.write(json.dumps(result, indent=2) + "\n")
     return 0
