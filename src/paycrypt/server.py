@@ -28,7 +28,7 @@ from paycrypt.service.core import Quotas, Service
 from paycrypt.store.sqlite import SqliteStore
 from paycrypt.tls import server_context
 from paycrypt.vault import keycache
-from paycrypt.vault.local import LocalKeyFileVault
+from paycrypt.vault.factory import VaultSettings, VaultUnavailable, open_vault
 from paycrypt.wire import connections, models
 from paycrypt.wire.app import App
 from paycrypt.wire.protocol import Protocols
@@ -65,6 +65,7 @@ class Settings:
     request_body_timeout: float = defaults.REQUEST_BODY_TIMEOUT
     max_connections: int = defaults.MAX_CONNECTIONS  # capped by the file limit
     key_cache_entries: int = defaults.KEY_CACHE_ENTRIES
+    vault: VaultSettings = field(default_factory=VaultSettings)  # the master key file unless told
 
     @property
     def tls(self) -> bool:
@@ -128,8 +129,8 @@ def build_app(settings: Settings, clock: Clock | None = None) -> tuple[App, list
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     store = SqliteStore(settings.data_dir / "paycrypt.db", synchronous_from_environment(os.environ))
     try:
-        vault = LocalKeyFileVault(settings.data_dir / "master.key")
-    except (ValueError, PermissionError) as exc:  # a master key file that is not ours to use
+        vault = open_vault(settings.vault, settings.data_dir)
+    except (VaultUnavailable, ValueError, PermissionError) as exc:  # no fallback to another vault
         raise StartupError(str(exc)) from exc
     quotas = Quotas(keys_per_region=settings.key_quota, aliases_per_region=settings.alias_quota)
     keys = keycache.KeyCache(vault, settings.key_cache_entries)
@@ -167,6 +168,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> tuple[App, list
     lines = [
         f"paycrypt listening on {scheme}://{_host_for_url(settings.host)}:{settings.port}",
         f"data directory: {settings.data_dir}",
+        f"vault: {settings.vault.describe(settings.data_dir)}; master key check value {vault.key_id}",
         f"authentication: {auth_line}",
         f"audit log: {audit.path} (node {settings.node_id}, worker {settings.worker_id}; digests signed by "
         f"the key in {settings.data_dir / 'audit-signing.pub'})",

@@ -17,6 +17,7 @@ from paycrypt.cli.audit import add_audit_parser, run_audit
 from paycrypt.cli.errors import EXIT_STATUS, CliError
 from paycrypt.cli.iam import add_iam_parser, run_iam
 from paycrypt.cli.mpa import add_mpa_parser, run_mpa
+from paycrypt.cli.vault import add_vault_options, add_vault_parser, run_vault, vault_settings
 from paycrypt.server import Settings, StartupError, serve
 
 
@@ -146,9 +147,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="clear keys kept unsealed in memory, with what is derived from them, least recently "
         "used out first (default %(default)s)",
     )
+    add_vault_options(run)
     add_audit_parser(commands)
     add_iam_parser(commands)
     add_mpa_parser(commands)
+    add_vault_parser(commands)
     return parser
 
 
@@ -201,6 +204,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         request_body_timeout=args.request_body_timeout,
         max_connections=args.max_connections,
         key_cache_entries=args.key_cache_entries,
+        vault=vault_settings(args),
     )
 
 
@@ -222,7 +226,7 @@ def _regions(text: str) -> tuple[str, ...]:
         raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
-_RUNNERS = {"serve": run_serve, "audit": run_audit, "iam": run_iam, "mpa": run_mpa}
+_RUNNERS = {"serve": run_serve, "audit": run_audit, "iam": run_iam, "mpa": run_mpa, "vault": run_vault}
 
 if __name__ == "__main__":
     sys.exit(main())
