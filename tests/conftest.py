@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import boto3
 import hypothesis
@@ -20,8 +21,7 @@ import uvicorn
 from botocore.config import Config
 
 from paycrypt.clock import ManualClock
-from paycrypt.server import Settings, build_app, uvicorn_config
-from paycrypt.wire.app import App
+from paycrypt.server import Assembly, Settings, build_app, uvicorn_config
 
 REGION = "us-east-1"
 
@@ -41,7 +41,7 @@ def free_port() -> int:
 class RunningServer:
     endpoint: str
     clock: ManualClock
-    app: App
+    parts: Assembly  # the app and the parts server.py wired into it
     data_dir: Path
     settings: Settings
 
@@ -56,9 +56,12 @@ class RunningServer:
         )
 
 
-def start_server(settings: Settings, clock: ManualClock) -> tuple[uvicorn.Server, threading.Thread, App]:
-    app, _ = build_app(settings, clock)
-    server = uvicorn.Server(uvicorn_config(app, settings))
+def start_server(
+    settings: Settings, clock: ManualClock, **build: Any
+) -> tuple[uvicorn.Server, threading.Thread, Assembly]:
+    """A server built as `paycrypt serve` builds it (`build`: build_app's test-only parts), in a thread."""
+    parts = build_app(settings, clock, **build)
+    server = uvicorn.Server(uvicorn_config(parts.app, settings))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -66,7 +69,7 @@ def start_server(settings: Settings, clock: ManualClock) -> tuple[uvicorn.Server
         if time.monotonic() > deadline:
             raise RuntimeError("paycrypt test server did not start")
         time.sleep(0.01)
-    return server, thread, app
+    return server, thread, parts
 
 
 @pytest.fixture(scope="session")
@@ -74,8 +77,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     data_dir = tmp_path_factory.mktemp("paycrypt-data")
     settings = Settings(port=free_port(), data_dir=data_dir, purge_interval=0.05)
     clock = ManualClock()
-    uv, thread, app = start_server(settings, clock)
-    yield RunningServer(f"http://127.0.0.1:{settings.port}", clock, app, data_dir, settings)
+    uv, thread, parts = start_server(settings, clock)
+    yield RunningServer(f"http://127.0.0.1:{settings.port}", clock, parts, data_dir, settings)
     uv.should_exit = True
     thread.join(timeout=10)
 

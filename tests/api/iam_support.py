@@ -27,9 +27,8 @@ from botocore.config import Config
 
 from paycrypt.auth.iam_file import AccessKey, IamFile, PolicyEntry, PrincipalEntry
 from paycrypt.clock import ManualClock
-from paycrypt.server import Settings
+from paycrypt.server import Assembly, Settings
 from paycrypt.service import identifiers
-from paycrypt.wire.app import App
 from tests.conftest import REGION, free_port, start_server
 
 A, B, C = "111122223333", "444455556666", "777788889999"
@@ -358,7 +357,7 @@ def credentials_file(path: Path, principals: dict[str, Who]) -> Path:
 @dataclass
 class IamServer:
     endpoint: str
-    app: App
+    parts: Assembly
     data_dir: Path
     principals: dict[str, Who]
     clients: dict[tuple[str, str, str, int], Any] = field(default_factory=dict)
@@ -387,9 +386,9 @@ def iam_server(base: Path, principals: dict[str, Who] | None = None, **settings:
     principals = principals or PRINCIPALS
     credentials = credentials_file(base / "credentials.toml", principals)
     config = Settings(port=free_port(), data_dir=base / "data", credentials_file=credentials, **settings)
-    uv, thread, app = start_server(config, ManualClock())
+    uv, thread, parts = start_server(config, ManualClock())
     try:
-        yield IamServer(f"http://127.0.0.1:{config.port}", app, config.data_dir, principals)
+        yield IamServer(f"http://127.0.0.1:{config.port}", parts, config.data_dir, principals)
     finally:
         uv.should_exit = True
         thread.join(timeout=10)

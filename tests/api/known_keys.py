@@ -42,7 +42,7 @@ def put_known_key(
     derive_key_usage: str | None = None,
 ) -> dict[str, Any]:
     """Store `material` as a key of the dev account and return its API Key view."""
-    service = server.app.service
+    service = server.parts.service
     attributes = {
         "KeyUsage": key_usage,
         "KeyAlgorithm": key_algorithm,

@@ -26,8 +26,8 @@ def replication_server(
     options = {"purge_interval": 0.05, "replication_interval": 0.02, "replication_retry": 0.05, **settings}
     config = Settings(port=free_port(), data_dir=data_dir, **options)
     clock = ManualClock()
-    uv, thread, app = start_server(config, clock)
-    yield RunningServer(f"http://127.0.0.1:{config.port}", clock, app, data_dir, config)
+    uv, thread, parts = start_server(config, clock)
+    yield RunningServer(f"http://127.0.0.1:{config.port}", clock, parts, data_dir, config)
     uv.should_exit = True
     thread.join(timeout=10)
 

@@ -13,7 +13,7 @@ PAN = "4111111111111111"
 
 
 def _events(server) -> list[dict]:
-    server.app.audit.sync()
+    server.parts.audit.sync()
     path = server.data_dir / "audit.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 

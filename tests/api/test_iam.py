@@ -439,7 +439,7 @@ def test_denials_are_audited_with_the_caller(iam: IamServer, keys: dict[str, str
     response = denied(iam.client("nopolicy").list_aliases)
     request_id = response["ResponseMetadata"]["RequestId"]
     audit = Path(iam.data_dir) / "audit.jsonl"
-    iam.app.audit.sync()
+    iam.parts.audit.sync()
     [event] = [e for e in map(json.loads, audit.read_text().splitlines()) if e["requestID"] == request_id]
     assert event["errorCode"] == "AccessDeniedException" and event["eventName"] == "ListAliases"
     assert event["userIdentity"]["arn"] == f"arn:aws:iam::{A}:user/nopolicy"

@@ -31,8 +31,8 @@ def capped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
         port=free_port(), data_dir=data_dir, purge_interval=0.05, key_quota=KEY_QUOTA, alias_quota=ALIAS_QUOTA
     )
     clock = ManualClock()
-    uv, thread, app = start_server(settings, clock)
-    yield RunningServer(f"http://127.0.0.1:{settings.port}", clock, app, data_dir, settings)
+    uv, thread, parts = start_server(settings, clock)
+    yield RunningServer(f"http://127.0.0.1:{settings.port}", clock, parts, data_dir, settings)
     uv.should_exit = True
     thread.join(timeout=10)
 

@@ -73,9 +73,9 @@ def repl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
 @pytest.fixture
 def hook(repl: RunningServer) -> Iterator[Hook]:
     installed = Hook()
-    repl.app.replicator.hook = installed
+    repl.parts.replicator.hook = installed
     yield installed
-    repl.app.replicator.hook = None
+    repl.parts.replicator.hook = None
 
 
 class Region:

@@ -99,8 +99,8 @@ def legacy_server(tmp_path: Path):
     settings = Settings(port=free_port(), data_dir=data_dir, purge_interval=3600)
     # The clock of the day the store was written (an hour on), so its 30-day import token is valid.
     clock = ManualClock(dt.datetime.fromisoformat(EXPECTED["created"]) + dt.timedelta(hours=1))
-    uv, thread, app = start_server(settings, clock)
-    yield RunningServer(f"http://127.0.0.1:{settings.port}", clock, app, data_dir, settings)
+    uv, thread, parts = start_server(settings, clock)
+    yield RunningServer(f"http://127.0.0.1:{settings.port}", clock, parts, data_dir, settings)
     uv.should_exit = True
     thread.join(timeout=10)
 
