@@ -39,7 +39,7 @@ from paycrypt.service import identifiers
 from paycrypt.service.context import Caller, Context
 from paycrypt.service.issuer import card_validation
 from paycrypt.service.rules import key_usage
-from paycrypt.wire.app import App
+from paycrypt.wire.app import App, new_request_id
 
 ENDPOINT = "http://127.0.0.1:8443"  # only the Host header the signature covers; nothing listens
 OPERATION, MEMBER = "VerifyCardValidationData", "CardVerificationValue2"
@@ -185,7 +185,7 @@ CATEGORIES = [
     ("  of which CVV2 (crypto.cvv)", "paycrypt/crypto/cvv.py", "cvv"),
     ("serialize response JSON", "paycrypt/wire/protocols/aws_json.py", "serialize"),
     ("INFO log line (logging.info)", "logging/__init__.py", "info"),
-    ("request id (uuid4)", "uuid.py", "uuid4"),
+    ("request id (new_request_id)", "paycrypt/wire/app.py", "new_request_id"),
 ]
 
 
@@ -207,10 +207,8 @@ def stages(
     method, path, query, headers, body = verify
     pipeline = app.pipeline
     protocol = next(api.protocol for api in app.apis if api.protocol.name == "rest-json")
-    matched = protocol.match(method, path)
-    assert matched is not None
-    op, labels = matched
     signed = sigv4.SignedRequest(method=method, raw_path=path, query_string=query, headers=headers, body=body)
+    op, labels = protocol.route(signed)
     lookup = pipeline.credentials.lookup
     services = frozenset({protocol.signing_name})
     params = protocol.parse(op, body, labels)
@@ -236,7 +234,7 @@ def stages(
     log = logging.getLogger("paycrypt")
     verify_cvv = card_validation.verify_card_validation_data
     return [
-        ("request id (uuid4)", lambda: str(uuid.uuid4())),
+        ("request id (new_request_id)", new_request_id),
         ("route (RestJson1.route)", lambda: protocol.route(signed)),
         ("SigV4 verify", lambda: sigv4.verify(signed, lookup, dt.datetime.now(dt.UTC), services)),
         ("JSON decode + validate (parse)", lambda: protocol.parse(op, body, labels)),

@@ -8,6 +8,7 @@ members and explicit nulls: what the wire layer hands on must be exactly the req
 from __future__ import annotations
 
 import copy
+import uuid
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from botocore.model import ServiceModel, Shape
 
 from paycrypt.errors import ValidationError
 from paycrypt.wire import faults, models, validate
+from paycrypt.wire.app import new_request_id
 from paycrypt.wire.protocols import for_model
 from paycrypt.wire.protocols.aws_json import AwsJson1_0
 from paycrypt.wire.protocols.aws_query import AwsQuery
@@ -197,3 +199,11 @@ def test_a_model_in_a_protocol_paycrypt_does_not_speak_is_refused() -> None:
     description["metadata"]["protocol"] = "rest-xml"
     with pytest.raises(KeyError, match="rest-xml"):
         for_model(models.STS, ServiceModel(description, models.STS), ())
+
+
+def test_request_ids_are_version_4_uuids_in_their_text_form() -> None:
+    ids = [new_request_id() for _ in range(2000)]
+    assert len(set(ids)) == len(ids)
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert (str(parsed), parsed.version, parsed.variant) == (text, 4, uuid.RFC_4122)

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import secrets
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -86,8 +86,9 @@ class App:
         body: bytes,
         source_ip: str = "-",
     ) -> Response:
-        request_id = str(uuid.uuid4())
-        started = time.perf_counter()
+        request_id = new_request_id()
+        timed = log.isEnabledFor(logging.DEBUG)  # the per-request log line, for debugging only
+        started = time.perf_counter() if timed else 0.0
         request = sigv4.SignedRequest(
             method=method, raw_path=raw_path, query_string=query, headers=headers, body=body
         )
@@ -98,14 +99,9 @@ class App:
             faults.internal_error(name, request_id, exc)
             response = Response(*unplaned_error(500, "InternalServerException", faults.MESSAGE))
         response.headers["x-amzn-requestid"] = request_id
-        log.debug(
-            "%s %s %s %d %.1fms",
-            source_ip,
-            name,
-            request_id,
-            response.status,
-            (time.perf_counter() - started) * 1000,
-        )
+        if timed:
+            elapsed = (time.perf_counter() - started) * 1000
+            log.debug("%s %s %s %d %.1fms", source_ip, name, request_id, response.status, elapsed)
         return response
 
     async def _route(
@@ -137,6 +133,16 @@ class App:
                     await running.__aexit__(None, None, None)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def new_request_id() -> str:
+    """A random (version 4) UUID in its text form, as `str(uuid.uuid4())` writes it, at half its
+    cost: one is made for every request, and uuid.UUID's constructor is most of uuid4's time."""
+    raw = bytearray(secrets.token_bytes(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+    raw[8] = (raw[8] & 0x3F) | 0x80  # the RFC 4122 variant
+    text = raw.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 class ClientGone(Exception):

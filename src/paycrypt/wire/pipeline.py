@@ -11,7 +11,7 @@
     serialize             the protocol class
     audit                 one CloudTrail-shaped event (audit/events.py → audit/writer.py)
 
-Each step is a method below, called once, in that order, by `_steps`. A step ends the call by
+Each step is a method below, called once, in that order, by `serve`. A step ends the call by
 raising a ServiceError, which the protocol turns into its error response; anything else is a fault
 (wire/faults.py). The audit event is written whatever the outcome.
 """
@@ -66,6 +66,7 @@ class Call:
 
     api: Api
     routed: Routed
+    op: Operation
     request: sigv4.SignedRequest
     request_id: str
     source_ip: str
@@ -75,10 +76,6 @@ class Call:
     params: dict[str, Any] | None = None
     result: dict[str, Any] | None = None
     failure: events.Failure | None = None
-
-    @property
-    def op(self) -> Operation:
-        return self.routed.operation
 
 
 class Pipeline:
@@ -103,9 +100,17 @@ class Pipeline:
         self, api: Api, routed: Routed, request: sigv4.SignedRequest, request_id: str, source_ip: str
     ) -> Response:
         """The call's response; every failure, expected or not, is an AWS error and its audit record."""
-        call = Call(api, routed, request, request_id, source_ip)
+        call = Call(api, routed, routed.operation, request, request_id, source_ip)
         try:
-            response = await self._steps(call)
+            caller = self.authenticate(call)
+            params = self.decode_and_validate(call)
+            keys: Keys = {}
+            if api.governed:
+                shape = self.requests.describe(call.op.name, params)
+                keys = self.resolve_keys(caller, shape)
+                keys = self.authorize(call, caller, shape, keys)
+            call.result = await self.dispatch(call, caller, params, keys)
+            response = self.serialize(call)
         except ServiceError as exc:
             response = self._failed(call, exc)
         except Exception as exc:
@@ -113,20 +118,9 @@ class Pipeline:
         self.record(call)
         return response
 
-    async def _steps(self, call: Call) -> Response:
-        caller = self.authenticate(call)
-        params = self.decode_and_validate(call)
-        keys: Keys = {}
-        if call.api.governed:
-            shape = self.requests.describe(call.op.name, params)
-            keys = self.resolve_keys(caller, shape)
-            keys = self.authorize(call, caller, shape, keys)
-        call.result = await self.dispatch(call, caller, params, keys)
-        return self.serialize(call)
-
     def authenticate(self, call: Call) -> sigv4.VerifiedCaller:
         """SigV4 over the credentials: the principal, in a region this deployment serves."""
-        services = frozenset({call.api.protocol.signing_name})
+        services = call.api.protocol.signing_names
         try:
             caller = sigv4.verify(call.request, self.credentials.lookup, dt.datetime.now(dt.UTC), services)
         except sigv4.AuthError as exc:

@@ -31,7 +31,14 @@ class JsonProtocol(Protocol):
         self._error_shapes: dict[str, Shape] = {shape.name: shape for shape in model.error_shapes}
 
     def decode(self, routed: Routed, request: SignedRequest) -> dict[str, Any]:
-        self._check_media_type(request)
+        # Smithy servers answer 415 when a request body comes with another content type.
+        given = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if given != self.content_type and (request.body or given):
+            raise ProtocolError(
+                "UnsupportedMediaTypeException",
+                f"Content-Type must be {self.content_type}, not {given or 'absent'}.",
+                415,
+            )
         return self.members(routed.operation, request.body, routed.labels)
 
     def members(self, op: Operation, body: bytes, labels: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -43,14 +50,13 @@ class JsonProtocol(Protocol):
         return self.check(op, self.members(op, body, labels))
 
     def serialize(self, op: Operation, result: dict[str, Any] | None, request_id: str) -> Response:
-        return Response(op.success_status, {"content-type": self.content_type}, self.body(op, result))
-
-    def body(self, op: Operation, result: dict[str, Any] | None) -> bytes:
         if op.output_shape is None or not result:
-            return b"{}"
-        if op.wire_form is not None:
-            result = op.wire_form(result)
-        return json.dumps(result, separators=(",", ":")).encode()
+            body = b"{}"
+        else:
+            body = json.dumps(
+                op.wire_form(result) if op.wire_form else result, separators=(",", ":")
+            ).encode()
+        return Response(op.success_status, {"content-type": self.content_type}, body)
 
     def error(self, err: ServiceError, request_id: str) -> Response:
         shape = self._error_shapes.get(err.code)
@@ -76,17 +82,6 @@ class JsonProtocol(Protocol):
 
     def unavailable(self, op: Operation) -> ServiceError:
         return NotImplementedOperation(f"{op.name} is not available in this paycrypt release.")
-
-    def _check_media_type(self, request: SignedRequest) -> None:
-        """Smithy servers answer 415 when a request body comes with another content type."""
-        given = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-        if given == self.content_type or (not request.body and not given):
-            return
-        raise ProtocolError(
-            "UnsupportedMediaTypeException",
-            f"Content-Type must be {self.content_type}, not {given or 'absent'}.",
-            415,
-        )
 
 
 class AwsJson1_0(JsonProtocol):

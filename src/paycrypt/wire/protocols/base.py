@@ -13,8 +13,9 @@ import http
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, ClassVar, NamedTuple
 
 from botocore.model import ServiceModel
 
@@ -31,12 +32,11 @@ class Response:
     body: bytes
 
 
-@dataclass(frozen=True)
-class Routed:
+class Routed(NamedTuple):
     """The operation a request calls, and the values its URI labels bound (restJson1 only)."""
 
     operation: Operation
-    labels: Mapping[str, str] = field(default_factory=dict)
+    labels: Mapping[str, str] = MappingProxyType({})
 
 
 class Protocol(ABC):
@@ -53,6 +53,7 @@ class Protocol(ABC):
         self.operations = operations
         self.served = frozenset(served)
         self.signing_name = model.signing_name  # the service a SigV4 scope must name
+        self.signing_names = frozenset({self.signing_name})
 
     @abstractmethod
     def route(self, request: SignedRequest) -> Routed | ServiceError | None:

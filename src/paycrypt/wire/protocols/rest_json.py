@@ -44,19 +44,13 @@ class RestJson1(JsonProtocol):
             self.routes.setdefault(_route_key(route.method, route.segments), []).append(route)
 
     def route(self, request: SignedRequest) -> Routed | ServiceError | None:
-        matched = self.match(request.method, request.raw_path)
-        if matched is None:
-            message = f"No operation matches {request.method} {request.raw_path.split('?', 1)[0]}."
-            return ProtocolError("UnknownOperationException", message, 404)
-        return Routed(*matched)
-
-    def match(self, method: str, raw_path: str) -> tuple[Operation, dict[str, str]] | None:
-        parts = tuple(raw_path.split("?", 1)[0].strip("/").split("/"))
+        method, path = request.method, request.raw_path.split("?", 1)[0]
+        parts = tuple(path.strip("/").split("/"))
         for route in self.routes.get(_route_key(method, parts), ()):
             labels = _match(route, method, parts)
             if labels is not None:
-                return route.operation, labels
-        return None
+                return Routed(route.operation, labels)
+        return ProtocolError("UnknownOperationException", f"No operation matches {method} {path}.", 404)
 
     def members(self, op: Operation, body: bytes, labels: Mapping[str, str] | None = None) -> dict[str, Any]:
         params = decode_body(body)
