@@ -48,7 +48,7 @@ def _serving(data_dir: Path, vault: factory.VaultSettings) -> Iterator[RunningSe
 
 
 def _vault(server: RunningServer) -> Pkcs11Vault:
-    vault = server.app.service.vault
+    vault = server.parts.service.vault
     assert isinstance(vault, Pkcs11Vault)
     return vault
 
@@ -69,7 +69,7 @@ def test_the_data_plane_calls_the_token_once_per_key(hsm_server: RunningServer) 
         control.create_key(Exportable=True, KeyAttributes=CVK_ATTRIBUTES)["Key"]["KeyArn"] for _ in range(3)
     ]
     for arn in arns:
-        hsm_server.app.service.keycache.forget(arn)  # whatever creation cached: the first use unseals
+        hsm_server.parts.service.keycache.forget(arn)  # whatever creation cached: the first use unseals
     before = token.calls
     for _ in range(10):
         for arn in arns:
@@ -226,7 +226,7 @@ def test_the_run_vault_is_the_one_asked_for(
     run's token, and the default run on each server's own master key file: never one for the other."""
     kind = request.config.getoption("vault")
     expected = {"file": LocalKeyFileVault, "pkcs11": Pkcs11Vault}[kind]
-    assert type(server.app.service.vault) is expected
+    assert type(server.parts.service.vault) is expected
     process = ServerProcess(tmp_path / "data", free_port())
     try:
         process.wait_listening()
