@@ -65,3 +65,15 @@ def running(item: pytest.Item) -> Iterator[None]:
         yield
     finally:
         _running.pop()
+
+
+@contextlib.contextmanager
+def shared_setup() -> Iterator[None]:
+    """Held around a session fixture's own use of a command (e.g. `paycrypt vault init` making the
+    run's SoftHSM2 master key): that work serves every test, so it marks none of them."""
+    saved = _running[:]
+    _running.clear()
+    try:
+        yield
+    finally:
+        _running[:] = saved

@@ -28,6 +28,7 @@ import pytest
 from paycrypt.vault import blocks, factory
 from paycrypt.vault import pkcs11 as vault_pkcs11
 from paycrypt.vault.factory import PKCS11, VaultSettings
+from tests import cli_marker
 
 MODULES = (
     Path("/usr/lib/softhsm/libsofthsm2.so"),
@@ -96,18 +97,19 @@ def start(base: Path) -> SoftHsm:
     pin_file.write_text(hsm.pin + "\n")
     for label in (TOKEN, *SPARE_TOKENS):
         hsm.add_token(label)
-    init = subprocess.run(
-        [
-            str(PAYCRYPT),
-            "vault",
-            "init",
-            "--data-dir",
-            str(base / "unused"),
-            *serve_args(hsm.vault_settings()),
-        ],
-        capture_output=True,
-        text=True,
-    )
+    with cli_marker.shared_setup():
+        init = subprocess.run(
+            [
+                str(PAYCRYPT),
+                "vault",
+                "init",
+                "--data-dir",
+                str(base / "unused"),
+                *serve_args(hsm.vault_settings()),
+            ],
+            capture_output=True,
+            text=True,
+        )
     assert init.returncode == 0, init.stderr
     return hsm
 
