@@ -22,6 +22,7 @@ from botocore.config import Config
 from paycrypt.clock import ManualClock
 from paycrypt.server import Settings, build_app, uvicorn_config
 from paycrypt.wire.app import App
+from tests import backend
 
 REGION = "us-east-1"
 
@@ -57,6 +58,9 @@ class RunningServer:
 
 
 def start_server(settings: Settings, clock: ManualClock) -> tuple[uvicorn.Server, threading.Thread, App]:
+    """The server in a thread, on the store `--store` picks (tests/backend.py) unless it names one."""
+    if settings.store is None:
+        settings.store = backend.store_for(settings.data_dir)
     app, _ = build_app(settings, clock)
     server = uvicorn.Server(uvicorn_config(app, settings))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -101,6 +105,33 @@ CVK_ATTRIBUTES = {
 @pytest.fixture
 def cvk(control: object) -> str:
     return control.create_key(Exportable=True, KeyAttributes=CVK_ATTRIBUTES)["Key"]["KeyArn"]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--store",
+        choices=(backend.SQLITE, backend.POSTGRESQL),
+        default=backend.SQLITE,
+        help="the store every test server runs on (tests/backend.py); postgresql starts a cluster",
+    )
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[object]:
+    """A throwaway PostgreSQL cluster for the session (tests/pg_cluster.py), one per xdist worker."""
+    from tests.pg_cluster import Cluster
+
+    cluster = Cluster()
+    yield cluster
+    cluster.destroy()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _store_backend(request: pytest.FixtureRequest) -> None:
+    """Every test server on the backend `--store` names."""
+    backend.BACKEND = request.config.getoption("--store")
+    if backend.BACKEND == backend.POSTGRESQL:
+        backend.CLUSTER = request.getfixturevalue("pg_cluster")
 
 
 # After the run: no secret the tests handled in any file a test server left (tests/secret_scan.py),

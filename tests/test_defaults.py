@@ -35,7 +35,7 @@ SHOWN = {
     "--key-cache-entries": "key_cache_entries",
 }
 # Options whose default is described in words, or is "none given", or that set no Settings field.
-DESCRIBED = {"--data-dir", "--regions", "--rate-limit", "--audit-data-events"}
+DESCRIBED = {"--data-dir", "--regions", "--rate-limit", "--audit-data-events", "--store"}
 UNSET = {"--credentials", "--tls-cert", "--tls-key", "--tls-self-signed", "--log-level", "--help"}
 
 

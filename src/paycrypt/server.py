@@ -25,7 +25,9 @@ from paycrypt.jobs.replicator import TEST_FLAG, Replicator, hook_from_environmen
 from paycrypt.policy.requests import RequestCatalog
 from paycrypt.regions import DEFAULT_REGIONS
 from paycrypt.service.core import Quotas, Service
-from paycrypt.store.sqlite import SqliteStore
+from paycrypt.store import factory as store_factory
+from paycrypt.store.base import Store
+from paycrypt.store.migrations import SchemaError
 from paycrypt.tls import server_context
 from paycrypt.vault import keycache
 from paycrypt.vault.local import LocalKeyFileVault
@@ -45,6 +47,7 @@ class Settings:
     host: str = defaults.HOST
     port: int = defaults.PORT
     data_dir: Path = field(default_factory=defaults.data_dir)
+    store: str | None = None  # --store: sqlite:PATH or a postgresql:// URL; None: SQLite under data_dir
     credentials_file: Path | None = None
     tls_cert: Path | None = None
     tls_key: Path | None = None
@@ -119,12 +122,23 @@ def synchronous_from_environment(environ: Mapping[str, str]) -> str:
     return environ.get(TEST_SYNCHRONOUS, "FULL")
 
 
+def open_store(settings: Settings) -> tuple[Store, str]:
+    """The store `--store` names, its schema current, and how to name it in a log line (never with
+    a password)."""
+    try:
+        spec = store_factory.parse(settings.store, settings.data_dir)
+        store = store_factory.open_store(spec, synchronous=synchronous_from_environment(os.environ))
+    except (ValueError, SchemaError) as exc:
+        raise StartupError(str(exc)) from None
+    return store, spec.describe()
+
+
 def build_app(settings: Settings, clock: Clock | None = None) -> tuple[App, list[str]]:
     """The app and the start-up lines that describe it."""
     check_transport(settings)
     credential_store, auth_line = resolve_credentials(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    store = SqliteStore(settings.data_dir / "paycrypt.db", synchronous_from_environment(os.environ))
+    store, store_line = open_store(settings)
     try:
         vault = LocalKeyFileVault(settings.data_dir / "master.key")
     except (ValueError, PermissionError) as exc:  # a master key file that is not ours to use
@@ -160,6 +174,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> tuple[App, list
     lines = [
         f"paycrypt listening on {scheme}://{_host_for_url(settings.host)}:{settings.port}",
         f"data directory: {settings.data_dir}",
+        f"store: {store_line}",
         f"authentication: {auth_line}",
         f"audit log: {audit.path}",
         f"request-rate quotas: {throttle_line}",

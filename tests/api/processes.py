@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import backend
+
 PAYCRYPT = Path(sys.executable).parent / "paycrypt"
 
 
@@ -34,6 +36,9 @@ class ServerProcess:
         `program` is what runs `serve` (the `paycrypt` command unless a test needs a launcher)."""
         self.port = port
         self.log_path = data_dir.parent / f"{data_dir.name}-serve-{port}.log"
+        store = backend.store_for(data_dir)
+        if store is not None and "--store" not in args:
+            args = (*args, "--store", store)
         command = [*wrapper, *program, "serve", "--port", str(port), "--data-dir", str(data_dir), *args]
         environment = {**os.environ, **env} if env else None
         limit = None if file_limit is None else lambda: resource.setrlimit(resource.RLIMIT_NOFILE, file_limit)

@@ -10,6 +10,7 @@ from pathlib import Path
 from paycrypt import __version__, defaults, regions, tls
 from paycrypt.audit.reader import add_audit_parser, run_audit
 from paycrypt.auth.throttle import PRODUCTION
+from paycrypt.cli.db import add_db_parser, run_db
 from paycrypt.cli.iam import add_iam_parser, run_iam
 from paycrypt.cli.mpa import add_mpa_parser, run_mpa
 from paycrypt.server import Settings, StartupError, serve
@@ -30,6 +31,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         help="where keys and the master key live (default $PAYCRYPT_DATA_DIR or ~/.local/share/paycrypt)",
+    )
+    run.add_argument(
+        "--store",
+        default=None,
+        help="sqlite:PATH or a postgresql:// URL (password from the URL, PGPASSWORD or ~/.pgpass); "
+        "default: sqlite: paycrypt.db in the data directory",
     )
     run.add_argument(
         "--credentials",
@@ -139,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_audit_parser(commands)
     add_iam_parser(commands)
     add_mpa_parser(commands)
+    add_db_parser(commands)
     return parser
 
 
@@ -147,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "audit":
         args.data_dir = args.data_dir or defaults.data_dir()
         return run_audit(args)
+    if args.command == "db":
+        return run_db(args)
     if args.command in ("iam", "mpa"):
         args.data_dir = args.data_dir or defaults.data_dir()
         return run_iam(args) if args.command == "iam" else run_mpa(args)
@@ -173,6 +183,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         host=args.host,
         port=args.port,
         data_dir=data_dir,
+        store=args.store,
         credentials_file=args.credentials,
         tls_cert=cert,
         tls_key=key,
