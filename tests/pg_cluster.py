@@ -111,13 +111,13 @@ class Cluster:
     def connect(self, dbname: str = "postgres") -> psycopg.Connection:
         return psycopg.connect(self.url(dbname), autocommit=True)
 
-    def database(self, name: str) -> str:
-        """The URL of database `name`, made (empty) on first ask."""
+    def database(self, name: str, owner: str = SUPERUSER) -> str:
+        """The URL (the superuser's) of database `name`, made empty, owned by `owner`, on first ask."""
         if name not in self._made:
             with self.connect() as db:
                 exists = db.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
                 if not exists:
-                    db.execute(f'CREATE DATABASE "{name}"')
+                    db.execute(f'CREATE DATABASE "{name}" OWNER "{owner}"')
             self._made.add(name)
         return self.url(name)
 
