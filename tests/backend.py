@@ -24,6 +24,12 @@ def store_for(data_dir: Path) -> str | None:
     return CLUSTER.database_for(data_dir)
 
 
+def store_args(data_dir: Path) -> list[str]:
+    """`--store URL` for a command (`paycrypt mpa`) on that server's store; none for SQLite."""
+    store = store_for(data_dir)
+    return [] if store is None else ["--store", store]
+
+
 def rows(data_dir: Path, sql: str) -> list[tuple[Any, ...]]:
     """A query without parameters on the store of the server whose data directory this is, read
     with a connection of its own."""

@@ -100,7 +100,8 @@ class Cluster:
 
     def destroy(self) -> None:
         try:
-            self.stop()
+            if (self.data / "postmaster.pid").exists():
+                self.stop()
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
 
