@@ -43,3 +43,12 @@ def rows(data_dir: Path, sql: str) -> list[tuple[Any, ...]]:
 
     with psycopg.connect(CLUSTER.database_for(data_dir), autocommit=True) as db:
         return [tuple(row) for row in db.execute(sql).fetchall()]
+
+
+def tables(data_dir: Path) -> list[str]:
+    """The store's tables (the migration bookkeeping included)."""
+    if BACKEND == SQLITE:
+        listed = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+    else:
+        listed = "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+    return [name for (name,) in rows(data_dir, listed)]
