@@ -50,7 +50,9 @@ class ServerProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
-    def wait_listening(self, seconds: float = 15.0) -> None:
+    def wait_listening(self, seconds: float = 60.0) -> None:
+        """Until the port accepts: a start takes 7 s on the shared 2-core CI machine under load
+        (11 s on PostgreSQL, which connects and checks the schema first), so 15 s was too tight."""
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
