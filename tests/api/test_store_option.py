@@ -105,3 +105,26 @@ def test_sqlite_path_store(tmp_path: Path, processes: list[ServerProcess]) -> No
     _use(port, tmp_path)
     assert elsewhere.exists() and not (tmp_path / "data" / "paycrypt.db").exists()
     assert f"store: sqlite:{elsewhere}" in server.log()
+
+
+def test_db_commands_on_postgresql(pg_cluster, tmp_path: Path, capsys) -> None:
+    """`paycrypt db version` and `db upgrade` name the database without its password, and a wrong
+    password is reported without repeating it (exit status 1)."""
+    from paycrypt.cli.main import main as paycrypt
+    from paycrypt.store import migrations
+
+    _, name = _database(pg_cluster, tmp_path)
+    url = pg_cluster.url(name, user=PASSWORD_USER, password=PASSWORD)
+    latest = migrations.latest("postgresql")
+    assert paycrypt(["db", "version", "--store", url]) == 0
+    assert f"/{name}: schema version 0; this paycrypt's is {latest}" in capsys.readouterr().out
+    assert paycrypt(["db", "upgrade", "--store", url]) == 0
+    assert f"schema upgraded from version 0 to {latest}" in capsys.readouterr().out
+    assert paycrypt(["db", "upgrade", "--store", url]) == 0
+    assert f"schema at {latest}" in capsys.readouterr().out
+    wrong = pg_cluster.url(name, user=PASSWORD_USER, password="wrong-password-4711")
+    assert paycrypt(["db", "version", "--store", wrong]) == 1
+    output = capsys.readouterr()
+    assert "password authentication failed" in output.err
+    assert "wrong-password-4711" not in output.out + output.err
+    assert PASSWORD not in output.out + output.err

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from paycrypt.store import migrations
 from paycrypt.store.base import Store
@@ -80,19 +81,9 @@ def upgrade(spec: StoreSpec, *, force: bool = False) -> tuple[int, int]:
             return upgrade_sqlite(connection)
         finally:
             connection.close()
-    import psycopg
-
     from paycrypt.store import postgres
 
-    try:
-        connection = psycopg.connect(
-            spec.target, autocommit=True, application_name="paycrypt-upgrade", connect_timeout=10
-        )
-    except psycopg.OperationalError as exc:
-        raise migrations.SchemaError(
-            f"cannot connect to {spec.describe()}: {postgres.without_password(spec.target, str(exc))}"
-        ) from None
-    with connection:
+    with _connect(spec) as connection:
         others = postgres.other_connections(connection)
         if others and not force:
             raise migrations.SchemaError(
@@ -115,10 +106,24 @@ def version(spec: StoreSpec) -> tuple[int, int]:
             return _read_version(connection), latest
         finally:
             connection.close()
+    with _connect(spec) as connection:
+        return _read_version(connection), latest
+
+
+def _connect(spec: StoreSpec) -> Any:
+    """A connection of its own (not a node's pool); SchemaError, without the password, if none."""
     import psycopg
 
-    with psycopg.connect(spec.target, autocommit=True, connect_timeout=10) as connection:
-        return _read_version(connection), latest
+    from paycrypt.store import postgres
+
+    try:
+        return psycopg.connect(
+            spec.target, autocommit=True, application_name="paycrypt-upgrade", connect_timeout=10
+        )
+    except psycopg.OperationalError as exc:
+        raise migrations.SchemaError(
+            f"cannot connect to {spec.describe()}: {postgres.without_password(spec.target, str(exc))}"
+        ) from None
 
 
 def _read_version(connection: object) -> int:
