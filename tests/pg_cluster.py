@@ -6,6 +6,11 @@ Debian's `postgresql` package (scripts/test installs it) puts the binaries under
 `initdb` refuses to run as root, and CI runs as root: then every server command runs as the
 `postgres` user (`runuser -u postgres`), the temporary directory chowned to it.
 
+Under pytest-xdist each worker starts a cluster of its own (the `pg_cluster` fixture is
+session-scoped, and a session is a worker): no database name can collide between workers, and a
+test that crashes its cluster cannot disturb another worker's servers. Within a cluster, each
+server gets a database of its own (`database_for(data_dir)`).
+
 Authentication: trust on loopback for the superuser, except the role `pw_user`, which must give
 its password (SCRAM): the test that a URL's password reaches no log line needs a real one.
 """
