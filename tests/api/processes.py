@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests import backend
+from tests import backend, cli_marker
 
 PAYCRYPT = Path(sys.executable).parent / "paycrypt"
 
@@ -40,6 +40,7 @@ class ServerProcess:
         if store is not None and "--store" not in args:
             args = (*args, "--store", store)
         command = [*wrapper, *program, "serve", "--port", str(port), "--data-dir", str(data_dir), *args]
+        cli_marker.check("paycrypt serve")
         environment = {**os.environ, **env} if env else None
         limit = None if file_limit is None else lambda: resource.setrlimit(resource.RLIMIT_NOFILE, file_limit)
         with self.log_path.open("ab") as log:

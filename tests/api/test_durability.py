@@ -37,6 +37,8 @@ from botocore.exceptions import ClientError, EndpointConnectionError, HTTPClient
 from tests.api.processes import ServerProcess
 from tests.conftest import CVK_ATTRIBUTES, REGION, free_port
 
+pytestmark = pytest.mark.cli
+
 PAN = "4123456789012345"
 LOAD_THREADS = 4
 LOAD_SECONDS = 1.5  # of load after the first keys are in, before the kill

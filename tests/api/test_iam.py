@@ -11,7 +11,6 @@ with its own access key; the keys they are tested on are made by the account's r
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +33,6 @@ from tests.api.iam_support import (
     IamServer,
     create_key_with_id,
     denied,
-    iam_server,
 )
 
 KEK = {
@@ -45,12 +43,6 @@ KEK = {
 }
 ECB = {"Symmetric": {"Mode": "ECB"}}
 BLOCK = "0011223344556677"
-
-
-@pytest.fixture(scope="module")
-def iam(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IamServer]:
-    with iam_server(tmp_path_factory.mktemp("paycrypt-iam")) as running:
-        yield running
 
 
 def tags(**values: str) -> list[dict[str, str]]:

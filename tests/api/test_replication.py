@@ -657,6 +657,7 @@ def test_each_replication_is_an_audit_service_event(repl, regions) -> None:
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", event["eventTime"])
 
 
+@pytest.mark.cli
 def test_aws_cli_replication_commands(repl, tmp_path) -> None:
     """The guide's commands (seed-A EX-06, EX-17 to EX-20, corrected to a caller in eu-west-3)."""
     env = {

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from paycrypt import defaults
+from paycrypt.cli.errors import CliError
 from paycrypt.store import factory
 from paycrypt.store.migrations import SchemaError
 
@@ -37,9 +38,8 @@ def add_db_parser(subparsers: Any) -> argparse.ArgumentParser:
     return parser
 
 
-def run_db(args: argparse.Namespace, out: IO[str] | None = None, err: IO[str] | None = None) -> int:
+def run_db(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     out = out or sys.stdout
-    err = err or sys.stderr
     try:
         spec = factory.parse(args.store, args.data_dir or defaults.data_dir())
         if args.db_command == "upgrade":
@@ -50,6 +50,5 @@ def run_db(args: argparse.Namespace, out: IO[str] | None = None, err: IO[str] | 
             current, latest = factory.version(spec)
             print(f"{spec.describe()}: schema version {current}; this paycrypt's is {latest}", file=out)
     except (ValueError, SchemaError) as exc:
-        print(f"paycrypt db: {exc}", file=err)
-        return 1
+        raise CliError(str(exc)) from exc
     return 0

@@ -26,16 +26,14 @@ from botocore.model import Shape
 
 from paycrypt.audit import events, reader, writer
 from paycrypt.audit.events import REDACTED, Failure, Identity
-from paycrypt.clock import ManualClock
+from paycrypt.cli import audit as audit_cli
+from paycrypt.cli.main import main
 from paycrypt.errors import ServiceError, ValidationError, VerificationFailed
-from paycrypt.service.context import Caller, Context
-from paycrypt.service.core import Quotas, Service
 from paycrypt.service.issuer import card_validation
 from paycrypt.service.keys import aliases, lifecycle
-from paycrypt.store.sqlite import SqliteStore
 from paycrypt.wire import models
 from paycrypt.wire.protocol import Protocols
-from tests.service.stored_keys import new_keycache
+from tests.conftest import CVK_ATTRIBUTES as CVK
 
 ACCOUNT = "111122223333"
 REGION = "us-east-1"
@@ -44,39 +42,24 @@ WHEN = dt.datetime(2024, 7, 9, 14, 24, 2, 417000, tzinfo=dt.UTC)
 UA = "Boto3/1.44.8 md/Botocore#1.44.8 ua/2.1 os/linux#6.8.0 md/arch#x86_64 lang/python#3.11.9"
 PAN = "4111111111111111"
 MASKED_PAN = "411111******1111"
-CVK = {
-    "KeyAlgorithm": "TDES_2KEY",
-    "KeyUsage": "TR31_C0_CARD_VERIFICATION_KEY",
-    "KeyClass": "SYMMETRIC_KEY",
-    "KeyModesOfUse": {"Generate": True, "Verify": True},
-}
 MODELS = models.load()
 PLANES = ((events.CONTROL, MODELS.control), (events.DATA, MODELS.data))
 PLANS = {plane: events.compile_plans(plane, model) for plane, model in PLANES}
 
 
 def build(plane: str, name: str, params: Any, **kwargs: Any) -> dict[str, Any]:
-    args: dict[str, Any] = {
+    origin: dict[str, Any] = {
         "identity": ALICE,
         "region": REGION,
         "source_ip": "127.0.0.1",
         "user_agent": UA,
-        "params": params,
         "request_id": "f2a99da8-91e2-47a9-b9d2-1706e733991e",
         "event_time": WHEN,
         "event_id": "e4eb3785-ac6a-4589-97a1-babdd3d4dd95",
     }
-    args.update(kwargs)
-    return events.build_event(PLANS[plane][name], **args)
-
-
-@pytest.fixture
-def svc(tmp_path) -> Service:
-    return Service(SqliteStore(tmp_path / "db"), new_keycache(), ManualClock(), Quotas(10, 10))
-
-
-def ctx(svc: Service) -> Context:
-    return Context(Caller(ACCOUNT, ALICE.arn, ALICE.user_id), REGION, svc.clock.now(), "req")
+    outcome = {name: kwargs.pop(name) for name in ("result", "error") if name in kwargs}
+    origin.update(kwargs)
+    return events.build_event(PLANS[plane][name], events.Origin(**origin), params, **outcome)
 
 
 def identity_block() -> dict[str, Any]:
@@ -105,9 +88,9 @@ def test_constants_match_the_wire_layer() -> None:
         events.compile_plans("sts", MODELS.control)
 
 
-def test_control_plane_success_create_key(svc) -> None:
+def test_control_plane_success_create_key(svc, ctx) -> None:
     params = {"KeyAttributes": CVK, "Exportable": True, "Tags": [{"Key": "Project", "Value": "Alpha"}]}
-    result = lifecycle.create_key(svc, ctx(svc), params)
+    result = lifecycle.create_key(svc, ctx, params)
     key = result["Key"]
     event = build(events.CONTROL, "CreateKey", params, result=result)
     assert list(event) == SUCCESS_LAYOUT
@@ -272,14 +255,13 @@ def test_control_plane_failure_validation_exception() -> None:
     )
 
 
-def test_data_plane_success_verify_card_validation_data(svc) -> None:
-    c = ctx(svc)
-    key = lifecycle.create_key(svc, c, {"KeyAttributes": CVK, "Exportable": True})["Key"]
-    aliases.create_alias(svc, c, {"AliasName": "alias/issuer-cvk", "KeyArn": key["KeyArn"]})
+def test_data_plane_success_verify_card_validation_data(svc, ctx) -> None:
+    key = lifecycle.create_key(svc, ctx, {"KeyAttributes": CVK, "Exportable": True})["Key"]
+    aliases.create_alias(svc, ctx, {"AliasName": "alias/issuer-cvk", "KeyArn": key["KeyArn"]})
     attributes = {"CardVerificationValue2": {"CardExpiryDate": "0123"}}
     generated = card_validation.generate_card_validation_data(
         svc,
-        c,
+        ctx,
         {"KeyIdentifier": key["KeyArn"], "PrimaryAccountNumber": PAN, "GenerationAttributes": attributes},
     )
     params = {
@@ -288,7 +270,7 @@ def test_data_plane_success_verify_card_validation_data(svc) -> None:
         "VerificationAttributes": attributes,
         "ValidationData": generated["ValidationData"],
     }
-    result = card_validation.verify_card_validation_data(svc, c, params)
+    result = card_validation.verify_card_validation_data(svc, ctx, params)
     event = build(events.DATA, "VerifyCardValidationData", params, result=result)
     assert list(event) == SUCCESS_LAYOUT
     assert event == {
@@ -328,9 +310,8 @@ def test_data_plane_success_verify_card_validation_data(svc) -> None:
     )
 
 
-def test_data_plane_failure_verification_failed(svc) -> None:
-    c = ctx(svc)
-    key = lifecycle.create_key(svc, c, {"KeyAttributes": CVK, "Exportable": True})["Key"]
+def test_data_plane_failure_verification_failed(svc, ctx) -> None:
+    key = lifecycle.create_key(svc, ctx, {"KeyAttributes": CVK, "Exportable": True})["Key"]
     params = {
         "KeyIdentifier": key["KeyArn"],
         "PrimaryAccountNumber": PAN,
@@ -341,7 +322,7 @@ def test_data_plane_failure_verification_failed(svc) -> None:
     }
     with pytest.raises(VerificationFailed) as info:
         for value in ("999", "998"):  # one of two different values is wrong
-            card_validation.verify_card_validation_data(svc, c, {**params, "ValidationData": value})
+            card_validation.verify_card_validation_data(svc, ctx, {**params, "ValidationData": value})
     failed: ServiceError = info.value
     event = build(events.DATA, "VerifyCardValidationData", params, error=Failure(failed.code, failed.message))
     assert list(event) == list(events.LAYOUT)
@@ -973,15 +954,13 @@ def test_reader_filters(trail) -> None:
 
 
 def test_audit_command(trail, capsys) -> None:
-    status = reader.audit_main(["--log", str(trail), "--event-name", "CreateKey", "--event-name", "GetKey"])
+    status = main(["audit", "--log", str(trail), "--event-name", "CreateKey", "--event-name", "GetKey"])
     assert status == 0
     lines = capsys.readouterr().out.splitlines()
     assert [json.loads(line)["eventName"] for line in lines] == ["CreateKey", "CreateKey", "GetKey"]
     stored = [line for line, e in reader.read_events(trail) if e["eventName"] == "GetKey"]
     assert lines[-1] == stored[0]  # printed exactly as stored
-    assert (
-        reader.audit_main(["--log", str(trail), "--principal", "bob", "--start", "2024-07-09T12:00:00Z"]) == 0
-    )
+    assert main(["audit", "--log", str(trail), "--principal", "bob", "--start", "2024-07-09T12:00:00Z"]) == 0
     assert [json.loads(x)["eventName"] for x in capsys.readouterr().out.splitlines()] == [
         "VerifyCardValidationData",
         "GetKey",
@@ -992,18 +971,18 @@ def test_audit_command_with_the_data_dir_and_as_a_subcommand(trail, capsys) -> N
     import argparse
 
     parser = argparse.ArgumentParser(prog="paycrypt")
-    reader.add_audit_parser(parser.add_subparsers(dest="command"))
+    audit_cli.add_audit_parser(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["audit", "--data-dir", str(trail.parent), "--key", "alias/cvk"])
     out = io.StringIO()
-    assert reader.run_audit(args, out=out) == 0
+    assert audit_cli.run_audit(args, out=out) == 0
     assert len(out.getvalue().splitlines()) == 2
 
 
 def test_audit_command_errors(tmp_path, capsys) -> None:
-    assert reader.audit_main(["--log", str(tmp_path / "none.jsonl")]) == 1
+    assert main(["audit", "--log", str(tmp_path / "none.jsonl")]) == 1
     assert "no audit log" in capsys.readouterr().err
     with pytest.raises(SystemExit) as info:
-        reader.audit_main(["--log", str(tmp_path / "x"), "--start", "yesterday"])
+        main(["audit", "--log", str(tmp_path / "x"), "--start", "yesterday"])
     assert info.value.code == 2
 
 
@@ -1015,7 +994,7 @@ def test_reader_skips_torn_lines(tmp_path, capsys) -> None:
         handle.write('{"seq": 2, "eventTi\n[1, 2]\n\n')
     with writer.AuditWriter(path, fsync_interval=0) as log:
         log.record(numbered(3))
-    assert reader.audit_main(["--log", str(path)]) == 0
+    assert main(["audit", "--log", str(path)]) == 0
     captured = capsys.readouterr()
     assert [json.loads(x)["seq"] for x in captured.out.splitlines()] == [1, 3]
     assert "skipped 2 malformed" in captured.err
