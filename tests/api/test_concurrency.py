@@ -29,6 +29,8 @@ from tests.api import concurrent_clients as clients
 from tests.api.processes import ServerProcess
 from tests.conftest import free_port
 
+pytestmark = pytest.mark.cli  # runs `paycrypt serve` (tests/cli_marker.py)
+
 KEY_QUOTA = 15
 ALIAS_QUOTA = 30
 CLIENTS = 4

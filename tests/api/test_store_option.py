@@ -16,6 +16,8 @@ from tests.api.processes import PAYCRYPT, ServerProcess
 from tests.conftest import CVK_ATTRIBUTES, RunningServer, free_port
 from tests.pg_cluster import PASSWORD_USER
 
+pytestmark = pytest.mark.cli  # runs `paycrypt serve` (tests/cli_marker.py)
+
 PASSWORD = "not-a-real-secret"  # pw_user's (tests/pg_cluster.py)
 
 
