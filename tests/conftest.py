@@ -27,7 +27,7 @@ from paycrypt.server import Assembly, Settings, build_app, uvicorn_config
 from paycrypt.service.context import Context
 from paycrypt.service.core import Service
 from paycrypt.vault.factory import KINDS, VaultSettings
-from tests import cli_marker
+from tests import backend, cli_marker
 from tests import softhsm as hsm_support
 from tests.service.stored_keys import context, new_service
 
@@ -72,6 +72,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="the vault of every test server: file (each its own master.key) or pkcs11 (the run's "
         "SoftHSM2 token, tests/softhsm.py)",
     )
+    parser.addoption(
+        "--store",
+        choices=(backend.SQLITE, backend.POSTGRESQL),
+        default=backend.SQLITE,
+        help="the store every test server runs on (tests/backend.py); postgresql starts a cluster",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -102,7 +108,9 @@ def start_server(
 ) -> tuple[uvicorn.Server, threading.Thread, Assembly]:
     """A server built as `paycrypt serve` builds it (`build`: build_app's test-only parts), in a
     thread of this process, on the run's vault (--vault) if `run_vault` and `settings` name no
-    vault of their own."""
+    vault of their own, and on the store `--store` picks (tests/backend.py) unless they name one."""
+    if settings.store is None:
+        settings = replace(settings, store=backend.store_for(settings.data_dir))
     parts = build_app(with_run_vault(settings) if run_vault else settings, clock, **build)
     server = uvicorn.Server(uvicorn_config(parts.app, settings))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -163,6 +171,24 @@ CVK_ATTRIBUTES = {
 @pytest.fixture
 def cvk(control: object) -> str:
     return control.create_key(Exportable=True, KeyAttributes=CVK_ATTRIBUTES)["Key"]["KeyArn"]
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[object]:
+    """A throwaway PostgreSQL cluster for the session (tests/pg_cluster.py), one per xdist worker."""
+    from tests.pg_cluster import Cluster
+
+    cluster = Cluster()
+    yield cluster
+    cluster.destroy()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _store_backend(request: pytest.FixtureRequest) -> None:
+    """Every test server on the backend `--store` names."""
+    backend.BACKEND = request.config.getoption("--store")
+    if backend.BACKEND == backend.POSTGRESQL:
+        backend.CLUSTER = request.getfixturevalue("pg_cluster")
 
 
 @pytest.fixture

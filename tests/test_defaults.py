@@ -38,7 +38,9 @@ SHOWN = {
     "--pkcs11-pin-env": "vault.pin_variable",
 }
 # Options whose default is described in words, or is "none given", or that set no Settings field.
-DESCRIBED = {"--data-dir", "--regions", "--rate-limit", "--audit-data-events", "--node-id", "--vault"}
+DESCRIBED = {
+    *("--data-dir", "--regions", "--rate-limit", "--audit-data-events", "--node-id", "--vault", "--store"),
+}
 UNSET = {
     *("--credentials", "--tls-cert", "--tls-key", "--tls-self-signed", "--log-level", "--help"),
     *("--pkcs11-module", "--pkcs11-token", "--pkcs11-pin-file"),

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import botocore.exceptions
 import pytest
 
+from tests import backend
+
 
 def db_snapshot(data_dir: Path) -> tuple[list[tuple], ...]:
     """Every row of the store, read with a connection of its own, to prove a call changed nothing."""
-    db = sqlite3.connect(data_dir / "paycrypt.db")
-    try:
-        return tuple(
-            db.execute(f"SELECT * FROM {table} ORDER BY 1, 2, 3").fetchall()
-            for table in ("keys", "aliases", "tags")
-        )
-    finally:
-        db.close()
+    return tuple(
+        backend.rows(data_dir, f"SELECT * FROM {table} ORDER BY 1, 2, 3")
+        for table in ("keys", "aliases", "tags")
+    )
 
 
 def expect_error(call, code: str, status: int, *args, **kwargs) -> dict:

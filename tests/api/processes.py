@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests import cli_marker, softhsm
+from tests import backend, cli_marker, softhsm
 
 PAYCRYPT = Path(sys.executable).parent / "paycrypt"
 
@@ -39,6 +39,9 @@ class ServerProcess:
         if softhsm.RUN.settings is not None and "--vault" not in args:
             args = (*args, *softhsm.serve_args(softhsm.RUN.settings))
         self.log_path = data_dir.parent / f"{data_dir.name}-serve-{port}.log"
+        store = backend.store_for(data_dir)
+        if store is not None and "--store" not in args:
+            args = (*args, "--store", store)
         command = [*wrapper, *program, "serve", "--port", str(port), "--data-dir", str(data_dir), *args]
         cli_marker.check("paycrypt serve")
         environment = {**os.environ, **env} if env else None
@@ -51,7 +54,9 @@ class ServerProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
-    def wait_listening(self, seconds: float = 15.0) -> None:
+    def wait_listening(self, seconds: float = 60.0) -> None:
+        """Until the port accepts: a start takes 7 s on the shared 2-core CI machine under load
+        (11 s on PostgreSQL, which connects and checks the schema first), so 15 s was too tight."""
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,6 +11,7 @@ import pytest
 
 from paycrypt.jobs.replicator import ReplicationFailure
 from paycrypt.server import Settings
+from tests import backend
 from tests.conftest import RunningServer, free_port, serving
 
 EAST, WEST, EU, AP = "us-east-1", "us-west-2", "eu-west-1", "ap-southeast-2"
@@ -30,14 +30,10 @@ def replication_server(
 
 def full_snapshot(data_dir: Path) -> tuple[list[tuple], ...]:
     """Every row of the store, replication tables included, to prove a call changed nothing."""
-    db = sqlite3.connect(data_dir / "paycrypt.db")
-    try:
-        return tuple(
-            db.execute(f"SELECT * FROM {table} ORDER BY 1, 2, 3").fetchall()
-            for table in ("keys", "aliases", "tags", "replication_defaults", "replication_jobs")
-        )
-    finally:
-        db.close()
+    return tuple(
+        backend.rows(data_dir, f"SELECT * FROM {table} ORDER BY 1, 2, 3")
+        for table in ("keys", "aliases", "tags", "replication_defaults", "replication_jobs")
+    )
 
 
 def settled_snapshot(data_dir: Path) -> tuple[list[tuple], ...]:

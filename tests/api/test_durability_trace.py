@@ -149,6 +149,9 @@ def traced_run(base: Path, synchronous: str) -> dict[str, Response]:
         data_dir,
         port,
         "--purge-interval", "3600",  # no deletion sweep writing between the calls
+        # The SQLite store's own fsyncs are traced, whatever --store the run gives other servers
+        # (PostgreSQL's are its server's: tests/api/test_durability.py kills it mid-load instead).
+        "--store", f"sqlite:{data_dir / 'paycrypt.db'}",
         wrapper=strace_command(str(trace_file)),
         program=launcher.program("--synchronous", synchronous),
     )  # fmt: skip

@@ -19,6 +19,7 @@ import pytest
 
 from paycrypt.audit import reader
 from paycrypt.cli.main import main
+from tests import backend
 from tests import kx_partner as kp
 from tests.api.helpers import expect_error
 from tests.api.iam_support import B, IamServer
@@ -33,7 +34,7 @@ S0 = "TR31_S0_ASYMMETRIC_KEY_FOR_DIGITAL_SIGNATURE"
 def mpa(iam: IamServer, *args: str, ok: bool = True) -> Any:
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(["mpa", "--data-dir", str(iam.data_dir), *args])
+        code = main(["mpa", "--data-dir", str(iam.data_dir), *backend.store_args(iam.data_dir), *args])
     assert (code == 0) == ok, (code, err.getvalue())
     return json.loads(out.getvalue()) if ok else err.getvalue()
 
@@ -221,7 +222,14 @@ def test_changing_or_removing_the_team_needs_its_approval(iam: IamServer) -> Non
     assert mpa(iam, "delete-team", "--team-arn", team)["Deleted"] == team
     # The command itself, as a user runs it.
     listed = subprocess.run(
-        [str(PAYCRYPT), "mpa", "--data-dir", str(iam.data_dir), "list-teams"],
+        [
+            str(PAYCRYPT),
+            "mpa",
+            "--data-dir",
+            str(iam.data_dir),
+            *backend.store_args(iam.data_dir),
+            "list-teams",
+        ],
         capture_output=True,
         text=True,
         timeout=60,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import time
 from pathlib import Path
@@ -24,7 +23,7 @@ import psec.tr31
 import pytest
 from botocore.config import Config
 
-from tests import softhsm
+from tests import backend, softhsm
 from tests.api import launcher
 from tests.api.helpers import expect_error
 from tests.api.processes import PAYCRYPT, ServerProcess
@@ -105,12 +104,8 @@ def test_replication_resumes_after_sigkill(tmp_path: Path, processes: list[Serve
         control = client(endpoint, "payment-cryptography", region)
         assert control.get_key(KeyIdentifier=replica_arn(stopped, region))["Key"]["Enabled"] is False
 
-    db = sqlite3.connect(f"file:{data_dir / 'paycrypt.db'}?mode=ro", uri=True)
-    try:
-        blocks = dict(db.execute("SELECT arn, key_block FROM keys").fetchall())
-        assert db.execute("SELECT COUNT(*) FROM replication_jobs").fetchone()[0] == 0
-    finally:
-        db.close()
+    blocks = dict(backend.rows(data_dir, "SELECT arn, key_block FROM keys"))
+    assert backend.rows(data_dir, "SELECT COUNT(*) FROM replication_jobs") == [(0,)]
     for region in (EAST, WEST, EU, AP):
         local = replica_arn(arn, region)
         header, clear = psec.tr31.unwrap(softhsm.kbpk(data_dir, blocks[local]), blocks[local])

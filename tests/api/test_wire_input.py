@@ -12,7 +12,6 @@ import base64
 import datetime as dt
 import json
 import logging
-import sqlite3
 from urllib.parse import quote
 
 import pytest
@@ -20,6 +19,7 @@ from cryptography.hazmat.primitives import serialization
 
 from paycrypt.service import registry
 from paycrypt.wire.protocols.rest_json import RestJson1
+from tests import backend
 from tests import kx_partner as kp
 from tests.api import rawhttp
 from tests.api.helpers import db_snapshot, expect_error
@@ -141,12 +141,11 @@ def test_unknown_members_inside_stored_structures_are_not_stored(server, control
     assert "Extra" not in key["KeyAttributes"]["KeyModesOfUse"]
     assert marker not in json.dumps(key, default=str)
     assert control.list_tags_for_resource(ResourceArn=arn)["Tags"] == [{"Key": "team", "Value": "ops"}]
-    db = sqlite3.connect(server.data_dir / "paycrypt.db")
-    try:
-        tables = [name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        rows = [row for table in tables for row in db.execute(f"SELECT * FROM {table}")]
-    finally:
-        db.close()
+    rows = [
+        row
+        for table in backend.tables(server.data_dir)
+        for row in backend.rows(server.data_dir, f"SELECT * FROM {table}")
+    ]
     assert any(arn in repr(row) for row in rows)
     assert not any(marker in repr(row) for row in rows)
 

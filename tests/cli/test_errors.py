@@ -28,6 +28,7 @@ TEAM = "arn:aws:mpa:us-east-1:111122223333:approval-team/nobody"
         (["mpa", "--data-dir", "{tmp}", "delete-team", "--team-arn", TEAM], f"no team {TEAM}"),
         (["audit", "--log", "{tmp}/audit.jsonl"], "no audit log in {tmp}/audit.jsonl"),
         (["audit", "verify", "--data-dir", "{tmp}"], "no audit files in {tmp}"),
+        (["db", "version", "--store", "mysql://db/x"], "--store takes sqlite:PATH or a postgresql:// URL"),
     ],
     ids=lambda value: value[0] if isinstance(value, list) else None,
 )  # fmt: skip

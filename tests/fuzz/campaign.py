@@ -69,6 +69,10 @@ class Target:
             str(16 * 1024 * 1024),
             "--audit-backups",
             "2",
+            # SQLite whatever --store the run gives other servers: StoreWatch reads its file (and its
+            # PRAGMA data_version) to prove a refused request changed nothing.
+            "--store",
+            f"sqlite:{data_dir / 'paycrypt.db'}",
             *args,
             program=program,
         )

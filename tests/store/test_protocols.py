@@ -1,9 +1,10 @@
 """The store protocols name no backend, and the SQLite backend implements every one of them.
 
 Issue 14 item 8: a PostgreSQL backend must be able to implement `store.base` without SQLite
-coming along, so the protocol modules may import no database driver and no backend; and
-`SqliteStore` must have every member the protocols declare, with the same parameters, and no
-public method they do not declare (else the service could come to depend on it unseen).
+coming along, so the protocol modules may import no database driver and no backend; and each
+backend (SQLite, PostgreSQL) must have every member the protocols declare, with the same
+parameters, and no public method they do not declare (else the service could come to depend on it
+unseen). What the members do, on both backends, is tests/store/test_behaviour.py's.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from typing import Any, Protocol
 import pytest
 
 from paycrypt.store import base
+from paycrypt.store.postgres import PostgresStore
+from paycrypt.store.postgres_mpa import PostgresMpaTables
 from paycrypt.store.records import Team
 from paycrypt.store.sqlite import SqliteStore
 from paycrypt.store.sqlite_mpa import SqliteMpaTables
@@ -26,7 +29,17 @@ from paycrypt.store.sqlite_mpa import SqliteMpaTables
 STORE = Path(base.__file__).parent
 # The modules a backend implements or uses: the protocols and the records they pass.
 PROTOCOL_MODULES = ("paycrypt.store.base", "paycrypt.store.records")
-BACKENDS = ("sqlite3", "psycopg", "psycopg2", "paycrypt.store.sqlite", "paycrypt.store.sqlite_mpa")
+BACKENDS = (
+    *("sqlite3", "psycopg", "psycopg2", "psycopg_pool"),
+    *(
+        "paycrypt.store.sqlite",
+        "paycrypt.store.sqlite_mpa",
+        "paycrypt.store.postgres",
+        "paycrypt.store.postgres_mpa",
+    ),
+)
+# Each backend: its store class and its multi-party approval tables' class.
+IMPLEMENTATIONS = {"sqlite": (SqliteStore, SqliteMpaTables), "postgresql": (PostgresStore, PostgresMpaTables)}
 
 
 def imported_names(path: Path) -> set[str]:
@@ -109,27 +122,23 @@ def undeclared(implementation: type, protocol: type) -> list[str]:
     )
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
-    opened = SqliteStore(tmp_path / "paycrypt.db")
-    yield opened
-    opened.close()
-
-
+@pytest.mark.parametrize("backend", IMPLEMENTATIONS)
 @pytest.mark.parametrize("protocol", base.PROTOCOLS, ids=[p.__name__ for p in base.PROTOCOLS])
-def test_sqlite_store_implements_the_protocol(store: SqliteStore, protocol: type) -> None:
+def test_each_backend_implements_the_protocol(backend: str, protocol: type) -> None:
+    store_class, mpa_class = IMPLEMENTATIONS[backend]
     if protocol is base.MpaTables:
-        assert isinstance(store.mpa, SqliteMpaTables)
-        assert differences(SqliteMpaTables, protocol) == []
+        assert differences(mpa_class, protocol) == []
     else:
         assert protocol in base.Store.__mro__  # each table's protocol is part of Store
-        assert differences(SqliteStore, protocol) == []
+        assert differences(store_class, protocol) == []
 
 
-def test_the_protocols_declare_everything_the_backend_offers() -> None:
+@pytest.mark.parametrize("backend", IMPLEMENTATIONS)
+def test_the_protocols_declare_everything_the_backend_offers(backend: str) -> None:
+    store_class, mpa_class = IMPLEMENTATIONS[backend]
     assert [name for name, value in members(base.Store) if value is None] == ["mpa"]
-    assert undeclared(SqliteStore, base.Store) == []
-    assert undeclared(SqliteMpaTables, base.MpaTables) == []
+    assert undeclared(store_class, base.Store) == []
+    assert undeclared(mpa_class, base.MpaTables) == []
 
 
 def test_the_checks_name_what_a_backend_gets_wrong() -> None:

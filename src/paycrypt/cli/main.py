@@ -14,6 +14,7 @@ from pathlib import Path
 from paycrypt import __version__, defaults, regions, tls
 from paycrypt.auth.throttle import PRODUCTION
 from paycrypt.cli.audit import add_audit_parser, run_audit
+from paycrypt.cli.db import add_db_parser, run_db
 from paycrypt.cli.errors import EXIT_STATUS, CliError
 from paycrypt.cli.iam import add_iam_parser, run_iam
 from paycrypt.cli.mpa import add_mpa_parser, run_mpa
@@ -36,6 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         help="where keys and the master key live (default $PAYCRYPT_DATA_DIR or ~/.local/share/paycrypt)",
+    )
+    run.add_argument(
+        "--store",
+        default=None,
+        help="sqlite:PATH or a postgresql:// URL (password from the URL, PGPASSWORD or ~/.pgpass); "
+        "default: sqlite: paycrypt.db in the data directory",
     )
     run.add_argument(
         "--credentials",
@@ -152,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_iam_parser(commands)
     add_mpa_parser(commands)
     add_vault_parser(commands)
+    add_db_parser(commands)
     return parser
 
 
@@ -187,6 +195,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         host=args.host,
         port=args.port,
         data_dir=data_dir,
+        store=args.store,
         credentials_file=args.credentials,
         tls_cert=cert,
         tls_key=key,
@@ -226,7 +235,14 @@ def _regions(text: str) -> tuple[str, ...]:
         raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
-_RUNNERS = {"serve": run_serve, "audit": run_audit, "iam": run_iam, "mpa": run_mpa, "vault": run_vault}
+_RUNNERS = {
+    "serve": run_serve,
+    "audit": run_audit,
+    "iam": run_iam,
+    "mpa": run_mpa,
+    "vault": run_vault,
+    "db": run_db,
+}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,7 +1,8 @@
 """`paycrypt mpa …`: multi-party approval teams, their members, and votes on approval sessions.
 
-The commands open the server's database (`<data-dir>/paycrypt.db`) directly, as the approvers'
-side of the approval: a running server sees each change at once (sessions are never cached).
+The commands open the server's store (`--store` as for `serve`: `<data-dir>/paycrypt.db` unless it
+names another) directly, as the approvers' side of the approval: a running server sees each
+change at once (sessions are never cached).
 
     paycrypt mpa create-team --account 111122223333 --region us-east-1 --name key-custodians \\
         --approvals 2 --member alice --member bob --member carol
@@ -25,10 +26,11 @@ from typing import IO, Any
 from paycrypt import defaults
 from paycrypt.cli.errors import CliError
 from paycrypt.service.approval import mpa
+from paycrypt.store import factory
+from paycrypt.store.base import Store
+from paycrypt.store.migrations import SchemaError
 from paycrypt.store.records import Team
-from paycrypt.store.sqlite import SqliteStore
 
-DB_NAME = "paycrypt.db"
 _ACCOUNT = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^[a-z]{2}-[a-z]{1,16}-[0-9]+$")
 _TEAM_NAME = re.compile(r"^[a-zA-Z0-9._-]{1,64}$")
@@ -41,6 +43,7 @@ def add_mpa_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--data-dir", type=Path, default=None, help="the server's data directory (default as for serve)"
     )
+    parser.add_argument("--store", default=None, help="the server's store (default as for serve)")
     commands = parser.add_subparsers(dest="mpa_command", required=True)
     p = commands.add_parser("create-team", help="make an approval team")
     p.add_argument("--account", required=True)
@@ -74,7 +77,10 @@ def add_mpa_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run_mpa(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     out = out or sys.stdout
-    store = SqliteStore(Path(args.data_dir or defaults.data_dir()) / DB_NAME)
+    try:
+        store = factory.open_store(factory.parse(args.store, Path(args.data_dir or defaults.data_dir())))
+    except (ValueError, SchemaError) as exc:
+        raise CliError(str(exc)) from exc
     try:
         result = _COMMANDS[args.mpa_command](store, args)
     except mpa.SettleError as exc:
@@ -85,7 +91,7 @@ def run_mpa(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     return 0
 
 
-def _create_team(store: SqliteStore, args: argparse.Namespace) -> dict[str, Any]:
+def _create_team(store: Store, args: argparse.Namespace) -> dict[str, Any]:
     if not _ACCOUNT.match(args.account):
         raise CliError("--account must be 12 digits")
     if not _REGION.match(args.region):
@@ -103,7 +109,7 @@ def _create_team(store: SqliteStore, args: argparse.Namespace) -> dict[str, Any]
     return {"Team": _team_view(team)}
 
 
-def _delete_team(store: SqliteStore, args: argparse.Namespace) -> dict[str, Any]:
+def _delete_team(store: Store, args: argparse.Namespace) -> dict[str, Any]:
     with store.transaction():
         _team(store, args.team_arn)
         if store.mpa.teams_in_use(args.team_arn):
@@ -112,7 +118,7 @@ def _delete_team(store: SqliteStore, args: argparse.Namespace) -> dict[str, Any]
     return {"Deleted": args.team_arn}
 
 
-def _add_member(store: SqliteStore, args: argparse.Namespace) -> dict[str, Any]:
+def _add_member(store: Store, args: argparse.Namespace) -> dict[str, Any]:
     with store.transaction():
         team = _team(store, args.team_arn)
         members = _members([*team.members, args.member])
@@ -120,7 +126,7 @@ def _add_member(store: SqliteStore, args: argparse.Namespace) -> dict[str, Any]:
     return {"Team": _team_view(_team(store, args.team_arn))}
 
 
-def _remove_member(store: SqliteStore, args: argparse.Namespace) -> dict[str, Any]:
+def _remove_member(store: Store, args: argparse.Namespace) -> dict[str, Any]:
     with store.transaction():
         team = _team(store, args.team_arn)
         if args.member not in team.members:
@@ -131,7 +137,7 @@ def _remove_member(store: SqliteStore, args: argparse.Namespace) -> dict[str, An
     return {"Team": _team_view(_team(store, args.team_arn))}
 
 
-def _set_approvals(store: SqliteStore, args: argparse.Namespace) -> dict[str, Any]:
+def _set_approvals(store: Store, args: argparse.Namespace) -> dict[str, Any]:
     with store.transaction():
         team = _team(store, args.team_arn)
         _check_quorum(args.approvals, team.members)
@@ -139,11 +145,11 @@ def _set_approvals(store: SqliteStore, args: argparse.Namespace) -> dict[str, An
     return {"Team": _team_view(_team(store, args.team_arn))}
 
 
-def _list_teams(store: SqliteStore, args: argparse.Namespace) -> dict[str, Any]:
+def _list_teams(store: Store, args: argparse.Namespace) -> dict[str, Any]:
     return {"Teams": [_team_view(team) for team in store.mpa.list_teams()]}
 
 
-def _list_sessions(store: SqliteStore, args: argparse.Namespace) -> dict[str, Any]:
+def _list_sessions(store: Store, args: argparse.Namespace) -> dict[str, Any]:
     sessions = []
     for session in store.mpa.list_sessions(args.status):
         sessions.append(
@@ -163,15 +169,15 @@ def _list_sessions(store: SqliteStore, args: argparse.Namespace) -> dict[str, An
     return {"Sessions": sessions}
 
 
-def _approve(store: SqliteStore, args: argparse.Namespace) -> dict[str, Any]:
+def _approve(store: Store, args: argparse.Namespace) -> dict[str, Any]:
     return {"Session": mpa.status_view(mpa.vote(store, args.session_arn, args.member, True, time.time()))}
 
 
-def _reject(store: SqliteStore, args: argparse.Namespace) -> dict[str, Any]:
+def _reject(store: Store, args: argparse.Namespace) -> dict[str, Any]:
     return {"Session": mpa.status_view(mpa.vote(store, args.session_arn, args.member, False, time.time()))}
 
 
-def _cancel(store: SqliteStore, args: argparse.Namespace) -> dict[str, Any]:
+def _cancel(store: Store, args: argparse.Namespace) -> dict[str, Any]:
     return {"Session": mpa.status_view(mpa.cancel(store, args.session_arn, args.by, time.time()))}
 
 
@@ -189,7 +195,7 @@ _COMMANDS = {
 }
 
 
-def _team(store: SqliteStore, arn: str) -> Team:
+def _team(store: Store, arn: str) -> Team:
     team = store.mpa.get_team(arn)
     if team is None:
         raise CliError(f"no team {arn}")

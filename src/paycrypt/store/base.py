@@ -1,12 +1,13 @@
 """The store's interface: protocols that name no backend.
 
 Each protocol is one kind of state the service keeps; `Store` is all of them behind one
-transaction. `store/sqlite.py` (with `store/sqlite_mpa.py`) implements them today; a PostgreSQL
-backend implements the same protocols. Nothing here may import a backend or a database driver
-(tests/store/test_protocols.py holds that, and that `SqliteStore` implements every member with
+transaction. `store/sqlite.py` (with `store/sqlite_mpa.py`) and `store/postgres.py` (with
+`store/postgres_mpa.py`) implement them; `store/factory.py` picks one from `--store`.
+Nothing here may import a backend or a database driver
+(tests/store/test_protocols.py holds that, and that each backend implements every member with
 the same signature).
 
-The service reads these protocols only: a backend is chosen and built in `server.py`.
+The service reads these protocols only.
 """
 
 from __future__ import annotations
@@ -33,7 +34,11 @@ class KeyTable(Protocol):
         """Store the record's state, timestamps and attributes (never its key block)."""
         ...
 
-    def get_key(self, arn: str) -> KeyRecord | None: ...
+    def get_key(self, arn: str) -> KeyRecord | None:
+        """Inside a transaction, the row stays locked against other writers until it ends (so a
+        read-then-update of a key is one step for every process)."""
+        ...
+
     def delete_key(self, arn: str) -> None:
         """Remove the key with its tags and resource policy."""
         ...
@@ -44,7 +49,12 @@ class KeyTable(Protocol):
         """Up to `limit` keys after position `after`, each with its position (the next token)."""
         ...
 
-    def count_keys(self, account: str, region: str) -> int: ...
+    def count_keys(self, account: str, region: str) -> int:
+        """From the account and region's counter row, kept by insert_key and delete_key: the same
+        cost at any number of keys. Inside a transaction the row stays locked until it ends, so a
+        quota check and the insert it allows are one step for every process."""
+        ...
+
     def keys_due_for_purge(self, now_epoch: float) -> Iterator[KeyRecord]: ...
     def key_blocks(self) -> Iterator[str]:
         """Every stored key block, of keys and of exchange keys (the vault's census of which master
@@ -64,7 +74,10 @@ class AliasTable(Protocol):
         """Up to `limit` aliases named after `after`, in name order (optionally of one key)."""
         ...
 
-    def count_aliases(self, account: str, region: str) -> int: ...
+    def count_aliases(self, account: str, region: str) -> int:
+        """As count_keys, for aliases (the same counter row, kept by put_alias and delete_alias)."""
+        ...
+
     def unassign_aliases(self, key_arn: str) -> None: ...
 
 

@@ -15,82 +15,18 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
+from paycrypt.store import migrations, rows
 from paycrypt.store.records import AliasRecord, KeyRecord, ReplicationJob
 from paycrypt.store.sqlite_mpa import SqliteMpaTables
 
 RECORD_CACHE_SIZE = 100_000
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS keys (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    arn TEXT NOT NULL UNIQUE,
-    account TEXT NOT NULL,
-    region TEXT NOT NULL,
-    key_state TEXT NOT NULL,
-    delete_pending REAL,
-    meta TEXT NOT NULL,
-    key_block TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS keys_owner ON keys (account, region, seq);
-CREATE INDEX IF NOT EXISTS keys_purge ON keys (delete_pending) WHERE delete_pending IS NOT NULL;
-CREATE TABLE IF NOT EXISTS aliases (
-    account TEXT NOT NULL,
-    region TEXT NOT NULL,
-    alias_name TEXT NOT NULL,
-    key_arn TEXT,
-    PRIMARY KEY (account, region, alias_name)
-);
-CREATE INDEX IF NOT EXISTS aliases_key ON aliases (key_arn);
-CREATE TABLE IF NOT EXISTS exchange_keys (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    name TEXT NOT NULL UNIQUE,
-    account TEXT NOT NULL,
-    region TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    expires REAL,
-    meta TEXT NOT NULL,
-    key_block TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS exchange_keys_kind ON exchange_keys (account, region, kind, seq);
-CREATE TABLE IF NOT EXISTS tags (
-    arn TEXT NOT NULL,
-    position INTEGER NOT NULL,
-    tag_key TEXT NOT NULL,
-    tag_value TEXT NOT NULL,
-    PRIMARY KEY (arn, tag_key)
-);
-CREATE TABLE IF NOT EXISTS replication_defaults (
-    account TEXT NOT NULL,
-    region TEXT NOT NULL,
-    regions TEXT NOT NULL,
-    PRIMARY KEY (account, region)
-);
-CREATE TABLE IF NOT EXISTS replication_jobs (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    primary_arn TEXT NOT NULL,
-    region TEXT NOT NULL,
-    action TEXT NOT NULL,
-    attempts INTEGER NOT NULL,
-    next_attempt REAL NOT NULL,
-    UNIQUE (primary_arn, region)
-);
-CREATE INDEX IF NOT EXISTS replication_jobs_due ON replication_jobs (next_attempt, seq);
-"""
-
-# Resource (key) policies: one JSON document per key (PutResourcePolicy).
-POLICY_SCHEMA = """
-CREATE TABLE IF NOT EXISTS resource_policies (
-    arn TEXT PRIMARY KEY,
-    account TEXT NOT NULL,
-    region TEXT NOT NULL,
-    policy TEXT NOT NULL
-);
-"""
+BACKEND = "sqlite"  # its folder of migrations (store/migrations/sqlite/)
 
 
 # SQLite's settings of `PRAGMA synchronous`. FULL is the store's promise; the others exist only for
@@ -158,14 +94,14 @@ class SqliteStore:
         self._db = _Serialized(connection, self._lock)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={synchronous}")
-        self._db.executescript(SCHEMA)
+        with self._lock:
+            upgrade(connection)
         self._depth = 0
         # Parsed key records by ARN: the data plane reads the same keys over and over. Writes go
         # through this object (one server process owns the file), so dropping an entry on every
         # write, and everything on a rollback, keeps the cache exact. Callers never mutate records.
         self._records: dict[str, KeyRecord] = {}
         # Resource policies by key ARN (None: known to have none), exact for the same reason.
-        self._db.executescript(POLICY_SCHEMA)
         self._policies: dict[str, str | None] = {}
         self._policy_count = self._count_policies()
         self.mpa = SqliteMpaTables(self._db)
@@ -202,15 +138,16 @@ class SqliteStore:
             self._db.execute(
                 "INSERT INTO keys (arn, account, region, key_state, delete_pending, meta, key_block)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (record.arn, record.account, record.region, *self._mutable(record), record.key_block),
+                (record.arn, record.account, record.region, *rows.mutable(record), record.key_block),
             )
+            self._count(record.account, record.region, "keys", 1)
 
     def update_key(self, record: KeyRecord) -> None:
         with self.transaction():
             self._records.pop(record.arn, None)
             self._db.execute(
                 "UPDATE keys SET key_state = ?, delete_pending = ?, meta = ? WHERE arn = ?",
-                (*self._mutable(record), record.arn),
+                (*rows.mutable(record), record.arn),
             )
 
     def get_key(self, arn: str) -> KeyRecord | None:
@@ -221,7 +158,7 @@ class SqliteStore:
             row = self._db.execute("SELECT meta, key_block FROM keys WHERE arn = ?", (arn,)).fetchone()
             if row is None:
                 return None
-            record = KeyRecord.from_json(json.loads(row[0]), row[1])
+            record = rows.record(row[0], row[1])
             if record.key_state == "CREATE_IN_PROGRESS":
                 return record  # awaiting multi-party approval, which `paycrypt mpa` (another process) settles
             if len(self._records) >= RECORD_CACHE_SIZE:
@@ -232,7 +169,9 @@ class SqliteStore:
     def delete_key(self, arn: str) -> None:
         with self.transaction():
             self._records.pop(arn, None)
-            self._db.execute("DELETE FROM keys WHERE arn = ?", (arn,))
+            owner = self._db.execute("DELETE FROM keys WHERE arn = ? RETURNING account, region", (arn,))
+            for account, region in owner:
+                self._count(account, region, "keys", -1)
             self._db.execute("DELETE FROM tags WHERE arn = ?", (arn,))
             self.delete_resource_policy(arn)
 
@@ -246,34 +185,39 @@ class SqliteStore:
             args.append(state)
         sql += " ORDER BY seq LIMIT ?"
         args.append(limit)
-        rows = self._db.execute(sql, args).fetchall()
-        return [(seq, KeyRecord.from_json(json.loads(meta), block)) for seq, meta, block in rows]
+        found = self._db.execute(sql, args).fetchall()
+        return [(seq, rows.record(meta, block)) for seq, meta, block in found]
 
     def count_keys(self, account: str, region: str) -> int:
-        return self._db.execute(
-            "SELECT COUNT(*) FROM keys WHERE account = ? AND region = ?", (account, region)
-        ).fetchone()[0]
+        return self._counted(account, region)[0]
 
     def keys_due_for_purge(self, now_epoch: float) -> Iterator[KeyRecord]:
-        rows = self._db.execute(
+        found = self._db.execute(
             "SELECT meta, key_block FROM keys WHERE delete_pending IS NOT NULL AND delete_pending <= ?",
             (now_epoch,),
         ).fetchall()
-        return (KeyRecord.from_json(json.loads(meta), block) for meta, block in rows)
+        return (rows.record(meta, block) for meta, block in found)
 
     def key_blocks(self) -> Iterator[str]:
-        rows = self._db.execute(
+        found = self._db.execute(
             "SELECT key_block FROM keys UNION ALL SELECT key_block FROM exchange_keys"
         ).fetchall()
-        return (block for (block,) in rows)
+        return (block for (block,) in found)
 
-    @staticmethod
-    def _mutable(record: KeyRecord) -> tuple[str, float | None, str]:
-        pending = record.delete_pending_timestamp
-        return (
-            record.key_state,
-            pending.timestamp() if pending is not None else None,
-            json.dumps(record.to_json(), separators=(",", ":")),
+    # keys and aliases per account and region (quota_counts): a transaction holds the database's
+    # one write lock, so a count read in it stays true until it commits
+
+    def _counted(self, account: str, region: str) -> tuple[int, int]:
+        row = self._db.execute(
+            "SELECT keys, aliases FROM quota_counts WHERE account = ? AND region = ?", (account, region)
+        ).fetchone()
+        return (row[0], row[1]) if row else (0, 0)
+
+    def _count(self, account: str, region: str, column: str, change: int) -> None:
+        self._db.execute(
+            f"INSERT INTO quota_counts (account, region, {column}) VALUES (?, ?, ?)"
+            f" ON CONFLICT (account, region) DO UPDATE SET {column} = {column} + excluded.{column}",
+            (account, region, change),
         )
 
     # aliases
@@ -287,17 +231,25 @@ class SqliteStore:
 
     def put_alias(self, alias: AliasRecord) -> None:
         with self.transaction():
-            self._db.execute(
-                "INSERT OR REPLACE INTO aliases (account, region, alias_name, key_arn) VALUES (?, ?, ?, ?)",
-                (alias.account, alias.region, alias.alias_name, alias.key_arn),
+            updated = self._db.execute(
+                "UPDATE aliases SET key_arn = ? WHERE account = ? AND region = ? AND alias_name = ?",
+                (alias.key_arn, alias.account, alias.region, alias.alias_name),
             )
+            if updated.rowcount == 0:
+                self._db.execute(
+                    "INSERT INTO aliases (account, region, alias_name, key_arn) VALUES (?, ?, ?, ?)",
+                    (alias.account, alias.region, alias.alias_name, alias.key_arn),
+                )
+                self._count(alias.account, alias.region, "aliases", 1)
 
     def delete_alias(self, account: str, region: str, alias_name: str) -> None:
         with self.transaction():
-            self._db.execute(
+            deleted = self._db.execute(
                 "DELETE FROM aliases WHERE account = ? AND region = ? AND alias_name = ?",
                 (account, region, alias_name),
             )
+            if deleted.rowcount:
+                self._count(account, region, "aliases", -1)
 
     def list_aliases(
         self, account: str, region: str, key_arn: str | None, after: str, limit: int
@@ -312,9 +264,7 @@ class SqliteStore:
         return [AliasRecord(account, region, n, k) for n, k in self._db.execute(sql, args).fetchall()]
 
     def count_aliases(self, account: str, region: str) -> int:
-        return self._db.execute(
-            "SELECT COUNT(*) FROM aliases WHERE account = ? AND region = ?", (account, region)
-        ).fetchone()[0]
+        return self._counted(account, region)[1]
 
     def unassign_aliases(self, key_arn: str) -> None:
         with self.transaction():
@@ -334,7 +284,7 @@ class SqliteStore:
                     record.region,
                     kind,
                     expires,
-                    json.dumps(record.to_json(), separators=(",", ":")),
+                    rows.meta(record),
                     record.key_block,
                 ),
             )
@@ -342,7 +292,7 @@ class SqliteStore:
 
     def get_exchange_key(self, name: str) -> KeyRecord | None:
         row = self._db.execute("SELECT meta, key_block FROM exchange_keys WHERE name = ?", (name,)).fetchone()
-        return KeyRecord.from_json(json.loads(row[0]), row[1]) if row else None
+        return rows.record(row[0], row[1]) if row else None
 
     def latest_exchange_key(
         self, account: str, region: str, kind: str, expires_after: float
@@ -352,7 +302,7 @@ class SqliteStore:
             " AND expires > ? ORDER BY seq DESC LIMIT 1",
             (account, region, kind, expires_after),
         ).fetchone()
-        return KeyRecord.from_json(json.loads(row[0]), row[1]) if row else None
+        return rows.record(row[0], row[1]) if row else None
 
     def purge_exchange_keys(self, now_epoch: float) -> int:
         with self.transaction():
@@ -363,10 +313,10 @@ class SqliteStore:
     # tags
 
     def get_tags(self, arn: str) -> list[dict[str, str]]:
-        rows = self._db.execute(
+        found = self._db.execute(
             "SELECT tag_key, tag_value FROM tags WHERE arn = ? ORDER BY position", (arn,)
         ).fetchall()
-        return [{"Key": k, "Value": v} for k, v in rows]
+        return [{"Key": k, "Value": v} for k, v in found]
 
     def put_tags(self, arn: str, tags: list[dict[str, str]]) -> None:
         with self.transaction():
@@ -452,12 +402,12 @@ class SqliteStore:
         return ReplicationJob(*row) if row else None
 
     def due_replication_jobs(self, now_epoch: float, limit: int) -> list[ReplicationJob]:
-        rows = self._db.execute(
+        found = self._db.execute(
             "SELECT seq, primary_arn, region, action, attempts, next_attempt FROM replication_jobs"
             " WHERE next_attempt <= ? ORDER BY next_attempt, seq LIMIT ?",
             (now_epoch, limit),
         ).fetchall()
-        return [ReplicationJob(*row) for row in rows]
+        return [ReplicationJob(*row) for row in found]
 
     def finish_replication_job(self, seq: int) -> bool:
         """Remove the job if it is still this one (not replaced by a newer change); whether it was."""
@@ -470,3 +420,37 @@ class SqliteStore:
                 "UPDATE replication_jobs SET attempts = ?, next_attempt = ? WHERE seq = ?",
                 (attempts, next_attempt, seq),
             )
+
+
+def upgrade(db: sqlite3.Connection) -> tuple[int, int]:
+    """Apply the pending migrations (store/migrations/sqlite/) in one transaction with their
+    version rows; (version before, version after). A database made before versioned migrations
+    has no `schema_version`: migration 1 is that schema with IF NOT EXISTS, so it is adopted as it
+    is. A database newer than this code is refused (migrations.SchemaError)."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        db.execute(migrations.SCHEMA_VERSION_TABLE)
+        before = db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0]
+        todo = migrations.pending(BACKEND, before)
+        for migration in todo:
+            for statement in _statements(migration.sql):
+                db.execute(statement)
+            db.execute(
+                "INSERT INTO schema_version (version, name, applied) VALUES (?, ?, ?)",
+                (migration.version, migration.name, time.time()),
+            )
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+    return before, todo[-1].version if todo else before
+
+
+def _statements(script: str) -> Iterator[str]:
+    """The script's statements one by one (`executescript` would commit the transaction first)."""
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            yield statement
+            statement = ""

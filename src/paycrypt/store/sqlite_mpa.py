@@ -13,57 +13,6 @@ import sqlite3
 
 from paycrypt.store.records import Association, Session, Team
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS mpa_teams (
-    arn TEXT PRIMARY KEY,
-    account TEXT NOT NULL,
-    region TEXT NOT NULL,
-    name TEXT NOT NULL,
-    approvals_required INTEGER NOT NULL,
-    created REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS mpa_members (
-    team_arn TEXT NOT NULL,
-    member TEXT NOT NULL,
-    PRIMARY KEY (team_arn, member)
-);
-CREATE TABLE IF NOT EXISTS mpa_associations (
-    account TEXT NOT NULL,
-    region TEXT NOT NULL,
-    action TEXT NOT NULL,
-    team_arn TEXT NOT NULL,
-    state TEXT NOT NULL,
-    pending_team_arn TEXT,
-    session_arn TEXT,
-    PRIMARY KEY (account, region, action)
-);
-CREATE TABLE IF NOT EXISTS mpa_sessions (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    arn TEXT NOT NULL UNIQUE,
-    team_arn TEXT NOT NULL,
-    account TEXT NOT NULL,
-    region TEXT NOT NULL,
-    action TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    subject TEXT NOT NULL,
-    status TEXT NOT NULL,
-    initiated REAL NOT NULL,
-    finished REAL,
-    message TEXT,
-    requester TEXT NOT NULL,
-    comment TEXT
-);
-CREATE INDEX IF NOT EXISTS mpa_sessions_status ON mpa_sessions (status, seq);
-CREATE TABLE IF NOT EXISTS mpa_votes (
-    session_arn TEXT NOT NULL,
-    member TEXT NOT NULL,
-    vote TEXT NOT NULL,
-    at REAL NOT NULL,
-    PRIMARY KEY (session_arn, member)
-);
-"""
-
-
 _SESSION_COLUMNS = ", ".join(
     (
         *("arn", "team_arn", "account", "region", "action", "kind", "subject", "status"),
@@ -76,8 +25,7 @@ class SqliteMpaTables:
     """Row access only; call the writers inside the store's transaction."""
 
     def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
-        db.executescript(SCHEMA)
+        self._db = db  # its tables are made by the store's migrations (store/migrations/sqlite/)
 
     # teams
 

@@ -21,9 +21,12 @@ def create_alias(svc: Service, ctx: Context, params: dict[str, Any]) -> dict[str
     name = params["AliasName"]
     with svc.store.transaction():
         key_arn = _target(svc, ctx, params.get("KeyArn"))
+        # Counted first: in a transaction the count holds the account's counter row until commit,
+        # so two creates of one name (on any node) are one after the other and the second conflicts.
+        aliases = svc.store.count_aliases(ctx.account, ctx.region)
         if svc.store.get_alias(ctx.account, ctx.region, name) is not None:
             raise Conflict(f"Alias {name} already exists.")
-        if svc.store.count_aliases(ctx.account, ctx.region) >= svc.quotas.aliases_per_region:
+        if aliases >= svc.quotas.aliases_per_region:
             raise ServiceQuotaExceeded(
                 f"The number of aliases in region {ctx.region} would exceed the quota of "
                 f"{svc.quotas.aliases_per_region}."

@@ -124,50 +124,56 @@ def list_keys(svc: Service, ctx: Context, params: dict[str, Any]) -> dict[str, A
 
 
 def delete_key(svc: Service, ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
-    record = _not_pending(svc, ctx, params["KeyIdentifier"], "DeleteKey")
-    days = params.get("DeleteKeyInDays", DEFAULT_DELETE_DAYS)
-    record = dataclasses.replace(
-        record,
-        key_state=DELETE_PENDING,
-        delete_pending_timestamp=ctx.now + dt.timedelta(days=days),
-        enabled=False,
-        usage_start_timestamp=None,
-        usage_stop_timestamp=record.usage_stop_timestamp if not record.enabled else ctx.now,
-    )
-    record = _save(svc, record)
+    # Each state change reads the key in the transaction that writes it: the row is locked from the
+    # read (store.base.KeyTable.get_key), so changes made at once on two nodes do not undo each other.
+    with svc.store.transaction():
+        record = _not_pending(svc, ctx, params["KeyIdentifier"], "DeleteKey")
+        days = params.get("DeleteKeyInDays", DEFAULT_DELETE_DAYS)
+        record = dataclasses.replace(
+            record,
+            key_state=DELETE_PENDING,
+            delete_pending_timestamp=ctx.now + dt.timedelta(days=days),
+            enabled=False,
+            usage_start_timestamp=None,
+            usage_stop_timestamp=record.usage_stop_timestamp if not record.enabled else ctx.now,
+        )
+        record = _save(svc, record)
     return {"Key": views.key(record)}
 
 
 def restore_key(svc: Service, ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
-    record = identifiers.resolve_key(svc.store, ctx, params["KeyIdentifier"])
-    key_regions.check_writable(record, "RestoreKey")
-    if record.key_state != DELETE_PENDING:
-        raise Conflict(f"Key {record.arn} is not pending deletion (KeyState {record.key_state}).")
-    state = CREATE_COMPLETE
-    if record.extra.get("MpaStatus", {}).get("Status", "APPROVED") != "APPROVED":
-        state = "CREATE_IN_PROGRESS"  # never approved (multi-party approval, service/approval/mpa.py)
-    record = dataclasses.replace(record, key_state=state, delete_pending_timestamp=None)
-    record = _save(svc, record)
+    with svc.store.transaction():
+        record = identifiers.resolve_key(svc.store, ctx, params["KeyIdentifier"])
+        key_regions.check_writable(record, "RestoreKey")
+        if record.key_state != DELETE_PENDING:
+            raise Conflict(f"Key {record.arn} is not pending deletion (KeyState {record.key_state}).")
+        state = CREATE_COMPLETE
+        if record.extra.get("MpaStatus", {}).get("Status", "APPROVED") != "APPROVED":
+            state = "CREATE_IN_PROGRESS"  # never approved (multi-party approval, service/approval/mpa.py)
+        record = dataclasses.replace(record, key_state=state, delete_pending_timestamp=None)
+        record = _save(svc, record)
     return {"Key": views.key(record)}
 
 
 def start_key_usage(svc: Service, ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
-    record = _not_pending(svc, ctx, params["KeyIdentifier"], "StartKeyUsage")
-    if not record.enabled:
-        record = dataclasses.replace(
-            record, enabled=True, usage_start_timestamp=ctx.now, usage_stop_timestamp=None
-        )
-        record = _save(svc, record)
+    with svc.store.transaction():
+        record = _not_pending(svc, ctx, params["KeyIdentifier"], "StartKeyUsage")
+        if not record.enabled:
+            record = dataclasses.replace(
+                record, enabled=True, usage_start_timestamp=ctx.now, usage_stop_timestamp=None
+            )
+            record = _save(svc, record)
     return {"Key": views.key(record)}
 
 
 def stop_key_usage(svc: Service, ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
-    record = _not_pending(svc, ctx, params["KeyIdentifier"], "StopKeyUsage")
-    if record.enabled:
-        record = dataclasses.replace(
-            record, enabled=False, usage_stop_timestamp=ctx.now, usage_start_timestamp=None
-        )
-        record = _save(svc, record)
+    with svc.store.transaction():
+        record = _not_pending(svc, ctx, params["KeyIdentifier"], "StopKeyUsage")
+        if record.enabled:
+            record = dataclasses.replace(
+                record, enabled=False, usage_stop_timestamp=ctx.now, usage_start_timestamp=None
+            )
+            record = _save(svc, record)
     return {"Key": views.key(record)}
 
 

@@ -1,0 +1,426 @@
+"""The PostgreSQL store: the `store.base` protocols on a database several processes and nodes share.
+
+A pool of connections (psycopg_pool) serves the event loop's thread and the worker threads; a
+transaction holds one connection, kept per thread, from BEGIN to COMMIT, and every read or write
+made in it by that thread goes through it. Outside a transaction each statement commits alone.
+
+Nothing is cached here: another process may change any row at any moment, so every read is the
+database's (cross-node cache invalidation is a later step of issue 15). Inside a transaction a key
+read locks its row (`FOR UPDATE`) and a count locks its account's counter row, so read-then-write
+sequences of the service are one step for every process, as SQLite's single write lock makes them.
+Locks are taken in one order — key rows, then the counter row, then alias rows — so that purges,
+creates and alias changes running at once on several nodes do not deadlock.
+
+A commit is acknowledged after PostgreSQL has flushed its WAL (`synchronous_commit` on, its
+default, which this store does not change): an acknowledged write survives a crash of the node or
+of the database server.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+import psycopg_pool
+from psycopg import conninfo as pg_conninfo
+
+from paycrypt.store import migrations, rows
+from paycrypt.store.postgres_mpa import PostgresMpaTables
+from paycrypt.store.records import AliasRecord, KeyRecord, ReplicationJob
+
+BACKEND = "postgresql"  # its folder of migrations (store/migrations/postgresql/)
+APPLICATION = "paycrypt"  # application_name of every connection: `paycrypt db upgrade` looks for them
+POOL_SIZE = 16
+CONNECT_TIMEOUT = 10  # seconds to open a connection, and to wait for a free one in the pool
+MIGRATION_LOCK = 0x7061796372797074  # pg_advisory_xact_lock key: one migration at a time ("paycrypt")
+
+_KEY_COLUMNS = "meta, key_block"
+_JOB_COLUMNS = "seq, primary_arn, region, action, attempts, next_attempt"
+
+
+def describe(conninfo: str) -> str:
+    """The database as `postgresql://user@host:port/dbname`, without its password, for logs."""
+    try:
+        parts = pg_conninfo.conninfo_to_dict(conninfo)
+    except psycopg.ProgrammingError:
+        return "postgresql://(unparsable connection string)"
+    user = f"{parts['user']}@" if parts.get("user") else ""
+    port = f":{parts['port']}" if parts.get("port") else ""
+    return f"postgresql://{user}{parts.get('host', '')}{port}/{parts.get('dbname', '')}"
+
+
+def without_password(conninfo: str, text: str) -> str:
+    """`text` with the connection string's password, if any, taken out (error messages)."""
+    try:
+        password = pg_conninfo.conninfo_to_dict(conninfo).get("password")
+    except psycopg.ProgrammingError:
+        return text
+    return text.replace(str(password), "***") if password else text
+
+
+class PostgresStore:
+    def __init__(self, conninfo: str, *, apply_migrations: bool = False, pool_size: int = POOL_SIZE) -> None:
+        """Open a pool on `conninfo` and bring the schema to this code's version: always on an empty
+        database, and on one at an older version only with `apply_migrations` (`paycrypt db
+        upgrade`; every node stopped, see docs/deployment.md). Raises migrations.SchemaError."""
+        self.name = describe(conninfo)
+        self._pool = psycopg_pool.ConnectionPool(
+            conninfo,
+            min_size=1,
+            max_size=pool_size,
+            kwargs={"autocommit": True, "application_name": APPLICATION, "connect_timeout": CONNECT_TIMEOUT},
+            timeout=CONNECT_TIMEOUT,
+            open=False,
+            name="paycrypt-store",
+        )
+        try:
+            self._pool.open(wait=True, timeout=CONNECT_TIMEOUT)
+        except psycopg_pool.PoolTimeout as exc:
+            self._pool.close()
+            raise migrations.SchemaError(
+                f"cannot connect to {self.name} within {CONNECT_TIMEOUT} s: "
+                f"{without_password(conninfo, str(exc.__cause__ or exc))}"
+            ) from None
+        self._local = threading.local()
+        try:
+            with self._pool.connection() as connection:
+                upgrade(connection, apply_migrations)
+        except BaseException:
+            self._pool.close()
+            raise
+        self.mpa = PostgresMpaTables(self._run)
+
+    def close(self) -> None:
+        self._pool.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        if getattr(self._local, "connection", None) is not None:
+            yield  # joins the outer transaction
+            return
+        with self._pool.connection() as connection:
+            self._local.connection = connection
+            try:
+                with connection.transaction():
+                    yield
+            finally:
+                self._local.connection = None
+
+    def _in_transaction(self) -> bool:
+        return getattr(self._local, "connection", None) is not None
+
+    def _run(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[tuple[Any, ...]], int]:
+        """One statement on this thread's transaction, or alone; (rows, rowcount)."""
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            return _fetch(connection.execute(sql, params))
+        with self._pool.connection() as pooled:
+            return _fetch(pooled.execute(sql, params))
+
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        found, _ = self._run(sql, params)
+        return found[0] if found else None
+
+    # keys
+
+    def insert_key(self, record: KeyRecord) -> None:
+        with self.transaction():
+            self._run(
+                "INSERT INTO keys (arn, account, region, key_state, delete_pending, meta, key_block)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                (record.arn, record.account, record.region, *rows.mutable(record), record.key_block),
+            )
+            self._count(record.account, record.region, "keys", 1)
+
+    def update_key(self, record: KeyRecord) -> None:
+        self._run(
+            "UPDATE keys SET key_state = %s, delete_pending = %s, meta = %s WHERE arn = %s",
+            (*rows.mutable(record), record.arn),
+        )
+
+    def get_key(self, arn: str) -> KeyRecord | None:
+        lock = " FOR UPDATE" if self._in_transaction() else ""
+        row = self._one(f"SELECT {_KEY_COLUMNS} FROM keys WHERE arn = %s{lock}", (arn,))
+        return rows.record(row[0], row[1]) if row else None
+
+    def delete_key(self, arn: str) -> None:
+        with self.transaction():
+            owner, _ = self._run("DELETE FROM keys WHERE arn = %s RETURNING account, region", (arn,))
+            for account, region in owner:
+                self._count(account, region, "keys", -1)
+            self._run("DELETE FROM tags WHERE arn = %s", (arn,))
+            self._run("DELETE FROM resource_policies WHERE arn = %s", (arn,))
+
+    def list_keys(
+        self, account: str, region: str, state: str | None, after: int, limit: int
+    ) -> list[tuple[int, KeyRecord]]:
+        sql = f"SELECT seq, {_KEY_COLUMNS} FROM keys WHERE account = %s AND region = %s AND seq > %s"
+        args: list[object] = [account, region, after]
+        if state is not None:
+            sql += " AND key_state = %s"
+            args.append(state)
+        sql += " ORDER BY seq LIMIT %s"
+        args.append(limit)
+        found, _ = self._run(sql, args)
+        return [(seq, rows.record(meta, block)) for seq, meta, block in found]
+
+    def count_keys(self, account: str, region: str) -> int:
+        return self._counted(account, region)[0]
+
+    def keys_due_for_purge(self, now_epoch: float) -> Iterator[KeyRecord]:
+        found, _ = self._run(
+            f"SELECT {_KEY_COLUMNS} FROM keys WHERE delete_pending IS NOT NULL AND delete_pending <= %s",
+            (now_epoch,),
+        )
+        return (rows.record(meta, block) for meta, block in found)
+
+    def key_blocks(self) -> Iterator[str]:
+        found, _ = self._run("SELECT key_block FROM keys UNION ALL SELECT key_block FROM exchange_keys", ())
+        return (block for (block,) in found)
+
+    # keys and aliases per account and region (quota_counts), the row locked in a transaction
+
+    def _counted(self, account: str, region: str) -> tuple[int, int]:
+        if self._in_transaction():  # made if missing, so that there is a row to lock
+            row = self._one(
+                "INSERT INTO quota_counts (account, region) VALUES (%s, %s) ON CONFLICT (account, region)"
+                " DO UPDATE SET keys = quota_counts.keys RETURNING keys, aliases",
+                (account, region),
+            )
+        else:
+            row = self._one(
+                "SELECT keys, aliases FROM quota_counts WHERE account = %s AND region = %s", (account, region)
+            )
+        return (row[0], row[1]) if row else (0, 0)
+
+    def _count(self, account: str, region: str, column: str, change: int) -> None:
+        self._run(
+            f"INSERT INTO quota_counts (account, region, {column}) VALUES (%s, %s, %s)"
+            " ON CONFLICT (account, region)"
+            f" DO UPDATE SET {column} = quota_counts.{column} + excluded.{column}",
+            (account, region, change),
+        )
+
+    # aliases: every write locks the account's counter row first (the lock order above)
+
+    def get_alias(self, account: str, region: str, alias_name: str) -> AliasRecord | None:
+        row = self._one(
+            "SELECT key_arn FROM aliases WHERE account = %s AND region = %s AND alias_name = %s",
+            (account, region, alias_name),
+        )
+        return AliasRecord(account, region, alias_name, row[0]) if row else None
+
+    def put_alias(self, alias: AliasRecord) -> None:
+        with self.transaction():
+            self._counted(alias.account, alias.region)
+            _, updated = self._run(
+                "UPDATE aliases SET key_arn = %s WHERE account = %s AND region = %s AND alias_name = %s",
+                (alias.key_arn, alias.account, alias.region, alias.alias_name),
+            )
+            if updated == 0:
+                self._run(
+                    "INSERT INTO aliases (account, region, alias_name, key_arn) VALUES (%s, %s, %s, %s)",
+                    (alias.account, alias.region, alias.alias_name, alias.key_arn),
+                )
+                self._count(alias.account, alias.region, "aliases", 1)
+
+    def delete_alias(self, account: str, region: str, alias_name: str) -> None:
+        with self.transaction():
+            self._counted(account, region)
+            _, deleted = self._run(
+                "DELETE FROM aliases WHERE account = %s AND region = %s AND alias_name = %s",
+                (account, region, alias_name),
+            )
+            if deleted:
+                self._count(account, region, "aliases", -1)
+
+    def list_aliases(
+        self, account: str, region: str, key_arn: str | None, after: str, limit: int
+    ) -> list[AliasRecord]:
+        # COLLATE "C": names in code-point order, as SQLite's (and the pagination tokens) have them
+        sql = (
+            "SELECT alias_name, key_arn FROM aliases WHERE account = %s AND region = %s"
+            ' AND alias_name COLLATE "C" > %s'
+        )
+        args: list[object] = [account, region, after]
+        if key_arn is not None:
+            sql += " AND key_arn = %s"
+            args.append(key_arn)
+        sql += ' ORDER BY alias_name COLLATE "C" LIMIT %s'
+        args.append(limit)
+        found, _ = self._run(sql, args)
+        return [AliasRecord(account, region, name, arn) for name, arn in found]
+
+    def count_aliases(self, account: str, region: str) -> int:
+        return self._counted(account, region)[1]
+
+    def unassign_aliases(self, key_arn: str) -> None:
+        self._run("UPDATE aliases SET key_arn = NULL WHERE key_arn = %s", (key_arn,))
+
+    # exchange keys: the service CA and the key pairs behind import and export tokens
+
+    def insert_exchange_key(self, kind: str, record: KeyRecord, expires: float | None) -> bool:
+        _, inserted = self._run(
+            "INSERT INTO exchange_keys (name, account, region, kind, expires, meta, key_block)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (name) DO NOTHING",
+            (record.arn, record.account, record.region, kind, expires, rows.meta(record), record.key_block),
+        )
+        return inserted == 1
+
+    def get_exchange_key(self, name: str) -> KeyRecord | None:
+        row = self._one(f"SELECT {_KEY_COLUMNS} FROM exchange_keys WHERE name = %s", (name,))
+        return rows.record(row[0], row[1]) if row else None
+
+    def latest_exchange_key(
+        self, account: str, region: str, kind: str, expires_after: float
+    ) -> KeyRecord | None:
+        row = self._one(
+            f"SELECT {_KEY_COLUMNS} FROM exchange_keys WHERE account = %s AND region = %s AND kind = %s"
+            " AND expires > %s ORDER BY seq DESC LIMIT 1",
+            (account, region, kind, expires_after),
+        )
+        return rows.record(row[0], row[1]) if row else None
+
+    def purge_exchange_keys(self, now_epoch: float) -> int:
+        _, deleted = self._run(
+            "DELETE FROM exchange_keys WHERE expires IS NOT NULL AND expires <= %s", (now_epoch,)
+        )
+        return deleted
+
+    # tags
+
+    def get_tags(self, arn: str) -> list[dict[str, str]]:
+        found, _ = self._run("SELECT tag_key, tag_value FROM tags WHERE arn = %s ORDER BY position", (arn,))
+        return [{"Key": k, "Value": v} for k, v in found]
+
+    def put_tags(self, arn: str, tags: list[dict[str, str]]) -> None:
+        with self.transaction():
+            self._run("DELETE FROM tags WHERE arn = %s", (arn,))
+            for position, tag in enumerate(tags):
+                self._run(
+                    "INSERT INTO tags (arn, position, tag_key, tag_value) VALUES (%s, %s, %s, %s)",
+                    (arn, position, tag["Key"], tag["Value"]),
+                )
+
+    # resource policies
+
+    def get_resource_policy(self, arn: str) -> str | None:
+        row = self._one("SELECT policy FROM resource_policies WHERE arn = %s", (arn,))
+        return row[0] if row else None
+
+    def put_resource_policy(self, arn: str, account: str, region: str, policy: str) -> None:
+        self._run(
+            "INSERT INTO resource_policies (arn, account, region, policy) VALUES (%s, %s, %s, %s)"
+            " ON CONFLICT (arn) DO UPDATE SET policy = excluded.policy",
+            (arn, account, region, policy),
+        )
+
+    def delete_resource_policy(self, arn: str) -> bool:
+        _, deleted = self._run("DELETE FROM resource_policies WHERE arn = %s", (arn,))
+        return deleted > 0
+
+    def has_resource_policies(self) -> bool:
+        # asked, not remembered: another node may have put the first policy a moment ago
+        row = self._one("SELECT EXISTS (SELECT 1 FROM resource_policies)")
+        return bool(row and row[0])
+
+    # multi-region replication
+
+    def get_replication_defaults(self, account: str, region: str) -> list[str]:
+        row = self._one(
+            "SELECT regions FROM replication_defaults WHERE account = %s AND region = %s", (account, region)
+        )
+        return json.loads(row[0]) if row else []
+
+    def put_replication_defaults(self, account: str, region: str, regions: list[str]) -> None:
+        if regions:
+            self._run(
+                "INSERT INTO replication_defaults (account, region, regions) VALUES (%s, %s, %s)"
+                " ON CONFLICT (account, region) DO UPDATE SET regions = excluded.regions",
+                (account, region, json.dumps(regions)),
+            )
+        else:
+            self._run(
+                "DELETE FROM replication_defaults WHERE account = %s AND region = %s", (account, region)
+            )
+
+    def put_replication_job(self, primary_arn: str, region: str, action: str) -> None:
+        """Queue a job, due at once, replacing any older job for the same key and region (with a new
+        seq, as SQLite's INSERT OR REPLACE gives it: a runner finishing the old one leaves it)."""
+        self._run(
+            "INSERT INTO replication_jobs (primary_arn, region, action, attempts, next_attempt)"
+            " VALUES (%s, %s, %s, 0, 0) ON CONFLICT (primary_arn, region) DO UPDATE SET"
+            " seq = nextval(pg_get_serial_sequence('replication_jobs', 'seq')),"
+            " action = excluded.action, attempts = 0, next_attempt = 0",
+            (primary_arn, region, action),
+        )
+
+    def get_replication_job(self, primary_arn: str, region: str) -> ReplicationJob | None:
+        row = self._one(
+            f"SELECT {_JOB_COLUMNS} FROM replication_jobs WHERE primary_arn = %s AND region = %s",
+            (primary_arn, region),
+        )
+        return ReplicationJob(*row) if row else None
+
+    def due_replication_jobs(self, now_epoch: float, limit: int) -> list[ReplicationJob]:
+        found, _ = self._run(
+            f"SELECT {_JOB_COLUMNS} FROM replication_jobs WHERE next_attempt <= %s"
+            " ORDER BY next_attempt, seq LIMIT %s",
+            (now_epoch, limit),
+        )
+        return [ReplicationJob(*row) for row in found]
+
+    def finish_replication_job(self, seq: int) -> bool:
+        _, deleted = self._run("DELETE FROM replication_jobs WHERE seq = %s", (seq,))
+        return deleted == 1
+
+    def defer_replication_job(self, seq: int, attempts: int, next_attempt: float) -> None:
+        self._run(
+            "UPDATE replication_jobs SET attempts = %s, next_attempt = %s WHERE seq = %s",
+            (attempts, next_attempt, seq),
+        )
+
+
+def _fetch(cursor: psycopg.Cursor[Any]) -> tuple[list[tuple[Any, ...]], int]:
+    return (cursor.fetchall() if cursor.description is not None else []), cursor.rowcount
+
+
+def upgrade(connection: psycopg.Connection[Any], apply_migrations: bool) -> tuple[int, int]:
+    """Bring the schema to this code's version in one transaction, one migrating node at a time
+    (an advisory lock); (version before, version after). An empty database is always set up; one
+    at an older version only with `apply_migrations`, else SchemaError says what to run."""
+    with connection.transaction():
+        connection.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+        connection.execute(migrations.SCHEMA_VERSION_TABLE)
+        row = connection.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()
+        before = row[0] if row else 0
+        todo = migrations.pending(BACKEND, before)
+        if todo and before > 0 and not apply_migrations:
+            raise migrations.SchemaError(
+                f"the database's schema is at version {before} and this paycrypt needs version "
+                f"{todo[-1].version}: stop every paycrypt node on this database, then run "
+                "`paycrypt db upgrade --store URL` (a rolling upgrade across a schema change is "
+                "not supported: see docs/deployment.md)"
+            )
+        for migration in todo:
+            connection.execute(migration.sql)  # several statements: allowed without parameters
+            connection.execute(
+                "INSERT INTO schema_version (version, name, applied) VALUES (%s, %s, %s)",
+                (migration.version, migration.name, time.time()),
+            )
+    return before, todo[-1].version if todo else before
+
+
+def other_connections(connection: psycopg.Connection[Any]) -> int:
+    """How many other paycrypt connections are open on this database (nodes still running)."""
+    row = connection.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+        " AND application_name = %s AND pid <> pg_backend_pid()",
+        (APPLICATION,),
+    ).fetchone()
+    return row[0] if row else 0
