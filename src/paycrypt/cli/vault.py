@@ -23,7 +23,7 @@ from typing import IO, Any
 
 from paycrypt import defaults
 from paycrypt.cli.errors import CliError
-from paycrypt.cli.mpa import DB_NAME
+from paycrypt.store.factory import DB_NAME
 from paycrypt.store.sqlite import SqliteStore
 from paycrypt.vault import factory
 from paycrypt.vault.factory import VaultSettings, VaultUnavailable
