@@ -126,9 +126,22 @@ def test_sqlite_store_implements_the_protocol(store: SqliteStore, protocol: type
         assert differences(SqliteStore, protocol) == []
 
 
+@pytest.mark.parametrize("capability", base.CAPABILITIES, ids=[p.__name__ for p in base.CAPABILITIES])
+def test_sqlite_store_implements_each_capability(store: SqliteStore, capability: type) -> None:
+    assert capability not in base.Store.__mro__  # optional: a backend may come without it
+    assert differences(SqliteStore, capability) == []
+    assert isinstance(store, capability)
+
+
 def test_the_protocols_declare_everything_the_backend_offers() -> None:
     assert [name for name, value in members(base.Store) if value is None] == ["mpa"]
-    assert undeclared(SqliteStore, base.Store) == []
+
+    class Declared(base.Store, *base.CAPABILITIES, Protocol): ...
+
+    assert undeclared(SqliteStore, Declared) == []
+    assert undeclared(SqliteStore, base.Store) == sorted(
+        name for capability in base.CAPABILITIES for name, _ in members(capability)
+    )
     assert undeclared(SqliteMpaTables, base.MpaTables) == []
 
 
