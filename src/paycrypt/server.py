@@ -28,6 +28,7 @@ from paycrypt.service.core import Quotas, Service
 from paycrypt.store.sqlite import SqliteStore
 from paycrypt.tls import server_context
 from paycrypt.vault import keycache
+from paycrypt.vault.base import Vault
 from paycrypt.vault.local import LocalKeyFileVault
 from paycrypt.wire import connections, models
 from paycrypt.wire.app import App
@@ -36,6 +37,8 @@ from paycrypt.wire.protocol import Protocols
 log = logging.getLogger("paycrypt")
 
 TEST_SYNCHRONOUS = "PAYCRYPT_TEST_SQLITE_SYNCHRONOUS"
+STORE_FILE = "paycrypt.db"
+MASTER_KEY_FILE = "master.key"
 
 
 @dataclass
@@ -119,16 +122,27 @@ def synchronous_from_environment(environ: Mapping[str, str]) -> str:
     return environ.get(TEST_SYNCHRONOUS, "FULL")
 
 
+def open_store(data_dir: Path, synchronous: str = "FULL") -> SqliteStore:
+    """The store of a data directory (the server's, and `paycrypt backup`/`restore`'s)."""
+    return SqliteStore(data_dir / STORE_FILE, synchronous)
+
+
+def open_vault(data_dir: Path, create: bool = True) -> tuple[str, Vault]:
+    """The configured vault and its kind: the master key file of the data directory ("file"),
+    made on first start unless `create` is false (a restore must not invent a key)."""
+    try:
+        return "file", LocalKeyFileVault(data_dir / MASTER_KEY_FILE, create=create)
+    except (ValueError, PermissionError, FileNotFoundError) as exc:  # a master key file not ours to use
+        raise StartupError(str(exc)) from exc
+
+
 def build_app(settings: Settings, clock: Clock | None = None) -> tuple[App, list[str]]:
     """The app and the start-up lines that describe it."""
     check_transport(settings)
     credential_store, auth_line = resolve_credentials(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    store = SqliteStore(settings.data_dir / "paycrypt.db", synchronous_from_environment(os.environ))
-    try:
-        vault = LocalKeyFileVault(settings.data_dir / "master.key")
-    except (ValueError, PermissionError) as exc:  # a master key file that is not ours to use
-        raise StartupError(str(exc)) from exc
+    store = open_store(settings.data_dir, synchronous_from_environment(os.environ))
+    _, vault = open_vault(settings.data_dir)
     quotas = Quotas(keys_per_region=settings.key_quota, aliases_per_region=settings.alias_quota)
     keys = keycache.KeyCache(vault, settings.key_cache_entries)
     service = Service(store, keys, clock or SystemClock(), quotas, settings.regions)

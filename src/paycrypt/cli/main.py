@@ -10,8 +10,10 @@ from pathlib import Path
 from paycrypt import __version__, defaults, regions, tls
 from paycrypt.audit.reader import add_audit_parser, run_audit
 from paycrypt.auth.throttle import PRODUCTION
+from paycrypt.cli.backup import add_backup_parsers
 from paycrypt.cli.iam import add_iam_parser, run_iam
 from paycrypt.cli.mpa import add_mpa_parser, run_mpa
+from paycrypt.cli.vault_components import add_component_commands
 from paycrypt.server import Settings, StartupError, serve
 
 
@@ -139,11 +141,17 @@ def build_parser() -> argparse.ArgumentParser:
     add_audit_parser(commands)
     add_iam_parser(commands)
     add_mpa_parser(commands)
+    add_backup_parsers(commands)
+    vault = commands.add_parser("vault", help="the vault that holds the master key")
+    add_component_commands(vault.add_subparsers(dest="vault_command", required=True))
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if hasattr(args, "run"):  # a command that names its own runner
+        args.data_dir = args.data_dir or defaults.data_dir()
+        return args.run(args)
     if args.command == "audit":
         args.data_dir = args.data_dir or defaults.data_dir()
         return run_audit(args)

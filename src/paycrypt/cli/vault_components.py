@@ -1,0 +1,71 @@
+"""`paycrypt vault export-components` and `paycrypt vault import-components`: the file vault's
+master key as N XOR components for N custodians, and rebuilt from them (vault/components.py).
+
+    paycrypt vault export-components --count 3 --out /media/ceremony
+    paycrypt vault import-components --data-dir /srv/paycrypt-new \\
+        /media/alice/master-key-component-1-of-3.json /media/bob/… /media/carol/…
+
+Each command prints check values only, never a component or the key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import IO, Any
+
+from paycrypt.server import MASTER_KEY_FILE
+from paycrypt.vault import components
+
+
+def add_component_commands(vault_commands: Any) -> None:
+    """Add the two commands to the `vault` group's subparsers (each sets `run`)."""
+    help_dir = "the server's data directory (default as for serve)"
+    parser = vault_commands.add_parser(
+        "export-components", help="write the master key as N XOR components, one file each"
+    )
+    parser.add_argument(
+        "--count", type=int, required=True, help=f"components, {components.MIN_COMPONENTS} or more"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=Path("."), help="directory for the component files (default: here)"
+    )
+    parser.add_argument("--data-dir", type=Path, default=None, help=help_dir)
+    parser.set_defaults(run=run_export)
+    parser = vault_commands.add_parser(
+        "import-components", help="rebuild the master key from its components into a data directory"
+    )
+    parser.add_argument("files", type=Path, nargs="+", metavar="FILE", help="every component file")
+    parser.add_argument("--data-dir", type=Path, default=None, help=help_dir)
+    parser.set_defaults(run=run_import)
+
+
+def run_export(args: argparse.Namespace, out: IO[str] | None = None) -> int:
+    out = out or sys.stdout
+    data_dir = args.data_dir
+    try:
+        written = components.export_components(data_dir / MASTER_KEY_FILE, args.count, args.out)
+    except (components.ComponentError, OSError, ValueError) as exc:
+        return _fail(exc)
+    out.write(f"master key KCV {written[0][1].master_key_kcv} (AES-CMAC), as {len(written)} components:\n")
+    for path, component in written:
+        out.write(f"  component {component.number} of {component.count}: KCV {component.kcv}  {path}\n")
+    out.write("give each file to its own custodian; no one alone holds the key\n")
+    return 0
+
+
+def run_import(args: argparse.Namespace, out: IO[str] | None = None) -> int:
+    out = out or sys.stdout
+    data_dir = args.data_dir
+    try:
+        kcv = components.import_components(args.files, data_dir / MASTER_KEY_FILE)
+    except (components.ComponentError, OSError, ValueError) as exc:
+        return _fail(exc)
+    out.write(f"master key KCV {kcv} (AES-CMAC) in {data_dir / MASTER_KEY_FILE}\n")
+    return 0
+
+
+def _fail(exc: Exception) -> int:
+    print(f"paycrypt vault: {exc}", file=sys.stderr)
+    return 1
