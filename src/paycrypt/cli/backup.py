@@ -17,31 +17,39 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from paycrypt import __version__
+from paycrypt import __version__, defaults
+from paycrypt.cli.errors import CliError
 from paycrypt.server import STORE_FILE, StartupError, open_store, open_vault
 from paycrypt.store import archive
 from paycrypt.store.base import Snapshots, StoreNotEmpty
 from paycrypt.vault import snapshot_check
 
 
-class CommandError(Exception):
-    """A backup or restore that cannot be done; the message says why (exit status 1)."""
-
-
 def add_backup_parsers(subparsers: Any) -> None:
-    """Add `backup` and `restore` to the `paycrypt` command's subparsers (each sets `run`)."""
+    """Add `backup` (run it with `run_backup(args)`) and `restore` (`run_restore(args)`) to the
+    `paycrypt` command's subparsers."""
     help_dir = "the server's data directory (default as for serve)"
     parser = subparsers.add_parser("backup", help="write a consistent backup of the store, while it serves")
     parser.add_argument("--to", type=Path, required=True, metavar="FILE", help="the new backup file")
     parser.add_argument("--data-dir", type=Path, default=None, help=help_dir)
-    parser.set_defaults(run=run_backup)
     parser = subparsers.add_parser("restore", help="restore a backup into an empty data directory")
     parser.add_argument("file", type=Path, metavar="FILE", help="a file written by paycrypt backup")
     parser.add_argument("--data-dir", type=Path, default=None, help=help_dir + "; its store must be empty")
-    parser.set_defaults(run=run_restore)
+
+
+# What a backup or restore refuses with, each turned into the one CliError of every command.
+_REFUSALS = (
+    StartupError,
+    StoreNotEmpty,
+    archive.BackupFileError,
+    snapshot_check.VaultMismatch,
+    ValueError,
+    OSError,
+)
 
 
 def run_backup(args: argparse.Namespace, out: IO[str] | None = None) -> int:
@@ -52,28 +60,21 @@ def run_restore(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     return _run(_restore, args, out or sys.stdout)
 
 
-def _run(command: Any, args: argparse.Namespace, out: IO[str]) -> int:
+def _run(
+    command: Callable[[argparse.Namespace, Path, IO[str]], None], args: argparse.Namespace, out: IO[str]
+) -> int:
     try:
-        command(args, out)
-    except (
-        CommandError,
-        StartupError,
-        StoreNotEmpty,
-        archive.BackupFileError,
-        snapshot_check.VaultMismatch,
-        ValueError,
-        OSError,
-    ) as exc:
-        print(f"paycrypt {args.command}: {exc}", file=sys.stderr)
-        return 1
+        command(args, Path(args.data_dir or defaults.data_dir()), out)
+    except _REFUSALS as exc:
+        raise CliError(str(exc)) from exc
     return 0
 
 
-def _backup(args: argparse.Namespace, out: IO[str]) -> None:
-    if not (args.data_dir / STORE_FILE).is_file():
-        raise CommandError(f"no store in {args.data_dir} (no {STORE_FILE})")
-    kind, vault = open_vault(args.data_dir, create=False)
-    store = _snapshots(open_store(args.data_dir))
+def _backup(args: argparse.Namespace, data_dir: Path, out: IO[str]) -> None:
+    if not (data_dir / STORE_FILE).is_file():
+        raise CliError(f"no store in {data_dir} (no {STORE_FILE})")
+    kind, vault = open_vault(data_dir, create=False)
+    store = _snapshots(open_store(data_dir))
     try:
         with tempfile.TemporaryDirectory(prefix=".paycrypt-backup-", dir=args.to.parent) as work:
             snapshot = store.write_snapshot(Path(work))
@@ -85,22 +86,22 @@ def _backup(args: argparse.Namespace, out: IO[str]) -> None:
     _summary(manifest, out)
 
 
-def _restore(args: argparse.Namespace, out: IO[str]) -> None:
+def _restore(args: argparse.Namespace, data_dir: Path, out: IO[str]) -> None:
     if not args.file.is_file():
-        raise CommandError(f"no backup file {args.file}")
-    args.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    with tempfile.TemporaryDirectory(prefix=".paycrypt-restore-", dir=args.data_dir) as work:
+        raise CliError(f"no backup file {args.file}")
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with tempfile.TemporaryDirectory(prefix=".paycrypt-restore-", dir=data_dir) as work:
         manifest = archive.read(args.file, Path(work))
         try:
-            _, vault = open_vault(args.data_dir, create=False)
+            _, vault = open_vault(data_dir, create=False)
         except StartupError as exc:
-            raise CommandError(
+            raise CliError(
                 f"{exc}: the backup's keys are sealed under master key KCV "
                 f"{manifest.vault.get('master_key_kcv')}, which the configured vault must hold (for the "
                 "file vault: copy master.key there, or rebuild it with paycrypt vault import-components)"
             ) from None
         snapshot_check.check_master_key(vault, manifest.vault)
-        store = _snapshots(open_store(args.data_dir))
+        store = _snapshots(open_store(data_dir))
         try:
             checked = snapshot_check.check_blocks(
                 vault, store.snapshot_blocks(Path(work), manifest.snapshot), manifest.vault
@@ -108,14 +109,14 @@ def _restore(args: argparse.Namespace, out: IO[str]) -> None:
             store.restore_snapshot(Path(work), manifest.snapshot)
         finally:
             store.close()
-    out.write(f"restored {args.file} into {args.data_dir} ({checked} key blocks opened and checked)\n")
+    out.write(f"restored {args.file} into {data_dir} ({checked} key blocks opened and checked)\n")
     _summary(manifest, out)
 
 
 def _snapshots(store: Any) -> Snapshots:
     if not isinstance(store, Snapshots):
         store.close()
-        raise CommandError(f"the {type(store).__name__} store cannot take or restore snapshots")
+        raise CliError(f"the {type(store).__name__} store cannot take or restore snapshots")
     return store
 
 

@@ -15,12 +15,15 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
+from paycrypt import defaults
+from paycrypt.cli.errors import CliError
 from paycrypt.server import MASTER_KEY_FILE
 from paycrypt.vault import components
 
 
 def add_component_commands(vault_commands: Any) -> None:
-    """Add the two commands to the `vault` group's subparsers (each sets `run`)."""
+    """Add the two commands to the `vault` group's subparsers; run them with
+    `run_vault_components(args)`."""
     help_dir = "the server's data directory (default as for serve)"
     parser = vault_commands.add_parser(
         "export-components", help="write the master key as N XOR components, one file each"
@@ -32,40 +35,33 @@ def add_component_commands(vault_commands: Any) -> None:
         "--out", type=Path, default=Path("."), help="directory for the component files (default: here)"
     )
     parser.add_argument("--data-dir", type=Path, default=None, help=help_dir)
-    parser.set_defaults(run=run_export)
     parser = vault_commands.add_parser(
         "import-components", help="rebuild the master key from its components into a data directory"
     )
     parser.add_argument("files", type=Path, nargs="+", metavar="FILE", help="every component file")
     parser.add_argument("--data-dir", type=Path, default=None, help=help_dir)
-    parser.set_defaults(run=run_import)
 
 
-def run_export(args: argparse.Namespace, out: IO[str] | None = None) -> int:
-    out = out or sys.stdout
-    data_dir = args.data_dir
+def run_vault_components(args: argparse.Namespace, out: IO[str] | None = None) -> int:
+    master_key = Path(args.data_dir or defaults.data_dir()) / MASTER_KEY_FILE
     try:
-        written = components.export_components(data_dir / MASTER_KEY_FILE, args.count, args.out)
+        _COMMANDS[args.vault_command](args, master_key, out or sys.stdout)
     except (components.ComponentError, OSError, ValueError) as exc:
-        return _fail(exc)
+        raise CliError(str(exc)) from exc
+    return 0
+
+
+def _export(args: argparse.Namespace, master_key: Path, out: IO[str]) -> None:
+    written = components.export_components(master_key, args.count, args.out)
     out.write(f"master key KCV {written[0][1].master_key_kcv} (AES-CMAC), as {len(written)} components:\n")
     for path, component in written:
         out.write(f"  component {component.number} of {component.count}: KCV {component.kcv}  {path}\n")
     out.write("give each file to its own custodian; no one alone holds the key\n")
-    return 0
 
 
-def run_import(args: argparse.Namespace, out: IO[str] | None = None) -> int:
-    out = out or sys.stdout
-    data_dir = args.data_dir
-    try:
-        kcv = components.import_components(args.files, data_dir / MASTER_KEY_FILE)
-    except (components.ComponentError, OSError, ValueError) as exc:
-        return _fail(exc)
-    out.write(f"master key KCV {kcv} (AES-CMAC) in {data_dir / MASTER_KEY_FILE}\n")
-    return 0
+def _import(args: argparse.Namespace, master_key: Path, out: IO[str]) -> None:
+    kcv = components.import_components(args.files, master_key)
+    out.write(f"master key KCV {kcv} (AES-CMAC) in {master_key}\n")
 
 
-def _fail(exc: Exception) -> int:
-    print(f"paycrypt vault: {exc}", file=sys.stderr)
-    return 1
+_COMMANDS = {"export-components": _export, "import-components": _import}

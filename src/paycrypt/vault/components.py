@@ -63,14 +63,18 @@ def check_value(key: bytes) -> str:
 
 def split(key: bytes, count: int) -> list[Component]:
     """`key` as `count` components whose XOR is the key."""
-    if not MIN_COMPONENTS <= count <= MAX_COMPONENTS:
-        raise ComponentError(
-            f"the count of components must be {MIN_COMPONENTS} to {MAX_COMPONENTS}, not {count}"
-        )
+    _check_count(count)
     randoms = [secrets.token_bytes(len(key)) for _ in range(count - 1)]
     values = [*randoms, _xor([key, *randoms])]
     whole = check_value(key)
     return [Component(n, count, value, whole) for n, value in enumerate(values, start=1)]
+
+
+def _check_count(count: int) -> None:
+    if not MIN_COMPONENTS <= count <= MAX_COMPONENTS:
+        raise ComponentError(
+            f"the count of components must be {MIN_COMPONENTS} to {MAX_COMPONENTS}, not {count}"
+        )
 
 
 def combine(components: list[Component]) -> bytes:
@@ -96,6 +100,9 @@ def combine(components: list[Component]) -> bytes:
 def export_components(master_key_file: Path, count: int, directory: Path) -> list[tuple[Path, Component]]:
     """Split the key of `master_key_file` into `count` new files in `directory`; none is written
     if any of them exists."""
+    _check_count(count)
+    if not master_key_file.is_file():
+        raise ComponentError(f"no master key file {master_key_file}")
     components = split(local.read_key(master_key_file), count)
     paths = [directory / f"master-key-component-{c.number}-of-{c.count}.json" for c in components]
     existing = [str(p) for p in paths if p.exists()]
