@@ -28,6 +28,7 @@ from paycrypt.clock import ManualClock
 from paycrypt.server import Settings
 from paycrypt.store.records import KeyRecord
 from paycrypt.vault.local import LocalKeyFileVault, MasterKeyVault
+from tests.api.known_keys import import_rsa_kek
 from tests.api.processes import PAYCRYPT
 from tests.api.replication_support import WEST, replica_arn, settled_snapshot, wait_synchronized
 from tests.conftest import CVK_ATTRIBUTES, REGION, RunningServer, free_port, start_server
@@ -37,6 +38,7 @@ PAN = "4111111111111111"
 CVV2 = {"CardVerificationValue2": {"CardExpiryDate": "1230"}}
 REGIONS = (REGION, WEST)
 LOAD_THREADS = 2
+LOAD_PAUSE = 0.02  # seconds between a thread's rounds: steady load, and keys enough to check, not thousands
 POLICY = {
     "Version": "2012-10-17",
     "Statement": [
@@ -102,9 +104,13 @@ def state_of(server: RunningServer, arns: list[str]) -> dict[str, Any]:
     }
 
 
-def set_up(server: RunningServer) -> list[str]:
-    """Keys with aliases, tags and a resource policy, and keys replicated to WEST (settled)."""
+def set_up(server: RunningServer) -> tuple[list[str], dict[str, Any]]:
+    """Keys with aliases, tags and a resource policy, keys replicated to WEST (settled), and an
+    import token (a key pair kept apart from the keys, sealed as they are)."""
     control = server.client("payment-cryptography")
+    token = control.get_parameters_for_import(
+        KeyMaterialType="KEY_CRYPTOGRAM", WrappingKeyAlgorithm="RSA_3072"
+    )
     arns = []
     for n in range(6):
         tags = [{"Key": "n", "Value": str(n)}, {"Key": "team", "Value": "issuing"}] if n % 2 else []
@@ -118,7 +124,7 @@ def set_up(server: RunningServer) -> list[str]:
         arn = control.create_key(Exportable=True, KeyAttributes=CVK_ATTRIBUTES)["Key"]["KeyArn"]
         wait_synchronized(control, arn, [WEST])
         arns.append(arn)
-    return arns
+    return arns, token
 
 
 class Load:
@@ -158,6 +164,7 @@ class Load:
                 with self._lock:
                     self.created.append(arn)
                     self.calls += 2
+                self._stop.wait(LOAD_PAUSE)
         except Exception as exc:
             self.errors.append(exc)
 
@@ -169,7 +176,7 @@ def test_backup_under_load_then_restore_elsewhere_brings_every_key_back(tmp_path
     components_dir = tmp_path / "custodians"
 
     with running(first) as server:
-        arns = set_up(server)
+        arns, token = set_up(server)
         with Load(server, arns) as load:
             while load.calls < 20:  # the load is running before the backup starts
                 time.sleep(0.01)
@@ -200,6 +207,7 @@ def test_backup_under_load_then_restore_elsewhere_brings_every_key_back(tmp_path
         manifest = json.loads(tar.extractfile("manifest.json").read())
     in_backup = manifest["counts"]["keys"]
     assert manifest["vault"]["kind"] == "file"
+    assert manifest["counts"]["exchange_keys"] >= 1  # the import token's key pair (and the service CA)
     assert manifest["vault"]["master_key_kcv"] == LocalKeyFileVault(first / "master.key").key_id
     assert f"master key KCV {manifest['vault']['master_key_kcv']}" in taken.stdout
 
@@ -232,6 +240,7 @@ def test_backup_under_load_then_restore_elsewhere_brings_every_key_back(tmp_path
         assert state_of(server, arns) == before_state
         assert before_state["policies"][arns[0]] is not None and len(before_state["aliases"]) == 7
         assert before_state["defaults"] == [WEST]
+        import_rsa_kek(control[REGION], token)  # the import token's key pair came back too
 
     # --- refusals, each before anything is written -----------------------------------------------
     refusal_dir = tmp_path / "refused"
