@@ -18,9 +18,9 @@ What is looked for:
 
 Where: every file a server leaves: the server logs (`*.log`: the `paycrypt serve` processes'
 output, and the in-thread servers' `paycrypt` records, which `start_server_log` sends at DEBUG to
-`paycrypt-server.log`), the audit files (`audit.jsonl*`), the databases with their WAL and SHM
-(any SQLite file and its `-wal`, `-shm`, `-journal` companions), and every other file in a server's
-data directory except `master.key` itself.
+`paycrypt-server.log`), the audit files (`audit-*.jsonl`, and `audit.jsonl*` from before the
+chain), the databases with their WAL and SHM (any SQLite file and its `-wal`, `-shm`, `-journal`
+companions), and every other file in a server's data directory except `master.key` itself.
 
 In which forms: a key raw, in hex (any case), in base64 and as Python prints bytes; a PAN as its
 digits, not inside a longer number (a 24-digit AES DUKPT KSN begins with the test PAN
@@ -163,7 +163,8 @@ def _secrets(node: Any) -> Iterator[str]:
 
 
 def audit_files(base: Path) -> list[Path]:
-    return sorted(p for p in base.rglob("audit.jsonl*") if p.is_file())
+    found = {*base.rglob("audit.jsonl*"), *base.rglob("audit-*.jsonl")}  # before and after the chain
+    return sorted(p for p in found if p.is_file())
 
 
 def log_files(base: Path) -> list[Path]:

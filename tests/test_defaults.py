@@ -35,7 +35,7 @@ SHOWN = {
     "--key-cache-entries": "key_cache_entries",
 }
 # Options whose default is described in words, or is "none given", or that set no Settings field.
-DESCRIBED = {"--data-dir", "--regions", "--rate-limit", "--audit-data-events"}
+DESCRIBED = {"--data-dir", "--regions", "--rate-limit", "--audit-data-events", "--node-id"}
 UNSET = {"--credentials", "--tls-cert", "--tls-key", "--tls-self-signed", "--log-level", "--help"}
 
 
@@ -92,9 +92,10 @@ def test_the_layers_below_take_the_same_defaults() -> None:
         settings.alias_quota,
     )
     writer = inspect.signature(AuditWriter).parameters
-    assert (writer["max_bytes"].default, writer["backups"].default) == (
+    assert (writer["max_bytes"].default, writer["backups"].default, writer["worker_id"].default) == (
         settings.audit_max_bytes,
         settings.audit_backups,
+        settings.worker_id,
     )
     limits = ConnectionLimits()
     assert (limits.head_timeout, limits.body_timeout, limits.max_connections) == (

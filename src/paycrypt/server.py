@@ -57,6 +57,8 @@ class Settings:
     audit_data_events: tuple[str, ...] = ()
     audit_max_bytes: int = defaults.AUDIT_MAX_BYTES
     audit_backups: int = defaults.AUDIT_BACKUPS
+    node_id: str = field(default_factory=defaults.node_id)  # in every audit event and audit file name
+    worker_id: int = defaults.WORKER_ID  # set per process when a node runs several workers
     regions: tuple[str, ...] = DEFAULT_REGIONS
     replication_interval: float = defaults.REPLICATION_INTERVAL
     replication_retry: float = defaults.REPLICATION_RETRY
@@ -151,12 +153,17 @@ def build_app(settings: Settings, clock: Clock | None = None) -> tuple[App, list
     )
     replicator.hook = hook_from_environment(os.environ)  # None unless PAYCRYPT_TEST_HOOKS=1 (tests only)
     loaded = models.load()  # the one read of the service models; everything below is built from it
-    audit = audit_writer.AuditWriter(
-        settings.data_dir / audit_writer.DEFAULT_FILE_NAME,
-        max_bytes=settings.audit_max_bytes,
-        backups=settings.audit_backups,
-        data_events=audit_writer.DataEventSelector.parse(settings.audit_data_events),
-    )
+    try:
+        audit = audit_writer.AuditWriter(
+            settings.data_dir,
+            node_id=settings.node_id,
+            worker_id=settings.worker_id,
+            max_bytes=settings.audit_max_bytes,
+            backups=settings.audit_backups,
+            data_events=audit_writer.DataEventSelector.parse(settings.audit_data_events),
+        )
+    except ValueError as exc:  # a bad node id, or another process writing this node's and worker's stream
+        raise StartupError(str(exc)) from exc
     replicator.audit = audit
     throttle, throttle_line = _throttle(settings)
     limits = connection_limits(settings)
@@ -175,7 +182,8 @@ def build_app(settings: Settings, clock: Clock | None = None) -> tuple[App, list
         f"paycrypt listening on {scheme}://{_host_for_url(settings.host)}:{settings.port}",
         f"data directory: {settings.data_dir}",
         f"authentication: {auth_line}",
-        f"audit log: {audit.path}",
+        f"audit log: {audit.path} (node {settings.node_id}, worker {settings.worker_id}; digests signed by "
+        f"the key in {settings.data_dir / 'audit-signing.pub'})",
         f"request-rate quotas: {throttle_line}",
         f"connections: at most {limits.max_connections} open (file limit {_soft_file_limit()}); "
         f"request head within {limits.head_timeout:g} s, body within {limits.body_timeout:g} s",

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import cli_marker
+
 PAYCRYPT = Path(sys.executable).parent / "paycrypt"
 
 
@@ -35,6 +37,7 @@ class ServerProcess:
         self.port = port
         self.log_path = data_dir.parent / f"{data_dir.name}-serve-{port}.log"
         command = [*wrapper, *program, "serve", "--port", str(port), "--data-dir", str(data_dir), *args]
+        cli_marker.check("paycrypt serve")
         environment = {**os.environ, **env} if env else None
         limit = None if file_limit is None else lambda: resource.setrlimit(resource.RLIMIT_NOFILE, file_limit)
         with self.log_path.open("ab") as log:

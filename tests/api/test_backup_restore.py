@@ -25,6 +25,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from paycrypt.clock import ManualClock
 from paycrypt.server import Settings
 from paycrypt.store.records import KeyRecord
@@ -34,6 +36,8 @@ from tests.api.processes import PAYCRYPT
 from tests.api.replication_support import WEST, wait_synchronized
 from tests.conftest import CVK_ATTRIBUTES, REGION, RunningServer, free_port, start_server
 from tests.secret_scan import Index, key_forms
+
+pytestmark = pytest.mark.cli  # runs the `paycrypt` command
 
 PAN = "4111111111111111"
 CVV2 = {"CardVerificationValue2": {"CardExpiryDate": "1230"}}

@@ -11,12 +11,16 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from paycrypt.store.records import KeyRecord
 from paycrypt.store.sqlite import SqliteStore
 from paycrypt.vault.local import LocalKeyFileVault
 from tests.api.processes import PAYCRYPT
 from tests.conftest import CVK_ATTRIBUTES
 from tests.docs_pages import code_blocks, page, shell_commands
+
+pytestmark = pytest.mark.cli  # runs the `paycrypt` command
 
 PAGE = "operations.md"
 

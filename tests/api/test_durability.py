@@ -24,11 +24,14 @@ from pathlib import Path
 import boto3
 import psec.des
 import psec.tr31
+import pytest
 from botocore.config import Config
 from botocore.exceptions import EndpointConnectionError, HTTPClientError
 
 from tests.api.processes import ServerProcess
 from tests.conftest import CVK_ATTRIBUTES, REGION, free_port
+
+pytestmark = pytest.mark.cli
 
 PAN = "4123456789012345"
 LOAD_THREADS = 4

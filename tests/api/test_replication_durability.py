@@ -38,6 +38,8 @@ from tests.api.replication_support import (
 )
 from tests.conftest import CVK_ATTRIBUTES, free_port
 
+pytestmark = pytest.mark.cli
+
 PAN = "4123456789012345"
 CVV2 = {"CardVerificationValue2": {"CardExpiryDate": "1230"}}
 

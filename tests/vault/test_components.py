@@ -162,6 +162,7 @@ def test_a_file_that_is_not_a_component_is_refused(tmp_path: Path, text: str) ->
         components.read_component(path)
 
 
+@pytest.mark.cli
 def test_the_commands_print_check_values_and_never_a_component(master: Path, tmp_path: Path) -> None:
     data_dir = master.parent
     done = subprocess.run(

@@ -101,6 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="rotated audit files kept (default %(default)s)",
     )
     run.add_argument(
+        "--node-id",
+        default=None,
+        help="this node's name in audit events and audit file names (default: the host name)",
+    )
+    run.add_argument(
         "--throttling",
         choices=["auto", "on", "off"],
         default=defaults.THROTTLING,
@@ -193,6 +198,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         audit_data_events=tuple(args.audit_data_events),
         audit_max_bytes=args.audit_max_bytes,
         audit_backups=args.audit_backups,
+        node_id=args.node_id or defaults.node_id(),
         regions=args.regions,
         throttling=args.throttling,
         rate_limits=tuple(args.rate_limit),
