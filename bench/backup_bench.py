@@ -35,13 +35,15 @@ from pathlib import Path
 from typing import Any
 
 from paycrypt.cli import backup as backup_cli
+from paycrypt.cli.vault import add_vault_options
 from paycrypt.clock import SystemClock
-from paycrypt.server import open_store, open_vault
+from paycrypt.server import open_store
 from paycrypt.service.context import Caller, Context
 from paycrypt.service.core import Quotas, Service
 from paycrypt.service.keys import aliases, lifecycle, resource_policies
 from paycrypt.store import archive
 from paycrypt.vault import keycache, snapshot_check
+from paycrypt.vault.factory import FILE, VaultSettings, open_vault
 
 ACCOUNT, REGION = "111122223333", "us-east-1"
 PAYCRYPT = Path(sys.executable).parent / "paycrypt"
@@ -68,7 +70,7 @@ POLICY = json.dumps(
 
 def fill(data_dir: Path, keys: int) -> None:
     store = open_store(data_dir)
-    _, vault = open_vault(data_dir)
+    vault = open_vault(VaultSettings(), data_dir)
     svc = Service(store, keycache.KeyCache(vault), SystemClock(), Quotas(keys_per_region=keys + 1))
     caller = Caller(ACCOUNT, f"arn:aws:iam::{ACCOUNT}:root", ACCOUNT)
     batch = 500
@@ -94,7 +96,7 @@ def timed(call: Callable[[], Any]) -> tuple[float, Any]:
 
 
 def stages_backup(data_dir: Path, target: Path) -> dict[str, float]:
-    kind, vault = open_vault(data_dir, create=False)
+    kind, vault = FILE, open_vault(VaultSettings(), data_dir, create=False)
     store = open_store(data_dir)
     with tempfile.TemporaryDirectory(dir=target.parent) as work:
         snap_s, snapshot = timed(lambda: store.write_snapshot(Path(work)))
@@ -110,7 +112,7 @@ def stages_backup(data_dir: Path, target: Path) -> dict[str, float]:
 def stages_restore(backup: Path, data_dir: Path) -> dict[str, float]:
     with tempfile.TemporaryDirectory(dir=data_dir) as work:
         read_s, manifest = timed(lambda: archive.read(backup, Path(work)))
-        _, vault = open_vault(data_dir, create=False)
+        vault = open_vault(VaultSettings(), data_dir, create=False)
         store = open_store(data_dir)
         check_s, _ = timed(
             lambda: snapshot_check.check_blocks(
@@ -121,6 +123,13 @@ def stages_restore(backup: Path, data_dir: Path) -> dict[str, float]:
         store.close()
     return {"read tar, digests, checksum": read_s, "open every block": check_s,
             "load into the empty store": load_s}  # fmt: skip
+
+
+def backup_args(**given: Any) -> argparse.Namespace:
+    """The arguments `paycrypt backup`/`restore` parse, with the file vault's defaults."""
+    parser = argparse.ArgumentParser()
+    add_vault_options(parser)
+    return argparse.Namespace(**vars(parser.parse_args([])), **given)
 
 
 def fresh_target(root: Path, source: Path, name: str) -> Path:
@@ -141,16 +150,11 @@ def one_run(root: Path, source: Path, run: int) -> dict[str, float]:
     quiet = io.StringIO()
     command = root / f"command-{run}.tar"
     start = time.perf_counter()
-    assert (
-        backup_cli.run_backup(argparse.Namespace(command="backup", to=command, data_dir=source), quiet) == 0
-    )
+    assert backup_cli.run_backup(backup_args(command="backup", to=command, data_dir=source), quiet) == 0
     figures["backup: run_backup (in process)"] = time.perf_counter() - start
     target = fresh_target(root, source, f"command-{run}")
     start = time.perf_counter()
-    assert (
-        backup_cli.run_restore(argparse.Namespace(command="restore", file=command, data_dir=target), quiet)
-        == 0
-    )
+    assert backup_cli.run_restore(backup_args(command="restore", file=command, data_dir=target), quiet) == 0
     figures["restore: run_restore (in process)"] = time.perf_counter() - start
 
     process = root / f"process-{run}.tar"

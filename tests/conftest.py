@@ -12,7 +12,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +26,10 @@ from paycrypt.clock import ManualClock
 from paycrypt.server import Settings, build_app, uvicorn_config
 from paycrypt.service.context import Context
 from paycrypt.service.core import Service
+from paycrypt.vault.factory import KINDS, VaultSettings
 from paycrypt.wire.app import App
 from tests import cli_marker
+from tests import softhsm as hsm_support
 from tests.service.stored_keys import context, new_service
 
 REGION = "us-east-1"
@@ -63,8 +65,45 @@ class RunningServer:
         )
 
 
-def start_server(settings: Settings, clock: ManualClock) -> tuple[uvicorn.Server, threading.Thread, App]:
-    app, _ = build_app(settings, clock)
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--vault",
+        choices=KINDS,
+        default="file",
+        help="the vault of every test server: file (each its own master.key) or pkcs11 (the run's "
+        "SoftHSM2 token, tests/softhsm.py)",
+    )
+
+
+@pytest.fixture(scope="session")
+def softhsm(tmp_path_factory: pytest.TempPathFactory) -> hsm_support.SoftHsm:
+    """This run's SoftHSM2 token with its master key (one per xdist worker)."""
+    return hsm_support.start(tmp_path_factory.mktemp("softhsm"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def run_vault(request: pytest.FixtureRequest) -> Iterator[None]:
+    """With --vault pkcs11, every test server's vault is the run's token (see `with_run_vault`)."""
+    if request.config.getoption("vault") == "pkcs11":
+        hsm = request.getfixturevalue("softhsm")
+        hsm_support.RUN.settings, hsm_support.RUN.hsm = hsm.vault_settings(), hsm
+    yield
+    hsm_support.RUN.settings = hsm_support.RUN.hsm = None
+
+
+def with_run_vault(settings: Settings) -> Settings:
+    """`settings` with the run's vault (--vault), unless they name a vault of their own."""
+    if hsm_support.RUN.settings is None or settings.vault != VaultSettings():
+        return settings
+    return replace(settings, vault=hsm_support.RUN.settings)
+
+
+def start_server(
+    settings: Settings, clock: ManualClock, run_vault: bool = True
+) -> tuple[uvicorn.Server, threading.Thread, App]:
+    """A server in a thread of this process, on the run's vault (--vault) if `run_vault` and
+    `settings` name no vault of their own."""
+    app, _ = build_app(with_run_vault(settings) if run_vault else settings, clock)
     server = uvicorn.Server(uvicorn_config(app, settings))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -82,6 +121,7 @@ def serving(settings: Settings, clock: ManualClock | None = None) -> Iterator[Ru
     settings.port until the block ends (start_server, and its stop); its key-lifecycle clock is
     `clock` (a new ManualClock)."""
     clock = clock or ManualClock()
+    settings = with_run_vault(settings)
     server, thread, app = start_server(settings, clock)
     try:
         scheme = "https" if settings.tls_cert else "http"

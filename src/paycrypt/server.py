@@ -28,8 +28,7 @@ from paycrypt.service.core import Quotas, Service
 from paycrypt.store.sqlite import SqliteStore
 from paycrypt.tls import server_context
 from paycrypt.vault import keycache
-from paycrypt.vault.base import Vault
-from paycrypt.vault.local import LocalKeyFileVault
+from paycrypt.vault.factory import VaultSettings, VaultUnavailable, open_vault
 from paycrypt.wire import connections, models
 from paycrypt.wire.app import App
 from paycrypt.wire.protocol import Protocols
@@ -38,7 +37,6 @@ log = logging.getLogger("paycrypt")
 
 TEST_SYNCHRONOUS = "PAYCRYPT_TEST_SQLITE_SYNCHRONOUS"
 STORE_FILE = "paycrypt.db"
-MASTER_KEY_FILE = "master.key"
 
 
 @dataclass
@@ -68,6 +66,7 @@ class Settings:
     request_body_timeout: float = defaults.REQUEST_BODY_TIMEOUT
     max_connections: int = defaults.MAX_CONNECTIONS  # capped by the file limit
     key_cache_entries: int = defaults.KEY_CACHE_ENTRIES
+    vault: VaultSettings = field(default_factory=VaultSettings)  # the master key file unless told
 
     @property
     def tls(self) -> bool:
@@ -129,22 +128,16 @@ def open_store(data_dir: Path, synchronous: str = "FULL") -> SqliteStore:
     return SqliteStore(data_dir / STORE_FILE, synchronous)
 
 
-def open_vault(data_dir: Path, create: bool = True) -> tuple[str, Vault]:
-    """The configured vault and its kind: the master key file of the data directory ("file"),
-    made on first start unless `create` is false (a restore must not invent a key)."""
-    try:
-        return "file", LocalKeyFileVault(data_dir / MASTER_KEY_FILE, create=create)
-    except (ValueError, PermissionError, FileNotFoundError) as exc:  # a master key file not ours to use
-        raise StartupError(str(exc)) from exc
-
-
 def build_app(settings: Settings, clock: Clock | None = None) -> tuple[App, list[str]]:
     """The app and the start-up lines that describe it."""
     check_transport(settings)
     credential_store, auth_line = resolve_credentials(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     store = open_store(settings.data_dir, synchronous_from_environment(os.environ))
-    _, vault = open_vault(settings.data_dir)
+    try:
+        vault = open_vault(settings.vault, settings.data_dir)
+    except (VaultUnavailable, ValueError, PermissionError) as exc:  # no fallback to another vault
+        raise StartupError(str(exc)) from exc
     quotas = Quotas(keys_per_region=settings.key_quota, aliases_per_region=settings.alias_quota)
     keys = keycache.KeyCache(vault, settings.key_cache_entries)
     service = Service(store, keys, clock or SystemClock(), quotas, settings.regions)
@@ -181,6 +174,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> tuple[App, list
     lines = [
         f"paycrypt listening on {scheme}://{_host_for_url(settings.host)}:{settings.port}",
         f"data directory: {settings.data_dir}",
+        f"vault: {settings.vault.describe(settings.data_dir)}; master key check value {vault.key_id}",
         f"authentication: {auth_line}",
         f"audit log: {audit.path} (node {settings.node_id}, worker {settings.worker_id}; digests signed by "
         f"the key in {settings.data_dir / 'audit-signing.pub'})",

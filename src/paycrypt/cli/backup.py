@@ -23,10 +23,12 @@ from typing import IO, Any
 
 from paycrypt import __version__, defaults
 from paycrypt.cli.errors import CliError
-from paycrypt.server import STORE_FILE, StartupError, open_store, open_vault
+from paycrypt.cli.vault import add_vault_options, vault_settings
+from paycrypt.server import STORE_FILE, open_store
 from paycrypt.store import archive
 from paycrypt.store.base import Snapshots, StoreNotEmpty
 from paycrypt.vault import snapshot_check
+from paycrypt.vault.factory import VaultUnavailable, open_vault
 
 
 def add_backup_parsers(subparsers: Any) -> None:
@@ -36,14 +38,15 @@ def add_backup_parsers(subparsers: Any) -> None:
     parser = subparsers.add_parser("backup", help="write a consistent backup of the store, while it serves")
     parser.add_argument("--to", type=Path, required=True, metavar="FILE", help="the new backup file")
     parser.add_argument("--data-dir", type=Path, default=None, help=help_dir)
+    add_vault_options(parser)
     parser = subparsers.add_parser("restore", help="restore a backup into an empty data directory")
     parser.add_argument("file", type=Path, metavar="FILE", help="a file written by paycrypt backup")
     parser.add_argument("--data-dir", type=Path, default=None, help=help_dir + "; its store must be empty")
+    add_vault_options(parser)
 
 
 # What a backup or restore refuses with, each turned into the one CliError of every command.
 _REFUSALS = (
-    StartupError,
     StoreNotEmpty,
     archive.BackupFileError,
     snapshot_check.VaultMismatch,
@@ -73,7 +76,8 @@ def _run(
 def _backup(args: argparse.Namespace, data_dir: Path, out: IO[str]) -> None:
     if not (data_dir / STORE_FILE).is_file():
         raise CliError(f"no store in {data_dir} (no {STORE_FILE})")
-    kind, vault = open_vault(data_dir, create=False)
+    settings = vault_settings(args)
+    kind, vault = settings.kind, open_vault(settings, data_dir, create=False)
     store = _snapshots(open_store(data_dir))
     try:
         with tempfile.TemporaryDirectory(prefix=".paycrypt-backup-", dir=args.to.parent) as work:
@@ -93,8 +97,8 @@ def _restore(args: argparse.Namespace, data_dir: Path, out: IO[str]) -> None:
     with tempfile.TemporaryDirectory(prefix=".paycrypt-restore-", dir=data_dir) as work:
         manifest = archive.read(args.file, Path(work))
         try:
-            _, vault = open_vault(data_dir, create=False)
-        except StartupError as exc:
+            vault = open_vault(vault_settings(args), data_dir, create=False)
+        except VaultUnavailable as exc:
             raise CliError(
                 f"{exc}: the backup's keys are sealed under master key KCV "
                 f"{manifest.vault.get('master_key_kcv')}, which the configured vault must hold (for the "

@@ -18,7 +18,7 @@ from paycrypt.cli.backup import add_backup_parsers, run_backup, run_restore
 from paycrypt.cli.errors import EXIT_STATUS, CliError
 from paycrypt.cli.iam import add_iam_parser, run_iam
 from paycrypt.cli.mpa import add_mpa_parser, run_mpa
-from paycrypt.cli.vault_components import add_component_commands, run_vault_components
+from paycrypt.cli.vault import add_vault_options, add_vault_parser, run_vault, vault_settings
 from paycrypt.server import Settings, StartupError, serve
 
 
@@ -148,12 +148,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="clear keys kept unsealed in memory, with what is derived from them, least recently "
         "used out first (default %(default)s)",
     )
+    add_vault_options(run)
     add_audit_parser(commands)
     add_iam_parser(commands)
     add_mpa_parser(commands)
+    add_vault_parser(commands)
     add_backup_parsers(commands)
-    vault = commands.add_parser("vault", help="the vault that holds the master key")
-    add_component_commands(vault.add_subparsers(dest="vault_command", required=True))
     return parser
 
 
@@ -206,6 +206,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         request_body_timeout=args.request_body_timeout,
         max_connections=args.max_connections,
         key_cache_entries=args.key_cache_entries,
+        vault=vault_settings(args),
     )
 
 
@@ -232,9 +233,9 @@ _RUNNERS = {
     "audit": run_audit,
     "iam": run_iam,
     "mpa": run_mpa,
+    "vault": run_vault,
     "backup": run_backup,
     "restore": run_restore,
-    "vault": run_vault_components,
 }
 
 if __name__ == "__main__":

@@ -17,8 +17,8 @@ from typing import IO, Any
 
 from paycrypt import defaults
 from paycrypt.cli.errors import CliError
-from paycrypt.server import MASTER_KEY_FILE
 from paycrypt.vault import components
+from paycrypt.vault.factory import MASTER_KEY_FILE
 
 
 def add_component_commands(vault_commands: Any) -> None:
@@ -65,3 +65,4 @@ def _import(args: argparse.Namespace, master_key: Path, out: IO[str]) -> None:
 
 
 _COMMANDS = {"export-components": _export, "import-components": _import}
+COMPONENT_COMMANDS = frozenset(_COMMANDS)
