@@ -1,4 +1,4 @@
-"""The Operations page's backup and split-knowledge commands (docs/operations.md) run as written,
+"""The Key protection page's backup and split-knowledge commands (docs/key-protection.md) run as written,
 with its example paths mapped to temporary directories: backup, restore into a new directory that
 holds the master key (copied, as the page says), then the master key out as three components and
 back into that directory (the same key: nothing to do)."""
@@ -22,7 +22,7 @@ from tests.docs_pages import code_blocks, page, shell_commands
 
 pytestmark = pytest.mark.cli  # runs the `paycrypt` command
 
-PAGE = "operations.md"
+PAGE = "key-protection.md"
 
 
 def test_backup_and_component_commands_run_as_written(tmp_path: Path) -> None:
