@@ -100,7 +100,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, stream=open(os.devnull, "w"))  # noqa: SIM115
     with tempfile.TemporaryDirectory(prefix="paycrypt-authz-") as tmp:
         settings = Settings(data_dir=Path(tmp) / "data", credentials_file=credentials(Path(tmp) / "c.toml"))
-        app, _ = build_app(settings)
+        app = build_app(settings).app
         run(app, args)
 
 
@@ -136,7 +136,7 @@ def run(app: App, args: argparse.Namespace) -> None:
                 lambda: signing.verify_requests(ENDPOINT, key_arn, [(pan, value)])[0],
             )
         )
-    real, null = app.authorizer, NullAuthorizer()
+    real, null = app.pipeline.authorizer, NullAuthorizer()
     for request in requests.values():
         for _ in range(300):
             handle_now(app, *request)
@@ -144,11 +144,11 @@ def run(app: App, args: argparse.Namespace) -> None:
     def measure(label: str, request: tuple) -> None:
         with_real, with_null = [], []
         for _ in range(args.rounds):
-            app.authorizer = real
+            app.pipeline.authorizer = real
             with_real.append(cpu_us_per_call(lambda r=request: handle_now(app, *r), args.calls, repeats=1))
-            app.authorizer = null  # type: ignore[assignment]
+            app.pipeline.authorizer = null  # type: ignore[assignment]
             with_null.append(cpu_us_per_call(lambda r=request: handle_now(app, *r), args.calls, repeats=1))
-        app.authorizer = real
+        app.pipeline.authorizer = real
         deltas = [a - b for a, b in zip(with_real, with_null, strict=True)]
         print(
             f"| {label} | {min(with_real):.0f} | {min(with_null):.0f} | {statistics.median(deltas):.1f} "
@@ -221,8 +221,9 @@ def check_us(app: App, params: dict[str, Any], access_key: str, args: argparse.N
     """Describing the request, resolving its keys and the check: what the request path spends on
     authorization (before the pipeline resolved keys, ``check`` did all three itself, so this is
     the figure to compare with)."""
-    credential = app.credentials.lookup(access_key)
-    authorizer, store, describe = app.authorizer, app.service.store, app.requests.describe
+    credential = app.pipeline.credentials.lookup(access_key)
+    pipeline = app.pipeline
+    authorizer, store, describe = pipeline.authorizer, pipeline.service.store, pipeline.requests.describe
 
     def check() -> None:
         shape = describe("VerifyCardValidationData", params)

@@ -20,7 +20,7 @@ from paycrypt.wire.app import App
 def create_app() -> App:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     settings = Settings(port=int(os.environ.get("GRANIAN_PORT", "8443")))  # data_dir: $PAYCRYPT_DATA_DIR
-    app, lines = build_app(settings)
-    for line in lines:
+    built = build_app(settings)
+    for line in built.lines:
         logging.getLogger("paycrypt").warning("%s", line)
-    return app
+    return built.app

@@ -23,11 +23,10 @@ import uvicorn
 from botocore.config import Config
 
 from paycrypt.clock import ManualClock
-from paycrypt.server import Settings, build_app, uvicorn_config
+from paycrypt.server import Assembly, Settings, build_app, uvicorn_config
 from paycrypt.service.context import Context
 from paycrypt.service.core import Service
 from paycrypt.vault.factory import KINDS, VaultSettings
-from paycrypt.wire.app import App
 from tests import cli_marker
 from tests import softhsm as hsm_support
 from tests.service.stored_keys import context, new_service
@@ -50,7 +49,7 @@ def free_port() -> int:
 class RunningServer:
     endpoint: str
     clock: ManualClock
-    app: App
+    parts: Assembly  # the app and the parts server.py wired into it
     data_dir: Path
     settings: Settings
 
@@ -99,12 +98,13 @@ def with_run_vault(settings: Settings) -> Settings:
 
 
 def start_server(
-    settings: Settings, clock: ManualClock, run_vault: bool = True
-) -> tuple[uvicorn.Server, threading.Thread, App]:
-    """A server in a thread of this process, on the run's vault (--vault) if `run_vault` and
-    `settings` name no vault of their own."""
-    app, _ = build_app(with_run_vault(settings) if run_vault else settings, clock)
-    server = uvicorn.Server(uvicorn_config(app, settings))
+    settings: Settings, clock: ManualClock, run_vault: bool = True, **build: Any
+) -> tuple[uvicorn.Server, threading.Thread, Assembly]:
+    """A server built as `paycrypt serve` builds it (`build`: build_app's test-only parts), in a
+    thread of this process, on the run's vault (--vault) if `run_vault` and `settings` name no
+    vault of their own."""
+    parts = build_app(with_run_vault(settings) if run_vault else settings, clock, **build)
+    server = uvicorn.Server(uvicorn_config(parts.app, settings))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -112,20 +112,22 @@ def start_server(
         if time.monotonic() > deadline:
             raise RuntimeError("paycrypt test server did not start")
         time.sleep(0.01)
-    return server, thread, app
+    return server, thread, parts
 
 
 @contextlib.contextmanager
-def serving(settings: Settings, clock: ManualClock | None = None) -> Iterator[RunningServer]:
-    """A server built by server.py from `settings`, run in a thread of the test process on
-    settings.port until the block ends (start_server, and its stop); its key-lifecycle clock is
-    `clock` (a new ManualClock)."""
+def serving(settings: Settings, clock: ManualClock | None = None, **build: Any) -> Iterator[RunningServer]:
+    """A server built by server.py from `settings` (`build`: build_app's test-only parts), run in a
+    thread of the test process on settings.port until the block ends (start_server, and its stop);
+    its key-lifecycle clock is `clock` (a new ManualClock)."""
     clock = clock or ManualClock()
     settings = with_run_vault(settings)
-    server, thread, app = start_server(settings, clock)
+    server, thread, parts = start_server(settings, clock, **build)
     try:
         scheme = "https" if settings.tls_cert else "http"
-        yield RunningServer(f"{scheme}://127.0.0.1:{settings.port}", clock, app, settings.data_dir, settings)
+        yield RunningServer(
+            f"{scheme}://127.0.0.1:{settings.port}", clock, parts, settings.data_dir, settings
+        )
     finally:
         server.should_exit = True
         thread.join(timeout=10)

@@ -1,42 +1,61 @@
-"""Assembling a server from settings: store, vault, key cache, service and the ASGI app, run by uvicorn.
+"""The one place where a server is built and wired: from the settings, the store, vault, key cache,
+service, authorizer, audit writer, the models served with their protocols, the request pipeline,
+the background jobs and the ASGI app, run by uvicorn.
+
+Nothing below builds a collaborator of its own: every part is made here and handed down. Tests
+that need a part of their own (a replicator hook, a store that does not sync) build the server
+through `build_app` with it.
 
 uvicorn with httptools and uvloop was chosen by measurement (bench/README.md).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ipaddress
 import logging
 import os
 import resource
-from collections.abc import Mapping
+import threading
+from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import uvicorn
 
 from paycrypt import defaults
 from paycrypt.audit import writer as audit_writer
+from paycrypt.auth import caller_identity
 from paycrypt.auth import credentials as creds
 from paycrypt.auth import throttle as rate_quotas
 from paycrypt.auth.authorize import Authorizer
 from paycrypt.clock import Clock, SystemClock
-from paycrypt.jobs.replicator import TEST_FLAG, Replicator, hook_from_environment
+from paycrypt.jobs.purge import PurgeSweeper
+from paycrypt.jobs.replicator import Hook, Replicator
 from paycrypt.policy.requests import RequestCatalog
 from paycrypt.regions import DEFAULT_REGIONS
+from paycrypt.service import registry
 from paycrypt.service.core import Quotas, Service
 from paycrypt.store.sqlite import SqliteStore
 from paycrypt.tls import server_context
 from paycrypt.vault import keycache
 from paycrypt.vault.factory import VaultSettings, VaultUnavailable, open_vault
-from paycrypt.wire import connections, models
-from paycrypt.wire.app import App
-from paycrypt.wire.protocol import Protocols
+from paycrypt.wire import connections, models, protocols
+from paycrypt.wire.app import App, Lifespan
+from paycrypt.wire.pipeline import Api, Pipeline
 
 log = logging.getLogger("paycrypt")
 
-TEST_SYNCHRONOUS = "PAYCRYPT_TEST_SQLITE_SYNCHRONOUS"
 STORE_FILE = "paycrypt.db"
+# Worker threads for CPU-heavy calls: all cores but the one the event loop needs. They run at a
+# lower priority (on Linux a thread's nice value is its own), so that when the machine is short of
+# CPU the event loop's thread is served first and a heavy call takes longer instead of every call
+# (bench/README.md, heavy calls).
+HEAVY_WORKERS = max(1, (os.cpu_count() or 1) - 1)
+HEAVY_NICENESS = 10
 
 
 @dataclass
@@ -114,13 +133,10 @@ def check_transport(settings: Settings) -> None:
         )
 
 
-def synchronous_from_environment(environ: Mapping[str, str]) -> str:
-    """FOR TESTS ONLY. With PAYCRYPT_TEST_HOOKS=1, PAYCRYPT_TEST_SQLITE_SYNCHRONOUS sets the store's
-    `PRAGMA synchronous` (the durability trace test runs a server with OFF to prove it would see
-    the missing fsync). Without the flag the environment is not read and the store's FULL holds."""
-    if environ.get(TEST_FLAG) != "1":
-        return "FULL"
-    return environ.get(TEST_SYNCHRONOUS, "FULL")
+class Job(Protocol):
+    """A background job: runs until cancelled."""
+
+    async def run(self) -> None: ...
 
 
 def open_store(data_dir: Path, synchronous: str = "FULL") -> SqliteStore:
@@ -128,12 +144,37 @@ def open_store(data_dir: Path, synchronous: str = "FULL") -> SqliteStore:
     return SqliteStore(data_dir / STORE_FILE, synchronous)
 
 
-def build_app(settings: Settings, clock: Clock | None = None) -> tuple[App, list[str]]:
-    """The app and the start-up lines that describe it."""
+@dataclass(frozen=True)
+class Assembly:
+    """A server as `build_app` wired it: the app, the parts tests and benchmarks reach for, and
+    the start-up lines that describe it."""
+
+    app: App
+    service: Service
+    credentials: creds.CredentialStore
+    authorizer: Authorizer
+    audit: audit_writer.AuditWriter
+    replicator: Replicator
+    sweeper: PurgeSweeper
+    lines: list[str]
+
+
+def build_app(
+    settings: Settings,
+    clock: Clock | None = None,
+    *,
+    replication_hook: Hook | None = None,
+    synchronous: str = "FULL",
+) -> Assembly:
+    """Every part of a server, built once and wired.
+
+    `clock`: the service's (tests give a ManualClock). For tests only: `replication_hook` holds or
+    fails replication jobs (jobs/replicator.py); `synchronous` is the store's `PRAGMA synchronous`
+    (the durability trace test runs a server with OFF to prove it would see a missing fsync)."""
     check_transport(settings)
     credential_store, auth_line = resolve_credentials(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    store = open_store(settings.data_dir, synchronous_from_environment(os.environ))
+    store = open_store(settings.data_dir, synchronous)
     try:
         vault = open_vault(settings.vault, settings.data_dir)
     except (VaultUnavailable, ValueError, PermissionError) as exc:  # no fallback to another vault
@@ -141,10 +182,6 @@ def build_app(settings: Settings, clock: Clock | None = None) -> tuple[App, list
     quotas = Quotas(keys_per_region=settings.key_quota, aliases_per_region=settings.alias_quota)
     keys = keycache.KeyCache(vault, settings.key_cache_entries)
     service = Service(store, keys, clock or SystemClock(), quotas, settings.regions)
-    replicator = Replicator(
-        service, retry_base=settings.replication_retry, interval=settings.replication_interval
-    )
-    replicator.hook = hook_from_environment(os.environ)  # None unless PAYCRYPT_TEST_HOOKS=1 (tests only)
     loaded = models.load()  # the one read of the service models; everything below is built from it
     try:
         audit = audit_writer.AuditWriter(
@@ -157,19 +194,29 @@ def build_app(settings: Settings, clock: Clock | None = None) -> tuple[App, list
         )
     except ValueError as exc:  # a bad node id, or another process writing this node's and worker's stream
         raise StartupError(str(exc)) from exc
-    replicator.audit = audit
-    throttle, throttle_line = _throttle(settings)
-    limits = connection_limits(settings)
-    app = App(
+    replicator = Replicator(
         service,
-        credential_store,
-        Protocols(loaded),
-        RequestCatalog(loaded.services),
-        Authorizer(store, throttle, secure=settings.tls),
-        purge_interval=settings.purge_interval,
+        retry_base=settings.replication_retry,
+        interval=settings.replication_interval,
         audit=audit,
-        replicator=replicator,
+        hook=replication_hook,
     )
+    sweeper = PurgeSweeper(service, settings.purge_interval)
+    throttle, throttle_line = _throttle(settings)
+    authorizer = Authorizer(store, throttle, secure=settings.tls)
+    limits = connection_limits(settings)
+    workers = ThreadPoolExecutor(
+        HEAVY_WORKERS, thread_name_prefix="paycrypt-heavy", initializer=_lower_priority
+    )
+    pipeline = Pipeline(
+        service=service,
+        credentials=credential_store,
+        requests=RequestCatalog(loaded.services),
+        authorizer=authorizer,
+        audit=audit,
+        workers=workers,
+    )
+    app = App(apis(loaded), pipeline, lifespan([sweeper, replicator], workers, audit))
     scheme = "https" if settings.tls else "http"
     lines = [
         f"paycrypt listening on {scheme}://{_host_for_url(settings.host)}:{settings.port}",
@@ -183,7 +230,47 @@ def build_app(settings: Settings, clock: Clock | None = None) -> tuple[App, list
         f"request head within {limits.head_timeout:g} s, body within {limits.body_timeout:g} s",
         f"use it with: AWS_ENDPOINT_URL={scheme}://{_host_for_url(settings.host)}:{settings.port}",
     ]
-    return app, lines
+    return Assembly(app, service, credential_store, authorizer, audit, replicator, sweeper, lines)
+
+
+def apis(loaded: models.Models) -> list[Api]:
+    """The models served, each behind the protocol class its metadata names, with the functions
+    that serve its operations, in the order a request is offered to them: restJson1's routes
+    catch every request the others do not recognise, so the data plane comes last."""
+    served = [
+        (models.CONTROL, loaded.control, registry.CONTROL, True),
+        (models.STS, loaded.sts, caller_identity.FUNCTIONS, False),
+        (models.DATA, loaded.data, registry.DATA, True),
+    ]
+    return [
+        Api(protocols.for_model(plane, model, functions), functions, governed)
+        for plane, model, functions, governed in served
+    ]
+
+
+def lifespan(jobs: Sequence[Job], workers: Executor, audit: audit_writer.AuditWriter) -> Lifespan:
+    """What the app's ASGI lifespan enters at startup and leaves at shutdown: the background jobs
+    run as tasks of the server's event loop; at shutdown they are cancelled, the heavy-call
+    workers stopped and the audit log closed."""
+
+    @contextlib.asynccontextmanager
+    async def running() -> AsyncIterator[None]:
+        loop = asyncio.get_running_loop()
+        tasks = [loop.create_task(job.run()) for job in jobs]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            workers.shutdown(wait=False, cancel_futures=True)
+            audit.close()
+
+    return running
+
+
+def _lower_priority() -> None:
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HEAVY_NICENESS)
 
 
 def _throttle(settings: Settings) -> tuple[rate_quotas.Throttle | None, str]:
@@ -261,11 +348,13 @@ def uvicorn_config(app: App, settings: Settings) -> uvicorn.Config:
     )
 
 
-def serve(settings: Settings) -> None:
+def serve(settings: Settings, *, replication_hook: Hook | None = None, synchronous: str = "FULL") -> None:
+    """`paycrypt serve`; the keyword arguments are `build_app`'s, for tests that launch a server."""
     before, after = raise_file_limit()
-    app, lines = build_app(settings)
+    built = build_app(settings, replication_hook=replication_hook, synchronous=synchronous)
+    lines = list(built.lines)
     if after > before:
         lines.append(f"open-file limit raised from {before} to {after}")
     for line in lines:
         log.warning("%s", line)
-    uvicorn.Server(uvicorn_config(app, settings)).run()
+    uvicorn.Server(uvicorn_config(built.app, settings)).run()

@@ -26,9 +26,8 @@ import pytest
 from botocore.config import Config
 
 from paycrypt.auth.iam_file import AccessKey, IamFile, PolicyEntry, PrincipalEntry
-from paycrypt.server import Settings
+from paycrypt.server import Assembly, Settings
 from paycrypt.service import identifiers
-from paycrypt.wire.app import App
 from tests.conftest import CVK_ATTRIBUTES, REGION, free_port, serving
 
 A, B, C = "111122223333", "444455556666", "777788889999"
@@ -352,7 +351,7 @@ def credentials_file(path: Path, principals: dict[str, Who]) -> Path:
 @dataclass
 class IamServer:
     endpoint: str
-    app: App
+    parts: Assembly
     data_dir: Path
     principals: dict[str, Who]
     clients: dict[tuple[str, str, str, int], Any] = field(default_factory=dict)
@@ -382,7 +381,7 @@ def iam_server(base: Path, principals: dict[str, Who] | None = None, **settings:
     credentials = credentials_file(base / "credentials.toml", principals)
     config = Settings(port=free_port(), data_dir=base / "data", credentials_file=credentials, **settings)
     with serving(config) as running:
-        yield IamServer(running.endpoint, running.app, config.data_dir, principals)
+        yield IamServer(running.endpoint, running.parts, config.data_dir, principals)
 
 
 _ID_LOCK = threading.Lock()

@@ -32,7 +32,7 @@ def put_known_key(
 ) -> dict[str, Any]:
     """Store `material` as a key of the dev account in the server's own Service
     (tests/service/stored_keys.store) and return its API Key view."""
-    record = stored_keys.store(server.app.service, material, key_usage, key_algorithm, modes)
+    record = stored_keys.store(server.parts.service, material, key_usage, key_algorithm, modes)
     return {"KeyArn": record.arn, "KeyCheckValue": record.key_check_value}
 
 

@@ -21,7 +21,7 @@ PAN = "4111111111111111"
 
 
 def _events(server) -> list[dict]:
-    server.app.audit.sync()
+    server.parts.audit.sync()
     return [event for _, event in reader.read_events(server.data_dir)]
 
 

@@ -257,3 +257,27 @@ def test_sts_auth_errors_use_sts_codes(server, fault: str) -> None:
     responses, e.g. aws-azure-login/aws-azure-login#251 for InvalidClientTokenId)."""
     access_key, secret, code = STS_FAULTS[fault]
     assert _sts_error(server, access_key, secret)["Error"]["Code"] == code
+
+
+def test_sts_answers_invalid_action_for_an_action_it_does_not_serve(server) -> None:
+    """paycrypt's STS serves GetCallerIdentity only: another action, modelled (AssumeRole) or not,
+    is unknown to it, 400 InvalidAction in STS's XML error form (wire/protocols/aws_query.py)."""
+    sts = server.client("sts")
+    with pytest.raises(botocore.exceptions.ClientError) as info:
+        sts.assume_role(RoleArn="arn:aws:iam::111122223333:role/Admin", RoleSessionName="s")
+    response = info.value.response
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert (response["Error"]["Code"], response["Error"]["Type"]) == ("InvalidAction", "Sender")
+    assert (
+        response["Error"]["Message"]
+        == "STS action AssumeRole is not available in paycrypt; only GetCallerIdentity is."
+    )
+    status, headers, body = rawhttp.send(
+        server.endpoint,
+        "/",
+        b"Action=Nothing&Version=2011-06-15",
+        {"Content-Type": "application/x-www-form-urlencoded"},
+        service="sts",
+    )
+    assert status == 400 and headers["content-type"] == "text/xml"
+    assert b"<Code>InvalidAction</Code>" in body and b"STS action Nothing is not available" in body

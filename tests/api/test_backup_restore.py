@@ -63,9 +63,10 @@ def running(data_dir: Path) -> Iterator[RunningServer]:
         port=free_port(), data_dir=data_dir, replication_interval=0.02, replication_retry=0.05
     )
     clock = ManualClock()
-    uv, thread, app = start_server(settings, clock)
+    # The file vault, whatever the run's --vault: its master key goes out and back as components.
+    uv, thread, parts = start_server(settings, clock, run_vault=False)
     try:
-        yield RunningServer(f"http://127.0.0.1:{settings.port}", clock, app, data_dir, settings)
+        yield RunningServer(f"http://127.0.0.1:{settings.port}", clock, parts, data_dir, settings)
     finally:
         uv.should_exit = True
         thread.join(timeout=10)

@@ -57,7 +57,7 @@ def test_cvv2_generate_verify_and_negative(data, cvk) -> None:
 
 def test_values_match_the_visa_algorithm_on_the_stored_key(server, data, cvk) -> None:
     """The served value is the Visa CVV of the key's real material (independently recomputed)."""
-    material = server.app.service.keycache.material(server.app.service.store.get_key(cvk))
+    material = server.parts.service.keycache.material(server.parts.service.store.get_key(cvk))
     assert _cvv2(data, cvk, "4123456789012345", "8701") == cvv.cvv(
         material, "4123456789012345", "8701", "000"
     )

@@ -6,7 +6,7 @@ cache intact, so it passes even with `PRAGMA synchronous=OFF`. Here `paycrypt se
 Debian's strace and, for every write operation of the control plane, the trace must show the
 request's WAL write followed by an fsync or fdatasync of the WAL before the first byte of the
 response (tests/api/syscall_trace.py). The same run against a server whose store is set to
-synchronous=OFF (a test-only environment override, PAYCRYPT_TEST_SQLITE_SYNCHRONOUS) and NORMAL
+synchronous=OFF (given by tests/api/launcher.py, which builds the server with it) and NORMAL
 (WAL synced only at checkpoints) must be caught for every operation: the check can fail.
 
 strace is installed by the project's setup (.ci/run). Without it the test is skipped on a
@@ -29,6 +29,7 @@ import pytest
 
 from paycrypt.cli.main import main as paycrypt_main
 from tests import kx_partner as kp
+from tests.api import launcher
 from tests.api.known_keys import import_partner_ca
 from tests.api.processes import ServerProcess
 from tests.api.replication_support import WEST, wait_synchronized
@@ -149,7 +150,7 @@ def traced_run(base: Path, synchronous: str) -> dict[str, Response]:
         port,
         "--purge-interval", "3600",  # no deletion sweep writing between the calls
         wrapper=strace_command(str(trace_file)),
-        env={"PAYCRYPT_TEST_HOOKS": "1", "PAYCRYPT_TEST_SQLITE_SYNCHRONOUS": synchronous},
+        program=launcher.program("--synchronous", synchronous),
     )  # fmt: skip
     request_ids: dict[str, str] = {}
     try:

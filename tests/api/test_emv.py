@@ -73,7 +73,7 @@ def _create(control, usage: str, modes: dict, algorithm: str = "TDES_2KEY") -> d
 
 
 def _material(server, arn: str) -> bytes:
-    service = server.app.service
+    service = server.parts.service
     return service.keycache.material(service.store.get_key(arn))
 
 

@@ -429,7 +429,7 @@ def test_root_user_needs_no_policy(iam: IamServer) -> None:
 def test_denials_are_audited_with_the_caller(iam: IamServer, keys: dict[str, str]) -> None:
     response = denied(iam.client("nopolicy").list_aliases)
     request_id = response["ResponseMetadata"]["RequestId"]
-    iam.app.audit.sync()
+    iam.parts.audit.sync()
     [event] = [e for _, e in reader.read_events(iam.data_dir) if e["requestID"] == request_id]
     assert event["errorCode"] == "AccessDeniedException" and event["eventName"] == "ListAliases"
     assert event["userIdentity"]["arn"] == f"arn:aws:iam::{A}:user/nopolicy"

@@ -336,7 +336,7 @@ def test_cardholder_verification_value_and_discover(server, control, data) -> No
         "ApplicationTransactionCounter": "000B",
     }
     card_round_trip(data, key, "4761739001010010", "CardHolderVerificationValue", chvv, 4)
-    material = server.app.service.keycache.material(server.app.service.store.get_key(key))
+    material = server.parts.service.keycache.material(server.parts.service.store.get_key(key))
     expected = card_dynamic.discover_dynamic_cvc(material, "6011000990139424", "2512", "00000899", "0001")
     discover = {
         "CardExpiryDate": "2512",

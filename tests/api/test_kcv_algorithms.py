@@ -204,7 +204,7 @@ def test_create_symmetric_key_answers_the_method_used(
         },
         KeyCheckValueAlgorithm=kcv_algorithm,
     )["Key"]
-    service = server.app.service
+    service = server.parts.service
     material = service.keycache.material(service.store.get_key(key["KeyArn"]))
     expected = {
         "ANSI_X9_24": kp.kcv_tdes,

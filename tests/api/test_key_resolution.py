@@ -42,7 +42,7 @@ def iam_options() -> dict[str, Any]:
 @pytest.fixture
 def store(iam: IamServer) -> Iterator[CountingStore]:
     """The server's store, counted, in the place of both its users: the service and the authorizer."""
-    app = iam.app
+    app = iam.parts
     original = app.service.store
     counted = CountingStore(original)
     app.service.store = app.authorizer.store = counted  # type: ignore[assignment]

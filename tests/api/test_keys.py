@@ -309,8 +309,8 @@ def test_tag_limits(server, control, cvk) -> None:
 def test_created_key_material_is_real(server, control) -> None:
     """The KCV the API reports is the KCV of the sealed material (read back through the vault)."""
     key = control.create_key(Exportable=True, KeyAttributes=CVK_ATTRIBUTES)["Key"]
-    record = server.app.service.store.get_key(key["KeyArn"])
-    material = server.app.service.keycache.material(record)
+    record = server.parts.service.store.get_key(key["KeyArn"])
+    material = server.parts.service.keycache.material(record)
     assert primitives.tdes_ecb_encrypt(material, bytes(8))[:3].hex().upper() == key["KeyCheckValue"]
     assert primitives.has_odd_parity(material)
     assert material.hex().upper() not in record.key_block.upper()

@@ -151,7 +151,7 @@ def test_seed_d_m4_spa2_aav_hmac(server, control, data) -> None:
     assert out["KeyCheckValue"] == created["KeyCheckValue"]
     mac = out["Mac"]
     assert len(mac) == 64 and mac == mac.upper()
-    material = server.app.service.keycache.material(server.app.service.store.get_key(arn))
+    material = server.parts.service.keycache.material(server.parts.service.store.get_key(arn))
     assert mac == terminal.hmac(material, bytes.fromhex(message), "sha256").hex().upper()
     data.verify_mac(
         KeyIdentifier=arn, MessageData=message, Mac=mac, VerificationAttributes={"Algorithm": "HMAC"}

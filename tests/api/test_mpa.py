@@ -110,7 +110,7 @@ def test_association_and_the_protected_import(iam: IamServer) -> None:
         control.associate_mpa_team, "ResourceNotFoundException", 400, Action=ACTION, MpaTeamArn=foreign
     )
     association = control.associate_mpa_team(Action=ACTION, MpaTeamArn=team, RequesterComment="ticket 42")
-    iam.app.audit.sync()
+    iam.parts.audit.sync()
     events = [event for _, event in reader.read_events(iam.data_dir)]
     [event] = [e for e in events if e["requestID"] == association["ResponseMetadata"]["RequestId"]]
     assert event["requestParameters"]["requesterComment"] == "*** Sensitive Data Redacted ***"  # sensitive

@@ -171,7 +171,7 @@ def _team_without_quorum(env: Env) -> Call:
     region = "eu-west-1"  # associations are per region: a mistake here must not protect us-east-1
     name = f"short-{secrets.token_hex(4)}"
     arn = f"arn:aws:mpa:{region}:{ACCOUNT}:approval-team/{name}"
-    store = env.server.app.service.store
+    store = env.server.parts.service.store
     with store.transaction():
         store.mpa.put_team(Team(arn, ACCOUNT, region, name, 2, time.time(), ("alice",)))
     control = env.server.client("payment-cryptography", region=region)

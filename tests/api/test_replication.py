@@ -74,9 +74,9 @@ def repl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
 @pytest.fixture
 def hook(repl: RunningServer) -> Iterator[Hook]:
     installed = Hook()
-    repl.app.replicator.hook = installed
+    repl.parts.replicator.hook = installed
     yield installed
-    repl.app.replicator.hook = None
+    repl.parts.replicator.hook = None
 
 
 class Region:
@@ -637,7 +637,7 @@ def test_each_replication_is_an_audit_service_event(repl, regions) -> None:
     mine = [e for e in events if e.get("serviceEventDetails", {}).get("keyArn") == arn]
     assert mine, "no SynchronizeMultiRegionKey event"
     event = mine[-1]
-    assert event["nodeId"] == repl.app.audit.ident.node_id and event["workerId"] == 0  # chain.CHAIN_FIELDS
+    assert event["nodeId"] == repl.parts.audit.ident.node_id and event["workerId"] == 0  # chain.CHAIN_FIELDS
     assert {k: v for k, v in event.items() if k not in ("eventTime", "eventID", *CHAIN_FIELDS)} == {
         "eventVersion": "1.11",
         "userIdentity": {"accountId": "111122223333", "invokedBy": "payment-cryptography.amazonaws.com"},

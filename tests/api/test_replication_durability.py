@@ -1,7 +1,7 @@
 """Replication survives a SIGKILL mid-copy: `paycrypt serve` as a real subprocess (issue 9).
 
-The first server runs with the test-only hook (PAYCRYPT_TEST_HOOKS=1,
-PAYCRYPT_TEST_REPLICATION_HOLD) holding every job into us-west-2 and eu-west-1, so those copies,
+The first server runs with a replicator hook (injected by tests/api/launcher.py) holding every
+job into us-west-2 and eu-west-1, so those copies,
 and a later sync, stay IN_PROGRESS while ap-southeast-2 completes. It is killed with SIGKILL. The
 second server, on the same data directory and without the hook, must finish every pending job:
 each replica SYNCHRONIZED, with the primary's KCV and CVV2, the primary's later changes applied,
@@ -18,13 +18,13 @@ import time
 from pathlib import Path
 
 import boto3
-import psec.des
+import psec
 import psec.tr31
-import pytest
+import pytest.des
 from botocore.config import Config
 
-from paycrypt.jobs.replicator import HOLD, TEST_FLAG
 from tests import softhsm
+from tests.api import launcher
 from tests.api.helpers import expect_error
 from tests.api.processes import PAYCRYPT, ServerProcess
 from tests.api.replication_support import (
@@ -58,19 +58,13 @@ def cvv2(endpoint: str, region: str, arn: str) -> str:
     )["ValidationData"]
 
 
-def test_replication_resumes_after_sigkill(
-    tmp_path: Path, processes: list[ServerProcess], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_replication_resumes_after_sigkill(tmp_path: Path, processes: list[ServerProcess]) -> None:
     data_dir = tmp_path / "data"
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
-    monkeypatch.setenv(TEST_FLAG, "1")
-    monkeypatch.setenv(HOLD, f"{WEST},{EU}")
-    first = ServerProcess(data_dir, port)
+    first = ServerProcess(data_dir, port, program=launcher.program("--hold", f"{WEST},{EU}"))
     processes.append(first)
     first.wait_listening()
-    monkeypatch.delenv(HOLD)
-    monkeypatch.delenv(TEST_FLAG)
 
     east = client(endpoint, "payment-cryptography", EAST)
     tags = [{"Key": "bin", "Value": "412345"}]

@@ -105,10 +105,10 @@ def test_non_loopback_with_tls_and_credentials_builds(tmp_path: Path, tls_files:
     settings = Settings(
         host="0.0.0.0", port=9443, data_dir=data_dir, tls_cert=cert, tls_key=key, credentials_file=credentials
     )
-    app, lines = build_app(settings)
-    assert app.credentials.lookup(ALICE.access_key).account_id == ALICE.account
-    assert app.credentials.lookup("test") is None
-    text = "\n".join(lines)
+    built = build_app(settings)
+    assert built.credentials.lookup(ALICE.access_key).account_id == ALICE.account
+    assert built.credentials.lookup("test") is None
+    text = "\n".join(built.lines)
     assert "https://0.0.0.0:9443" in text
     assert str(data_dir) in text
     assert f"access keys from {credentials}" in text
@@ -126,8 +126,7 @@ def test_unreadable_credentials_file_is_refused(tmp_path: Path) -> None:
 
 
 def test_startup_lines_for_the_development_default(tmp_path: Path) -> None:
-    _, lines = build_app(Settings(port=8443, data_dir=tmp_path / "data"))
-    text = "\n".join(lines)
+    text = "\n".join(build_app(Settings(port=8443, data_dir=tmp_path / "data")).lines)
     assert "http://127.0.0.1:8443" in text
     assert f"data directory: {tmp_path / 'data'}" in text
     assert "access key 'test' / secret 'test'" in text and "111122223333" in text
@@ -160,7 +159,7 @@ print(json.dumps([at_import, reads[len(at_import):]]))
 
 def test_service_models_are_read_once_by_the_server(tmp_path: Path) -> None:
     """Issue 14 item 7: no module reads a model when imported (policy and audit receive theirs),
-    and building the app reads each plane's model exactly once."""
+    and building the app reads each model it serves (both planes, and STS) exactly once."""
     done = subprocess.run(
         [sys.executable, "-c", _COUNT_MODEL_READS, str(tmp_path / "data")],
         capture_output=True,
@@ -170,7 +169,7 @@ def test_service_models_are_read_once_by_the_server(tmp_path: Path) -> None:
     )
     at_import, at_start = json.loads(done.stdout.splitlines()[-1])
     assert at_import == []
-    assert sorted(at_start) == ["payment-cryptography", "payment-cryptography-data"]
+    assert sorted(at_start) == ["payment-cryptography", "payment-cryptography-data", "sts"]
 
 
 # --- refusals through the CLI -------------------------------------------------------------------

@@ -19,6 +19,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from paycrypt.service import registry
+from paycrypt.wire.protocols.rest_json import RestJson1
 from tests import kx_partner as kp
 from tests.api import rawhttp
 from tests.api.helpers import db_snapshot, expect_error
@@ -426,7 +427,7 @@ def test_a_fault_before_any_operation_is_matched_is_internal_server_exception(
     server, caplog, monkeypatch
 ) -> None:
     """Routing is guarded too: uvicorn's own 500 (plain text, no request id) is never sent."""
-    monkeypatch.setattr(server.app.protocols, "match_data", _explode_routing)
+    monkeypatch.setattr(RestJson1, "route", _explode_routing)
     with caplog.at_level(logging.ERROR, logger="paycrypt"):
         status, headers, answer = _data(server.endpoint, "/cardvalidationdata/verify", {})
     assert status == 500 and answer["__type"] == "InternalServerException"
@@ -434,7 +435,7 @@ def test_a_fault_before_any_operation_is_matched_is_internal_server_exception(
     assert len(records) == 1 and FAULT_SECRET not in records[0].getMessage()
 
 
-def _explode_routing(method: str, raw_path: str):
+def _explode_routing(protocol: RestJson1, request: object):
     raise _Fault(f"routing {FAULT_SECRET}")
 
 

@@ -32,7 +32,7 @@ from paycrypt.errors import ServiceError, ValidationError, VerificationFailed
 from paycrypt.service.issuer import card_validation
 from paycrypt.service.keys import aliases, lifecycle
 from paycrypt.wire import models
-from paycrypt.wire.protocol import Protocols
+from paycrypt.wire.protocols import for_model
 from tests.conftest import CVK_ATTRIBUTES as CVK
 
 ACCOUNT = "111122223333"
@@ -233,9 +233,9 @@ def test_control_plane_member_names_match_the_guides_create_key_record() -> None
 
 def test_control_plane_failure_validation_exception() -> None:
     body = b'{"KeyAttributes": {"KeyAlgorithm": "TDES_9KEY"}, "Exportable": "yes"}'
-    protocols = Protocols(MODELS)
+    control = for_model(events.CONTROL, MODELS.control, ())
     with pytest.raises(ValidationError) as info:
-        protocols.parse(protocols.control["CreateKey"], body)
+        control.parse(control.operations["CreateKey"], body)
     params = json.loads(body)
     event = build(events.CONTROL, "CreateKey", params, error=Failure(info.value.code, info.value.message))
     assert list(event) == list(events.LAYOUT)

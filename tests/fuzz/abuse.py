@@ -15,7 +15,7 @@ from typing import Any
 
 from paycrypt.service import heavy
 from paycrypt.wire import models
-from paycrypt.wire.protocol import Operation
+from paycrypt.wire.operations import Operation
 from tests.fuzz import gen
 from tests.fuzz.sender import HttpRequest, Signer, wire
 from tests.fuzz.strategies import Call, Strategies, dumps, odd_text
@@ -285,7 +285,8 @@ class Abuser:
     def _creating_call(self) -> gen.Gen:
         """Valid calls that, served, would change the store (on victims, or new keys)."""
         names = ("CreateKey", "TagResource", "CreateAlias", "StopKeyUsage", "DeleteKey", "ListKeys")
-        return self._call([self.s.protocols.control[name] for name in names])
+        by_name = {op.name: op for op in self.control}
+        return self._call([by_name[name] for name in names])
 
     def _oversized_headers(self) -> gen.Gen:
         def build(call: Call, shape: tuple[int, int], raw_name: bool) -> Abuse:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from botocore.utils import percent_encode
 
 from paycrypt.wire import models
-from paycrypt.wire.protocol import CONTROL_TARGET_PREFIX, JSON_10, REST_JSON
+from paycrypt.wire.protocols import aws_json, rest_json
 from tests.api.rawhttp import signed_headers
 from tests.fuzz.strategies import Call, dumps
 
@@ -84,7 +84,8 @@ class Signer:
         params = call.params
         if op.plane == models.CONTROL:
             body = dumps(params, call.ascii_only)
-            headers = {"X-Amz-Target": CONTROL_TARGET_PREFIX + op.name, "Content-Type": JSON_10}
+            target = f"{op.model.service_model.metadata['targetPrefix']}.{op.name}"
+            headers = {"X-Amz-Target": target, "Content-Type": aws_json.CONTENT_TYPE}
             return HttpRequest("POST", "/", self.sign("POST", "/", body, headers), body)
         path = op.model.http["requestUri"]
         if isinstance(params, dict) and op.uri_members:
@@ -95,7 +96,8 @@ class Signer:
                 path = path.replace("{" + label + "}", percent_encode(text.encode("utf-8", "surrogatepass")))
         body = dumps(params, call.ascii_only)
         method = op.model.http["method"]
-        return HttpRequest(method, path, self.sign(method, path, body, {"Content-Type": REST_JSON}), body)
+        headers = {"Content-Type": rest_json.CONTENT_TYPE}
+        return HttpRequest(method, path, self.sign(method, path, body, headers), body)
 
 
 class Sender:

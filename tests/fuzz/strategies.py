@@ -32,7 +32,7 @@ from botocore.model import Shape
 
 from paycrypt.service.rules import combinations
 from paycrypt.wire import models
-from paycrypt.wire.protocol import Operation, Protocols
+from paycrypt.wire.operations import Operation, compile_model
 from tests.fuzz import gen
 from tests.fuzz.pool import ROOT, Pool
 
@@ -340,11 +340,12 @@ def _text_of(alphabet: gen.Gen, n: int) -> gen.Gen:
 class Strategies:
     """The valid and broken strategies of every shape, for one pool of real keys."""
 
-    def __init__(self, pool: Pool, loaded: models.Models, protocols: Protocols | None = None) -> None:
-        """`loaded`: the models (`models.load()`); `protocols`: compiled from them, if already made."""
+    def __init__(self, pool: Pool, loaded: models.Models, operations: list[Operation] | None = None) -> None:
+        """`loaded`: the models (`models.load()`); `operations`: both planes' compiled, if already made."""
         self.pool = pool
-        self.protocols = protocols or Protocols(loaded)
-        self.operations: list[Operation] = [*self.protocols.control.values(), *self.protocols.data.values()]
+        self.operations: list[Operation] = operations or [
+            op for plane, model in loaded.planes for op in compile_model(plane, model).values()
+        ]
         self.enum_values = sorted(
             {
                 value

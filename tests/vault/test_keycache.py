@@ -225,8 +225,8 @@ def test_the_bound_is_at_least_one_entry() -> None:
 
 
 def test_the_server_builds_one_cache_of_the_configured_size(tmp_path: Path) -> None:
-    app, _ = build_app(Settings(port=1, data_dir=tmp_path / "data", key_cache_entries=7))
-    assert app.service.keycache.entries == 7
-    assert app.service.vault is app.service.keycache.vault
-    default, _ = build_app(Settings(port=1, data_dir=tmp_path / "other"))
+    built = build_app(Settings(port=1, data_dir=tmp_path / "data", key_cache_entries=7))
+    assert built.service.keycache.entries == 7
+    assert built.service.vault is built.service.keycache.vault
+    default = build_app(Settings(port=1, data_dir=tmp_path / "other"))
     assert default.service.keycache.entries == defaults.KEY_CACHE_ENTRIES

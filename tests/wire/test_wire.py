@@ -7,18 +7,25 @@ members and explicit nulls: what the wire layer hands on must be exactly the req
 
 from __future__ import annotations
 
+import copy
+import uuid
 from typing import Any
 
 import pytest
-from botocore.model import Shape
+from botocore.loaders import Loader
+from botocore.model import ServiceModel, Shape
 
 from paycrypt.errors import ValidationError
 from paycrypt.wire import faults, models, validate
-from paycrypt.wire.protocol import Protocols
+from paycrypt.wire.app import new_request_id
+from paycrypt.wire.protocols import for_model
+from paycrypt.wire.protocols.aws_json import AwsJson1_0
+from paycrypt.wire.protocols.aws_query import AwsQuery
+from paycrypt.wire.protocols.rest_json import RestJson1
 
-PROTOCOLS = Protocols(models.load())
-OPERATIONS = [(models.CONTROL, name) for name in PROTOCOLS.control] + [
-    (models.DATA, name) for name in PROTOCOLS.data
+PROTOCOLS = {plane: for_model(plane, model, ()) for plane, model in models.load().planes}
+OPERATIONS = [(models.CONTROL, name) for name in PROTOCOLS[models.CONTROL].operations] + [
+    (models.DATA, name) for name in PROTOCOLS[models.DATA].operations
 ]
 VARIANTS = range(64)  # enough bits for the deepest optional member, more than any union's members
 _SCALARS = {"integer": 1, "long": 1, "boolean": True, "timestamp": 0}
@@ -79,7 +86,7 @@ def test_unknown_members_and_nulls_are_removed_at_every_depth(plane: str, name: 
 
     The samples do not match every pattern, so most are invalid: the checker's output is compared
     whatever its verdict, and the verdicts must be the same (junk and nulls add no error)."""
-    op = (PROTOCOLS.control if plane == models.CONTROL else PROTOCOLS.data)[name]
+    op = PROTOCOLS[plane].operations[name]
     for variant in VARIANTS:
         plain = sample(op.input_shape, hostile=False, variant=variant)
         known, invalid = validate.validate_with(op.check, sample(op.input_shape, True, variant))
@@ -107,7 +114,7 @@ def test_the_samples_reach_unions_lists_and_maps_in_both_planes() -> None:
                 kinds_in(item, shape.value, plane)
 
     for plane, name in OPERATIONS:
-        op = (PROTOCOLS.control if plane == models.CONTROL else PROTOCOLS.data)[name]
+        op = PROTOCOLS[plane].operations[name]
         for variant in VARIANTS:
             kinds_in(sample(op.input_shape, hostile=False, variant=variant), op.input_shape, plane)
     assert kinds[models.CONTROL] >= {"structure", "union", "list", "map"}
@@ -116,11 +123,12 @@ def test_the_samples_reach_unions_lists_and_maps_in_both_planes() -> None:
 
 def test_the_request_as_sent_is_not_changed() -> None:
     """The audit event of a refused request records it as sent: validation copies, never edits."""
-    op = PROTOCOLS.control["CreateKey"]
+    control = PROTOCOLS[models.CONTROL]
+    op = control.operations["CreateKey"]
     sent = {"KeyAttributes": {"KeyUsage": "x", "Junk": 1}, "Exportable": None, "Other": [None]}
     copy = {"KeyAttributes": {"KeyUsage": "x", "Junk": 1}, "Exportable": None, "Other": [None]}
     with pytest.raises(ValidationError):
-        PROTOCOLS.check(op, sent)
+        control.check(op, sent)
     assert sent == copy
 
 
@@ -137,7 +145,8 @@ def test_the_request_as_sent_is_not_changed() -> None:
 )
 def test_decoding_refuses_what_rfc_8259_does_not_define(body: bytes) -> None:
     with pytest.raises(ValidationError, match="not valid JSON"):
-        PROTOCOLS.decode(PROTOCOLS.control["ListKeys"], body)
+        control = PROTOCOLS[models.CONTROL]
+        control.members(control.operations["ListKeys"], body)
 
 
 PAN = "4111111111111111"
@@ -167,3 +176,34 @@ def test_a_fault_is_logged_with_its_traceback_and_without_any_message(caplog) ->
     assert "in _fault" in text
     assert PAN not in text
     assert record.exc_info is None
+
+
+def test_each_model_is_served_by_the_class_its_metadata_protocol_names() -> None:
+    """As botocore and LocalStack pick theirs: by `metadata.protocol`, never by service."""
+    loaded = models.load()
+    served = {models.CONTROL: loaded.control, models.DATA: loaded.data, models.STS: loaded.sts}
+    picked = {plane: for_model(plane, model, ()) for plane, model in served.items()}
+    assert {plane: type(protocol) for plane, protocol in picked.items()} == {
+        models.CONTROL: AwsJson1_0,
+        models.DATA: RestJson1,
+        models.STS: AwsQuery,
+    }
+    assert {plane: protocol.name for plane, protocol in picked.items()} == {
+        plane: model.metadata["protocol"] for plane, model in served.items()
+    }
+    assert {protocol.signing_name for protocol in picked.values()} == {"payment-cryptography", "sts"}
+
+
+def test_a_model_in_a_protocol_paycrypt_does_not_speak_is_refused() -> None:
+    description = copy.deepcopy(Loader().load_service_model(models.STS, "service-2"))
+    description["metadata"]["protocol"] = "rest-xml"
+    with pytest.raises(KeyError, match="rest-xml"):
+        for_model(models.STS, ServiceModel(description, models.STS), ())
+
+
+def test_request_ids_are_version_4_uuids_in_their_text_form() -> None:
+    ids = [new_request_id() for _ in range(2000)]
+    assert len(set(ids)) == len(ids)
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert (str(parsed), parsed.version, parsed.variant) == (text, 4, uuid.RFC_4122)

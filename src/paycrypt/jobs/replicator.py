@@ -17,11 +17,10 @@ that fails leaves the region FAILED with a StatusMessage (a failed delete stays
 DELETE_IN_PROGRESS with the message) and is retried after `retry_base` seconds, doubling up to
 `retry_max`. Jobs live in the store, so a restart resumes them.
 
-The test hook: `Replicator.hook`, when set, is called as `hook(region, action)` before each job
+The hook: `Replicator.hook`, when given, is called as `hook(region, action)` before each job
 runs; it may return a true value to hold the job (it stays queued and IN_PROGRESS, and is offered
 again on the next pass) or raise to fail it (the exception's text becomes the StatusMessage).
-`hook_from_environment` builds one for a server run as a subprocess; it reads the environment
-only when PAYCRYPT_TEST_HOOKS=1, and is for tests only.
+`paycrypt serve` gives none; tests that hold or fail jobs build a server with theirs.
 """
 
 from __future__ import annotations
@@ -69,6 +68,9 @@ class Replicator:
         retry_base: float = defaults.REPLICATION_RETRY,
         retry_max: float = 300.0,
         interval: float = defaults.REPLICATION_INTERVAL,
+        *,
+        audit: AuditLog | None = None,
+        hook: Hook | None = None,
     ) -> None:
         self.svc = svc
         # Retries are timed on a clock of their own: the service clock of a test server is a
@@ -77,11 +79,11 @@ class Replicator:
         self.retry_base = retry_base
         self.retry_max = retry_max
         self.interval = interval
-        self.hook: Hook | None = None
-        self.audit: AuditLog | None = None  # gets a SynchronizeMultiRegionKey event per applied job
+        self.hook = hook
+        self.audit = audit  # gets a SynchronizeMultiRegionKey event per applied job
 
     async def run(self) -> None:
-        """Apply due jobs until cancelled (the app's lifespan task).
+        """Apply due jobs until cancelled (a task of the server's lifespan).
 
         Jobs run on the event loop, like the purge sweeper, a few at a time (each is a few ms of
         store writes): a full pass yields to the requests waiting and goes on at once; a pass
@@ -252,29 +254,3 @@ def synchronize_event(primary_arn: str, region: str, when: dt.datetime) -> dict[
 def _message(exc: Exception) -> str:
     text = exc.message if isinstance(exc, ServiceError) else str(exc)
     return text if text.endswith(".") else f"{text}."
-
-
-# --- the test-only hook for a server run as a subprocess ---------------------------------------------
-
-TEST_FLAG = "PAYCRYPT_TEST_HOOKS"
-HOLD = "PAYCRYPT_TEST_REPLICATION_HOLD"
-FAIL = "PAYCRYPT_TEST_REPLICATION_FAIL"
-
-
-def hook_from_environment(environ: Mapping[str, str]) -> Hook | None:
-    """FOR TESTS ONLY. With PAYCRYPT_TEST_HOOKS=1: hold every job into the regions listed (comma-
-    separated) in PAYCRYPT_TEST_REPLICATION_HOLD, and fail every job into those listed in
-    PAYCRYPT_TEST_REPLICATION_FAIL. Without the flag the environment is not read."""
-    if environ.get(TEST_FLAG) != "1":
-        return None
-    hold = {region for region in environ.get(HOLD, "").split(",") if region}
-    fail = {region for region in environ.get(FAIL, "").split(",") if region}
-    if not hold and not fail:
-        return None
-
-    def hook(region: str, action: str) -> bool:
-        if region in fail:
-            raise ReplicationFailure(f"Test hook: {action} to {region} failed")
-        return region in hold
-
-    return hook

@@ -46,7 +46,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResp
 from uvicorn.server import ServerState
 
 from paycrypt import defaults
-from paycrypt.wire.protocol import raw_error_response
+from paycrypt.wire.protocols.base import raw_error_response
 
 log = logging.getLogger("paycrypt")
 

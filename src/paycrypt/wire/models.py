@@ -1,4 +1,5 @@
-"""The two Payment Cryptography service models, read from the pinned botocore.
+"""The service models paycrypt serves, read from the pinned botocore: the two Payment Cryptography
+planes, and STS (for GetCallerIdentity).
 
 Why pinned: the server must serve every operation and member of botocore 1.44.8's models (for
 example GenerateAuthRequestCryptogram) whatever botocore the client runs.
@@ -16,15 +17,18 @@ from botocore.model import OperationModel, ServiceModel
 
 CONTROL = "payment-cryptography"
 DATA = "payment-cryptography-data"
+STS = "sts"
 
 
 @dataclass(frozen=True)
 class Models:
     control: ServiceModel
     data: ServiceModel
+    sts: ServiceModel
 
     @property
     def services(self) -> tuple[ServiceModel, ServiceModel]:
+        """The Payment Cryptography planes' models (what IAM policies and audit events speak of)."""
         return self.control, self.data
 
     @property
@@ -40,9 +44,10 @@ class Models:
 
 
 def load() -> Models:
-    """Read both models (about 0.1 s): call once and pass the result on."""
+    """Read the models (about 0.1 s): call once and pass the result on."""
     loader = Loader()
     return Models(
         control=ServiceModel(loader.load_service_model(CONTROL, "service-2"), CONTROL),
         data=ServiceModel(loader.load_service_model(DATA, "service-2"), DATA),
+        sts=ServiceModel(loader.load_service_model(STS, "service-2"), STS),
     )

@@ -15,7 +15,7 @@ import pytest
 from paycrypt import regions
 from paycrypt.clock import ManualClock
 from paycrypt.errors import Conflict, ValidationError
-from paycrypt.jobs.replicator import ReplicationFailure, Replicator, hook_from_environment
+from paycrypt.jobs.replicator import ReplicationFailure, Replicator
 from paycrypt.service.core import Quotas, Service
 from paycrypt.service.keys import lifecycle, tags
 from paycrypt.service.replication import key_regions, state
@@ -226,15 +226,6 @@ def test_service_regions_bound_replication(tmp_path: Path) -> None:
     svc = new_service(tmp_path / "db", regions=(EAST, WEST))
     with pytest.raises(ValidationError, match="eu-west-1 is not a region"):
         key_regions.plan_for_new_key(svc, ctx(svc), [EU], "SYMMETRIC_KEY")
-
-
-def test_hook_from_environment_needs_the_test_flag() -> None:
-    environ = {"PAYCRYPT_TEST_REPLICATION_HOLD": WEST, "PAYCRYPT_TEST_REPLICATION_FAIL": EU}
-    assert hook_from_environment(environ) is None
-    hook = hook_from_environment({**environ, "PAYCRYPT_TEST_HOOKS": "1"})
-    assert hook(WEST, "copy") is True and hook(EAST, "copy") is False
-    with pytest.raises(ReplicationFailure, match="Test hook: sync to eu-west-1 failed"):
-        hook(EU, "sync")
 
 
 def test_region_list_parsing() -> None:

@@ -1,0 +1,211 @@
+"""The request pipeline: every modelled call, whatever its protocol, takes these steps in order.
+
+    authenticate          auth/sigv4.py over the credentials → the principal (and its region served?)
+    decode and validate   the protocol class decodes; the operation's compiled validator keeps
+                          only what the model names (wire/validate.py)
+    resolve keys          policy/requests.py names what the request names; service/identifiers.py
+                          reads each key once from the store
+    authorize             auth/authorize.py decides on those keys (and charges the rate quota)
+    dispatch              the operation's service function; those service/heavy.py names run on
+                          a worker thread, the rest on the event loop's
+    serialize             the protocol class
+    audit                 one CloudTrail-shaped event (audit/events.py → audit/writer.py)
+
+Each step is a method below, called once, in that order, by `serve`. A step ends the call by
+raising a ServiceError, which the protocol turns into its error response; anything else is a fault
+(wire/faults.py). The audit event is written whatever the outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import Any
+
+from paycrypt.audit import events
+from paycrypt.audit.writer import AuditWriter
+from paycrypt.auth import sigv4
+from paycrypt.auth.authorize import Authorizer
+from paycrypt.auth.credentials import CredentialStore
+from paycrypt.errors import ProtocolError, ServiceError
+from paycrypt.policy.requests import RequestCatalog, RequestShape
+from paycrypt.service import heavy, identifiers
+from paycrypt.service.context import Caller, Context
+from paycrypt.service.core import Service
+from paycrypt.service.identifiers import Keys
+from paycrypt.wire import faults
+from paycrypt.wire.operations import Operation
+from paycrypt.wire.protocols import Protocol, Response, Routed
+
+log = logging.getLogger("paycrypt")
+
+Function = Callable[[Service, Context, dict[str, Any]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Api:
+    """One model served: its protocol class, the function serving each of its operations, and
+    whether IAM governs it.
+
+    `governed`: the Payment Cryptography planes are, so a call is scoped to a region served,
+    resolved and authorized. STS GetCallerIdentity is not: AWS answers it without any permission
+    ("No permissions are required", its model says), whatever the region."""
+
+    protocol: Protocol
+    functions: Mapping[str, Function]
+    governed: bool
+
+
+@dataclass
+class Call:
+    """One call as it goes through the pipeline, and what its audit event records."""
+
+    api: Api
+    routed: Routed
+    op: Operation
+    request: sigv4.SignedRequest
+    request_id: str
+    source_ip: str
+    event_time: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    identity: events.Identity = events.UNKNOWN
+    region: str | None = None
+    params: dict[str, Any] | None = None
+    result: dict[str, Any] | None = None
+    failure: events.Failure | None = None
+
+
+class Pipeline:
+    def __init__(
+        self,
+        *,
+        service: Service,
+        credentials: CredentialStore,
+        requests: RequestCatalog,
+        authorizer: Authorizer,
+        audit: AuditWriter,
+        workers: Executor,
+    ) -> None:
+        self.service = service  # the service functions' state: store, key cache, clock, regions
+        self.credentials = credentials
+        self.requests = requests  # what each operation's request names, from the same models
+        self.authorizer = authorizer  # IAM policies, resource policies, rate quotas
+        self.audit = audit
+        self.workers = workers  # the threads CPU-heavy calls run on
+
+    async def serve(
+        self, api: Api, routed: Routed, request: sigv4.SignedRequest, request_id: str, source_ip: str
+    ) -> Response:
+        """The call's response; every failure, expected or not, is an AWS error and its audit record."""
+        call = Call(api, routed, routed.operation, request, request_id, source_ip)
+        try:
+            caller = self.authenticate(call)
+            params = self.decode_and_validate(call)
+            keys: Keys = {}
+            if api.governed:
+                shape = self.requests.describe(call.op.name, params)
+                keys = self.resolve_keys(caller, shape)
+                keys = self.authorize(call, caller, shape, keys)
+            call.result = await self.dispatch(call, caller, params, keys)
+            response = self.serialize(call)
+        except ServiceError as exc:
+            response = self._failed(call, exc)
+        except Exception as exc:
+            response = self._failed(call, faults.internal_error(call.op.name, request_id, exc))
+        self.record(call)
+        return response
+
+    def authenticate(self, call: Call) -> sigv4.VerifiedCaller:
+        """SigV4 over the credentials: the principal, in a region this deployment serves."""
+        services = call.api.protocol.signing_names
+        try:
+            caller = sigv4.verify(call.request, self.credentials.lookup, dt.datetime.now(dt.UTC), services)
+        except sigv4.AuthError as exc:
+            raise ProtocolError(exc.code, exc.message, exc.status) from None
+        if call.api.governed and caller.region not in self.service.regions:
+            # A region this deployment does not serve: AWS's answer to a scope for another region.
+            message = f"Credential should be scoped to a valid region, not '{caller.region}'."
+            refused = sigv4.InvalidSignature(message)
+            raise ProtocolError(refused.code, refused.message, refused.status)
+        cred = caller.credential
+        call.identity = events.Identity(cred.account_id, cred.arn, cred.user_id, cred.access_key_id)
+        call.region = caller.region
+        return caller
+
+    def decode_and_validate(self, call: Call) -> dict[str, Any]:
+        """The request's members as the model knows them. Decoded first, so the audit event records
+        the request as sent even when it fails validation; from here on only what the model names,
+        without nulls (see wire/validate.py)."""
+        protocol = call.api.protocol
+        call.params = protocol.decode(call.routed, call.request)
+        call.params = protocol.check(call.op, call.params)
+        return call.params
+
+    def resolve_keys(self, caller: sigv4.VerifiedCaller, shape: RequestShape) -> Keys:
+        """Every key the request names, read once: the authorizer decides on them, the service
+        function uses them."""
+        account = caller.credential.account_id
+        return identifiers.resolve_request(self.service.store, account, caller.region, shape.targets)
+
+    def authorize(self, call: Call, caller: sigv4.VerifiedCaller, shape: RequestShape, keys: Keys) -> Keys:
+        """The keys of `keys` the caller may use, or AccessDenied / Throttling / ResourceNotFound."""
+        return self.authorizer.check(
+            shape, call.op.data_plane, caller.credential, caller.region, keys, call.source_ip
+        )
+
+    async def dispatch(
+        self, call: Call, caller: sigv4.VerifiedCaller, params: dict[str, Any], keys: Keys
+    ) -> dict[str, Any]:
+        """The operation's function, on a worker thread if the call is CPU-heavy."""
+        function = call.api.functions.get(call.op.name)
+        if function is None:
+            raise call.api.protocol.unavailable(call.op)
+        cred = caller.credential
+        ctx = Context(
+            caller=Caller(cred.account_id, cred.arn, cred.user_id),
+            region=caller.region,
+            now=self.service.clock.now(),
+            request_id=call.request_id,
+            keys=keys,
+        )
+        if heavy.is_heavy(call.op.name, params):
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self.workers, function, self.service, ctx, params)
+        return function(self.service, ctx, params)
+
+    def serialize(self, call: Call) -> Response:
+        return call.api.protocol.serialize(call.op, call.result, call.request_id)
+
+    def record(self, call: Call) -> None:
+        """One CloudTrail-shaped event per call; an audit failure never fails the request."""
+        plan = call.op.audit
+        if plan is None:  # not an audited API (STS)
+            return
+        try:
+            if not self.audit.wants(plan.management, call.identity.account_id, call.region):
+                return
+            origin = events.Origin(
+                identity=call.identity,
+                region=call.region,
+                source_ip=call.source_ip,
+                user_agent=call.request.headers.get("user-agent"),
+                request_id=call.request_id,
+                event_time=call.event_time,
+            )
+            result = call.result if call.failure is None else None
+            event = events.build_event(plan, origin, call.params, result, call.failure)
+            self.audit.record(event)
+        except Exception as exc:  # the event holds request members: its traceback's messages may too
+            log.error(
+                "audit event for %s (request %s) was not recorded\n%s",
+                call.op.name,
+                call.request_id,
+                faults.withheld_traceback(exc),
+            )
+
+    def _failed(self, call: Call, error: ServiceError) -> Response:
+        call.failure = events.Failure(error.code, error.message)
+        return call.api.protocol.error(error, call.request_id)
