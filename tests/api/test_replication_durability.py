@@ -19,8 +19,9 @@ from pathlib import Path
 
 import boto3
 import psec
+import psec.des
 import psec.tr31
-import pytest.des
+import pytest
 from botocore.config import Config
 
 from tests import softhsm
