@@ -98,6 +98,12 @@ def _rsa_kek(control: Any) -> tuple[str, bytes]:
     params = control.get_parameters_for_import(
         KeyMaterialType="KEY_CRYPTOGRAM", WrappingKeyAlgorithm="RSA_4096", ReuseLastGeneratedToken=True
     )
+    return import_rsa_kek(control, params)
+
+
+def import_rsa_kek(control: Any, params: dict[str, Any]) -> tuple[str, bytes]:
+    """ImportKey of a fresh AES_128 KEK as a KeyCryptogram under the GetParametersForImport answer
+    `params` (its token and certificate); the KEK's ARN and material, its KCV checked."""
     kek = secrets.token_bytes(16)
     key = control.import_key(
         KeyMaterial={

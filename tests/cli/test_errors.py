@@ -29,6 +29,12 @@ TEAM = "arn:aws:mpa:us-east-1:111122223333:approval-team/nobody"
         (["audit", "--log", "{tmp}/audit.jsonl"], "no audit log in {tmp}/audit.jsonl"),
         (["audit", "verify", "--data-dir", "{tmp}"], "no audit files in {tmp}"),
         (["db", "version", "--store", "mysql://db/x"], "--store takes sqlite:PATH or a postgresql:// URL"),
+        (["backup", "--to", "{tmp}/b.tar", "--data-dir", "{tmp}"], "no store in {tmp} (no paycrypt.db)"),
+        (["restore", "{tmp}/none.tar", "--data-dir", "{tmp}"], "no backup file {tmp}/none.tar"),
+        (
+            ["vault", "export-components", "--count", "3", "--out", "{tmp}", "--data-dir", "{tmp}"],
+            "no master key file {tmp}/master.key",
+        ),
     ],
     ids=lambda value: value[0] if isinstance(value, list) else None,
 )  # fmt: skip

@@ -133,12 +133,25 @@ def test_each_backend_implements_the_protocol(backend: str, protocol: type) -> N
         assert differences(store_class, protocol) == []
 
 
+@pytest.mark.parametrize("capability", base.CAPABILITIES, ids=[p.__name__ for p in base.CAPABILITIES])
+def test_sqlite_store_implements_each_capability(store: SqliteStore, capability: type) -> None:
+    assert capability not in base.Store.__mro__  # optional: a backend may come without it
+    assert differences(SqliteStore, capability) == []
+    assert isinstance(store, capability)
+
+
 @pytest.mark.parametrize("backend", IMPLEMENTATIONS)
 def test_the_protocols_declare_everything_the_backend_offers(backend: str) -> None:
     store_class, mpa_class = IMPLEMENTATIONS[backend]
     assert [name for name, value in members(base.Store) if value is None] == ["mpa"]
-    assert undeclared(store_class, base.Store) == []
+
+    class Declared(base.Store, *base.CAPABILITIES, Protocol): ...
+
+    assert undeclared(store_class, Declared) == []
     assert undeclared(mpa_class, base.MpaTables) == []
+    assert undeclared(SqliteStore, base.Store) == sorted(
+        name for capability in base.CAPABILITIES for name, _ in members(capability)
+    )
 
 
 def test_the_checks_name_what_a_backend_gets_wrong() -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from paycrypt import __version__, defaults, regions, tls
 from paycrypt.auth.throttle import PRODUCTION
 from paycrypt.cli.audit import add_audit_parser, run_audit
+from paycrypt.cli.backup import add_backup_parsers, run_backup, run_restore
 from paycrypt.cli.db import add_db_parser, run_db
 from paycrypt.cli.errors import EXIT_STATUS, CliError
 from paycrypt.cli.iam import add_iam_parser, run_iam
@@ -160,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_mpa_parser(commands)
     add_vault_parser(commands)
     add_db_parser(commands)
+    add_backup_parsers(commands)
     return parser
 
 
@@ -242,6 +244,8 @@ _RUNNERS = {
     "mpa": run_mpa,
     "vault": run_vault,
     "db": run_db,
+    "backup": run_backup,
+    "restore": run_restore,
 }
 
 if __name__ == "__main__":

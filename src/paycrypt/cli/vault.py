@@ -23,6 +23,7 @@ from typing import IO, Any
 
 from paycrypt import defaults
 from paycrypt.cli.errors import CliError
+from paycrypt.cli.vault_components import COMPONENT_COMMANDS, add_component_commands, run_vault_components
 from paycrypt.store.factory import DB_NAME
 from paycrypt.store.sqlite import SqliteStore
 from paycrypt.vault import factory
@@ -149,10 +150,13 @@ def add_vault_parser(subparsers: Any) -> argparse.ArgumentParser:
         )
         add_vault_options(command)
         add_options(command)
+    add_component_commands(commands)  # export-components, import-components (cli/vault_components.py)
     return parser
 
 
 def run_vault(args: argparse.Namespace, out: IO[str] | None = None) -> int:
+    if args.vault_command in COMPONENT_COMMANDS:
+        return run_vault_components(args, out)
     out = out or sys.stdout
     _, _, run = SUBCOMMANDS[args.vault_command]
     try:

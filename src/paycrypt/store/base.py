@@ -14,9 +14,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
-from typing import Protocol
+from pathlib import Path
+from typing import Protocol, runtime_checkable
 
-from paycrypt.store.records import AliasRecord, Association, KeyRecord, ReplicationJob, Session, Team
+from paycrypt.store.records import (
+    AliasRecord,
+    Association,
+    KeyRecord,
+    ReplicationJob,
+    Session,
+    Snapshot,
+    Team,
+)
 
 
 class Transactions(Protocol):
@@ -181,3 +190,40 @@ PROTOCOLS: tuple[type, ...] = (
     MpaTables,
     Store,
 )
+
+
+@runtime_checkable
+class Snapshots(Protocol):
+    """Backup and restore (`paycrypt backup`, `paycrypt restore`): a copy of everything the store
+    keeps, as of one instant, taken while the store keeps serving; and the same state loaded into
+    an empty store.
+
+    A capability, not part of `Store`: a backend offers it when it can (SQLite by its online
+    backup API; PostgreSQL by a logical export in one REPEATABLE READ transaction), and the
+    commands refuse a store that does not. The files are the backend's own (`Snapshot.backend`
+    names it): a snapshot restores onto the backend that took it. Key material in a snapshot is
+    only ever the vault-sealed key blocks the store holds.
+    """
+
+    def write_snapshot(self, directory: Path) -> Snapshot:
+        """Write the copy as new files in `directory` (an empty directory of the caller's)."""
+        ...
+
+    def snapshot_blocks(self, directory: Path, snapshot: Snapshot) -> Iterator[KeyRecord]:
+        """Every sealed record in the snapshot in `directory` (keys, then exchange keys), read
+        from its files without loading them: so a restore can check each block first."""
+        ...
+
+    def restore_snapshot(self, directory: Path, snapshot: Snapshot) -> None:
+        """Load the snapshot in `directory` into this store, all of it or nothing; StoreNotEmpty
+        if this store holds anything, ValueError if the snapshot is another backend's or schema
+        version's."""
+        ...
+
+
+class StoreNotEmpty(Exception):
+    """A restore onto a store that already holds state; the message says what it holds."""
+
+
+#: Protocols a backend may implement besides `PROTOCOLS`; commands check for them by isinstance.
+CAPABILITIES: tuple[type, ...] = (Snapshots,)

@@ -116,3 +116,18 @@ class Session:
     message: str | None = None
     requester: str = ""
     comment: str | None = None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A consistent copy of a store, taken while it served (`store.base.Snapshots`).
+
+    `files` are the names, in the snapshot's directory, of what the backend wrote; `counts` the
+    rows of each kind of state in the copy (keys, aliases, tags, resource_policies, …), by the
+    backend's names for them, so a restore can show and check what it brings back.
+    """
+
+    backend: str
+    schema_version: int
+    files: tuple[str, ...]
+    counts: dict[str, int]

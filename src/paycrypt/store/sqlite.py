@@ -3,6 +3,11 @@
 WAL journal with synchronous=FULL: a write is acknowledged only after it is on disk, so every key
 whose creation a client saw acknowledged survives a crash or SIGKILL of the server.
 
+Backup (`Snapshots`): SQLite's online backup API copies the database page by page in one step,
+inside one read transaction, so the copy is the database as of one instant while the server (in
+this process or another) goes on writing: WAL readers do not block writers. A restore runs the
+same copy the other way, into this store's connection, in one write transaction.
+
 One connection serves the event loop's thread and the worker threads that run CPU-heavy calls
 (wire/offload.py). Every statement runs, and is read to its end, under the store's lock, and a
 transaction holds that lock from BEGIN to COMMIT: so no thread reads another's uncommitted
@@ -22,11 +27,13 @@ from pathlib import Path
 from typing import Any
 
 from paycrypt.store import migrations, rows
-from paycrypt.store.records import AliasRecord, KeyRecord, ReplicationJob
+from paycrypt.store.base import StoreNotEmpty
+from paycrypt.store.records import AliasRecord, KeyRecord, ReplicationJob, Snapshot
 from paycrypt.store.sqlite_mpa import SqliteMpaTables
 
 RECORD_CACHE_SIZE = 100_000
 BACKEND = "sqlite"  # its folder of migrations (store/migrations/sqlite/)
+SNAPSHOT_FILE = "paycrypt.db"
 
 
 # SQLite's settings of `PRAGMA synchronous`. FULL is the store's promise; the others exist only for
@@ -76,6 +83,37 @@ class _Serialized:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    def backup_to(self, target: sqlite3.Connection) -> None:
+        """Copy the whole database into `target` in one step (one read transaction: one instant)."""
+        with self._lock:
+            self._db.backup(target)
+
+    def restore_from(self, source: sqlite3.Connection) -> None:
+        """Replace the whole database by `source`'s, in one write transaction."""
+        with self._lock:
+            source.backup(self._db)
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            return _counts(self._db)
+
+
+def _counts(db: sqlite3.Connection) -> dict[str, int]:
+    """Rows per table (SQLite's own tables aside), by table name."""
+    tables = [
+        name
+        for (name,) in db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+        )
+    ]
+    return {table: db.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0] for table in tables}
+
+
+def _read_only(path: Path) -> sqlite3.Connection:
+    if not path.is_file():
+        raise ValueError(f"the snapshot has no {path.name}")
+    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
 
 
 class SqliteStore:
@@ -454,3 +492,57 @@ def _statements(script: str) -> Iterator[str]:
         if sqlite3.complete_statement(statement):
             yield statement
             statement = ""
+
+    # snapshots (backup and restore)
+
+    def write_snapshot(self, directory: Path) -> Snapshot:
+        path = directory / SNAPSHOT_FILE
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+        target = sqlite3.connect(path)
+        try:
+            self._db.backup_to(target)
+            target.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no WAL beside it
+            counts = _counts(target)
+        finally:
+            target.close()
+        return Snapshot(BACKEND, migrations.latest(BACKEND), (SNAPSHOT_FILE,), counts)
+
+    def snapshot_blocks(self, directory: Path, snapshot: Snapshot) -> Iterator[KeyRecord]:
+        _check_snapshot(snapshot)
+        source = _read_only(directory / SNAPSHOT_FILE)
+        try:
+            for table in ("keys", "exchange_keys"):
+                for meta, block in source.execute(f"SELECT meta, key_block FROM {table} ORDER BY seq"):
+                    yield KeyRecord.from_json(json.loads(meta), block)
+        finally:
+            source.close()
+
+    def restore_snapshot(self, directory: Path, snapshot: Snapshot) -> None:
+        _check_snapshot(snapshot)
+        source = _read_only(directory / SNAPSHOT_FILE)
+        try:
+            with self._lock:
+                if self._depth:
+                    raise RuntimeError("a restore cannot run inside a transaction")
+                held = {table: n for table, n in self._db.counts().items() if n}
+                if held:
+                    raise StoreNotEmpty(
+                        "the store is not empty: " + ", ".join(f"{n} {table}" for table, n in held.items())
+                    )
+                self._db.restore_from(source)
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._records.clear()
+                self._policies.clear()
+                self._policy_count = self._count_policies()
+        finally:
+            source.close()
+
+
+def _check_snapshot(snapshot: Snapshot) -> None:
+    if snapshot.backend != BACKEND:
+        raise ValueError(f"the snapshot is of a {snapshot.backend} store, this store is {BACKEND}")
+    version = migrations.latest(BACKEND)  # the store is opened at the code's schema version
+    if snapshot.schema_version != version:
+        raise ValueError(
+            f"the snapshot is of schema version {snapshot.schema_version}, this store's is {version}"
+        )

@@ -6,12 +6,17 @@ own, which is then hard-linked to `master.key`. A crash at any step leaves eithe
 start. The link fails if `master.key` already exists, so when two servers start together one
 link wins and the other server reads the winner's key: they never use different keys. The key is
 read once: no per-request file reads.
+
+The same write installs a master key rebuilt from custodians' components (`install`, used by
+vault/components.py), and `read_key` gives that module the file's key to split: the file vault's
+key is on this machine's disk already, and only `paycrypt vault export-components` reads it whole.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 from paycrypt.errors import InternalServer
@@ -54,17 +59,38 @@ class MasterKeyVault:
 
 
 class LocalKeyFileVault(MasterKeyVault):
-    """The master key of `path`, created there (crash-safe, see above) on first start."""
+    """The master key of `path`, created there (crash-safe, see above) on first start; with
+    `create=False` (restoring a backup, which must not invent a key) FileNotFoundError instead."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, create: bool = True) -> None:
         self.path = path
-        super().__init__(_load_or_create(path))
+        if not create and not path.exists():
+            raise FileNotFoundError(f"no master key file {path}")
+        super().__init__(_load_or_create(path, _new_key))
 
 
-def _load_or_create(path: Path) -> bytes:
+def install(path: Path, key: bytes) -> bytes:
+    """Write `key` as the master key file `path` unless one exists; the key the file then holds
+    (the caller compares: an existing file, or another writer's, may hold a different key)."""
+    if len(key) != KEY_BYTES:
+        raise ValueError(f"the master key must be {KEY_BYTES} bytes (AES-256)")
+    return _load_or_create(path, lambda: key)
+
+
+def read_key(path: Path) -> bytes:
+    """The key of an existing master key file, checked as a server checks it (mode, length)."""
+    return _read(path)
+
+
+def _new_key() -> bytes:
+    return secrets.token_bytes(KEY_BYTES)
+
+
+def _load_or_create(path: Path, make: Callable[[], bytes]) -> bytes:
+    """The key of `path`, written first (from `make`) if there is none."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
-        _create(path)
+        _create(path, make())
     _remove_leftovers(path)
     return _read(path)
 
@@ -74,12 +100,12 @@ def temp_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(8)}{TEMP_SUFFIX}")
 
 
-def _create(path: Path) -> None:
+def _create(path: Path, key: bytes) -> None:
     temp = temp_name(path)
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(secrets.token_bytes(KEY_BYTES))
+            handle.write(key)
             handle.flush()
             os.fsync(handle.fileno())
         try:
