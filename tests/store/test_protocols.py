@@ -133,6 +133,13 @@ def test_each_backend_implements_the_protocol(backend: str, protocol: type) -> N
         assert differences(store_class, protocol) == []
 
 
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SqliteStore]:
+    opened = SqliteStore(tmp_path / "paycrypt.db")
+    yield opened
+    opened.close()
+
+
 @pytest.mark.parametrize("capability", base.CAPABILITIES, ids=[p.__name__ for p in base.CAPABILITIES])
 def test_sqlite_store_implements_each_capability(store: SqliteStore, capability: type) -> None:
     assert capability not in base.Store.__mro__  # optional: a backend may come without it

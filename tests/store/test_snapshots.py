@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from paycrypt.store import archive
+from paycrypt.store import archive, migrations
 from paycrypt.store.base import StoreNotEmpty
 from paycrypt.store.records import AliasRecord, Association, KeyRecord, Session, Snapshot, Team
 from paycrypt.store.sqlite import SqliteStore
@@ -95,7 +95,11 @@ def source(tmp_path: Path) -> SqliteStore:
 def test_every_kind_of_state_comes_back(source: SqliteStore, tmp_path: Path) -> None:
     (tmp_path / "snap").mkdir()
     snapshot = source.write_snapshot(tmp_path / "snap")
-    assert (snapshot.backend, snapshot.schema_version, snapshot.files) == ("sqlite", 1, ("paycrypt.db",))
+    assert (snapshot.backend, snapshot.schema_version, snapshot.files) == (
+        "sqlite",
+        migrations.latest("sqlite"),
+        ("paycrypt.db",),
+    )
     assert {n: snapshot.counts[n] for n in ("keys", "aliases", "tags", "resource_policies")} == {
         "keys": 3,
         "aliases": 2,
@@ -132,7 +136,7 @@ def test_a_restore_refuses_a_store_that_holds_anything(source: SqliteStore, tmp_
 
 @pytest.mark.parametrize(
     ("backend", "version", "message"),
-    [("postgresql", 1, "postgresql store"), ("sqlite", 2, "schema version 2")],
+    [("postgresql", 1, "postgresql store"), ("sqlite", 99, "schema version 99")],
 )
 def test_a_restore_refuses_another_backend_or_schema(
     source: SqliteStore, tmp_path: Path, backend: str, version: int, message: str

@@ -459,6 +459,50 @@ class SqliteStore:
                 (attempts, next_attempt, seq),
             )
 
+    # snapshots (backup and restore)
+
+    def write_snapshot(self, directory: Path) -> Snapshot:
+        path = directory / SNAPSHOT_FILE
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+        target = sqlite3.connect(path)
+        try:
+            self._db.backup_to(target)
+            target.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no WAL beside it
+            counts = _counts(target)
+        finally:
+            target.close()
+        return Snapshot(BACKEND, migrations.latest(BACKEND), (SNAPSHOT_FILE,), counts)
+
+    def snapshot_blocks(self, directory: Path, snapshot: Snapshot) -> Iterator[KeyRecord]:
+        _check_snapshot(snapshot)
+        source = _read_only(directory / SNAPSHOT_FILE)
+        try:
+            for table in ("keys", "exchange_keys"):
+                for meta, block in source.execute(f"SELECT meta, key_block FROM {table} ORDER BY seq"):
+                    yield KeyRecord.from_json(json.loads(meta), block)
+        finally:
+            source.close()
+
+    def restore_snapshot(self, directory: Path, snapshot: Snapshot) -> None:
+        _check_snapshot(snapshot)
+        source = _read_only(directory / SNAPSHOT_FILE)
+        try:
+            with self._lock:
+                if self._depth:
+                    raise RuntimeError("a restore cannot run inside a transaction")
+                held = {t: n for t, n in self._db.counts().items() if n and t != "schema_version"}
+                if held:
+                    raise StoreNotEmpty(
+                        "the store is not empty: " + ", ".join(f"{n} {table}" for table, n in held.items())
+                    )
+                self._db.restore_from(source)
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._records.clear()
+                self._policies.clear()
+                self._policy_count = self._count_policies()
+        finally:
+            source.close()
+
 
 def upgrade(db: sqlite3.Connection) -> tuple[int, int]:
     """Apply the pending migrations (store/migrations/sqlite/) in one transaction with their
@@ -492,50 +536,6 @@ def _statements(script: str) -> Iterator[str]:
         if sqlite3.complete_statement(statement):
             yield statement
             statement = ""
-
-    # snapshots (backup and restore)
-
-    def write_snapshot(self, directory: Path) -> Snapshot:
-        path = directory / SNAPSHOT_FILE
-        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
-        target = sqlite3.connect(path)
-        try:
-            self._db.backup_to(target)
-            target.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no WAL beside it
-            counts = _counts(target)
-        finally:
-            target.close()
-        return Snapshot(BACKEND, migrations.latest(BACKEND), (SNAPSHOT_FILE,), counts)
-
-    def snapshot_blocks(self, directory: Path, snapshot: Snapshot) -> Iterator[KeyRecord]:
-        _check_snapshot(snapshot)
-        source = _read_only(directory / SNAPSHOT_FILE)
-        try:
-            for table in ("keys", "exchange_keys"):
-                for meta, block in source.execute(f"SELECT meta, key_block FROM {table} ORDER BY seq"):
-                    yield KeyRecord.from_json(json.loads(meta), block)
-        finally:
-            source.close()
-
-    def restore_snapshot(self, directory: Path, snapshot: Snapshot) -> None:
-        _check_snapshot(snapshot)
-        source = _read_only(directory / SNAPSHOT_FILE)
-        try:
-            with self._lock:
-                if self._depth:
-                    raise RuntimeError("a restore cannot run inside a transaction")
-                held = {table: n for table, n in self._db.counts().items() if n}
-                if held:
-                    raise StoreNotEmpty(
-                        "the store is not empty: " + ", ".join(f"{n} {table}" for table, n in held.items())
-                    )
-                self._db.restore_from(source)
-                self._db.execute("PRAGMA journal_mode=WAL")
-                self._records.clear()
-                self._policies.clear()
-                self._policy_count = self._count_policies()
-        finally:
-            source.close()
 
 
 def _check_snapshot(snapshot: Snapshot) -> None:
