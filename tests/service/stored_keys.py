@@ -6,6 +6,7 @@ import secrets
 from pathlib import Path
 
 from paycrypt.clock import ManualClock
+from paycrypt.crypto import keygen
 from paycrypt.service.context import Caller, Context
 from paycrypt.service.core import Service
 from paycrypt.service.keys import lifecycle
@@ -49,3 +50,12 @@ def put(svc: Service, material: bytes, usage: str, algorithm: str, modes: dict[s
         attributes=attributes, material=material, exportable=True, enabled=True, origin="EXTERNAL"
     )
     return lifecycle.store_key(svc, context(svc), new).arn
+
+
+CVK = ("TR31_C0_CARD_VERIFICATION_KEY", "TDES_2KEY", GEN_VERIFY)
+
+
+def fill(svc: Service, count: int) -> list[str]:
+    """`count` card verification keys of random material, stored in one transaction; their ARNs."""
+    with svc.store.transaction():
+        return [put(svc, keygen.generate("TDES_2KEY"), *CVK) for _ in range(count)]

@@ -12,6 +12,7 @@ from paycrypt.audit.reader import add_audit_parser, run_audit
 from paycrypt.auth.throttle import PRODUCTION
 from paycrypt.cli.iam import add_iam_parser, run_iam
 from paycrypt.cli.mpa import add_mpa_parser, run_mpa
+from paycrypt.cli.vault import add_vault_parser, run_vault
 from paycrypt.server import Settings, StartupError, serve
 
 
@@ -139,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_audit_parser(commands)
     add_iam_parser(commands)
     add_mpa_parser(commands)
+    add_vault_parser(commands)
     return parser
 
 
@@ -147,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "audit":
         args.data_dir = args.data_dir or defaults.data_dir()
         return run_audit(args)
+    if args.command == "vault":
+        return run_vault(args)
     if args.command in ("iam", "mpa"):
         args.data_dir = args.data_dir or defaults.data_dir()
         return run_iam(args) if args.command == "iam" else run_mpa(args)

@@ -15,6 +15,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -80,7 +81,15 @@ CREATE TABLE IF NOT EXISTS replication_jobs (
     UNIQUE (primary_arn, region)
 );
 CREATE INDEX IF NOT EXISTS replication_jobs_due ON replication_jobs (next_attempt, seq);
+CREATE TABLE IF NOT EXISTS block_changes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    arn TEXT NOT NULL,
+    at REAL NOT NULL
+);
 """
+
+# The tables of sealed blocks (store.base.SEALED_TABLES) and the column that names a row.
+SEALED_NAME = {"keys": "arn", "exchange_keys": "name"}
 
 # Resource (key) policies: one JSON document per key (PutResourcePolicy).
 POLICY_SCHEMA = """
@@ -269,6 +278,69 @@ class SqliteStore:
             pending.timestamp() if pending is not None else None,
             json.dumps(record.to_json(), separators=(",", ":")),
         )
+
+    # sealed blocks, for master-key rotation (store.base.SealedBlocks)
+
+    def sealed_blocks(self, table: str, after: int, limit: int) -> list[tuple[int, KeyRecord]]:
+        self._name_column(table)
+        rows = self._db.execute(
+            f"SELECT seq, meta, key_block FROM {table} WHERE seq > ? ORDER BY seq LIMIT ?", (after, limit)
+        ).fetchall()
+        return [(seq, KeyRecord.from_json(json.loads(meta), block)) for seq, meta, block in rows]
+
+    def count_sealed_blocks(self) -> int:
+        return sum(self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] for table in SEALED_NAME)
+
+    def get_sealed(self, table: str, arn: str) -> KeyRecord | None:
+        name = self._name_column(table)
+        row = self._db.execute(f"SELECT meta, key_block FROM {table} WHERE {name} = ?", (arn,)).fetchone()
+        return KeyRecord.from_json(json.loads(row[0]), row[1]) if row else None
+
+    def reseal_block(self, table: str, arn: str, old_block: str, new_block: str) -> bool:
+        name = self._name_column(table)
+        with self.transaction():
+            self._records.pop(arn, None)
+            updated = self._db.execute(
+                f"UPDATE {table} SET key_block = ? WHERE {name} = ? AND key_block = ?",
+                (new_block, arn, old_block),
+            )
+            swapped = updated.rowcount == 1
+            if swapped:
+                self._db.execute("INSERT INTO block_changes (arn, at) VALUES (?, ?)", (arn, time.time()))
+            return swapped
+
+    def block_changes_head(self) -> int:
+        row = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'block_changes'").fetchone()
+        return row[0] if row else 0
+
+    def follow_block_changes(self, after: int) -> tuple[int, list[str] | None]:
+        with self._lock:  # the rows read and the cache entries dropped together
+            head = self.block_changes_head()
+            if head == after:
+                return after, []
+            rows = self._db.execute(
+                "SELECT seq, arn FROM block_changes WHERE seq > ? ORDER BY seq", (after,)
+            ).fetchall()
+            # AUTOINCREMENT leaves no gap (a rolled-back insert rolls its sequence back too): a
+            # first row past after + 1, or a head behind us (another database), means pruned.
+            if head < after or not rows or rows[0][0] != after + 1:
+                self._records.clear()
+                return max([head, *(seq for seq, _ in rows[-1:])]), None
+            arns = [arn for _, arn in rows]
+            for arn in arns:
+                self._records.pop(arn, None)
+            return rows[-1][0], arns
+
+    def prune_block_changes(self, before_epoch: float) -> int:
+        with self.transaction():
+            return self._db.execute("DELETE FROM block_changes WHERE at < ?", (before_epoch,)).rowcount
+
+    @staticmethod
+    def _name_column(table: str) -> str:
+        try:
+            return SEALED_NAME[table]
+        except KeyError:
+            raise ValueError(f"{table!r} holds no sealed blocks") from None
 
     # aliases
 

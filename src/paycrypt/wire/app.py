@@ -30,6 +30,7 @@ from paycrypt.auth import sigv4
 from paycrypt.auth.authorize import Authorizer
 from paycrypt.auth.credentials import CredentialStore
 from paycrypt.errors import NotImplementedOperation, ProtocolError, ServiceError
+from paycrypt.jobs.key_blocks import BlockFollower
 from paycrypt.jobs.replicator import Replicator
 from paycrypt.policy.requests import RequestCatalog
 from paycrypt.service import heavy, identifiers, registry
@@ -96,6 +97,7 @@ class App:
         purge_interval: float,
         audit: AuditWriter | None = None,
         replicator: Replicator | None = None,
+        follower: BlockFollower | None = None,
     ) -> None:
         self.service = service
         self.requests = requests  # what each operation's request names, from the same models
@@ -108,6 +110,9 @@ class App:
         # Multi-region replication runs next to the sweeper; tests reach its hook through here.
         self.replicator = replicator or Replicator(service)
         self._replicating: asyncio.Task[None] | None = None
+        # Re-sealed blocks and master-key versions from a rotation in another process.
+        self.follower = follower or BlockFollower(service)
+        self._following: asyncio.Task[None] | None = None
         self.workers = ThreadPoolExecutor(
             HEAVY_WORKERS, thread_name_prefix="paycrypt-heavy", initializer=_lower_priority
         )
@@ -323,12 +328,14 @@ class App:
             if message["type"] == "lifespan.startup":
                 self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
                 self._replicating = asyncio.get_running_loop().create_task(self.replicator.run())
+                self._following = asyncio.get_running_loop().create_task(self.follower.run())
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 if self._sweeper is not None:
                     self._sweeper.cancel()
-                if self._replicating is not None:
-                    self._replicating.cancel()
+                for task in (self._replicating, self._following):
+                    if task is not None:
+                        task.cancel()
                 self.workers.shutdown(wait=False, cancel_futures=True)
                 if self.audit is not None:
                     self.audit.close()
