@@ -42,6 +42,16 @@ GRACE = 3.0  # seconds: three of the block follower's intervals
 FEED_KEPT = 3600.0
 
 
+class Clock:
+    """The time the grace is measured in (a test's clock moves when it sleeps)."""
+
+    monotonic = staticmethod(time.monotonic)
+    sleep = staticmethod(time.sleep)
+
+
+REAL_TIME = Clock()
+
+
 @dataclass
 class Progress:
     total: int  # blocks in the store when the pass began
@@ -121,18 +131,18 @@ def reseal_all(
     target: Vault,
     report: Report,
     grace: float = GRACE,
-    sleep: Callable[[float], None] = time.sleep,
+    clock: Clock = REAL_TIME,
 ) -> Progress:
     """Passes until one re-seals nothing after `grace` seconds (see the module's docstring)."""
-    started = time.monotonic()
+    started = clock.monotonic()
     progress = Progress(total=store.count_sealed_blocks())
     while True:
         resealed = reseal_pass(store, source, target, progress, report)
-        waited = time.monotonic() - started
+        waited = clock.monotonic() - started
         if resealed == 0 and waited >= grace:
             return progress
         if resealed == 0:
-            sleep(grace - waited)
+            clock.sleep(grace - waited)
 
 
 @dataclass(frozen=True)
@@ -148,7 +158,7 @@ def rotate(
     vault: RotatableVault,
     report: Report,
     grace: float = GRACE,
-    sleep: Callable[[float], None] = time.sleep,
+    clock: Clock = REAL_TIME,
     announce: Callable[[MasterKeyVersion, bool], None] = lambda version, resumed: None,
 ) -> Rotation:
     """Add a version (unless an earlier run's rotation is unfinished), re-seal every block under
@@ -156,7 +166,7 @@ def rotate(
     resumed = len(vault.versions()) > 1
     target = vault.versions()[-1] if resumed else vault.add_version()
     announce(target, resumed)
-    progress = reseal_all(store, vault, vault, report, grace, sleep)
+    progress = reseal_all(store, vault, vault, report, grace, clock)
     if progress.failed:
         return Rotation(target, resumed, (), progress)
     older = tuple(version for version in vault.versions() if version.version < target.version)
