@@ -8,12 +8,12 @@ from pathlib import Path
 from paycrypt.clock import ManualClock
 from paycrypt.crypto import keygen
 from paycrypt.service.context import Caller, Context
-from paycrypt.service.core import Service
+from paycrypt.service.core import Quotas, Service
 from paycrypt.service.keys import lifecycle
 from paycrypt.service.rules import combinations
 from paycrypt.store.sqlite import SqliteStore
 from paycrypt.vault.keycache import KeyCache
-from paycrypt.vault.local import MasterKeyVault
+from paycrypt.vault.local import LocalKeyFileVault, MasterKeyVault
 
 ACCOUNT = "111122223333"
 
@@ -25,6 +25,16 @@ ENC_DEC = {"Encrypt": True, "Decrypt": True, "Wrap": True, "Unwrap": True}
 def new_keycache(master_key: bytes | None = None) -> KeyCache:
     """An empty key cache over a vault with this master key (a random one if None)."""
     return KeyCache(MasterKeyVault(master_key or secrets.token_bytes(32)))
+
+
+def file_service(data_dir: Path, keys_per_region: int = 100_000) -> Service:
+    """A Service on the store and master key files of a server's data directory (`data_dir`)."""
+    return Service(
+        SqliteStore(data_dir / "paycrypt.db"),
+        KeyCache(LocalKeyFileVault(data_dir / "master.key")),
+        ManualClock(),
+        Quotas(keys_per_region=keys_per_region),
+    )
 
 
 def service(tmp_path: Path) -> Service:

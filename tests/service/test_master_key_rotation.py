@@ -15,22 +15,16 @@ from pathlib import Path
 
 import pytest
 
-from paycrypt.clock import ManualClock
 from paycrypt.jobs import rotation
 from paycrypt.jobs.key_blocks import BlockFollower
-from paycrypt.service.core import Quotas, Service
+from paycrypt.service.core import Service
 from paycrypt.store.records import KeyRecord
-from paycrypt.store.sqlite import SqliteStore
 from paycrypt.vault import blocks
 from paycrypt.vault.keycache import KeyCache
-from paycrypt.vault.local import LocalKeyFileVault, MasterKeyVault, version_path
+from paycrypt.vault.local import MasterKeyVault, version_path
 from tests.service import stored_keys
 
-
-def open_service(data_dir: Path) -> Service:
-    store = SqliteStore(data_dir / "paycrypt.db")
-    vault = LocalKeyFileVault(data_dir / "master.key")
-    return Service(store, KeyCache(vault), ManualClock(), Quotas(keys_per_region=100_000))
+open_service = stored_keys.file_service
 
 
 @pytest.fixture
