@@ -10,6 +10,7 @@ from pathlib import Path
 from paycrypt import __version__, defaults, regions, tls
 from paycrypt.audit.reader import add_audit_parser, run_audit
 from paycrypt.auth.throttle import PRODUCTION
+from paycrypt.cli.ceremony import add_ceremony_parser, run_ceremony
 from paycrypt.cli.iam import add_iam_parser, run_iam
 from paycrypt.cli.mpa import add_mpa_parser, run_mpa
 from paycrypt.cli.vault import add_vault_parser, run_vault
@@ -141,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_iam_parser(commands)
     add_mpa_parser(commands)
     add_vault_parser(commands)
+    add_ceremony_parser(commands)
     return parser
 
 
@@ -151,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_audit(args)
     if args.command == "vault":
         return run_vault(args)
+    if args.command == "ceremony":
+        return run_ceremony(args)
     if args.command in ("iam", "mpa"):
         args.data_dir = args.data_dir or defaults.data_dir()
         return run_iam(args) if args.command == "iam" else run_mpa(args)
