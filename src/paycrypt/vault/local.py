@@ -10,11 +10,11 @@ when two servers start together one link wins and the other server reads the win
 never use different keys. Keys are read at start and again only when the set changes (`refresh`):
 no per-request file reads.
 
-How a running server learns of a rotation: before each seal (CreateKey, ImportKey: the control
-plane) the vault lists the directory's key files (one `listdir`) and re-reads the set if they are
-not the versions it holds; a block naming a key it does not hold makes it re-read the set before
-refusing; and the server's background follower calls `refresh` every second, which also drops
-retired versions.
+How a running server learns of a rotation: before a seal (CreateKey, ImportKey: the control plane)
+the vault lists the directory's key files (one `listdir`, at most every LOOK_EVERY seconds) and
+re-reads the set if they are not the versions it holds; a block naming a key it does not hold
+makes it re-read the set before refusing; and the server's background follower calls `refresh`
+every second, which also drops retired versions.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import os
 import re
 import secrets
 import threading
+import time
 from pathlib import Path
 from typing import NamedTuple
 
@@ -34,6 +35,7 @@ from paycrypt.vault.base import MasterKeyVersion
 
 KEY_BYTES = 32
 TEMP_SUFFIX = ".tmp"
+LOOK_EVERY = 0.1  # seconds: seals closer together than this (a rotation's) share one look
 UNNAMED = "(unnamed)"  # what `sealed_by` says of a block without KP once version 1 is gone
 
 
@@ -108,6 +110,7 @@ class LocalKeyFileVault(MasterKeyVault):
     def __init__(self, path: Path) -> None:
         self.path = path
         self._reading = threading.Lock()
+        self._looked = 0.0  # time.monotonic() of the last look for new versions before a seal
         self._keys = _key_set(_load_or_create(path))
 
     def refresh(self) -> None:
@@ -136,6 +139,10 @@ class LocalKeyFileVault(MasterKeyVault):
         self.refresh()
 
     def _before_seal(self) -> None:
+        now = time.monotonic()
+        if now - self._looked < LOOK_EVERY:
+            return
+        self._looked = now
         held = {version for version, _ in self._keys.by_id.values()}
         if set(version_files(self.path)) != held:
             self.refresh()
