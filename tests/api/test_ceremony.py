@@ -22,6 +22,7 @@ import json
 import os
 import pty
 import select
+import shlex
 import socket
 import subprocess
 import termios
@@ -36,6 +37,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from paycrypt.cli import ceremony
 from tests.api.processes import PAYCRYPT
+from tests.docs_pages import code_blocks, page, shell_commands
 
 TDES_COMPONENTS = (
     "988A59D7273186B8C9C9922B6D40BA75",
@@ -146,8 +148,19 @@ KEK_ARGS = (
 )
 
 
+def documented_arguments() -> list[str]:
+    """The ceremony's options as docs/operations.md gives them (its endpoint is the test's)."""
+    [command] = [
+        c for b in code_blocks(page("operations.md"), "sh") for c in shell_commands(b) if "ceremony" in c
+    ]
+    words = shlex.split(command)
+    assert words[0].startswith("AWS_ENDPOINT_URL=") and words[1:4] == ["paycrypt", "ceremony", "import-key"]
+    return words[4:]
+
+
 def test_three_custodians_load_the_tdes_key_and_nothing_echoes(server, control) -> None:
-    session = Session(server.endpoint, ("--components", "3", "--key-algorithm", "TDES_2KEY", *KEK_ARGS))
+    """As docs/operations.md runs it: three custodians, a TDES KEK."""
+    session = Session(server.endpoint, documented_arguments())
     for number, component in enumerate(TDES_COMPONENTS, start=1):
         session.answer(f"Component {number} of 3 (hex, not shown): ", component)
         session.answer(f"Check value of component {number}: ", tdes_kcv(component))

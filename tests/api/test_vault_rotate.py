@@ -8,6 +8,8 @@
 - SIGKILL in the middle, run again: it finishes the same rotation; every block re-sealed exactly
   once (the store's feed of block changes), none lost.
 - Progress: a bar on a terminal (a pty), plain lines through a pipe; one rotation at a time.
+
+The first test runs the command as docs/operations.md gives it.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import collections
 import fcntl
 import os
 import pty
+import shlex
 import signal
 import sqlite3
 import subprocess
@@ -31,10 +34,21 @@ from paycrypt.vault import blocks
 from tests.api.processes import PAYCRYPT
 from tests.background import Background
 from tests.conftest import RunningServer, free_port, start_server
+from tests.docs_pages import code_blocks, page, shell_commands
 from tests.service import stored_keys
 
 PAN = "4111111111111111"
 EXPIRY = {"CardVerificationValue2": {"CardExpiryDate": "1229"}}
+
+
+def documented_rotate(data_dir: Path) -> list[str]:
+    """The command docs/operations.md gives, for this data directory."""
+    [command] = [
+        c for b in code_blocks(page("operations.md"), "sh") for c in shell_commands(b) if "vault rotate" in c
+    ]
+    words = shlex.split(command)
+    assert words[:3] == ["paycrypt", "vault", "rotate"]
+    return [str(PAYCRYPT), *(str(data_dir) if w == "/var/lib/paycrypt" else w for w in words[1:])]
 
 
 def rotate(data_dir: Path, *args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
@@ -151,7 +165,9 @@ def test_rotation_while_the_server_serves_cvv2_verifications(
     with Verifier(data, expected) as one, Verifier(data, expected) as two, Creator(control) as creator:
         time.sleep(0.5)
         during = one.done + two.done
-        done = rotate(server.data_dir, "--grace", "2")
+        done = subprocess.run(
+            [*documented_rotate(server.data_dir), "--grace", "2"], capture_output=True, text=True, timeout=600
+        )
         during = one.done + two.done - during
         time.sleep(0.3)
 
