@@ -1,5 +1,5 @@
 """What an EMV terminal sends for an M/Chip (Mastercard CVN16/17) ARQC, for the tests that check
-paycrypt against pyemv's MasterCardCVN16 card (tests/api/test_emv.py, tests/service/test_emv_ops.py).
+paycrypt against pyemv's MasterCardCVN16 card (tests/api/test_emv.py, tests/service/issuer/test_emv.py).
 """
 
 from __future__ import annotations

@@ -266,7 +266,7 @@ def _aes_issuer_master_key(env: Env) -> Call:
 @refused("E1", "ValidationException", 400, "EMV data must be a multiple of 8 bytes")
 def _emv_data_not_whole_blocks(env: Env) -> Call:
     # The Symmetric members' block rules are shown by
-    # tests/service/test_data_encryption.py::test_symmetric_rules_name_the_member.
+    # tests/service/transactions/test_data_encryption.py::test_symmetric_rules_name_the_member.
     imk = env.key("TR31_E1_EMV_MKEY_CONFIDENTIALITY", "TDES_2KEY", DERIVE)
     emv = {
         "MajorKeyDerivationMode": "EMV_OPTION_A",
@@ -469,7 +469,7 @@ def _cvk() -> dict[str, Any]:
 
 # --- rows shown elsewhere, and rows other items of issue 12 change -------------------------------
 
-KEY_EXCHANGE = "tests/service/test_key_exchange.py::"
+KEY_EXCHANGE = "tests/service/exchange/test_key_exchange.py::"
 ELSEWHERE: dict[str, str] = {
     "G1": "tests/api/test_issuer_api.py::test_pin_key_state_and_usage",
     "G2": "tests/api/test_keys.py::test_pending_key_state_conflicts",
@@ -509,32 +509,32 @@ ELSEWHERE: dict[str, str] = {
     "X14": KEY_EXCHANGE + "test_tr34_import_two_and_one_pass",
     "X15": KEY_EXCHANGE + "test_key_cryptogram_refusals",
     "X19": KEY_EXCHANGE + "test_ecdh_refusals",
-    "X20": "tests/service/test_dynamic_keys.py::test_ecdh_refusals",
+    "X20": "tests/service/working_keys/test_dynamic_keys.py::test_ecdh_refusals",
     "X21": KEY_EXCHANGE + "test_public_key_certificate_and_csr",
     "X22": KEY_EXCHANGE + "test_as2805_cryptogram_rules",
     "U1": "tests/api/test_issuer_api.py::test_pin_key_state_and_usage",
-    "U2": "tests/service/test_mac_ops.py::test_key_usage_is_the_algorithms_own",
-    "U3": "tests/service/test_mac_ops.py::test_hmac_algorithm_must_name_the_keys_hash",
-    "U5": "tests/service/test_data_encryption.py::test_dynamic_key_needs_symmetric_attributes",
+    "U2": "tests/service/transactions/test_macs.py::test_key_usage_is_the_algorithms_own",
+    "U3": "tests/service/transactions/test_macs.py::test_hmac_algorithm_must_name_the_keys_hash",
+    "U5": "tests/service/transactions/test_data_encryption.py::test_dynamic_key_needs_symmetric_attributes",
     "E2": "tests/api/test_data_encryption_api.py::test_bad_input",
     "E3": "tests/api/test_data_encryption_api.py::test_bad_input",
     "E4": "tests/api/test_data_encryption_api.py::test_bad_input",
     "E7": "tests/api/test_data_encryption_api.py::test_bad_input",
     "D2": "tests/api/test_data_encryption_api.py::test_bad_input",
     "D3": "tests/api/test_data_encryption_api.py::test_bad_input",
-    "D4": "tests/service/test_issuer_service.py::test_dukpt_bad_inputs",
-    "D6": "tests/service/test_mac_ops.py::test_dukpt_iso9797_with_an_aes_bdk",
+    "D4": "tests/service/issuer/test_issuer_service.py::test_dukpt_bad_inputs",
+    "D6": "tests/service/transactions/test_macs.py::test_dukpt_iso9797_with_an_aes_bdk",
     "C1": "tests/api/test_mac_api.py::test_bad_input",
     "C3": "tests/api/test_mac_api.py::test_bad_input",
     "I1": "tests/api/test_issuer_api.py::test_seed_g1_as_printed_is_refused",
-    "I5": "tests/service/test_pin_translation.py::test_wrapped_key_rules",
-    "I7": "tests/service/test_pin_translation.py::test_pan_must_match",
+    "I5": "tests/service/transactions/test_pin_translation.py::test_wrapped_key_rules",
+    "I7": "tests/service/transactions/test_pin_translation.py::test_pan_must_match",
     "I8": "tests/api/test_pin_translation.py::test_as2805_wrong_stan_or_amount",
     "I9": "tests/api/test_emv.py::test_pin_change_bad_input",
-    "V1": "tests/service/test_issuer_service.py::test_amex_needs_an_amex_pan",
+    "V1": "tests/service/issuer/test_issuer_service.py::test_amex_needs_an_amex_pan",
     "Y1": "tests/api/test_emv.py::test_odd_transaction_data_names_its_path",
     "Y2": "tests/api/test_emv.py::test_pin_change_bad_input",
-    "A1": "tests/service/test_as2805_ops.py::test_derive_key_algorithm_must_be_tdes",
+    "A1": "tests/service/transactions/test_as2805_kek_validation.py::test_derive_key_algorithm_must_be_tdes",
 }
 
 # Rows issue 12's other items changed: the items the decision must name, and the test showing it.

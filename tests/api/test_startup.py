@@ -192,8 +192,8 @@ def _port_is_closed(port: int) -> bool:
 def test_cli_refuses_non_loopback_without_tls(tmp_path: Path) -> None:
     port = free_port()
     result = _run_cli("--host", "0.0.0.0", "--port", str(port), "--data-dir", str(tmp_path / "data"))
-    assert result.returncode == 2, result
-    assert "paycrypt: refusing to listen on 0.0.0.0 without TLS" in result.stderr
+    assert result.returncode == 1, result
+    assert "paycrypt serve: refusing to listen on 0.0.0.0 without TLS" in result.stderr
     assert "listening" not in result.stderr.replace("refusing to listen", "")
     assert not (tmp_path / "data").exists()
     assert _port_is_closed(port)
@@ -204,8 +204,8 @@ def test_cli_refuses_non_loopback_with_tls_but_no_credentials(tmp_path: Path) ->
     result = _run_cli(
         "--host", "0.0.0.0", "--port", str(port), "--data-dir", str(tmp_path / "data"), "--tls-self-signed"
     )
-    assert result.returncode == 2, result
-    assert "paycrypt: refusing to listen on 0.0.0.0 without a credentials file" in result.stderr
+    assert result.returncode == 1, result
+    assert "paycrypt serve: refusing to listen on 0.0.0.0 without a credentials file" in result.stderr
     assert not (tmp_path / "data" / "paycrypt.db").exists()
     assert _port_is_closed(port)
 

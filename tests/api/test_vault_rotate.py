@@ -270,7 +270,7 @@ def test_one_rotation_at_a_time(tmp_path: Path) -> None:
         refused = rotate(data_dir)
     finally:
         os.close(fd)
-    assert refused.returncode == 1 and "another rotation is running" in refused.stderr
+    assert refused.returncode == 1 and "paycrypt vault: another rotation is running" in refused.stderr
     assert not (data_dir / "master.key.2").exists()
     assert rotate(data_dir, "--grace", "0").returncode == 0
 

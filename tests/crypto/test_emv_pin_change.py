@@ -47,15 +47,11 @@ def test_pyemv_docstring_visa_cvn18_pin_change() -> None:
     """Header 8424000218; the MAC covers header ‖ ATC ‖ ARQC ‖ enciphered block (VisaCVN18)."""
     result = pc.generate_mac_emv_pin_change(
         "Visa",
-        imk_smi=bytes.fromhex("BB" * 16),
-        imk_smc=bytes.fromhex("CC" * 16),
-        imk_ac=bytes.fromhex("AA" * 16),
-        major_mode="EMV_OPTION_B",
-        pan="1234567890123456",
-        psn="00",
-        new_pin="9999",
-        message_data="8424000218" + "0FFF" + "769577B5ABE9FE62",
-        application_transaction_counter="0FFF",
+        pc.IssuerKeys(
+            smi=bytes.fromhex("BB" * 16), smc=bytes.fromhex("CC" * 16), ac=bytes.fromhex("AA" * 16)
+        ),
+        pc.Card("1234567890123456", "00", "EMV_OPTION_B", application_transaction_counter="0FFF"),
+        pc.PinChange("9999", "8424000218" + "0FFF" + "769577B5ABE9FE62"),
     )
     assert result.encrypted_pin_block == "2DC7A061323BA62472BC5308BD291B5F"
     assert result.mac == "665B3A927E60661E"
@@ -96,16 +92,9 @@ def test_visa_member_matches_pyemv_cvn10(
     header = command[:5]
     result = pc.generate_mac_emv_pin_change(
         "Visa",
-        imk_smi=imk_smi,
-        imk_smc=imk_smc,
-        imk_ac=imk_ac,
-        major_mode="EMV_OPTION_A",
-        pan=pan,
-        psn="00",
-        new_pin=pin,
-        current_pin=current,
-        message_data=(header + atc + arqc).hex(),
-        application_transaction_counter=atc.hex(),
+        pc.IssuerKeys(imk_smi, imk_smc, imk_ac),
+        pc.Card(pan, "00", "EMV_OPTION_A", application_transaction_counter=atc.hex()),
+        pc.PinChange(pin, (header + atc + arqc).hex(), current),
     )
     assert result.encrypted_pin_block == command[5:21].hex().upper()
     assert result.mac == command[21:].hex().upper()
@@ -123,14 +112,9 @@ def test_mastercard_member_matches_pyemv_cvn16(
     header = command[:5]
     result = pc.generate_mac_emv_pin_change(
         "Mastercard",
-        imk_smi=imk_smi,
-        imk_smc=imk_smc,
-        major_mode="EMV_OPTION_A",
-        pan=pan,
-        psn="00",
-        new_pin=pin,
-        message_data=(header + atc + arqc).hex(),
-        application_cryptogram=arqc.hex(),
+        pc.IssuerKeys(imk_smi, imk_smc),
+        pc.Card(pan, "00", "EMV_OPTION_A", application_cryptogram=arqc.hex()),
+        pc.PinChange(pin, (header + atc + arqc).hex()),
     )
     assert result.encrypted_pin_block == command[5:13].hex().upper()
     assert result.mac == command[13:].hex().upper()
@@ -143,17 +127,10 @@ def test_guide_g7_emv_common_shape_and_composition() -> None:
     imk_smc = bytes(range(16))
     result = pc.generate_mac_emv_pin_change(
         "EmvCommon",
-        imk_smi=IMK,
-        imk_smc=imk_smc,
-        major_mode="EMV_OPTION_A",
-        pan="171234567890123",
-        psn="00",
-        new_pin="1234",
-        message_data=message,
-        application_cryptogram=ac,
-        mode="CBC",
-        padding_type="NO_PADDING",
-        length_position="NONE",
+        pc.IssuerKeys(IMK, imk_smc),
+        pc.Card("171234567890123", "00", "EMV_OPTION_A", application_cryptogram=ac),
+        pc.PinChange("1234", message),
+        pc.Encipherment("CBC", "NO_PADDING", "NONE"),
     )
     assert len(result.mac) == 16 and len(result.encrypted_pin_block) == 16
     sk_smc = pyemv.kd.derive_common_sk(
@@ -211,7 +188,19 @@ def _change(member: str, **overrides) -> pc.PinChangeResult:
         "length_position": "NONE",
     }
     args.update(overrides)
-    return pc.generate_mac_emv_pin_change(member, **args)
+    return pc.generate_mac_emv_pin_change(
+        member,
+        pc.IssuerKeys(args["imk_smi"], args["imk_smc"], args["imk_ac"]),
+        pc.Card(
+            args["pan"],
+            args["psn"],
+            args["major_mode"],
+            args["application_cryptogram"],
+            args["application_transaction_counter"],
+        ),
+        pc.PinChange(args["new_pin"], args["message_data"], args.get("current_pin")),
+        pc.Encipherment(args["mode"], args["padding_type"], args["length_position"]),
+    )
 
 
 @pytest.mark.parametrize("member", sorted(pc.SCHEMES))

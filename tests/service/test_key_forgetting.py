@@ -19,7 +19,7 @@ from paycrypt.service.replication import key_regions
 from paycrypt.service.transactions import data_encryption
 from paycrypt.store.sqlite import SqliteStore
 from paycrypt.vault.keycache import KeyCache
-from tests.service.test_replication_service import WEST, create, ctx
+from tests.service.replication.test_replication_service import WEST, create, ctx
 from tests.vault.test_keycache import CountingVault
 
 PAN = "4123456789012345"

@@ -426,26 +426,34 @@ def _resources(identifiers: list[str], account: str | None, region: str | None) 
     return out
 
 
+@dataclass(frozen=True)
+class Origin:
+    """Who made a call, from where, and when: the header every event carries.
+
+    `event_time` is wall-clock time (not a test clock); `event_id` defaults to a fresh uuid4."""
+
+    identity: Identity
+    region: str | None
+    source_ip: str | None
+    user_agent: str | None
+    request_id: str
+    event_time: dt.datetime
+    event_id: str | None = None
+
+
 def build_event(
     plan: OperationPlan,
-    *,
-    identity: Identity,
-    region: str | None,
-    source_ip: str | None,
-    user_agent: str | None,
+    origin: Origin,
     params: Mapping[str, Any] | None,
     result: Mapping[str, Any] | None = None,
     error: Failure | None = None,
-    request_id: str,
-    event_time: dt.datetime,
-    event_id: str | None = None,
 ) -> dict[str, Any]:
     """The audit event of one call of `plan`'s operation: `result` when it succeeded, `error`
     when it failed.
 
-    `params` are the request's members as parsed (None when the body could not be parsed);
-    `event_time` is wall-clock time (not a test clock); `event_id` defaults to a fresh uuid4.
+    `params` are the request's members as parsed (None when the body could not be parsed).
     """
+    identity, region = origin.identity, origin.region
     sink: list[str] = []
     request_parameters = None
     if params is not None and plan.render_input is not None:
@@ -461,20 +469,20 @@ def build_event(
     event: dict[str, Any] = {
         "eventVersion": EVENT_VERSION,
         "userIdentity": user_identity(identity),
-        "eventTime": iso_time(event_time),
+        "eventTime": iso_time(origin.event_time),
         "eventSource": EVENT_SOURCE,
         "eventName": plan.name,
         "awsRegion": region,
-        "sourceIPAddress": _mask_any(source_ip),
-        "userAgent": _mask_any(user_agent),
+        "sourceIPAddress": _mask_any(origin.source_ip),
+        "userAgent": _mask_any(origin.user_agent),
     }
     if error is not None:
         event["errorCode"] = error.code
         event["errorMessage"] = mask_pans(error.message)
     event["requestParameters"] = request_parameters
     event["responseElements"] = response_elements
-    event["requestID"] = request_id
-    event["eventID"] = event_id or str(uuid.uuid4())
+    event["requestID"] = origin.request_id
+    event["eventID"] = origin.event_id or str(uuid.uuid4())
     event["readOnly"] = plan.read_only
     event["resources"] = _resources(sink, identity.account_id, region)
     event["eventType"] = EVENT_TYPE

@@ -1,38 +1,32 @@
-"""Reading the audit log back, and the `paycrypt audit` command.
+"""Reading the audit log back: the events of a log and its rotated files, filtered (`paycrypt audit`
+prints them).
 
-    paycrypt audit [--log FILE | --data-dir DIR] [--start ISO] [--end ISO] [--event-name NAME ...]
-                   [--key ARN-OR-ID] [--principal ARN-OR-ACCOUNT]
+Events come exactly as stored, oldest file first (the rotated files `audit.jsonl.N` … `.1`, then
+`audit.jsonl`); within a file, in the order they were written. An `AuditFilter`'s fields combine
+with AND:
 
-prints the matching events as JSON Lines, exactly as stored, oldest file first (the rotated files
-`audit.jsonl.N` … `.1`, then `audit.jsonl`); within a file, in the order they were written.
-Filters combine with AND:
-
-- `--start` / `--end`: eventTime within [start, end], both inclusive; ISO 8601, a date alone
-  meaning its midnight, no offset meaning UTC.
-- `--event-name`: the operation name, exactly (repeat the option for several).
-- `--key`: a substring of a resource ARN or of any value in requestParameters (a key ARN, key id,
+- `start` / `end`: eventTime within [start, end], both inclusive.
+- `event_names`: the operation name, exactly.
+- `key`: a substring of a resource ARN or of any value in requestParameters (a key ARN, key id,
   alias name or alias ARN).
-- `--principal`: equal to the caller's ARN, account id, user name, principal id or access key id.
+- `principal`: equal to the caller's ARN, account id, user name, principal id or access key id.
 
 All files are opened before the first is read, so a rotation while reading neither skips nor
 repeats events. A line that is not a JSON object (a torn last line after a disk-full error) is
-skipped and counted on stderr. Exit status: 0, or 1 when there is no log to read (2 for bad
-arguments, from argparse).
+skipped and counted in `ReadStats.malformed`.
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
-import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from paycrypt.audit.writer import DEFAULT_FILE_NAME, log_files
+from paycrypt.audit.writer import log_files
 
 
 @dataclass(frozen=True)
@@ -143,75 +137,3 @@ def read_events(
                 if selection.matches(event):
                     stats.matched += 1
                     yield text, event
-
-
-# --- the command -----------------------------------------------------------------------------
-
-
-def _time_argument(text: str) -> dt.datetime:
-    try:
-        return parse_time(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument(
-        "--log", type=Path, default=None, help=f"the audit log (default <data-dir>/{DEFAULT_FILE_NAME})"
-    )
-    where.add_argument(
-        "--data-dir",
-        type=Path,
-        default=None,
-        help="the server's data directory (default $PAYCRYPT_DATA_DIR or ~/.local/share/paycrypt)",
-    )
-    add = parser.add_argument
-    add("--start", type=_time_argument, default=None, help="events at or after this ISO 8601 time")
-    add("--end", type=_time_argument, default=None, help="events at or before this ISO 8601 time")
-    add("--event-name", action="append", default=[], help="operation name, e.g. CreateKey (repeatable)")
-    add("--key", default=None, help="key or alias ARN, key id or alias name (substring)")
-    add("--principal", default=None, help="caller ARN, account id, user name or access key id")
-
-
-def add_audit_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Add `audit` to the `paycrypt` command's subparsers; run it with `run_audit(args)`."""
-    parser = subparsers.add_parser("audit", help="print audit events (JSON Lines), filtered")
-    add_arguments(parser)
-    return parser
-
-
-def run_audit(args: argparse.Namespace, out: IO[str] | None = None, err: IO[str] | None = None) -> int:
-    out = out or sys.stdout
-    err = err or sys.stderr
-    path = args.log
-    if path is None:
-        if args.data_dir is None:
-            print("paycrypt audit: give --log or --data-dir", file=err)
-            return 2
-        path = Path(args.data_dir) / DEFAULT_FILE_NAME
-    if not log_files(path):
-        print(f"paycrypt audit: no audit log at {path}", file=err)
-        return 1
-    selection = AuditFilter(
-        start=args.start,
-        end=args.end,
-        event_names=frozenset(args.event_name or ()),
-        key=args.key,
-        principal=args.principal,
-    )
-    stats = ReadStats()
-    try:
-        for line, _ in read_events(path, selection, stats):
-            out.write(line + "\n")
-    except BrokenPipeError:  # `paycrypt audit | head`
-        return 0
-    if stats.malformed:
-        print(f"paycrypt audit: skipped {stats.malformed} malformed line(s)", file=err)
-    return 0
-
-
-def audit_main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="paycrypt audit", description="Print audit events, filtered.")
-    add_arguments(parser)
-    return run_audit(parser.parse_args(argv))

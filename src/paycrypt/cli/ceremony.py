@@ -47,6 +47,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from paycrypt.cli.errors import CliError
 from paycrypt.crypto import certificates, kcv, key_cryptogram, keygen
 
 RSA_WRAPPING = ("RSA_2048", "RSA_3072", "RSA_4096")
@@ -74,7 +75,7 @@ ALGORITHMS = sorted(
 )
 
 
-class CeremonyError(Exception):
+class CeremonyError(CliError):
     """The ceremony stops; the message says why and never holds a component or the key."""
 
 
@@ -269,16 +270,13 @@ def add_ceremony_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run_ceremony(args: argparse.Namespace, out: IO[str] | None = None, err: IO[str] | None = None) -> int:
+    """The ceremony; CliError (CeremonyError) when it stops, saying why."""
     out = out or sys.stdout
     err = err or sys.stderr
     if args.components < 2:
-        print("paycrypt ceremony: --components must be at least 2 (split knowledge)", file=err)
-        return 2
+        raise CliError("--components must be at least 2 (split knowledge)")
     if not sys.stdin.isatty():
-        print(
-            "paycrypt ceremony: components are typed at a terminal, never read from a pipe or file", file=err
-        )
-        return 2
+        raise CliError("components are typed at a terminal, never read from a pipe or a file")
     request = Request(
         algorithm=args.key_algorithm,
         usage=args.key_usage,
@@ -290,8 +288,7 @@ def run_ceremony(args: argparse.Namespace, out: IO[str] | None = None, err: IO[s
     )
     try:
         imported = ceremony(request, args.components, Tty(err))
-    except (CeremonyError, KeyboardInterrupt, EOFError) as exc:
-        print(f"paycrypt ceremony: {exc or 'interrupted'}", file=err)
-        return 1
+    except (KeyboardInterrupt, EOFError):
+        raise CliError("interrupted") from None
     print(f"imported {imported['KeyArn']} (check value {imported['KeyCheckValue']})", file=out)
     return 0

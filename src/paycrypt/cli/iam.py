@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
+from paycrypt import defaults
 from paycrypt.auth import credentials as creds
 from paycrypt.auth.iam_file import (
     ACCOUNT,
@@ -36,14 +37,11 @@ from paycrypt.auth.iam_file import (
     PrincipalEntry,
     editing,
 )
+from paycrypt.cli.errors import CliError
 from paycrypt.policy.evaluation import PolicyError, parse_policy
 
 FILE_NAME = "credentials.toml"
 _KEY_ALPHABET = string.ascii_uppercase + "234567"
-
-
-class CommandError(Exception):
-    """A command that cannot be done; the message says why (exit status 1)."""
 
 
 def add_iam_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -116,13 +114,9 @@ def add_iam_parser(subparsers: Any) -> argparse.ArgumentParser:
     return parser
 
 
-def run_iam(args: argparse.Namespace, out: IO[str] | None = None, err: IO[str] | None = None) -> int:
+def run_iam(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     out = out or sys.stdout
-    err = err or sys.stderr
-    path = args.credentials or (Path(args.data_dir) / FILE_NAME if args.data_dir is not None else None)
-    if path is None:
-        print("paycrypt iam: give --credentials or --data-dir", file=err)
-        return 2
+    path = args.credentials or Path(args.data_dir or defaults.data_dir()) / FILE_NAME
     command = _CANONICAL.get(args.iam_command, args.iam_command)
     try:
         if command == "list-users":
@@ -131,9 +125,8 @@ def run_iam(args: argparse.Namespace, out: IO[str] | None = None, err: IO[str] |
             with editing(path) as document:
                 result = _COMMANDS[command](document, args, path)
                 creds.principals(document, path.parent, str(path))  # every policy must still compile
-    except (CommandError, IamFileError, OSError) as exc:
-        print(f"paycrypt iam: {exc}", file=err)
-        return 1
+    except (IamFileError, OSError) as exc:
+        raise CliError(str(exc)) from exc
     if result is not None:
         out.write(json.dumps(result, indent=2) + "\n")
     return 0
@@ -154,12 +147,12 @@ def _create_user(document: IamFile, args: argparse.Namespace, _: Path) -> dict[s
     _check_account(args.account)
     if args.root:
         if document.find("user", args.account, None, root=True) is not None:
-            raise CommandError(f"account {args.account} already has a root user")
+            raise CliError(f"account {args.account} already has a root user")
         entry = PrincipalEntry("user", args.account, "root", root=True)
     else:
         _check_name(args.name)
         if document.find("user", args.account, args.name) is not None:
-            raise CommandError(f"user {args.name} already exists in account {args.account}")
+            raise CliError(f"user {args.name} already exists in account {args.account}")
         entry = PrincipalEntry("user", args.account, args.name)
     document.principals.append(entry)
     return {"User": _describe(entry)}
@@ -169,9 +162,9 @@ def _create_role(document: IamFile, args: argparse.Namespace, _: Path) -> dict[s
     _check_account(args.account)
     _check_name(args.name)
     if not SESSION_NAME.match(args.session_name):
-        raise CommandError("--session-name must be 2 to 64 letters, digits or +=,.@_-")
+        raise CliError("--session-name must be 2 to 64 letters, digits or +=,.@_-")
     if document.find("role", args.account, args.name) is not None:
-        raise CommandError(f"role {args.name} already exists in account {args.account}")
+        raise CliError(f"role {args.name} already exists in account {args.account}")
     entry = PrincipalEntry("role", args.account, args.name, session_name=args.session_name)
     document.principals.append(entry)
     return {"Role": _describe(entry)}
@@ -206,14 +199,14 @@ def _create_access_key(document: IamFile, args: argparse.Namespace, _: Path) -> 
 def _delete_access_key(document: IamFile, args: argparse.Namespace, _: Path) -> None:
     found = document.owner_of(args.access_key_id)
     if found is None:
-        raise CommandError(f"no access key {args.access_key_id}")
+        raise CliError(f"no access key {args.access_key_id}")
     found[0].access_keys.remove(found[1])
 
 
 def _update_access_key(document: IamFile, args: argparse.Namespace, _: Path) -> None:
     found = document.owner_of(args.access_key_id)
     if found is None:
-        raise CommandError(f"no access key {args.access_key_id}")
+        raise CliError(f"no access key {args.access_key_id}")
     found[1].status = args.status
 
 
@@ -224,7 +217,7 @@ def _put_policy(document: IamFile, args: argparse.Namespace, _: Path) -> None:
         try:
             text = Path(text[7:]).expanduser().read_text()
         except OSError as exc:
-            raise CommandError(f"cannot read {text[7:]}: {exc.strerror}") from None
+            raise CliError(f"cannot read {text[7:]}: {exc.strerror}") from None
     _check_policy(args.policy_name, text)
     _attach(entry, PolicyEntry(args.policy_name, document=text))
 
@@ -235,7 +228,7 @@ def _attach_policy(document: IamFile, args: argparse.Namespace, path: Path) -> N
     try:
         text = policy_path.read_text()
     except OSError as exc:
-        raise CommandError(f"cannot read {policy_path}: {exc.strerror}") from None
+        raise CliError(f"cannot read {policy_path}: {exc.strerror}") from None
     _check_policy(args.policy_name, text)
     stored = policy_path.resolve()
     try:
@@ -249,7 +242,7 @@ def _delete_policy(document: IamFile, args: argparse.Namespace, _: Path) -> None
     entry = _selected(document, args)
     policy = entry.policy(args.policy_name)
     if policy is None:
-        raise CommandError(f"{entry.label} has no policy {args.policy_name}")
+        raise CliError(f"{entry.label} has no policy {args.policy_name}")
     entry.policies.remove(policy)
 
 
@@ -292,21 +285,21 @@ _COMMANDS = {
 
 def _check_account(account: str) -> None:
     if not ACCOUNT.match(account):
-        raise CommandError("--account must be 12 digits")
+        raise CliError("--account must be 12 digits")
 
 
 def _check_name(name: str) -> None:
     if not NAME.match(name):
-        raise CommandError("a name must be 1 to 64 letters, digits or +=,.@_-")
+        raise CliError("a name must be 1 to 64 letters, digits or +=,.@_-")
 
 
 def _check_policy(name: str, text: str) -> None:
     if not POLICY_NAME.match(name):
-        raise CommandError("--policy-name must be 1 to 128 letters, digits or +=,.@_-")
+        raise CliError("--policy-name must be 1 to 128 letters, digits or +=,.@_-")
     try:
         parse_policy(text, "identity")
     except PolicyError as exc:
-        raise CommandError(f"policy {name} is not a valid identity policy: {exc}") from None
+        raise CliError(f"policy {name} is not a valid identity policy: {exc}") from None
 
 
 def _principal(document: IamFile, kind: str, account: str, name: str | None, root: bool) -> PrincipalEntry:
@@ -314,7 +307,7 @@ def _principal(document: IamFile, kind: str, account: str, name: str | None, roo
     entry = document.find(kind, account, name, root=root)
     if entry is None:
         what = f"the root user of {account}" if root else f"{kind} {name} in account {account}"
-        raise CommandError(f"no {what}")
+        raise CliError(f"no {what}")
     return entry
 
 

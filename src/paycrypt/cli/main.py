@@ -1,4 +1,8 @@
-"""The `paycrypt` command."""
+"""The `paycrypt` command: `serve` here, the other subcommands each in a module of this package.
+
+Each subcommand is a pair, `add_<name>_parser(subparsers)` and `run_<name>(args) -> int`, listed in
+`_RUNNERS`; a user's mistake is a `CliError`, which `main` alone prints.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,10 @@ import sys
 from pathlib import Path
 
 from paycrypt import __version__, defaults, regions, tls
-from paycrypt.audit.reader import add_audit_parser, run_audit
 from paycrypt.auth.throttle import PRODUCTION
+from paycrypt.cli.audit import add_audit_parser, run_audit
 from paycrypt.cli.ceremony import add_ceremony_parser, run_ceremony
+from paycrypt.cli.errors import EXIT_STATUS, CliError
 from paycrypt.cli.iam import add_iam_parser, run_iam
 from paycrypt.cli.mpa import add_mpa_parser, run_mpa
 from paycrypt.cli.vault import add_vault_parser, run_vault
@@ -148,16 +153,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "audit":
-        args.data_dir = args.data_dir or defaults.data_dir()
-        return run_audit(args)
-    if args.command == "vault":
-        return run_vault(args)
-    if args.command == "ceremony":
-        return run_ceremony(args)
-    if args.command in ("iam", "mpa"):
-        args.data_dir = args.data_dir or defaults.data_dir()
-        return run_iam(args) if args.command == "iam" else run_mpa(args)
+    try:
+        return _RUNNERS[args.command](args)
+    except CliError as exc:
+        print(f"paycrypt {args.command}: {exc}", file=sys.stderr)
+        return EXIT_STATUS
+
+
+def run_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
     )
@@ -165,8 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         serve(settings)
     except StartupError as exc:
-        print(f"paycrypt: {exc}", file=sys.stderr)
-        return 2
+        raise CliError(str(exc)) from exc
     return 0
 
 
@@ -176,7 +178,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     if args.tls_self_signed and cert is None:
         cert, key = tls.self_signed(data_dir / "tls", [args.host, "localhost", "127.0.0.1"])
     if (cert is None) != (key is None):
-        raise SystemExit("paycrypt: --tls-cert and --tls-key go together")
+        raise CliError("--tls-cert and --tls-key go together")
     return Settings(
         host=args.host,
         port=args.port,
@@ -217,6 +219,15 @@ def _regions(text: str) -> tuple[str, ...]:
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from exc
 
+
+_RUNNERS = {
+    "serve": run_serve,
+    "audit": run_audit,
+    "iam": run_iam,
+    "mpa": run_mpa,
+    "vault": run_vault,
+    "ceremony": run_ceremony,
+}
 
 if __name__ == "__main__":
     sys.exit(main())

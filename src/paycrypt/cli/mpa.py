@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
+from paycrypt import defaults
+from paycrypt.cli.errors import CliError
 from paycrypt.service.approval import mpa
 from paycrypt.store.records import Team
 from paycrypt.store.sqlite import SqliteStore
@@ -31,10 +33,6 @@ _ACCOUNT = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^[a-z]{2}-[a-z]{1,16}-[0-9]+$")
 _TEAM_NAME = re.compile(r"^[a-zA-Z0-9._-]{1,64}$")
 _MEMBER = re.compile(r"^[\w+=,.@-]{1,64}$")
-
-
-class CommandError(Exception):
-    """A command that cannot be done; the message says why (exit status 1)."""
 
 
 def add_mpa_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -74,18 +72,13 @@ def add_mpa_parser(subparsers: Any) -> argparse.ArgumentParser:
     return parser
 
 
-def run_mpa(args: argparse.Namespace, out: IO[str] | None = None, err: IO[str] | None = None) -> int:
+def run_mpa(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     out = out or sys.stdout
-    err = err or sys.stderr
-    if args.data_dir is None:
-        print("paycrypt mpa: give --data-dir", file=err)
-        return 2
-    store = SqliteStore(Path(args.data_dir) / DB_NAME)
+    store = SqliteStore(Path(args.data_dir or defaults.data_dir()) / DB_NAME)
     try:
         result = _COMMANDS[args.mpa_command](store, args)
-    except (CommandError, mpa.SettleError) as exc:
-        print(f"paycrypt mpa: {exc}", file=err)
-        return 1
+    except mpa.SettleError as exc:
+        raise CliError(str(exc)) from exc
     finally:
         store.close()
     out.write(json.dumps(result, indent=2) + "\n")
@@ -94,17 +87,17 @@ def run_mpa(args: argparse.Namespace, out: IO[str] | None = None, err: IO[str] |
 
 def _create_team(store: SqliteStore, args: argparse.Namespace) -> dict[str, Any]:
     if not _ACCOUNT.match(args.account):
-        raise CommandError("--account must be 12 digits")
+        raise CliError("--account must be 12 digits")
     if not _REGION.match(args.region):
-        raise CommandError("--region must be a region name such as us-east-1")
+        raise CliError("--region must be a region name such as us-east-1")
     if not _TEAM_NAME.match(args.name):
-        raise CommandError("--name must be 1 to 64 letters, digits or ._-")
+        raise CliError("--name must be 1 to 64 letters, digits or ._-")
     members = _members(args.member)
     _check_quorum(args.approvals, members)
     arn = mpa.team_arn(args.account, args.region, args.name)
     with store.transaction():
         if store.mpa.get_team(arn) is not None:
-            raise CommandError(f"team {arn} already exists")
+            raise CliError(f"team {arn} already exists")
         team = Team(arn, args.account, args.region, args.name, args.approvals, time.time(), members)
         store.mpa.put_team(team)
     return {"Team": _team_view(team)}
@@ -114,7 +107,7 @@ def _delete_team(store: SqliteStore, args: argparse.Namespace) -> dict[str, Any]
     with store.transaction():
         _team(store, args.team_arn)
         if store.mpa.teams_in_use(args.team_arn):
-            raise CommandError(f"team {args.team_arn} is associated or has pending sessions")
+            raise CliError(f"team {args.team_arn} is associated or has pending sessions")
         store.mpa.delete_team(args.team_arn)
     return {"Deleted": args.team_arn}
 
@@ -131,7 +124,7 @@ def _remove_member(store: SqliteStore, args: argparse.Namespace) -> dict[str, An
     with store.transaction():
         team = _team(store, args.team_arn)
         if args.member not in team.members:
-            raise CommandError(f"{args.member} is not a member of {team.arn}")
+            raise CliError(f"{args.member} is not a member of {team.arn}")
         members = tuple(m for m in team.members if m != args.member)
         _check_quorum(team.approvals_required, members)
         store.mpa.set_members(team.arn, members, team.approvals_required)
@@ -199,24 +192,22 @@ _COMMANDS = {
 def _team(store: SqliteStore, arn: str) -> Team:
     team = store.mpa.get_team(arn)
     if team is None:
-        raise CommandError(f"no team {arn}")
+        raise CliError(f"no team {arn}")
     return team
 
 
 def _members(names: list[str]) -> tuple[str, ...]:
     for name in names:
         if not _MEMBER.match(name):
-            raise CommandError(f"member names are 1 to 64 letters, digits or +=,.@_-: {name!r}")
+            raise CliError(f"member names are 1 to 64 letters, digits or +=,.@_-: {name!r}")
     if len(set(names)) != len(names):
-        raise CommandError("a member is named twice")
+        raise CliError("a member is named twice")
     return tuple(sorted(names))
 
 
 def _check_quorum(approvals: int, members: tuple[str, ...]) -> None:
     if approvals < 1 or approvals > len(members):
-        raise CommandError(
-            f"the approvals required must be between 1 and the number of members ({len(members)})"
-        )
+        raise CliError(f"the approvals required must be between 1 and the number of members ({len(members)})")
 
 
 def _team_view(team: Team) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from paycrypt import defaults
+from paycrypt.cli.errors import CliError
 from paycrypt.cli.mpa import DB_NAME
 from paycrypt.jobs import rotation
 from paycrypt.store.sqlite import SqliteStore
@@ -36,10 +37,6 @@ LOCK_NAME = ".vault-rotate.lock"
 MASTER_KEY = "master.key"
 BAR_WIDTH = 30
 LINE_EVERY = 5.0  # seconds between plain progress lines, at most
-
-
-class RotationError(Exception):
-    """A rotation that cannot run or did not finish; the message says why (exit status 1)."""
 
 
 def add_rotate_parser(commands: Any) -> argparse.ArgumentParser:
@@ -61,14 +58,10 @@ def add_rotate_parser(commands: Any) -> argparse.ArgumentParser:
 
 
 def run_rotate(args: argparse.Namespace, out: IO[str] | None = None, err: IO[str] | None = None) -> int:
+    """The rotation; CliError if it cannot run or did not finish (the message says why)."""
     out = out or sys.stdout
     err = err or sys.stderr
-    data_dir: Path = args.data_dir or defaults.data_dir()
-    try:
-        done = rotate(data_dir, args.grace, err)
-    except RotationError as exc:
-        print(f"paycrypt vault rotate: {exc}", file=err)
-        return 1
+    done = rotate(args.data_dir or defaults.data_dir(), args.grace, err)
     retired = ", ".join(str(version.version) for version in done.retired) or "none"
     print(
         f"master key version {done.target.version} (check value {done.target.key_id}) seals every key; "
@@ -81,7 +74,7 @@ def run_rotate(args: argparse.Namespace, out: IO[str] | None = None, err: IO[str
 def rotate(data_dir: Path, grace: float, err: IO[str]) -> rotation.Rotation:
     path = data_dir / MASTER_KEY
     if not version_files(path) or not (data_dir / DB_NAME).exists():
-        raise RotationError(f"no master key and database in {data_dir} (start the server there first)")
+        raise CliError(f"no master key and database in {data_dir} (start the server there first)")
     with _only_rotation(data_dir):
         vault = LocalKeyFileVault(path)
         store = SqliteStore(data_dir / DB_NAME)
@@ -93,7 +86,7 @@ def rotate(data_dir: Path, grace: float, err: IO[str]) -> rotation.Rotation:
         report.finish()
     if done.progress.failed:
         failed = "\n".join(f"  {arn}: {why}" for arn, why in sorted(done.progress.failed.items()))
-        raise RotationError(
+        raise CliError(
             f"{len(done.progress.failed)} blocks could not be re-sealed, so no version was retired:\n{failed}"
         )
     return done
@@ -111,7 +104,7 @@ def _only_rotation(data_dir: Path) -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise RotationError(f"another rotation is running on {data_dir}") from None
+            raise CliError(f"another rotation is running on {data_dir}") from None
         yield
     finally:
         os.close(fd)  # releases the lock

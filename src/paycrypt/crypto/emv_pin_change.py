@@ -27,6 +27,7 @@ left half of the card's AC master key (from the IMK-AC), and with the current PI
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from paycrypt.crypto import emv_keys as k
 from paycrypt.crypto import iso9797, pinblock
@@ -97,21 +98,69 @@ def encrypt_pin_data(
     return cipher(session_key, data)
 
 
+class Encipherment(NamedTuple):
+    """How the PIN block is enciphered for the card: the API's Mode, PinBlockPaddingType and
+    PinBlockLengthPosition (`encrypt_pin_data` takes them in this order)."""
+
+    mode: str
+    padding_type: str
+    length_position: str
+
+
+_CBC_ONLY = Encipherment("CBC", "NO_PADDING", "NONE")
+_VIS = Encipherment("ECB", "ISO_IEC_7816_4", "FRONT_OF_PIN_BLOCK")
+
+
 @dataclass(frozen=True)
 class _Scheme:
     sm_mode: str
     uses_ac: bool
     vis_block: bool
-    encipherment: tuple[str, str, str] | None  # None: taken from the request (EmvCommon)
+    encipherment: Encipherment | None  # None: taken from the request (EmvCommon)
 
 
 SCHEMES: dict[str, _Scheme] = {
     "EmvCommon": _Scheme("EMV_COMMON_SESSION_KEY", True, False, None),
-    "Mastercard": _Scheme("MASTERCARD_SESSION_KEY", True, False, ("CBC", "NO_PADDING", "NONE")),
-    "Emv2000": _Scheme("EMV2000", False, False, ("CBC", "NO_PADDING", "NONE")),
-    "Visa": _Scheme("VISA", False, True, ("ECB", "ISO_IEC_7816_4", "FRONT_OF_PIN_BLOCK")),
-    "Amex": _Scheme("AMEX", False, True, ("ECB", "ISO_IEC_7816_4", "FRONT_OF_PIN_BLOCK")),
+    "Mastercard": _Scheme("MASTERCARD_SESSION_KEY", True, False, _CBC_ONLY),
+    "Emv2000": _Scheme("EMV2000", False, False, _CBC_ONLY),
+    "Visa": _Scheme("VISA", False, True, _VIS),
+    "Amex": _Scheme("AMEX", False, True, _VIS),
 }
+
+
+@dataclass(frozen=True)
+class IssuerKeys:
+    """The issuer master keys the card's own keys derive from: IMK-SMI (the MAC), IMK-SMC (the
+    encipherment) and, for the VIS PIN block (Visa, Amex), IMK-AC."""
+
+    smi: bytes
+    smc: bytes
+    ac: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Card:
+    """The card and the transaction its script answers: its ICC master keys derive from PAN and
+    PSN by `major_mode`; its session keys from the AC (common session key members) or the ATC."""
+
+    pan: str
+    psn: str
+    major_mode: str
+    application_cryptogram: str | None = None
+    application_transaction_counter: str | None = None
+
+    def master_key(self, imk: bytes) -> bytes:
+        return k.derive_icc_master_key(imk, self.pan, self.psn, self.major_mode)
+
+
+@dataclass(frozen=True)
+class PinChange:
+    """What the script tells the card: the new PIN (and, for the VIS block, the current one), in
+    a command whose header and data are MessageData."""
+
+    new_pin: str
+    message_data: str
+    current_pin: str | None = None
 
 
 @dataclass(frozen=True)
@@ -124,65 +173,37 @@ class PinChangeResult:
 
 def generate_mac_emv_pin_change(
     member: str,
-    *,
-    imk_smi: bytes,
-    imk_smc: bytes,
-    major_mode: str,
-    pan: str,
-    psn: str,
-    new_pin: str,
-    message_data: str,
-    application_cryptogram: str | None = None,
-    application_transaction_counter: str | None = None,
-    imk_ac: bytes | None = None,
-    current_pin: str | None = None,
-    mode: str | None = None,
-    padding_type: str | None = None,
-    length_position: str | None = None,
+    keys: IssuerKeys,
+    card: Card,
+    change: PinChange,
+    encipherment: Encipherment | None = None,
 ) -> PinChangeResult:
-    """Encipher the new PIN for the card and MAC MessageData ‖ enciphered PIN block (8 bytes)."""
+    """Encipher the new PIN for the card and MAC MessageData ‖ enciphered PIN block (8 bytes).
+
+    `encipherment` is EmvCommon's, from the request; the other members fix their own."""
     try:
         scheme = SCHEMES[member]
     except KeyError:
         raise EmvInputError("unknown DerivationMethodAttributes member") from None
-    value = application_cryptogram if scheme.uses_ac else application_transaction_counter
+    value = card.application_cryptogram if scheme.uses_ac else card.application_transaction_counter
     if value is None:
         needed = "ApplicationCryptogram" if scheme.uses_ac else "ApplicationTransactionCounter"
         raise EmvInputError(f"{member} PIN change needs {needed}")
     ac, atc = (value, None) if scheme.uses_ac else (None, value)
-    sk_smi = derive_sm_session_key(
-        scheme.sm_mode, k.derive_icc_master_key(imk_smi, pan, psn, major_mode), ac, atc
-    )
-    sk_smc = derive_sm_session_key(
-        scheme.sm_mode, k.derive_icc_master_key(imk_smc, pan, psn, major_mode), ac, atc
-    )
-    block = _pin_block(scheme, member, imk_ac, major_mode, pan, psn, new_pin, current_pin)
-    encipherment = scheme.encipherment or _requested(mode, padding_type, length_position)
+    sk_smi = derive_sm_session_key(scheme.sm_mode, card.master_key(keys.smi), ac, atc)
+    sk_smc = derive_sm_session_key(scheme.sm_mode, card.master_key(keys.smc), ac, atc)
+    block = _pin_block(scheme, member, keys, card, change)
+    encipherment = scheme.encipherment or encipherment
+    if encipherment is None:
+        raise EmvInputError("EmvCommon PIN change needs Mode, PinBlockPaddingType and PinBlockLengthPosition")
     encrypted = encrypt_pin_data(sk_smc, block, *encipherment)
-    mac = sm_mac(sk_smi, hex_field(message_data, "MessageData") + encrypted)
+    mac = sm_mac(sk_smi, hex_field(change.message_data, "MessageData") + encrypted)
     return PinChangeResult(mac=mac.hex().upper(), encrypted_pin_block=encrypted.hex().upper())
 
 
-def _pin_block(
-    scheme: _Scheme,
-    member: str,
-    imk_ac: bytes | None,
-    major_mode: str,
-    pan: str,
-    psn: str,
-    new_pin: str,
-    current_pin: str | None,
-) -> bytes:
+def _pin_block(scheme: _Scheme, member: str, keys: IssuerKeys, card: Card, change: PinChange) -> bytes:
     if not scheme.vis_block:
-        return iso_format2_pin_block(new_pin)
-    if imk_ac is None:
+        return iso_format2_pin_block(change.new_pin)
+    if keys.ac is None:
         raise EmvInputError(f"{member} PIN change needs the IMK-AC (AuthorizationRequestKeyIdentifier)")
-    return vis_pin_block(k.derive_icc_master_key(imk_ac, pan, psn, major_mode), new_pin, current_pin)
-
-
-def _requested(
-    mode: str | None, padding_type: str | None, length_position: str | None
-) -> tuple[str, str, str]:
-    if mode is None or padding_type is None or length_position is None:
-        raise EmvInputError("EmvCommon PIN change needs Mode, PinBlockPaddingType and PinBlockLengthPosition")
-    return mode, padding_type, length_position
+    return vis_pin_block(card.master_key(keys.ac), change.new_pin, change.current_pin)

@@ -278,18 +278,16 @@ class App:
         try:
             if not self.audit.wants(management, call.identity.account_id, call.region):
                 return
-            event = events.build_event(
-                call.op.audit,
+            origin = events.Origin(
                 identity=call.identity,
                 region=call.region,
                 source_ip=call.source_ip,
                 user_agent=call.request.headers.get("user-agent"),
-                params=call.params,
-                result=call.result if call.failure is None else None,
-                error=call.failure,
                 request_id=call.request_id,
                 event_time=call.event_time,
             )
+            result = call.result if call.failure is None else None
+            event = events.build_event(call.op.audit, origin, call.params, result, call.failure)
             self.audit.record(event)
         except Exception as exc:  # the event holds request members: its traceback's messages may too
             log.error(

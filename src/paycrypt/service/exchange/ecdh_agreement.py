@@ -36,48 +36,70 @@ class Agreement:
     private_key: KeyRecord  # the stored K3 key pair
 
 
-def derive(
-    svc: Service,
-    ctx: Context,
-    *,
-    private_key_identifier: str,
-    ca_identifier: str,
-    certificate: str,
-    key_algorithm: str,
-    kdf: str,
-    hash_algorithm: str,
-    shared_information: str,
-    operation: str,
-    member: str,
-    private_role: str,
-    path: str,
-) -> Agreement:
-    """Derive the shared key; `path` names the request structure in messages."""
-    record = identifiers.resolve_key(svc.store, ctx, private_key_identifier)
-    key_usage.check_key(operation, member, record, private_role)
+@dataclass(frozen=True)
+class Terms:
+    """What one ECDH structure of a request asks for (the API's members, by their meaning)."""
+
+    private_key_identifier: str  # the stored K3 key pair
+    ca_identifier: str  # CertificateAuthorityPublicKeyIdentifier
+    certificate: str  # the partner's PublicKeyCertificate
+    key_algorithm: str  # the derived key's KeyAlgorithm
+    kdf: str
+    hash_algorithm: str
+    shared_information: str
+
+    @classmethod
+    def of_tr31_key_block(cls, params: dict[str, Any]) -> Terms:
+        """A DiffieHellmanTr31KeyBlock (import, export, translate): the agreed key is its KBPK."""
+        return cls(
+            private_key_identifier=params["PrivateKeyIdentifier"],
+            ca_identifier=params["CertificateAuthorityPublicKeyIdentifier"],
+            certificate=params["PublicKeyCertificate"],
+            key_algorithm=params["DeriveKeyAlgorithm"],
+            kdf=params["KeyDerivationFunction"],
+            hash_algorithm=params["KeyDerivationHashAlgorithm"],
+            shared_information=params["DerivationData"]["SharedInformation"],
+        )
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where the structure stands: the rules row (operation, member, the private key's role) its
+    keys are checked against, and the request path messages name."""
+
+    operation: str
+    member: str
+    private_role: str
+    path: str
+
+
+def derive(svc: Service, ctx: Context, terms: Terms, place: Place) -> Agreement:
+    """Derive the shared key."""
+    record = identifiers.resolve_key(svc.store, ctx, terms.private_key_identifier)
+    key_usage.check_key(place.operation, place.member, record, place.private_role)
     peer, _ = trust.verify(
         svc,
         ctx,
-        certificate,
-        ca_identifier,
-        operation=operation,
-        member=member,
+        terms.certificate,
+        terms.ca_identifier,
+        operation=place.operation,
+        member=place.member,
         role="CertificateAuthorityPublicKeyIdentifier",
-        certificate_member=f"{path}.PublicKeyCertificate",
+        certificate_member=f"{place.path}.PublicKeyCertificate",
     )
     private_key = service_ca.private_key(svc, record)
     try:
         key = ecdh.derive_key(
             private_key,  # type: ignore[arg-type]
             peer,
-            key_algorithm=key_algorithm,
-            kdf_name=kdf,
-            hash_algorithm=hash_algorithm,
-            shared_information=shared_information,
+            key_algorithm=terms.key_algorithm,
+            kdf_name=terms.kdf,
+            hash_algorithm=terms.hash_algorithm,
+            shared_information=terms.shared_information,
         )
     except ecdh.EcdhError as exc:
-        raise ValidationError(f"{path}: {exc}.") from None
-    return Agreement(key, key_algorithm, record)
+        raise ValidationError(f"{place.path}: {exc}.") from None
+    return Agreement(key, terms.key_algorithm, record)
 
 
 def derive_from(
@@ -85,21 +107,8 @@ def derive_from(
 ) -> Agreement:
     """`derive` for the API's DiffieHellmanTr31KeyBlock structures (import, export, translate): the
     agreed key is a TR-31 KBPK, so the K3 key must derive one."""
-    agreement = derive(
-        svc,
-        ctx,
-        private_key_identifier=params["PrivateKeyIdentifier"],
-        ca_identifier=params["CertificateAuthorityPublicKeyIdentifier"],
-        certificate=params["PublicKeyCertificate"],
-        key_algorithm=params["DeriveKeyAlgorithm"],
-        kdf=params["KeyDerivationFunction"],
-        hash_algorithm=params["KeyDerivationHashAlgorithm"],
-        shared_information=params["DerivationData"]["SharedInformation"],
-        operation=operation,
-        member=member,
-        private_role="PrivateKeyIdentifier",
-        path=path,
-    )
+    place = Place(operation, member, "PrivateKeyIdentifier", path)
+    agreement = derive(svc, ctx, Terms.of_tr31_key_block(params), place)
     check_kbpk_agreement(agreement, path)
     return agreement
 

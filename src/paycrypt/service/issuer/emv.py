@@ -179,20 +179,20 @@ def generate_mac_emv_pin_change(svc: Service, ctx: Context, params: dict[str, An
     try:
         result = emv_pin_change.generate_mac_emv_pin_change(
             member,
-            imk_smi=svc.keycache.material(smi),
-            imk_smc=svc.keycache.material(smc),
-            major_mode=attrs["MajorKeyDerivationMode"],
-            pan=pan,
-            psn=attrs["PanSequenceNumber"],
-            new_pin=new_pin,
-            message_data=params["MessageData"],
-            application_cryptogram=attrs.get("ApplicationCryptogram"),
-            application_transaction_counter=attrs.get("ApplicationTransactionCounter"),
-            imk_ac=None if imk_ac is None else svc.keycache.material(imk_ac),
-            current_pin=current_pin,
-            mode=attrs.get("Mode"),
-            padding_type=attrs.get("PinBlockPaddingType"),
-            length_position=attrs.get("PinBlockLengthPosition"),
+            emv_pin_change.IssuerKeys(
+                smi=svc.keycache.material(smi),
+                smc=svc.keycache.material(smc),
+                ac=None if imk_ac is None else svc.keycache.material(imk_ac),
+            ),
+            emv_pin_change.Card(
+                pan,
+                attrs["PanSequenceNumber"],
+                attrs["MajorKeyDerivationMode"],
+                application_cryptogram=attrs.get("ApplicationCryptogram"),
+                application_transaction_counter=attrs.get("ApplicationTransactionCounter"),
+            ),
+            emv_pin_change.PinChange(new_pin, params["MessageData"], current_pin),
+            _requested_encipherment(attrs),
         )
     except ValueError as exc:
         raise _invalid(exc) from None
@@ -217,3 +217,9 @@ def generate_mac_emv_pin_change(svc: Service, ctx: Context, params: dict[str, An
             outputs["CurrentPinPekKeyCheckValue"] = current_pek.key_check_value
         out["VisaAmexDerivationOutputs"] = outputs
     return out
+
+
+def _requested_encipherment(attrs: dict[str, Any]) -> emv_pin_change.Encipherment | None:
+    """EmvCommon's Mode, PinBlockPaddingType and PinBlockLengthPosition, when all three are given."""
+    requested = (attrs.get("Mode"), attrs.get("PinBlockPaddingType"), attrs.get("PinBlockLengthPosition"))
+    return None if None in requested else emv_pin_change.Encipherment(*requested)

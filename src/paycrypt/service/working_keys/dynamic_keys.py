@@ -67,8 +67,8 @@ def resolve(
     """Unwrap or derive the working key of `wrapped_key` with the stored key `key_identifier`."""
     name, value = unions.member(wrapped_key["WrappedKeyMaterial"])
     build = unions.handler(operation, "WrappedKeyMaterial", name, _BUILDERS)
-    row = key_usage.RULES[operation, member, role]
-    material, attributes, arn = build(svc, ctx, value, key_identifier, row)
+    named = _Named(key_identifier, key_usage.RULES[operation, member, role])
+    material, attributes, arn = build(svc, ctx, value, named)
     key_usage.check_attributes(operation, member, role, attributes, f"The key in WrappedKeyMaterial.{name}")
     kcv, _ = check_values.compute(
         attributes["KeyAlgorithm"], wrapped_key.get("KeyCheckValueAlgorithm"), material
@@ -76,11 +76,18 @@ def resolve(
     return WorkingKey(material, attributes, kcv, arn)
 
 
-def _from_tr31(
-    svc: Service, ctx: Context, block: str, key_identifier: str, _row: key_usage.KeyRule
-) -> tuple[bytes, dict[str, Any], str]:
+@dataclass(frozen=True)
+class _Named:
+    """What the operation says of its working key: the stored key it names (the KEK or the K3
+    key) and the rules row the working key must fit."""
+
+    key_identifier: str
+    row: key_usage.KeyRule
+
+
+def _from_tr31(svc: Service, ctx: Context, block: str, named: _Named) -> tuple[bytes, dict[str, Any], str]:
     """The block's own header gives the attributes; the row is checked against them afterwards."""
-    kek = identifiers.resolve_key(svc.store, ctx, key_identifier)
+    kek = identifiers.resolve_key(svc.store, ctx, named.key_identifier)
     key_usage.check_key(PSEUDO_OPERATION, "Tr31KeyBlock", kek, "KEK")
     opened = key_blocks.unwrap(
         svc.keycache.material(kek),
@@ -92,26 +99,22 @@ def _from_tr31(
 
 
 def _from_ecdh(
-    svc: Service, ctx: Context, params: dict[str, Any], key_identifier: str, row: key_usage.KeyRule
+    svc: Service, ctx: Context, params: dict[str, Any], named: _Named
 ) -> tuple[bytes, dict[str, Any], str]:
     path = "WrappedKeyMaterial.DiffieHellmanSymmetricKey"
-    agreement = ecdh_agreement.derive(
-        svc,
-        ctx,
-        private_key_identifier=key_identifier,
+    terms = ecdh_agreement.Terms(
+        private_key_identifier=named.key_identifier,
         ca_identifier=params["CertificateAuthorityPublicKeyIdentifier"],
         certificate=params["PublicKeyCertificate"],
         key_algorithm=params["KeyAlgorithm"],
         kdf=params["KeyDerivationFunction"],
         hash_algorithm=params["KeyDerivationHashAlgorithm"],
         shared_information=params["SharedInformation"],
-        operation=PSEUDO_OPERATION,
-        member="DiffieHellmanSymmetricKey",
-        private_role="K3",
-        path=path,
     )
+    place = ecdh_agreement.Place(PSEUDO_OPERATION, "DiffieHellmanSymmetricKey", "K3", path)
+    agreement = ecdh_agreement.derive(svc, ctx, terms, place)
     ecdh_agreement.check_curve(agreement, agreement.algorithm, path)
-    return agreement.key, derived_attributes(agreement, row, path), agreement.private_key.arn
+    return agreement.key, derived_attributes(agreement, named.row, path), agreement.private_key.arn
 
 
 def derived_attributes(

@@ -17,7 +17,7 @@ from paycrypt.service.transactions import as2805_kek_validation
 from paycrypt.store.sqlite import SqliteStore
 from tests.api import pin_terminal as term
 from tests.service.stored_keys import new_keycache
-from tests.service.test_pin_translation import ctx, put
+from tests.service.transactions.test_pin_translation import ctx, put
 
 K0 = "TR31_K0_KEY_ENCRYPTION_KEY"
 EDWU = {"Encrypt": True, "Decrypt": True, "Wrap": True, "Unwrap": True}

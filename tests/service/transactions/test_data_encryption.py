@@ -299,7 +299,14 @@ def test_ecdh_dynamic_key_encrypts_for_the_partner(svc) -> None:
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.hazmat.primitives.kdf.concatkdf import ConcatKDFHash
 
-    from tests.service.test_dynamic_keys import _b64, _ca, _import_root, _k3, _leaf, _service_public_key
+    from tests.service.working_keys.test_dynamic_keys import (
+        _b64,
+        _ca,
+        _import_root,
+        _k3,
+        _leaf,
+        _service_public_key,
+    )
 
     ca = _ca(ec.SECP256R1())
     ca_arn = _import_root(svc, ca[0], "ECC_NIST_P256")

@@ -26,6 +26,8 @@ from botocore.model import Shape
 
 from paycrypt.audit import events, reader, writer
 from paycrypt.audit.events import REDACTED, Failure, Identity
+from paycrypt.cli import audit as audit_cli
+from paycrypt.cli.main import main
 from paycrypt.clock import ManualClock
 from paycrypt.errors import ServiceError, ValidationError, VerificationFailed
 from paycrypt.service.context import Caller, Context
@@ -56,18 +58,18 @@ PLANS = {plane: events.compile_plans(plane, model) for plane, model in PLANES}
 
 
 def build(plane: str, name: str, params: Any, **kwargs: Any) -> dict[str, Any]:
-    args: dict[str, Any] = {
+    origin: dict[str, Any] = {
         "identity": ALICE,
         "region": REGION,
         "source_ip": "127.0.0.1",
         "user_agent": UA,
-        "params": params,
         "request_id": "f2a99da8-91e2-47a9-b9d2-1706e733991e",
         "event_time": WHEN,
         "event_id": "e4eb3785-ac6a-4589-97a1-babdd3d4dd95",
     }
-    args.update(kwargs)
-    return events.build_event(PLANS[plane][name], **args)
+    outcome = {name: kwargs.pop(name) for name in ("result", "error") if name in kwargs}
+    origin.update(kwargs)
+    return events.build_event(PLANS[plane][name], events.Origin(**origin), params, **outcome)
 
 
 @pytest.fixture
@@ -973,15 +975,13 @@ def test_reader_filters(trail) -> None:
 
 
 def test_audit_command(trail, capsys) -> None:
-    status = reader.audit_main(["--log", str(trail), "--event-name", "CreateKey", "--event-name", "GetKey"])
+    status = main(["audit", "--log", str(trail), "--event-name", "CreateKey", "--event-name", "GetKey"])
     assert status == 0
     lines = capsys.readouterr().out.splitlines()
     assert [json.loads(line)["eventName"] for line in lines] == ["CreateKey", "CreateKey", "GetKey"]
     stored = [line for line, e in reader.read_events(trail) if e["eventName"] == "GetKey"]
     assert lines[-1] == stored[0]  # printed exactly as stored
-    assert (
-        reader.audit_main(["--log", str(trail), "--principal", "bob", "--start", "2024-07-09T12:00:00Z"]) == 0
-    )
+    assert main(["audit", "--log", str(trail), "--principal", "bob", "--start", "2024-07-09T12:00:00Z"]) == 0
     assert [json.loads(x)["eventName"] for x in capsys.readouterr().out.splitlines()] == [
         "VerifyCardValidationData",
         "GetKey",
@@ -992,18 +992,18 @@ def test_audit_command_with_the_data_dir_and_as_a_subcommand(trail, capsys) -> N
     import argparse
 
     parser = argparse.ArgumentParser(prog="paycrypt")
-    reader.add_audit_parser(parser.add_subparsers(dest="command"))
+    audit_cli.add_audit_parser(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["audit", "--data-dir", str(trail.parent), "--key", "alias/cvk"])
     out = io.StringIO()
-    assert reader.run_audit(args, out=out) == 0
+    assert audit_cli.run_audit(args, out=out) == 0
     assert len(out.getvalue().splitlines()) == 2
 
 
 def test_audit_command_errors(tmp_path, capsys) -> None:
-    assert reader.audit_main(["--log", str(tmp_path / "none.jsonl")]) == 1
+    assert main(["audit", "--log", str(tmp_path / "none.jsonl")]) == 1
     assert "no audit log" in capsys.readouterr().err
     with pytest.raises(SystemExit) as info:
-        reader.audit_main(["--log", str(tmp_path / "x"), "--start", "yesterday"])
+        main(["audit", "--log", str(tmp_path / "x"), "--start", "yesterday"])
     assert info.value.code == 2
 
 
@@ -1015,7 +1015,7 @@ def test_reader_skips_torn_lines(tmp_path, capsys) -> None:
         handle.write('{"seq": 2, "eventTi\n[1, 2]\n\n')
     with writer.AuditWriter(path, fsync_interval=0) as log:
         log.record(numbered(3))
-    assert reader.audit_main(["--log", str(path)]) == 0
+    assert main(["audit", "--log", str(path)]) == 0
     captured = capsys.readouterr()
     assert [json.loads(x)["seq"] for x in captured.out.splitlines()] == [1, 3]
     assert "skipped 2 malformed" in captured.err

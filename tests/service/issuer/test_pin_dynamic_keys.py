@@ -27,8 +27,9 @@ from paycrypt.errors import ValidationError
 from paycrypt.service.core import Service
 from paycrypt.service.issuer import pin_data
 from paycrypt.store.sqlite import SqliteStore
+from tests.service.issuer.test_issuer_service import PAN, create, ctx, material
 from tests.service.stored_keys import new_keycache
-from tests.service.test_dynamic_keys import (
+from tests.service.working_keys.test_dynamic_keys import (
     AES_KBPK,
     B_BLOCK,
     CLEAR,
@@ -44,7 +45,6 @@ from tests.service.test_dynamic_keys import (
     kek,
     tdes_kcv,
 )
-from tests.service.test_issuer_service import PAN, create, ctx, material
 
 GEN_VERIFY = {"Generate": True, "Verify": True}
 
