@@ -19,7 +19,6 @@ every second, which also drops retired versions.
 
 from __future__ import annotations
 
-import functools
 import os
 import re
 import secrets
@@ -159,16 +158,12 @@ def version_files(path: Path) -> dict[int, Path]:
         names = os.listdir(path.parent)
     except FileNotFoundError:
         return {}
+    pattern = rf"^{re.escape(path.name)}(?:\.([2-9]|[1-9][0-9]+))?$"  # compiled once by `re`'s cache
     found: dict[int, Path] = {}
     for name in names:
-        if name.startswith(path.name) and (match := _version_name(path.name).match(name)):
+        if name.startswith(path.name) and (match := re.match(pattern, name)):
             found[int(match.group(1) or 1)] = path.parent / name
     return found
-
-
-@functools.cache
-def _version_name(base: str) -> re.Pattern[str]:
-    return re.compile(rf"^{re.escape(base)}(?:\.([2-9]|[1-9][0-9]+))?$")
 
 
 def _load_or_create(path: Path) -> dict[int, bytes]:
