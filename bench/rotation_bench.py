@@ -123,6 +123,7 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=10.0, help="seconds per load window")
     parser.add_argument("--baseline", type=int, default=3, help="windows before the rotation")
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--nice", type=int, default=None, help="vault rotate's --nice (default its own)")
     parser.add_argument(
         "--load", choices=["wrk", "python"], default="wrk" if shutil.which("wrk") else "python"
     )
@@ -167,7 +168,8 @@ def main() -> None:
     print(
         f"rotation: {int(last[4]):,} blocks re-sealed at {last[5]} blocks/s; {wall:.0f} s wall (with grace)"
     )
-    print(f"load: {args.load}, {args.concurrency} connections, {args.window:g} s windows")
+    niceness = "default" if args.nice is None else args.nice
+    print(f"load: {args.load}, {args.concurrency} conns, {args.window:g} s windows; rotate --nice {niceness}")
     print("| phase | windows | req/s | p50 ms (median) | p99 ms (median) | p99 ms (worst) | failed |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for phase, windows in (("before", baseline), ("during rotation", during), ("after", after)):

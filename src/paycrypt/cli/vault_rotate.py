@@ -37,6 +37,7 @@ LOCK_NAME = ".vault-rotate.lock"
 MASTER_KEY = "master.key"
 BAR_WIDTH = 30
 LINE_EVERY = 5.0  # seconds between plain progress lines, at most
+NICENESS = 10  # background work: the data plane of a server on the same machine comes first
 
 
 def add_rotate_parser(commands: Any) -> argparse.ArgumentParser:
@@ -54,6 +55,13 @@ def add_rotate_parser(commands: Any) -> argparse.ArgumentParser:
         help="seconds running servers get to learn the new version before the old one is retired "
         "(default %(default)s)",
     )
+    parser.add_argument(
+        "--nice",
+        type=int,
+        default=NICENESS,
+        help="raise this process's nice value by this much, so a server on the same machine is "
+        "served first (default %(default)s; 0 to rotate at full speed)",
+    )
     return parser
 
 
@@ -61,6 +69,8 @@ def run_rotate(args: argparse.Namespace, out: IO[str] | None = None, err: IO[str
     """The rotation; CliError if it cannot run or did not finish (the message says why)."""
     out = out or sys.stdout
     err = err or sys.stderr
+    if args.nice:
+        os.nice(args.nice)
     done = rotate(args.data_dir or defaults.data_dir(), args.grace, err)
     retired = ", ".join(str(version.version) for version in done.retired) or "none"
     print(
