@@ -279,3 +279,19 @@ def test_a_directory_without_a_server_is_refused(tmp_path: Path) -> None:
     refused = rotate(tmp_path / "nothing")
     assert refused.returncode == 1 and "no master key and database" in refused.stderr
     assert not (tmp_path / "nothing").exists()
+
+
+def test_a_block_that_cannot_be_unsealed_stops_the_retirement(tmp_path: Path) -> None:
+    """A tampered block is named by ARN, exit status 1, and version 1 stays on disk."""
+    data_dir = tmp_path / "data"
+    arns = list(fill(data_dir, 3))
+    with sqlite3.connect(data_dir / "paycrypt.db") as db:
+        (block,) = db.execute("SELECT key_block FROM keys WHERE arn = ?", (arns[0],)).fetchone()
+        tampered = block[:-4] + ("0000" if not block.endswith("0000") else "1111")
+        db.execute("UPDATE keys SET key_block = ? WHERE arn = ?", (tampered, arns[0]))
+    done = rotate(data_dir, "--grace", "0")
+    assert done.returncode == 1
+    assert "paycrypt vault: 1 blocks could not be re-sealed, so no version was retired" in done.stderr
+    assert f"{arns[0]}: Stored key material failed its integrity check." in done.stderr
+    assert (data_dir / "master.key").exists() and (data_dir / "master.key.2").exists()
+    assert reseals(data_dir) == {arns[1]: 1, arns[2]: 1}
