@@ -215,10 +215,12 @@ def test_a_rotation_killed_in_the_middle_finishes_when_run_again(tmp_path: Path)
     deadline = time.monotonic() + 120
     while not sum(reseals(data_dir).values()) > 0 and time.monotonic() < deadline:
         time.sleep(0.005)
+    niceness = os.getpriority(os.PRIO_PROCESS, child.pid)
     child.send_signal(signal.SIGKILL)
     child.wait(timeout=10)
     killed_at = sum(reseals(data_dir).values())
     assert 0 < killed_at < 1200, killed_at  # killed in the middle
+    assert niceness == min(os.getpriority(os.PRIO_PROCESS, 0) + 10, 19)  # --nice 10 by default
     assert (data_dir / "master.key").exists() and (data_dir / "master.key.2").exists()
 
     again = rotate(data_dir, "--grace", "0")

@@ -69,9 +69,7 @@ def run_rotate(args: argparse.Namespace, out: IO[str] | None = None, err: IO[str
     """The rotation; CliError if it cannot run or did not finish (the message says why)."""
     out = out or sys.stdout
     err = err or sys.stderr
-    if args.nice:
-        os.nice(args.nice)
-    done = rotate(args.data_dir or defaults.data_dir(), args.grace, err)
+    done = rotate(args.data_dir or defaults.data_dir(), args.grace, args.nice, err)
     retired = ", ".join(str(version.version) for version in done.retired) or "none"
     print(
         f"master key version {done.target.version} (check value {done.target.key_id}) seals every key; "
@@ -81,10 +79,12 @@ def run_rotate(args: argparse.Namespace, out: IO[str] | None = None, err: IO[str
     return 0
 
 
-def rotate(data_dir: Path, grace: float, err: IO[str]) -> rotation.Rotation:
+def rotate(data_dir: Path, grace: float, nice: int, err: IO[str]) -> rotation.Rotation:
     path = data_dir / MASTER_KEY
     if not version_files(path) or not (data_dir / DB_NAME).exists():
         raise CliError(f"no master key and database in {data_dir} (start the server there first)")
+    if nice:
+        os.nice(nice)
     with _only_rotation(data_dir):
         vault = LocalKeyFileVault(path)
         store = SqliteStore(data_dir / DB_NAME)
