@@ -150,7 +150,9 @@ def in_process(args: argparse.Namespace, workdir: Path) -> None:
 
     def crypto_pvv() -> bool:
         pin = pinblock.decrypt_pin(k.pek, "ISO_FORMAT_0", pvv["EncryptedPinBlock"], pan)
-        return visa_pvv.verify_pvv(k.pvk, pan, 1, pin, visa["VerificationValue"])
+        return primitives.constant_time_equal(
+            visa_pvv.generate_pvv(k.pvk, pan, 1, pin), visa["VerificationValue"]
+        )
 
     def crypto_ibm() -> bool:
         pin = pinblock.decrypt_pin(k.pek, "ISO_FORMAT_0", pvv["EncryptedPinBlock"], pan)

@@ -1,4 +1,5 @@
-"""Shared fixtures: a real paycrypt server on a free loopback port, and clients for it.
+"""Shared fixtures: a real paycrypt server on a free loopback port, and clients for it; a Service
+to call service functions directly, and a caller's context for it.
 
 The server runs in a thread of the test process with a ManualClock, so tests can move the
 key-lifecycle clock forward (purges) while SigV4 keeps checking against real time.
@@ -6,12 +7,14 @@ key-lifecycle clock forward (purges) while SigV4 keeps checking against real tim
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import boto3
 import hypothesis
@@ -21,7 +24,13 @@ from botocore.config import Config
 
 from paycrypt.clock import ManualClock
 from paycrypt.server import Settings, build_app, uvicorn_config
+from paycrypt.service.context import Context
+from paycrypt.service.core import Service
+from paycrypt.vault.factory import KINDS, VaultSettings
 from paycrypt.wire.app import App
+from tests import cli_marker
+from tests import softhsm as hsm_support
+from tests.service.stored_keys import context, new_service
 
 REGION = "us-east-1"
 
@@ -56,8 +65,45 @@ class RunningServer:
         )
 
 
-def start_server(settings: Settings, clock: ManualClock) -> tuple[uvicorn.Server, threading.Thread, App]:
-    app, _ = build_app(settings, clock)
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--vault",
+        choices=KINDS,
+        default="file",
+        help="the vault of every test server: file (each its own master.key) or pkcs11 (the run's "
+        "SoftHSM2 token, tests/softhsm.py)",
+    )
+
+
+@pytest.fixture(scope="session")
+def softhsm(tmp_path_factory: pytest.TempPathFactory) -> hsm_support.SoftHsm:
+    """This run's SoftHSM2 token with its master key (one per xdist worker)."""
+    return hsm_support.start(tmp_path_factory.mktemp("softhsm"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def run_vault(request: pytest.FixtureRequest) -> Iterator[None]:
+    """With --vault pkcs11, every test server's vault is the run's token (see `with_run_vault`)."""
+    if request.config.getoption("vault") == "pkcs11":
+        hsm = request.getfixturevalue("softhsm")
+        hsm_support.RUN.settings, hsm_support.RUN.hsm = hsm.vault_settings(), hsm
+    yield
+    hsm_support.RUN.settings = hsm_support.RUN.hsm = None
+
+
+def with_run_vault(settings: Settings) -> Settings:
+    """`settings` with the run's vault (--vault), unless they name a vault of their own."""
+    if hsm_support.RUN.settings is None or settings.vault != VaultSettings():
+        return settings
+    return replace(settings, vault=hsm_support.RUN.settings)
+
+
+def start_server(
+    settings: Settings, clock: ManualClock, run_vault: bool = True
+) -> tuple[uvicorn.Server, threading.Thread, App]:
+    """A server in a thread of this process, on the run's vault (--vault) if `run_vault` and
+    `settings` name no vault of their own."""
+    app, _ = build_app(with_run_vault(settings) if run_vault else settings, clock)
     server = uvicorn.Server(uvicorn_config(app, settings))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -69,15 +115,29 @@ def start_server(settings: Settings, clock: ManualClock) -> tuple[uvicorn.Server
     return server, thread, app
 
 
+@contextlib.contextmanager
+def serving(settings: Settings, clock: ManualClock | None = None) -> Iterator[RunningServer]:
+    """A server built by server.py from `settings`, run in a thread of the test process on
+    settings.port until the block ends (start_server, and its stop); its key-lifecycle clock is
+    `clock` (a new ManualClock)."""
+    clock = clock or ManualClock()
+    settings = with_run_vault(settings)
+    server, thread, app = start_server(settings, clock)
+    try:
+        scheme = "https" if settings.tls_cert else "http"
+        yield RunningServer(f"{scheme}://127.0.0.1:{settings.port}", clock, app, settings.data_dir, settings)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    data_dir = tmp_path_factory.mktemp("paycrypt-data")
-    settings = Settings(port=free_port(), data_dir=data_dir, purge_interval=0.05)
-    clock = ManualClock()
-    uv, thread, app = start_server(settings, clock)
-    yield RunningServer(f"http://127.0.0.1:{settings.port}", clock, app, data_dir, settings)
-    uv.should_exit = True
-    thread.join(timeout=10)
+    settings = Settings(
+        port=free_port(), data_dir=tmp_path_factory.mktemp("paycrypt-data"), purge_interval=0.05
+    )
+    with serving(settings) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")
@@ -103,12 +163,39 @@ def cvk(control: object) -> str:
     return control.create_key(Exportable=True, KeyAttributes=CVK_ATTRIBUTES)["Key"]["KeyArn"]
 
 
+@pytest.fixture
+def service_options() -> dict[str, Any]:
+    """What `svc` is built with beyond tests/service/stored_keys.new_service's defaults (keycache,
+    clock, quotas, regions): a test module that needs a variation overrides this fixture."""
+    return {}
+
+
+@pytest.fixture
+def svc(tmp_path: Path, service_options: dict[str, Any]) -> Service:
+    """A Service on a database of its own, for calling service functions directly."""
+    return new_service(tmp_path / "db", **service_options)
+
+
+@pytest.fixture
+def ctx(svc: Service) -> Context:
+    """The context of a direct call to `svc` by an IAM user of the tests' account."""
+    return context(svc)
+
+
+# The `cli` marker (pyproject.toml) stays on every test that runs `aws` or `paycrypt` as a subprocess.
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> object:
+    with cli_marker.running(item):
+        return (yield)
+
+
 # After the run: no secret the tests handled in any file a test server left (tests/secret_scan.py),
 # every clear key, PIN and PAN registered as it passes through the code (tests/secret_registry.py).
 def pytest_configure(config: pytest.Config) -> None:
     from tests import secret_registry
 
     secret_registry.install()
+    cli_marker.install()
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -10,6 +10,7 @@ What is looked for:
   (TOML files under the run's base temporary directory). The development pair's secret `test`
   is public by design (the start-up line prints it) and is not a finding.
 - **Master keys**: every server's own `master.key`.
+- **PKCS#11 PINs**: the user PIN of every SoftHSM2 token the run made (`user.pin`, tests/softhsm.py).
 - **Constants of the test sources**: hex values assigned to names that say they are keys or PIN
   blocks (…KEY, KEK, BDK, IPEK, IMK, CVK, PVK, …; not …_ID), and quoted PANs.
 - **In audit events**, as before: any run of 13 to 19 digits (the audit masks PANs; the 12 digits
@@ -18,9 +19,9 @@ What is looked for:
 
 Where: every file a server leaves: the server logs (`*.log`: the `paycrypt serve` processes'
 output, and the in-thread servers' `paycrypt` records, which `start_server_log` sends at DEBUG to
-`paycrypt-server.log`), the audit files (`audit.jsonl*`), the databases with their WAL and SHM
-(any SQLite file and its `-wal`, `-shm`, `-journal` companions), and every other file in a server's
-data directory except `master.key` itself.
+`paycrypt-server.log`), the audit files (`audit-*.jsonl`, and `audit.jsonl*` from before the
+chain), the databases with their WAL and SHM (any SQLite file and its `-wal`, `-shm`, `-journal`
+companions), and every other file in a server's data directory except `master.key` itself.
 
 In which forms: a key raw, in hex (any case), in base64 and as Python prints bytes; a PAN as its
 digits, not inside a longer number (a 24-digit AES DUKPT KSN begins with the test PAN
@@ -41,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests import secret_registry
+from tests import secret_registry, softhsm
 from tests.secret_registry import Registry
 
 TESTS = Path(__file__).parent
@@ -144,6 +145,10 @@ def run_secrets(base: Path) -> dict[str, str]:
         key = path.read_bytes()
         if len(key) >= PREFIX:  # not an empty or short file a start-up test planted
             found.setdefault(key.hex().upper(), "master key")
+    for path in base.rglob(softhsm.PIN_FILE):
+        pin = path.read_text().strip()
+        if len(pin) >= PREFIX:
+            found.setdefault(pin, "PKCS#11 user PIN")
     return found
 
 
@@ -163,7 +168,8 @@ def _secrets(node: Any) -> Iterator[str]:
 
 
 def audit_files(base: Path) -> list[Path]:
-    return sorted(p for p in base.rglob("audit.jsonl*") if p.is_file())
+    found = {*base.rglob("audit.jsonl*"), *base.rglob("audit-*.jsonl")}  # before and after the chain
+    return sorted(p for p in found if p.is_file())
 
 
 def log_files(base: Path) -> list[Path]:
@@ -182,12 +188,13 @@ def store_files(base: Path) -> list[Path]:
 
 
 def data_dir_files(base: Path) -> list[Path]:
-    """Every file of every server data directory (one holding master.key), but the key itself."""
+    """Every file of every server data directory (one holding master.key, or the store of a server on
+    a PKCS#11 vault), but the master key itself."""
     found = set()
-    for key in base.rglob("master.key"):
+    for marker in (*base.rglob("master.key"), *base.rglob("paycrypt.db")):
         found.update(
             p
-            for p in key.parent.rglob("*")
+            for p in marker.parent.rglob("*")
             if p.is_file() and not p.name.lstrip(".").startswith("master.key")
         )
     return sorted(found)

@@ -5,6 +5,7 @@ code holds agree, down to the layers that take the same values (issue 14 item 8)
 from __future__ import annotations
 
 import inspect
+import operator
 import re
 from pathlib import Path
 
@@ -33,10 +34,15 @@ SHOWN = {
     "--request-body-timeout": "request_body_timeout",
     "--max-connections": "max_connections",
     "--key-cache-entries": "key_cache_entries",
+    "--pkcs11-key": "vault.key_label",
+    "--pkcs11-pin-env": "vault.pin_variable",
 }
 # Options whose default is described in words, or is "none given", or that set no Settings field.
-DESCRIBED = {"--data-dir", "--regions", "--rate-limit", "--audit-data-events"}
-UNSET = {"--credentials", "--tls-cert", "--tls-key", "--tls-self-signed", "--log-level", "--help"}
+DESCRIBED = {"--data-dir", "--regions", "--rate-limit", "--audit-data-events", "--node-id", "--vault"}
+UNSET = {
+    *("--credentials", "--tls-cert", "--tls-key", "--tls-self-signed", "--log-level", "--help"),
+    *("--pkcs11-module", "--pkcs11-token", "--pkcs11-pin-file"),
+}
 
 
 def serve_help(capsys: pytest.CaptureFixture[str]) -> dict[str, str]:
@@ -48,7 +54,7 @@ def serve_help(capsys: pytest.CaptureFixture[str]) -> dict[str, str]:
     entries: dict[str, str] = {}
     current = None
     for line in text.split("options:", 1)[1].splitlines():
-        started = re.match(r"  (?:-h, )?(--[a-z-]+)", line)
+        started = re.match(r"  (?:-h, )?(--[a-z0-9-]+)", line)
         if started:
             current = started.group(1)
             entries[current] = line.strip()
@@ -72,7 +78,8 @@ def test_serve_help_shows_the_settings_defaults(capsys: pytest.CaptureFixture[st
     entries = serve_help(capsys)
     settings = Settings()
     for option, name in SHOWN.items():
-        assert f"(default {getattr(settings, name)}" in entries[option], (option, entries[option])
+        assert f"(default {operator.attrgetter(name)(settings)}" in entries[option], (option, entries[option])
+    assert f"{settings.vault.kind}: <data-dir>/master.key (default)" in entries["--vault"]
     assert f"the {len(settings.regions)} AWS Payment Cryptography regions" in entries["--regions"]
     assert "$PAYCRYPT_DATA_DIR" in entries["--data-dir"] and settings.data_dir == data_dir
     rates = ", ".join(f"{rate:g}" for rate in (5, 500, 20))  # the guide's quotas, seed-F §5.1
@@ -92,9 +99,10 @@ def test_the_layers_below_take_the_same_defaults() -> None:
         settings.alias_quota,
     )
     writer = inspect.signature(AuditWriter).parameters
-    assert (writer["max_bytes"].default, writer["backups"].default) == (
+    assert (writer["max_bytes"].default, writer["backups"].default, writer["worker_id"].default) == (
         settings.audit_max_bytes,
         settings.audit_backups,
+        settings.worker_id,
     )
     limits = ConnectionLimits()
     assert (limits.head_timeout, limits.body_timeout, limits.max_connections) == (

@@ -18,21 +18,18 @@ import pkgutil
 import types
 import weakref
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 import paycrypt
-from paycrypt.clock import ManualClock
 from paycrypt.crypto import dukpt_variants
+from paycrypt.service.context import Context
 from paycrypt.service.core import Service
 from paycrypt.service.exchange import key_certificates, parameters
 from paycrypt.service.issuer import card_validation
 from paycrypt.service.keys import lifecycle
 from paycrypt.service.transactions import data_encryption
-from paycrypt.store.sqlite import SqliteStore
-from tests.service.stored_keys import context, new_keycache
 
 # Module-level caches and what they hold; none holds key material.
 KNOWN_CACHES = {
@@ -78,10 +75,8 @@ def test_every_module_level_cache_is_known_and_holds_no_key_material() -> None:
     assert unknown == [], f"module-level caches not in KNOWN_CACHES (what do they hold?): {unknown}"
 
 
-def run_operations(tmp_path: Path) -> tuple[Service, list[bytes]]:
-    """A Service after operations that unseal keys and derive from them; the clear keys it used."""
-    svc = Service(SqliteStore(tmp_path / "db"), new_keycache(), ManualClock())
-    ctx = context(svc)
+def run_operations(svc: Service, ctx: Context) -> list[bytes]:
+    """Operations on `svc` that unseal keys and derive from them; the clear keys they used."""
 
     def create(algorithm: str, usage: str, key_class: str, modes: dict[str, bool]) -> str:
         attributes = {
@@ -144,7 +139,7 @@ def run_operations(tmp_path: Path) -> tuple[Service, list[bytes]]:
     ksn = dukpt_variants.full_ksn(bytes.fromhex(TERMINAL_KSN), "AES_128")
     clear.append(dukpt_variants.transaction_secret(clear[1], "AES_128", ksn))
     assert len(clear) == 5
-    return svc, clear
+    return clear
 
 
 def walk(value: Any, depth: int, seen: set[int]) -> Iterator[Any]:
@@ -168,8 +163,8 @@ def walk(value: Any, depth: int, seen: set[int]) -> Iterator[Any]:
         yield from walk(child, depth - 1, seen)
 
 
-def test_no_module_global_holds_key_material_after_a_run(tmp_path: Path) -> None:
-    svc, clear = run_operations(tmp_path)
+def test_no_module_global_holds_key_material_after_a_run(svc: Service, ctx: Context) -> None:
+    clear = run_operations(svc, ctx)
     raw = list(clear)
     text = [form for key in clear for form in (key.hex(), key.hex().upper())]
     findings: list[str] = []

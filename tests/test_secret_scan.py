@@ -203,7 +203,7 @@ def server_files(tmp_path: Path, leaks: Leaks | None) -> Path:
     event = dict(CLEAN_EVENT)
     if leaks:
         event["errorMessage"] = f"key {base64.b64encode(leaks.audit_key).decode()} refused"
-    (data / "audit.jsonl").write_text(json.dumps(event) + "\n")
+    (data / "audit-node-w0-000001.jsonl").write_text(json.dumps(event) + "\n")
     log = f"DEBUG unwrapped {leaks.log_key.hex().upper()}" if leaks else "INFO purged a key"
     (base / "data-serve-8080.log").write_text(log + "\n")
     return base
@@ -222,7 +222,7 @@ def test_a_leak_in_each_kind_of_server_file_is_found(tmp_path: Path) -> None:
         by_file.setdefault(Path(path.rsplit(":", 1)[0]).name, set()).add(what)
     assert by_file == {
         "data-serve-8080.log": {"clear key or PIN block: a planted key (hex)"},
-        "audit.jsonl": {"clear key or PIN block: a planted key (base64)"},
+        "audit-node-w0-000001.jsonl": {"clear key or PIN block: a planted key (base64)"},
         "paycrypt.db": {
             "clear key or PIN block: a planted key (raw)",
             "clear key or PIN block: a planted key (hex)",

@@ -10,6 +10,8 @@ The request-rate quotas are the guide's figures and live with the token buckets
 from __future__ import annotations
 
 import os
+import re
+import socket
 from pathlib import Path
 
 HOST = "127.0.0.1"  # loopback: the one address the development key test/test is accepted on
@@ -22,6 +24,7 @@ ALIASES_PER_REGION = 2000
 
 AUDIT_MAX_BYTES = 64 * 1024 * 1024  # the audit log rotates before it would pass this size
 AUDIT_BACKUPS = 10  # rotated audit files kept
+WORKER_ID = 0  # this process's worker number on its node (its audit stream is node and worker)
 
 REPLICATION_INTERVAL = 0.2  # seconds between passes of the replicator
 REPLICATION_RETRY = 1.0  # first retry delay of a failed replication; doubles up to 5 minutes
@@ -43,3 +46,9 @@ def data_dir() -> Path:
         return Path(env)
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "paycrypt"
+
+
+def node_id() -> str:
+    """The host name, with any character a node id may not hold (see audit/streams.py) as '-'."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname())[:63].lstrip("._-")
+    return cleaned or "localhost"

@@ -28,7 +28,7 @@ from paycrypt.service.core import Quotas, Service
 from paycrypt.store.sqlite import SqliteStore
 from paycrypt.tls import server_context
 from paycrypt.vault import keycache
-from paycrypt.vault.local import LocalKeyFileVault
+from paycrypt.vault.factory import VaultSettings, VaultUnavailable, open_vault
 from paycrypt.wire import connections, models
 from paycrypt.wire.app import App
 from paycrypt.wire.protocol import Protocols
@@ -54,6 +54,8 @@ class Settings:
     audit_data_events: tuple[str, ...] = ()
     audit_max_bytes: int = defaults.AUDIT_MAX_BYTES
     audit_backups: int = defaults.AUDIT_BACKUPS
+    node_id: str = field(default_factory=defaults.node_id)  # in every audit event and audit file name
+    worker_id: int = defaults.WORKER_ID  # set per process when a node runs several workers
     regions: tuple[str, ...] = DEFAULT_REGIONS
     replication_interval: float = defaults.REPLICATION_INTERVAL
     replication_retry: float = defaults.REPLICATION_RETRY
@@ -63,6 +65,7 @@ class Settings:
     request_body_timeout: float = defaults.REQUEST_BODY_TIMEOUT
     max_connections: int = defaults.MAX_CONNECTIONS  # capped by the file limit
     key_cache_entries: int = defaults.KEY_CACHE_ENTRIES
+    vault: VaultSettings = field(default_factory=VaultSettings)  # the master key file unless told
 
     @property
     def tls(self) -> bool:
@@ -126,8 +129,8 @@ def build_app(settings: Settings, clock: Clock | None = None) -> tuple[App, list
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     store = SqliteStore(settings.data_dir / "paycrypt.db", synchronous_from_environment(os.environ))
     try:
-        vault = LocalKeyFileVault(settings.data_dir / "master.key")
-    except (ValueError, PermissionError) as exc:  # a master key file that is not ours to use
+        vault = open_vault(settings.vault, settings.data_dir)
+    except (VaultUnavailable, ValueError, PermissionError) as exc:  # no fallback to another vault
         raise StartupError(str(exc)) from exc
     quotas = Quotas(keys_per_region=settings.key_quota, aliases_per_region=settings.alias_quota)
     keys = keycache.KeyCache(vault, settings.key_cache_entries)
@@ -137,12 +140,17 @@ def build_app(settings: Settings, clock: Clock | None = None) -> tuple[App, list
     )
     replicator.hook = hook_from_environment(os.environ)  # None unless PAYCRYPT_TEST_HOOKS=1 (tests only)
     loaded = models.load()  # the one read of the service models; everything below is built from it
-    audit = audit_writer.AuditWriter(
-        settings.data_dir / audit_writer.DEFAULT_FILE_NAME,
-        max_bytes=settings.audit_max_bytes,
-        backups=settings.audit_backups,
-        data_events=audit_writer.DataEventSelector.parse(settings.audit_data_events),
-    )
+    try:
+        audit = audit_writer.AuditWriter(
+            settings.data_dir,
+            node_id=settings.node_id,
+            worker_id=settings.worker_id,
+            max_bytes=settings.audit_max_bytes,
+            backups=settings.audit_backups,
+            data_events=audit_writer.DataEventSelector.parse(settings.audit_data_events),
+        )
+    except ValueError as exc:  # a bad node id, or another process writing this node's and worker's stream
+        raise StartupError(str(exc)) from exc
     replicator.audit = audit
     throttle, throttle_line = _throttle(settings)
     limits = connection_limits(settings)
@@ -160,8 +168,10 @@ def build_app(settings: Settings, clock: Clock | None = None) -> tuple[App, list
     lines = [
         f"paycrypt listening on {scheme}://{_host_for_url(settings.host)}:{settings.port}",
         f"data directory: {settings.data_dir}",
+        f"vault: {settings.vault.describe(settings.data_dir)}; master key check value {vault.key_id}",
         f"authentication: {auth_line}",
-        f"audit log: {audit.path}",
+        f"audit log: {audit.path} (node {settings.node_id}, worker {settings.worker_id}; digests signed by "
+        f"the key in {settings.data_dir / 'audit-signing.pub'})",
         f"request-rate quotas: {throttle_line}",
         f"connections: at most {limits.max_connections} open (file limit {_soft_file_limit()}); "
         f"request head within {limits.head_timeout:g} s, body within {limits.body_timeout:g} s",

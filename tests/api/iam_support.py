@@ -1,10 +1,10 @@
 """A paycrypt server with several accounts and principals, for the identity and access tests.
 
-`start_iam_server` writes a credentials file (through `IamFile`, the format `paycrypt iam`
-writes) with the principals of `PRINCIPALS`, each with its identity policies, and starts the
-server in a thread, as tests/api/test_startup.py does. The policies are the guide's examples
-(seed-F §1.8, normalized JSON), verbatim where the request they are tested with can be made, and
-a few written for one condition operator each.
+`iam_server` (the `iam` fixture of tests/api/conftest.py) writes a credentials file (through
+`IamFile`, the format `paycrypt iam` writes) with the principals of `PRINCIPALS`, each with its
+identity policies, and serves it in a thread (tests/conftest.py's `serving`). The policies are
+the guide's examples (seed-F §1.8, normalized JSON), verbatim where the request they are tested
+with can be made, and a few written for one condition operator each.
 
 Keys with a chosen id (`create_key_with_id`) let a policy name a key before it exists, as the
 guide's examples name `kwapwa6qaif1lw2h`.
@@ -26,20 +26,14 @@ import pytest
 from botocore.config import Config
 
 from paycrypt.auth.iam_file import AccessKey, IamFile, PolicyEntry, PrincipalEntry
-from paycrypt.clock import ManualClock
 from paycrypt.server import Settings
 from paycrypt.service import identifiers
 from paycrypt.wire.app import App
-from tests.conftest import REGION, free_port, start_server
+from tests.conftest import CVK_ATTRIBUTES, REGION, free_port, serving
 
 A, B, C = "111122223333", "444455556666", "777788889999"
 KEY = "arn:aws:payment-cryptography:{region}:{account}:key/{key_id}"
-CVK = {
-    "KeyAlgorithm": "TDES_2KEY",
-    "KeyUsage": "TR31_C0_CARD_VERIFICATION_KEY",
-    "KeyClass": "SYMMETRIC_KEY",
-    "KeyModesOfUse": {"Generate": True, "Verify": True},
-}
+CVK = CVK_ATTRIBUTES
 D0 = {
     "KeyAlgorithm": "TDES_3KEY",
     "KeyUsage": "TR31_D0_SYMMETRIC_DATA_ENCRYPTION_KEY",
@@ -387,12 +381,8 @@ def iam_server(base: Path, principals: dict[str, Who] | None = None, **settings:
     principals = principals or PRINCIPALS
     credentials = credentials_file(base / "credentials.toml", principals)
     config = Settings(port=free_port(), data_dir=base / "data", credentials_file=credentials, **settings)
-    uv, thread, app = start_server(config, ManualClock())
-    try:
-        yield IamServer(f"http://127.0.0.1:{config.port}", app, config.data_dir, principals)
-    finally:
-        uv.should_exit = True
-        thread.join(timeout=10)
+    with serving(config) as running:
+        yield IamServer(running.endpoint, running.app, config.data_dir, principals)
 
 
 _ID_LOCK = threading.Lock()

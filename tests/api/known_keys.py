@@ -15,56 +15,24 @@
 from __future__ import annotations
 
 import secrets
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 import psec
 
-from paycrypt.service.context import Caller, Context
-from paycrypt.service.keys import lifecycle
-from paycrypt.service.rules import combinations
 from tests import kx_partner as kp
-from tests.conftest import REGION, RunningServer
+from tests.conftest import RunningServer
+from tests.service import stored_keys
 
 ACCOUNT = "111122223333"
 
 
 def put_known_key(
-    server: RunningServer,
-    material: bytes,
-    key_usage: str,
-    key_algorithm: str,
-    modes: dict[str, bool],
-    *,
-    exportable: bool = True,
-    region: str = REGION,
-    derive_key_usage: str | None = None,
+    server: RunningServer, material: bytes, key_usage: str, key_algorithm: str, modes: dict[str, bool]
 ) -> dict[str, Any]:
-    """Store `material` as a key of the dev account and return its API Key view."""
-    service = server.app.service
-    attributes = {
-        "KeyUsage": key_usage,
-        "KeyAlgorithm": key_algorithm,
-        "KeyClass": combinations.RULES[key_usage].key_class,
-        "KeyModesOfUse": modes,
-    }
-    combinations.check_create(attributes, derive_key_usage)
-    ctx = Context(
-        Caller(ACCOUNT, f"arn:aws:iam::{ACCOUNT}:user/test", "AIDATEST"),
-        region,
-        service.clock.now(),
-        str(uuid.uuid4()),
-    )
-    new = lifecycle.NewKey(
-        attributes=attributes,
-        material=material,
-        exportable=exportable,
-        enabled=True,
-        origin="EXTERNAL",
-        derive_key_usage=derive_key_usage,
-    )
-    record = lifecycle.store_key(service, ctx, new)
+    """Store `material` as a key of the dev account in the server's own Service
+    (tests/service/stored_keys.store) and return its API Key view."""
+    record = stored_keys.store(server.app.service, material, key_usage, key_algorithm, modes)
     return {"KeyArn": record.arn, "KeyCheckValue": record.key_check_value}
 
 

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import cli_marker, softhsm
+
 PAYCRYPT = Path(sys.executable).parent / "paycrypt"
 
 
@@ -31,10 +33,14 @@ class ServerProcess:
     ) -> None:
         """`wrapper` runs before the command (e.g. strace and its options); `env` is added to ours;
         `file_limit`: (soft, hard) RLIMIT_NOFILE for the child, to run it short of descriptors;
-        `program` is what runs `serve` (the `paycrypt` command unless a test needs a launcher)."""
+        `program` is what runs `serve` (the `paycrypt` command unless a test needs a launcher).
+        The server uses the run's vault (--vault) unless `args` name one."""
         self.port = port
+        if softhsm.RUN.settings is not None and "--vault" not in args:
+            args = (*args, *softhsm.serve_args(softhsm.RUN.settings))
         self.log_path = data_dir.parent / f"{data_dir.name}-serve-{port}.log"
         command = [*wrapper, *program, "serve", "--port", str(port), "--data-dir", str(data_dir), *args]
+        cli_marker.check("paycrypt serve")
         environment = {**os.environ, **env} if env else None
         limit = None if file_limit is None else lambda: resource.setrlimit(resource.RLIMIT_NOFILE, file_limit)
         with self.log_path.open("ab") as log:

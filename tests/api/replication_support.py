@@ -10,10 +10,9 @@ from typing import Any
 
 import pytest
 
-from paycrypt.clock import ManualClock
 from paycrypt.jobs.replicator import ReplicationFailure
 from paycrypt.server import Settings
-from tests.conftest import RunningServer, free_port, start_server
+from tests.conftest import RunningServer, free_port, serving
 
 EAST, WEST, EU, AP = "us-east-1", "us-west-2", "eu-west-1", "ap-southeast-2"
 
@@ -25,11 +24,8 @@ def replication_server(
     data_dir = tmp_path_factory.mktemp(name)
     options = {"purge_interval": 0.05, "replication_interval": 0.02, "replication_retry": 0.05, **settings}
     config = Settings(port=free_port(), data_dir=data_dir, **options)
-    clock = ManualClock()
-    uv, thread, app = start_server(config, clock)
-    yield RunningServer(f"http://127.0.0.1:{config.port}", clock, app, data_dir, config)
-    uv.should_exit = True
-    thread.join(timeout=10)
+    with serving(config) as running:
+        yield running
 
 
 def full_snapshot(data_dir: Path) -> tuple[list[tuple], ...]:

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import io
 import json
+import subprocess
+from pathlib import Path
 
+import boto3
 import botocore.exceptions
+import pytest
 
+from paycrypt.audit import reader, streams
 from paycrypt.audit.events import REDACTED
-from tests.conftest import CVK_ATTRIBUTES
+from paycrypt.cli import audit as audit_cli
+from tests.api.processes import PAYCRYPT, ServerProcess
+from tests.conftest import CVK_ATTRIBUTES, REGION, free_port
 
 PAN = "4111111111111111"
 
 
 def _events(server) -> list[dict]:
     server.app.audit.sync()
-    path = server.data_dir / "audit.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [event for _, event in reader.read_events(server.data_dir)]
 
 
 def _by_request(server, request_id: str) -> list[dict]:
@@ -67,3 +74,55 @@ def test_denied_calls_are_audited(server) -> None:
     [event] = _by_request(server, request_id)
     assert event["errorCode"] == "InvalidSignatureException"
     assert event["userIdentity"]["type"] == "Unknown"
+
+
+def test_events_name_the_node_and_the_trail_verifies_while_serving(server, control) -> None:
+    listed = control.list_keys()
+    [event] = _by_request(server, listed["ResponseMetadata"]["RequestId"])
+    assert (event["nodeId"], event["workerId"]) == (server.settings.node_id, 0)
+    assert isinstance(event["sequence"], int) and event["previousEventHash"]
+    out = io.StringIO()
+    assert audit_cli.run_verify([server.data_dir], [], out) == 0, out.getvalue()
+    assert "has no digest yet: being written" in out.getvalue()  # the live file
+
+
+def _paycrypt(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(PAYCRYPT), *args], capture_output=True, text=True, timeout=180)
+
+
+@pytest.mark.cli
+def test_two_nodes_audit_merged_and_verified_with_the_cli(tmp_path: Path, processes) -> None:
+    """Two `paycrypt serve` nodes, each its own data directory and --node-id; stopped (SIGTERM
+    closes each file with its digest), their trails are merged by `paycrypt audit` and verified
+    by `paycrypt audit verify`, which fails once a line is taken out of one."""
+    dirs = {node: tmp_path / node for node in ("east", "west")}
+    for node, data_dir in dirs.items():
+        process = ServerProcess(data_dir, free_port(), "--node-id", node)
+        processes.append(process)
+        process.wait_listening()
+        session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name=REGION)
+        client = session.client("payment-cryptography", endpoint_url=f"http://127.0.0.1:{process.port}")
+        for _ in range(3):
+            client.list_keys()
+    for process in processes:  # SIGTERM, and time to close each file with its digest, however loaded
+        process.process.terminate()
+        process.process.wait(timeout=120)
+    sources = [arg for d in dirs.values() for arg in ("--data-dir", str(d))]
+    merged = _paycrypt("audit", *sources)
+    assert merged.returncode == 0, merged.stderr
+    events = [json.loads(line) for line in merged.stdout.splitlines()]
+    assert sorted(e["nodeId"] for e in events) == ["east"] * 3 + ["west"] * 3
+    assert [e["eventTime"] for e in events] == sorted(e["eventTime"] for e in events)
+
+    verified = _paycrypt("audit", "verify", *sources)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "node east worker 0: 1 file(s), 3 event(s), 1 signed digest(s): intact" in verified.stdout
+    assert "node west worker 0: 1 file(s), 3 event(s), 1 signed digest(s): intact" in verified.stdout
+
+    [west] = streams.discover(dirs["west"])[0].log_files()
+    kept = west.read_bytes().splitlines(keepends=True)
+    west.write_bytes(kept[0] + kept[2])
+    tampered = _paycrypt("audit", "verify", *sources)
+    assert tampered.returncode == 1
+    assert "node west worker 0: 1 file(s), 2 event(s), 1 signed digest(s): TAMPERED" in tampered.stdout
+    assert "1 event(s) removed: sequence 2" in tampered.stdout

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
+pytestmark = pytest.mark.cli
+
 
 def test_getting_started_walkthrough(aws) -> None:
     _, created, _ = aws(

@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from paycrypt import tls
-from paycrypt.clock import ManualClock
+from paycrypt.audit import reader
 from paycrypt.defaults import MAX_REQUEST_HEAD_BYTES
 from paycrypt.server import RESERVED_FILES, Settings, StartupError, connection_limits
 from tests.api import rawhttp
@@ -35,7 +35,7 @@ from tests.api.helpers import expect_error
 from tests.api.processes import ServerProcess
 from tests.api.test_durability import client
 from tests.background import Background
-from tests.conftest import CVK_ATTRIBUTES, free_port, start_server
+from tests.conftest import CVK_ATTRIBUTES, free_port, serving
 
 HEAD_LIMIT = 1.0
 BODY_LIMIT = 2.0
@@ -155,9 +155,10 @@ class GenuineTraffic(Background):
 
 
 def audit_events(data_dir: Path) -> list[dict]:
-    return [json.loads(line) for line in (data_dir / "audit.jsonl").read_text().splitlines()]
+    return [event for _, event in reader.read_events(data_dir)]
 
 
+@pytest.mark.cli
 def test_partial_connections_beside_genuine_traffic_at_a_file_limit_of_256(
     tmp_path: Path, processes: list[ServerProcess]
 ) -> None:
@@ -232,10 +233,8 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, 
         request_body_timeout=BODY_LIMIT,
         max_connections=4,
     )
-    uv, thread, _ = start_server(settings, ManualClock())
-    yield settings.port, cert
-    uv.should_exit = True
-    thread.join(timeout=10)
+    with serving(settings):
+        yield settings.port, cert
 
 
 def test_over_tls_the_handshake_is_part_of_the_head(tls_server: tuple[int, Path]) -> None:
@@ -279,10 +278,8 @@ def plain_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int
     settings = Settings(
         port=free_port(), data_dir=data_dir, request_head_timeout=HEAD_LIMIT, request_body_timeout=BODY_LIMIT
     )
-    uv, thread, _ = start_server(settings, ManualClock())
-    yield settings.port, data_dir
-    uv.should_exit = True
-    thread.join(timeout=10)
+    with serving(settings):
+        yield settings.port, data_dir
 
 
 def test_a_kept_alive_connection_has_a_head_limit_for_each_request(plain_server: tuple[int, Path]) -> None:
@@ -314,6 +311,7 @@ def test_a_body_cut_short_never_reaches_the_service(plain_server: tuple[int, Pat
     assert before >= 1 and len(audit_events(data_dir)) == before
 
 
+@pytest.mark.cli
 def test_a_client_gone_during_a_pipelined_answer_leaves_no_exception(
     tmp_path: Path, processes: list[ServerProcess]
 ) -> None:

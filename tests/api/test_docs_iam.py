@@ -21,10 +21,9 @@ from botocore.config import Config
 
 from paycrypt.auth.iam_file import IamFile
 from paycrypt.cli.main import main
-from paycrypt.clock import ManualClock
 from paycrypt.server import Settings
 from tests.api.helpers import expect_error
-from tests.conftest import CVK_ATTRIBUTES, REGION, free_port, start_server
+from tests.conftest import CVK_ATTRIBUTES, REGION, free_port, serving
 from tests.docs_pages import code_blocks, page, shell_commands
 
 PAGE = "identity-and-access.md"
@@ -55,7 +54,6 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             made = json.loads(out.getvalue())["AccessKey"]
             keys[made["UserName"]] = (made["AccessKeyId"], made["SecretAccessKey"])
     settings = Settings(port=free_port(), data_dir=base / "data", credentials_file=credentials)
-    uv, thread, _ = start_server(settings, ManualClock())
     config = Config(retries={"total_max_attempts": 1, "mode": "standard"})
 
     def client(who: str, service: str = "payment-cryptography") -> Any:
@@ -65,9 +63,8 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         )
         return session.client(service, endpoint_url=f"http://127.0.0.1:{settings.port}", config=config)
 
-    yield {"client": client}
-    uv.should_exit = True
-    thread.join(timeout=10)
+    with serving(settings):
+        yield {"client": client}
 
 
 def test_the_two_principal_tag_scoped_setup(setup: dict[str, Any]) -> None:

@@ -24,11 +24,15 @@ from pathlib import Path
 import boto3
 import psec.des
 import psec.tr31
+import pytest
 from botocore.config import Config
 from botocore.exceptions import EndpointConnectionError, HTTPClientError
 
+from tests import softhsm
 from tests.api.processes import ServerProcess
 from tests.conftest import CVK_ATTRIBUTES, REGION, free_port
+
+pytestmark = pytest.mark.cli
 
 PAN = "4123456789012345"
 LOAD_THREADS = 4
@@ -134,7 +138,10 @@ def test_acknowledged_keys_survive_sigkill_during_create_key_load(
         )
         assert verified["KeyCheckValue"] == kcv
 
-    assert stat.S_IMODE((data_dir / "master.key").stat().st_mode) == 0o600
+    if softhsm.RUN.settings is None:
+        assert stat.S_IMODE((data_dir / "master.key").stat().st_mode) == 0o600
+    else:  # the master key is in the token: no file holds it
+        assert not (data_dir / "master.key").exists()
     _assert_key_blocks_sealed(data_dir, acknowledged)
 
 
@@ -142,8 +149,9 @@ def _assert_key_blocks_sealed(data_dir: Path, acknowledged: dict[str, str]) -> N
     """Each stored key is an X9.143 version D block under the master key; no clear key is on disk.
 
     The blocks are opened with psec's TR-31 implementation as an independent oracle (master.key is
-    the key block protection key), and the clear key it yields must match the acknowledged KCV
-    (ANSI X9.24 KCV computed by psec) yet appear nowhere in the database or its WAL, raw or in hex.
+    the key block protection key; with --vault pkcs11, each block's own KBPK, which the token
+    unwraps), and the clear key it yields must match the acknowledged KCV (ANSI X9.24 KCV computed
+    by psec) yet appear nowhere in the database or its WAL, raw or in hex.
     """
     db = sqlite3.connect(f"file:{data_dir / 'paycrypt.db'}?mode=ro", uri=True)
     try:
@@ -151,7 +159,6 @@ def _assert_key_blocks_sealed(data_dir: Path, acknowledged: dict[str, str]) -> N
     finally:
         db.close()
     assert set(acknowledged) <= set(rows)
-    master = (data_dir / "master.key").read_bytes()
     on_disk = b"".join(path.read_bytes() for path in data_dir.glob("paycrypt.db*"))
     hex_digits = set("0123456789ABCDEF")
     for arn, block in rows.items():
@@ -161,7 +168,7 @@ def _assert_key_blocks_sealed(data_dir: Path, acknowledged: dict[str, str]) -> N
         # Encrypted key data in whole AES blocks, then a 16-byte CMAC: all upper-case hex.
         assert set(payload) <= hex_digits, arn
         assert len(payload) >= 64 and len(payload) % 32 == 0, arn
-        header, clear = psec.tr31.unwrap(master, block)
+        header, clear = psec.tr31.unwrap(softhsm.kbpk(data_dir, block), block)
         assert (header.key_usage, header.algorithm, len(clear)) == ("C0", "T", 16), arn
         if arn in acknowledged:
             assert psec.des.generate_kcv(clear, 3).hex().upper() == acknowledged[arn], arn

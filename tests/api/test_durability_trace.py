@@ -36,6 +36,8 @@ from tests.api.syscall_trace import Response, responses, strace_command
 from tests.api.test_durability import client
 from tests.conftest import CVK_ATTRIBUTES, REGION, free_port
 
+pytestmark = pytest.mark.cli
+
 ACCOUNT = "111122223333"
 
 

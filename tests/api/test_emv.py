@@ -827,6 +827,7 @@ def _aws(server, tmp_path, *args: str) -> subprocess.CompletedProcess:
     return AwsCli(server.endpoint, tmp_path).run(*args)
 
 
+@pytest.mark.cli
 def test_aws_cli_verify_auth_request_cryptogram(server, imk, tmp_path) -> None:
     """The guide's CVN18 command (seed-D G5, corrected data), as a user would type it."""
     args = [
@@ -855,6 +856,7 @@ def test_aws_cli_verify_auth_request_cryptogram(server, imk, tmp_path) -> None:
     assert "VerificationFailedException" in failed.stderr and "VerifyAuthRequestCryptogram" in failed.stderr
 
 
+@pytest.mark.cli
 def test_aws_cli_generate_auth_request_cryptogram(server, imk, tmp_path) -> None:
     done = _aws(
         server,

@@ -19,6 +19,8 @@ from paycrypt.wire import models
 from tests.conftest import free_port
 from tests.fuzz import abuse, campaign
 
+pytestmark = pytest.mark.cli
+
 REQUESTS = int(os.environ.get("PAYCRYPT_FUZZ_REQUESTS", 5000))
 
 

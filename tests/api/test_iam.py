@@ -10,13 +10,11 @@ with its own access key; the keys they are tested on are made by the account's r
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from paycrypt.audit import reader
 from tests.api.helpers import db_snapshot, expect_error
 from tests.api.iam_support import (
     CVK,
@@ -34,7 +32,6 @@ from tests.api.iam_support import (
     IamServer,
     create_key_with_id,
     denied,
-    iam_server,
 )
 
 KEK = {
@@ -45,12 +42,6 @@ KEK = {
 }
 ECB = {"Symmetric": {"Mode": "ECB"}}
 BLOCK = "0011223344556677"
-
-
-@pytest.fixture(scope="module")
-def iam(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IamServer]:
-    with iam_server(tmp_path_factory.mktemp("paycrypt-iam")) as running:
-        yield running
 
 
 def tags(**values: str) -> list[dict[str, str]]:
@@ -438,9 +429,8 @@ def test_root_user_needs_no_policy(iam: IamServer) -> None:
 def test_denials_are_audited_with_the_caller(iam: IamServer, keys: dict[str, str]) -> None:
     response = denied(iam.client("nopolicy").list_aliases)
     request_id = response["ResponseMetadata"]["RequestId"]
-    audit = Path(iam.data_dir) / "audit.jsonl"
     iam.app.audit.sync()
-    [event] = [e for e in map(json.loads, audit.read_text().splitlines()) if e["requestID"] == request_id]
+    [event] = [e for _, e in reader.read_events(iam.data_dir) if e["requestID"] == request_id]
     assert event["errorCode"] == "AccessDeniedException" and event["eventName"] == "ListAliases"
     assert event["userIdentity"]["arn"] == f"arn:aws:iam::{A}:user/nopolicy"
     assert event["errorMessage"].startswith("User: arn:aws:iam::111122223333:user/nopolicy is not authorized")

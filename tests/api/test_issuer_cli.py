@@ -14,6 +14,8 @@ import pytest
 from paycrypt.crypto import card_dynamic
 from tests.api.known_keys import put_known_key
 
+pytestmark = pytest.mark.cli
+
 
 def create_key(aws, attributes: str) -> str:
     _, out, _ = aws("payment-cryptography", "create-key", "--exportable", "--key-attributes", attributes)

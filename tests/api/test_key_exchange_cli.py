@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 
 import psec
+import pytest
 
 from tests import kx_partner as kp
 from tests.api.cli import AwsCli
+
+pytestmark = pytest.mark.cli
 
 KEK = bytes.fromhex("0123456789ABCDEFFEDCBA9876543210")  # KCV 08D7B4 (ANSI X9.24)
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.api.iam_support import CVK, CVV2, P2, PAN, PC, PRINCIPALS, A, B, IamServer, Who, allow, iam_server
+from tests.api.iam_support import CVK, CVV2, P2, PAN, PC, PRINCIPALS, A, B, IamServer, Who, allow
 from tests.counting_store import CountingStore, counting
 
 VERIFY = [PC + "VerifyCardValidationData", PC + "GenerateCardValidationData"]
@@ -35,9 +35,8 @@ ALIAS = "alias/resolved-once"
 
 
 @pytest.fixture(scope="module")
-def iam(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IamServer]:
-    with iam_server(tmp_path_factory.mktemp("paycrypt-resolve"), CALLERS) as running:
-        yield running
+def iam_options() -> dict[str, Any]:
+    return {"principals": CALLERS}
 
 
 @pytest.fixture

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import secrets
 
+import pytest
 from cryptography.hazmat.primitives.ciphers import modes
 
 from tests.api import mac_data_terminal as terminal
 from tests.api.known_keys import put_known_key
+
+pytestmark = pytest.mark.cli
 
 MESSAGE = "3b313038383439303031303733393431353d32343038323236303030373030303f33"  # seed-C §4.8
 

@@ -13,27 +13,21 @@ import contextlib
 import io
 import json
 import subprocess
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from paycrypt.audit import reader
 from paycrypt.cli.main import main
 from tests import kx_partner as kp
 from tests.api.helpers import expect_error
-from tests.api.iam_support import B, IamServer, iam_server
+from tests.api.iam_support import B, IamServer
 from tests.api.processes import PAYCRYPT
 
 ACTION = "IMPORT_ROOT_PUBLIC_KEY_CERTIFICATE"
 ACCOUNT = "111122223333"
 REGION = "us-east-1"
 S0 = "TR31_S0_ASYMMETRIC_KEY_FOR_DIGITAL_SIGNATURE"
-
-
-@pytest.fixture(scope="module")
-def iam(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IamServer]:
-    with iam_server(tmp_path_factory.mktemp("paycrypt-mpa")) as running:
-        yield running
 
 
 def mpa(iam: IamServer, *args: str, ok: bool = True) -> Any:
@@ -117,7 +111,7 @@ def test_association_and_the_protected_import(iam: IamServer) -> None:
     )
     association = control.associate_mpa_team(Action=ACTION, MpaTeamArn=team, RequesterComment="ticket 42")
     iam.app.audit.sync()
-    events = [json.loads(line) for line in (iam.data_dir / "audit.jsonl").read_text().splitlines()]
+    events = [event for _, event in reader.read_events(iam.data_dir)]
     [event] = [e for e in events if e["requestID"] == association["ResponseMetadata"]["RequestId"]]
     assert event["requestParameters"]["requesterComment"] == "*** Sensitive Data Redacted ***"  # sensitive
     assert association["MpaTeamAssociation"] == {
@@ -190,6 +184,7 @@ def test_rejected_and_cancelled_sessions_leave_the_key_unusable(iam: IamServer) 
     assert "restore it" in mpa(iam, "approve", "--session-arn", session, "--member", "alice", ok=False)
 
 
+@pytest.mark.cli
 def test_changing_or_removing_the_team_needs_its_approval(iam: IamServer) -> None:
     control, team = associated(iam, "us-west-2")
     second_team = make_team(iam, "us-west-2", "auditors", 1, "dave")

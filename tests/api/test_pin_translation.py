@@ -655,6 +655,7 @@ def _aws(server, tmp_path: Path, *args: str) -> tuple[int, dict, str]:
     return AwsCli(server.endpoint, tmp_path)(*args, ok=False)
 
 
+@pytest.mark.cli
 def test_aws_cli_translate_pin_data_and_kek_validation(server, tmp_path, tdes_bdk, zone_pek) -> None:
     zone_arn, zone_key = zone_pek
 

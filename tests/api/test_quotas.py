@@ -15,10 +15,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from paycrypt.clock import ManualClock
 from paycrypt.server import Settings
 from tests.api.helpers import db_snapshot, expect_error
-from tests.conftest import CVK_ATTRIBUTES, RunningServer, free_port, start_server
+from tests.conftest import CVK_ATTRIBUTES, RunningServer, free_port, serving
 
 KEY_QUOTA = 3
 ALIAS_QUOTA = 2
@@ -30,11 +29,8 @@ def capped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     settings = Settings(
         port=free_port(), data_dir=data_dir, purge_interval=0.05, key_quota=KEY_QUOTA, alias_quota=ALIAS_QUOTA
     )
-    clock = ManualClock()
-    uv, thread, app = start_server(settings, clock)
-    yield RunningServer(f"http://127.0.0.1:{settings.port}", clock, app, data_dir, settings)
-    uv.should_exit = True
-    thread.join(timeout=10)
+    with serving(settings) as running:
+        yield running
 
 
 @dataclass

@@ -20,6 +20,8 @@ from tests.api.processes import ServerProcess
 from tests.conftest import free_port
 from tests.docs_pages import code_blocks, readme_section, shell_commands
 
+pytestmark = pytest.mark.cli
+
 README_ENDPOINT = "http://127.0.0.1:8443"
 
 

@@ -29,7 +29,8 @@ import psec.des
 import psec.pinblock
 import pytest
 
-from paycrypt.audit import writer as audit_writer
+from paycrypt.audit import reader as audit_reader
+from paycrypt.audit.chain import CHAIN_FIELDS
 from tests import kx_partner as kp
 from tests.api.helpers import expect_error
 from tests.api.known_keys import import_known_key_via_api, put_known_key
@@ -632,12 +633,12 @@ def test_failover_snippet(repl) -> None:
 def test_each_replication_is_an_audit_service_event(repl, regions) -> None:
     """The guide's CloudTrail example (seed-F §2.4 C-2): SynchronizeMultiRegionKey, an AwsServiceEvent."""
     arn = replicated_cvk(regions, [WEST])
-    log = repl.data_dir / audit_writer.DEFAULT_FILE_NAME
-    events = [json.loads(line) for line in log.read_text().splitlines()]
+    events = [event for _, event in audit_reader.read_events(repl.data_dir)]
     mine = [e for e in events if e.get("serviceEventDetails", {}).get("keyArn") == arn]
     assert mine, "no SynchronizeMultiRegionKey event"
     event = mine[-1]
-    assert {k: v for k, v in event.items() if k not in ("eventTime", "eventID")} == {
+    assert event["nodeId"] == repl.app.audit.ident.node_id and event["workerId"] == 0  # chain.CHAIN_FIELDS
+    assert {k: v for k, v in event.items() if k not in ("eventTime", "eventID", *CHAIN_FIELDS)} == {
         "eventVersion": "1.11",
         "userIdentity": {"accountId": "111122223333", "invokedBy": "payment-cryptography.amazonaws.com"},
         "eventSource": "payment-cryptography.amazonaws.com",
@@ -657,6 +658,7 @@ def test_each_replication_is_an_audit_service_event(repl, regions) -> None:
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", event["eventTime"])
 
 
+@pytest.mark.cli
 def test_aws_cli_replication_commands(repl, tmp_path) -> None:
     """The guide's commands (seed-A EX-06, EX-17 to EX-20, corrected to a caller in eu-west-3)."""
     env = {

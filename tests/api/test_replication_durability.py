@@ -24,6 +24,7 @@ import pytest
 from botocore.config import Config
 
 from paycrypt.jobs.replicator import HOLD, TEST_FLAG
+from tests import softhsm
 from tests.api.helpers import expect_error
 from tests.api.processes import PAYCRYPT, ServerProcess
 from tests.api.replication_support import (
@@ -37,6 +38,8 @@ from tests.api.replication_support import (
     wait_synchronized,
 )
 from tests.conftest import CVK_ATTRIBUTES, free_port
+
+pytestmark = pytest.mark.cli
 
 PAN = "4123456789012345"
 CVV2 = {"CardVerificationValue2": {"CardExpiryDate": "1230"}}
@@ -113,10 +116,9 @@ def test_replication_resumes_after_sigkill(
         assert db.execute("SELECT COUNT(*) FROM replication_jobs").fetchone()[0] == 0
     finally:
         db.close()
-    master = (data_dir / "master.key").read_bytes()
     for region in (EAST, WEST, EU, AP):
         local = replica_arn(arn, region)
-        header, clear = psec.tr31.unwrap(master, blocks[local])
+        header, clear = psec.tr31.unwrap(softhsm.kbpk(data_dir, blocks[local]), blocks[local])
         assert header.blocks["01"] == local  # each copy is sealed under its own ARN
         assert psec.des.generate_kcv(clear, 3).hex().upper() == kcv
 

@@ -13,13 +13,10 @@ its own account out of its key (issue 12 item 9).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
 from tests.api.helpers import absent_key_arn, expect_error
-from tests.api.iam_support import CVK, CVV2, PAN, A, B, IamServer, denied, iam_server
+from tests.api.iam_support import CVK, CVV2, PAN, A, B, IamServer, denied
 
 PC = "payment-cryptography:"
 USE = [PC + "GenerateCardValidationData", PC + "VerifyCardValidationData", PC + "GetKey"]
@@ -34,12 +31,6 @@ def shared_with(principal: Any, actions: list[str] = USE, effect: str = "Allow",
         "Resource": "*",
     }
     return json.dumps({"Version": "2012-10-17", "Statement": [{**statement, **extra}]})
-
-
-@pytest.fixture(scope="module")
-def iam(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IamServer]:
-    with iam_server(tmp_path_factory.mktemp("paycrypt-rp")) as running:
-        yield running
 
 
 def new_key(iam: IamServer) -> str:

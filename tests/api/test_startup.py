@@ -22,11 +22,10 @@ import pytest
 from botocore.config import Config
 
 from paycrypt import tls
-from paycrypt.clock import ManualClock
 from paycrypt.server import Settings, StartupError, build_app, check_transport
 from tests.api.helpers import expect_error
 from tests.api.processes import PAYCRYPT
-from tests.conftest import CVK_ATTRIBUTES, REGION, free_port, start_server
+from tests.conftest import CVK_ATTRIBUTES, REGION, free_port, serving
 
 
 @dataclass(frozen=True)
@@ -189,6 +188,7 @@ def _port_is_closed(port: int) -> bool:
     return False
 
 
+@pytest.mark.cli
 def test_cli_refuses_non_loopback_without_tls(tmp_path: Path) -> None:
     port = free_port()
     result = _run_cli("--host", "0.0.0.0", "--port", str(port), "--data-dir", str(tmp_path / "data"))
@@ -199,6 +199,7 @@ def test_cli_refuses_non_loopback_without_tls(tmp_path: Path) -> None:
     assert _port_is_closed(port)
 
 
+@pytest.mark.cli
 def test_cli_refuses_non_loopback_with_tls_but_no_credentials(tmp_path: Path) -> None:
     port = free_port()
     result = _run_cli(
@@ -233,10 +234,8 @@ def multi_user(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MultiUserSe
     base = tmp_path_factory.mktemp("paycrypt-users")
     credentials = write_credentials(base / "users.toml", ALICE, BOB)
     settings = Settings(port=free_port(), data_dir=base / "data", credentials_file=credentials)
-    uv, thread, _ = start_server(settings, ManualClock())
-    yield MultiUserServer(f"http://127.0.0.1:{settings.port}")
-    uv.should_exit = True
-    thread.join(timeout=10)
+    with serving(settings) as running:
+        yield MultiUserServer(running.endpoint)
 
 
 def test_each_user_creates_keys_in_its_own_account(multi_user: MultiUserServer) -> None:

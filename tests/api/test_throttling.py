@@ -8,13 +8,12 @@ call keep their own buckets, and botocore's standard retry mode recovers.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import botocore.exceptions
 import pytest
 
-from tests.api.iam_support import CVK, CVV2, PAN, PRINCIPALS, IamServer, iam_server
+from tests.api.iam_support import CVK, CVV2, PAN, PRINCIPALS, IamServer
 
 RSA_D1 = {
     "KeyAlgorithm": "RSA_2048",
@@ -25,15 +24,13 @@ RSA_D1 = {
 
 
 @pytest.fixture(scope="module")
-def iam(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IamServer]:
-    principals = {name: PRINCIPALS[name] for name in ("root", "b-root")}
-    with iam_server(
-        tmp_path_factory.mktemp("paycrypt-throttle"),
-        principals,
-        throttling="on",
-        rate_limits=("control=4", "symmetric=3", "asymmetric=1"),
-    ) as running:
-        yield running
+def iam_options() -> dict[str, Any]:
+    """Two accounts' root users, and rate limits small enough to reach."""
+    return {
+        "principals": {name: PRINCIPALS[name] for name in ("root", "b-root")},
+        "throttling": "on",
+        "rate_limits": ("control=4", "symmetric=3", "asymmetric=1"),
+    }
 
 
 def burst(call: Any, times: int, **kwargs: Any) -> list[tuple[str, int]]:

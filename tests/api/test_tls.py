@@ -21,11 +21,10 @@ import pytest
 from botocore.config import Config
 
 from paycrypt import tls
-from paycrypt.clock import ManualClock
 from paycrypt.server import Settings
 from tests.api.cli import AwsCli
 from tests.api.processes import ServerProcess
-from tests.conftest import CVK_ATTRIBUTES, REGION, free_port, start_server
+from tests.conftest import CVK_ATTRIBUTES, REGION, free_port, serving
 
 HOSTS = ["127.0.0.1", "localhost"]
 
@@ -45,10 +44,8 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsServer]:
     base = tmp_path_factory.mktemp("paycrypt-tls")
     cert, key = tls.self_signed(base / "tls", HOSTS)
     settings = Settings(port=free_port(), data_dir=base / "data", tls_cert=cert, tls_key=key)
-    uv, thread, _ = start_server(settings, ManualClock())
-    yield TlsServer(settings.port, cert)
-    uv.should_exit = True
-    thread.join(timeout=10)
+    with serving(settings):
+        yield TlsServer(settings.port, cert)
 
 
 def client(service: str, endpoint: str, verify: object) -> object:
@@ -173,6 +170,7 @@ def test_tls_1_2_is_the_floor_and_is_accepted_with_an_aead_suite(tls_server: Tls
     assert cipher.startswith("ECDHE-") and ("GCM" in cipher or "CHACHA20" in cipher), cipher
 
 
+@pytest.mark.cli
 def test_cli_tls_self_signed_serves_https(tmp_path: Path, processes: list[ServerProcess]) -> None:
     data_dir = tmp_path / "data"
     server = ServerProcess(data_dir, free_port(), "--tls-self-signed")
@@ -184,6 +182,7 @@ def test_cli_tls_self_signed_serves_https(tmp_path: Path, processes: list[Server
     assert f"https://127.0.0.1:{server.port}" in server.log()
 
 
+@pytest.mark.cli
 def test_aws_cli_over_https_with_ca_bundle(tls_server: TlsServer, tmp_path: Path) -> None:
     cli = AwsCli(tls_server.endpoint, tmp_path)
     cli.env["AWS_CA_BUNDLE"] = str(tls_server.cert)

@@ -24,20 +24,16 @@ from typing import Any
 import pytest
 from botocore.model import Shape
 
-from paycrypt.audit import events, reader, writer
+from paycrypt.audit import chain, events, reader, streams, writer
 from paycrypt.audit.events import REDACTED, Failure, Identity
 from paycrypt.cli import audit as audit_cli
 from paycrypt.cli.main import main
-from paycrypt.clock import ManualClock
 from paycrypt.errors import ServiceError, ValidationError, VerificationFailed
-from paycrypt.service.context import Caller, Context
-from paycrypt.service.core import Quotas, Service
 from paycrypt.service.issuer import card_validation
 from paycrypt.service.keys import aliases, lifecycle
-from paycrypt.store.sqlite import SqliteStore
 from paycrypt.wire import models
 from paycrypt.wire.protocol import Protocols
-from tests.service.stored_keys import new_keycache
+from tests.conftest import CVK_ATTRIBUTES as CVK
 
 ACCOUNT = "111122223333"
 REGION = "us-east-1"
@@ -46,12 +42,6 @@ WHEN = dt.datetime(2024, 7, 9, 14, 24, 2, 417000, tzinfo=dt.UTC)
 UA = "Boto3/1.44.8 md/Botocore#1.44.8 ua/2.1 os/linux#6.8.0 md/arch#x86_64 lang/python#3.11.9"
 PAN = "4111111111111111"
 MASKED_PAN = "411111******1111"
-CVK = {
-    "KeyAlgorithm": "TDES_2KEY",
-    "KeyUsage": "TR31_C0_CARD_VERIFICATION_KEY",
-    "KeyClass": "SYMMETRIC_KEY",
-    "KeyModesOfUse": {"Generate": True, "Verify": True},
-}
 MODELS = models.load()
 PLANES = ((events.CONTROL, MODELS.control), (events.DATA, MODELS.data))
 PLANS = {plane: events.compile_plans(plane, model) for plane, model in PLANES}
@@ -70,15 +60,6 @@ def build(plane: str, name: str, params: Any, **kwargs: Any) -> dict[str, Any]:
     outcome = {name: kwargs.pop(name) for name in ("result", "error") if name in kwargs}
     origin.update(kwargs)
     return events.build_event(PLANS[plane][name], events.Origin(**origin), params, **outcome)
-
-
-@pytest.fixture
-def svc(tmp_path) -> Service:
-    return Service(SqliteStore(tmp_path / "db"), new_keycache(), ManualClock(), Quotas(10, 10))
-
-
-def ctx(svc: Service) -> Context:
-    return Context(Caller(ACCOUNT, ALICE.arn, ALICE.user_id), REGION, svc.clock.now(), "req")
 
 
 def identity_block() -> dict[str, Any]:
@@ -107,9 +88,9 @@ def test_constants_match_the_wire_layer() -> None:
         events.compile_plans("sts", MODELS.control)
 
 
-def test_control_plane_success_create_key(svc) -> None:
+def test_control_plane_success_create_key(svc, ctx) -> None:
     params = {"KeyAttributes": CVK, "Exportable": True, "Tags": [{"Key": "Project", "Value": "Alpha"}]}
-    result = lifecycle.create_key(svc, ctx(svc), params)
+    result = lifecycle.create_key(svc, ctx, params)
     key = result["Key"]
     event = build(events.CONTROL, "CreateKey", params, result=result)
     assert list(event) == SUCCESS_LAYOUT
@@ -274,14 +255,13 @@ def test_control_plane_failure_validation_exception() -> None:
     )
 
 
-def test_data_plane_success_verify_card_validation_data(svc) -> None:
-    c = ctx(svc)
-    key = lifecycle.create_key(svc, c, {"KeyAttributes": CVK, "Exportable": True})["Key"]
-    aliases.create_alias(svc, c, {"AliasName": "alias/issuer-cvk", "KeyArn": key["KeyArn"]})
+def test_data_plane_success_verify_card_validation_data(svc, ctx) -> None:
+    key = lifecycle.create_key(svc, ctx, {"KeyAttributes": CVK, "Exportable": True})["Key"]
+    aliases.create_alias(svc, ctx, {"AliasName": "alias/issuer-cvk", "KeyArn": key["KeyArn"]})
     attributes = {"CardVerificationValue2": {"CardExpiryDate": "0123"}}
     generated = card_validation.generate_card_validation_data(
         svc,
-        c,
+        ctx,
         {"KeyIdentifier": key["KeyArn"], "PrimaryAccountNumber": PAN, "GenerationAttributes": attributes},
     )
     params = {
@@ -290,7 +270,7 @@ def test_data_plane_success_verify_card_validation_data(svc) -> None:
         "VerificationAttributes": attributes,
         "ValidationData": generated["ValidationData"],
     }
-    result = card_validation.verify_card_validation_data(svc, c, params)
+    result = card_validation.verify_card_validation_data(svc, ctx, params)
     event = build(events.DATA, "VerifyCardValidationData", params, result=result)
     assert list(event) == SUCCESS_LAYOUT
     assert event == {
@@ -330,9 +310,8 @@ def test_data_plane_success_verify_card_validation_data(svc) -> None:
     )
 
 
-def test_data_plane_failure_verification_failed(svc) -> None:
-    c = ctx(svc)
-    key = lifecycle.create_key(svc, c, {"KeyAttributes": CVK, "Exportable": True})["Key"]
+def test_data_plane_failure_verification_failed(svc, ctx) -> None:
+    key = lifecycle.create_key(svc, ctx, {"KeyAttributes": CVK, "Exportable": True})["Key"]
     params = {
         "KeyIdentifier": key["KeyArn"],
         "PrimaryAccountNumber": PAN,
@@ -343,7 +322,7 @@ def test_data_plane_failure_verification_failed(svc) -> None:
     }
     with pytest.raises(VerificationFailed) as info:
         for value in ("999", "998"):  # one of two different values is wrong
-            card_validation.verify_card_validation_data(svc, c, {**params, "ValidationData": value})
+            card_validation.verify_card_validation_data(svc, ctx, {**params, "ValidationData": value})
     failed: ServiceError = info.value
     event = build(events.DATA, "VerifyCardValidationData", params, error=Failure(failed.code, failed.message))
     assert list(event) == list(events.LAYOUT)
@@ -700,15 +679,24 @@ def numbered(i: int, account: str = ACCOUNT, region: str = REGION, category: str
     }
 
 
+def stored_size(event: dict[str, Any], sequence: int = 10) -> int:
+    """The length of an event's line as the writer stores it, chain members and newline included."""
+    body = json.dumps(event, separators=(",", ":"))
+    return len(chain.chained_line(body, '"n1"', 0, sequence, "A" * 43)) + 1
+
+
 def test_rotation_by_size_keeps_backups(tmp_path) -> None:
-    path = tmp_path / "audit" / "audit.jsonl"
-    line_size = len(json.dumps(numbered(0), separators=(",", ":"))) + 1
-    with writer.AuditWriter(path, max_bytes=line_size * 5 + 10, backups=3, fsync_interval=0) as log:
+    path = tmp_path / "audit"
+    line_size = stored_size(numbered(0))  # the 2-digit sequences' lines; the first 9 are shorter
+    with writer.AuditWriter(
+        path, node_id="n1", max_bytes=line_size * 5 + 10, backups=3, fsync_interval=0
+    ) as log:
         for i in range(40):
             assert log.record(numbered(i))
-        names = [p.name for p in log.files()]
-    assert names == ["audit.jsonl.3", "audit.jsonl.2", "audit.jsonl.1", "audit.jsonl"]
-    assert not (path.parent / "audit.jsonl.4").exists()
+    names = [p.name for p in log.files()]
+    assert names == [streams.log_name("n1", 0, serial) for serial in (5, 6, 7, 8)]  # 3 + the newest
+    assert not (path / streams.log_name("n1", 0, 4)).exists()
+    assert not (path / streams.digest_name(streams.log_name("n1", 0, 4))).exists()  # its digest too
     for file in log.files():
         assert 0 < file.stat().st_size <= line_size * 5 + 10
         assert file.stat().st_mode & 0o777 == 0o600
@@ -718,24 +706,29 @@ def test_rotation_by_size_keeps_backups(tmp_path) -> None:
 
 
 def test_rotation_never_splits_a_line(tmp_path) -> None:
-    path = tmp_path / "audit.jsonl"
-    with writer.AuditWriter(path, max_bytes=200, backups=2, fsync_interval=0) as log:
+    line_size = stored_size(numbered(1))
+    with writer.AuditWriter(tmp_path, max_bytes=2 * line_size, backups=2, fsync_interval=0) as log:
         log.record(numbered(1))
-        log.record({**numbered(2), "pad": "y" * 500})  # longer than max_bytes: a file of its own
+        log.record({**numbered(2), "pad": "y" * 3 * line_size})  # longer than max_bytes: a file of its own
         log.record(numbered(3))
-    assert [json.loads(p.read_text())["seq"] for p in log.files()] == [1, 2, 3]
+    assert [[json.loads(line)["seq"] for line in p.read_text().splitlines()] for p in log.files()] == [
+        [1],
+        [2],
+        [3],
+    ]
 
 
-def test_reopening_appends(tmp_path) -> None:
-    path = tmp_path / "audit.jsonl"
+def test_reopening_continues_the_stream_in_a_new_file(tmp_path) -> None:
     for i in range(3):
-        with writer.AuditWriter(path, fsync_interval=0) as log:
+        with writer.AuditWriter(tmp_path, node_id="n1", fsync_interval=0) as log:
             log.record(numbered(i))
-    assert [e["seq"] for _, e in reader.read_events(path)] == [0, 1, 2]
+    assert [p.name for p in log.files()] == [streams.log_name("n1", 0, serial) for serial in (1, 2, 3)]
+    got = [e for _, e in reader.read_events(tmp_path)]
+    assert [(e["seq"], e["sequence"]) for e in got] == [(0, 1), (1, 2), (2, 3)]
 
 
 def test_concurrent_writers_never_interleave_lines(tmp_path) -> None:
-    path = tmp_path / "audit.jsonl"
+    path = tmp_path
     with writer.AuditWriter(path, max_bytes=20_000, backups=50, fsync_interval=0.01) as log:
 
         def work(t: int) -> None:
@@ -756,12 +749,15 @@ def test_concurrent_writers_never_interleave_lines(tmp_path) -> None:
 
 
 class FsyncSpy:
+    """Counts the fsyncs of log files (those of digests, keys and directories are not counted)."""
+
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.calls: list[float] = []
         real = os.fsync
 
         def spy(fd: int) -> None:
-            self.calls.append(time.monotonic())
+            if os.readlink(f"/proc/self/fd/{fd}").endswith(streams.LOG_SUFFIX):
+                self.calls.append(time.monotonic())
             real(fd)
 
         monkeypatch.setattr(writer.os, "fsync", spy)
@@ -769,7 +765,7 @@ class FsyncSpy:
 
 def test_fsync_every_event_when_interval_is_zero(tmp_path, monkeypatch) -> None:
     spy = FsyncSpy(monkeypatch)
-    log = writer.AuditWriter(tmp_path / "audit.jsonl", fsync_interval=0)
+    log = writer.AuditWriter(tmp_path, fsync_interval=0)
     for i in range(5):
         log.record(numbered(i))
         assert len(spy.calls) == i + 1  # on disk before record returned
@@ -779,7 +775,7 @@ def test_fsync_every_event_when_interval_is_zero(tmp_path, monkeypatch) -> None:
 def test_fsyncs_are_batched_within_the_interval(tmp_path, monkeypatch) -> None:
     spy = FsyncSpy(monkeypatch)
     interval = 0.1
-    log = writer.AuditWriter(tmp_path / "audit.jsonl", fsync_interval=interval)
+    log = writer.AuditWriter(tmp_path, fsync_interval=interval)
     for i in range(200):
         log.record(numbered(i))
     last_write = time.monotonic()
@@ -802,17 +798,18 @@ def test_fsyncs_are_batched_within_the_interval(tmp_path, monkeypatch) -> None:
 
 def test_rotation_fsyncs_the_finished_file(tmp_path, monkeypatch) -> None:
     spy = FsyncSpy(monkeypatch)
-    log = writer.AuditWriter(tmp_path / "audit.jsonl", max_bytes=300, backups=2, fsync_interval=60)
+    log = writer.AuditWriter(tmp_path, max_bytes=300, backups=2, fsync_interval=60)
     log.record(numbered(1))
-    log.record(numbered(2))  # rotates: the first file is fsynced before it is renamed
-    assert len(spy.calls) >= 1
+    first = log.path
+    log.record(numbered(2))  # rotates: the first file is fsynced before its digest is written
+    assert len(spy.calls) >= 1 and log.path != first
     log.close()
 
 
 KILL_SCRIPT = """
 import sys
 from paycrypt.audit.writer import AuditWriter
-log = AuditWriter(sys.argv[1], fsync_interval=3600)
+log = AuditWriter(sys.argv[1], node_id="killed", fsync_interval=3600)
 for i in range(500):
     log.record({"seq": i, "eventCategory": "Management", "pad": "z" * 200})
 print("written", flush=True)
@@ -823,7 +820,7 @@ time.sleep(60)
 
 def test_events_survive_the_process_being_killed(tmp_path) -> None:
     """Documented durability: a recorded event is in the kernel when record returns, fsync or not."""
-    path = tmp_path / "audit.jsonl"
+    path = tmp_path
     child = subprocess.Popen(
         [sys.executable, "-c", KILL_SCRIPT, str(path)], stdout=subprocess.PIPE, text=True
     )
@@ -841,7 +838,7 @@ def test_data_events_switched_off_per_account_and_region(tmp_path) -> None:
     selector = writer.DataEventSelector()
     assert selector.enabled(ACCOUNT, REGION)  # the dev server's default: on
     selector.disable(ACCOUNT, "us-east-1")
-    path = tmp_path / "audit.jsonl"
+    path = tmp_path
     with writer.AuditWriter(path, fsync_interval=0, data_events=selector) as log:
         assert not log.wants(False, ACCOUNT, "us-east-1")
         assert log.wants(True, ACCOUNT, "us-east-1")  # management events always
@@ -867,7 +864,7 @@ def test_data_event_selector_rules() -> None:
 
 def test_switched_off_data_plane_call_produces_no_event(tmp_path) -> None:
     selector = writer.DataEventSelector.parse([f"{ACCOUNT}:{REGION}=off"])
-    path = tmp_path / "audit.jsonl"
+    path = tmp_path
     params = {"KeyIdentifier": "alias/k", "PrimaryAccountNumber": PAN, "ValidationData": "123"}
     with writer.AuditWriter(path, fsync_interval=0, data_events=selector) as log:
         assert log.record(build(events.DATA, "VerifyCardValidationData", params)) is False
@@ -879,7 +876,7 @@ def test_switched_off_data_plane_call_produces_no_event(tmp_path) -> None:
 def test_writer_rejects_nonsense_settings(tmp_path) -> None:
     for bad in ({"max_bytes": 0}, {"backups": 0}, {"fsync_interval": -1}):
         with pytest.raises(ValueError):
-            writer.AuditWriter(tmp_path / "a.jsonl", **bad)
+            writer.AuditWriter(tmp_path, **bad)
 
 
 # --- the reader and `paycrypt audit` -------------------------------------------------------------------
@@ -895,7 +892,7 @@ KEY_B = f"arn:aws:payment-cryptography:{REGION}:444455556666:key/bbbbbbbbbbbbbbb
 @pytest.fixture
 def trail(tmp_path) -> Path:
     """Eight events over four hours, across rotated files."""
-    path = tmp_path / "audit.jsonl"
+    path = tmp_path
     start = dt.datetime(2024, 7, 9, 10, 0, 0, tzinfo=dt.UTC)
     calls = [
         (
@@ -933,7 +930,7 @@ def trail(tmp_path) -> Path:
                 error=None if result is not None else Failure("AccessDeniedException", "denied"),
             )
             log.record(event)
-    assert len(writer.log_files(path)) > 2  # the trail does span rotated files
+    assert len(log.files()) > 2  # the trail does span rotated files
     return path
 
 
@@ -975,13 +972,16 @@ def test_reader_filters(trail) -> None:
 
 
 def test_audit_command(trail, capsys) -> None:
-    status = main(["audit", "--log", str(trail), "--event-name", "CreateKey", "--event-name", "GetKey"])
+    status = main(["audit", "--data-dir", str(trail), "--event-name", "CreateKey", "--event-name", "GetKey"])
     assert status == 0
     lines = capsys.readouterr().out.splitlines()
     assert [json.loads(line)["eventName"] for line in lines] == ["CreateKey", "CreateKey", "GetKey"]
     stored = [line for line, e in reader.read_events(trail) if e["eventName"] == "GetKey"]
     assert lines[-1] == stored[0]  # printed exactly as stored
-    assert main(["audit", "--log", str(trail), "--principal", "bob", "--start", "2024-07-09T12:00:00Z"]) == 0
+    assert (
+        main(["audit", "--data-dir", str(trail), "--principal", "bob", "--start", "2024-07-09T12:00:00Z"])
+        == 0
+    )
     assert [json.loads(x)["eventName"] for x in capsys.readouterr().out.splitlines()] == [
         "VerifyCardValidationData",
         "GetKey",
@@ -993,7 +993,7 @@ def test_audit_command_with_the_data_dir_and_as_a_subcommand(trail, capsys) -> N
 
     parser = argparse.ArgumentParser(prog="paycrypt")
     audit_cli.add_audit_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["audit", "--data-dir", str(trail.parent), "--key", "alias/cvk"])
+    args = parser.parse_args(["audit", "--data-dir", str(trail), "--key", "alias/cvk"])
     out = io.StringIO()
     assert audit_cli.run_audit(args, out=out) == 0
     assert len(out.getvalue().splitlines()) == 2
@@ -1008,21 +1008,21 @@ def test_audit_command_errors(tmp_path, capsys) -> None:
 
 
 def test_reader_skips_torn_lines(tmp_path, capsys) -> None:
-    path = tmp_path / "audit.jsonl"
+    path = tmp_path
     with writer.AuditWriter(path, fsync_interval=0) as log:
         log.record(numbered(1))
-    with path.open("a") as handle:
+    with log.path.open("a") as handle:
         handle.write('{"seq": 2, "eventTi\n[1, 2]\n\n')
     with writer.AuditWriter(path, fsync_interval=0) as log:
         log.record(numbered(3))
-    assert main(["audit", "--log", str(path)]) == 0
+    assert main(["audit", "--data-dir", str(path)]) == 0
     captured = capsys.readouterr()
     assert [json.loads(x)["seq"] for x in captured.out.splitlines()] == [1, 3]
     assert "skipped 2 malformed" in captured.err
 
 
 def test_reader_sees_a_rotation_while_reading_once(tmp_path) -> None:
-    path = tmp_path / "audit.jsonl"
+    path = tmp_path
     log = writer.AuditWriter(path, max_bytes=400, backups=10, fsync_interval=0)
     for i in range(6):
         log.record(numbered(i))

@@ -19,6 +19,7 @@ from botocore.loaders import Loader
 
 from paycrypt.auth import authorize
 from paycrypt.auth.credentials import dev_credentials
+from paycrypt.auth.sigv4 import Credential
 from paycrypt.auth.throttle import ASYMMETRIC, CONTROL, SYMMETRIC
 from paycrypt.errors import AccessDenied
 from paycrypt.policy.requests import RequestCatalog
@@ -64,6 +65,25 @@ def test_root_fast_path_reads_nothing() -> None:
     params = {"KeyIdentifier": OWN_KEY, "PrimaryAccountNumber": "4111111111111111"}
     shape = CATALOG.describe("GenerateCardValidationData", params)
     assert checker.check(shape, True, root, "us-east-1", keys) is keys
+
+
+@pytest.mark.parametrize(("reads", "read"), [(True, "the store was read (get_tags)"), (False, None)])
+def test_every_credential_says_whether_a_keys_tags_and_aliases_are_read(
+    reads: bool, read: str | None
+) -> None:
+    """A plain SigV4 credential carries reads_tags / reads_aliases as a Principal does (default True:
+    read them); False, as the credential store sets for a caller whose policies test neither, reads
+    nothing of the key."""
+    caller = Credential(
+        "AKIAEXAMPLE", "secret", ACCOUNT, f"arn:aws:iam::{ACCOUNT}:user/a", "AIDA", None, reads, reads
+    )
+    key = ResolvedKey(NoStore(), OWN_KEY, ACCOUNT, record("TDES_2KEY"))  # type: ignore[arg-type]
+    if read is None:
+        ref = authorize._ref(key, "KeyIdentifier", caller, policies=False)
+        assert ref.tags == {} and ref.aliases == ()
+    else:
+        with pytest.raises(AssertionError, match=re.escape(read)):
+            authorize._ref(key, "KeyIdentifier", caller, policies=False)
 
 
 def test_root_naming_another_accounts_key_is_evaluated() -> None:

@@ -26,7 +26,8 @@ TEAM = "arn:aws:mpa:us-east-1:111122223333:approval-team/nobody"
             "no user nobody in account 111122223333",
         ),
         (["mpa", "--data-dir", "{tmp}", "delete-team", "--team-arn", TEAM], f"no team {TEAM}"),
-        (["audit", "--log", "{tmp}/audit.jsonl"], "no audit log at {tmp}/audit.jsonl"),
+        (["audit", "--log", "{tmp}/audit.jsonl"], "no audit log in {tmp}/audit.jsonl"),
+        (["audit", "verify", "--data-dir", "{tmp}"], "no audit files in {tmp}"),
         (
             ["vault", "rotate", "--data-dir", "{tmp}"],
             "no master key and database in {tmp} (start the server there first)",

@@ -235,7 +235,6 @@ def test_mac_matches_psec_retail_mac(key: bytes, data: bytes, length: int) -> No
     """Oracle: psec ISO 9797-1 algorithm 3, padding method 1 (no independent AS2805_4_1 vector exists)."""
     expected = psec.mac.generate_retail_mac(key[:8], key[8:], data, 1, length).hex().upper()
     assert as2805.generate_mac(key, data.hex(), length) == expected
-    assert as2805.verify_mac(key, data.hex(), expected)
 
 
 # --- round trips (not independently verified) ------------------------------------------------------
@@ -373,18 +372,6 @@ def test_mac_default_and_explicit_lengths() -> None:
     assert as2805.generate_mac(MAC_KEY, GUIDE_MESSAGE, 6) == full[:12]
 
 
-def test_verify_mac_compares_len_mac_bytes() -> None:
-    """Not independently verified: verify accepts any 4–8 byte prefix and rejects one flipped bit."""
-    full = as2805.generate_mac(MAC_KEY, GUIDE_MESSAGE, 8)
-    for n in (8, 10, 12, 14, 16):
-        assert as2805.verify_mac(MAC_KEY, GUIDE_MESSAGE, full[:n])
-        assert as2805.verify_mac(MAC_KEY, GUIDE_MESSAGE, full[:n].lower())
-    assert as2805.verify_mac(MAC_KEY, GUIDE_MESSAGE, full[:8], mac_length=4)
-    for n in (8, 12, 16):  # a flipped bit in the last byte compared is caught at every length
-        flipped = f"{int(full[:n], 16) ^ 1:0{n}X}"
-        assert not as2805.verify_mac(MAC_KEY, GUIDE_MESSAGE, flipped)
-
-
 def test_mac_depends_on_every_message_byte_and_the_key() -> None:
     """Not independently verified: flipping any message bit or using another key changes the MAC."""
     message = bytes.fromhex(GUIDE_MESSAGE)
@@ -423,10 +410,6 @@ def test_bad_amount(amount: str) -> None:
         (lambda: as2805.unwrap_key_cryptogram(KEK, "00" * 8, VARIANTS[0]), "WrappedKeyCryptogram"),
         (lambda: as2805.generate_mac(MAC_KEY, GUIDE_MESSAGE[:-1]), "MessageData"),
         (lambda: as2805.generate_mac(MAC_KEY, "12 34"), "MessageData"),
-        (lambda: as2805.verify_mac(MAC_KEY, GUIDE_MESSAGE, "1234567"), "Mac"),
-        (lambda: as2805.verify_mac(MAC_KEY, GUIDE_MESSAGE, "123456"), "Mac"),
-        (lambda: as2805.verify_mac(MAC_KEY, GUIDE_MESSAGE, "12" * 9), "Mac"),
-        (lambda: as2805.verify_mac(MAC_KEY, GUIDE_MESSAGE, "12345678", mac_length=6), "MacLength"),
         (lambda: as2805.generate_mac(MAC_KEY, GUIDE_MESSAGE, 3), "MacLength"),
         (lambda: as2805.generate_mac(MAC_KEY, GUIDE_MESSAGE, 9), "MacLength"),
         (lambda: as2805.decrypt_session_pin_block(KPP, STAN, AMOUNT, "9BE3569D8637DC7"), "EncryptedPinBlock"),

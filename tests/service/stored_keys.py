@@ -1,4 +1,7 @@
-"""A Service on a temporary store, and known keys put into it through lifecycle.store_key."""
+"""A Service on a temporary store, a caller's context, and known keys put into it through
+lifecycle.store_key. The one way the tests build a Service by hand: tests/conftest.py's `svc` and
+`ctx` fixtures are built from these, and a test needing a Service of its own (a second one on the
+same database, a module-wide one) calls `new_service`."""
 
 from __future__ import annotations
 
@@ -7,15 +10,18 @@ from pathlib import Path
 
 from paycrypt.clock import ManualClock
 from paycrypt.crypto import keygen
+from paycrypt.regions import DEFAULT_REGIONS
 from paycrypt.service.context import Caller, Context
 from paycrypt.service.core import Quotas, Service
 from paycrypt.service.keys import lifecycle
 from paycrypt.service.rules import combinations
+from paycrypt.store.records import KeyRecord
 from paycrypt.store.sqlite import SqliteStore
 from paycrypt.vault.keycache import KeyCache
 from paycrypt.vault.local import LocalKeyFileVault, MasterKeyVault
 
 ACCOUNT = "111122223333"
+REGION = "us-east-1"
 
 GEN_VERIFY = {"Generate": True, "Verify": True}
 DERIVE = {"DeriveKey": True}
@@ -25,6 +31,20 @@ ENC_DEC = {"Encrypt": True, "Decrypt": True, "Wrap": True, "Unwrap": True}
 def new_keycache(master_key: bytes | None = None) -> KeyCache:
     """An empty key cache over a vault with this master key (a random one if None)."""
     return KeyCache(MasterKeyVault(master_key or secrets.token_bytes(32)))
+
+
+def new_service(
+    database: Path,
+    *,
+    keycache: KeyCache | None = None,
+    clock: ManualClock | None = None,
+    quotas: Quotas | None = None,
+    regions: tuple[str, ...] = DEFAULT_REGIONS,
+) -> Service:
+    """A Service over the SQLite database at `database`; what is not given is fresh: an empty key
+    cache over a random master key, a ManualClock, the default quotas and regions."""
+    keycache = new_keycache() if keycache is None else keycache
+    return Service(SqliteStore(database), keycache, clock or ManualClock(), quotas, regions)
 
 
 def file_service(data_dir: Path, keys_per_region: int = 100_000) -> Service:
@@ -37,18 +57,14 @@ def file_service(data_dir: Path, keys_per_region: int = 100_000) -> Service:
     )
 
 
-def service(tmp_path: Path) -> Service:
-    return Service(SqliteStore(tmp_path / "db"), new_keycache(), ManualClock())
+def context(svc: Service, *, account: str = ACCOUNT, region: str = REGION) -> Context:
+    """A direct call's context: an IAM user of `account` calling in `region`, at the service's now."""
+    return Context(Caller(account, f"arn:aws:iam::{account}:user/t", "AIDA"), region, svc.clock.now(), "r")
 
 
-def context(svc: Service) -> Context:
-    return Context(
-        Caller(ACCOUNT, f"arn:aws:iam::{ACCOUNT}:user/t", "AIDA"), "us-east-1", svc.clock.now(), "r"
-    )
-
-
-def put(svc: Service, material: bytes, usage: str, algorithm: str, modes: dict[str, bool]) -> str:
-    """Store `material` as a key with these attributes (checked by the CreateKey rules); its ARN."""
+def store(svc: Service, material: bytes, usage: str, algorithm: str, modes: dict[str, bool]) -> KeyRecord:
+    """Store `material` as an exportable key of the tests' account with these attributes, checked
+    by the CreateKey rules (the path ImportKey itself ends in); its record."""
     attributes = {
         "KeyUsage": usage,
         "KeyAlgorithm": algorithm,
@@ -59,7 +75,12 @@ def put(svc: Service, material: bytes, usage: str, algorithm: str, modes: dict[s
     new = lifecycle.NewKey(
         attributes=attributes, material=material, exportable=True, enabled=True, origin="EXTERNAL"
     )
-    return lifecycle.store_key(svc, context(svc), new).arn
+    return lifecycle.store_key(svc, context(svc), new)
+
+
+def put(svc: Service, material: bytes, usage: str, algorithm: str, modes: dict[str, bool]) -> str:
+    """`store`; the key's ARN."""
+    return store(svc, material, usage, algorithm, modes).arn
 
 
 CVK = ("TR31_C0_CARD_VERIFICATION_KEY", "TDES_2KEY", GEN_VERIFY)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
-from pathlib import Path
 
 import pytest
 
@@ -23,17 +22,12 @@ from paycrypt.service.keys import lifecycle
 from paycrypt.store.records import AliasRecord
 from paycrypt.wire import models
 from tests.counting_store import CountingStore, counting
-from tests.service.stored_keys import ACCOUNT, GEN_VERIFY, context, put, service
+from tests.service.stored_keys import ACCOUNT, GEN_VERIFY, context, put
 
 CATALOG = RequestCatalog(models.load().services)  # what the server builds from the models it loads
 
 OTHER = "444455556666"
 REGION = "us-east-1"
-
-
-@pytest.fixture
-def svc(tmp_path: Path) -> Service:
-    return service(tmp_path)
 
 
 @pytest.fixture

@@ -6,20 +6,19 @@ secrets and parsed private lifecycle."""
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
+from typing import Any
 
 import pytest
 
-from paycrypt.clock import ManualClock
 from paycrypt.jobs.replicator import Replicator
 from paycrypt.service.core import Service
 from paycrypt.service.issuer import card_validation
 from paycrypt.service.keys import lifecycle
 from paycrypt.service.replication import key_regions
 from paycrypt.service.transactions import data_encryption
-from paycrypt.store.sqlite import SqliteStore
 from paycrypt.vault.keycache import KeyCache
-from tests.service.replication.test_replication_service import WEST, create, ctx
+from tests.service.replication.test_replication_service import WEST, create
+from tests.service.stored_keys import context as ctx
 from tests.vault.test_keycache import CountingVault
 
 PAN = "4123456789012345"
@@ -31,8 +30,9 @@ def vault() -> CountingVault:
 
 
 @pytest.fixture
-def svc(tmp_path: Path, vault: CountingVault) -> Service:
-    return Service(SqliteStore(tmp_path / "db"), KeyCache(vault), ManualClock())
+def service_options(vault: CountingVault) -> dict[str, Any]:
+    """`svc` unseals through the counting vault."""
+    return {"keycache": KeyCache(vault)}
 
 
 def cvv2(svc: Service, arn: str) -> str:
@@ -41,7 +41,7 @@ def cvv2(svc: Service, arn: str) -> str:
         "PrimaryAccountNumber": PAN,
         "GenerationAttributes": {"CardVerificationValue2": {"CardExpiryDate": "1230"}},
     }
-    return card_validation.generate_card_validation_data(svc, ctx(svc, arn.split(":")[3]), params)[
+    return card_validation.generate_card_validation_data(svc, ctx(svc, region=arn.split(":")[3]), params)[
         "ValidationData"
     ]
 

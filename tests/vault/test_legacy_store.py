@@ -28,7 +28,7 @@ from paycrypt.store.records import KeyRecord
 from paycrypt.vault.keycache import KeyCache
 from paycrypt.vault.local import MasterKeyVault
 from tests import kx_partner as kp
-from tests.conftest import RunningServer, free_port, start_server
+from tests.conftest import RunningServer, free_port, serving
 
 FIXTURE = Path(__file__).parent / "legacy_store"
 EXPECTED = json.loads((FIXTURE / "expected.json").read_text())
@@ -99,10 +99,8 @@ def legacy_server(tmp_path: Path):
     settings = Settings(port=free_port(), data_dir=data_dir, purge_interval=3600)
     # The clock of the day the store was written (an hour on), so its 30-day import token is valid.
     clock = ManualClock(dt.datetime.fromisoformat(EXPECTED["created"]) + dt.timedelta(hours=1))
-    uv, thread, app = start_server(settings, clock)
-    yield RunningServer(f"http://127.0.0.1:{settings.port}", clock, app, data_dir, settings)
-    uv.should_exit = True
-    thread.join(timeout=10)
+    with serving(settings, clock) as running:
+        yield running
 
 
 def test_the_server_opens_it_and_computes_what_it_computed_then(legacy_server: RunningServer) -> None:

@@ -1,9 +1,12 @@
-"""Reading the audit log back: the events of a log and its rotated files, filtered (`paycrypt audit`
-prints them).
+"""Reading the audit log back: the events of one or more data directories or files, merged in time
+order and filtered (`paycrypt audit`, cli/audit.py, prints them).
 
-Events come exactly as stored, oldest file first (the rotated files `audit.jsonl.N` … `.1`, then
-`audit.jsonl`); within a file, in the order they were written. An `AuditFilter`'s fields combine
-with AND:
+Each data directory holds one stream per node and worker (streams.py) and perhaps the files written
+before streams existed (`audit.jsonl.N` … `audit.jsonl`, read as one more stream); several
+directories (one per node, or copies of their files) may be given. The streams are merged by
+eventTime (to the second); each stream's events keep the order they were written in, exactly as
+stored. A file given alone is read alone (a legacy `audit.jsonl` with its rotated files). An
+`AuditFilter`'s fields combine with AND:
 
 - `start` / `end`: eventTime within [start, end], both inclusive.
 - `event_names`: the operation name, exactly.
@@ -12,21 +15,23 @@ with AND:
 - `principal`: equal to the caller's ARN, account id, user name, principal id or access key id.
 
 All files are opened before the first is read, so a rotation while reading neither skips nor
-repeats events. A line that is not a JSON object (a torn last line after a disk-full error) is
-skipped and counted in `ReadStats.malformed`.
+repeats events (a file deleted by rotation between listing and opening is skipped). A line that
+is not a JSON object (a torn last line after a disk-full error) is skipped and counted in
+`ReadStats.malformed`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-from paycrypt.audit.writer import log_files
+from paycrypt.audit import streams
 
 
 @dataclass(frozen=True)
@@ -107,33 +112,70 @@ class ReadStats:
     malformed: int = 0
 
 
+Sources = Path | str | Iterable[Path | str]
+
+
+def source_files(sources: Sources) -> list[list[Path]]:
+    """The files to read, one list per stream (oldest file first), from directories and files."""
+    items = [sources] if isinstance(sources, Path | str) else list(sources)
+    groups: list[list[Path]] = []
+    for item in map(Path, items):
+        if item.is_dir():
+            groups.extend(found.log_files() for found in streams.discover(item))
+            legacy = streams.legacy_files(item / streams.LEGACY_FILE_NAME)
+        else:
+            legacy = streams.legacy_files(item) if item.name == streams.LEGACY_FILE_NAME else [item]
+        if legacy:
+            groups.append(legacy)
+    return [group for group in groups if group]
+
+
 def read_events(
-    path: Path | str, selection: AuditFilter | None = None, stats: ReadStats | None = None
+    sources: Sources, selection: AuditFilter | None = None, stats: ReadStats | None = None
 ) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(stored line, event) for each matching event of the log at `path` and its rotated files."""
+    """(stored line, event) for each matching event of the sources, streams merged in time order."""
     selection = selection or AuditFilter()
     stats = stats if stats is not None else ReadStats()
     with ExitStack() as stack:
-        handles = []
-        for name in log_files(path):
-            try:
-                handles.append(stack.enter_context(open(name, "rb")))
-            except FileNotFoundError:  # rotated away between listing and opening
-                continue
-        stats.files = len(handles)
-        for handle in handles:
-            for raw in handle:
-                text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-                if not text.strip():
-                    continue
+        opened = []
+        for group in source_files(sources):
+            handles = []
+            for name in group:
                 try:
-                    event = json.loads(text)
-                except ValueError:
-                    event = None
-                if not isinstance(event, dict):
-                    stats.malformed += 1
+                    handles.append(stack.enter_context(open(name, "rb")))
+                except FileNotFoundError:  # deleted by rotation between listing and opening
                     continue
-                stats.events += 1
-                if selection.matches(event):
-                    stats.matched += 1
-                    yield text, event
+            opened.append(handles)
+        stats.files = sum(map(len, opened))
+        merged = heapq.merge(*(_stream_events(handles, stats) for handles in opened), key=_time_key)
+        for text, event in merged:
+            if selection.matches(event):
+                stats.matched += 1
+                yield text, event
+
+
+def _time_key(item: tuple[str, dict[str, Any]]) -> str:
+    value = item[1].get("eventTime")
+    return value if isinstance(value, str) else ""
+
+
+def _stream_events(handles: list[BinaryIO], stats: ReadStats) -> Iterator[tuple[str, dict[str, Any]]]:
+    for handle in handles:
+        for raw in handle:
+            text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+            if not text.strip():
+                continue
+            try:
+                event = json.loads(text)
+            except ValueError:
+                event = None
+            if not isinstance(event, dict):
+                stats.malformed += 1
+                continue
+            stats.events += 1
+            yield text, event
+
+
+def streams_present(sources: Sources) -> bool:
+    """Whether the sources hold any audit file at all."""
+    return any(path.is_file() for group in source_files(sources) for path in group)

@@ -51,7 +51,7 @@ from paycrypt.auth.sigv4 import Credential
 from paycrypt.auth.throttle import ASYMMETRIC, CONTROL, SYMMETRIC, Throttle
 from paycrypt.errors import AccessDenied, ResourceNotFound
 from paycrypt.policy.evaluation import (
-    RequestContext,
+    Requester,
     RequestShape,
     ResourceRef,
     Target,
@@ -127,20 +127,16 @@ class Authorizer:
             if root and not foreign and not self.store.has_resource_policies():
                 return keys
 
-        def context() -> RequestContext:
-            return build_context(
-                shape,
-                refs,
-                principal_arn=credential.arn,
-                principal_account=account,
-                region=region,
-                username=principal.username if principal is not None else None,
-                user_id=credential.user_id,
-                source_ip=source_ip if source_ip not in (None, "-") else None,
-                secure_transport=self.secure,
-            )
-
-        ctx = context()
+        requester = Requester(
+            credential.arn,
+            account,
+            region,
+            username=principal.username if principal is not None else None,
+            user_id=credential.user_id,
+            source_ip=source_ip if source_ip not in (None, "-") else None,
+            secure_transport=self.secure,
+        )
+        ctx = build_context(shape, refs, requester)
         shared: set[str] = set()
         unshared = False
         for index, ref in enumerate(refs if foreign else ()):
@@ -152,7 +148,7 @@ class Authorizer:
                 refs[index] = ResourceRef(ref.arn, ref.account, member=ref.member)
                 unshared = True
         if unshared:
-            ctx = context()
+            ctx = build_context(shape, refs, requester)
         decision = evaluate(principal.policies if principal is not None else (), ctx)
         if not decision.allowed:
             raise AccessDenied(decision.message(credential.arn))
@@ -214,11 +210,9 @@ def _ref(
     policy that can apply mentions them (the caller's, or the key's own for aliases); its
     resource policy unless the operation is decided by identity policies alone."""
     policy = key.policy if policies else None
-    tags = key.tags if getattr(credential, "reads_tags", True) else {}
+    tags = key.tags if credential.reads_tags else {}
     aliases: tuple[str, ...] = ()
-    if getattr(credential, "reads_aliases", True) or (
-        policy is not None and "resourcealiases" in policy.lower()
-    ):
+    if credential.reads_aliases or (policy is not None and "resourcealiases" in policy.lower()):
         aliases = key.aliases
     return ResourceRef(
         key.arn,

@@ -60,10 +60,6 @@ class Principal(Credential):
     name: str = ""
     policies: tuple[Policy, ...] = ()
     policy_names: tuple[str, ...] = ()
-    # Whether any of its policies' text mentions aws:ResourceTag / ResourceAliases: if none does,
-    # the authorizer need not read a key's tags or aliases for this caller (a shortcut, not a rule).
-    reads_tags: bool = True
-    reads_aliases: bool = True
 
     @property
     def root(self) -> bool:
@@ -141,7 +137,7 @@ def principals(document: IamFile, base: Path, where: str) -> dict[str, Credentia
                 name=entry.name,
                 policies=policies,
                 policy_names=names,
-                reads_tags="aws:resourcetag" in texts,
+                reads_tags="aws:resourcetag" in texts,  # whether any of its policies mentions them
                 reads_aliases="resourcealiases" in texts,
             )
     return found

@@ -78,6 +78,11 @@ class Credential:
     # Temporary (STS) credentials only: the request must then carry this exact X-Amz-Security-Token,
     # and a request that carries a token is refused for a long-term key, as AWS does.
     session_token: str | None = None
+    # Whether a policy that applies to this caller may test aws:ResourceTag / ResourceAliases: if
+    # not, the authorizer need not read a key's tags or aliases for it (a shortcut, not a rule;
+    # the credential store sets them from the caller's identity policies).
+    reads_tags: bool = True
+    reads_aliases: bool = True
 
 
 @dataclass(frozen=True)

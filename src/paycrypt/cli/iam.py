@@ -60,19 +60,21 @@ def add_iam_parser(subparsers: Any) -> argparse.ArgumentParser:
     def account(p: argparse.ArgumentParser) -> None:
         p.add_argument("--account", required=True, help="12-digit account id")
 
-    def who(p: argparse.ArgumentParser, roles: bool = True) -> None:
+    def who(p: argparse.ArgumentParser) -> None:
         account(p)
         group = p.add_mutually_exclusive_group(required=True)
         group.add_argument("--user", "--user-name", dest="user", help="an IAM user's name")
-        if roles:
-            group.add_argument("--role", "--role-name", dest="role", help="a role's name")
+        group.add_argument("--role", "--role-name", dest="role", help="a role's name")
         group.add_argument("--root", action="store_true", help="the account's root user")
 
+    def named_user(p: argparse.ArgumentParser) -> None:
+        account(p)
+        group = p.add_mutually_exclusive_group(required=True)
+        group.add_argument("--name", "--user-name", dest="name")
+        group.add_argument("--root", action="store_true")
+
     p = command("create-user", "add a user (or, with --root, the account's root user)")
-    account(p)
-    group = p.add_mutually_exclusive_group(required=True)
-    group.add_argument("--name", "--user-name", dest="name")
-    group.add_argument("--root", action="store_true")
+    named_user(p)
     p = command("create-role", "add a role, used through access keys of its own")
     account(p)
     p.add_argument("--name", "--role-name", dest="name", required=True)
@@ -80,10 +82,7 @@ def add_iam_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--session-name", default="paycrypt", help="the session part of its ARN (default paycrypt)"
     )
     p = command("delete-user", "remove a user (or the root user), its access keys and policies")
-    account(p)
-    group = p.add_mutually_exclusive_group(required=True)
-    group.add_argument("--name", "--user-name", dest="name")
-    group.add_argument("--root", action="store_true")
+    named_user(p)
     p = command("delete-role", "remove a role, its access keys and policies")
     account(p)
     p.add_argument("--name", "--role-name", dest="name", required=True)
@@ -312,9 +311,8 @@ def _principal(document: IamFile, kind: str, account: str, name: str | None, roo
 
 
 def _selected(document: IamFile, args: argparse.Namespace) -> PrincipalEntry:
-    role = getattr(args, "role", None)
-    if role is not None:
-        return _principal(document, "role", args.account, role, False)
+    if args.role is not None:
+        return _principal(document, "role", args.account, args.role, False)
     return _principal(document, "user", args.account, args.user, bool(args.root))
 
 

@@ -18,7 +18,7 @@ from paycrypt.cli.ceremony import add_ceremony_parser, run_ceremony
 from paycrypt.cli.errors import EXIT_STATUS, CliError
 from paycrypt.cli.iam import add_iam_parser, run_iam
 from paycrypt.cli.mpa import add_mpa_parser, run_mpa
-from paycrypt.cli.vault import add_vault_parser, run_vault
+from paycrypt.cli.vault import add_vault_options, add_vault_parser, run_vault, vault_settings
 from paycrypt.server import Settings, StartupError, serve
 
 
@@ -101,6 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="rotated audit files kept (default %(default)s)",
     )
     run.add_argument(
+        "--node-id",
+        default=None,
+        help="this node's name in audit events and audit file names (default: the host name)",
+    )
+    run.add_argument(
         "--throttling",
         choices=["auto", "on", "off"],
         default=defaults.THROTTLING,
@@ -143,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="clear keys kept unsealed in memory, with what is derived from them, least recently "
         "used out first (default %(default)s)",
     )
+    add_vault_options(run)
     add_audit_parser(commands)
     add_iam_parser(commands)
     add_mpa_parser(commands)
@@ -192,6 +198,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         audit_data_events=tuple(args.audit_data_events),
         audit_max_bytes=args.audit_max_bytes,
         audit_backups=args.audit_backups,
+        node_id=args.node_id or defaults.node_id(),
         regions=args.regions,
         throttling=args.throttling,
         rate_limits=tuple(args.rate_limit),
@@ -199,6 +206,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         request_body_timeout=args.request_body_timeout,
         max_connections=args.max_connections,
         key_cache_entries=args.key_cache_entries,
+        vault=vault_settings(args),
     )
 
 

@@ -77,15 +77,3 @@ def csc_v2(key: bytes, pan: str, expiry: str, service_code: str, length: int = 3
         raise ValueError("service code must be 3 digits")
     data = bytes.fromhex((_block(pan, expiry) + service_code).ljust(32, "0"))
     return _select(p.tdes_cbc_encrypt(key, data)[-8:], length)
-
-
-def verify_v1(key: bytes, pan: str, expiry: str, value: str) -> bool:
-    if len(value) not in _SLICES:
-        return False
-    return p.constant_time_equal(csc_v1(key, pan, expiry, len(value)), value)
-
-
-def verify_v2(key: bytes, pan: str, expiry: str, service_code: str, value: str) -> bool:
-    if len(value) not in _SLICES:
-        return False
-    return p.constant_time_equal(csc_v2(key, pan, expiry, service_code, len(value)), value)

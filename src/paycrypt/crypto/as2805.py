@@ -218,19 +218,6 @@ def generate_mac(key: bytes, message_data: str, mac_length: int | None = None) -
     return _full_mac(key, message_data)[:length].hex().upper()
 
 
-def verify_mac(key: bytes, message_data: str, mac: str, mac_length: int | None = None) -> bool:
-    """Compare the leftmost len(Mac) bytes of the MAC in constant time.
-
-    A MacLength that disagrees with the Mac given is a malformed request, not a failed MAC.
-    """
-    expected = _hex(mac, "Mac")
-    if not MIN_MAC_LENGTH <= len(expected) <= MAC_BLOCK:
-        raise ValueError("Mac must be 8 to 16 hexadecimal characters for AS2805_4_1")
-    if mac_length is not None and mac_length != len(expected):
-        raise ValueError("MacLength does not match the length of Mac")
-    return p.constant_time_equal(_full_mac(key, message_data)[: len(expected)], expected)
-
-
 def _full_mac(key: bytes, message_data: str) -> bytes:
     _require_tdes_key(key, "MAC key")
     data = _hex(message_data, "MessageData")

@@ -15,13 +15,12 @@ design closest to these inputs:
   right-justified) takes the place of the service code — after the expiry for Discover;
 - the 32-nibble zero-filled field goes through the Visa CVV cipher steps and Visa
   decimalisation; the leftmost N digits (3–5, default 3) are the value.
-Every input therefore changes the output; the tests check only that, the length and the
-generate/verify round trip ("not independently verified").
+Every input therefore changes the output; the tests check only that and the length (each
+shorter value the leftmost digits of the 5-digit one): "not independently verified".
 """
 
 from __future__ import annotations
 
-from paycrypt.crypto import primitives as p
 from paycrypt.crypto.cvv import decimalise
 from paycrypt.crypto.emv_keys import derive_icc_master_key_option_a
 from paycrypt.crypto.mastercard_cvc3 import hex_field
@@ -50,15 +49,6 @@ def generate_cardholder_verification_value(
     return _value(derive_icc_master_key_option_a(imk, pan, psn), atc_hex + pan[4:] + un_hex, length)
 
 
-def verify_cardholder_verification_value(
-    imk: bytes, pan: str, psn: str, unpredictable_number: str, atc: str, value: str
-) -> bool:
-    if not 3 <= len(value) <= 5:
-        return False
-    expected = generate_cardholder_verification_value(imk, pan, psn, unpredictable_number, atc, len(value))
-    return p.constant_time_equal(expected, value)
-
-
 def discover_dynamic_cvc(
     imk: bytes, pan: str, expiry: str, unpredictable_number: str, atc: str, length: int = 3
 ) -> str:
@@ -71,12 +61,3 @@ def discover_dynamic_cvc(
     return _value(
         derive_icc_master_key_option_a(imk, pan, DISCOVER_PSN), atc_hex + pan[4:] + expiry + un_hex, length
     )
-
-
-def verify_discover_dynamic_cvc(
-    imk: bytes, pan: str, expiry: str, unpredictable_number: str, atc: str, value: str
-) -> bool:
-    if not 3 <= len(value) <= 5:
-        return False
-    expected = discover_dynamic_cvc(imk, pan, expiry, unpredictable_number, atc, len(value))
-    return p.constant_time_equal(expected, value)

@@ -127,33 +127,3 @@ def generate_emv_mac(
     icc_mk = k.derive_icc_master_key(imk_smi, pan, psn, major_mode)
     sk = derive_sm_session_key(session_mode, icc_mk, application_cryptogram, application_transaction_counter)
     return sm_mac(sk, hex_field(message_data, "MessageData")).hex().upper()
-
-
-def verify_emv_mac(
-    imk_smi: bytes,
-    major_mode: str,
-    pan: str,
-    psn: str,
-    session_mode: str,
-    message_data: str,
-    mac: str,
-    application_cryptogram: str | None = None,
-    application_transaction_counter: str | None = None,
-) -> bool:
-    """Compare the leftmost len(mac) bytes of the EmvMac in constant time (4–8 bytes)."""
-    given = hex_field(mac, "Mac")
-    if not 4 <= len(given) <= 8:
-        raise EmvInputError("Mac must be 4 to 8 bytes for EmvMac")
-    full = bytes.fromhex(
-        generate_emv_mac(
-            imk_smi,
-            major_mode,
-            pan,
-            psn,
-            session_mode,
-            message_data,
-            application_cryptogram,
-            application_transaction_counter,
-        )
-    )
-    return p.constant_time_equal(full[: len(given)], given)

@@ -63,13 +63,3 @@ def generate_cvc3(
         raise ValueError("CVC3 length must be 1 to 5 digits")
     icc_key = derive_icc_master_key_option_a(imk, pan, psn)
     return cvc3_number(icc_key, ivcvc3(icc_key, track_data), unpredictable_number, atc)[-length:]
-
-
-def verify_cvc3(
-    imk: bytes, pan: str, psn: str, track_data: str, unpredictable_number: str, atc: str, value: str
-) -> bool:
-    """Compare `value` with the rightmost len(value) CVC3 digits, in constant time (seed-D A11)."""
-    if not 1 <= len(value) <= CVC3_DIGITS:
-        return False
-    expected = generate_cvc3(imk, pan, psn, track_data, unpredictable_number, atc, len(value))
-    return p.constant_time_equal(expected, value)

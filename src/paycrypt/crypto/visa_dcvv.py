@@ -44,10 +44,3 @@ def generate_dcvv(
     alternate_pan = hex_field(atc, 2, "ATC").hex().upper() + pan[4:]
     field = (alternate_pan + expiry + service_code).ljust(32, "0")
     return decimalise(cvv_over_field(udk, field))[:length]
-
-
-def verify_dcvv(imk: bytes, pan: str, psn: str, expiry: str, service_code: str, atc: str, value: str) -> bool:
-    if not 3 <= len(value) <= 5:
-        return False
-    expected = generate_dcvv(imk, pan, psn, expiry, service_code, atc, len(value))
-    return p.constant_time_equal(expected, value)

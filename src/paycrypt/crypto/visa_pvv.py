@@ -34,8 +34,3 @@ def generate_pvv(pvk: bytes, pan: str, pvki: int, pin: str) -> str:
     if len(pvk) not in (16, 24):
         raise ValueError("PVK must be a two- or three-key TDES key")
     return decimalise(p.tdes_ecb_encrypt(pvk, _tsp(pan, pvki, pin)))[:PVV_LENGTH]
-
-
-def verify_pvv(pvk: bytes, pan: str, pvki: int, pin: str, pvv: str) -> bool:
-    """True when `pvv` is the PVV of `pin`; compared in constant time."""
-    return p.constant_time_equal(generate_pvv(pvk, pan, pvki, pin), pvv)

@@ -46,8 +46,8 @@ semantics and policy variables: see `paycrypt.policy.conditions`.
 Interface (for the request path)
     shape = catalog.describe(operation, params)          # pure, table-driven (policy.requests)
     refs = [...]                                          # resolve shape.targets against the store
-    ctx = build_context(shape, refs, principal_arn=..., principal_account=..., region=...,
-                        username=..., source_ip=..., secure_transport=...)
+    ctx = build_context(shape, refs, Requester(principal_arn, principal_account, region,
+                                               username=..., source_ip=..., secure_transport=...))
     decision = evaluate(identity_policies, ctx)           # Decision(effect, action, resource, ...)
     if not decision.allowed: raise AccessDenied(decision.message(principal_arn))
 Each ResourceRef carries its own account and resource policy (rather than one
@@ -56,8 +56,8 @@ Each ResourceRef carries its own account and resource policy (rather than one
 ValueError, names the element at fault) and `is_public` decides PublicPolicyException;
 `shares_with_caller` says whether another account's key is shared with the caller at all.
 
-Speed: `parse_policy` compiles a document once (cached by text, and by object identity for
-dicts, which must therefore not be mutated after first use); each compiled policy indexes its
+Speed: `parse_policy` compiles a document once (cached by text, and by content for parsed
+documents, so a dict changed after use is compiled again); each compiled policy indexes its
 statements by action as actions are first asked about, so an evaluation visits only statements
 that name the action.
 """
@@ -91,6 +91,7 @@ __all__ = [
     "RequestCatalog",
     "RequestContext",
     "RequestShape",
+    "Requester",
     "ResourceRef",
     "Target",
     "build_context",
@@ -498,28 +499,30 @@ def _refuse_constant(name: str) -> Any:
     raise PolicyError(f"The policy is not valid JSON: {name} is not a JSON value")
 
 
-_BY_IDENTITY: dict[tuple[int, str], tuple[Mapping[str, Any], Policy]] = {}
+# Compiled parsed documents, by their content: `repr` of the dicts, lists, strings, numbers and
+# booleans a policy is made of is exact (a tuple is not a list, 1 is not True, as to the compiler)
+# and, unlike `id`, cannot name another document once this one is collected.
+_BY_CONTENT: dict[tuple[str, str], Policy] = {}
 
 
 def parse_policy(document: Policy | Mapping[str, Any] | str, kind: str = "identity") -> Policy:
     """Validate and compile a policy (JSON text or a parsed document); raises PolicyError.
 
     kind: "identity" (no Principal allowed) or "resource" (Principal or NotPrincipal required).
-    Compiled policies are cached: by text, and by object identity for dicts."""
+    Compiled policies are cached: by text, and by content for parsed documents."""
     if isinstance(document, Policy):
         if document.kind != kind:
             raise PolicyError(f"expected a {kind}-based policy")
         return document
     if isinstance(document, str):
         return _parse_text(document, kind)
-    slot = (id(document), kind)
-    cached = _BY_IDENTITY.get(slot)
-    if cached is not None and cached[0] is document:
-        return cached[1]
-    policy = Policy(document, kind)
-    if len(_BY_IDENTITY) >= 4096:
-        _BY_IDENTITY.clear()
-    _BY_IDENTITY[slot] = (document, policy)
+    slot = (repr(document), kind)
+    policy = _BY_CONTENT.get(slot)
+    if policy is None:
+        policy = Policy(document, kind)
+        if len(_BY_CONTENT) >= 4096:
+            _BY_CONTENT.clear()
+        _BY_CONTENT[slot] = policy
     return policy
 
 
@@ -628,18 +631,22 @@ def shares_with_caller(ref: ResourceRef, ctx: RequestContext) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class Requester:
+    """Who asks, where and how: what a decision depends on beyond the request's members."""
+
+    principal_arn: str
+    principal_account: str
+    region: str
+    username: str | None = None  # aws:username (IAM users only)
+    user_id: str | None = None  # aws:userid
+    source_ip: str | None = None
+    secure_transport: bool = False
+    current_time: dt.datetime | None = None  # None: now
+
+
 def build_context(
-    shape: RequestShape,
-    resources: Sequence[ResourceRef],
-    *,
-    principal_arn: str,
-    principal_account: str,
-    region: str,
-    username: str | None = None,
-    user_id: str | None = None,
-    source_ip: str | None = None,
-    current_time: dt.datetime | None = None,
-    secure_transport: bool = False,
+    shape: RequestShape, resources: Sequence[ResourceRef], requester: Requester
 ) -> RequestContext:
     """The RequestContext for a described request and the resources its targets resolved to.
 
@@ -652,19 +659,19 @@ def build_context(
         for name, member in shape.service_key_members.items():
             if name in IDENTIFIER_KEYS and member in by_member:
                 service_keys[name] = by_member[member]
-    extra = {"current_time": current_time} if current_time is not None else {}
+    extra = {"current_time": requester.current_time} if requester.current_time is not None else {}
     return RequestContext(
         action=shape.action,
-        principal_arn=principal_arn,
-        principal_account=principal_account,
-        region=region,
+        principal_arn=requester.principal_arn,
+        principal_account=requester.principal_account,
+        region=requester.region,
         resources=tuple(resources),
-        username=username,
-        user_id=user_id,
+        username=requester.username,
+        user_id=requester.user_id,
         request_tags=shape.request_tags,
         tag_keys=shape.tag_keys,
-        source_ip=source_ip,
-        secure_transport=secure_transport,
+        source_ip=requester.source_ip,
+        secure_transport=requester.secure_transport,
         service_keys=service_keys,
         dependent_actions=shape.dependent_actions,
         **extra,

@@ -270,6 +270,12 @@ class SqliteStore:
         ).fetchall()
         return (KeyRecord.from_json(json.loads(meta), block) for meta, block in rows)
 
+    def key_blocks(self) -> Iterator[str]:
+        rows = self._db.execute(
+            "SELECT key_block FROM keys UNION ALL SELECT key_block FROM exchange_keys"
+        ).fetchall()
+        return (block for (block,) in rows)
+
     @staticmethod
     def _mutable(record: KeyRecord) -> tuple[str, float | None, str]:
         pending = record.delete_pending_timestamp

@@ -13,13 +13,21 @@ the authenticated header, so a vault that holds several protection keys (master-
 knows which one opens a block without trying each, and a block cannot claim another key. Blocks
 written before KP was added have none; `sealed_under` answers None for them, and the vault that
 wrote them decides which of its keys that means.
+
+A vault whose master key stays in an HSM (vault/pkcs11.py) seals each block under a KBPK of its
+own and keeps that KBPK, wrapped by the master key, in the proprietary optional block '03' (the
+envelope): the method "01" (AES key wrap with padding, RFC 5649, which PKCS#11 calls
+CKM_AES_KEY_WRAP_PAD), the master key's check value, then the wrapped KBPK in hex. KP then names
+the block's own KBPK, as X9.143 defines it, and `sealed_under` answers the master key named in the
+envelope: the key a vault needs to open the block. The envelope is in the authenticated header,
+and key wrap authenticates the KBPK itself.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import Any, NamedTuple
 
 from paycrypt.crypto import primitives, tr31
 from paycrypt.errors import InternalServer
@@ -28,6 +36,20 @@ from paycrypt.store.records import KeyRecord
 KBPK_CHECK_VALUE_BLOCK = "KP"
 CMAC_METHOD = "01"  # X9.143's KCV algorithm identifier for the CMAC method
 CHECK_VALUE_BYTES = 5
+ENVELOPE_BLOCK = "03"
+KEY_WRAP_PAD_METHOD = "01"  # the envelope's method: AES key wrap with padding (RFC 5649)
+_CHECK_VALUE_HEX = 2 * CHECK_VALUE_BYTES
+
+
+class Envelope(NamedTuple):
+    """A block's own KBPK, wrapped by the master key `master_id` names (its check value)."""
+
+    master_id: str
+    wrapped_kbpk: bytes
+
+    def value(self) -> str:
+        """The optional block's value."""
+        return KEY_WRAP_PAD_METHOD + self.master_id + self.wrapped_kbpk.hex().upper()
 
 
 def usage_code(key_usage: str) -> str:
@@ -52,10 +74,14 @@ def check_value(kbpk: bytes) -> str:
     return primitives.aes_cmac(kbpk, bytes(16))[:CHECK_VALUE_BYTES].hex().upper()
 
 
-def seal(kbpk: bytes, kbpk_id: str, record: KeyRecord, material: bytes) -> str:
+def seal(
+    kbpk: bytes, kbpk_id: str, record: KeyRecord, material: bytes, envelope: Envelope | None = None
+) -> str:
     """The block holding `material` for `record` under `kbpk`, which KP names by its check value
-    `kbpk_id` (the vault keeps it, rather than a CMAC per seal)."""
+    `kbpk_id` (the vault keeps it, rather than a CMAC per seal); with `envelope`, the block carries
+    `kbpk` wrapped by the master key."""
     attributes = record.key_attributes
+    wrapped = () if envelope is None else ((ENVELOPE_BLOCK, envelope.value()),)
     header = tr31.Header(
         version_id="D",
         key_usage=usage_code(attributes["KeyUsage"]),
@@ -65,19 +91,47 @@ def seal(kbpk: bytes, kbpk_id: str, record: KeyRecord, material: bytes) -> str:
         optional_blocks=(
             ("01", record.arn),
             ("02", binding_digest(record)),
+            *wrapped,
             (KBPK_CHECK_VALUE_BLOCK, CMAC_METHOD + kbpk_id),
         ),
     )
     return tr31.wrap(kbpk, header, material)
 
 
-def sealed_under(block: str) -> str | None:
-    """The check value of the key a block names in KP, read from the clear header; None if it has
-    no KP (written before KP existed). Authenticated only once the block is unsealed."""
+def _header(block: str) -> tr31.Header:
     try:
-        header = tr31.parse_header(block).header
+        return tr31.parse_header(block).header
     except tr31.KeyBlockError as exc:
         raise InternalServer("Stored key material is not a key block.") from exc
+
+
+def envelope(block: str) -> Envelope | None:
+    """The envelope of a block sealed under its own KBPK (None if the master key is its KBPK),
+    read from the clear header. Authenticated only once the block is unsealed."""
+    return _envelope(_header(block))
+
+
+def _envelope(header: tr31.Header) -> Envelope | None:
+    value = header.optional_block(ENVELOPE_BLOCK)
+    if value is None:
+        return None
+    method, master_id, wrapped = value[:2], value[2 : 2 + _CHECK_VALUE_HEX], value[2 + _CHECK_VALUE_HEX :]
+    try:
+        if method != KEY_WRAP_PAD_METHOD or len(master_id) != _CHECK_VALUE_HEX or not wrapped:
+            raise ValueError(method)
+        return Envelope(master_id, bytes.fromhex(wrapped))
+    except ValueError as exc:
+        raise InternalServer("Stored key material wraps its protection key in an unknown form.") from exc
+
+
+def sealed_under(block: str) -> str | None:
+    """The check value of the master key a block is sealed under, read from the clear header: the
+    envelope's, else KP's; None if it has neither (written before KP existed). Authenticated only
+    once the block is unsealed."""
+    header = _header(block)
+    wrapped = _envelope(header)
+    if wrapped is not None:
+        return wrapped.master_id
     value = header.optional_block(KBPK_CHECK_VALUE_BLOCK)
     if value is None:
         return None

@@ -17,9 +17,8 @@ import secrets
 import psec
 import pytest
 
-from paycrypt.clock import ManualClock
 from paycrypt.errors import Conflict, ResourceNotFound, ValidationError
-from paycrypt.service.context import Caller, Context
+from paycrypt.service.context import Context
 from paycrypt.service.core import Service
 from paycrypt.service.exchange import (
     export_key,
@@ -29,10 +28,10 @@ from paycrypt.service.exchange import (
     translate_key_material,
 )
 from paycrypt.service.keys import lifecycle
-from paycrypt.store.sqlite import SqliteStore
 from tests import kx_partner as kp
 from tests.crypto.test_tr34 import _kdh_build, _krd_read
-from tests.service.stored_keys import new_keycache
+from tests.service.stored_keys import context as ctx
+from tests.service.stored_keys import new_service
 
 ACCOUNT = "111122223333"
 KNOWN_TDES = bytes.fromhex("0123456789ABCDEFFEDCBA9876543210")  # KCV 08D7B4 (ANSI X9.24)
@@ -44,11 +43,7 @@ DIFFIE = "DiffieHellmanTr31KeyBlock"
 @pytest.fixture(scope="module")
 def svc(tmp_path_factory) -> Service:
     """One service for the module: the account's RSA-4096 CA is made once (tests count rows relatively)."""
-    return Service(SqliteStore(tmp_path_factory.mktemp("kx") / "db"), new_keycache(), ManualClock())
-
-
-def ctx(svc: Service, account: str = ACCOUNT, region: str = "us-east-1") -> Context:
-    return Context(Caller(account, f"arn:aws:iam::{account}:user/t", "AIDA"), region, svc.clock.now(), "r")
+    return new_service(tmp_path_factory.mktemp("kx") / "db")
 
 
 def rows(svc: Service) -> int:
@@ -217,7 +212,9 @@ def test_tokens_are_bound_and_expire(svc) -> None:
     with pytest.raises(ValidationError, match="was issued for TR34_KEY_BLOCK, not KEY_CRYPTOGRAM"):
         import_key.import_key(svc, ctx(svc), _cryptogram_params(tr34_token["ImportToken"], wrapped))
     with pytest.raises(ResourceNotFound):
-        import_key.import_key(svc, ctx(svc, "444455556666"), _cryptogram_params(out["ImportToken"], wrapped))
+        import_key.import_key(
+            svc, ctx(svc, account="444455556666"), _cryptogram_params(out["ImportToken"], wrapped)
+        )
     with pytest.raises(ResourceNotFound):
         import_key.import_key(
             svc, ctx(svc, region="eu-west-1"), _cryptogram_params(out["ImportToken"], wrapped)

@@ -13,17 +13,14 @@ import secrets
 import pyemv.cvn
 import pytest
 
-from paycrypt.clock import ManualClock
 from paycrypt.errors import ResourceNotFound, ValidationError, VerificationFailed
-from paycrypt.service.context import Caller, Context
+from paycrypt.service.context import Context
 from paycrypt.service.core import Service
 from paycrypt.service.issuer import emv
 from paycrypt.service.keys import lifecycle
 from paycrypt.service.rules import key_usage
-from paycrypt.store.sqlite import SqliteStore
 from paycrypt.wire import models
 from tests import emv_terminal
-from tests.service.stored_keys import new_keycache
 
 DATA_MODEL = models.load().data
 IMK = bytes.fromhex("0123456789ABCDEFFEDCBA9876543210")
@@ -36,18 +33,6 @@ E0 = {
     "KeyClass": "SYMMETRIC_KEY",
     "KeyModesOfUse": {"DeriveKey": True},
 }
-
-
-@pytest.fixture
-def svc(tmp_path) -> Service:
-    return Service(SqliteStore(tmp_path / "db"), new_keycache(), ManualClock())
-
-
-@pytest.fixture
-def ctx(svc) -> Context:
-    return Context(
-        Caller("111122223333", "arn:aws:iam::111122223333:user/t", "AIDA"), "us-east-1", svc.clock.now(), "r"
-    )
 
 
 def _store(svc: Service, ctx: Context, material: bytes, attributes: dict = E0) -> str:

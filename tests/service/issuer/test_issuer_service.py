@@ -24,6 +24,7 @@ from paycrypt.service.keys import lifecycle
 from paycrypt.service.rules import key_usage
 from paycrypt.wire import models
 from tests.service import stored_keys
+from tests.service.stored_keys import context as ctx
 
 ACCOUNT = "111122223333"
 PAN = "171234567890123"
@@ -31,17 +32,6 @@ AMEX_PAN = "344131234567848"
 DEC = "9876543210654321"
 GEN_VERIFY = {"Generate": True, "Verify": True}
 PEK_MODES = {"Encrypt": True, "Decrypt": True, "Wrap": True, "Unwrap": True}
-
-
-make_service = stored_keys.service
-
-
-@pytest.fixture
-def svc(tmp_path) -> Service:
-    return make_service(tmp_path)
-
-
-ctx = stored_keys.context
 
 
 def put(svc: Service, usage: str, algorithm: str, modes: dict[str, bool], material: bytes) -> str:

@@ -21,14 +21,12 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.kdf.concatkdf import ConcatKDFHash
 
-from paycrypt.clock import ManualClock
 from paycrypt.crypto import ibm3624, pinblock, visa_pvv
 from paycrypt.errors import ValidationError
 from paycrypt.service.core import Service
 from paycrypt.service.issuer import pin_data
-from paycrypt.store.sqlite import SqliteStore
-from tests.service.issuer.test_issuer_service import PAN, create, ctx, material
-from tests.service.stored_keys import new_keycache
+from tests.service.issuer.test_issuer_service import PAN, create, material
+from tests.service.stored_keys import context as ctx
 from tests.service.working_keys.test_dynamic_keys import (
     AES_KBPK,
     B_BLOCK,
@@ -47,11 +45,6 @@ from tests.service.working_keys.test_dynamic_keys import (
 )
 
 GEN_VERIFY = {"Generate": True, "Verify": True}
-
-
-@pytest.fixture
-def svc(tmp_path) -> Service:
-    return Service(SqliteStore(tmp_path / "db"), new_keycache(), ManualClock())
 
 
 def visa_generate(svc: Service, pvk: str, kek_arn: str, wrapped: dict, fmt: str) -> dict:

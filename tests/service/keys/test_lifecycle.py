@@ -3,39 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 
-from paycrypt.clock import ManualClock
 from paycrypt.crypto import cvv
 from paycrypt.errors import Conflict, ResourceNotFound, ServiceQuotaExceeded, VerificationFailed
-from paycrypt.service.context import Caller, Context
-from paycrypt.service.core import Quotas, Service
+from paycrypt.service.core import Quotas
 from paycrypt.service.issuer import card_validation
 from paycrypt.service.keys import aliases, lifecycle
-from paycrypt.store.sqlite import SqliteStore
-from tests.service.stored_keys import new_keycache
-
-CVK = {
-    "KeyAlgorithm": "TDES_2KEY",
-    "KeyUsage": "TR31_C0_CARD_VERIFICATION_KEY",
-    "KeyClass": "SYMMETRIC_KEY",
-    "KeyModesOfUse": {"Generate": True, "Verify": True},
-}
+from tests.conftest import CVK_ATTRIBUTES as CVK
+from tests.service.stored_keys import context as ctx
 
 
 @pytest.fixture
-def svc(tmp_path) -> Service:
-    return Service(
-        SqliteStore(tmp_path / "db"),
-        new_keycache(),
-        ManualClock(),
-        Quotas(keys_per_region=3, aliases_per_region=1),
-    )
-
-
-def ctx(svc: Service, account: str = "111122223333", region: str = "us-east-1") -> Context:
-    return Context(Caller(account, f"arn:aws:iam::{account}:user/t", "AIDA"), region, svc.clock.now(), "req")
+def service_options() -> dict[str, Any]:
+    """Quotas small enough to reach."""
+    return {"quotas": Quotas(keys_per_region=3, aliases_per_region=1)}
 
 
 def test_create_generate_verify(svc) -> None:

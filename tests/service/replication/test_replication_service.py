@@ -16,39 +16,15 @@ from paycrypt import regions
 from paycrypt.clock import ManualClock
 from paycrypt.errors import Conflict, ValidationError
 from paycrypt.jobs.replicator import ReplicationFailure, Replicator, hook_from_environment
-from paycrypt.service.context import Caller, Context
 from paycrypt.service.core import Quotas, Service
 from paycrypt.service.keys import lifecycle, tags
 from paycrypt.service.replication import key_regions, state
-from paycrypt.store.sqlite import SqliteStore
-from tests.service.stored_keys import new_keycache
+from tests.conftest import CVK_ATTRIBUTES as CVK
+from tests.service.stored_keys import context as ctx
+from tests.service.stored_keys import new_keycache, new_service
 
-CVK = {
-    "KeyAlgorithm": "TDES_2KEY",
-    "KeyUsage": "TR31_C0_CARD_VERIFICATION_KEY",
-    "KeyClass": "SYMMETRIC_KEY",
-    "KeyModesOfUse": {"Generate": True, "Verify": True},
-}
 EAST, WEST, EU = "us-east-1", "us-west-2", "eu-west-1"
 RETRY = 2.0
-
-
-@pytest.fixture
-def master() -> bytes:
-    return secrets.token_bytes(32)
-
-
-def make_service(
-    path: Path, master: bytes, clock: ManualClock | None = None, key_quota: int = 2000
-) -> Service:
-    return Service(
-        SqliteStore(path), new_keycache(master), clock or ManualClock(), Quotas(keys_per_region=key_quota)
-    )
-
-
-@pytest.fixture
-def svc(tmp_path: Path, master: bytes) -> Service:
-    return make_service(tmp_path / "db", master)
 
 
 @pytest.fixture
@@ -56,21 +32,15 @@ def replicator(svc: Service) -> Replicator:
     return Replicator(svc, clock=svc.clock, retry_base=RETRY, retry_max=10.0)
 
 
-def ctx(svc: Service, region: str = EAST) -> Context:
-    return Context(
-        Caller("111122223333", "arn:aws:iam::111122223333:user/t", "AIDA"), region, svc.clock.now(), "r"
-    )
-
-
 def create(svc: Service, replication_regions: list[str] | None = None, region: str = EAST) -> str:
     params = {"KeyAttributes": CVK, "Exportable": True}
     if replication_regions is not None:
         params["ReplicationRegions"] = replication_regions
-    return lifecycle.create_key(svc, ctx(svc, region), params)["Key"]["KeyArn"]
+    return lifecycle.create_key(svc, ctx(svc, region=region), params)["Key"]["KeyArn"]
 
 
 def get(svc: Service, arn: str) -> dict:
-    return lifecycle.get_key(svc, ctx(svc, arn.split(":")[3]), {"KeyIdentifier": arn})["Key"]
+    return lifecycle.get_key(svc, ctx(svc, region=arn.split(":")[3]), {"KeyIdentifier": arn})["Key"]
 
 
 def statuses(svc: Service, arn: str) -> dict[str, str]:
@@ -137,13 +107,13 @@ def test_held_job_stays_in_progress(svc: Service, replicator: Replicator) -> Non
     assert svc.store.get_replication_job(arn, WEST).attempts == 0  # holding is not failing
 
 
-def test_a_restart_resumes_pending_jobs(tmp_path: Path, master: bytes) -> None:
-    clock = ManualClock()
-    first = make_service(tmp_path / "db", master, clock)
+def test_a_restart_resumes_pending_jobs(tmp_path: Path) -> None:
+    clock, master = ManualClock(), secrets.token_bytes(32)
+    first = new_service(tmp_path / "db", keycache=new_keycache(master), clock=clock)
     arn = create(first, [WEST, EU])
     kcv = get(first, arn)["KeyCheckValue"]
     first.store.close()  # the process ends before the replicator ran
-    second = make_service(tmp_path / "db", master, clock)
+    second = new_service(tmp_path / "db", keycache=new_keycache(master), clock=clock)
     assert Replicator(second, clock=clock).run_once() == 2
     assert statuses(second, arn) == {WEST: "SYNCHRONIZED", EU: "SYNCHRONIZED"}
     assert get(second, key_regions.replica_arn(arn, EU))["KeyCheckValue"] == kcv
@@ -214,8 +184,8 @@ def test_sweeper_keeps_a_replica_while_its_primary_lives(svc: Service, replicato
     assert get(svc, key_regions.replica_arn(arn, WEST))["KeyState"] == "CREATE_COMPLETE"
 
 
-def test_replica_quota_failure_names_the_quota(tmp_path: Path, master: bytes) -> None:
-    svc = make_service(tmp_path / "db", master, key_quota=1)
+def test_replica_quota_failure_names_the_quota(tmp_path: Path) -> None:
+    svc = new_service(tmp_path / "db", quotas=Quotas(keys_per_region=1))
     create(svc, region=WEST)
     arn = create(svc, [WEST])
     Replicator(svc, clock=svc.clock).run_once()
@@ -248,12 +218,12 @@ def test_rules(svc: Service, replicator: Replicator) -> None:
         lifecycle.stop_key_usage,
     ):
         with pytest.raises(Conflict, match="region us-east-1"):
-            operation(svc, ctx(svc, WEST), {"KeyIdentifier": replica})
+            operation(svc, ctx(svc, region=WEST), {"KeyIdentifier": replica})
     assert state.is_replica(svc.store.get_key(replica))
 
 
-def test_service_regions_bound_replication(tmp_path: Path, master: bytes) -> None:
-    svc = Service(SqliteStore(tmp_path / "db"), new_keycache(master), ManualClock(), regions=(EAST, WEST))
+def test_service_regions_bound_replication(tmp_path: Path) -> None:
+    svc = new_service(tmp_path / "db", regions=(EAST, WEST))
     with pytest.raises(ValidationError, match="eu-west-1 is not a region"):
         key_regions.plan_for_new_key(svc, ctx(svc), [EU], "SYMMETRIC_KEY")
 

@@ -10,23 +10,15 @@ import secrets
 
 import pytest
 
-from paycrypt.clock import ManualClock
 from paycrypt.errors import ValidationError
-from paycrypt.service.core import Service
 from paycrypt.service.transactions import as2805_kek_validation
-from paycrypt.store.sqlite import SqliteStore
 from tests.api import pin_terminal as term
-from tests.service.stored_keys import new_keycache
-from tests.service.transactions.test_pin_translation import ctx, put
+from tests.service.stored_keys import context as ctx
+from tests.service.transactions.test_pin_translation import put
 
 K0 = "TR31_K0_KEY_ENCRYPTION_KEY"
 EDWU = {"Encrypt": True, "Decrypt": True, "Wrap": True, "Unwrap": True}
 KEK = bytes.fromhex("0123456789ABCDEFFEDCBA9876543210")  # issue 7
-
-
-@pytest.fixture
-def svc(tmp_path) -> Service:
-    return Service(SqliteStore(tmp_path / "db"), new_keycache(), ManualClock())
 
 
 def kek_validation(svc, kek: str, mode: dict, mask: str = "VARIANT_MASK_82") -> dict:

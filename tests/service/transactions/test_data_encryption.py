@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from paycrypt.crypto import iso9797
 from paycrypt.errors import ValidationError
 from paycrypt.service.transactions import data_encryption
-from tests.service.stored_keys import DERIVE, ENC_DEC, context, put, service
+from tests.service.stored_keys import DERIVE, ENC_DEC, context, put
 
 AES_KEY = bytes.fromhex("2b7e151628aed2a6abf7158809cf4f3c")
 IV = bytes(range(16)).hex()
@@ -26,11 +26,6 @@ TDES_BDK = bytes.fromhex("0123456789ABCDEFFEDCBA9876543210")
 AES_BDK = bytes.fromhex("FEDCBA9876543210F1F1F1F1F1F1F1F1")
 TDES_KSN = "FFFF9876543210E00001"
 AES_KSN = "123456789012345600000001"
-
-
-@pytest.fixture
-def svc(tmp_path):
-    return service(tmp_path)
 
 
 def encrypt(svc, key: str, plaintext: str, attributes: dict) -> dict:

@@ -20,18 +20,13 @@ from cryptography.hazmat.primitives.ciphers import algorithms
 
 from paycrypt.errors import NotImplementedOperation, ValidationError, VerificationFailed
 from paycrypt.service.transactions import macs
-from tests.service.stored_keys import DERIVE, GEN_VERIFY, context, put, service
+from tests.service.stored_keys import DERIVE, GEN_VERIFY, context, put
 
 NOW = b"Now is the time for all ".hex()
 X919_KEY = bytes.fromhex("0123456789ABCDEFFEDCBA9876543210")
 DUKPT_MESSAGE = b"4012345678909D987".hex()
 TDES_BDK = X919_KEY
 AES_BDK = bytes.fromhex("FEDCBA9876543210F1F1F1F1F1F1F1F1")
-
-
-@pytest.fixture
-def svc(tmp_path):
-    return service(tmp_path)
 
 
 def generate(svc, key: str, message: str, attributes: dict, length: int | None = None) -> str:

@@ -28,6 +28,7 @@ from paycrypt.service.keys import lifecycle
 from paycrypt.service.transactions import pin_translation
 from tests.api import pin_terminal as term
 from tests.service import stored_keys
+from tests.service.stored_keys import context as ctx
 
 P0 = "TR31_P0_PIN_ENCRYPTION_KEY"
 B0 = "TR31_B0_BASE_DERIVATION_KEY"
@@ -42,12 +43,6 @@ KPP = bytes.fromhex("FEDCBA98765432100123456789ABCDEF")  # issue 7
 PAN = "4242424242424242"
 
 
-@pytest.fixture
-def svc(tmp_path) -> Service:
-    return stored_keys.service(tmp_path)
-
-
-ctx = stored_keys.context
 put = stored_keys.put  # (svc, material, usage, algorithm, modes) -> ARN
 
 

@@ -23,17 +23,15 @@ from cryptography.hazmat.primitives.kdf.concatkdf import ConcatKDFHash
 from cryptography.hazmat.primitives.kdf.x963kdf import X963KDF
 from cryptography.x509.oid import NameOID
 
-from paycrypt.clock import ManualClock
 from paycrypt.errors import NotImplementedOperation, ResourceNotFound, ValidationError
-from paycrypt.service.context import Caller, Context
+from paycrypt.service.context import Context
 from paycrypt.service.core import Service
 from paycrypt.service.exchange import import_key
 from paycrypt.service.keys import lifecycle
 from paycrypt.service.rules import key_usage
 from paycrypt.service.rules.combinations import AES, TDES
 from paycrypt.service.working_keys import dynamic_keys
-from paycrypt.store.sqlite import SqliteStore
-from tests.service.stored_keys import new_keycache
+from tests.service.stored_keys import context as ctx
 
 AES_KBPK = bytes.fromhex("88E1AB2A2E3DD38C1FA039A536500CC8A87AB9D62DC92C01058FA79F44657DE6")
 TDES_KBPK = bytes.fromhex("DD7515F2BFC17F85CE48F3CA25CB21F6")
@@ -47,7 +45,8 @@ ROW = ("TestOp", "Member", "KeyIdentifier")
 
 
 @pytest.fixture
-def svc(tmp_path, monkeypatch) -> Service:
+def svc(svc: Service, monkeypatch: pytest.MonkeyPatch) -> Service:
+    """The shared Service, with a key-usage row for a test operation that takes a WrappedKey."""
     monkeypatch.setitem(
         key_usage.RULES,
         ROW,
@@ -57,13 +56,7 @@ def svc(tmp_path, monkeypatch) -> Service:
             frozenset({"Encrypt"}),
         ),
     )
-    return Service(SqliteStore(tmp_path / "db"), new_keycache(), ManualClock())
-
-
-def ctx(svc: Service, account: str = "111122223333") -> Context:
-    return Context(
-        Caller(account, f"arn:aws:iam::{account}:user/t", "AIDA"), "us-east-1", svc.clock.now(), "r"
-    )
+    return svc
 
 
 def kek(svc: Service, material: bytes, algorithm: str, modes_of_use: dict | None = None) -> str:
@@ -210,7 +203,7 @@ def test_kek_must_be_a_kek_that_unwraps(svc) -> None:
 def test_unknown_or_foreign_kek(svc) -> None:
     arn = kek(svc, AES_KBPK, "AES_256")
     with pytest.raises(ResourceNotFound):
-        resolve_tr31(svc, D_BLOCK, arn, ctx(svc, "444455556666"))
+        resolve_tr31(svc, D_BLOCK, arn, ctx(svc, account="444455556666"))
     with pytest.raises(ResourceNotFound):
         resolve_tr31(svc, D_BLOCK, "alias/nothing")
 

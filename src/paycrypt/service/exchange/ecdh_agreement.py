@@ -49,16 +49,26 @@ class Terms:
     shared_information: str
 
     @classmethod
+    def of(
+        cls, params: dict[str, Any], private_key_identifier: str, key_algorithm: str, shared_information: str
+    ) -> Terms:
+        """The structure `params`: the members both ECDH structures name alike are read here."""
+        return cls(
+            private_key_identifier,
+            params["CertificateAuthorityPublicKeyIdentifier"],
+            params["PublicKeyCertificate"],
+            key_algorithm,
+            params["KeyDerivationFunction"],
+            params["KeyDerivationHashAlgorithm"],
+            shared_information,
+        )
+
+    @classmethod
     def of_tr31_key_block(cls, params: dict[str, Any]) -> Terms:
         """A DiffieHellmanTr31KeyBlock (import, export, translate): the agreed key is its KBPK."""
-        return cls(
-            private_key_identifier=params["PrivateKeyIdentifier"],
-            ca_identifier=params["CertificateAuthorityPublicKeyIdentifier"],
-            certificate=params["PublicKeyCertificate"],
-            key_algorithm=params["DeriveKeyAlgorithm"],
-            kdf=params["KeyDerivationFunction"],
-            hash_algorithm=params["KeyDerivationHashAlgorithm"],
-            shared_information=params["DerivationData"]["SharedInformation"],
+        shared_information = params["DerivationData"]["SharedInformation"]
+        return cls.of(
+            params, params["PrivateKeyIdentifier"], params["DeriveKeyAlgorithm"], shared_information
         )
 
 

@@ -32,11 +32,6 @@ def pem(certificate: x509.Certificate) -> str:
     return certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
 
 
-def stored_certificate(record: KeyRecord) -> x509.Certificate | None:
-    text = record.extra.get(CERTIFICATE)
-    return x509.load_pem_x509_certificate(text.encode("ascii")) if text else None
-
-
 def stored_chain(record: KeyRecord) -> list[x509.Certificate]:
     """The record's certificate followed by its issuers, root last."""
     texts = [record.extra[CERTIFICATE], *record.extra.get(CHAIN, [])]

@@ -42,11 +42,6 @@ def is_replica(record: KeyRecord) -> bool:
     return state is not None and state.get("type") == REPLICA
 
 
-def is_primary(record: KeyRecord) -> bool:
-    state = info(record)
-    return state is not None and state.get("type") == PRIMARY
-
-
 def primary_region(record: KeyRecord) -> str:
     state = info(record)
     return state["primary_region"] if state and state.get("type") == REPLICA else record.region

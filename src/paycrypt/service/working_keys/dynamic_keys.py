@@ -102,14 +102,8 @@ def _from_ecdh(
     svc: Service, ctx: Context, params: dict[str, Any], named: _Named
 ) -> tuple[bytes, dict[str, Any], str]:
     path = "WrappedKeyMaterial.DiffieHellmanSymmetricKey"
-    terms = ecdh_agreement.Terms(
-        private_key_identifier=named.key_identifier,
-        ca_identifier=params["CertificateAuthorityPublicKeyIdentifier"],
-        certificate=params["PublicKeyCertificate"],
-        key_algorithm=params["KeyAlgorithm"],
-        kdf=params["KeyDerivationFunction"],
-        hash_algorithm=params["KeyDerivationHashAlgorithm"],
-        shared_information=params["SharedInformation"],
+    terms = ecdh_agreement.Terms.of(
+        params, named.key_identifier, params["KeyAlgorithm"], params["SharedInformation"]
     )
     place = ecdh_agreement.Place(PSEUDO_OPERATION, "DiffieHellmanSymmetricKey", "K3", path)
     agreement = ecdh_agreement.derive(svc, ctx, terms, place)
