@@ -50,6 +50,8 @@ AES_KEY = "2B7E151628AED2A6ABF7158809CF4F3C"
 AES_ZERO_BLOCK = "7DF76B0C1AB899B33E42F047B91B546F"  # RFC 4493 §4: AES-128(K, 0^128)
 AES_COMPONENTS = ("5A5A5A5A5A5A5A5A0123456789ABCDEF",)  # the second is the key XOR this one
 
+pytestmark = pytest.mark.cli  # runs the `paycrypt` command (tests/cli_marker.py)
+
 
 def tdes_kcv(hex_key: str) -> str:
     encryptor = Cipher(TripleDES(bytes.fromhex(hex_key)), modes.ECB()).encryptor()
@@ -181,7 +183,13 @@ def test_three_custodians_load_the_tdes_key_and_nothing_echoes(server, control) 
     )
     service = server.app.service
     assert service.keycache.material(service.store.get_key(arn)).hex().upper() == TDES_KEY
-    events = [json.loads(line) for line in (server.data_dir / "audit.jsonl").read_text().splitlines()]
+    events = [
+        json.loads(line)
+        for path in sorted(server.data_dir.glob("audit*.jsonl"))
+        for line in path.read_text().splitlines()
+        if line.strip()
+    ]
+    assert events
     imported = [e for e in events if e["eventName"] == "ImportKey" and arn in json.dumps(e)]
     assert len(imported) == 1 and imported[0]["userIdentity"]["arn"] == "arn:aws:iam::111122223333:root"
     assert not any(c in json.dumps(events).upper() for c in (*TDES_COMPONENTS, TDES_KEY))

@@ -40,6 +40,8 @@ from tests.service import stored_keys
 PAN = "4111111111111111"
 EXPIRY = {"CardVerificationValue2": {"CardExpiryDate": "1229"}}
 
+pytestmark = pytest.mark.cli  # runs the `paycrypt` command (tests/cli_marker.py)
+
 
 def documented_rotate(data_dir: Path) -> list[str]:
     """The command docs/operations.md gives, for this data directory."""
