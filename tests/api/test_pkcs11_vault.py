@@ -60,6 +60,7 @@ def _cvv2(server: RunningServer, arn: str) -> str:
     )["ValidationData"]
 
 
+@pytest.mark.cli
 def test_the_data_plane_calls_the_token_once_per_key(hsm_server: RunningServer) -> None:
     control = hsm_server.client("payment-cryptography")
     data = hsm_server.client("payment-cryptography-data")
@@ -112,6 +113,7 @@ def test_a_tampered_block_fails_its_one_request(softhsm: SoftHsm, tmp_path: Path
         assert _cvv2(server, good) == expected  # every other key still serves
 
 
+@pytest.mark.cli
 def test_blocks_of_the_file_vault_are_refused_not_opened_with_it(softhsm: SoftHsm, tmp_path: Path) -> None:
     """A data directory of the file vault, served with --vault pkcs11: its keys' blocks name a
     master key the token does not hold, so each request on them fails saying so; the master.key
@@ -152,6 +154,7 @@ def _status(data_dir: Path, *args: str) -> dict:
     return json.loads(done.stdout)
 
 
+@pytest.mark.cli
 def test_vault_status_without_a_master_key_says_so_and_makes_none(tmp_path: Path) -> None:
     done = subprocess.run(
         [str(PAYCRYPT), "vault", "status", "--data-dir", str(tmp_path)], capture_output=True, text=True
@@ -171,6 +174,7 @@ def _refused_start(data_dir: Path, *args: str, env: dict[str, str] | None = None
     return server.log()
 
 
+@pytest.mark.cli
 def test_a_wrong_pin_stops_the_start_and_is_not_shown(softhsm: SoftHsm, tmp_path: Path) -> None:
     wrong = "9" + softhsm.pin[1:]
     log = _refused_start(
@@ -182,17 +186,20 @@ def test_a_wrong_pin_stops_the_start_and_is_not_shown(softhsm: SoftHsm, tmp_path
     assert wrong not in log and softhsm.pin not in log
 
 
+@pytest.mark.cli
 def test_a_missing_token_stops_the_start(softhsm: SoftHsm, tmp_path: Path) -> None:
     log = _refused_start(tmp_path / "data", *serve_args(softhsm.vault_settings(token_label="unplugged")))
     assert "paycrypt serve: no token labelled 'unplugged' in " in log and "tokens present: " in log
     assert softhsm.pin not in log
 
 
+@pytest.mark.cli
 def test_a_missing_pin_stops_the_start(softhsm: SoftHsm, tmp_path: Path) -> None:
     log = _refused_start(tmp_path / "data", *serve_args(softhsm.vault_settings(pin_file=None)))
     assert "PAYCRYPT_PKCS11_PIN" in log and "not set" in log
 
 
+@pytest.mark.cli
 def test_the_pin_is_never_an_argument_nor_logged(softhsm: SoftHsm, tmp_path: Path) -> None:
     for command in ("serve", "vault init", "vault status"):
         for given in (["--pkcs11-pin", softhsm.pin], [f"--pkcs11-pin={softhsm.pin}"]):
@@ -211,6 +218,7 @@ def test_the_pin_is_never_an_argument_nor_logged(softhsm: SoftHsm, tmp_path: Pat
     assert softhsm.pin not in log
 
 
+@pytest.mark.cli
 def test_the_run_vault_is_the_one_asked_for(
     server: RunningServer, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:

@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 
 import boto3
+import pytest
 
 from tests.api.processes import PAYCRYPT, ServerProcess
 from tests.conftest import CVK_ATTRIBUTES, REGION, free_port
@@ -22,6 +23,7 @@ from tests.softhsm import SoftHsm
 PAGE = "key-protection.md"
 
 
+@pytest.mark.cli
 def test_the_setup_example_runs(softhsm: SoftHsm, tmp_path: Path) -> None:
     [script] = [block for block in code_blocks(page(PAGE), "sh") if "paycrypt vault init" in block]
     (tmp_path / "tokens").mkdir()
