@@ -33,6 +33,7 @@ from paycrypt.auth import credentials as creds
 from paycrypt.auth import throttle as rate_quotas
 from paycrypt.auth.authorize import Authorizer
 from paycrypt.clock import Clock, SystemClock
+from paycrypt.jobs.key_blocks import BlockFollower
 from paycrypt.jobs.purge import PurgeSweeper
 from paycrypt.jobs.replicator import Hook, Replicator
 from paycrypt.policy.requests import RequestCatalog
@@ -224,7 +225,8 @@ def build_app(
         audit=audit,
         workers=workers,
     )
-    app = App(apis(loaded), pipeline, lifespan([sweeper, replicator], workers, audit))
+    follower = BlockFollower(service)  # re-sealed blocks and master-key versions from a rotation
+    app = App(apis(loaded), pipeline, lifespan([sweeper, replicator, follower], workers, audit))
     scheme = "https" if settings.tls else "http"
     lines = [
         f"paycrypt listening on {scheme}://{_host_for_url(settings.host)}:{settings.port}",

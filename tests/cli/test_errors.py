@@ -35,6 +35,15 @@ TEAM = "arn:aws:mpa:us-east-1:111122223333:approval-team/nobody"
             ["vault", "export-components", "--count", "3", "--out", "{tmp}", "--data-dir", "{tmp}"],
             "no master key file {tmp}/master.key",
         ),
+        (
+            ["vault", "rotate", "--data-dir", "{tmp}"],
+            "no master key and database in {tmp} (start the server there first)",
+        ),
+        (
+            ["ceremony", "import-key", "--components", "1", "--key-algorithm", "TDES_2KEY", "--key-usage",
+             "TR31_K0_KEY_ENCRYPTION_KEY", "--mode", "Wrap"],
+            "--components must be at least 2 (split knowledge)",
+        ),
     ],
     ids=lambda value: value[0] if isinstance(value, list) else None,
 )  # fmt: skip

@@ -9,6 +9,7 @@ import secrets
 from pathlib import Path
 
 from paycrypt.clock import ManualClock
+from paycrypt.crypto import keygen
 from paycrypt.regions import DEFAULT_REGIONS
 from paycrypt.service.context import Caller, Context
 from paycrypt.service.core import Quotas, Service
@@ -17,7 +18,7 @@ from paycrypt.service.rules import combinations
 from paycrypt.store.records import KeyRecord
 from paycrypt.store.sqlite import SqliteStore
 from paycrypt.vault.keycache import KeyCache
-from paycrypt.vault.local import MasterKeyVault
+from paycrypt.vault.local import LocalKeyFileVault, MasterKeyVault
 
 ACCOUNT = "111122223333"
 REGION = "us-east-1"
@@ -46,6 +47,16 @@ def new_service(
     return Service(SqliteStore(database), keycache, clock or ManualClock(), quotas, regions)
 
 
+def file_service(data_dir: Path, keys_per_region: int = 100_000) -> Service:
+    """A Service on the store and master key files of a server's data directory (`data_dir`)."""
+    return Service(
+        SqliteStore(data_dir / "paycrypt.db"),
+        KeyCache(LocalKeyFileVault(data_dir / "master.key")),
+        ManualClock(),
+        Quotas(keys_per_region=keys_per_region),
+    )
+
+
 def context(svc: Service, *, account: str = ACCOUNT, region: str = REGION) -> Context:
     """A direct call's context: an IAM user of `account` calling in `region`, at the service's now."""
     return Context(Caller(account, f"arn:aws:iam::{account}:user/t", "AIDA"), region, svc.clock.now(), "r")
@@ -70,3 +81,12 @@ def store(svc: Service, material: bytes, usage: str, algorithm: str, modes: dict
 def put(svc: Service, material: bytes, usage: str, algorithm: str, modes: dict[str, bool]) -> str:
     """`store`; the key's ARN."""
     return store(svc, material, usage, algorithm, modes).arn
+
+
+CVK = ("TR31_C0_CARD_VERIFICATION_KEY", "TDES_2KEY", GEN_VERIFY)
+
+
+def fill(svc: Service, count: int) -> list[str]:
+    """`count` card verification keys of random material, stored in one transaction; their ARNs."""
+    with svc.store.transaction():
+        return [put(svc, keygen.generate("TDES_2KEY"), *CVK) for _ in range(count)]

@@ -21,7 +21,7 @@ from paycrypt.crypto import keygen, tr31
 from paycrypt.errors import InternalServer
 from paycrypt.store.records import KeyRecord
 from paycrypt.vault import blocks
-from paycrypt.vault.base import Vault
+from paycrypt.vault.base import RotatableVault, Vault
 from paycrypt.vault.local import LocalKeyFileVault, MasterKeyVault
 
 
@@ -214,12 +214,17 @@ def test_no_vault_hands_out_its_master_key(tmp_path) -> None:
     ):
         assert isinstance(vault, Vault)
         public = {name: getattr(vault, name) for name in dir(vault) if not name.startswith("_")}
+        rotation = {"add_version", "retire"} if isinstance(vault, RotatableVault) else set()
         assert {name for name, value in public.items() if callable(value)} == {
             "seal",
             "unseal",
             "sealed_by",
             "reseal",
+            "versions",
+            "refresh",
+            *rotation,
         }
+        assert key.hex().upper() not in repr(vault.versions())
         for name, value in public.items():
             assert not isinstance(value, bytes) or key not in value, name
             assert not isinstance(value, str) or key.hex() not in value.lower(), name

@@ -15,6 +15,7 @@ from paycrypt import __version__, defaults, regions, tls
 from paycrypt.auth.throttle import PRODUCTION
 from paycrypt.cli.audit import add_audit_parser, run_audit
 from paycrypt.cli.backup import add_backup_parsers, run_backup, run_restore
+from paycrypt.cli.ceremony import add_ceremony_parser, run_ceremony
 from paycrypt.cli.db import add_db_parser, run_db
 from paycrypt.cli.errors import EXIT_STATUS, CliError
 from paycrypt.cli.iam import add_iam_parser, run_iam
@@ -162,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_vault_parser(commands)
     add_db_parser(commands)
     add_backup_parsers(commands)
+    add_ceremony_parser(commands)
     return parser
 
 
@@ -246,6 +248,7 @@ _RUNNERS = {
     "db": run_db,
     "backup": run_backup,
     "restore": run_restore,
+    "ceremony": run_ceremony,
 }
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from typing import IO, Any
 from paycrypt import defaults
 from paycrypt.cli.errors import CliError
 from paycrypt.cli.vault_components import COMPONENT_COMMANDS, add_component_commands, run_vault_components
+from paycrypt.cli.vault_rotate import add_rotate_parser, run_rotate
 from paycrypt.store.factory import DB_NAME
 from paycrypt.store.sqlite import SqliteStore
 from paycrypt.vault import factory
@@ -151,6 +152,7 @@ def add_vault_parser(subparsers: Any) -> argparse.ArgumentParser:
         add_vault_options(command)
         add_options(command)
     add_component_commands(commands)  # export-components, import-components (cli/vault_components.py)
+    add_rotate_parser(commands)  # the file vault's master-key rotation (cli/vault_rotate.py)
     return parser
 
 
@@ -158,6 +160,8 @@ def run_vault(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     if args.vault_command in COMPONENT_COMMANDS:
         return run_vault_components(args, out)
     out = out or sys.stdout
+    if args.vault_command == "rotate":
+        return run_rotate(args, out)
     _, _, run = SUBCOMMANDS[args.vault_command]
     try:
         result = run(vault_settings(args), args.data_dir or defaults.data_dir())

@@ -166,9 +166,47 @@ class MpaTables(Protocol):
     def votes(self, session_arn: str) -> dict[str, str]: ...
 
 
+#: The tables whose rows hold sealed key blocks, each with a `seq` that orders it.
+SEALED_TABLES = ("keys", "exchange_keys")
+
+
+class SealedBlocks(Protocol):
+    """Every sealed key block, for master-key rotation: read in order, re-sealed by a compare-and-set
+    on the block, and a feed of block changes that running servers follow to drop what they
+    cached of the old block (this store's record cache, and the key cache above it)."""
+
+    def sealed_blocks(self, table: str, after: int, limit: int) -> list[tuple[int, KeyRecord]]:
+        """Up to `limit` rows of `table` (one of SEALED_TABLES) after position `after`, in order."""
+        ...
+
+    def count_sealed_blocks(self) -> int: ...
+    def get_sealed(self, table: str, arn: str) -> KeyRecord | None:
+        """The row as stored now (no cache): what a failed compare-and-set re-reads."""
+        ...
+
+    def reseal_block(self, table: str, arn: str, old_block: str, new_block: str) -> bool:
+        """Replace the block if it is still `old_block`, and add the change to the feed; whether it was."""
+        ...
+
+    def block_changes_head(self) -> int:
+        """The feed's position now: a server that starts here has nothing cached to drop."""
+        ...
+
+    def follow_block_changes(self, after: int) -> tuple[int, list[str] | None]:
+        """The ARNs whose block changed after position `after`, dropped from this store's record
+        cache, and the new position; None for the ARNs when the feed no longer reaches back to
+        `after` (pruned): the caller then drops everything it cached."""
+        ...
+
+    def prune_block_changes(self, before_epoch: float) -> int:
+        """Remove changes older than `before_epoch`; how many."""
+        ...
+
+
 class Store(
     Transactions,
     KeyTable,
+    SealedBlocks,
     AliasTable,
     ExchangeKeyTable,
     TagTable,

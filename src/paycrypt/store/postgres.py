@@ -183,6 +183,50 @@ class PostgresStore:
         found, _ = self._run("SELECT key_block FROM keys UNION ALL SELECT key_block FROM exchange_keys", ())
         return (block for (block,) in found)
 
+    # sealed blocks, for master-key rotation (store.base.SealedBlocks)
+
+    def sealed_blocks(self, table: str, after: int, limit: int) -> list[tuple[int, KeyRecord]]:
+        rows.sealed_name_column(table)
+        found, _ = self._run(
+            f"SELECT seq, {_KEY_COLUMNS} FROM {table} WHERE seq > %s ORDER BY seq LIMIT %s", (after, limit)
+        )
+        return [(seq, rows.record(meta, block)) for seq, meta, block in found]
+
+    def count_sealed_blocks(self) -> int:
+        return sum(self._one(f"SELECT COUNT(*) FROM {table}")[0] for table in rows.SEALED_NAME)
+
+    def get_sealed(self, table: str, arn: str) -> KeyRecord | None:
+        name = rows.sealed_name_column(table)
+        row = self._one(f"SELECT {_KEY_COLUMNS} FROM {table} WHERE {name} = %s", (arn,))
+        return rows.record(row[0], row[1]) if row else None
+
+    def reseal_block(self, table: str, arn: str, old_block: str, new_block: str) -> bool:
+        name = rows.sealed_name_column(table)
+        with self.transaction():
+            _, updated = self._run(
+                f"UPDATE {table} SET key_block = %s WHERE {name} = %s AND key_block = %s",
+                (new_block, arn, old_block),
+            )
+            if updated == 1:
+                self._run("INSERT INTO block_changes (arn, at) VALUES (%s, %s)", (arn, time.time()))
+            return updated == 1
+
+    def block_changes_head(self) -> int:
+        return self._one("SELECT COALESCE(MAX(seq), 0) FROM block_changes")[0]
+
+    def follow_block_changes(self, after: int) -> tuple[int, list[str] | None]:
+        # This store caches no record. A BIGSERIAL leaves gaps (a rolled-back insert keeps its
+        # number), so a first row past after + 1 is taken as "pruned": the caller drops everything
+        # it cached, which is never wrong, only more work.
+        found, _ = self._run("SELECT seq, arn FROM block_changes WHERE seq > %s ORDER BY seq", (after,))
+        head = self.block_changes_head()
+        if head < after or (found and found[0][0] != after + 1):
+            return max([head, *(seq for seq, _ in found[-1:])]), None
+        return (found[-1][0], [arn for _, arn in found]) if found else (after, [])
+
+    def prune_block_changes(self, before_epoch: float) -> int:
+        return self._run("DELETE FROM block_changes WHERE at < %s", (before_epoch,))[1]
+
     # keys and aliases per account and region (quota_counts), the row locked in a transaction
 
     def _counted(self, account: str, region: str) -> tuple[int, int]:

@@ -20,3 +20,15 @@ def mutable(record: KeyRecord) -> tuple[str, float | None, str]:
 
 def record(meta_text: str, key_block: str) -> KeyRecord:
     return KeyRecord.from_json(json.loads(meta_text), key_block)
+
+
+# The tables of sealed blocks (store.base.SEALED_TABLES) and the column that names a row.
+SEALED_NAME = {"keys": "arn", "exchange_keys": "name"}
+
+
+def sealed_name_column(table: str) -> str:
+    """The column naming a row of `table`; ValueError for a table that holds no sealed blocks."""
+    try:
+        return SEALED_NAME[table]
+    except KeyError:
+        raise ValueError(f"{table!r} holds no sealed blocks") from None

@@ -258,6 +258,64 @@ class SqliteStore:
             (account, region, change),
         )
 
+    # sealed blocks, for master-key rotation (store.base.SealedBlocks)
+
+    def sealed_blocks(self, table: str, after: int, limit: int) -> list[tuple[int, KeyRecord]]:
+        rows.sealed_name_column(table)
+        found = self._db.execute(
+            f"SELECT seq, meta, key_block FROM {table} WHERE seq > ? ORDER BY seq LIMIT ?", (after, limit)
+        ).fetchall()
+        return [(seq, rows.record(meta, block)) for seq, meta, block in found]
+
+    def count_sealed_blocks(self) -> int:
+        return sum(
+            self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] for table in rows.SEALED_NAME
+        )
+
+    def get_sealed(self, table: str, arn: str) -> KeyRecord | None:
+        name = rows.sealed_name_column(table)
+        row = self._db.execute(f"SELECT meta, key_block FROM {table} WHERE {name} = ?", (arn,)).fetchone()
+        return KeyRecord.from_json(json.loads(row[0]), row[1]) if row else None
+
+    def reseal_block(self, table: str, arn: str, old_block: str, new_block: str) -> bool:
+        name = rows.sealed_name_column(table)
+        with self.transaction():
+            self._records.pop(arn, None)
+            updated = self._db.execute(
+                f"UPDATE {table} SET key_block = ? WHERE {name} = ? AND key_block = ?",
+                (new_block, arn, old_block),
+            )
+            swapped = updated.rowcount == 1
+            if swapped:
+                self._db.execute("INSERT INTO block_changes (arn, at) VALUES (?, ?)", (arn, time.time()))
+            return swapped
+
+    def block_changes_head(self) -> int:
+        row = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'block_changes'").fetchone()
+        return row[0] if row else 0
+
+    def follow_block_changes(self, after: int) -> tuple[int, list[str] | None]:
+        with self._lock:  # the rows read and the cache entries dropped together
+            head = self.block_changes_head()
+            if head == after:
+                return after, []
+            changes = self._db.execute(
+                "SELECT seq, arn FROM block_changes WHERE seq > ? ORDER BY seq", (after,)
+            ).fetchall()
+            # AUTOINCREMENT leaves no gap (a rolled-back insert rolls its sequence back too): a
+            # first row past after + 1, or a head behind us (another database), means pruned.
+            if head < after or not changes or changes[0][0] != after + 1:
+                self._records.clear()
+                return max([head, *(seq for seq, _ in changes[-1:])]), None
+            arns = [arn for _, arn in changes]
+            for arn in arns:
+                self._records.pop(arn, None)
+            return changes[-1][0], arns
+
+    def prune_block_changes(self, before_epoch: float) -> int:
+        with self.transaction():
+            return self._db.execute("DELETE FROM block_changes WHERE at < ?", (before_epoch,)).rowcount
+
     # aliases
 
     def get_alias(self, account: str, region: str, alias_name: str) -> AliasRecord | None:

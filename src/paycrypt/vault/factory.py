@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from paycrypt.vault.base import Vault
-from paycrypt.vault.local import LocalKeyFileVault
+from paycrypt.vault.local import LocalKeyFileVault, version_files
 
 FILE = "file"
 PKCS11 = "pkcs11"
@@ -55,7 +55,7 @@ def open_vault(settings: VaultSettings, data_dir: Path, create: bool = True) -> 
     `create` (a command that only looks)."""
     if settings.kind == FILE:
         path = data_dir / MASTER_KEY_FILE
-        if not create and not path.exists():
+        if not create and not version_files(path):
             raise VaultUnavailable(
                 f"no master key at {path} (`paycrypt vault init` or `paycrypt serve` makes it)"
             )

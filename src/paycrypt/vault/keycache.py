@@ -11,7 +11,9 @@ key material in a global, so this one place bounds it and forgets it.
   one, one at a time.
 - `forget(arn)` drops every entry of a key. The service calls it when a key stops being usable
   or changes hands: DeleteKey, StopKeyUsage (every change of a key's state), purge, a replica's
-  update or deletion, and (later) master-key rotation.
+  update or deletion, and a re-seal (master-key rotation, in any process: the server follows the
+  store's feed of block changes, jobs/key_blocks.py). `forget_all()` when that feed no longer
+  reaches back far enough to say which keys changed.
 - An entry is served only for the block it was unsealed from: a record whose key block changed
   (re-sealed under a new master key, possibly by another node) misses and unseals again.
 - Thread-safe: one lock around the table. Unsealing and deriving run outside it, so a slow unseal
@@ -69,6 +71,13 @@ class KeyCache:
             self._forgets += 1
             for entry_key in self._by_arn.pop(arn, ()):
                 del self._table[entry_key]
+
+    def forget_all(self) -> None:
+        """Drop every entry; every key's next use unseals again."""
+        with self._lock:
+            self._forgets += 1
+            self._table.clear()
+            self._by_arn.clear()
 
     def holds(self, arn: str) -> bool:
         """Whether anything of the key `arn` is cached."""

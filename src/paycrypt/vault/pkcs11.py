@@ -34,6 +34,7 @@ from pkcs11 import exceptions as p11
 from paycrypt.errors import InternalServer
 from paycrypt.store.records import KeyRecord
 from paycrypt.vault import blocks
+from paycrypt.vault.base import MasterKeyVersion
 
 KEY_BITS = 256
 WRAP = Mechanism.AES_KEY_WRAP_PAD
@@ -224,6 +225,13 @@ class Pkcs11Vault:
 
     def reseal(self, record: KeyRecord, block: str) -> str:
         return self.seal(record, self.unseal(record, block))
+
+    def versions(self) -> list[MasterKeyVersion]:
+        """One master key, version 1: versions in the token come with rotation for PKCS#11."""
+        return [MasterKeyVersion(1, self.key_id)]
+
+    def refresh(self) -> None:
+        """One key, found by label at start: nothing to re-read yet."""
 
 
 @contextmanager

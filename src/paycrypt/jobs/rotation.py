@@ -1,0 +1,176 @@
+"""Master-key rotation: re-seal every stored key block under the vault's newest master key, while
+servers keep serving, then retire the older versions.
+
+The loop reads blocks from `source` and seals them with `target`. For a rotation both are the same
+vault (it unseals under whichever version a block names and seals under its newest); a migration
+from one vault to another (the file vault to a PKCS#11 token) is the same loop with two vaults.
+
+Why it can be killed at any point and run again:
+
+- the state is the stored blocks and the vault's set of versions, nothing else: a block whose KP
+  names the target's newest version is done and is skipped, any other is re-sealed; a run that
+  finds more than one version finishes that rotation instead of starting another;
+- each re-seal is one compare-and-set of the stored block (`SealedBlocks.reseal_block`), committed
+  on its own: a kill loses at most the block in hand, which the next run re-seals; no block is
+  written twice, because the next run sees it done;
+- a block changed by someone else meanwhile (another rotation, a deletion) fails the
+  compare-and-set and is re-read, never overwritten.
+
+Why no block is left under a version once it is retired: every server seals under the newest
+version it holds, and learns of a new one before its next seal (a `stat` of the key set) and
+within a second anyway (jobs/key_blocks.py). So the loop goes on until a whole pass re-seals
+nothing *and* at least `grace` seconds have passed since it began, which is longer than any
+server takes to learn; only then are the older versions retired. A block the vault cannot unseal
+(tampered, or under a version the vault does not hold) is reported and keeps its version from
+being retired.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from paycrypt.errors import ServiceError
+from paycrypt.store.base import SEALED_TABLES, Store
+from paycrypt.store.records import KeyRecord
+from paycrypt.vault.base import MasterKeyVersion, RotatableVault, Vault
+
+BATCH = 500  # blocks read per query
+GRACE = 3.0  # seconds: three of the block follower's intervals
+# Seconds of block changes kept for servers to follow; one that falls further behind drops its cache.
+FEED_KEPT = 3600.0
+
+
+class Clock:
+    """The time the grace is measured in (a test's clock moves when it sleeps)."""
+
+    monotonic = staticmethod(time.monotonic)
+    sleep = staticmethod(time.sleep)
+
+
+REAL_TIME = Clock()
+
+
+@dataclass
+class Progress:
+    total: int  # blocks in the store when the pass began
+    passes: int = 0
+    seen: int = 0  # blocks looked at in this pass
+    resealed: int = 0  # in all passes of this run
+    reread: int = 0  # compare-and-sets lost to another writer
+    failed: dict[str, str] = field(default_factory=dict)  # ARN -> why it could not be re-sealed
+
+
+Report = Callable[[Progress], None]
+
+
+def reseal_pass(store: Store, source: Vault, target: Vault, progress: Progress, report: Report) -> int:
+    """Look at every stored block once; re-seal under `target.key_id` each one not already under it.
+    How many this pass re-sealed. A page's re-seals commit together (one fsync, not one per key);
+    the blocks are sealed before its transaction begins, so it holds the store's write lock only
+    for the compare-and-sets."""
+    progress.passes += 1
+    progress.seen = 0
+    progress.total = store.count_sealed_blocks()
+    resealed = 0
+    for table in SEALED_TABLES:
+        after = 0
+        while page := store.sealed_blocks(table, after, BATCH):
+            after = page[-1][0]
+            fresh = ((record, _resealed(record, source, target, progress)) for _, record in page)
+            sealed = [(record, new) for record, new in fresh if new is not None]
+            with store.transaction():
+                lost = [r for r, new in sealed if not store.reseal_block(table, r.arn, r.key_block, new)]
+            done = len(sealed) - len(lost)
+            for record in lost:
+                progress.reread += 1
+                again = store.get_sealed(table, record.arn)
+                done += 0 if again is None else reseal_one(store, table, again, source, target, progress)
+            resealed += done
+            progress.resealed += done
+            progress.seen += len(page)
+            report(progress)
+    return resealed
+
+
+def _resealed(record: KeyRecord, source: Vault, target: Vault, progress: Progress) -> str | None:
+    """The record's block sealed under `target`; None if it is already, or cannot be unsealed
+    (recorded in `progress.failed`)."""
+    if source.sealed_by(record.key_block) == target.key_id:
+        return None
+    try:
+        new_block = target.seal(record, source.unseal(record, record.key_block))
+    except ServiceError as exc:
+        progress.failed[record.arn] = exc.message
+        return None
+    progress.failed.pop(record.arn, None)
+    return new_block
+
+
+def reseal_one(
+    store: Store, table: str, record: KeyRecord, source: Vault, target: Vault, progress: Progress
+) -> int:
+    """1 if this call re-sealed the block, 0 if it was done already or is gone; a block changed by
+    another writer meanwhile is re-read and looked at again."""
+    current: KeyRecord | None = record
+    while current is not None:
+        new_block = _resealed(current, source, target, progress)
+        if new_block is None:
+            return 0
+        if store.reseal_block(table, current.arn, current.key_block, new_block):
+            return 1
+        progress.reread += 1
+        current = store.get_sealed(table, current.arn)
+    return 0
+
+
+def reseal_all(
+    store: Store,
+    source: Vault,
+    target: Vault,
+    report: Report,
+    grace: float = GRACE,
+    clock: Clock = REAL_TIME,
+) -> Progress:
+    """Passes until one re-seals nothing after `grace` seconds (see the module's docstring)."""
+    started = clock.monotonic()
+    progress = Progress(total=store.count_sealed_blocks())
+    while True:
+        resealed = reseal_pass(store, source, target, progress, report)
+        waited = clock.monotonic() - started
+        if resealed == 0 and waited >= grace:
+            return progress
+        if resealed == 0:
+            clock.sleep(grace - waited)
+
+
+@dataclass(frozen=True)
+class Rotation:
+    target: MasterKeyVersion
+    resumed: bool  # the vault held more than one version: an earlier run did not finish
+    retired: tuple[MasterKeyVersion, ...]
+    progress: Progress
+
+
+def rotate(
+    store: Store,
+    vault: RotatableVault,
+    report: Report,
+    grace: float = GRACE,
+    clock: Clock = REAL_TIME,
+    announce: Callable[[MasterKeyVersion, bool], None] = lambda version, resumed: None,
+) -> Rotation:
+    """Add a version (unless an earlier run's rotation is unfinished), re-seal every block under
+    it, retire the older versions if every block was re-sealed."""
+    resumed = len(vault.versions()) > 1
+    target = vault.versions()[-1] if resumed else vault.add_version()
+    announce(target, resumed)
+    progress = reseal_all(store, vault, vault, report, grace, clock)
+    if progress.failed:
+        return Rotation(target, resumed, (), progress)
+    older = tuple(version for version in vault.versions() if version.version < target.version)
+    for version in older:
+        vault.retire(version.version)
+    store.prune_block_changes(time.time() - FEED_KEPT)
+    return Rotation(target, resumed, older, progress)
