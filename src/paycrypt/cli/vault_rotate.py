@@ -27,8 +27,8 @@ from typing import IO, Any
 
 from paycrypt import defaults
 from paycrypt.cli.errors import CliError
-from paycrypt.cli.mpa import DB_NAME
 from paycrypt.jobs import rotation
+from paycrypt.store.factory import DB_NAME
 from paycrypt.store.sqlite import SqliteStore
 from paycrypt.vault.base import MasterKeyVersion
 from paycrypt.vault.local import LocalKeyFileVault, version_files
