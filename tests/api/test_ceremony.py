@@ -181,7 +181,7 @@ def test_three_custodians_load_the_tdes_key_and_nothing_echoes(server, control) 
         "ANSI_X9_24",
         "EXTERNAL",
     )
-    service = server.app.service
+    service = server.parts.service
     assert service.keycache.material(service.store.get_key(arn)).hex().upper() == TDES_KEY
     events = [
         json.loads(line)
@@ -231,7 +231,7 @@ def test_two_custodians_load_the_aes_key(server, control) -> None:
     key = ceremony.ceremony(request("AES_128"), 2, terminal, client=lambda r: control)
     assert key["KeyCheckValue"] == aes_cmac_kcv(AES_KEY) and key["KeyCheckValueAlgorithm"] == "CMAC"
     assert f"the combined key's check value is {aes_cmac_kcv(AES_KEY)}" in terminal.shown
-    service = server.app.service
+    service = server.parts.service
     material = service.keycache.material(service.store.get_key(key["KeyArn"]))
     encryptor = Cipher(algorithms.AES(material), modes.ECB()).encryptor()
     assert encryptor.update(bytes(16)).hex().upper() == AES_ZERO_BLOCK  # RFC 4493's key

@@ -153,7 +153,7 @@ def test_rotation_while_the_server_serves_cvv2_verifications(
 ) -> None:
     server, materials = running
     data, control = server.client("payment-cryptography-data"), server.client("payment-cryptography")
-    service = server.app.service
+    service = server.parts.service
     arns = list(materials)[:40]
     expected = {
         arn: data.generate_card_validation_data(

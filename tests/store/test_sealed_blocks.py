@@ -12,7 +12,8 @@ import pytest
 
 from paycrypt.store import base
 from paycrypt.store.records import KeyRecord
-from paycrypt.store.sqlite import SEALED_NAME, SqliteStore
+from paycrypt.store.rows import SEALED_NAME
+from paycrypt.store.sqlite import SqliteStore
 from tests.vault.test_sealing import record
 
 
