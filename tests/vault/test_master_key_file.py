@@ -38,7 +38,7 @@ owner, name = {
     "fsync": (os, "fsync"),  # written, not yet fsynced
     "link": (os, "link"),  # fsynced, not yet linked to master.key
     "unlink": (os, "unlink"),  # linked, the temporary file not yet removed
-    "directory fsync": (local, "_fsync_directory"),  # unlinked, the directory not yet fsynced
+    "directory fsync": (local, "fsync_directory"),  # unlinked, the directory not yet fsynced
 }[step]
 setattr(owner, name, die)
 local.LocalKeyFileVault(target)

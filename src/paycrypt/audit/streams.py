@@ -15,10 +15,13 @@ unchained.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from paycrypt.files import fsync_directory
 
 LEGACY_FILE_NAME = "audit.jsonl"
 LOG_SUFFIX = ".jsonl"
@@ -160,13 +163,6 @@ def write_file(path: Path, data: bytes, mode: int = 0o600) -> None:
 
 
 def fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    """fsync_directory, best effort: a rotation's directory entry is not worth failing a request."""
+    with contextlib.suppress(OSError):
+        fsync_directory(directory)

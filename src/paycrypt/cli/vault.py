@@ -25,8 +25,9 @@ from paycrypt import defaults
 from paycrypt.cli.errors import CliError
 from paycrypt.cli.vault_components import COMPONENT_COMMANDS, add_component_commands, run_vault_components
 from paycrypt.cli.vault_rotate import add_rotate_parser, run_rotate
+from paycrypt.jobs import rotation
+from paycrypt.store import factory as store_factory
 from paycrypt.store.factory import DB_NAME
-from paycrypt.store.sqlite import SqliteStore
 from paycrypt.vault import factory
 from paycrypt.vault.factory import VaultSettings, VaultUnavailable
 
@@ -98,9 +99,10 @@ def _status(settings: VaultSettings, data_dir: Path) -> dict[str, Any]:
     vault = factory.open_vault(settings, data_dir, create=False)
     versions: Counter[str] = Counter()
     if (data_dir / DB_NAME).exists():
-        store = SqliteStore(data_dir / DB_NAME)
+        store = store_factory.open_store(store_factory.parse(None, data_dir))
         try:
-            versions.update(vault.sealed_by(block) for block in store.key_blocks())
+            for _, page in rotation.sealed_pages(store):
+                versions.update(vault.sealed_by(record.key_block) for record in page)
         finally:
             store.close()
     return {

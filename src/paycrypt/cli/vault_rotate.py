@@ -28,8 +28,8 @@ from typing import IO, Any
 from paycrypt import defaults
 from paycrypt.cli.errors import CliError
 from paycrypt.jobs import rotation
+from paycrypt.store import factory as store_factory
 from paycrypt.store.factory import DB_NAME
-from paycrypt.store.sqlite import SqliteStore
 from paycrypt.vault.base import MasterKeyVersion
 from paycrypt.vault.local import LocalKeyFileVault, version_files
 
@@ -87,7 +87,7 @@ def rotate(data_dir: Path, grace: float, nice: int, err: IO[str]) -> rotation.Ro
         os.nice(nice)
     with _only_rotation(data_dir):
         vault = LocalKeyFileVault(path)
-        store = SqliteStore(data_dir / DB_NAME)
+        store = store_factory.open_store(store_factory.parse(None, data_dir))
         try:
             report = Bar(err) if err.isatty() else Lines(err)
             done = rotation.rotate(store, vault, report, grace, announce=lambda v, r: _announce(v, r, err))

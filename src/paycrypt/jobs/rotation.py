@@ -28,7 +28,7 @@ being retired.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from paycrypt.errors import ServiceError
@@ -74,24 +74,30 @@ def reseal_pass(store: Store, source: Vault, target: Vault, progress: Progress, 
     progress.seen = 0
     progress.total = store.count_sealed_blocks()
     resealed = 0
+    for table, page in sealed_pages(store):
+        fresh = ((record, _resealed(record, source, target, progress)) for record in page)
+        sealed = [(record, new) for record, new in fresh if new is not None]
+        with store.transaction():
+            lost = [r for r, new in sealed if not store.reseal_block(table, r.arn, r.key_block, new)]
+        done = len(sealed) - len(lost)
+        for record in lost:
+            progress.reread += 1
+            again = store.get_sealed(table, record.arn)
+            done += 0 if again is None else reseal_one(store, table, again, source, target, progress)
+        resealed += done
+        progress.resealed += done
+        progress.seen += len(page)
+        report(progress)
+    return resealed
+
+
+def sealed_pages(store: Store) -> Iterator[tuple[str, list[KeyRecord]]]:
+    """Every stored block, a page of BATCH records at a time, with the table it is in."""
     for table in SEALED_TABLES:
         after = 0
         while page := store.sealed_blocks(table, after, BATCH):
             after = page[-1][0]
-            fresh = ((record, _resealed(record, source, target, progress)) for _, record in page)
-            sealed = [(record, new) for record, new in fresh if new is not None]
-            with store.transaction():
-                lost = [r for r, new in sealed if not store.reseal_block(table, r.arn, r.key_block, new)]
-            done = len(sealed) - len(lost)
-            for record in lost:
-                progress.reread += 1
-                again = store.get_sealed(table, record.arn)
-                done += 0 if again is None else reseal_one(store, table, again, source, target, progress)
-            resealed += done
-            progress.resealed += done
-            progress.seen += len(page)
-            report(progress)
-    return resealed
+            yield table, [record for _, record in page]
 
 
 def _resealed(record: KeyRecord, source: Vault, target: Vault, progress: Progress) -> str | None:

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from paycrypt.files import fsync_directory
 from paycrypt.store.records import Snapshot
 
 FORMAT = "paycrypt-backup/1"
@@ -100,7 +101,7 @@ def write(
             raise BackupFileError(f"{path} exists: a backup never overwrites a file") from None
     finally:
         temp.unlink(missing_ok=True)
-    _fsync_directory(path.parent)
+    fsync_directory(path.parent)
     return manifest
 
 
@@ -196,11 +197,3 @@ def _plain(info: tarfile.TarInfo) -> tarfile.TarInfo:
 
 def _canonical(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
-
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

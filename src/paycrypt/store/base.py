@@ -65,10 +65,6 @@ class KeyTable(Protocol):
         ...
 
     def keys_due_for_purge(self, now_epoch: float) -> Iterator[KeyRecord]: ...
-    def key_blocks(self) -> Iterator[str]:
-        """Every stored key block, of keys and of exchange keys (the vault's census of which master
-        key each block is sealed under)."""
-        ...
 
 
 class AliasTable(Protocol):

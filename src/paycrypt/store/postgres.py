@@ -179,10 +179,6 @@ class PostgresStore:
         )
         return (rows.record(meta, block) for meta, block in found)
 
-    def key_blocks(self) -> Iterator[str]:
-        found, _ = self._run("SELECT key_block FROM keys UNION ALL SELECT key_block FROM exchange_keys", ())
-        return (block for (block,) in found)
-
     # sealed blocks, for master-key rotation (store.base.SealedBlocks)
 
     def sealed_blocks(self, table: str, after: int, limit: int) -> list[tuple[int, KeyRecord]]:

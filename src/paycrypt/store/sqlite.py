@@ -236,12 +236,6 @@ class SqliteStore:
         ).fetchall()
         return (rows.record(meta, block) for meta, block in found)
 
-    def key_blocks(self) -> Iterator[str]:
-        found = self._db.execute(
-            "SELECT key_block FROM keys UNION ALL SELECT key_block FROM exchange_keys"
-        ).fetchall()
-        return (block for (block,) in found)
-
     # keys and aliases per account and region (quota_counts): a transaction holds the database's
     # one write lock, so a count read in it stays true until it commits
 

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from paycrypt.errors import InternalServer
+from paycrypt.files import fsync_directory
 from paycrypt.store.records import KeyRecord
 from paycrypt.vault import blocks
 from paycrypt.vault.base import MasterKeyVersion
@@ -143,7 +144,7 @@ class LocalKeyFileVault(MasterKeyVault):
         if version >= self._keys.newest.version:
             raise ValueError(f"version {version} is the newest master key: it cannot be retired")
         version_path(self.path, version).unlink(missing_ok=True)
-        _fsync_directory(self.path.parent)
+        fsync_directory(self.path.parent)
         self.refresh()
 
     def _before_seal(self) -> None:
@@ -228,7 +229,7 @@ def _create(path: Path, key: bytes) -> None:
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
-    _fsync_directory(path.parent)
+    fsync_directory(path.parent)
 
 
 def _remove_leftovers(path: Path) -> None:
@@ -245,16 +246,7 @@ def _remove_leftovers(path: Path) -> None:
             leftover.unlink(missing_ok=True)
             removed = True
     if removed:
-        _fsync_directory(path.parent)
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the directory entries (the link, the unlink) as durable as the key they name."""
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        fsync_directory(path.parent)
 
 
 def _read(path: Path) -> bytes:
