@@ -34,6 +34,7 @@ SHOWN = {
     "--request-body-timeout": "request_body_timeout",
     "--max-connections": "max_connections",
     "--key-cache-entries": "key_cache_entries",
+    "--workers": "workers",
     "--pkcs11-key": "vault.key_label",
     "--pkcs11-pin-env": "vault.pin_variable",
 }

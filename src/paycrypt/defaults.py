@@ -25,6 +25,8 @@ ALIASES_PER_REGION = 2000
 AUDIT_MAX_BYTES = 64 * 1024 * 1024  # the audit log rotates before it would pass this size
 AUDIT_BACKUPS = 10  # rotated audit files kept
 WORKER_ID = 0  # this process's worker number on its node (its audit stream is node and worker)
+WORKERS = 1  # server processes on one port (--workers); more than one runs under a supervisor
+WORKER_STOP_TIMEOUT = 30.0  # seconds the supervisor waits for its workers to stop before SIGKILL
 
 REPLICATION_INTERVAL = 0.2  # seconds between passes of the replicator
 REPLICATION_RETRY = 1.0  # first retry delay of a failed replication; doubles up to 5 minutes

@@ -79,6 +79,7 @@ class Settings:
     audit_backups: int = defaults.AUDIT_BACKUPS
     node_id: str = field(default_factory=defaults.node_id)  # in every audit event and audit file name
     worker_id: int = defaults.WORKER_ID  # set per process when a node runs several workers
+    workers: int = defaults.WORKERS  # --workers: server processes on one port (workers/supervisor.py)
     regions: tuple[str, ...] = DEFAULT_REGIONS
     replication_interval: float = defaults.REPLICATION_INTERVAL
     replication_retry: float = defaults.REPLICATION_RETRY
@@ -140,6 +141,14 @@ class Job(Protocol):
     """A background job: runs until cancelled."""
 
     async def run(self) -> None: ...
+
+
+def runs_jobs(settings: Settings) -> bool:
+    """Whether this process runs the jobs that must run once per node: the purge sweeper and the
+    replicator, which write to the store (two of them would purge or copy the same key twice).
+    Worker 0 of a node runs them (docs/decisions/scale-out.md); the one place this is decided, so
+    that cluster-wide leases can take its place."""
+    return settings.worker_id == 0
 
 
 def open_store(settings: Settings, synchronous: str = "FULL") -> tuple[Store, str]:
@@ -225,8 +234,10 @@ def build_app(
         audit=audit,
         workers=workers,
     )
+    # The follower only empties this process's caches: every worker runs it.
     follower = BlockFollower(service)  # re-sealed blocks and master-key versions from a rotation
-    app = App(apis(loaded), pipeline, lifespan([sweeper, replicator, follower], workers, audit))
+    jobs: list[Job] = [sweeper, replicator] if runs_jobs(settings) else []
+    app = App(apis(loaded), pipeline, lifespan([*jobs, follower], workers, audit))
     scheme = "https" if settings.tls else "http"
     lines = [
         f"paycrypt listening on {scheme}://{_host_for_url(settings.host)}:{settings.port}",

@@ -22,6 +22,7 @@ from paycrypt.cli.iam import add_iam_parser, run_iam
 from paycrypt.cli.mpa import add_mpa_parser, run_mpa
 from paycrypt.cli.vault import add_vault_options, add_vault_parser, run_vault, vault_settings
 from paycrypt.server import Settings, StartupError, serve
+from paycrypt.workers.supervisor import supervise
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -150,6 +151,13 @@ def build_parser() -> argparse.ArgumentParser:
         "file limit)",
     )
     run.add_argument(
+        "--workers",
+        type=_positive,
+        default=defaults.WORKERS,
+        help="server processes on one port (default %(default)s; more need Linux), each with its own "
+        "audit stream, under a supervisor that replaces one that dies",
+    )
+    run.add_argument(
         "--key-cache-entries",
         type=_positive,
         default=defaults.KEY_CACHE_ENTRIES,
@@ -182,6 +190,8 @@ def run_serve(args: argparse.Namespace) -> int:
     )
     settings = _settings(args)
     try:
+        if settings.workers > 1:
+            return supervise(settings, args.log_level)
         serve(settings)
     except StartupError as exc:
         raise CliError(str(exc)) from exc
@@ -217,6 +227,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         request_body_timeout=args.request_body_timeout,
         max_connections=args.max_connections,
         key_cache_entries=args.key_cache_entries,
+        workers=args.workers,
         vault=vault_settings(args),
     )
 
