@@ -15,6 +15,10 @@ Issue 2 asks for the HTTP stack to be chosen by measurement. For one stack this 
 5. does the same against bench/null_app.py served by the same stack with the same settings: the
    floor, what the HTTP server and the ASGI hop cost with no application work.
 
+`--workers 1 --workers 2` runs the paycrypt scenarios once per worker count (`paycrypt serve
+--workers N`, issue 15 item 3), side by side in one run; the server's CPU is that of the whole
+process tree, supervisor and workers, so CPU per request compares across worker counts.
+
 On a 2-core machine the load process competes with the server for CPU; the table prints the load
 generator's CPU share so a reader can see whether it was the bottleneck.
 """
@@ -108,17 +112,23 @@ def server_command(
 
 @contextmanager
 def running_server(
-    stack: str, app: str, workdir: Path, serve_options: tuple[str, ...] = ()
+    stack: str, app: str, workdir: Path, serve_options: tuple[str, ...] = (), workers: int = 1
 ) -> Iterator[tuple[int, int]]:
-    """Start a server and yield (port, pid); stop it (the process we started, by its pid) after."""
+    """Start a server and yield (port, pid); stop it (the process we started, by its pid) after.
+    `workers` above 1: `paycrypt serve --workers`, yielded once every worker is ready."""
     port = free_port()
-    data_dir = workdir / f"data-{stack}-{app}"
+    data_dir = workdir / f"data-{stack}-{app}-{workers}"
     env = dict(os.environ, PAYCRYPT_DATA_DIR=str(data_dir))
-    log = open(workdir / f"server-{stack}-{app}.log", "wb")  # noqa: SIM115 - closed below
+    log_path = workdir / f"server-{stack}-{app}-{workers}.log"
+    log = open(log_path, "wb")  # noqa: SIM115 - closed below
+    if workers > 1:
+        serve_options = (*serve_options, "--workers", str(workers))
     command = server_command(stack, app, port, data_dir, serve_options)
     proc = subprocess.Popen(command, stdout=log, stderr=log, env=env)
     try:
         wait_listening(port, proc)
+        if workers > 1:
+            wait_logged(log_path, f"{workers} workers on port", proc)
         yield port, proc.pid
     finally:
         proc.terminate()
@@ -147,6 +157,14 @@ def wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float = 30
         except OSError:
             time.sleep(0.1)
     raise RuntimeError(f"server not listening on port {port} after {timeout:.0f} s")
+
+
+def wait_logged(path: Path, text: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in path.read_text(errors="replace"):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"server did not log {text!r}: {path.read_text(errors='replace')}")
+        time.sleep(0.1)
 
 
 def tree_cpu_seconds(root: int) -> float:
@@ -250,17 +268,19 @@ def write_requests(path: Path, requests: list[bytes]) -> Path:
 
 def bench_stack(stack: str, args: argparse.Namespace, workdir: Path) -> list[Result]:
     results = []
-    with running_server(stack, "paycrypt", workdir) as (port, pid):
-        endpoint = f"http://{HOST}:{port}"
-        key_arn = signing.create_cvk(endpoint)
-        cases = signing.cvv2_cases(endpoint, key_arn, SIGNED_REQUESTS)
-        verify = signing.verify_requests(endpoint, key_arn, cases)
-        get_key = signing.get_key_requests(endpoint, key_arn, SIGNED_REQUESTS)
-        for scenario, requests in (("cvv2-verify", verify), ("get-key", get_key)):
-            if scenario in args.scenario:
-                check_requests(port, requests)
-                requests_file = write_requests(workdir / f"{stack}-{scenario}.req", requests)
-                results += repeated(stack, scenario, port, pid, requests_file, args)
+    for workers in args.workers:
+        label = stack if workers == 1 else f"{stack}, {workers} workers"
+        with running_server(stack, "paycrypt", workdir, workers=workers) as (port, pid):
+            endpoint = f"http://{HOST}:{port}"
+            key_arn = signing.create_cvk(endpoint)
+            cases = signing.cvv2_cases(endpoint, key_arn, SIGNED_REQUESTS)
+            verify = signing.verify_requests(endpoint, key_arn, cases)
+            get_key = signing.get_key_requests(endpoint, key_arn, SIGNED_REQUESTS)
+            for scenario, requests in (("cvv2-verify", verify), ("get-key", get_key)):
+                if scenario in args.scenario:
+                    check_requests(port, requests)
+                    requests_file = write_requests(workdir / f"{stack}-{workers}-{scenario}.req", requests)
+                    results += repeated(label, scenario, port, pid, requests_file, args)
     if "null" in args.scenario:
         with running_server(stack, "null", workdir) as (port, pid):
             check_requests(port, verify)
@@ -287,6 +307,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per scenario")
     parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds before each")
     parser.add_argument("--concurrency", type=int, default=16, help="keep-alive connections")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        action="append",
+        help="paycrypt serve --workers N for the paycrypt scenarios, repeatable (default 1; uvicorn only)",
+    )
     parser.add_argument("--repeat", type=int, default=1, help="measured runs per scenario")
     parser.add_argument(
         "--load", choices=["wrk", "python"], default="wrk" if shutil.which("wrk") else "python"
@@ -298,6 +324,9 @@ def main() -> None:
     if args.seconds > 20:
         parser.error("keep each measurement bounded: --seconds at most 20")
     args.scenario = args.scenario or ["cvv2-verify", "get-key", "null"]
+    args.workers = args.workers or [1]
+    if args.workers != [1] and "granian" in (args.stack or []):
+        parser.error("--workers is paycrypt serve's (the uvicorn stack)")
     print(f"load generator: {args.load}, concurrency {args.concurrency}, {args.seconds:g} s per scenario")
     print(HEADER, flush=True)
     with tempfile.TemporaryDirectory(prefix="paycrypt-bench-") as tmp:
