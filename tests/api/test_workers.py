@@ -15,6 +15,7 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -45,14 +46,19 @@ START_SECONDS = 120.0
 
 @dataclass
 class Node:
-    """`paycrypt serve --workers 2` and what a test reads from it."""
+    """`paycrypt serve --workers 2` (its supervisor's process) and what a test reads from it."""
 
-    process: ServerProcess
+    supervisor: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
     data_dir: Path
 
     @property
     def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.process.port}"
+        return f"http://127.0.0.1:{self.port}"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
 
     def client(self, service: str = "payment-cryptography") -> Any:
         """A client of its own: a new connection to the node."""
@@ -63,18 +69,18 @@ class Node:
     def wait_for(self, done: Callable[[str], bool], what: str, seconds: float = START_SECONDS) -> str:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
-            log = self.process.log()
+            log = self.log()
             if done(log):
                 return log
-            if self.process.process.poll() is not None:
-                raise AssertionError(f"the supervisor exited ({self.process.process.returncode}):\n{log}")
+            if self.supervisor.poll() is not None:
+                raise AssertionError(f"the supervisor exited ({self.supervisor.returncode}):\n{log}")
             time.sleep(0.1)
-        raise AssertionError(f"no {what} within {seconds} s:\n{self.process.log()}")
+        raise AssertionError(f"no {what} within {seconds} s:\n{self.log()}")
 
     def pids(self, log: str | None = None) -> dict[int, list[int]]:
         """Each worker id's processes, in the order they said they were ready."""
         found: dict[int, list[int]] = {}
-        for worker, pid in READY.findall(self.process.log() if log is None else log):
+        for worker, pid in READY.findall(self.log() if log is None else log):
             found.setdefault(int(worker), []).append(int(pid))
         return found
 
@@ -91,8 +97,8 @@ class Node:
 
     def stop(self) -> int:
         """SIGTERM to the supervisor; its exit status."""
-        self.process.process.send_signal(signal.SIGTERM)
-        return self.process.process.wait(timeout=120)
+        self.supervisor.send_signal(signal.SIGTERM)
+        return self.supervisor.wait(timeout=120)
 
 
 def start(
@@ -101,7 +107,7 @@ def start(
     data_dir = tmp_path / "data"
     process = ServerProcess(data_dir, free_port(), "--workers", "2", "--node-id", NODE, *args, env=env)
     processes.append(process)
-    node = Node(process, data_dir)
+    node = Node(process.process, process.port, process.log_path, data_dir)
     node.wait_for(lambda log: STARTED in log, "start of both workers")
     return node
 
@@ -146,7 +152,7 @@ def test_both_workers_answer_and_stop_cleanly(tmp_path: Path, processes: list[Se
     assert sum(served.values()) == 40 and served[0] > 0 and served[1] > 0, served
 
     assert node.stop() == 0
-    log = node.process.log()
+    log = node.log()
     assert "SIGTERM: stopping the workers" in log
     assert "killed" not in log
     report = audit_verify(node.data_dir)
@@ -193,7 +199,7 @@ def test_a_worker_that_cannot_start_is_retried_with_a_growing_delay(
     worker 1 serves again."""
     node = start(tmp_path, processes)
     [victim] = node.pids()[1]
-    supervisor = node.process.process
+    supervisor = node.supervisor
     supervisor.send_signal(signal.SIGSTOP)  # so that no replacement takes the stream before this test
     try:
         os.kill(victim, signal.SIGKILL)
@@ -235,13 +241,13 @@ def test_a_port_in_use_is_refused_once(tmp_path: Path, processes: list[ServerPro
     """A second node on the same port is refused, even though the first listens with SO_REUSEPORT."""
     node = start(tmp_path, processes)
     done = subprocess.run(
-        [str(PAYCRYPT), "serve", "--workers", "2", "--port", str(node.process.port), "--data-dir",
+        [str(PAYCRYPT), "serve", "--workers", "2", "--port", str(node.port), "--data-dir",
          str(tmp_path / "other")],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 1, done
     assert (done.stdout + done.stderr).count(
-        f"cannot listen on 127.0.0.1:{node.process.port}: Address already in use"
+        f"cannot listen on 127.0.0.1:{node.port}: Address already in use"
     ) == 1
     assert not (tmp_path / "other" / "master.key").exists()  # refused before any worker started
     verify_everywhere(node, *new_cvk(node), 2)
@@ -276,10 +282,82 @@ def test_each_worker_opens_its_own_pkcs11_session(
     (a new program, not a fork) and unseals keys the other one sealed."""
     vault = softhsm.vault_settings(pin_file=None)
     node = start(tmp_path, processes, *hsm_support.serve_args(vault), env={vault.pin_variable: softhsm.pin})
-    assert "vault: PKCS#11" in node.process.log()
+    assert "vault: PKCS#11" in node.log()
     key, value = new_cvk(node)
     verify_everywhere(node, key, value, 30)
     served = node.served("VerifyCardValidationData")
     assert served[0] > 0 and served[1] > 0, served
     assert node.stop() == 0
     assert not (node.data_dir / "master.key").exists()
+
+
+def gone(pid: int) -> bool:
+    """The process has exited (reaped, or a zombie its new parent has not reaped yet)."""
+    try:
+        return "zombie" in Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return True
+
+
+def wait_gone(pids: list[int], seconds: float = 60.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not all(gone(pid) for pid in pids):
+        assert time.monotonic() < deadline, [pid for pid in pids if not gone(pid)]
+        time.sleep(0.1)
+
+
+def test_sigint_stops_the_node_as_sigterm_does(tmp_path: Path, processes: list[ServerProcess]) -> None:
+    node = start(tmp_path, processes)
+    verify_everywhere(node, *new_cvk(node), 4)
+    pids = [pid for ids in node.pids().values() for pid in ids]
+    node.supervisor.send_signal(signal.SIGINT)
+    assert node.supervisor.wait(timeout=120) == 0
+    assert "SIGINT: stopping the workers" in node.log()
+    wait_gone(pids, 5)
+    audit_verify(node.data_dir)
+
+
+def test_workers_stop_when_the_supervisor_is_killed(tmp_path: Path, processes: list[ServerProcess]) -> None:
+    """SIGKILL to the supervisor forwards nothing: the kernel sends each worker SIGTERM."""
+    node = start(tmp_path, processes)
+    pids = [pid for ids in node.pids().values() for pid in ids]
+    node.supervisor.kill()
+    node.supervisor.wait(timeout=10)
+    wait_gone(pids)
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", node.port))  # nothing serves unsupervised
+    audit_verify(node.data_dir)  # each worker closed its stream as it stopped
+
+
+# The supervisor with a short stop timeout, run as `paycrypt serve --workers 2` runs it.
+SHORT_STOP = """
+import logging, sys
+from pathlib import Path
+from paycrypt.server import Settings
+from paycrypt.workers.supervisor import Supervisor
+logging.basicConfig(level="INFO", format="%(message)s")
+settings = Settings(port=int(sys.argv[1]), data_dir=Path(sys.argv[2]), workers=2, node_id="wk")
+sys.exit(Supervisor(settings, stop_timeout=2.0).run())
+"""
+
+
+def test_a_worker_that_does_not_stop_is_killed_after_the_timeout(tmp_path: Path) -> None:
+    data_dir, port = tmp_path / "data", free_port()
+    log_path = tmp_path / "supervisor.log"
+    with log_path.open("wb") as log:
+        supervisor = subprocess.Popen(
+            [sys.executable, "-c", SHORT_STOP, str(port), str(data_dir)], stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        node = Node(supervisor, port, log_path, data_dir)
+        node.wait_for(lambda log: STARTED in log, "start of both workers")
+        [stuck] = node.pids()[1]
+        os.kill(stuck, signal.SIGSTOP)  # a worker that will not act on SIGTERM
+        assert node.stop() == 1
+        log = log_path.read_text()
+        assert f"worker 1 (pid {stuck}) did not stop within 2 s: killed" in log
+        wait_gone([pid for ids in node.pids(log).values() for pid in ids], 5)
+    finally:
+        if supervisor.poll() is None:
+            supervisor.kill()
+            supervisor.wait()
