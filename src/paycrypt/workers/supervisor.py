@@ -79,7 +79,7 @@ class Supervisor:
         self.log_level = log_level
         self.stop_timeout = stop_timeout
         self.slots = [Slot(worker_id) for worker_id in range(settings.workers)]
-        self._stopping_since: float | None = None
+        self._asked_to_stop = False  # SIGTERM or SIGINT came
         self._serving = False  # every worker has started once
         self._wakeup_read, self._wakeup_write = socket.socketpair()
 
@@ -102,6 +102,8 @@ class Supervisor:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
             signal.set_wakeup_fd(-1)
+            self._wakeup_read.close()
+            self._wakeup_write.close()
 
     # -- start -----------------------------------------------------------------------------------
 
@@ -112,7 +114,7 @@ class Supervisor:
             for slot in group:
                 self._spawn(slot)
             while not all(slot.ready for slot in group):
-                if self._stopping_since is not None:
+                if self._asked_to_stop:
                     return False
                 self._wait()
                 for slot in group:
@@ -166,7 +168,7 @@ class Supervisor:
     # -- running ---------------------------------------------------------------------------------
 
     def _supervise(self) -> None:
-        while self._stopping_since is None:
+        while not self._asked_to_stop:
             self._wait()
             now = time.monotonic()
             for slot in self.slots:
@@ -252,9 +254,9 @@ class Supervisor:
         return {signum: signal.signal(signum, self._on_signal) for signum in (signal.SIGTERM, signal.SIGINT)}
 
     def _on_signal(self, signum: int, frame: object) -> None:
-        if self._stopping_since is None:
+        if not self._asked_to_stop:
             log.warning("%s: stopping the workers", signal.Signals(signum).name)
-            self._stopping_since = time.monotonic()
+            self._asked_to_stop = True
 
     def _stop(self) -> int:
         """SIGTERM to every worker, then wait for them, SIGKILL after stop_timeout; 0 if each one
