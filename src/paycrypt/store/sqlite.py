@@ -26,12 +26,14 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
+from paycrypt.lru import Lru
 from paycrypt.store import migrations, rows
 from paycrypt.store.base import StoreNotEmpty
 from paycrypt.store.records import AliasRecord, KeyRecord, ReplicationJob, Snapshot
 from paycrypt.store.sqlite_mpa import SqliteMpaTables
 
-RECORD_CACHE_SIZE = 100_000
+RECORD_CACHE_SIZE = 100_000  # parsed key records kept; past it the least recently used goes
+_UNKNOWN = object()  # a resource policy not cached (None: known to have none)
 BACKEND = "sqlite"  # its folder of migrations (store/migrations/sqlite/)
 SNAPSHOT_FILE = "paycrypt.db"
 
@@ -138,9 +140,10 @@ class SqliteStore:
         # Parsed key records by ARN: the data plane reads the same keys over and over. Writes go
         # through this object (one server process owns the file), so dropping an entry on every
         # write, and everything on a rollback, keeps the cache exact. Callers never mutate records.
-        self._records: dict[str, KeyRecord] = {}
+        # Bounded LRU: with more keys than entries, the hot keys stay (paycrypt/lru.py).
+        self._records: Lru[str, KeyRecord] = Lru(RECORD_CACHE_SIZE)
         # Resource policies by key ARN (None: known to have none), exact for the same reason.
-        self._policies: dict[str, str | None] = {}
+        self._policies: Lru[str, str | None] = Lru(RECORD_CACHE_SIZE)
         self._policy_count = self._count_policies()
         self.mpa = SqliteMpaTables(self._db)
 
@@ -172,7 +175,7 @@ class SqliteStore:
 
     def insert_key(self, record: KeyRecord) -> None:
         with self.transaction():
-            self._records.pop(record.arn, None)
+            self._records.pop(record.arn)
             self._db.execute(
                 "INSERT INTO keys (arn, account, region, key_state, delete_pending, meta, key_block)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -182,7 +185,7 @@ class SqliteStore:
 
     def update_key(self, record: KeyRecord) -> None:
         with self.transaction():
-            self._records.pop(record.arn, None)
+            self._records.pop(record.arn)
             self._db.execute(
                 "UPDATE keys SET key_state = ?, delete_pending = ?, meta = ? WHERE arn = ?",
                 (*rows.mutable(record), record.arn),
@@ -199,14 +202,12 @@ class SqliteStore:
             record = rows.record(row[0], row[1])
             if record.key_state == "CREATE_IN_PROGRESS":
                 return record  # awaiting multi-party approval, which `paycrypt mpa` (another process) settles
-            if len(self._records) >= RECORD_CACHE_SIZE:
-                self._records.clear()
-            self._records[arn] = record
+            self._records.put(arn, record)
             return record
 
     def delete_key(self, arn: str) -> None:
         with self.transaction():
-            self._records.pop(arn, None)
+            self._records.pop(arn)
             owner = self._db.execute("DELETE FROM keys WHERE arn = ? RETURNING account, region", (arn,))
             for account, region in owner:
                 self._count(account, region, "keys", -1)
@@ -274,7 +275,7 @@ class SqliteStore:
     def reseal_block(self, table: str, arn: str, old_block: str, new_block: str) -> bool:
         name = rows.sealed_name_column(table)
         with self.transaction():
-            self._records.pop(arn, None)
+            self._records.pop(arn)
             updated = self._db.execute(
                 f"UPDATE {table} SET key_block = ? WHERE {name} = ? AND key_block = ?",
                 (new_block, arn, old_block),
@@ -303,7 +304,7 @@ class SqliteStore:
                 return max([head, *(seq for seq, _ in changes[-1:])]), None
             arns = [arn for _, arn in changes]
             for arn in arns:
-                self._records.pop(arn, None)
+                self._records.pop(arn)
             return changes[-1][0], arns
 
     def prune_block_changes(self, before_epoch: float) -> int:
@@ -420,29 +421,29 @@ class SqliteStore:
 
     def get_resource_policy(self, arn: str) -> str | None:
         with self._lock:
-            if arn in self._policies:
-                return self._policies[arn]
+            cached = self._policies.get(arn, _UNKNOWN)  # type: ignore[arg-type]
+            if cached is not _UNKNOWN:
+                return cached
             row = self._db.execute("SELECT policy FROM resource_policies WHERE arn = ?", (arn,)).fetchone()
             policy = row[0] if row else None
-            if len(self._policies) >= RECORD_CACHE_SIZE:
-                self._policies.clear()
-            self._policies[arn] = policy
+            self._policies.put(arn, policy)
             return policy
 
     def put_resource_policy(self, arn: str, account: str, region: str, policy: str) -> None:
         with self.transaction():
-            self._policies.pop(arn, None)
-            cursor = self._db.execute(
+            self._policies.pop(arn)
+            known = self._db.execute("SELECT 1 FROM resource_policies WHERE arn = ?", (arn,)).fetchone()
+            self._db.execute(
                 "INSERT INTO resource_policies (arn, account, region, policy) VALUES (?, ?, ?, ?)"
                 " ON CONFLICT (arn) DO UPDATE SET policy = excluded.policy",
                 (arn, account, region, policy),
             )
-            if cursor.rowcount:
-                self._policy_count = self._count_policies()
+            if known is None:  # counted, not recounted: a COUNT(*) grows with the policies
+                self._policy_count += 1
 
     def delete_resource_policy(self, arn: str) -> bool:
         with self.transaction():
-            self._policies.pop(arn, None)
+            self._policies.pop(arn)
             deleted = self._db.execute("DELETE FROM resource_policies WHERE arn = ?", (arn,)).rowcount > 0
             if deleted:
                 self._policy_count -= 1
