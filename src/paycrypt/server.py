@@ -226,7 +226,7 @@ def build_app(
         workers=workers,
     )
     follower = BlockFollower(service)  # re-sealed blocks and master-key versions from a rotation
-    app = App(apis(loaded), pipeline, lifespan([sweeper, replicator, follower], workers, audit))
+    app = App(apis(loaded), pipeline, lifespan([sweeper, replicator, follower], workers, audit, store))
     scheme = "https" if settings.tls else "http"
     lines = [
         f"paycrypt listening on {scheme}://{_host_for_url(settings.host)}:{settings.port}",
@@ -259,14 +259,18 @@ def apis(loaded: models.Models) -> list[Api]:
     ]
 
 
-def lifespan(jobs: Sequence[Job], workers: Executor, audit: audit_writer.AuditWriter) -> Lifespan:
-    """What the app's ASGI lifespan enters at startup and leaves at shutdown: the background jobs
+def lifespan(
+    jobs: Sequence[Job], workers: Executor, audit: audit_writer.AuditWriter, store: Store
+) -> Lifespan:
+    """What the app's ASGI lifespan enters at startup and leaves at shutdown: the store's writes on
+    the event loop share commits (store.base.Transactions.group_commits), the background jobs
     run as tasks of the server's event loop; at shutdown they are cancelled, the heavy-call
     workers stopped and the audit log closed."""
 
     @contextlib.asynccontextmanager
     async def running() -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
+        store.group_commits(loop)
         tasks = [loop.create_task(job.run()) for job in jobs]
         try:
             yield

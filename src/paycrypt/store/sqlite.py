@@ -12,10 +12,21 @@ One connection serves the event loop's thread and the worker threads that run CP
 (wire/offload.py). Every statement runs, and is read to its end, under the store's lock, and a
 transaction holds that lock from BEGIN to COMMIT: so no thread reads another's uncommitted
 writes, and the record caches are filled and emptied under the same lock as the rows they copy.
+
+Group commit (`group_commits`, which the server turns on at startup): the fsync of a commit costs
+milliseconds, and committing each write on its own caps durable writes at one per fsync. So the
+transactions the event loop's thread runs in one turn of the loop share one: the first opens a
+batch (BEGIN, the lock held by the loop's thread until it commits) and schedules its COMMIT after
+the callbacks already queued, the requests that arrived together; each transaction in the batch is
+a SAVEPOINT, so a failed one is rolled back alone and fails only its own request. Every request the
+loop serves while a batch is open waits for its commit (`settled`) before answering, so nothing is
+acknowledged, and nothing written by another is shown, before it is on disk; a failed COMMIT fails
+them all. Worker threads' transactions commit on their own, after the batch (they wait for the lock).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sqlite3
@@ -137,6 +148,9 @@ class SqliteStore:
         with self._lock:
             upgrade(connection)
         self._depth = 0
+        self._loop: asyncio.AbstractEventLoop | None = None  # group commit (see the module's docstring)
+        self._loop_thread: int | None = None
+        self._batch: asyncio.Future[None] | None = None  # the open batch's commit, on the loop
         # Parsed key records by ARN: the data plane reads the same keys over and over. Writes go
         # through this object (one server process owns the file), so dropping an entry on every
         # write, and everything on a rollback, keeps the cache exact. Callers never mutate records.
@@ -148,28 +162,96 @@ class SqliteStore:
         self.mpa = SqliteMpaTables(self._db)
 
     def close(self) -> None:
+        if self._batch is not None and threading.get_ident() == self._loop_thread:
+            self._commit_batch()
         self._db.close()
+
+    def group_commits(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Transactions run on `loop`'s thread (the caller's) share commits from now on."""
+        self._loop, self._loop_thread = loop, threading.get_ident()
+
+    def settled(self) -> asyncio.Future[None] | None:
+        return self._batch
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
         with self._lock:
             outer = self._depth == 0
-            if outer:
+            grouped = outer and self._grouping()
+            if grouped:
+                self._join_batch()
+                self._db.execute("SAVEPOINT request")
+            elif outer:
                 self._db.execute("BEGIN IMMEDIATE")
             self._depth += 1
             try:
                 yield
             except BaseException:
                 self._depth -= 1
-                if outer:
+                if grouped:  # this request's writes only; the batch goes on
+                    self._db.execute("ROLLBACK TO request")
+                    self._db.execute("RELEASE request")
+                elif outer:
                     self._db.execute("ROLLBACK")
-                    self._records.clear()
-                    self._policies.clear()
-                    self._policy_count = self._count_policies()
+                if outer:
+                    self._forget_cached()
                 raise
             self._depth -= 1
-            if outer:
+            if grouped:
+                self._db.execute("RELEASE request")
+            elif outer:
                 self._db.execute("COMMIT")
+
+    def _grouping(self) -> bool:
+        """Whether this transaction joins a batch: group commit on, on the loop's thread, the loop
+        running (before it starts and after it stops, each transaction commits on its own)."""
+        loop = self._loop
+        return loop is not None and threading.get_ident() == self._loop_thread and loop.is_running()
+
+    def _join_batch(self) -> None:
+        """Open a batch unless one is: BEGIN, the lock kept, the COMMIT queued on the loop."""
+        if self._batch is not None:
+            return
+        assert self._loop is not None
+        self._lock.acquire()  # held across the loop's turns until _commit_batch releases it
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                batch = self._loop.create_future()
+                self._loop.call_soon(self._commit_batch)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        except BaseException:
+            self._lock.release()
+            raise
+        self._batch = batch
+
+    def _commit_batch(self) -> None:
+        """COMMIT the open batch (one fsync) and release every request waiting for it."""
+        batch, self._batch = self._batch, None
+        if batch is None:
+            return
+        try:
+            self._db.execute("COMMIT")
+        except BaseException as exc:
+            with suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
+            self._forget_cached()
+            if not batch.done():
+                batch.set_exception(exc)
+            batch.exception()  # retrieved: a batch nobody waited for is not an unhandled error
+        else:
+            if not batch.done():
+                batch.set_result(None)
+        finally:
+            self._lock.release()
+
+    def _forget_cached(self) -> None:
+        """After a rollback: the caches may hold what was rolled back."""
+        self._records.clear()
+        self._policies.clear()
+        self._policy_count = self._count_policies()
 
     # keys
 
