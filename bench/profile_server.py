@@ -54,7 +54,7 @@ STAGES = [
     ("      write it (AuditWriter.record)", "paycrypt/audit/writer.py", "record"),
     ("  read the body (_read_body)", "paycrypt/wire/app.py", "_read_body"),
     ("  uvicorn send (both messages)", "uvicorn/protocols/http/httptools_impl.py", "send"),
-    ("    transport.write (the socket)", "~", "<method 'write' of 'uvloop.loop.UVStream' objects>"),
+    ("    the socket writes (uvloop's transport.write)", "~", "<method 'write' of 'uvloop."),
 ]
 
 
@@ -136,6 +136,11 @@ def drive(
         server.should_exit = True
 
 
+def _named(name: str, function: str, builtin: bool) -> bool:
+    """Whether a profiled function is `function` (a C method's name, by its start)."""
+    return name.startswith(function) if builtin else name == function
+
+
 def report(args: argparse.Namespace, profiler: cProfile.Profile, outcome: dict[str, Any]) -> None:
     count, cpu = outcome["plain"]
     profiled_count, _ = outcome["profiled"]
@@ -151,7 +156,7 @@ def report(args: argparse.Namespace, profiler: cProfile.Profile, outcome: dict[s
         cumulative = sum(
             row[3]
             for (filename, _, name), row in stats.stats.items()  # type: ignore[attr-defined]
-            if name == function and filename.endswith(suffix)
+            if filename.endswith(suffix) and _named(name, function, builtin=suffix == "~")
         )
         print(f"| {label} | {cumulative / total:.1%} | {cumulative / total * per_request_ms:.3f} |")
     out = io.StringIO()
