@@ -182,3 +182,21 @@ def test_without_group_commit_each_transaction_commits_before_it_returns(store: 
     statements = traced(store)
     store.insert_key(key(1))
     assert statements[-1] == "COMMIT" and store.settled() is None
+
+
+def test_closing_the_store_commits_an_open_batch(tmp_path: Path) -> None:
+    """At shutdown the store may be closed with a batch's COMMIT still queued: close commits it."""
+    opened = SqliteStore(tmp_path / "paycrypt.db")
+    states: list[bool] = []
+
+    async def write_then_close() -> None:
+        opened.group_commits(asyncio.get_running_loop())
+        opened.insert_key(key(1))
+        pending = opened.settled()
+        assert pending is not None and not pending.done()
+        opened.close()
+        states.append(pending.done() and pending.exception() is None)
+
+    asyncio.run(write_then_close())
+    assert states == [True]
+    assert committed_arns(tmp_path / "paycrypt.db") == {key(1).arn}

@@ -238,12 +238,14 @@ class SqliteStore:
             with suppress(sqlite3.Error):
                 self._db.execute("ROLLBACK")
             self._forget_cached()
-            if not batch.done():
-                batch.set_exception(exc)
-            batch.exception()  # retrieved: a batch nobody waited for is not an unhandled error
+            with suppress(RuntimeError):  # the loop already closed (the store closed at shutdown)
+                if not batch.done():
+                    batch.set_exception(exc)
+                batch.exception()  # retrieved: a batch nobody waited for is not an unhandled error
         else:
-            if not batch.done():
-                batch.set_result(None)
+            with suppress(RuntimeError):
+                if not batch.done():
+                    batch.set_result(None)
         finally:
             self._lock.release()
 
