@@ -205,6 +205,8 @@ def test_per_key_metrics_only_when_switched_on(tmp_path) -> None:
             ValidationData=wrong,
         )
         text = scrape_text(running.settings.metrics_port)
+    with pytest.raises(OSError):  # the port closes with the server
+        socket.create_connection(("127.0.0.1", settings.metrics_port), 1).close()
     found = samples(text)
     failures = "paycrypt_key_verification_failures_total"
     assert value(found, failures, key_arn=arn, reason="INVALID_VALIDATION_DATA") == 1

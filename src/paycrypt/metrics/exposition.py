@@ -32,6 +32,7 @@ from prometheus_client import CollectorRegistry, make_wsgi_app, multiprocess, va
 ENVIRONMENT = "PROMETHEUS_MULTIPROC_DIR"
 DIRECTORY = "metrics-multiproc"  # under the data directory
 PATH = "/metrics"
+POLL = 0.1  # seconds between the serving thread's checks for a shutdown
 
 
 def worker_directory() -> Path | None:
@@ -94,8 +95,9 @@ class Exposition:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        serve = self.server.serve_forever
-        self._thread = threading.Thread(target=serve, name="paycrypt-metrics", daemon=True)
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, args=(POLL,), name="paycrypt-metrics", daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:
@@ -110,7 +112,7 @@ class Exposition:
         try:
             await asyncio.Event().wait()
         finally:
-            await asyncio.get_running_loop().run_in_executor(None, self.stop)
+            self.stop()  # at most POLL seconds: the serving thread's next look at its shutdown flag
 
 
 def for_workers(data_dir: Path, host: str, port: int) -> tuple[Exposition, Path]:
