@@ -24,6 +24,7 @@ from paycrypt.cli import main as cli
 from paycrypt.server import Settings, StartupError, build_app
 from paycrypt.vault.keycache import MATERIAL
 from tests.api.helpers import expect_error
+from tests.api.replication_support import Hook
 from tests.conftest import CVK_ATTRIBUTES, RunningServer, free_port, serving
 
 PAN = "4111111111111111"
@@ -213,3 +214,29 @@ def test_per_key_metrics_only_when_switched_on(tmp_path) -> None:
     key_requests = "paycrypt_key_requests_total"
     assert value(found, key_requests, key_arn=arn, operation="GenerateCardValidationData", code="none") == 1
     assert PAN not in text
+
+
+def test_replication_backlog_and_lag_follow_the_replicator(tmp_path) -> None:
+    """A key replicated to us-west-2 while the replicator holds that region's jobs: the scrape shows
+    one due job waiting longer and longer; once released, the backlog and the lag return to 0."""
+    hook = Hook()
+    hook.hold.add("us-west-2")
+    settings = Settings(
+        port=free_port(), data_dir=tmp_path, metrics_port=free_port(), replication_interval=0.05
+    )
+    with serving(settings, replication_hook=hook) as running:
+        port = running.settings.metrics_port
+        assert port is not None
+        control = running.client("payment-cryptography")
+        control.create_key(Exportable=True, KeyAttributes=CVK_ATTRIBUTES, ReplicationRegions=["us-west-2"])
+        due = ("paycrypt_replication_backlog_jobs", frozenset({("state", "due")}))
+        lag = ("paycrypt_replication_lag_seconds", frozenset())
+        deadline = time.monotonic() + 10
+        while samples(scrape_text(port))[lag] < 0.3:
+            assert time.monotonic() < deadline, "the held job's lag did not grow"
+            time.sleep(0.05)
+        assert samples(scrape_text(port))[due] == 1
+        hook.hold.clear()
+        while (found := samples(scrape_text(port)))[due] != 0 or found[lag] != 0:
+            assert time.monotonic() < deadline + 10, found
+            time.sleep(0.05)
