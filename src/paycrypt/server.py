@@ -33,6 +33,7 @@ from paycrypt.auth import credentials as creds
 from paycrypt.auth import throttle as rate_quotas
 from paycrypt.auth.authorize import Authorizer
 from paycrypt.clock import Clock, SystemClock
+from paycrypt.console.mount import mount_console
 from paycrypt.jobs.key_blocks import BlockFollower
 from paycrypt.jobs.purge import PurgeSweeper
 from paycrypt.jobs.replicator import Hook, Replicator
@@ -89,6 +90,7 @@ class Settings:
     max_connections: int = defaults.MAX_CONNECTIONS  # capped by the file limit
     key_cache_entries: int = defaults.KEY_CACHE_ENTRIES
     vault: VaultSettings = field(default_factory=VaultSettings)  # the master key file unless told
+    console: bool = True  # the web console at /console/ (--no-console: off)
 
     @property
     def tls(self) -> bool:
@@ -226,7 +228,12 @@ def build_app(
         workers=workers,
     )
     follower = BlockFollower(service)  # re-sealed blocks and master-key versions from a rotation
-    app = App(apis(loaded), pipeline, lifespan([sweeper, replicator, follower], workers, audit))
+    console = mount_console(
+        settings.console, settings.regions, settings.tls, settings.data_dir, credential_store, audit, store
+    )
+    jobs = lifespan([sweeper, replicator, follower], workers, audit)
+    app = App(apis(loaded), pipeline, jobs, console.mounts)
+    console.connect(app.handle)
     scheme = "https" if settings.tls else "http"
     lines = [
         f"paycrypt listening on {scheme}://{_host_for_url(settings.host)}:{settings.port}",
@@ -240,6 +247,7 @@ def build_app(
         f"connections: at most {limits.max_connections} open (file limit {_soft_file_limit()}); "
         f"request head within {limits.head_timeout:g} s, body within {limits.body_timeout:g} s",
         f"use it with: AWS_ENDPOINT_URL={scheme}://{_host_for_url(settings.host)}:{settings.port}",
+        console.line(f"{scheme}://{_host_for_url(settings.host)}:{settings.port}"),
     ]
     return Assembly(app, service, credential_store, authorizer, audit, replicator, sweeper, lines)
 

@@ -156,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="clear keys kept unsealed in memory, with what is derived from them, least recently "
         "used out first (default %(default)s)",
     )
+    run.add_argument("--no-console", action="store_true", help="do not serve the web console at /console/")
     add_vault_options(run)
     add_audit_parser(commands)
     add_iam_parser(commands)
@@ -218,6 +219,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         max_connections=args.max_connections,
         key_cache_entries=args.key_cache_entries,
         vault=vault_settings(args),
+        console=not args.no_console,
     )
 
 
