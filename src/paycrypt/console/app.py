@@ -246,7 +246,13 @@ class Console:
 
 
 def same_origin(request: Request) -> bool:
-    """Whether a POST's Origin header, when the browser sends one, names this console's host."""
+    """Whether a POST came from the console's own pages, as far as the browser says: its
+    Sec-Fetch-Site (another port of the same host is "same-site", not "same-origin") and its Origin
+    header, when it sends them, name this console's origin. The CSRF token is the check that does
+    not depend on the browser; this one refuses a forged form before its fields are read."""
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None and fetch_site not in ("same-origin", "none"):
+        return False
     origin = request.headers.get("origin")
     if origin is None:  # not a browser, or one that sends no Origin on same-origin form posts
         return True

@@ -19,7 +19,7 @@ SECURITY_HEADERS = {
     "content-security-policy": CSP,
     "x-frame-options": "DENY",
     "x-content-type-options": "nosniff",
-    "referrer-policy": "no-referrer",
+    "referrer-policy": "same-origin",  # no-referrer would make the browser send Origin: null
     "cache-control": "no-store",
     "pragma": "no-cache",
     "cross-origin-opener-policy": "same-origin",
