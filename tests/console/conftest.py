@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.api.iam_support import IamServer, iam_server
+from tests.console.browser_support import chromium  # noqa: F401  (a fixture, for the browser tests)
 from tests.console.support import PRINCIPALS, Browser, browser
 
 

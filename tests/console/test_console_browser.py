@@ -23,7 +23,7 @@ from tests import kx_partner as kp
 from tests.api.iam_support import IamServer
 from tests.api.known_keys import _rsa_kek
 from tests.conftest import CVK_ATTRIBUTES, free_port
-from tests.console.browser_support import chromium, shot  # noqa: F401  (a fixture)
+from tests.console.browser_support import shot
 from tests.console.support import PRINCIPALS
 
 REGION = "us-east-1"
@@ -50,7 +50,7 @@ def key_action(page: Any, button: str) -> None:
     page.get_by_role("status").first.wait_for()
 
 
-def test_a_custodian_does_the_whole_job_in_the_browser(chromium: Any, console_server: IamServer) -> None:  # noqa: F811
+def test_a_custodian_does_the_whole_job_in_the_browser(chromium: Any, console_server: IamServer) -> None:
     server = console_server
     # The sign-in page, then the custodian's session.
     context = chromium.new_context(viewport={"width": 1280, "height": 860})
@@ -155,7 +155,7 @@ def test_a_custodian_does_the_whole_job_in_the_browser(chromium: Any, console_se
     page.close()
 
 
-def test_an_approval_vote(chromium: Any, console_server: IamServer) -> None:  # noqa: F811
+def test_an_approval_vote(chromium: Any, console_server: IamServer) -> None:
     server = console_server
     store = server.parts.service.store
     team_arn = mpa.team_arn(PRINCIPALS["root"].account, REGION, "custodians")
@@ -192,7 +192,7 @@ def test_an_approval_vote(chromium: Any, console_server: IamServer) -> None:  # 
     assert root.get_key(KeyIdentifier=key["KeyArn"])["Key"]["KeyState"] == "CREATE_COMPLETE"
 
 
-def test_an_iam_user_without_the_permission_sees_the_denial(chromium: Any, console_server: IamServer) -> None:  # noqa: F811
+def test_an_iam_user_without_the_permission_sees_the_denial(chromium: Any, console_server: IamServer) -> None:
     arn = console_server.client("alice").create_key(Exportable=True, KeyAttributes=CVK_ATTRIBUTES)["Key"][
         "KeyArn"
     ]
@@ -235,7 +235,7 @@ def other_site() -> Iterator[str]:
 
 def test_a_forged_form_from_another_site_is_refused(
     chromium: Any, console_server: IamServer, other_site
-) -> None:  # noqa: F811
+) -> None:
     base, pages = other_site
     arn = console_server.client("alice").create_key(Exportable=True, KeyAttributes=CVK_ATTRIBUTES)["Key"][
         "KeyArn"
