@@ -35,6 +35,8 @@ ROUTES = [
     ("POST", f"/keys/{KEY}/act", keys.act),
     ("GET", "/import", transfer.import_form),
     ("POST", "/import", transfer.import_key),
+    ("POST", "/import/parameters", transfer.parameters),
+    ("POST", "/import/certificate", transfer.certificate),
     ("GET", "/audit", audit_view.audit_page),
     ("GET", "/audit/export", audit_view.audit_export),
     ("GET", "/approvals", approvals.approvals_page),
