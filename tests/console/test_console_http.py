@@ -5,6 +5,7 @@ events, and IAM denial of an action shown with the API's own status."""
 from __future__ import annotations
 
 import json
+import secrets
 import time
 
 import pytest
@@ -168,3 +169,68 @@ def test_no_console_when_turned_off(tmp_path) -> None:
     with iam_server(tmp_path, PRINCIPALS, console=False) as running:
         response = browser(running.endpoint).get("/console/signin")
         assert response.status_code == 404 and "UnknownOperation" in response.text
+
+
+def test_serve_has_the_console_unless_told_not_to(tmp_path, console_server: IamServer) -> None:
+    from paycrypt.cli.main import _settings, build_parser
+
+    parse = build_parser().parse_args
+    assert _settings(parse(["serve", "--data-dir", str(tmp_path)])).console is True
+    assert _settings(parse(["serve", "--data-dir", str(tmp_path), "--no-console"])).console is False
+    assert any(
+        line.startswith("console: http://127.0.0.1:")
+        and line.endswith("/console/ (sign in with an access key of the credentials)")
+        for line in console_server.parts.lines
+    )
+
+
+def test_switching_region(web: Browser) -> None:
+    web.sign_in(PRINCIPALS["alice"])
+    token = web.csrf()
+    switched = web.post("/console/region", {"csrf": token, "region": "us-east-2"})
+    assert switched.status_code == 303
+    assert "Keys in us-east-2" in web.get("/console/keys").text
+    web.post("/console/region", {"csrf": token, "region": "mars-north-1"})  # not served: unchanged
+    assert "Keys in us-east-2" in web.get("/console/keys").text
+
+
+def test_a_vote_by_a_non_member_is_refused_and_audited(console_server: IamServer) -> None:
+    from paycrypt.service.approval import mpa
+    from paycrypt.store.records import Session, Team
+
+    store = console_server.parts.service.store
+    account = PRINCIPALS["root"].account
+    team = mpa.team_arn(account, "us-east-1", "non-member-test")
+    store.mpa.put_team(Team(team, account, "us-east-1", "non-member-test", 1, time.time(), ("alice",)))
+    session_id = "".join(secrets.choice("abcdefgh") for _ in range(16))  # letters: no PAN-like run
+    arn = f"arn:aws:mpa:us-east-1:{account}:session/non-member-test/{session_id}"
+    store.mpa.put_session(
+        Session(
+            arn, team, account, "us-east-1", mpa.ROOT_IMPORT, mpa.IMPORT, "none", mpa.PENDING, time.time()
+        )
+    )
+    web = browser(console_server.endpoint)
+    web.sign_in(PRINCIPALS["reader"])
+    page = web.get("/console/approvals").text
+    assert (
+        "not a member" in page
+        and 'aria-label="Approve' not in page.split(arn.rsplit("/", 1)[1])[1].split("</tr>")[0]
+    )
+    token = web.csrf()
+    refused = web.post(
+        "/console/approvals/vote", {"csrf": token, "session": arn, "vote": "approve", "confirmed": "yes"}
+    )
+    assert refused.status_code == 403 and "reader is not a member" in refused.text
+    assert store.mpa.get_session(arn).status == mpa.PENDING
+    votes = [
+        e
+        for _, e in read_events(
+            console_server.data_dir, AuditFilter(event_names=frozenset({"ApproveMpaSession"}))
+        )
+        if e["requestParameters"]["mpaSessionArn"] == arn
+    ]
+    assert (
+        votes
+        and votes[-1]["errorCode"] == "AccessDeniedException"
+        and votes[-1]["userIdentity"]["userName"] == "reader"
+    )

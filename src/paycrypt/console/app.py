@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from importlib import resources
@@ -131,8 +132,11 @@ class Console:
         else:
             try:
                 response = await self.handle(request)
-            except Exception:
-                log.exception("console: %s %s failed", request.method, request.path)
+            except Exception as exc:  # its message may quote what was posted: logged without it
+                frames = "".join(traceback.format_tb(exc.__traceback__))
+                log.error(
+                    "console: %s %s failed: %s\n%s", request.method, request.path, type(exc).__name__, frames
+                )
                 response = Response(500, page("error.html", title="Error", message="Something went wrong."))
         await send(
             {"type": "http.response.start", "status": response.status, "headers": response.header_list()}
@@ -241,8 +245,8 @@ class Console:
         try:
             event = signin.login_event(credential, access_key_id, region, request.client_ip, outcome, reason)
             self.audit.record(event)
-        except Exception:
-            log.exception("console: the sign-in audit event was not recorded")
+        except Exception as exc:
+            log.error("console: the sign-in audit event was not recorded: %s", type(exc).__name__)
 
 
 def same_origin(request: Request) -> bool:

@@ -100,10 +100,10 @@ def _record_vote(ctx: Ctx, session_arn: str, choice: str, error: str | None) -> 
     }
     if error is not None:
         event["errorCode"] = "AccessDeniedException"
-        event["errorMessage"] = error
+        event["errorMessage"] = events.mask_pans(error)
     event.update(
         {
-            "requestParameters": {"mpaSessionArn": session_arn},
+            "requestParameters": {"mpaSessionArn": events.mask_pans(session_arn)},  # masked as the API's are
             "responseElements": None,
             "requestID": str(uuid.uuid4()),
             "eventID": str(uuid.uuid4()),
