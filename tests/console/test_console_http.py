@@ -234,3 +234,14 @@ def test_a_vote_by_a_non_member_is_refused_and_audited(console_server: IamServer
         and votes[-1]["errorCode"] == "AccessDeniedException"
         and votes[-1]["userIdentity"]["userName"] == "reader"
     )
+
+
+def test_the_development_key_signs_in_on_loopback(server) -> None:
+    """`test` / `test`, as the API accepts it on loopback without a credentials file."""
+    web = browser(server.endpoint)
+    token = csrf_of(web.get("/console/signin").text)
+    signed = web.post(
+        "/console/signin", {"csrf": token, "access_key_id": "test", "secret": "test", "region": "us-east-1"}
+    )
+    assert signed.status_code == 303
+    assert "arn:aws:iam::111122223333:root" in web.get("/console/keys").text
