@@ -165,7 +165,7 @@ async def key_page(ctx: Ctx) -> Response:
         modes=[m for m, on in key.get("KeyAttributes", {}).get("KeyModesOfUse", {}).items() if on],
         sections=sections,
         events=events_naming(ctx, arn),
-        keks=await _keks(ctx, exclude=arn),
+        keks=await keks(ctx, exclude=arn),
     )
 
 
@@ -175,7 +175,7 @@ def _arn(ctx: Ctx, key_id: str) -> str:
     return f"arn:aws:payment-cryptography:{ctx.region}:{ctx.credential.account_id}:key/{key_id}"
 
 
-async def _keks(ctx: Ctx, exclude: str | None = None) -> list[dict[str, Any]]:
+async def keks(ctx: Ctx, exclude: str | None = None) -> list[dict[str, Any]]:
     """The keys that can wrap a key for TR-31 (K0/K1, enabled), to choose from; the API decides."""
     found, token = [], None
     try:

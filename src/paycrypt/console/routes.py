@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from paycrypt.console import approvals, audit_view, keys, transfer
 from paycrypt.console.app import PREFIX, Ctx
 from paycrypt.console.http import Response, redirect
-from paycrypt.console.sessions import COOKIE, expired
+from paycrypt.console.sessions import COOKIE, cookie, encode, expired
 
 KEY = r"(?P<key>[A-Za-z0-9]{16,64})"
 
@@ -19,10 +21,8 @@ async def signout(ctx: Ctx) -> Response:
 async def choose_region(ctx: Ctx) -> Response:
     region = ctx.request.form().get("region", "")
     if region in ctx.console.settings.regions:
-        ctx.session = ctx.session.__class__(**{**ctx.session.__dict__, "region": region})
+        ctx.session = dataclasses.replace(ctx.session, region=region)
     response = redirect(f"{PREFIX}/keys")
-    from paycrypt.console.sessions import cookie, encode
-
     response.cookies.append(cookie(COOKIE, encode(ctx.session), secure=ctx.request.secure))
     return response
 

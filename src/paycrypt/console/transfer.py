@@ -23,7 +23,7 @@ from typing import Any
 from paycrypt.console.api import ApiError
 from paycrypt.console.app import PREFIX, Ctx
 from paycrypt.console.http import Response
-from paycrypt.console.keys import API_PAGE, HIDDEN, _keks
+from paycrypt.console.keys import API_PAGE, HIDDEN, keks
 from paycrypt.service.rules.combinations import MODES, RULES
 
 WRAPPING_ALGORITHMS = ("RSA_2048", "RSA_3072", "RSA_4096")
@@ -88,7 +88,7 @@ PARAMETER_TYPES = {"cryptogram": "KEY_CRYPTOGRAM", "tr34": "TR34_KEY_BLOCK"}
 
 async def import_form(ctx: Ctx) -> Response:
     return ctx.render(
-        "import.html", title="Import a key", keks=await _keks(ctx), wrapping_algorithms=WRAPPING_ALGORITHMS
+        "import.html", title="Import a key", keks=await keks(ctx), wrapping_algorithms=WRAPPING_ALGORITHMS
     )
 
 
