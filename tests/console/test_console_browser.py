@@ -253,3 +253,41 @@ def test_a_forged_form_from_another_site_is_refused(
     assert page.url.startswith(console_server.endpoint)
     assert "Refused" in page.locator("h1").inner_text()
     assert console_server.client("alice").get_key(KeyIdentifier=arn)["Key"]["Enabled"] is True
+
+
+UNLABELLED = """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea, button')]
+    .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.textContent.trim())
+    .map(e => e.outerHTML)"""
+
+
+def test_by_keyboard_with_every_control_labelled(chromium: Any, console_server: IamServer) -> None:
+    arn = console_server.client("alice").create_key(Exportable=True, KeyAttributes=CVK_ATTRIBUTES)["Key"][
+        "KeyArn"
+    ]
+    context = chromium.new_context(viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    page.goto(f"{console_server.endpoint}/console/signin")
+    # The access key field has the focus; Tab moves through the form; Enter submits.
+    page.keyboard.type(PRINCIPALS["alice"].access_key)
+    page.keyboard.press("Tab")
+    page.keyboard.type(PRINCIPALS["alice"].secret)
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Sign in"
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/console/keys")
+    # The skip link is the first stop and leads to the content.
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    for path in (
+        "/console/keys",
+        f"/console/keys/{arn.rsplit('/', 1)[1]}",
+        "/console/keys/new?usage=TR31_K0_KEY_ENCRYPTION_KEY",
+        "/console/import",
+        "/console/audit",
+        "/console/approvals",
+    ):
+        page.goto(console_server.endpoint + path)
+        assert page.evaluate(UNLABELLED) == [], path
+        assert page.locator("h1").count() == 1 and page.locator("main").count() == 1, path
+    context.close()

@@ -8,6 +8,7 @@ account its own trail), to its root and to principals whose identity policies al
 
 from __future__ import annotations
 
+import asyncio
 import collections
 from typing import Any
 
@@ -74,14 +75,20 @@ def _matching(ctx: Ctx, selection: AuditFilter, outcome: str) -> Any:
         yield text, event
 
 
-def events_naming(ctx: Ctx, arn: str) -> list[dict[str, Any]] | None:
-    """The latest events that name a key, or None when the principal may not read the trail."""
-    if not may_read(ctx):
-        return None
-    latest: collections.deque[dict[str, Any]] = collections.deque(maxlen=NAMING_KEY)
-    for _, event in _matching(ctx, AuditFilter(key=arn), ""):
+def _latest(ctx: Ctx, selection: AuditFilter, outcome: str, count: int) -> list[dict[str, Any]]:
+    """The last `count` matching events, newest first."""
+    latest: collections.deque[dict[str, Any]] = collections.deque(maxlen=count)
+    for _, event in _matching(ctx, selection, outcome):
         latest.append(event)
     return list(reversed(latest))
+
+
+async def events_naming(ctx: Ctx, arn: str) -> list[dict[str, Any]] | None:
+    """The latest events that name a key, or None when the principal may not read the trail.
+    The files are read on a worker thread: a long trail must not hold up the API's event loop."""
+    if not may_read(ctx):
+        return None
+    return await asyncio.to_thread(_latest, ctx, AuditFilter(key=arn), "", NAMING_KEY)
 
 
 async def audit_page(ctx: Ctx) -> Response:
@@ -94,10 +101,7 @@ async def audit_page(ctx: Ctx) -> Response:
         )
     query = ctx.request.query
     selection, outcome, problem = _selection(query)
-    latest: collections.deque[dict[str, Any]] = collections.deque(maxlen=SHOWN)
-    if problem is None:
-        for _, event in _matching(ctx, selection, outcome):
-            latest.append(event)
+    events = [] if problem is not None else await asyncio.to_thread(_latest, ctx, selection, outcome, SHOWN)
     filters = {
         name: query.get(name, "") for name in ("start", "end", "principal", "operation", "key", "outcome")
     }
@@ -105,7 +109,7 @@ async def audit_page(ctx: Ctx) -> Response:
     return ctx.render(
         "audit.html",
         title="Audit",
-        events=list(reversed(latest)),
+        events=events,
         filters=filters,
         problem=problem,
         tail=query.get("tail") == "1",
@@ -123,7 +127,7 @@ async def audit_export(ctx: Ctx) -> Response:
     selection, outcome, problem = _selection(ctx.request.query)
     if problem is not None:
         return ctx.render("error.html", status=400, title="Bad filter", message=problem)
-    lines = [text for text, _ in _matching(ctx, selection, outcome)]
+    lines = await asyncio.to_thread(lambda: [text for text, _ in _matching(ctx, selection, outcome)])
     body = ("\n".join(lines) + ("\n" if lines else "")).encode()
     return Response(
         200,

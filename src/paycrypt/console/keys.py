@@ -164,7 +164,7 @@ async def key_page(ctx: Ctx) -> Response:
         attributes=key.get("KeyAttributes", {}),
         modes=[m for m, on in key.get("KeyAttributes", {}).get("KeyModesOfUse", {}).items() if on],
         sections=sections,
-        events=events_naming(ctx, arn),
+        events=await events_naming(ctx, arn),
         keks=await keks(ctx, exclude=arn),
     )
 
