@@ -41,6 +41,7 @@ SHOWN = {
 DESCRIBED = {
     *("--data-dir", "--regions", "--rate-limit", "--audit-data-events", "--node-id", "--vault", "--store"),
     "--no-console",  # a switch: the console is on unless it is given
+    "--console-audit-dir",
 }
 UNSET = {
     *("--credentials", "--tls-cert", "--tls-key", "--tls-self-signed", "--log-level", "--help"),

@@ -91,6 +91,7 @@ class Settings:
     key_cache_entries: int = defaults.KEY_CACHE_ENTRIES
     vault: VaultSettings = field(default_factory=VaultSettings)  # the master key file unless told
     console: bool = True  # the web console at /console/ (--no-console: off)
+    console_audit_dirs: tuple[Path, ...] = ()  # other nodes' data directories the console's audit view reads
 
     @property
     def tls(self) -> bool:
@@ -229,7 +230,13 @@ def build_app(
     )
     follower = BlockFollower(service)  # re-sealed blocks and master-key versions from a rotation
     console = mount_console(
-        settings.console, settings.regions, settings.tls, settings.data_dir, credential_store, audit, store
+        settings.console,
+        settings.regions,
+        settings.tls,
+        (settings.data_dir, *settings.console_audit_dirs),
+        credential_store,
+        audit,
+        store,
     )
     jobs = lifespan([sweeper, replicator, follower], workers, audit)
     app = App(apis(loaded), pipeline, jobs, console.mounts)

@@ -116,3 +116,32 @@ def test_an_invalid_combination_is_refused_by_the_api(web: Browser, console_serv
     }
     refused = web.post("/console/keys/new", {**form, "confirmed": "yes"})
     assert refused.status_code == 400 and "ValidationException" in refused.text and "RSA_2048" in refused.text
+
+
+def test_the_audit_view_merges_other_nodes_files(tmp_path) -> None:
+    from paycrypt.audit.writer import AuditWriter
+    from paycrypt.auth.credentials import CredentialStore
+    from paycrypt.console import signin
+    from tests.api.iam_support import credentials_file, iam_server
+
+    other = tmp_path / "node-b"
+    other.mkdir()
+    alice = CredentialStore.from_file(credentials_file(tmp_path / "c.toml", PRINCIPALS)).lookup(
+        PRINCIPALS["alice"].access_key
+    )
+    writer = AuditWriter(other, node_id="node-b")
+    writer.record(signin.login_event(alice, alice.access_key_id, "us-east-1", "10.9.8.7", "Success"))
+    writer.close()
+    with iam_server(tmp_path / "node-a", PRINCIPALS, console_audit_dirs=(other,)) as server:
+        web = browser(server.endpoint)
+        web.sign_in(PRINCIPALS["alice"])
+        page = web.get("/console/audit").text
+        assert "2 directories" in page and str(other) in page
+        lines = web.get("/console/audit/export", params={"operation": "ConsoleLogin"}).text.splitlines()
+        events = [json.loads(line) for line in lines]
+        assert [e["sourceIPAddress"] for e in events] == ["10.9.8.7", "127.0.0.1"]  # node-b's first: older
+        assert [e["nodeId"] for e in events] == ["node-b", server.parts.audit.ident.node_id]
+    with iam_server(tmp_path / "node-c", PRINCIPALS) as alone:
+        web = browser(alone.endpoint)
+        web.sign_in(PRINCIPALS["alice"])
+        assert "This node's trail only" in web.get("/console/audit").text

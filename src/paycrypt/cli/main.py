@@ -157,6 +157,15 @@ def build_parser() -> argparse.ArgumentParser:
         "used out first (default %(default)s)",
     )
     run.add_argument("--no-console", action="store_true", help="do not serve the web console at /console/")
+    run.add_argument(
+        "--console-audit-dir",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="another node's data directory (or a copy of its audit files) whose audit events the "
+        "console shows merged with this node's (repeatable; default: this node's only)",
+    )
     add_vault_options(run)
     add_audit_parser(commands)
     add_iam_parser(commands)
@@ -220,6 +229,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         key_cache_entries=args.key_cache_entries,
         vault=vault_settings(args),
         console=not args.no_console,
+        console_audit_dirs=tuple(args.console_audit_dir),
     )
 
 

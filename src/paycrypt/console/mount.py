@@ -36,12 +36,12 @@ def mount_console(
     enabled: bool,
     regions: tuple[str, ...],
     secure: bool,
-    data_dir: Path,
+    audit_dirs: tuple[Path, ...],  # this node's data directory first, then other nodes' (if given)
     credentials: CredentialStore,
     audit: AuditWriter,
     store: Store,
 ) -> Mounted:
     if not enabled:
         return Mounted(None)
-    settings = ConsoleSettings(regions=tuple(regions), secure=secure, audit_dirs=(data_dir,))
+    settings = ConsoleSettings(regions=tuple(regions), secure=secure, audit_dirs=audit_dirs)
     return Mounted(Console(settings, credentials, audit, store))
