@@ -145,3 +145,26 @@ def test_the_audit_view_merges_other_nodes_files(tmp_path) -> None:
         web = browser(alone.endpoint)
         web.sign_in(PRINCIPALS["alice"])
         assert "This node's trail only" in web.get("/console/audit").text
+
+
+def test_alias_move_and_delete_tag_removal_and_start(web: Browser, console_server: IamServer) -> None:
+    control = console_server.client("alice")
+    first = control.create_key(Exportable=True, KeyAttributes=CVK_ATTRIBUTES)["Key"]["KeyArn"]
+    second = control.create_key(Exportable=True, KeyAttributes=CVK_ATTRIBUTES, Enabled=False)["Key"]["KeyArn"]
+    control.create_alias(AliasName="alias/console-move", KeyArn=first)
+    control.tag_resource(ResourceArn=first, Tags=[{"Key": "a", "Value": "1"}, {"Key": "b", "Value": "2"}])
+    web.sign_in(PRINCIPALS["alice"])
+    act(web, second, action="alias-update", alias="alias/console-move")
+    assert control.get_alias(AliasName="alias/console-move")["Alias"]["KeyArn"] == second
+    act(web, first, action="tag-remove", tag_key="a")
+    assert control.list_tags_for_resource(ResourceArn=first)["Tags"] == [{"Key": "b", "Value": "2"}]
+    act(web, second, action="start")
+    assert control.get_key(KeyIdentifier=second)["Key"]["Enabled"] is True
+    act(web, second, action="alias-delete", alias="alias/console-move")
+    assert "alias/console-move" not in [a["AliasName"] for a in control.list_aliases()["Aliases"]]
+
+
+def test_the_live_tail_refreshes(web: Browser) -> None:
+    web.sign_in(PRINCIPALS["alice"])
+    assert '<meta http-equiv="refresh" content="5">' in web.get("/console/audit", params={"tail": "1"}).text
+    assert 'http-equiv="refresh"' not in web.get("/console/audit").text
