@@ -15,7 +15,7 @@ from typing import Any
 from paycrypt.console.api import ApiError
 from paycrypt.console.app import PREFIX, Ctx
 from paycrypt.console.audit_view import events_naming
-from paycrypt.console.http import Response, redirect
+from paycrypt.console.http import Response
 from paycrypt.console.usages import EXPLAINED
 from paycrypt.service.rules.combinations import MODES, RULES
 
@@ -295,8 +295,6 @@ async def confirm_then_call(
     except ApiError as error:
         return ctx.failed(error, back)
     key = result.get("Key") or {}
-    if operation == "DeleteAlias":
-        return redirect(back + "?done=DeleteAlias", 303)
     return ctx.render(
         "result.html",
         title="Done",
