@@ -33,6 +33,7 @@ from paycrypt.auth import credentials as creds
 from paycrypt.auth import throttle as rate_quotas
 from paycrypt.auth.authorize import Authorizer
 from paycrypt.clock import Clock, SystemClock
+from paycrypt.console.mount import mount_console
 from paycrypt.jobs.key_blocks import BlockFollower
 from paycrypt.jobs.purge import PurgeSweeper
 from paycrypt.jobs.replicator import Hook, Replicator
@@ -94,6 +95,8 @@ class Settings:
     metrics_host: str = defaults.METRICS_HOST
     metrics_per_key: bool = False  # a key ARN label on the per-key families (docs/metrics.md)
     vault: VaultSettings = field(default_factory=VaultSettings)  # the master key file unless told
+    console: bool = True  # the web console at /console/ (--no-console: off)
+    console_audit_dirs: tuple[Path, ...] = ()  # other nodes' data directories the console's audit view reads
 
     @property
     def tls(self) -> bool:
@@ -241,7 +244,17 @@ def build_app(
     if instruments is not None:
         instruments.read_from(Sources(_jobs_held, replicator.backlog, replicator.lag, keys.__len__))
         jobs += instruments.jobs()
-    app = App(apis(loaded), pipeline, lifespan(jobs, workers, audit, store))
+    console = mount_console(
+        settings.console,
+        settings.regions,
+        settings.tls,
+        (settings.data_dir, *settings.console_audit_dirs),
+        credential_store,
+        audit,
+        store,
+    )
+    app = App(apis(loaded), pipeline, lifespan(jobs, workers, audit, store), console.mounts)
+    console.connect(app.handle)
     scheme = "https" if settings.tls else "http"
     lines = [
         f"paycrypt listening on {scheme}://{_host_for_url(settings.host)}:{settings.port}",
@@ -255,6 +268,7 @@ def build_app(
         f"connections: at most {limits.max_connections} open (file limit {_soft_file_limit()}); "
         f"request head within {limits.head_timeout:g} s, body within {limits.body_timeout:g} s",
         f"use it with: AWS_ENDPOINT_URL={scheme}://{_host_for_url(settings.host)}:{settings.port}",
+        console.line(f"{scheme}://{_host_for_url(settings.host)}:{settings.port}"),
     ]
     if instruments is not None:
         lines.append(f"metrics: {_metrics_line(instruments)}")
