@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -361,3 +362,22 @@ def test_a_worker_that_does_not_stop_is_killed_after_the_timeout(tmp_path: Path)
         if supervisor.poll() is None:
             supervisor.kill()
             supervisor.wait()
+
+
+def test_metrics_of_both_workers_on_the_supervisors_port(
+    tmp_path: Path, processes: list[ServerProcess]
+) -> None:
+    """--metrics-port with workers: the supervisor serves /metrics over every worker's values."""
+    metrics_port = free_port()
+    node = start(tmp_path, processes, "--metrics-port", str(metrics_port))
+    for _ in range(12):
+        node.client().list_keys()
+    served = node.served("ListKeys")
+    assert served[0] > 0 and served[1] > 0, served
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=30) as response:
+        text = response.read().decode()
+    counted = re.search(
+        r'paycrypt_request_duration_seconds_count\{[^}]*operation="ListKeys"[^}]*\} (\S+)', text
+    )
+    assert counted and float(counted.group(1)) == 12, text[:2000]
+    assert node.stop() == 0

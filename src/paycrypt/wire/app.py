@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from paycrypt.auth import sigv4
-from paycrypt.errors import ServiceError
+from paycrypt.errors import ProtocolError, ServiceError
 from paycrypt.wire import faults
 from paycrypt.wire.pipeline import Api, Pipeline
 from paycrypt.wire.protocols import Response
@@ -39,13 +39,25 @@ Lifespan = Callable[[], contextlib.AbstractAsyncContextManager[None]]
 MAX_BODY_BYTES = 1024 * 1024
 
 
+# An ASGI app served below a path prefix on the same listener (server.py's: the console).
+Mounted = Callable[[dict[str, Any], Receive, Send], Awaitable[None]]
+
+
 class App:
-    def __init__(self, apis: Sequence[Api], pipeline: Pipeline, lifespan: Lifespan) -> None:
+    def __init__(
+        self,
+        apis: Sequence[Api],
+        pipeline: Pipeline,
+        lifespan: Lifespan,
+        mounts: Mapping[str, Mounted] | None = None,
+    ) -> None:
         """`apis`: the models served, in the order their protocols are offered a request (the one
-        whose routes are a catch-all, restJson1, last)."""
+        whose routes are a catch-all, restJson1, last); `mounts`: path prefix → the app that
+        answers every request below it (no API operation's path starts with one)."""
         self.apis = tuple(apis)
         self.pipeline = pipeline
         self.lifespan = lifespan
+        self.mounts = dict(mounts or {})
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -53,6 +65,10 @@ class App:
             return
         if scope["type"] != "http":
             return
+        for prefix, mounted in self.mounts.items():
+            if scope["path"] == prefix or scope["path"].startswith(prefix + "/"):
+                await mounted(scope, receive, send)
+                return
         try:
             body = await _read_body(receive, MAX_BODY_BYTES)
         except ClientGone:
@@ -108,17 +124,23 @@ class App:
         self, request: sigv4.SignedRequest, request_id: str, source_ip: str
     ) -> tuple[str, Response]:
         """The first protocol that recognises the request's form answers it."""
+        started = time.perf_counter()
         for api in self.apis:
             routed = api.protocol.route(request)
             if routed is None:
                 continue
             if isinstance(routed, ServiceError):  # an operation this protocol does not know
-                return "unknown", api.protocol.error(routed, request_id)
+                response = api.protocol.error(routed, request_id)
+                self.pipeline.unrouted(response.status, routed, started)
+                return "unknown", response
             response = await self.pipeline.serve(api, routed, request, request_id, source_ip)
             return routed.operation.name, response
         path = request.raw_path.split("?", 1)[0]
-        message = f"No operation matches {request.method} {path}."
-        return "unknown", Response(*unplaned_error(404, "UnknownOperationException", message))
+        unknown = ProtocolError(
+            "UnknownOperationException", f"No operation matches {request.method} {path}.", 404
+        )
+        self.pipeline.unrouted(unknown.status, unknown, started)
+        return "unknown", Response(*unplaned_error(unknown.status, unknown.code, unknown.message))
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         running: contextlib.AbstractAsyncContextManager[None] | None = None

@@ -30,8 +30,10 @@ import sys
 import time
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection, wait
+from pathlib import Path
 
 from paycrypt import defaults, server
+from paycrypt.metrics import exposition as metrics_exposition
 from paycrypt.workers import listeners
 from paycrypt.workers.messages import Failed, Ready, Start
 
@@ -82,6 +84,7 @@ class Supervisor:
         self._asked_to_stop = False  # SIGTERM or SIGINT came
         self._serving = False  # every worker has started once
         self._wakeup_read, self._wakeup_write = socket.socketpair()
+        self._metrics: tuple[metrics_exposition.Exposition, Path] | None = None
 
     def run(self) -> int:
         """Serve until told to stop; the exit status (0: every worker stopped when asked). Raises
@@ -92,6 +95,7 @@ class Supervisor:
             self.port = listeners.Port(listeners.Address(self.settings.host, self.settings.port))
         except listeners.PortUnavailable as exc:
             raise server.StartupError(str(exc)) from None
+        self._metrics = self._serve_metrics()
         previous = self._catch_signals()
         try:
             if self._start_all():
@@ -99,11 +103,30 @@ class Supervisor:
             return self._stop()
         finally:
             self.port.close()
+            if self._metrics is not None:
+                self._metrics[0].stop()
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
             signal.set_wakeup_fd(-1)
             self._wakeup_read.close()
             self._wakeup_write.close()
+
+    def _serve_metrics(self) -> tuple[metrics_exposition.Exposition, Path] | None:
+        """With --metrics-port, /metrics is the supervisor's, over the files its workers write
+        (metrics/exposition.py): it outlives every worker, so no count is lost with one."""
+        if self.settings.metrics_port is None:
+            return None
+        try:
+            served = metrics_exposition.for_workers(
+                self.settings.data_dir, self.settings.metrics_host, self.settings.metrics_port
+            )
+        except OSError as exc:
+            self.port.close()
+            raise server.StartupError(
+                f"cannot serve metrics on {self.settings.metrics_host}:{self.settings.metrics_port}: {exc}"
+            ) from exc
+        served[0].start()
+        return served
 
     # -- start -----------------------------------------------------------------------------------
 
@@ -289,6 +312,8 @@ class Supervisor:
     def _forget(self, slot: Slot) -> None:
         if slot.control is not None:
             slot.control.close()
+        if self._metrics is not None and slot.process is not None:
+            metrics_exposition.worker_exited(self._metrics[1], slot.process.pid)
         slot.process = slot.control = None
         slot.ready = False
 
