@@ -20,6 +20,8 @@ def test_the_delay_doubles_while_replacements_die_young_and_resets_after_a_stabl
     assert (FIRST_DELAY, LONGEST_DELAY) == (0.5, 30.0)
     assert backoff.after(STABLE_AFTER + 1) == FIRST_DELAY
     assert backoff.after(young) == 2 * FIRST_DELAY
+    # A replacement that fails at start, however long that took, doubles the delay too.
+    assert backoff.after(STABLE_AFTER * 3, served=False) == 4 * FIRST_DELAY
 
 
 def test_only_worker_0_runs_the_jobs_that_write() -> None:

@@ -8,8 +8,9 @@ status 1) and starts nothing more. Then workers 1 to N-1 start beside it; for th
 find everything done.
 
 Running: a worker that exits on its own (a crash, SIGKILL) is logged and started again with the
-same worker id, after a delay that doubles while its replacements die young (a worker that dies
-at start does not spin), back to the shortest after one ran `STABLE_AFTER` seconds.
+same worker id, after a delay that doubles while its replacements die young (before serving, or
+within `STABLE_AFTER` seconds: a worker that dies at start does not spin), back to the shortest
+after one served that long.
 
 Stop: SIGTERM or SIGINT to the supervisor is sent on to every worker as SIGTERM (each stops as
 `paycrypt serve` does: in-flight calls finish, the audit file is closed with its digest); the
@@ -51,8 +52,10 @@ class Backoff:
 
     delay: float = 0.0
 
-    def after(self, ran_for: float) -> float:
-        young = ran_for < STABLE_AFTER and self.delay > 0
+    def after(self, ran_for: float, served: bool = True) -> float:
+        """`served`: the worker had started serving; one that died starting, however slowly
+        (a loaded machine can take longer than STABLE_AFTER to fail), died young."""
+        young = (ran_for < STABLE_AFTER or not served) and self.delay > 0
         self.delay = min(self.delay * 2, LONGEST_DELAY) if young else FIRST_DELAY
         return self.delay
 
@@ -207,7 +210,7 @@ class Supervisor:
         """A worker that exited unasked: logged, and its replacement scheduled."""
         assert slot.process is not None
         ran_for = now - slot.started
-        delay = slot.backoff.after(ran_for)
+        delay = slot.backoff.after(ran_for, served=slot.ready)
         log.error(
             "worker %d (pid %d) %s after %.1f s; starting it again in %.1f s",
             slot.worker_id,
@@ -223,7 +226,7 @@ class Supervisor:
         try:
             self._spawn(slot)
         except (OSError, listeners.PortUnavailable) as exc:  # no socket or no process: later
-            delay = slot.backoff.after(0.0)
+            delay = slot.backoff.after(0.0, served=False)
             log.error(
                 "worker %d could not be started (%s); trying again in %.1f s", slot.worker_id, exc, delay
             )
