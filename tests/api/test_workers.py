@@ -203,6 +203,8 @@ def test_a_worker_that_cannot_start_is_retried_with_a_growing_delay(
     supervisor = node.supervisor
     supervisor.send_signal(signal.SIGSTOP)  # so that no replacement takes the stream before this test
     try:
+        while "(stopped)" not in Path(f"/proc/{supervisor.pid}/status").read_text():
+            time.sleep(0.01)  # stopped for certain: it cannot reap the victim below
         os.kill(victim, signal.SIGKILL)
         while "zombie" not in Path(f"/proc/{victim}/status").read_text():  # unreaped while stopped
             time.sleep(0.01)
