@@ -45,7 +45,7 @@ from paycrypt.store.base import Store
 from paycrypt.store.migrations import SchemaError
 from paycrypt.tls import server_context
 from paycrypt.vault import keycache
-from paycrypt.vault.factory import VaultSettings, VaultUnavailable
+from paycrypt.vault.factory import VaultSettings, VaultUnavailable, audit_signer
 from paycrypt.vault.migration import open_serving_vault
 from paycrypt.wire import connections, models, protocols
 from paycrypt.wire.app import App, Lifespan
@@ -187,6 +187,7 @@ def build_app(
     store, store_line = open_store(settings, synchronous)
     try:
         vault = open_serving_vault(settings.vault, settings.data_dir)  # follows a `vault migrate`
+        signer = audit_signer(settings.vault, settings.data_dir)  # None: the audit key file's
     except (VaultUnavailable, ValueError, PermissionError) as exc:  # no fallback to another vault
         raise StartupError(str(exc)) from exc
     quotas = Quotas(keys_per_region=settings.key_quota, aliases_per_region=settings.alias_quota)
@@ -201,6 +202,7 @@ def build_app(
             max_bytes=settings.audit_max_bytes,
             backups=settings.audit_backups,
             data_events=audit_writer.DataEventSelector.parse(settings.audit_data_events),
+            signer=signer,
         )
     except ValueError as exc:  # a bad node id, or another process writing this node's and worker's stream
         raise StartupError(str(exc)) from exc

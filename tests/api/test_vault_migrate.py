@@ -2,9 +2,10 @@
 vault, on the run's SoftHSM2 token (issue 16 item 3).
 
 - A server started with the file vault serves CVV2 verifications through boto3 and creates keys
-  while the command moves every block to the token: no request fails, the server follows the
-  migration (vault/migration.py); restarted on the token with master.key removed, every key gives
-  the CVV2 it gave before; moved back to the file vault, the same again.
+  while the command, as docs/key-protection.md gives it, moves every block to the token: no
+  request fails, the server follows the migration (vault/migration.py); restarted on the token
+  with master.key removed, every key gives the CVV2 it gave before; moved back to the file vault,
+  the same again.
 - SIGKILL in the middle (after the first page of 500 blocks commits), both ways, run again: it
   resumes; every block re-sealed exactly once (the store's feed of block changes), none lost.
 - A block the source cannot open is named and leaves the migration unfinished.
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import shlex
 import signal
 import subprocess
 import time
@@ -39,6 +41,7 @@ from paycrypt.vault.local import LocalKeyFileVault, MasterKeyVault
 from tests.api.processes import PAYCRYPT
 from tests.api.test_vault_rotate import EXPIRY, PAN, Creator, Verifier, blocks_by_version, reseals
 from tests.conftest import RunningServer, free_port, start_server
+from tests.docs_pages import code_blocks, page, shell_commands
 from tests.service import stored_keys
 from tests.softhsm import SoftHsm, serve_args
 
@@ -80,6 +83,22 @@ def migrate(
         text=True,
         timeout=600,
     )
+
+
+def documented_migrate(data_dir: Path, token: factory.VaultSettings, hsm: SoftHsm) -> list[str]:
+    """The command docs/key-protection.md gives, for this data directory and token (the page's
+    module and token label replaced by the run's, and this test's key label added)."""
+    [command] = [
+        c
+        for b in code_blocks(page("key-protection.md"), "sh")
+        for c in shell_commands(b)
+        if "vault migrate" in c
+    ]
+    replace = {"/var/lib/paycrypt": str(data_dir), "/usr/lib/softhsm/libsofthsm2.so": str(hsm.module)}
+    replace["paycrypt"] = hsm.token_label  # the token's label, after --pkcs11-token
+    words = shlex.split(command)
+    assert words[:3] == ["paycrypt", "vault", "migrate"]
+    return [str(PAYCRYPT), *(replace.get(w, w) for w in words[1:]), "--pkcs11-key", token.key_label]
 
 
 def service_on(data_dir: Path, vault: Vault) -> Service:
@@ -131,7 +150,12 @@ def cvv2s(server: RunningServer, arns: list[str]) -> dict[str, str]:
     }
 
 
-def test_file_to_token_while_serving_then_back(token: factory.VaultSettings, tmp_path: Path) -> None:
+def test_file_to_token_while_serving_then_back(
+    token: factory.VaultSettings, softhsm: SoftHsm, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server runs in this process: its environment holds the PIN, as the page exports it for
+    the command (a server that cannot open the target is what the page warns of)."""
+    monkeypatch.setenv("PAYCRYPT_PKCS11_PIN", softhsm.pin)
     data_dir = tmp_path / "data"
     file_vault = LocalKeyFileVault(data_dir / "master.key")
     before = fill(data_dir, file_vault, 200)
@@ -144,7 +168,12 @@ def test_file_to_token_while_serving_then_back(token: factory.VaultSettings, tmp
         with Verifier(data, expected) as one, Verifier(data, expected) as two, Creator(control) as creator:
             time.sleep(0.5)
             served = one.done + two.done
-            done = migrate(data_dir, "pkcs11", token, "--grace", "2")
+            done = subprocess.run(
+                [*documented_migrate(data_dir, token, softhsm), "--grace", "2"],
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
             served = one.done + two.done - served
             time.sleep(0.3)
         assert done.returncode == 0, done.stderr
