@@ -36,8 +36,11 @@ def hsm_server(softhsm: SoftHsm, tmp_path: Path) -> Iterator[RunningServer]:
 
 
 def _serving(data_dir: Path, vault: factory.VaultSettings) -> Iterator[RunningServer]:
-    """A server on `vault`, whatever the run's (--vault)."""
-    settings = Settings(port=free_port(), data_dir=data_dir, vault=vault)
+    """A server on `vault` and SQLite, whatever the run's --vault and --store (the tests read and
+    edit its rows)."""
+    settings = Settings(
+        port=free_port(), data_dir=data_dir, vault=vault, store=f"sqlite:{data_dir / 'paycrypt.db'}"
+    )
     clock = ManualClock()
     uv, thread, app = start_server(settings, clock, run_vault=False)
     try:
