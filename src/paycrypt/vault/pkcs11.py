@@ -129,21 +129,26 @@ class Login:
 class Token:
     """The one object that talks to the token for a vault: a login and the master key's handle.
 
-    Every call to the token goes through `call`, which `calls` counts (the test that the data plane
-    calls the token once per key, not once per request, reads it).
+    Every call to the token goes through `call`, which `calls` counts for the calls that use a key
+    (the test that the data plane calls the token once per key, not once per request, reads it)
+    and `listings` for the listings of its master keys (a background refresh, every second).
     """
 
     def __init__(self, config: TokenConfig, login: Login) -> None:
         self.config = config
         self._login = login
         self.calls = 0
-        self._masters: dict[int, Any] = self.call(self._find_masters)
+        self.listings = 0
+        self._masters: dict[int, Any] = self.call(self._find_masters, listing=True)
         self._master = self._masters[max(self._masters)]
 
-    def call(self, operation: Callable[[], T]) -> T:
+    def call(self, operation: Callable[[], T], listing: bool = False) -> T:
         """`operation()` on the session, one at a time."""
         with self._login.lock:
-            self.calls += 1
+            if listing:
+                self.listings += 1
+            else:
+                self.calls += 1
             return operation()
 
     def check_value(self, version: int | None = None) -> str:
@@ -160,11 +165,11 @@ class Token:
 
     def listed(self) -> set[int]:
         """The versions in the token now (another process may have added or retired one)."""
-        return set(self.call(lambda: self._list_masters()))
+        return set(self.call(self._list_masters, listing=True))
 
     def reload(self) -> list[int]:
         """Find the versions again; the versions now held."""
-        masters = self.call(self._find_masters)
+        masters = self.call(self._find_masters, listing=True)
         self._masters, self._master = masters, masters[max(masters)]
         return sorted(masters)
 
