@@ -127,3 +127,17 @@ def test_a_version_unfit_to_be_a_master_key_is_refused_at_start(softhsm: SoftHsm
     )
     with pytest.raises(factory.VaultUnavailable, match=rf"'{label}' .* is extractable"):
         factory.open_vault(settings, NOWHERE)
+
+
+def test_a_token_emptied_under_a_running_vault_is_a_clear_refusal_not_a_crash(
+    softhsm: SoftHsm, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings, vault = new_vault(softhsm)
+    rec = record()
+    rec.key_block = vault.seal(rec, keygen.generate("TDES_2KEY"))
+    token_key(softhsm, settings.key_label).destroy()  # type: ignore[attr-defined]
+    vault.refresh()  # keeps what it holds, and says why
+    assert [v.version for v in vault.versions()] == [1]
+    assert f"no AES key labelled {settings.key_label!r}" in caplog.text
+    with pytest.raises(InternalServer, match="The PKCS#11 token failed to unwrap"):
+        vault.unseal(rec, rec.key_block)

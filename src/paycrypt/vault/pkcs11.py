@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 import threading
@@ -45,6 +46,8 @@ from paycrypt.errors import InternalServer
 from paycrypt.store.records import KeyRecord
 from paycrypt.vault import blocks
 from paycrypt.vault.base import MasterKeyVersion
+
+log = logging.getLogger("paycrypt")
 
 KEY_BITS = 256
 WRAP = Mechanism.AES_KEY_WRAP_PAD
@@ -333,9 +336,15 @@ class Pkcs11Vault:
         return sorted(MasterKeyVersion(version, key_id) for version, key_id in self._ids.items())
 
     def refresh(self) -> None:
-        """List the token's master keys again: learn versions added, drop versions retired."""
+        """List the token's master keys again: learn versions added, drop versions retired. A token
+        that now holds none (or an unfit one) is logged, and the versions held are kept rather than
+        lost: requests then fail on the token's own refusal, naming it."""
         with self._reading, _token_errors("list its master keys"):
-            self.token.reload()
+            try:
+                self.token.reload()
+            except TokenUnavailable as exc:
+                log.error("the PKCS#11 vault keeps the master keys it holds: %s", exc)
+                return
             self._load()
 
     def add_version(self) -> MasterKeyVersion:
