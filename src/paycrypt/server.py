@@ -48,7 +48,8 @@ from paycrypt.store.base import Store
 from paycrypt.store.migrations import SchemaError
 from paycrypt.tls import server_context
 from paycrypt.vault import keycache
-from paycrypt.vault.factory import VaultSettings, VaultUnavailable, open_vault
+from paycrypt.vault.factory import VaultSettings, VaultUnavailable, audit_signer
+from paycrypt.vault.migration import open_serving_vault
 from paycrypt.wire import connections, models, protocols
 from paycrypt.wire.app import App, Lifespan
 from paycrypt.wire.pipeline import Api, Pipeline
@@ -194,7 +195,8 @@ def build_app(
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     store, store_line = open_store(settings, synchronous)
     try:
-        vault = open_vault(settings.vault, settings.data_dir)
+        vault = open_serving_vault(settings.vault, settings.data_dir)  # follows a `vault migrate`
+        signer = audit_signer(settings.vault, settings.data_dir)  # None: the audit key file's
     except (VaultUnavailable, ValueError, PermissionError) as exc:  # no fallback to another vault
         raise StartupError(str(exc)) from exc
     quotas = Quotas(keys_per_region=settings.key_quota, aliases_per_region=settings.alias_quota)
@@ -213,6 +215,7 @@ def build_app(
             max_bytes=settings.audit_max_bytes,
             backups=settings.audit_backups,
             data_events=audit_writer.DataEventSelector.parse(settings.audit_data_events),
+            signer=signer,
         )
     except ValueError as exc:  # a bad node id, or another process writing this node's and worker's stream
         raise StartupError(str(exc)) from exc
