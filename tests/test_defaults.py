@@ -34,6 +34,8 @@ SHOWN = {
     "--request-body-timeout": "request_body_timeout",
     "--max-connections": "max_connections",
     "--key-cache-entries": "key_cache_entries",
+    "--store-timeout": "store_timeout",
+    "--drain-grace": "drain_grace",
     "--pkcs11-key": "vault.key_label",
     "--pkcs11-pin-env": "vault.pin_variable",
 }

@@ -45,9 +45,12 @@ from paycrypt.store.base import Store
 from paycrypt.store.migrations import SchemaError
 from paycrypt.tls import server_context
 from paycrypt.vault import keycache
+from paycrypt.vault import probe as vault_probe
+from paycrypt.vault.base import Vault
 from paycrypt.vault.factory import VaultSettings, VaultUnavailable, open_vault
-from paycrypt.wire import connections, models, protocols
+from paycrypt.wire import connections, health, models, protocols
 from paycrypt.wire.app import App, Lifespan
+from paycrypt.wire.drain import DrainingServer
 from paycrypt.wire.pipeline import Api, Pipeline
 
 log = logging.getLogger("paycrypt")
@@ -88,6 +91,8 @@ class Settings:
     request_body_timeout: float = defaults.REQUEST_BODY_TIMEOUT
     max_connections: int = defaults.MAX_CONNECTIONS  # capped by the file limit
     key_cache_entries: int = defaults.KEY_CACHE_ENTRIES
+    store_timeout: float = defaults.STORE_TIMEOUT  # the most a call waits on an unreachable database
+    drain_grace: float = defaults.DRAIN_GRACE  # seconds /readyz answers 503 after SIGTERM, still serving
     vault: VaultSettings = field(default_factory=VaultSettings)  # the master key file unless told
 
     @property
@@ -147,7 +152,7 @@ def open_store(settings: Settings, synchronous: str = "FULL") -> tuple[Store, st
     a password); `synchronous`: see build_app."""
     try:
         spec = store_factory.parse(settings.store, settings.data_dir)
-        store = store_factory.open_store(spec, synchronous=synchronous)
+        store = store_factory.open_store(spec, synchronous=synchronous, timeout=settings.store_timeout)
     except (ValueError, SchemaError) as exc:
         raise StartupError(str(exc)) from None
     return store, spec.describe()
@@ -166,6 +171,7 @@ class Assembly:
     replicator: Replicator
     sweeper: PurgeSweeper
     lines: list[str]
+    readiness: health.Readiness  # what /readyz answers; drained by SIGTERM (wire/drain.py)
 
 
 def build_app(
@@ -226,7 +232,9 @@ def build_app(
         workers=workers,
     )
     follower = BlockFollower(service)  # re-sealed blocks and master-key versions from a rotation
-    app = App(apis(loaded), pipeline, lifespan([sweeper, replicator, follower], workers, audit))
+    readiness = health.Readiness(readiness_checks(store, vault), timeout=settings.store_timeout + 1)
+    jobs = [sweeper, replicator, follower]
+    app = App(apis(loaded), pipeline, lifespan(jobs, workers, audit), readiness)
     scheme = "https" if settings.tls else "http"
     lines = [
         f"paycrypt listening on {scheme}://{_host_for_url(settings.host)}:{settings.port}",
@@ -239,9 +247,24 @@ def build_app(
         f"request-rate quotas: {throttle_line}",
         f"connections: at most {limits.max_connections} open (file limit {_soft_file_limit()}); "
         f"request head within {limits.head_timeout:g} s, body within {limits.body_timeout:g} s",
+        f"health: GET /healthz, /readyz; a call waits at most {settings.store_timeout:g} s on an unreachable "
+        f"store; SIGTERM drains after {settings.drain_grace:g} s of /readyz 503",
         f"use it with: AWS_ENDPOINT_URL={scheme}://{_host_for_url(settings.host)}:{settings.port}",
     ]
-    return Assembly(app, service, credential_store, authorizer, audit, replicator, sweeper, lines)
+    return Assembly(app, service, credential_store, authorizer, audit, replicator, sweeper, lines, readiness)
+
+
+def readiness_checks(store: Store, vault: Vault) -> dict[str, health.Check]:
+    """What /readyz checks: the store answers with the schema version it was opened at (not moved
+    by a `db upgrade --force` under a running node), and the vault seals and unseals."""
+    opened_at = store.schema_version()
+
+    def schema() -> None:
+        found = store.schema_version()
+        if found != opened_at:
+            raise SchemaError(f"the store's schema is at version {found}; this node opened it at {opened_at}")
+
+    return {"store": schema, "vault": lambda: vault_probe.check(vault)}
 
 
 def apis(loaded: models.Models) -> list[Api]:
@@ -368,4 +391,4 @@ def serve(settings: Settings, *, replication_hook: Hook | None = None, synchrono
         lines.append(f"open-file limit raised from {before} to {after}")
     for line in lines:
         log.warning("%s", line)
-    uvicorn.Server(uvicorn_config(built.app, settings)).run()
+    DrainingServer(uvicorn_config(built.app, settings), built.readiness, settings.drain_grace).run()

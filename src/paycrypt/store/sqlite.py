@@ -147,6 +147,9 @@ class SqliteStore:
     def close(self) -> None:
         self._db.close()
 
+    def schema_version(self) -> int:
+        return self._db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0]
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         with self._lock:

@@ -22,7 +22,7 @@ from typing import Any
 
 from paycrypt.auth import sigv4
 from paycrypt.errors import ServiceError
-from paycrypt.wire import faults
+from paycrypt.wire import faults, health
 from paycrypt.wire.pipeline import Api, Pipeline
 from paycrypt.wire.protocols import Response
 from paycrypt.wire.protocols.base import unplaned_error
@@ -40,18 +40,29 @@ MAX_BODY_BYTES = 1024 * 1024
 
 
 class App:
-    def __init__(self, apis: Sequence[Api], pipeline: Pipeline, lifespan: Lifespan) -> None:
+    def __init__(
+        self,
+        apis: Sequence[Api],
+        pipeline: Pipeline,
+        lifespan: Lifespan,
+        readiness: health.Readiness | None = None,
+    ) -> None:
         """`apis`: the models served, in the order their protocols are offered a request (the one
-        whose routes are a catch-all, restJson1, last)."""
+        whose routes are a catch-all, restJson1, last); `readiness`: what `/readyz` answers
+        (wire/health.py; without it, the health paths are routed as any other request)."""
         self.apis = tuple(apis)
         self.pipeline = pipeline
         self.lifespan = lifespan
+        self.readiness = readiness
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
             return
         if scope["type"] != "http":
+            return
+        if scope["path"] in health.PATHS and scope["method"] in health.METHODS and self.readiness:
+            await health.answer(scope["path"], scope["method"], self.readiness, send)
             return
         try:
             body = await _read_body(receive, MAX_BODY_BYTES)
