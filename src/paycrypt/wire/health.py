@@ -24,6 +24,7 @@ bound answers "not ready" until it returns.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -51,7 +52,7 @@ class Readiness:
         self.draining = False
         self._answer: tuple[float, bool] | None = None  # (when, ready)
         self._running: asyncio.Future[list[str]] | None = None
-        self._thread: threading.Thread | None = None
+        self._busy = False  # a run's thread is still in the checks (past its bound, when stuck)
         self._failures: list[str] = []
 
     def drain(self) -> None:
@@ -66,7 +67,7 @@ class Readiness:
         if self._answer is not None and now - self._answer[0] < self.ttl:
             return self._answer[1]
         if self._running is None:
-            if self._thread is not None and self._thread.is_alive():
+            if self._busy:
                 return False  # the last run is still stuck past its bound: no second thread
             self._running = self._start()
         failures = await asyncio.shield(self._running)
@@ -77,11 +78,15 @@ class Readiness:
         outcome: asyncio.Future[list[str]] = loop.create_future()
 
         def run() -> None:
-            failures = self._run_checks()
-            loop.call_soon_threadsafe(_settle, outcome, failures)
+            try:
+                failures = self._run_checks()
+            finally:
+                self._busy = False
+            with contextlib.suppress(RuntimeError):  # the loop closed while the checks were stuck
+                loop.call_soon_threadsafe(_settle, outcome, failures)
 
-        self._thread = threading.Thread(target=run, name="paycrypt-readyz", daemon=True)
-        self._thread.start()
+        self._busy = True
+        threading.Thread(target=run, name="paycrypt-readyz", daemon=True).start()
         loop.call_later(self.timeout, _settle, outcome, [f"checks did not finish within {self.timeout:g} s"])
         outcome.add_done_callback(self._settled)
         return outcome
