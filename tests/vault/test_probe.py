@@ -35,9 +35,10 @@ class Broken(MasterKeyVault):
         raise OSError("the token is gone")
 
 
-@pytest.mark.parametrize(
-    ("vault_class", "error"), [(Forgetful, InternalServer), (Garbling, probe.VaultUnusable), (Broken, OSError)]
-)
+FAILURES = [(Forgetful, InternalServer), (Garbling, probe.VaultUnusable), (Broken, OSError)]
+
+
+@pytest.mark.parametrize(("vault_class", "error"), FAILURES)
 def test_a_vault_that_cannot_round_trip_fails(vault_class: Any, error: type[Exception]) -> None:
     with pytest.raises(error):
         probe.check(vault_class(secrets.token_bytes(32)))
