@@ -37,7 +37,9 @@ MAX_CONNECTIONS = 1024  # open connections served at once (lowered to fit the fi
 MAX_REQUEST_HEAD_BYTES = 16 * 1024  # request line and headers (uvicorn's own h11 limit); 431 past it
 
 STORE_TIMEOUT = 2.0  # seconds a call waits on an unreachable database before ServiceUnavailableException
-DRAIN_GRACE = 5.0  # seconds /readyz answers 503 after SIGTERM before the server stops accepting
+DRAIN_GRACE = (
+    5.0  # seconds /readyz answers 503 after SIGTERM before the server stops accepting (off loopback)
+)
 
 KEY_CACHE_ENTRIES = 50_000  # clear keys kept unsealed in memory, with what is derived from them
 

@@ -92,12 +92,20 @@ class Settings:
     max_connections: int = defaults.MAX_CONNECTIONS  # capped by the file limit
     key_cache_entries: int = defaults.KEY_CACHE_ENTRIES
     store_timeout: float = defaults.STORE_TIMEOUT  # the most a call waits on an unreachable database
-    drain_grace: float = defaults.DRAIN_GRACE  # seconds /readyz answers 503 after SIGTERM, still serving
+    drain_grace: float | None = None  # seconds /readyz answers 503 after SIGTERM, still serving; see grace()
     vault: VaultSettings = field(default_factory=VaultSettings)  # the master key file unless told
 
     @property
     def tls(self) -> bool:
         return self.tls_cert is not None
+
+    @property
+    def grace(self) -> float:
+        """--drain-grace, else DRAIN_GRACE off loopback and none on it: a load balancer on another
+        machine cannot probe a loopback address, and a development server stops at once."""
+        if self.drain_grace is not None:
+            return self.drain_grace
+        return 0.0 if is_loopback(self.host) else defaults.DRAIN_GRACE
 
 
 def is_loopback(host: str) -> bool:
@@ -248,7 +256,7 @@ def build_app(
         f"connections: at most {limits.max_connections} open (file limit {_soft_file_limit()}); "
         f"request head within {limits.head_timeout:g} s, body within {limits.body_timeout:g} s",
         f"health: GET /healthz, /readyz; a call waits at most {settings.store_timeout:g} s on an unreachable "
-        f"store; SIGTERM drains after {settings.drain_grace:g} s of /readyz 503",
+        f"store; SIGTERM drains after {settings.grace:g} s of /readyz 503",
         f"use it with: AWS_ENDPOINT_URL={scheme}://{_host_for_url(settings.host)}:{settings.port}",
     ]
     return Assembly(app, service, credential_store, authorizer, audit, replicator, sweeper, lines, readiness)
@@ -391,4 +399,4 @@ def serve(settings: Settings, *, replication_hook: Hook | None = None, synchrono
         lines.append(f"open-file limit raised from {before} to {after}")
     for line in lines:
         log.warning("%s", line)
-    DrainingServer(uvicorn_config(built.app, settings), built.readiness, settings.drain_grace).run()
+    DrainingServer(uvicorn_config(built.app, settings), built.readiness, settings.grace).run()

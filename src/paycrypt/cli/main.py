@@ -160,10 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--drain-grace",
         type=float,
-        default=defaults.DRAIN_GRACE,
         metavar="SECONDS",
         help="after SIGTERM, /readyz answers 503 and the server keeps accepting this long before it "
-        "drains (default %(default)s)",
+        f"drains (default {defaults.DRAIN_GRACE:g}, or 0 when listening on loopback)",
     )
     run.add_argument(
         "--key-cache-entries",
@@ -234,7 +233,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         max_connections=args.max_connections,
         key_cache_entries=args.key_cache_entries,
         store_timeout=args.store_timeout,
-        drain_grace=max(0.0, args.drain_grace),
+        drain_grace=None if args.drain_grace is None else max(0.0, args.drain_grace),
         vault=vault_settings(args),
     )
 
