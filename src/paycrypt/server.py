@@ -45,8 +45,6 @@ from paycrypt.store.base import Store
 from paycrypt.store.migrations import SchemaError
 from paycrypt.tls import server_context
 from paycrypt.vault import keycache
-from paycrypt.vault import probe as vault_probe
-from paycrypt.vault.base import Vault
 from paycrypt.vault.factory import VaultSettings, VaultUnavailable, open_vault
 from paycrypt.wire import connections, health, models, protocols
 from paycrypt.wire.app import App, Lifespan
@@ -240,9 +238,8 @@ def build_app(
         workers=workers,
     )
     follower = BlockFollower(service)  # re-sealed blocks and master-key versions from a rotation
-    readiness = health.Readiness(readiness_checks(store, vault), timeout=settings.store_timeout + 1)
-    jobs = [sweeper, replicator, follower]
-    app = App(apis(loaded), pipeline, lifespan(jobs, workers, audit), readiness)
+    readiness = health.Readiness(health.checks(store, vault), timeout=settings.store_timeout + 1)
+    app = App(apis(loaded), pipeline, lifespan([sweeper, replicator, follower], workers, audit), readiness)
     scheme = "https" if settings.tls else "http"
     lines = [
         f"paycrypt listening on {scheme}://{_host_for_url(settings.host)}:{settings.port}",
@@ -260,19 +257,6 @@ def build_app(
         f"use it with: AWS_ENDPOINT_URL={scheme}://{_host_for_url(settings.host)}:{settings.port}",
     ]
     return Assembly(app, service, credential_store, authorizer, audit, replicator, sweeper, lines, readiness)
-
-
-def readiness_checks(store: Store, vault: Vault) -> dict[str, health.Check]:
-    """What /readyz checks: the store answers with the schema version it was opened at (not moved
-    by a `db upgrade --force` under a running node), and the vault seals and unseals."""
-    opened_at = store.schema_version()
-
-    def schema() -> None:
-        found = store.schema_version()
-        if found != opened_at:
-            raise SchemaError(f"the store's schema is at version {found}; this node opened it at {opened_at}")
-
-    return {"store": schema, "vault": lambda: vault_probe.check(vault)}
 
 
 def apis(loaded: models.Models) -> list[Api]:

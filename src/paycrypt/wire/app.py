@@ -61,7 +61,7 @@ class App:
             return
         if scope["type"] != "http":
             return
-        if scope["path"] in health.PATHS and scope["method"] in health.METHODS and self.readiness:
+        if scope["path"] in health.PATHS and scope["method"] in health.METHODS and self.readiness is not None:
             await health.answer(scope["path"], scope["method"], self.readiness, send)
             return
         try:

@@ -31,6 +31,11 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from paycrypt.store.base import Store
+from paycrypt.store.migrations import SchemaError
+from paycrypt.vault import probe
+from paycrypt.vault.base import Vault
+
 log = logging.getLogger("paycrypt")
 
 HEALTHZ, READYZ = "/healthz", "/readyz"
@@ -40,6 +45,20 @@ TTL = 1.0  # seconds a readiness answer is reused
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 Check = Callable[[], None]  # raises when what it checks is not usable
+
+
+def checks(store: Store, vault: Vault) -> dict[str, Check]:
+    """What /readyz checks: the store answers with the schema version it was opened at (not moved
+    by a later release's `db upgrade --force` under a running node), and the vault seals and
+    unseals a fresh key (vault/probe.py)."""
+    opened_at = store.schema_version()
+
+    def schema() -> None:
+        found = store.schema_version()
+        if found != opened_at:
+            raise SchemaError(f"the store's schema is at version {found}; this node opened it at {opened_at}")
+
+    return {"store": schema, "vault": lambda: probe.check(vault)}
 
 
 class Readiness:
