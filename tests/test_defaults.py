@@ -35,6 +35,7 @@ SHOWN = {
     "--max-connections": "max_connections",
     "--key-cache-entries": "key_cache_entries",
     "--store-timeout": "store_timeout",
+    "--metrics-host": "metrics_host",
     "--pkcs11-key": "vault.key_label",
     "--pkcs11-pin-env": "vault.pin_variable",
 }
@@ -42,10 +43,12 @@ SHOWN = {
 DESCRIBED = {
     *("--data-dir", "--regions", "--rate-limit", "--audit-data-events", "--node-id", "--vault", "--store"),
     "--drain-grace",
+    "--metrics-port",
 }
 UNSET = {
     *("--credentials", "--tls-cert", "--tls-key", "--tls-self-signed", "--log-level", "--help"),
     *("--pkcs11-module", "--pkcs11-token", "--pkcs11-pin-file"),
+    "--metrics-per-key",
 }
 
 

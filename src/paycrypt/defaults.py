@@ -40,6 +40,7 @@ STORE_TIMEOUT = 2.0  # seconds a call waits on an unreachable database before Se
 DRAIN_GRACE = (
     5.0  # seconds /readyz answers 503 after SIGTERM before the server stops accepting (off loopback)
 )
+METRICS_HOST = "127.0.0.1"  # --metrics-port listens on loopback unless --metrics-host says otherwise
 
 KEY_CACHE_ENTRIES = 50_000  # clear keys kept unsealed in memory, with what is derived from them
 

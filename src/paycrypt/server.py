@@ -36,6 +36,8 @@ from paycrypt.clock import Clock, SystemClock
 from paycrypt.jobs.key_blocks import BlockFollower
 from paycrypt.jobs.purge import PurgeSweeper
 from paycrypt.jobs.replicator import Hook, Replicator
+from paycrypt.metrics import wiring as metrics
+from paycrypt.metrics.sampling import Sources
 from paycrypt.policy.requests import RequestCatalog
 from paycrypt.regions import DEFAULT_REGIONS
 from paycrypt.service import registry
@@ -91,6 +93,9 @@ class Settings:
     key_cache_entries: int = defaults.KEY_CACHE_ENTRIES
     store_timeout: float = defaults.STORE_TIMEOUT  # the most a call waits on an unreachable database
     drain_grace: float | None = None  # seconds /readyz answers 503 after SIGTERM, still serving; see grace()
+    metrics_port: int | None = None  # --metrics-port: Prometheus metrics served there; None: off
+    metrics_host: str = defaults.METRICS_HOST
+    metrics_per_key: bool = False  # a key ARN label on the per-key families (docs/metrics.md)
     vault: VaultSettings = field(default_factory=VaultSettings)  # the master key file unless told
 
     @property
@@ -178,6 +183,7 @@ class Assembly:
     sweeper: PurgeSweeper
     lines: list[str]
     readiness: health.Readiness  # what /readyz answers; drained by SIGTERM (wire/drain.py)
+    instruments: metrics.Instruments | None = None  # None when --metrics-port is not given
 
 
 def build_app(
@@ -201,9 +207,13 @@ def build_app(
     except (VaultUnavailable, ValueError, PermissionError) as exc:  # no fallback to another vault
         raise StartupError(str(exc)) from exc
     quotas = Quotas(keys_per_region=settings.key_quota, aliases_per_region=settings.alias_quota)
-    keys = keycache.KeyCache(vault, settings.key_cache_entries)
-    service = Service(store, keys, clock or SystemClock(), quotas, settings.regions)
     loaded = models.load()  # the one read of the service models; everything below is built from it
+    instruments = _metrics(settings, loaded)
+    if instruments is not None:
+        store = instruments.timed(store)
+    counters = instruments.cache_counters() if instruments is not None else {}
+    keys = keycache.KeyCache(vault, settings.key_cache_entries, **counters)
+    service = Service(store, keys, clock or SystemClock(), quotas, settings.regions)
     try:
         audit = audit_writer.AuditWriter(
             settings.data_dir,
@@ -223,7 +233,7 @@ def build_app(
         hook=replication_hook,
     )
     sweeper = PurgeSweeper(service, settings.purge_interval)
-    throttle, throttle_line = _throttle(settings)
+    throttle, throttle_line = _throttle(settings, instruments)
     authorizer = Authorizer(store, throttle, secure=settings.tls)
     limits = connection_limits(settings)
     workers = ThreadPoolExecutor(
@@ -236,10 +246,15 @@ def build_app(
         authorizer=authorizer,
         audit=audit,
         workers=workers,
+        meter=instruments.meter if instruments is not None else None,
     )
     follower = BlockFollower(service)  # re-sealed blocks and master-key versions from a rotation
+    jobs: list[Job] = [sweeper, replicator, follower]
+    if instruments is not None:
+        instruments.read_from(Sources(_jobs_held, replicator.backlog, replicator.lag, keys.__len__))
+        jobs += instruments.jobs()
     readiness = health.Readiness(health.checks(store, vault), timeout=settings.store_timeout + 1)
-    app = App(apis(loaded), pipeline, lifespan([sweeper, replicator, follower], workers, audit), readiness)
+    app = App(apis(loaded), pipeline, lifespan(jobs, workers, audit, store), readiness)
     scheme = "https" if settings.tls else "http"
     lines = [
         f"paycrypt listening on {scheme}://{_host_for_url(settings.host)}:{settings.port}",
@@ -256,7 +271,47 @@ def build_app(
         f"store; SIGTERM drains after {settings.grace:g} s of /readyz 503",
         f"use it with: AWS_ENDPOINT_URL={scheme}://{_host_for_url(settings.host)}:{settings.port}",
     ]
-    return Assembly(app, service, credential_store, authorizer, audit, replicator, sweeper, lines, readiness)
+    if instruments is not None:
+        lines.append(f"metrics: {_metrics_line(instruments)}")
+    return Assembly(
+        app, service, credential_store, authorizer, audit, replicator, sweeper, lines, readiness, instruments
+    )
+
+
+def _metrics(settings: Settings, loaded: models.Models) -> metrics.Instruments | None:
+    """Prometheus metrics when --metrics-port is given (docs/metrics.md), else None: nothing metered."""
+    if settings.metrics_port is None:
+        return None
+    operations = [
+        name for model in (loaded.control, loaded.data, loaded.sts) for name in model.operation_names
+    ]
+    reasons = loaded.data.shape_for("VerificationFailedReason").enum
+    try:
+        return metrics.build(
+            settings.metrics_host,
+            settings.metrics_port,
+            per_key=settings.metrics_per_key,
+            operations=operations,
+            reasons=reasons,
+        )
+    except OSError as exc:
+        raise StartupError(
+            f"cannot serve metrics on {settings.metrics_host}:{settings.metrics_port}: {exc}"
+        ) from exc
+
+
+def _metrics_line(instruments: metrics.Instruments) -> str:
+    per_key = "; per-key families on" if instruments.families.per_key else ""
+    served = instruments.exposition
+    if served is None:
+        return f"written for the supervisor's /metrics (multiprocess){per_key}"
+    return f"http://{_host_for_url(served.host)}:{served.port}/metrics{per_key}"
+
+
+def _jobs_held() -> dict[str, bool]:
+    """Each background job run under a lease, and whether this process holds its lease: one
+    process runs them all, so it holds both (cluster leases, issue 15 item 5, replace this)."""
+    return {"purge": True, "replication": True}
 
 
 def apis(loaded: models.Models) -> list[Api]:
@@ -274,14 +329,18 @@ def apis(loaded: models.Models) -> list[Api]:
     ]
 
 
-def lifespan(jobs: Sequence[Job], workers: Executor, audit: audit_writer.AuditWriter) -> Lifespan:
-    """What the app's ASGI lifespan enters at startup and leaves at shutdown: the background jobs
+def lifespan(
+    jobs: Sequence[Job], workers: Executor, audit: audit_writer.AuditWriter, store: Store
+) -> Lifespan:
+    """What the app's ASGI lifespan enters at startup and leaves at shutdown: the store's writes on
+    the event loop share commits (store.base.Transactions.group_commits), the background jobs
     run as tasks of the server's event loop; at shutdown they are cancelled, the heavy-call
     workers stopped and the audit log closed."""
 
     @contextlib.asynccontextmanager
     async def running() -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
+        store.group_commits(loop)
         tasks = [loop.create_task(job.run()) for job in jobs]
         try:
             yield
@@ -299,7 +358,9 @@ def _lower_priority() -> None:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HEAVY_NICENESS)
 
 
-def _throttle(settings: Settings) -> tuple[rate_quotas.Throttle | None, str]:
+def _throttle(
+    settings: Settings, instruments: metrics.Instruments | None = None
+) -> tuple[rate_quotas.Throttle | None, str]:
     """The rate quotas in force (the guide's figures unless overridden), or None when off."""
     on = settings.throttling == "on" or (settings.throttling == "auto" and not is_loopback(settings.host))
     if not on:
@@ -311,7 +372,8 @@ def _throttle(settings: Settings) -> tuple[rate_quotas.Throttle | None, str]:
     if not limits.active:
         return None, "off (every rate is 0)"
     rates = ", ".join(f"{kind} {limits.rates.get(kind, 0):g}/s" for kind in rate_quotas.KINDS)
-    return rate_quotas.Throttle(limits), f"{rates} per account and region"
+    refused = instruments.throttled(rate_quotas.KINDS) if instruments is not None else None
+    return rate_quotas.Throttle(limits, refused=refused), f"{rates} per account and region"
 
 
 def _host_for_url(host: str) -> str:

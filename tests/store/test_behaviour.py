@@ -159,8 +159,11 @@ def test_replication_defaults_and_jobs(store: Store) -> None:
     store.put_replication_job(key(1).arn, "us-west-2", "copy")
     first = store.get_replication_job(key(1).arn, "us-west-2")
     assert first is not None and (first.action, first.attempts, first.next_attempt) == ("copy", 0, 0)
+    assert store.replication_backlog(10.0) == (1, 0)
     store.defer_replication_job(first.seq, 1, 50.0)
     assert store.due_replication_jobs(10.0, 10) == []
+    assert store.replication_backlog(10.0) == (0, 1)  # waiting for its retry at 50
+    assert store.replication_backlog(50.0) == (1, 0)
     store.put_replication_job(key(1).arn, "us-west-2", "sync")  # replaces it, due at once, a new seq
     second = store.get_replication_job(key(1).arn, "us-west-2")
     assert second is not None and second.seq > first.seq and second.action == "sync"
@@ -168,6 +171,7 @@ def test_replication_defaults_and_jobs(store: Store) -> None:
     assert store.due_replication_jobs(10.0, 10) == [second]
     assert store.finish_replication_job(second.seq) is True
     assert store.get_replication_job(key(1).arn, "us-west-2") is None
+    assert store.replication_backlog(10.0) == (0, 0)
 
 
 def test_mpa_tables(store: Store) -> None:
@@ -305,3 +309,27 @@ def test_db_upgrade_is_refused_while_a_node_is_connected(
     finally:
         running.close()
     assert factory.upgrade(spec) == (latest, latest)
+
+
+def test_sqlite_record_cache_evicts_one_record_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Full, the SQLite store's record cache drops its least recently used record and keeps the hot
+    ones (issue 17 item 4: it used to be cleared whole, so at more keys than entries every read
+    missed); an evicted record is read again from its row, unchanged."""
+    from paycrypt.store import sqlite
+
+    monkeypatch.setattr(sqlite, "RECORD_CACHE_SIZE", 4)
+    opened = sqlite.SqliteStore(tmp_path / "paycrypt.db")
+    try:
+        for n in range(10):
+            opened.insert_key(key(n))
+        hot = key(0).arn
+        for n in range(1, 10):
+            assert opened.get_key(hot) == key(0)
+            assert opened.get_key(key(n).arn) == key(n)
+        cached = list(opened._records)
+        assert len(cached) == 4 and hot in cached and key(9).arn in cached and key(1).arn not in cached
+        assert opened.get_key(key(1).arn) == key(1)
+    finally:
+        opened.close()

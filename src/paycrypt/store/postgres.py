@@ -24,6 +24,7 @@ until the database answers a probe again (store/reachability.py).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import threading
@@ -168,6 +169,12 @@ class PostgresStore:
                     yield
             finally:
                 self._local.connection = None
+
+    def group_commits(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Nothing: each transaction commits on its own connection, durably, before it returns."""
+
+    def settled(self) -> asyncio.Future[None] | None:
+        return None
 
     def _in_transaction(self) -> bool:
         return getattr(self._local, "connection", None) is not None
@@ -482,6 +489,14 @@ class PostgresStore:
             "UPDATE replication_jobs SET attempts = %s, next_attempt = %s WHERE seq = %s",
             (attempts, next_attempt, seq),
         )
+
+    def replication_backlog(self, now_epoch: float) -> tuple[int, int]:
+        row = self._one(
+            "SELECT count(*) FILTER (WHERE next_attempt <= %s), count(*) FILTER (WHERE next_attempt > %s)"
+            " FROM replication_jobs",
+            (now_epoch, now_epoch),
+        )
+        return int(row[0]), int(row[1])
 
 
 def _fetch(cursor: psycopg.Cursor[Any]) -> tuple[list[tuple[Any, ...]], int]:
