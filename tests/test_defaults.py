@@ -34,6 +34,7 @@ SHOWN = {
     "--request-body-timeout": "request_body_timeout",
     "--max-connections": "max_connections",
     "--key-cache-entries": "key_cache_entries",
+    "--store-timeout": "store_timeout",
     "--metrics-host": "metrics_host",
     "--pkcs11-key": "vault.key_label",
     "--pkcs11-pin-env": "vault.pin_variable",
@@ -43,6 +44,7 @@ DESCRIBED = {
     *("--data-dir", "--regions", "--rate-limit", "--audit-data-events", "--node-id", "--vault", "--store"),
     "--no-console",  # a switch: the console is on unless it is given
     "--console-audit-dir",
+    "--drain-grace",
     "--metrics-port",
 }
 UNSET = {
@@ -91,6 +93,22 @@ def test_serve_help_shows_the_settings_defaults(capsys: pytest.CaptureFixture[st
     assert "$PAYCRYPT_DATA_DIR" in entries["--data-dir"] and settings.data_dir == data_dir
     rates = ", ".join(f"{rate:g}" for rate in (5, 500, 20))  # the guide's quotas, seed-F §5.1
     assert f"(default {rates};" in entries["--rate-limit"]
+    assert f"(default {defaults.DRAIN_GRACE:g}, or 0 when listening on loopback)" in entries["--drain-grace"]
+
+
+@pytest.mark.parametrize(
+    ("host", "given", "grace"),
+    [
+        ("127.0.0.1", None, 0.0),
+        ("::1", None, 0.0),
+        ("0.0.0.0", None, defaults.DRAIN_GRACE),
+        ("127.0.0.1", 2.5, 2.5),
+    ],
+)
+def test_the_drain_grace_is_none_on_loopback_unless_given(
+    host: str, given: float | None, grace: float
+) -> None:
+    assert Settings(host=host, drain_grace=given).grace == grace
 
 
 def test_serve_without_options_runs_with_settings_defaults(data_dir: Path) -> None:

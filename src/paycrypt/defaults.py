@@ -36,6 +36,10 @@ REQUEST_BODY_TIMEOUT = 30.0  # seconds to receive its body, after the head
 MAX_CONNECTIONS = 1024  # open connections served at once (lowered to fit the file limit)
 MAX_REQUEST_HEAD_BYTES = 16 * 1024  # request line and headers (uvicorn's own h11 limit); 431 past it
 
+STORE_TIMEOUT = 2.0  # seconds a call waits on an unreachable database before ServiceUnavailableException
+DRAIN_GRACE = (
+    5.0  # seconds /readyz answers 503 after SIGTERM before the server stops accepting (off loopback)
+)
 METRICS_HOST = "127.0.0.1"  # --metrics-port listens on loopback unless --metrics-host says otherwise
 
 KEY_CACHE_ENTRIES = 50_000  # clear keys kept unsealed in memory, with what is derived from them

@@ -50,8 +50,9 @@ from paycrypt.tls import server_context
 from paycrypt.vault import keycache
 from paycrypt.vault.factory import VaultSettings, VaultUnavailable, audit_signer
 from paycrypt.vault.migration import open_serving_vault
-from paycrypt.wire import connections, models, protocols
+from paycrypt.wire import connections, health, models, protocols
 from paycrypt.wire.app import App, Lifespan
+from paycrypt.wire.drain import DrainingServer
 from paycrypt.wire.pipeline import Api, Pipeline
 
 log = logging.getLogger("paycrypt")
@@ -92,6 +93,8 @@ class Settings:
     request_body_timeout: float = defaults.REQUEST_BODY_TIMEOUT
     max_connections: int = defaults.MAX_CONNECTIONS  # capped by the file limit
     key_cache_entries: int = defaults.KEY_CACHE_ENTRIES
+    store_timeout: float = defaults.STORE_TIMEOUT  # the most a call waits on an unreachable database
+    drain_grace: float | None = None  # seconds /readyz answers 503 after SIGTERM, still serving; see grace()
     metrics_port: int | None = None  # --metrics-port: Prometheus metrics served there; None: off
     metrics_host: str = defaults.METRICS_HOST
     metrics_per_key: bool = False  # a key ARN label on the per-key families (docs/metrics.md)
@@ -102,6 +105,14 @@ class Settings:
     @property
     def tls(self) -> bool:
         return self.tls_cert is not None
+
+    @property
+    def grace(self) -> float:
+        """--drain-grace, else DRAIN_GRACE off loopback and none on it: a load balancer on another
+        machine cannot probe a loopback address, and a development server stops at once."""
+        if self.drain_grace is not None:
+            return self.drain_grace
+        return 0.0 if is_loopback(self.host) else defaults.DRAIN_GRACE
 
 
 def is_loopback(host: str) -> bool:
@@ -156,7 +167,7 @@ def open_store(settings: Settings, synchronous: str = "FULL") -> tuple[Store, st
     a password); `synchronous`: see build_app."""
     try:
         spec = store_factory.parse(settings.store, settings.data_dir)
-        store = store_factory.open_store(spec, synchronous=synchronous)
+        store = store_factory.open_store(spec, synchronous=synchronous, timeout=settings.store_timeout)
     except (ValueError, SchemaError) as exc:
         raise StartupError(str(exc)) from None
     return store, spec.describe()
@@ -175,6 +186,7 @@ class Assembly:
     replicator: Replicator
     sweeper: PurgeSweeper
     lines: list[str]
+    readiness: health.Readiness  # what /readyz answers; drained by SIGTERM (wire/drain.py)
     instruments: metrics.Instruments | None = None  # None when --metrics-port is not given
 
 
@@ -256,7 +268,10 @@ def build_app(
         audit,
         store,
     )
-    app = App(apis(loaded), pipeline, lifespan(jobs, workers, audit, store), console.mounts)
+    readiness = health.Readiness(health.checks(store, vault), timeout=settings.store_timeout + 1)
+    app = App(
+        apis(loaded), pipeline, lifespan(jobs, workers, audit, store), mounts=console.mounts, readiness=readiness
+    )
     console.connect(app.handle)
     scheme = "https" if settings.tls else "http"
     lines = [
@@ -270,13 +285,15 @@ def build_app(
         f"request-rate quotas: {throttle_line}",
         f"connections: at most {limits.max_connections} open (file limit {_soft_file_limit()}); "
         f"request head within {limits.head_timeout:g} s, body within {limits.body_timeout:g} s",
+        f"health: GET /healthz, /readyz; a call waits at most {settings.store_timeout:g} s on an unreachable "
+        f"store; SIGTERM drains after {settings.grace:g} s of /readyz 503",
         f"use it with: AWS_ENDPOINT_URL={scheme}://{_host_for_url(settings.host)}:{settings.port}",
         console.line(f"{scheme}://{_host_for_url(settings.host)}:{settings.port}"),
     ]
     if instruments is not None:
         lines.append(f"metrics: {_metrics_line(instruments)}")
     return Assembly(
-        app, service, credential_store, authorizer, audit, replicator, sweeper, lines, instruments
+        app, service, credential_store, authorizer, audit, replicator, sweeper, lines, readiness, instruments
     )
 
 
@@ -447,4 +464,4 @@ def serve(settings: Settings, *, replication_hook: Hook | None = None, synchrono
         lines.append(f"open-file limit raised from {before} to {after}")
     for line in lines:
         log.warning("%s", line)
-    uvicorn.Server(uvicorn_config(built.app, settings)).run()
+    DrainingServer(uvicorn_config(built.app, settings), built.readiness, settings.grace).run()

@@ -243,6 +243,18 @@ def _set_version(spec: factory.StoreSpec, version: int) -> None:
             db.execute("INSERT INTO schema_version (version, name, applied) VALUES (%s, 'x', 0)", (v,))
 
 
+def test_schema_version_is_read_from_the_database_each_time(spec: factory.StoreSpec) -> None:
+    """What /readyz asks the store (wire/health.py): a version moved under a running node shows."""
+    store = factory.open_store(spec)
+    try:
+        latest = migrations.latest(spec.backend)
+        assert store.schema_version() == latest
+        _set_version(spec, latest + 1)
+        assert store.schema_version() == latest + 1
+    finally:
+        store.close()
+
+
 def test_a_schema_newer_than_the_code_is_refused(spec: factory.StoreSpec) -> None:
     factory.open_store(spec).close()
     newer = migrations.latest(spec.backend) + 1

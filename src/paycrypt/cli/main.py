@@ -150,6 +150,21 @@ def build_parser() -> argparse.ArgumentParser:
         "file limit)",
     )
     run.add_argument(
+        "--store-timeout",
+        type=_seconds,
+        default=defaults.STORE_TIMEOUT,
+        metavar="SECONDS",
+        help="the most a call waits on an unreachable database before ServiceUnavailableException "
+        "(default %(default)s)",
+    )
+    run.add_argument(
+        "--drain-grace",
+        type=float,
+        metavar="SECONDS",
+        help="after SIGTERM, /readyz answers 503 and the server keeps accepting this long before it "
+        f"drains (default {defaults.DRAIN_GRACE:g}, or 0 when listening on loopback)",
+    )
+    run.add_argument(
         "--key-cache-entries",
         type=_positive,
         default=defaults.KEY_CACHE_ENTRIES,
@@ -243,6 +258,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         request_body_timeout=args.request_body_timeout,
         max_connections=args.max_connections,
         key_cache_entries=args.key_cache_entries,
+        store_timeout=args.store_timeout,
+        drain_grace=None if args.drain_grace is None else max(0.0, args.drain_grace),
         metrics_port=args.metrics_port,
         metrics_host=args.metrics_host,
         metrics_per_key=args.metrics_per_key,
@@ -260,6 +277,13 @@ def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text}")
     return value
 
 

@@ -17,6 +17,7 @@ import asyncio
 import logging
 
 from paycrypt.service.core import Service
+from paycrypt.store.base import StoreUnavailable
 
 log = logging.getLogger("paycrypt")
 
@@ -44,6 +45,8 @@ class BlockFollower:
         while True:
             try:
                 self.step()
+            except StoreUnavailable:
+                pass  # the store logs an outage once; the next step retries
             except Exception:
                 log.exception("following key block changes failed; retrying")
             await asyncio.sleep(self.interval)

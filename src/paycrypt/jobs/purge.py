@@ -12,6 +12,7 @@ import logging
 
 from paycrypt.service.core import Service
 from paycrypt.service.keys import lifecycle
+from paycrypt.store.base import StoreUnavailable
 
 log = logging.getLogger("paycrypt")
 
@@ -31,5 +32,7 @@ class PurgeSweeper:
         try:
             for arn in lifecycle.purge_due(self.svc, self.svc.clock.now()):
                 log.info("purged key %s", arn)
+        except StoreUnavailable:
+            pass  # the store logs an outage once; the next sweep retries
         except Exception:
             log.exception("key purge failed; retrying")

@@ -47,6 +47,7 @@ from paycrypt.service.context import Caller, Context
 from paycrypt.service.core import Service
 from paycrypt.service.keys import lifecycle
 from paycrypt.service.replication import key_regions, state
+from paycrypt.store.base import StoreUnavailable
 from paycrypt.store.records import KeyRecord, ReplicationJob
 
 log = logging.getLogger("paycrypt")
@@ -102,6 +103,8 @@ class Replicator:
             offered = 0
             try:
                 offered, _ = self._pass(PASS)
+            except StoreUnavailable:
+                pass  # the store logs an outage once; the next pass retries
             except Exception:
                 log.exception("replication pass failed; retrying")
             await asyncio.sleep(0 if offered >= PASS else self.interval)

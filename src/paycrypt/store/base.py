@@ -229,6 +229,11 @@ class Store(
 
     mpa: MpaTables  # on the same database and transaction as the rest
 
+    def schema_version(self) -> int:
+        """The schema version the database is at, read from it now: the readiness probe's question
+        (is the store reachable, and is its schema still the one this code opened?)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -268,6 +273,12 @@ class Snapshots(Protocol):
         if this store holds anything, ValueError if the snapshot is another backend's or schema
         version's."""
         ...
+
+
+class StoreUnavailable(Exception):
+    """The database cannot be reached now (down, unreachable, or no connection within the store's
+    time bound). Any store method may raise it; the request path answers ServiceUnavailableException
+    and the caller retries. The message names the cause, never a password."""
 
 
 class StoreNotEmpty(Exception):

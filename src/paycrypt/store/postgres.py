@@ -14,12 +14,19 @@ creates and alias changes running at once on several nodes do not deadlock.
 A commit is acknowledged after PostgreSQL has flushed its WAL (`synchronous_commit` on, its
 default, which this store does not change): an acknowledged write survives a crash of the node or
 of the database server.
+
+An outage is bounded by `timeout` (`--store-timeout`): a call waits at most that long for a
+pooled connection, a connection attempt gives up after it, and a connection whose sent data goes
+unacknowledged that long is dropped (`tcp_user_timeout`). A call that meets a lost connection or no
+connection raises StoreUnavailable, and from then on calls raise it at once, without waiting,
+until the database answers a probe again (store/reachability.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -30,14 +37,20 @@ import psycopg
 import psycopg_pool
 from psycopg import conninfo as pg_conninfo
 
+from paycrypt import defaults
 from paycrypt.store import migrations, rows
+from paycrypt.store.base import StoreUnavailable
 from paycrypt.store.postgres_mpa import PostgresMpaTables
+from paycrypt.store.reachability import Reachability
 from paycrypt.store.records import AliasRecord, KeyRecord, ReplicationJob
 
 BACKEND = "postgresql"  # its folder of migrations (store/migrations/postgresql/)
 APPLICATION = "paycrypt"  # application_name of every connection: `paycrypt db upgrade` looks for them
 POOL_SIZE = 16
-CONNECT_TIMEOUT = 10  # seconds to open a connection, and to wait for a free one in the pool
+CONNECT_TIMEOUT = 10  # seconds to open the pool at start-up (later waits are the store's `timeout`)
+# SQLSTATE classes of a lost connection: 08 connection exception, 57P operator intervention (the
+# server shutting down or crashed); a client-side failure (no server answering) carries none.
+_LOST = ("08", "57P")
 MIGRATION_LOCK = 0x7061796372797074  # pg_advisory_xact_lock key: one migration at a time ("paycrypt")
 
 _KEY_COLUMNS = "meta, key_block"
@@ -65,17 +78,35 @@ def without_password(conninfo: str, text: str) -> str:
 
 
 class PostgresStore:
-    def __init__(self, conninfo: str, *, apply_migrations: bool = False, pool_size: int = POOL_SIZE) -> None:
+    def __init__(
+        self,
+        conninfo: str,
+        *,
+        apply_migrations: bool = False,
+        pool_size: int = POOL_SIZE,
+        timeout: float = defaults.STORE_TIMEOUT,
+    ) -> None:
         """Open a pool on `conninfo` and bring the schema to this code's version: always on an empty
         database, and on one at an older version only with `apply_migrations` (`paycrypt db
-        upgrade`; every node stopped, see docs/deployment.md). Raises migrations.SchemaError."""
+        upgrade`; every node stopped, see docs/deployment.md). Raises migrations.SchemaError.
+        `timeout`: the most a call waits on the database before StoreUnavailable (see above)."""
         self.name = describe(conninfo)
+        self._conninfo = conninfo
+        self.timeout = timeout
+        self._connect_options = {
+            "application_name": APPLICATION,
+            "connect_timeout": max(2, math.ceil(timeout)),  # libpq reads less than 2 as 2
+            "tcp_user_timeout": max(1, round(timeout * 1000)),  # milliseconds
+        }
         self._pool = psycopg_pool.ConnectionPool(
             conninfo,
             min_size=1,
             max_size=pool_size,
-            kwargs={"autocommit": True, "application_name": APPLICATION, "connect_timeout": CONNECT_TIMEOUT},
-            timeout=CONNECT_TIMEOUT,
+            kwargs={"autocommit": True, **self._connect_options},
+            timeout=timeout,
+            # The pool's own reconnection backs off exponentially (1, 2, 4 … s): given up soon, so
+            # that after an outage connections are made on demand, as the probe lets calls through.
+            reconnect_timeout=max(timeout, 1.0),
             open=False,
             name="paycrypt-store",
         )
@@ -88,6 +119,7 @@ class PostgresStore:
                 f"{without_password(conninfo, str(exc.__cause__ or exc))}"
             ) from None
         self._local = threading.local()
+        self.reachability = Reachability(self.name, self._probe, self._pool.check)
         try:
             with self._pool.connection() as connection:
                 upgrade(connection, apply_migrations)
@@ -97,14 +129,40 @@ class PostgresStore:
         self.mpa = PostgresMpaTables(self._run)
 
     def close(self) -> None:
+        self.reachability.close()
         self._pool.close()
+
+    def schema_version(self) -> int:
+        return self._one("SELECT COALESCE(MAX(version), 0) FROM schema_version")[0]
+
+    @contextmanager
+    def _connected(self) -> Iterator[psycopg.Connection[Any]]:
+        """A pooled connection for one statement or one transaction; StoreUnavailable when the
+        database is known to be unreachable, or found so now."""
+        self.reachability.check()
+        try:
+            with self._pool.connection() as connection:
+                yield connection
+        except psycopg_pool.PoolTimeout:
+            raise self.reachability.failed(f"no connection within {self.timeout:g} s") from None
+        except psycopg.OperationalError as exc:
+            reason = without_password(self._conninfo, str(exc).strip() or type(exc).__name__)
+            if exc.sqlstate is None or exc.sqlstate.startswith(_LOST):
+                raise self.reachability.failed(reason) from None
+            raise StoreUnavailable(f"{self.name}: {reason}") from None  # e.g. a deadlock: retry
+
+    def _probe(self) -> None:
+        """A connection of its own (not the pool's) and one statement: raises unless the database answers."""
+        options = {**self._connect_options, "application_name": f"{APPLICATION}-probe"}
+        with psycopg.connect(self._conninfo, autocommit=True, **options) as connection:
+            connection.execute("SELECT 1")
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
         if getattr(self._local, "connection", None) is not None:
             yield  # joins the outer transaction
             return
-        with self._pool.connection() as connection:
+        with self._connected() as connection:
             self._local.connection = connection
             try:
                 with connection.transaction():
@@ -126,7 +184,7 @@ class PostgresStore:
         connection = getattr(self._local, "connection", None)
         if connection is not None:
             return _fetch(connection.execute(sql, params))
-        with self._pool.connection() as pooled:
+        with self._connected() as pooled:
             return _fetch(pooled.execute(sql, params))
 
     def _one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:

@@ -166,6 +166,9 @@ class SqliteStore:
             self._commit_batch()
         self._db.close()
 
+    def schema_version(self) -> int:
+        return self._db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0]
+
     def group_commits(self, loop: asyncio.AbstractEventLoop) -> None:
         """Transactions run on `loop`'s thread (the caller's) share commits from now on."""
         self._loop, self._loop_thread = loop, threading.get_ident()
