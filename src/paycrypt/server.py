@@ -269,9 +269,8 @@ def build_app(
         store,
     )
     readiness = health.Readiness(health.checks(store, vault), timeout=settings.store_timeout + 1)
-    app = App(
-        apis(loaded), pipeline, lifespan(jobs, workers, audit, store), mounts=console.mounts, readiness=readiness
-    )
+    running = lifespan(jobs, workers, audit, store)
+    app = App(apis(loaded), pipeline, running, mounts=console.mounts, readiness=readiness)
     console.connect(app.handle)
     scheme = "https" if settings.tls else "http"
     lines = [
