@@ -18,7 +18,7 @@ import logging
 import os
 import resource
 import threading
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +33,9 @@ from paycrypt.auth import credentials as creds
 from paycrypt.auth import throttle as rate_quotas
 from paycrypt.auth.authorize import Authorizer
 from paycrypt.clock import Clock, SystemClock
+from paycrypt.jobs.heartbeat import Heartbeat
 from paycrypt.jobs.key_blocks import BlockFollower
+from paycrypt.jobs.leases import RENEWALS, Leases
 from paycrypt.jobs.purge import PurgeSweeper
 from paycrypt.jobs.replicator import Hook, Replicator
 from paycrypt.policy.requests import RequestCatalog
@@ -82,6 +84,7 @@ class Settings:
     regions: tuple[str, ...] = DEFAULT_REGIONS
     replication_interval: float = defaults.REPLICATION_INTERVAL
     replication_retry: float = defaults.REPLICATION_RETRY
+    lease_seconds: float = defaults.LEASE_SECONDS  # jobs/leases.py; heartbeats come RENEWALS times per lease
     throttling: str = defaults.THROTTLING
     rate_limits: tuple[str, ...] = ()  # KIND=RATE or ACCOUNT:KIND=RATE overrides of the guide's figures
     request_head_timeout: float = defaults.REQUEST_HEAD_TIMEOUT
@@ -166,6 +169,8 @@ class Assembly:
     replicator: Replicator
     sweeper: PurgeSweeper
     lines: list[str]
+    leases: Leases  # who runs the jobs that run once (`holders()` for metrics)
+    heartbeat: Heartbeat  # how many processes share the rate quotas (`participants()`)
 
 
 def build_app(
@@ -211,7 +216,13 @@ def build_app(
         hook=replication_hook,
     )
     sweeper = PurgeSweeper(service, settings.purge_interval)
-    throttle, throttle_line = _throttle(settings)
+    if settings.lease_seconds <= 0:
+        raise StartupError("--lease-seconds must be positive")
+    leases = Leases(store.cluster, settings.node_id, settings.worker_id, settings.lease_seconds)
+    heartbeat = Heartbeat(
+        store.cluster, settings.node_id, settings.worker_id, settings.lease_seconds / RENEWALS
+    )
+    throttle, throttle_line = _throttle(settings, heartbeat.participants)
     authorizer = Authorizer(store, throttle, secure=settings.tls)
     limits = connection_limits(settings)
     workers = ThreadPoolExecutor(
@@ -226,7 +237,8 @@ def build_app(
         workers=workers,
     )
     follower = BlockFollower(service)  # re-sealed blocks and master-key versions from a rotation
-    app = App(apis(loaded), pipeline, lifespan([sweeper, replicator, follower], workers, audit))
+    jobs = [leases.job("purge", sweeper), leases.job("replication", replicator), follower, heartbeat]
+    app = App(apis(loaded), pipeline, lifespan(jobs, workers, audit))
     scheme = "https" if settings.tls else "http"
     lines = [
         f"paycrypt listening on {scheme}://{_host_for_url(settings.host)}:{settings.port}",
@@ -241,7 +253,9 @@ def build_app(
         f"request head within {limits.head_timeout:g} s, body within {limits.body_timeout:g} s",
         f"use it with: AWS_ENDPOINT_URL={scheme}://{_host_for_url(settings.host)}:{settings.port}",
     ]
-    return Assembly(app, service, credential_store, authorizer, audit, replicator, sweeper, lines)
+    return Assembly(
+        app, service, credential_store, authorizer, audit, replicator, sweeper, lines, leases, heartbeat
+    )
 
 
 def apis(loaded: models.Models) -> list[Api]:
@@ -261,8 +275,8 @@ def apis(loaded: models.Models) -> list[Api]:
 
 def lifespan(jobs: Sequence[Job], workers: Executor, audit: audit_writer.AuditWriter) -> Lifespan:
     """What the app's ASGI lifespan enters at startup and leaves at shutdown: the background jobs
-    run as tasks of the server's event loop; at shutdown they are cancelled, the heavy-call
-    workers stopped and the audit log closed."""
+    run as tasks of the server's event loop; at shutdown they are cancelled and awaited (a job
+    holding a lease releases it), the heavy-call workers stopped and the audit log closed."""
 
     @contextlib.asynccontextmanager
     async def running() -> AsyncIterator[None]:
@@ -273,6 +287,7 @@ def lifespan(jobs: Sequence[Job], workers: Executor, audit: audit_writer.AuditWr
         finally:
             for task in tasks:
                 task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             workers.shutdown(wait=False, cancel_futures=True)
             audit.close()
 
@@ -284,8 +299,11 @@ def _lower_priority() -> None:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HEAVY_NICENESS)
 
 
-def _throttle(settings: Settings) -> tuple[rate_quotas.Throttle | None, str]:
-    """The rate quotas in force (the guide's figures unless overridden), or None when off."""
+def _throttle(
+    settings: Settings, participants: Callable[[], int] = rate_quotas.alone
+) -> tuple[rate_quotas.Throttle | None, str]:
+    """The rate quotas in force (the guide's figures unless overridden), or None when off; each
+    process takes its share, the rates divided by `participants()` (jobs/heartbeat.py)."""
     on = settings.throttling == "on" or (settings.throttling == "auto" and not is_loopback(settings.host))
     if not on:
         return None, "off (loopback default; --throttling on to enforce the guide's quotas)"
@@ -296,7 +314,9 @@ def _throttle(settings: Settings) -> tuple[rate_quotas.Throttle | None, str]:
     if not limits.active:
         return None, "off (every rate is 0)"
     rates = ", ".join(f"{kind} {limits.rates.get(kind, 0):g}/s" for kind in rate_quotas.KINDS)
-    return rate_quotas.Throttle(limits), f"{rates} per account and region"
+    return rate_quotas.Throttle(limits, participants=participants), (
+        f"{rates} per account and region, shared among the live processes on the store"
+    )
 
 
 def _host_for_url(host: str) -> str:

@@ -30,6 +30,7 @@ import psycopg_pool
 from psycopg import conninfo as pg_conninfo
 
 from paycrypt.store import migrations, rows
+from paycrypt.store.postgres_cluster import PostgresClusterTables
 from paycrypt.store.postgres_mpa import PostgresMpaTables
 from paycrypt.store.records import AliasRecord, KeyRecord, ReplicationJob
 
@@ -94,6 +95,7 @@ class PostgresStore:
             self._pool.close()
             raise
         self.mpa = PostgresMpaTables(self._run)
+        self.cluster = PostgresClusterTables(self._run)
 
     def close(self) -> None:
         self._pool.close()

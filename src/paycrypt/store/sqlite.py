@@ -29,6 +29,7 @@ from typing import Any
 from paycrypt.store import migrations, rows
 from paycrypt.store.base import StoreNotEmpty
 from paycrypt.store.records import AliasRecord, KeyRecord, ReplicationJob, Snapshot
+from paycrypt.store.sqlite_cluster import SqliteClusterTables
 from paycrypt.store.sqlite_mpa import SqliteMpaTables
 
 RECORD_CACHE_SIZE = 100_000
@@ -143,6 +144,7 @@ class SqliteStore:
         self._policies: dict[str, str | None] = {}
         self._policy_count = self._count_policies()
         self.mpa = SqliteMpaTables(self._db)
+        self.cluster = SqliteClusterTables(self._db, self.transaction)
 
     def close(self) -> None:
         self._db.close()
