@@ -7,23 +7,12 @@ Between processes racing for one lease: tests/store/test_concurrent_processes.py
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from paycrypt.store import factory
 from paycrypt.store.base import ClusterTables, Store
-from tests.store.test_behaviour import open_backend
 
 TERM = 0.4  # seconds: long enough for a few statements on a loaded machine, short enough to wait out
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    opened = factory.open_store(open_backend(request.param, tmp_path, request))
-    yield opened
-    opened.close()
 
 
 @pytest.fixture
