@@ -27,7 +27,7 @@ from paycrypt.jobs.leases import RENEWALS
 from paycrypt.store import factory
 from paycrypt.store.base import Store
 from tests.api.processes import ServerProcess
-from tests.conftest import free_port
+from tests.conftest import RunningServer, free_port
 from tests.store.test_behaviour import ACCOUNT, REGION, key
 
 LEASE = 2.0  # --lease-seconds of both nodes
@@ -69,6 +69,16 @@ def live_heartbeats(url: str, within: float) -> int:
             " WHERE last_seen >= EXTRACT(EPOCH FROM clock_timestamp())::double precision - %s",
             (within,),
         ).fetchone()[0]
+
+
+def test_a_server_holds_its_leases_and_counts_itself(server: RunningServer) -> None:
+    """Alone on its store, a server takes both leases at start and is its heartbeat's only participant."""
+    wait_for(
+        lambda: server.parts.leases.held() == {"purge": True, "replication": True}, 10, "both leases held"
+    )
+    holder = f"{server.settings.node_id}/w{server.settings.worker_id}"
+    assert server.parts.leases.holders() == {"purge": holder, "replication": holder}
+    wait_for(lambda: server.parts.heartbeat.participants() == 1, 10, "one participant")
 
 
 def purged(node: ServerProcess) -> list[str]:

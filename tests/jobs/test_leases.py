@@ -1,9 +1,10 @@
 """Background jobs run once among the processes on one store, under a lease (issue 15 item 5):
 jobs/leases.py on real stores of both backends.
 
-Two "processes" here are two `Leases` of different node ids on one store, in one event loop; a
-process that dies is one whose store calls all fail from then on (it renews nothing and releases
-nothing, as after SIGKILL). Real processes: tests/api/test_cluster_jobs.py.
+Two "processes" here are two `Leases` of different node ids, each on a store of its own opened on
+one database (on SQLite, two connections to one file: how the workers of one machine share it),
+in one event loop; a process that dies is one whose store calls all fail from then on (it renews
+nothing and releases nothing, as after SIGKILL). Real processes: tests/api/test_cluster_jobs.py.
 """
 
 from __future__ import annotations
@@ -11,13 +12,17 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from paycrypt.jobs.leases import RENEWALS, SAFETY, Lease, Leases
 from paycrypt.jobs.purge import PurgeSweeper
 from paycrypt.jobs.replicator import Replicator
 from paycrypt.service.keys import lifecycle
+from paycrypt.store import factory
 from paycrypt.store.base import ClusterTables, Store
 from tests.conftest import CVK_ATTRIBUTES as CVK
 from tests.service.stored_keys import context as ctx
@@ -66,9 +71,17 @@ async def until(condition: Any, seconds: float) -> float:
     return time.monotonic() - started
 
 
-def test_one_process_runs_the_job_and_another_takes_over_when_it_dies(store: Store) -> None:
+@pytest.fixture
+def other(spec: factory.StoreSpec, store: Store) -> Iterator[Store]:
+    """A second store on `store`'s database, as another process opens it."""
+    opened = factory.open_store(spec)
+    yield opened
+    opened.close()
+
+
+def test_one_process_runs_the_job_and_another_takes_over_when_it_dies(store: Store, other: Store) -> None:
     async def scenario() -> float:
-        a_tables, b_tables = Dying(store.cluster), Dying(store.cluster)
+        a_tables, b_tables = Dying(store.cluster), Dying(other.cluster)
         a_job, b_job = Counting(), Counting()
         a = Leases(a_tables, "node-a", 0, TERM).job("purge", a_job)  # type: ignore[arg-type]
         a_task = asyncio.create_task(a.run())
@@ -96,13 +109,13 @@ def test_one_process_runs_the_job_and_another_takes_over_when_it_dies(store: Sto
     assert took <= TAKEOVER + 1.0, took  # + the scheduling slack of a loaded machine
 
 
-def test_a_clean_shutdown_hands_the_lease_over_at_once(store: Store) -> None:
+def test_a_clean_shutdown_hands_the_lease_over_at_once(store: Store, other: Store) -> None:
     async def scenario() -> None:
         a_job, b_job = Counting(), Counting()
         a = Leases(store.cluster, "node-a", 0, 8).job("purge", a_job)  # a term b could not wait out
         a_task = asyncio.create_task(a.run())
         await until(lambda: a_job.running, 5)
-        b = Leases(store.cluster, "node-b", 0, 8).job("purge", b_job)
+        b = Leases(other.cluster, "node-b", 0, 8).job("purge", b_job)
         b_task = asyncio.create_task(b.run())
         await asyncio.sleep(0.2)
         assert not b_job.running
