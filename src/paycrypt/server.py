@@ -186,6 +186,8 @@ def build_app(
     fails replication jobs (jobs/replicator.py); `synchronous` is the store's `PRAGMA synchronous`
     (the durability trace test runs a server with OFF to prove it would see a missing fsync)."""
     check_transport(settings)
+    if settings.lease_seconds <= 0:
+        raise StartupError("--lease-seconds must be positive")
     credential_store, auth_line = resolve_credentials(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     store, store_line = open_store(settings, synchronous)
@@ -216,8 +218,6 @@ def build_app(
         hook=replication_hook,
     )
     sweeper = PurgeSweeper(service, settings.purge_interval)
-    if settings.lease_seconds <= 0:
-        raise StartupError("--lease-seconds must be positive")
     leases = Leases(store.cluster, settings.node_id, settings.worker_id, settings.lease_seconds)
     heartbeat = Heartbeat(
         store.cluster, settings.node_id, settings.worker_id, settings.lease_seconds / RENEWALS
@@ -249,6 +249,8 @@ def build_app(
         f"audit log: {audit.path} (node {settings.node_id}, worker {settings.worker_id}; digests signed by "
         f"the key in {settings.data_dir / 'audit-signing.pub'})",
         f"request-rate quotas: {throttle_line}",
+        f"background jobs: the purge sweeper and the replicator run in one process on the store at a "
+        f"time, this one as {leases.holder} (leases of {settings.lease_seconds:g} s)",
         f"connections: at most {limits.max_connections} open (file limit {_soft_file_limit()}); "
         f"request head within {limits.head_timeout:g} s, body within {limits.body_timeout:g} s",
         f"use it with: AWS_ENDPOINT_URL={scheme}://{_host_for_url(settings.host)}:{settings.port}",

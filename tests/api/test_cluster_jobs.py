@@ -24,6 +24,7 @@ import psycopg
 import pytest
 
 from paycrypt.jobs.leases import RENEWALS
+from paycrypt.server import Settings, StartupError, build_app
 from paycrypt.store import factory
 from paycrypt.store.base import Store
 from tests.api.processes import ServerProcess
@@ -79,6 +80,11 @@ def test_a_server_holds_its_leases_and_counts_itself(server: RunningServer) -> N
     holder = f"{server.settings.node_id}/w{server.settings.worker_id}"
     assert server.parts.leases.holders() == {"purge": holder, "replication": holder}
     wait_for(lambda: server.parts.heartbeat.participants() == 1, 10, "one participant")
+
+
+def test_a_lease_of_no_time_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(StartupError, match="--lease-seconds must be positive"):
+        build_app(Settings(data_dir=tmp_path, lease_seconds=0))
 
 
 def purged(node: ServerProcess) -> list[str]:

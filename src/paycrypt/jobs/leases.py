@@ -114,10 +114,16 @@ class LeasedJob:
         self.job = job
 
     async def run(self) -> None:
+        """Until cancelled; then the job is cancelled and the lease released (the store's calls run
+        in a thread, so a store slow to answer does not hold up the event loop)."""
         task: asyncio.Task[None] | None = None
+        attempt: asyncio.Future[bool] | None = None
         try:
             while True:
-                held = await asyncio.to_thread(self.lease.attempt)
+                attempt = asyncio.ensure_future(asyncio.to_thread(self.lease.attempt))
+                held = await attempt
+                if task is not None and task.done():  # the job ended by itself: started again below
+                    task = None
                 if held and task is None:
                     log.info("lease %s taken by %s: the job runs here", self.lease.name, self.lease.holder)
                     task = asyncio.get_running_loop().create_task(self.job.run(self.lease.held))
@@ -129,6 +135,8 @@ class LeasedJob:
         finally:
             if task is not None:
                 task.cancel()
+            if attempt is not None and not attempt.done():
+                await asyncio.wait({attempt})  # else it could renew the lease after the release
             self.lease.release()
 
 
