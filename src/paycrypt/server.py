@@ -38,6 +38,8 @@ from paycrypt.jobs.key_blocks import BlockFollower
 from paycrypt.jobs.leases import RENEWALS, Leases
 from paycrypt.jobs.purge import PurgeSweeper
 from paycrypt.jobs.replicator import Hook, Replicator
+from paycrypt.metrics import wiring as metrics
+from paycrypt.metrics.sampling import Sources
 from paycrypt.policy.requests import RequestCatalog
 from paycrypt.regions import DEFAULT_REGIONS
 from paycrypt.service import registry
@@ -91,6 +93,9 @@ class Settings:
     request_body_timeout: float = defaults.REQUEST_BODY_TIMEOUT
     max_connections: int = defaults.MAX_CONNECTIONS  # capped by the file limit
     key_cache_entries: int = defaults.KEY_CACHE_ENTRIES
+    metrics_port: int | None = None  # --metrics-port: Prometheus metrics served there; None: off
+    metrics_host: str = defaults.METRICS_HOST
+    metrics_per_key: bool = False  # a key ARN label on the per-key families (docs/metrics.md)
     vault: VaultSettings = field(default_factory=VaultSettings)  # the master key file unless told
 
     @property
@@ -171,6 +176,7 @@ class Assembly:
     lines: list[str]
     leases: Leases  # who runs the jobs that run once (`holders()` for metrics)
     heartbeat: Heartbeat  # how many processes share the rate quotas (`participants()`)
+    instruments: metrics.Instruments | None = None  # None when --metrics-port is not given
 
 
 def build_app(
@@ -196,9 +202,13 @@ def build_app(
     except (VaultUnavailable, ValueError, PermissionError) as exc:  # no fallback to another vault
         raise StartupError(str(exc)) from exc
     quotas = Quotas(keys_per_region=settings.key_quota, aliases_per_region=settings.alias_quota)
-    keys = keycache.KeyCache(vault, settings.key_cache_entries)
-    service = Service(store, keys, clock or SystemClock(), quotas, settings.regions)
     loaded = models.load()  # the one read of the service models; everything below is built from it
+    instruments = _metrics(settings, loaded)
+    if instruments is not None:
+        store = instruments.timed(store)
+    counters = instruments.cache_counters() if instruments is not None else {}
+    keys = keycache.KeyCache(vault, settings.key_cache_entries, **counters)
+    service = Service(store, keys, clock or SystemClock(), quotas, settings.regions)
     try:
         audit = audit_writer.AuditWriter(
             settings.data_dir,
@@ -222,7 +232,7 @@ def build_app(
     heartbeat = Heartbeat(
         store.cluster, settings.node_id, settings.worker_id, settings.lease_seconds / RENEWALS
     )
-    throttle, throttle_line = _throttle(settings, heartbeat.participants)
+    throttle, throttle_line = _throttle(settings, heartbeat.participants, instruments)
     authorizer = Authorizer(store, throttle, secure=settings.tls)
     limits = connection_limits(settings)
     workers = ThreadPoolExecutor(
@@ -235,9 +245,18 @@ def build_app(
         authorizer=authorizer,
         audit=audit,
         workers=workers,
+        meter=instruments.meter if instruments is not None else None,
     )
     follower = BlockFollower(service)  # re-sealed blocks and master-key versions from a rotation
-    jobs = [leases.job("purge", sweeper), leases.job("replication", replicator), follower, heartbeat]
+    jobs: list[Job] = [
+        leases.job("purge", sweeper),
+        leases.job("replication", replicator),
+        follower,
+        heartbeat,
+    ]
+    if instruments is not None:
+        instruments.read_from(Sources(leases.held, replicator.backlog, replicator.lag, keys.__len__))
+        jobs += instruments.jobs()
     app = App(apis(loaded), pipeline, lifespan(jobs, workers, audit))
     scheme = "https" if settings.tls else "http"
     lines = [
@@ -255,9 +274,51 @@ def build_app(
         f"request head within {limits.head_timeout:g} s, body within {limits.body_timeout:g} s",
         f"use it with: AWS_ENDPOINT_URL={scheme}://{_host_for_url(settings.host)}:{settings.port}",
     ]
+    if instruments is not None:
+        lines.append(f"metrics: {_metrics_line(instruments)}")
     return Assembly(
-        app, service, credential_store, authorizer, audit, replicator, sweeper, lines, leases, heartbeat
+        app,
+        service,
+        credential_store,
+        authorizer,
+        audit,
+        replicator,
+        sweeper,
+        lines,
+        leases,
+        heartbeat,
+        instruments,
     )
+
+
+def _metrics(settings: Settings, loaded: models.Models) -> metrics.Instruments | None:
+    """Prometheus metrics when --metrics-port is given (docs/metrics.md), else None: nothing metered."""
+    if settings.metrics_port is None:
+        return None
+    operations = [
+        name for model in (loaded.control, loaded.data, loaded.sts) for name in model.operation_names
+    ]
+    reasons = loaded.data.shape_for("VerificationFailedReason").enum
+    try:
+        return metrics.build(
+            settings.metrics_host,
+            settings.metrics_port,
+            per_key=settings.metrics_per_key,
+            operations=operations,
+            reasons=reasons,
+        )
+    except OSError as exc:
+        raise StartupError(
+            f"cannot serve metrics on {settings.metrics_host}:{settings.metrics_port}: {exc}"
+        ) from exc
+
+
+def _metrics_line(instruments: metrics.Instruments) -> str:
+    per_key = "; per-key families on" if instruments.families.per_key else ""
+    served = instruments.exposition
+    if served is None:
+        return f"written for the supervisor's /metrics (multiprocess){per_key}"
+    return f"http://{_host_for_url(served.host)}:{served.port}/metrics{per_key}"
 
 
 def apis(loaded: models.Models) -> list[Api]:
@@ -302,7 +363,9 @@ def _lower_priority() -> None:
 
 
 def _throttle(
-    settings: Settings, participants: Callable[[], int] = rate_quotas.alone
+    settings: Settings,
+    participants: Callable[[], int] = rate_quotas.alone,
+    instruments: metrics.Instruments | None = None,
 ) -> tuple[rate_quotas.Throttle | None, str]:
     """The rate quotas in force (the guide's figures unless overridden), or None when off; each
     process takes its share, the rates divided by `participants()` (jobs/heartbeat.py)."""
@@ -316,7 +379,8 @@ def _throttle(
     if not limits.active:
         return None, "off (every rate is 0)"
     rates = ", ".join(f"{kind} {limits.rates.get(kind, 0):g}/s" for kind in rate_quotas.KINDS)
-    return rate_quotas.Throttle(limits, participants=participants), (
+    refused = instruments.throttled(rate_quotas.KINDS) if instruments is not None else None
+    return rate_quotas.Throttle(limits, participants=participants, refused=refused), (
         f"{rates} per account and region, shared among the live processes on the store"
     )
 

@@ -97,10 +97,14 @@ class Throttle:
         limits: Limits,
         clock: Callable[[], float] = time.monotonic,
         participants: Callable[[], int] = alone,
+        refused: Callable[[str], object] | None = None,
     ) -> None:
+        """`participants`: the live processes sharing the quotas, this one included;
+        `refused`: called with the kind of each request refused (the metrics' counter)."""
         self.limits = limits
         self._clock = clock
-        self._participants = participants  # live processes sharing the quotas, this one included
+        self._participants = participants
+        self._refused = refused
         self._buckets: dict[tuple[str, str, str], _Bucket] = {}
         self._lock = threading.Lock()
 
@@ -121,6 +125,8 @@ class Throttle:
                 bucket.retune(rate, capacity, now)
             if bucket.take(now):
                 return
+        if self._refused is not None:
+            self._refused(kind)
         raise Throttling(MESSAGE)
 
 
