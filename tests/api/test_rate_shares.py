@@ -78,8 +78,9 @@ def test_two_participants_halve_the_rate_and_a_dead_ones_share_returns(tmp_path:
         finally:
             alive.clear()
             store.close()
-    # Half the quota's rate over the window (2/s: 8), then the whole of it (4/s: 16); a call or two
-    # either way for where the window's edges fall between refills, and a loaded machine's pauses.
-    assert RATE / 2 * WINDOW - 2 <= shared <= RATE / 2 * WINDOW + 2, shared
-    assert RATE * WINDOW - 3 <= alone <= RATE * WINDOW + 2, alone
+    # Never more than half the quota's rate over the window (2/s: 8, a call or two more for where
+    # the window's edges fall between refills), then more than that and at most the whole (4/s: 16).
+    # A loaded machine's pauses can only lower what is admitted, so the lower bounds are loose.
+    assert RATE / 2 * WINDOW - 4 <= shared <= RATE / 2 * WINDOW + 2, shared
+    assert RATE / 2 * WINDOW + 2 < alone <= RATE * WINDOW + 2, alone
     assert took <= (PERIODS + 1) * BEAT + 1.0, took
