@@ -124,8 +124,9 @@ def ibm_request(k: Keys, i: int) -> dict[str, Any]:
 # --- in process -----------------------------------------------------------------------------------
 
 
-def in_process(args: argparse.Namespace, workdir: Path) -> None:
-    svc = harness.inproc_service(workdir)
+def verifications(svc: Service) -> list[tuple[str, str, Callable[[], Any]]]:
+    """(operation, implementation, call) of each verification, on keys stored in `svc` (bench/run.py
+    takes its psec and service pairs from here)."""
     k = Keys(svc)
     ctx = harness.context(svc.clock.now())
     cvv2, pvv, ibm = cvv2_request(k, 1), pvv_request(k, 1), ibm_request(k, 1)
@@ -158,7 +159,7 @@ def in_process(args: argparse.Namespace, workdir: Path) -> None:
         pin = pinblock.decrypt_pin(k.pek, "ISO_FORMAT_0", pvv["EncryptedPinBlock"], pan)
         return ibm3624.verify_offset(k.pvk, DEC, pan[:16], "F", pin, offset)
 
-    scenarios: list[tuple[str, str, Callable[[], Any]]] = [
+    return [
         ("CVV2 verify", "psec (crypto only)", psec_cvv2),
         ("CVV2 verify", "paycrypt crypto", crypto_cvv2),
         (
@@ -173,6 +174,10 @@ def in_process(args: argparse.Namespace, workdir: Path) -> None:
         ("IBM 3624 verify", "paycrypt crypto", crypto_ibm),
         ("IBM 3624 verify", "paycrypt service", lambda: pin_data.verify_pin_data(svc, ctx, ibm)),
     ]
+
+
+def in_process(args: argparse.Namespace, workdir: Path) -> None:
+    scenarios = verifications(harness.inproc_service(workdir))
     for _, _, call in scenarios:  # every path agrees that the value verifies
         assert call() is not False
     print(f"\nin process ({args.inproc_seconds:g} s each, median of {args.repeat})")

@@ -128,6 +128,19 @@ def dukpt_request(k: Keys, standard: str, ksn: str) -> dict[str, Any]:
     }
 
 
+def psec_translation(k: Keys, pek: dict[str, Any]) -> Callable[[], str]:
+    """The PEK→PEK translation of `pek` (pek_request) composed from psec's functions (bench/run.py
+    uses it too)."""
+    block = bytes.fromhex(pek["EncryptedPinBlock"])
+
+    def psec_pek_to_pek() -> str:
+        clear = psec_des.decrypt_tdes_ecb(k.pek_in, block)
+        pin = psec_pinblock.decode_pinblock_iso_0(clear, PAN)
+        return psec_des.encrypt_tdes_ecb(k.pek_out, psec_pinblock.encode_pinblock_iso_0(pin, PAN)).hex()
+
+    return psec_pek_to_pek
+
+
 # --- in process -----------------------------------------------------------------------------------
 
 
@@ -137,13 +150,7 @@ def in_process(args: argparse.Namespace, workdir: Path) -> list[tuple[str, float
     ctx = harness.context(svc.clock.now())
     pek = pek_request(k)
     aes_pek = aes_pek_request(k)
-    block = bytes.fromhex(pek["EncryptedPinBlock"])
-
-    def psec_pek_to_pek() -> str:
-        clear = psec_des.decrypt_tdes_ecb(k.pek_in, block)
-        pin = psec_pinblock.decode_pinblock_iso_0(clear, PAN)
-        return psec_des.encrypt_tdes_ecb(k.pek_out, psec_pinblock.encode_pinblock_iso_0(pin, PAN)).hex()
-
+    psec_pek_to_pek = psec_translation(k, pek)
     assert bytes.fromhex(psec_pek_to_pek()) == bytes.fromhex(
         pin_translation.translate_pin_data(svc, ctx, pek)["PinBlock"]
     )

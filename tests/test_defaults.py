@@ -42,6 +42,8 @@ SHOWN = {
 # Options whose default is described in words, or is "none given", or that set no Settings field.
 DESCRIBED = {
     *("--data-dir", "--regions", "--rate-limit", "--audit-data-events", "--node-id", "--vault", "--store"),
+    "--no-console",  # a switch: the console is on unless it is given
+    "--console-audit-dir",
     "--metrics-port",
 }
 UNSET = {

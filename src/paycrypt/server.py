@@ -33,6 +33,7 @@ from paycrypt.auth import credentials as creds
 from paycrypt.auth import throttle as rate_quotas
 from paycrypt.auth.authorize import Authorizer
 from paycrypt.clock import Clock, SystemClock
+from paycrypt.console.mount import mount_console
 from paycrypt.jobs.heartbeat import Heartbeat
 from paycrypt.jobs.key_blocks import BlockFollower
 from paycrypt.jobs.leases import RENEWALS, Leases
@@ -49,7 +50,8 @@ from paycrypt.store.base import Store
 from paycrypt.store.migrations import SchemaError
 from paycrypt.tls import server_context
 from paycrypt.vault import keycache
-from paycrypt.vault.factory import VaultSettings, VaultUnavailable, open_vault
+from paycrypt.vault.factory import VaultSettings, VaultUnavailable, audit_signer
+from paycrypt.vault.migration import open_serving_vault
 from paycrypt.wire import connections, models, protocols
 from paycrypt.wire.app import App, Lifespan
 from paycrypt.wire.pipeline import Api, Pipeline
@@ -97,6 +99,8 @@ class Settings:
     metrics_host: str = defaults.METRICS_HOST
     metrics_per_key: bool = False  # a key ARN label on the per-key families (docs/metrics.md)
     vault: VaultSettings = field(default_factory=VaultSettings)  # the master key file unless told
+    console: bool = True  # the web console at /console/ (--no-console: off)
+    console_audit_dirs: tuple[Path, ...] = ()  # other nodes' data directories the console's audit view reads
 
     @property
     def tls(self) -> bool:
@@ -198,7 +202,8 @@ def build_app(
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     store, store_line = open_store(settings, synchronous)
     try:
-        vault = open_vault(settings.vault, settings.data_dir)
+        vault = open_serving_vault(settings.vault, settings.data_dir)  # follows a `vault migrate`
+        signer = audit_signer(settings.vault, settings.data_dir)  # None: the audit key file's
     except (VaultUnavailable, ValueError, PermissionError) as exc:  # no fallback to another vault
         raise StartupError(str(exc)) from exc
     quotas = Quotas(keys_per_region=settings.key_quota, aliases_per_region=settings.alias_quota)
@@ -217,6 +222,7 @@ def build_app(
             max_bytes=settings.audit_max_bytes,
             backups=settings.audit_backups,
             data_events=audit_writer.DataEventSelector.parse(settings.audit_data_events),
+            signer=signer,
         )
     except ValueError as exc:  # a bad node id, or another process writing this node's and worker's stream
         raise StartupError(str(exc)) from exc
@@ -257,7 +263,17 @@ def build_app(
     if instruments is not None:
         instruments.read_from(Sources(leases.held, replicator.backlog, replicator.lag, keys.__len__))
         jobs += instruments.jobs()
-    app = App(apis(loaded), pipeline, lifespan(jobs, workers, audit))
+    console = mount_console(
+        settings.console,
+        settings.regions,
+        settings.tls,
+        (settings.data_dir, *settings.console_audit_dirs),
+        credential_store,
+        audit,
+        store,
+    )
+    app = App(apis(loaded), pipeline, lifespan(jobs, workers, audit, store), console.mounts)
+    console.connect(app.handle)
     scheme = "https" if settings.tls else "http"
     lines = [
         f"paycrypt listening on {scheme}://{_host_for_url(settings.host)}:{settings.port}",
@@ -273,6 +289,7 @@ def build_app(
         f"connections: at most {limits.max_connections} open (file limit {_soft_file_limit()}); "
         f"request head within {limits.head_timeout:g} s, body within {limits.body_timeout:g} s",
         f"use it with: AWS_ENDPOINT_URL={scheme}://{_host_for_url(settings.host)}:{settings.port}",
+        console.line(f"{scheme}://{_host_for_url(settings.host)}:{settings.port}"),
     ]
     if instruments is not None:
         lines.append(f"metrics: {_metrics_line(instruments)}")
@@ -336,14 +353,18 @@ def apis(loaded: models.Models) -> list[Api]:
     ]
 
 
-def lifespan(jobs: Sequence[Job], workers: Executor, audit: audit_writer.AuditWriter) -> Lifespan:
-    """What the app's ASGI lifespan enters at startup and leaves at shutdown: the background jobs
+def lifespan(
+    jobs: Sequence[Job], workers: Executor, audit: audit_writer.AuditWriter, store: Store
+) -> Lifespan:
+    """What the app's ASGI lifespan enters at startup and leaves at shutdown: the store's writes on
+    the event loop share commits (store.base.Transactions.group_commits), the background jobs
     run as tasks of the server's event loop; at shutdown they are cancelled and awaited (a job
     holding a lease releases it), the heavy-call workers stopped and the audit log closed."""
 
     @contextlib.asynccontextmanager
     async def running() -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
+        store.group_commits(loop)
         tasks = [loop.create_task(job.run()) for job in jobs]
         try:
             yield

@@ -57,7 +57,9 @@ def pair(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     try:
         for n in range(2):
             data_dir = root / f"node{n}"
-            if n:  # the second node gets the first one's master key (docs/deployment.md)
+            if n and (root / "node0" / "master.key").exists():
+                # The second node gets the first one's master key (docs/deployment.md); on the
+                # PKCS#11 vault (--vault pkcs11) both nodes use the run's token instead.
                 data_dir.mkdir(mode=0o700)
                 shutil.copy2(root / "node0" / "master.key", data_dir / "master.key")
             server = ServerProcess(data_dir, free_port(), *options)

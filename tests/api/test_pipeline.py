@@ -20,6 +20,7 @@ STEPS = [
     "resolve_keys",
     "authorize",
     "dispatch",
+    "settle",
     "serialize",
     "record",
 ]
@@ -72,4 +73,4 @@ def test_sts_needs_no_key_resolution_nor_authorization(server, monkeypatch) -> N
     """GetCallerIdentity is not IAM-governed (its model: "No permissions are required")."""
     seen = _record_steps(monkeypatch)
     assert server.client("sts").get_caller_identity()["Account"] == "111122223333"
-    assert seen == ["authenticate", "decode_and_validate", "dispatch", "serialize", "record"]
+    assert seen == ["authenticate", "decode_and_validate", "dispatch", "settle", "serialize", "record"]

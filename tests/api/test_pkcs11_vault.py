@@ -36,8 +36,11 @@ def hsm_server(softhsm: SoftHsm, tmp_path: Path) -> Iterator[RunningServer]:
 
 
 def _serving(data_dir: Path, vault: factory.VaultSettings) -> Iterator[RunningServer]:
-    """A server on `vault`, whatever the run's (--vault)."""
-    settings = Settings(port=free_port(), data_dir=data_dir, vault=vault)
+    """A server on `vault` and SQLite, whatever the run's --vault and --store (the tests read and
+    edit its rows)."""
+    settings = Settings(
+        port=free_port(), data_dir=data_dir, vault=vault, store=f"sqlite:{data_dir / 'paycrypt.db'}"
+    )
     clock = ManualClock()
     uv, thread, app = start_server(settings, clock, run_vault=False)
     try:
@@ -48,7 +51,7 @@ def _serving(data_dir: Path, vault: factory.VaultSettings) -> Iterator[RunningSe
 
 
 def _vault(server: RunningServer) -> Pkcs11Vault:
-    vault = server.parts.service.vault
+    vault = server.parts.service.vault.own  # the vault it was started with (vault/migration.py)
     assert isinstance(vault, Pkcs11Vault)
     return vault
 
@@ -226,7 +229,7 @@ def test_the_run_vault_is_the_one_asked_for(
     run's token, and the default run on each server's own master key file: never one for the other."""
     kind = request.config.getoption("vault")
     expected = {"file": LocalKeyFileVault, "pkcs11": Pkcs11Vault}[kind]
-    assert type(server.parts.service.vault) is expected
+    assert type(server.parts.service.vault.own) is expected
     process = ServerProcess(tmp_path / "data", free_port())
     try:
         process.wait_listening()

@@ -299,3 +299,27 @@ def test_db_upgrade_is_refused_while_a_node_is_connected(
     finally:
         running.close()
     assert factory.upgrade(spec) == (latest, latest)
+
+
+def test_sqlite_record_cache_evicts_one_record_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Full, the SQLite store's record cache drops its least recently used record and keeps the hot
+    ones (issue 17 item 4: it used to be cleared whole, so at more keys than entries every read
+    missed); an evicted record is read again from its row, unchanged."""
+    from paycrypt.store import sqlite
+
+    monkeypatch.setattr(sqlite, "RECORD_CACHE_SIZE", 4)
+    opened = sqlite.SqliteStore(tmp_path / "paycrypt.db")
+    try:
+        for n in range(10):
+            opened.insert_key(key(n))
+        hot = key(0).arn
+        for n in range(1, 10):
+            assert opened.get_key(hot) == key(0)
+            assert opened.get_key(key(n).arn) == key(n)
+        cached = list(opened._records)
+        assert len(cached) == 4 and hot in cached and key(9).arn in cached and key(1).arn not in cached
+        assert opened.get_key(key(1).arn) == key(1)
+    finally:
+        opened.close()

@@ -69,6 +69,7 @@ from typing import Any
 from botocore.model import OperationModel, ServiceModel, Shape
 
 from paycrypt import arns
+from paycrypt.lru import Lru
 
 CONTROL = "payment-cryptography"  # the plane names of paycrypt.wire.models
 DATA = "payment-cryptography-data"
@@ -162,9 +163,9 @@ def _mask_match(match: re.Match[str]) -> str:
 
 
 # Short strings found to hold nothing to mask (ARNs, user agents, key ids repeat on every call).
-# Only clean strings are remembered, so no PAN is kept here; bounded by clearing when full.
-_CLEAN: dict[str, bool] = {}
+# Only clean strings are remembered, so no PAN is kept here; bounded, least recently used out first.
 _CLEAN_MAX_ENTRIES = 4096
+_CLEAN: Lru[str, bool] = Lru(_CLEAN_MAX_ENTRIES)
 _CLEAN_MAX_LENGTH = 256
 
 
@@ -174,9 +175,7 @@ def mask_pans(text: str) -> str:
         return text
     masked = _DIGIT_RUN.sub(_mask_match, text)
     if masked == text and len(text) <= _CLEAN_MAX_LENGTH:
-        if len(_CLEAN) >= _CLEAN_MAX_ENTRIES:
-            _CLEAN.clear()
-        _CLEAN[text] = True
+        _CLEAN.put(text, True)
     return masked
 
 

@@ -224,7 +224,7 @@ class AuditWriter:
             self._previous = line_hash
             if self.fsync_interval == 0:
                 os.fsync(self._fd)
-            else:
+            elif not self._dirty.is_set():  # set() takes a lock and notifies: once per fsync, not per event
                 self._dirty.set()
         if rotated:
             self._seal_pending()

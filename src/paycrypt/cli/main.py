@@ -165,6 +165,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="clear keys kept unsealed in memory, with what is derived from them, least recently "
         "used out first (default %(default)s)",
     )
+    run.add_argument("--no-console", action="store_true", help="do not serve the web console at /console/")
+    run.add_argument(
+        "--console-audit-dir",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="another node's data directory (or a copy of its audit files) whose audit events the "
+        "console shows merged with this node's (repeatable; default: this node's only)",
+    )
     run.add_argument(
         "--metrics-port",
         type=int,
@@ -247,6 +257,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         metrics_host=args.metrics_host,
         metrics_per_key=args.metrics_per_key,
         vault=vault_settings(args),
+        console=not args.no_console,
+        console_audit_dirs=tuple(args.console_audit_dir),
     )
 
 

@@ -11,13 +11,17 @@ from __future__ import annotations
 
 from paycrypt.crypto import primitives as p
 
+# Two translation tables, so decimalisation is two C calls instead of a loop per nibble (it runs
+# on every CVV, PVV and IBM 3624 verify): the first drops the letters, the second drops the
+# digits and maps the letters a–f to 0–5.
+_DIGITS_ONLY = str.maketrans("", "", "abcdef")
+_LETTERS_AS_DIGITS = str.maketrans("abcdef", "012345", "0123456789")
+
 
 def decimalise(data: bytes) -> str:
     """Visa decimalisation: the decimal nibbles in order, then the hex nibbles minus 10."""
-    nibbles = data.hex().upper()
-    digits = "".join(c for c in nibbles if c.isdigit())
-    letters = "".join(str(int(c, 16) - 10) for c in nibbles if not c.isdigit())
-    return digits + letters
+    nibbles = data.hex()
+    return nibbles.translate(_DIGITS_ONLY) + nibbles.translate(_LETTERS_AS_DIGITS)
 
 
 def cvv(key: bytes, pan: str, expiry: str, service_code: str, length: int = 3) -> str:

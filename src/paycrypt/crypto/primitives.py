@@ -19,6 +19,7 @@ with warnings.catch_warnings():
 
 DES_BLOCK = 8
 AES_BLOCK = 16
+_ECB = modes.ECB()  # stateless: one instance serves every ECB cipher
 
 
 def tdes_key(key: bytes) -> bytes:
@@ -42,11 +43,11 @@ def _run(cipher: Cipher, data: bytes, encrypt: bool) -> bytes:
 
 
 def tdes_ecb_encrypt(key: bytes, data: bytes) -> bytes:
-    return _run(Cipher(_tdes(key), modes.ECB()), data, True)
+    return _run(Cipher(_tdes(key), _ECB), data, True)
 
 
 def tdes_ecb_decrypt(key: bytes, data: bytes) -> bytes:
-    return _run(Cipher(_tdes(key), modes.ECB()), data, False)
+    return _run(Cipher(_tdes(key), _ECB), data, False)
 
 
 def tdes_cbc_encrypt(key: bytes, data: bytes, iv: bytes = bytes(8)) -> bytes:
@@ -71,11 +72,11 @@ def des_ecb_decrypt(key: bytes, data: bytes) -> bytes:
 
 
 def aes_ecb_encrypt(key: bytes, data: bytes) -> bytes:
-    return _run(Cipher(algorithms.AES(key), modes.ECB()), data, True)
+    return _run(Cipher(algorithms.AES(key), _ECB), data, True)
 
 
 def aes_ecb_decrypt(key: bytes, data: bytes) -> bytes:
-    return _run(Cipher(algorithms.AES(key), modes.ECB()), data, False)
+    return _run(Cipher(algorithms.AES(key), _ECB), data, False)
 
 
 def aes_cbc_encrypt(key: bytes, data: bytes, iv: bytes = bytes(16)) -> bytes:

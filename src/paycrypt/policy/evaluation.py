@@ -64,11 +64,13 @@ that name the action.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import enum
 import functools
 import json
 import re
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -502,7 +504,10 @@ def _refuse_constant(name: str) -> Any:
 # Compiled parsed documents, by their content: `repr` of the dicts, lists, strings, numbers and
 # booleans a policy is made of is exact (a tuple is not a list, 1 is not True, as to the compiler)
 # and, unlike `id`, cannot name another document once this one is collected.
-_BY_CONTENT: dict[tuple[str, str], Policy] = {}
+# Bounded, least recently used out first (an OrderedDict: policy imports nothing of paycrypt's
+# leaves, so not paycrypt.lru).
+_BY_CONTENT: OrderedDict[tuple[str, str], Policy] = OrderedDict()
+_BY_CONTENT_ENTRIES = 4096
 
 
 def parse_policy(document: Policy | Mapping[str, Any] | str, kind: str = "identity") -> Policy:
@@ -520,9 +525,13 @@ def parse_policy(document: Policy | Mapping[str, Any] | str, kind: str = "identi
     policy = _BY_CONTENT.get(slot)
     if policy is None:
         policy = Policy(document, kind)
-        if len(_BY_CONTENT) >= 4096:
-            _BY_CONTENT.clear()
         _BY_CONTENT[slot] = policy
+        if len(_BY_CONTENT) > _BY_CONTENT_ENTRIES:
+            with contextlib.suppress(KeyError):  # another thread emptied it meanwhile
+                _BY_CONTENT.popitem(last=False)
+    else:
+        with contextlib.suppress(KeyError):
+            _BY_CONTENT.move_to_end(slot)
     return policy
 
 

@@ -12,6 +12,7 @@ The service reads these protocols only.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -32,6 +33,17 @@ class Transactions(Protocol):
     def transaction(self) -> AbstractContextManager[None]:
         """Group writes so they commit together, durably, or not at all (nested calls join the
         outer one). Every writer below opens one itself when called outside a transaction."""
+        ...
+
+    def group_commits(self, loop: asyncio.AbstractEventLoop) -> None:
+        """From now on, transactions run on `loop`'s thread may share one commit (and one fsync)
+        with the others run before it in the same turn of the loop; each is then durable only
+        once `settled()` is done. A backend that commits each on its own does nothing."""
+        ...
+
+    def settled(self) -> asyncio.Future[None] | None:
+        """The commit of the writes made (or read) so far on the loop's thread, when one is
+        pending: a response waits for it before it acknowledges anything; None when nothing is."""
         ...
 
 

@@ -18,6 +18,7 @@ of the database server.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -112,6 +113,12 @@ class PostgresStore:
                     yield
             finally:
                 self._local.connection = None
+
+    def group_commits(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Nothing: each transaction commits on its own connection, durably, before it returns."""
+
+    def settled(self) -> asyncio.Future[None] | None:
+        return None
 
     def _in_transaction(self) -> bool:
         return getattr(self._local, "connection", None) is not None

@@ -12,10 +12,21 @@ One connection serves the event loop's thread and the worker threads that run CP
 (wire/offload.py). Every statement runs, and is read to its end, under the store's lock, and a
 transaction holds that lock from BEGIN to COMMIT: so no thread reads another's uncommitted
 writes, and the record caches are filled and emptied under the same lock as the rows they copy.
+
+Group commit (`group_commits`, which the server turns on at startup): the fsync of a commit costs
+milliseconds, and committing each write on its own caps durable writes at one per fsync. So the
+transactions the event loop's thread runs in one turn of the loop share one: the first opens a
+batch (BEGIN, the lock held by the loop's thread until it commits) and schedules its COMMIT after
+the callbacks already queued, the requests that arrived together; each transaction in the batch is
+a SAVEPOINT, so a failed one is rolled back alone and fails only its own request. Every request the
+loop serves while a batch is open waits for its commit (`settled`) before answering, so nothing is
+acknowledged, and nothing written by another is shown, before it is on disk; a failed COMMIT fails
+them all. Worker threads' transactions commit on their own, after the batch (they wait for the lock).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sqlite3
@@ -26,13 +37,15 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
+from paycrypt.lru import Lru
 from paycrypt.store import migrations, rows
 from paycrypt.store.base import StoreNotEmpty
 from paycrypt.store.records import AliasRecord, KeyRecord, ReplicationJob, Snapshot
 from paycrypt.store.sqlite_cluster import SqliteClusterTables
 from paycrypt.store.sqlite_mpa import SqliteMpaTables
 
-RECORD_CACHE_SIZE = 100_000
+RECORD_CACHE_SIZE = 100_000  # parsed key records kept; past it the least recently used goes
+_UNKNOWN = object()  # a resource policy not cached (None: known to have none)
 BACKEND = "sqlite"  # its folder of migrations (store/migrations/sqlite/)
 SNAPSHOT_FILE = "paycrypt.db"
 
@@ -136,45 +149,119 @@ class SqliteStore:
         with self._lock:
             upgrade(connection)
         self._depth = 0
+        self._loop: asyncio.AbstractEventLoop | None = None  # group commit (see the module's docstring)
+        self._loop_thread: int | None = None
+        self._batch: asyncio.Future[None] | None = None  # the open batch's commit, on the loop
         # Parsed key records by ARN: the data plane reads the same keys over and over. Writes go
         # through this object (one server process owns the file), so dropping an entry on every
         # write, and everything on a rollback, keeps the cache exact. Callers never mutate records.
-        self._records: dict[str, KeyRecord] = {}
+        # Bounded LRU: with more keys than entries, the hot keys stay (paycrypt/lru.py).
+        self._records: Lru[str, KeyRecord] = Lru(RECORD_CACHE_SIZE)
         # Resource policies by key ARN (None: known to have none), exact for the same reason.
-        self._policies: dict[str, str | None] = {}
+        self._policies: Lru[str, str | None] = Lru(RECORD_CACHE_SIZE)
         self._policy_count = self._count_policies()
         self.mpa = SqliteMpaTables(self._db)
         self.cluster = SqliteClusterTables(self._db, self.transaction)
 
     def close(self) -> None:
+        if self._batch is not None and threading.get_ident() == self._loop_thread:
+            self._commit_batch()
         self._db.close()
+
+    def group_commits(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Transactions run on `loop`'s thread (the caller's) share commits from now on."""
+        self._loop, self._loop_thread = loop, threading.get_ident()
+
+    def settled(self) -> asyncio.Future[None] | None:
+        return self._batch
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
         with self._lock:
             outer = self._depth == 0
-            if outer:
+            grouped = outer and self._grouping()
+            if grouped:
+                self._join_batch()
+                self._db.execute("SAVEPOINT request")
+            elif outer:
                 self._db.execute("BEGIN IMMEDIATE")
             self._depth += 1
             try:
                 yield
             except BaseException:
                 self._depth -= 1
-                if outer:
+                if grouped:  # this request's writes only; the batch goes on
+                    self._db.execute("ROLLBACK TO request")
+                    self._db.execute("RELEASE request")
+                elif outer:
                     self._db.execute("ROLLBACK")
-                    self._records.clear()
-                    self._policies.clear()
-                    self._policy_count = self._count_policies()
+                if outer:
+                    self._forget_cached()
                 raise
             self._depth -= 1
-            if outer:
+            if grouped:
+                self._db.execute("RELEASE request")
+            elif outer:
                 self._db.execute("COMMIT")
+
+    def _grouping(self) -> bool:
+        """Whether this transaction joins a batch: group commit on, on the loop's thread, the loop
+        running (before it starts and after it stops, each transaction commits on its own)."""
+        loop = self._loop
+        return loop is not None and threading.get_ident() == self._loop_thread and loop.is_running()
+
+    def _join_batch(self) -> None:
+        """Open a batch unless one is: BEGIN, the lock kept, the COMMIT queued on the loop."""
+        if self._batch is not None:
+            return
+        assert self._loop is not None
+        self._lock.acquire()  # held across the loop's turns until _commit_batch releases it
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                batch = self._loop.create_future()
+                self._loop.call_soon(self._commit_batch)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        except BaseException:
+            self._lock.release()
+            raise
+        self._batch = batch
+
+    def _commit_batch(self) -> None:
+        """COMMIT the open batch (one fsync) and release every request waiting for it."""
+        batch, self._batch = self._batch, None
+        if batch is None:
+            return
+        try:
+            self._db.execute("COMMIT")
+        except BaseException as exc:
+            with suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
+            self._forget_cached()
+            with suppress(RuntimeError):  # the loop already closed (the store closed at shutdown)
+                if not batch.done():
+                    batch.set_exception(exc)
+                batch.exception()  # retrieved: a batch nobody waited for is not an unhandled error
+        else:
+            with suppress(RuntimeError):
+                if not batch.done():
+                    batch.set_result(None)
+        finally:
+            self._lock.release()
+
+    def _forget_cached(self) -> None:
+        """After a rollback: the caches may hold what was rolled back."""
+        self._records.clear()
+        self._policies.clear()
+        self._policy_count = self._count_policies()
 
     # keys
 
     def insert_key(self, record: KeyRecord) -> None:
         with self.transaction():
-            self._records.pop(record.arn, None)
+            self._records.pop(record.arn)
             self._db.execute(
                 "INSERT INTO keys (arn, account, region, key_state, delete_pending, meta, key_block)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -184,7 +271,7 @@ class SqliteStore:
 
     def update_key(self, record: KeyRecord) -> None:
         with self.transaction():
-            self._records.pop(record.arn, None)
+            self._records.pop(record.arn)
             self._db.execute(
                 "UPDATE keys SET key_state = ?, delete_pending = ?, meta = ? WHERE arn = ?",
                 (*rows.mutable(record), record.arn),
@@ -201,14 +288,12 @@ class SqliteStore:
             record = rows.record(row[0], row[1])
             if record.key_state == "CREATE_IN_PROGRESS":
                 return record  # awaiting multi-party approval, which `paycrypt mpa` (another process) settles
-            if len(self._records) >= RECORD_CACHE_SIZE:
-                self._records.clear()
-            self._records[arn] = record
+            self._records.put(arn, record)
             return record
 
     def delete_key(self, arn: str) -> None:
         with self.transaction():
-            self._records.pop(arn, None)
+            self._records.pop(arn)
             owner = self._db.execute("DELETE FROM keys WHERE arn = ? RETURNING account, region", (arn,))
             for account, region in owner:
                 self._count(account, region, "keys", -1)
@@ -276,7 +361,7 @@ class SqliteStore:
     def reseal_block(self, table: str, arn: str, old_block: str, new_block: str) -> bool:
         name = rows.sealed_name_column(table)
         with self.transaction():
-            self._records.pop(arn, None)
+            self._records.pop(arn)
             updated = self._db.execute(
                 f"UPDATE {table} SET key_block = ? WHERE {name} = ? AND key_block = ?",
                 (new_block, arn, old_block),
@@ -305,7 +390,7 @@ class SqliteStore:
                 return max([head, *(seq for seq, _ in changes[-1:])]), None
             arns = [arn for _, arn in changes]
             for arn in arns:
-                self._records.pop(arn, None)
+                self._records.pop(arn)
             return changes[-1][0], arns
 
     def prune_block_changes(self, before_epoch: float) -> int:
@@ -422,29 +507,29 @@ class SqliteStore:
 
     def get_resource_policy(self, arn: str) -> str | None:
         with self._lock:
-            if arn in self._policies:
-                return self._policies[arn]
+            cached = self._policies.get(arn, _UNKNOWN)  # type: ignore[arg-type]
+            if cached is not _UNKNOWN:
+                return cached
             row = self._db.execute("SELECT policy FROM resource_policies WHERE arn = ?", (arn,)).fetchone()
             policy = row[0] if row else None
-            if len(self._policies) >= RECORD_CACHE_SIZE:
-                self._policies.clear()
-            self._policies[arn] = policy
+            self._policies.put(arn, policy)
             return policy
 
     def put_resource_policy(self, arn: str, account: str, region: str, policy: str) -> None:
         with self.transaction():
-            self._policies.pop(arn, None)
-            cursor = self._db.execute(
+            self._policies.pop(arn)
+            known = self._db.execute("SELECT 1 FROM resource_policies WHERE arn = ?", (arn,)).fetchone()
+            self._db.execute(
                 "INSERT INTO resource_policies (arn, account, region, policy) VALUES (?, ?, ?, ?)"
                 " ON CONFLICT (arn) DO UPDATE SET policy = excluded.policy",
                 (arn, account, region, policy),
             )
-            if cursor.rowcount:
-                self._policy_count = self._count_policies()
+            if known is None:  # counted, not recounted: a COUNT(*) grows with the policies
+                self._policy_count += 1
 
     def delete_resource_policy(self, arn: str) -> bool:
         with self.transaction():
-            self._policies.pop(arn, None)
+            self._policies.pop(arn)
             deleted = self._db.execute("DELETE FROM resource_policies WHERE arn = ?", (arn,)).rowcount > 0
             if deleted:
                 self._policy_count -= 1

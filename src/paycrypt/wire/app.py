@@ -39,13 +39,25 @@ Lifespan = Callable[[], contextlib.AbstractAsyncContextManager[None]]
 MAX_BODY_BYTES = 1024 * 1024
 
 
+# An ASGI app served below a path prefix on the same listener (server.py's: the console).
+Mounted = Callable[[dict[str, Any], Receive, Send], Awaitable[None]]
+
+
 class App:
-    def __init__(self, apis: Sequence[Api], pipeline: Pipeline, lifespan: Lifespan) -> None:
+    def __init__(
+        self,
+        apis: Sequence[Api],
+        pipeline: Pipeline,
+        lifespan: Lifespan,
+        mounts: Mapping[str, Mounted] | None = None,
+    ) -> None:
         """`apis`: the models served, in the order their protocols are offered a request (the one
-        whose routes are a catch-all, restJson1, last)."""
+        whose routes are a catch-all, restJson1, last); `mounts`: path prefix → the app that
+        answers every request below it (no API operation's path starts with one)."""
         self.apis = tuple(apis)
         self.pipeline = pipeline
         self.lifespan = lifespan
+        self.mounts = dict(mounts or {})
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -53,6 +65,10 @@ class App:
             return
         if scope["type"] != "http":
             return
+        for prefix, mounted in self.mounts.items():
+            if scope["path"] == prefix or scope["path"].startswith(prefix + "/"):
+                await mounted(scope, receive, send)
+                return
         try:
             body = await _read_body(receive, MAX_BODY_BYTES)
         except ClientGone:

@@ -21,6 +21,11 @@ with `GuardedProtocol`, uvicorn's httptools protocol with four additions:
 - **a cap on open connections**: a connection accepted while `max_connections` are open is
   answered 503 ServiceUnavailableException at once, without reading its request, and closed
   (over TLS it is closed before the handshake: answering would need one).
+- **one write per response**: uvicorn writes a response's head and its body in two calls; the
+  head is held and written with the body (`_OneWrite`): one system call and one loopback segment
+  fewer per request, and a process killed between the two writes can no longer leave a client
+  holding a 200 head with no body (which a client that does not check Content-Length reads as a
+  success with nothing in it).
 - **TLS here rather than in the listener**: the same TLS layer the loop would use, put in by
   this protocol, so that a connection still in its handshake counts against the cap and the
   head's time limit like any other.
@@ -279,6 +284,9 @@ class GuardedProtocol(HttpToolsProtocol):
         answering = self.cycle
         self._head_bytes, self._head_tail = 0, b""
         super().on_headers_complete()
+        cycle = self.cycle
+        if cycle is not None and cycle is not answering and cycle.scope["method"] != "HEAD":
+            cycle.transport = _OneWrite(cycle.transport)  # type: ignore[assignment]  # (no body write for HEAD)
         if answering is not None and answering is not self.cycle and not answering.response_complete:
             self._answering = answering  # a pipelined request: uvicorn queued it behind this one
         self._arm(BODY, self.gate.limits.body_timeout)
@@ -310,3 +318,34 @@ class GuardedProtocol(HttpToolsProtocol):
                 )
             )
         raw.close()
+
+
+class _OneWrite:
+    """A response cycle's view of the transport: the first write of a response (its head) is held
+    and goes out with the next (its body) in one write. An interim 100 Continue is not held: the
+    client waits for it before it sends the body."""
+
+    __slots__ = ("_head", "_started", "_transport")
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self._transport = transport
+        self._head: bytes | None = None
+        self._started = False
+
+    def write(self, data: bytes) -> None:
+        if self._head is not None:
+            data, self._head = self._head + data, None
+        elif not self._started and not data.startswith(b"HTTP/1.1 100 "):
+            self._started = True
+            self._head = data
+            return
+        self._transport.write(data)
+
+    def close(self) -> None:
+        if self._head is not None:  # a head whose body never came: as uvicorn would have sent it
+            self._transport.write(self._head)
+            self._head = None
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)

@@ -8,6 +8,7 @@
     authorize             auth/authorize.py decides on those keys (and charges the rate quota)
     dispatch              the operation's service function; those service/heavy.py names run on
                           a worker thread, the rest on the event loop's
+    settle                the store's group commit of what it wrote, when one is pending
     serialize             the protocol class
     audit                 one CloudTrail-shaped event (audit/events.py → audit/writer.py)
 
@@ -133,6 +134,7 @@ class Pipeline:
                 keys = self.resolve_keys(caller, shape)
                 keys = self.authorize(call, caller, shape, keys)
             call.result = await self.dispatch(call, caller, params, keys)
+            await self.settle()
             response = self.serialize(call)
         except ServiceError as exc:
             response = self._failed(call, exc)
@@ -205,6 +207,13 @@ class Pipeline:
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self.workers, function, self.service, ctx, params)
         return function(self.service, ctx, params)
+
+    async def settle(self) -> None:
+        """Wait for the store's group commit of what the call wrote or read, if one is pending
+        (store/sqlite.py): nothing is acknowledged before it is on disk. A failed commit raises."""
+        pending = self.service.store.settled()
+        if pending is not None:
+            await asyncio.shield(pending)  # a client gone does not cancel the batch for the others
 
     def serialize(self, call: Call) -> Response:
         return call.api.protocol.serialize(call.op, call.result, call.request_id)
