@@ -30,6 +30,7 @@ SHOWN = {
     "--audit-max-bytes": "audit_max_bytes",
     "--audit-backups": "audit_backups",
     "--throttling": "throttling",
+    "--lease-seconds": "lease_seconds",
     "--request-head-timeout": "request_head_timeout",
     "--request-body-timeout": "request_body_timeout",
     "--max-connections": "max_connections",

@@ -29,6 +29,11 @@ WORKER_ID = 0  # this process's worker number on its node (its audit stream is n
 REPLICATION_INTERVAL = 0.2  # seconds between passes of the replicator
 REPLICATION_RETRY = 1.0  # first retry delay of a failed replication; doubles up to 5 minutes
 
+# Seconds a lease on a background job lasts (the purge sweeper, the replicator: they run in one
+# process at a time); when its holder dies another takes over within 1.25 times this. Heartbeats
+# for the rate-quota shares come four times per lease.
+LEASE_SECONDS = 10.0
+
 THROTTLING = "auto"  # request-rate quotas: on, off, or auto (on unless listening on loopback)
 
 REQUEST_HEAD_TIMEOUT = 10.0  # seconds to receive a request head, TLS handshake included

@@ -18,7 +18,7 @@ import logging
 import os
 import resource
 import threading
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +34,9 @@ from paycrypt.auth import throttle as rate_quotas
 from paycrypt.auth.authorize import Authorizer
 from paycrypt.clock import Clock, SystemClock
 from paycrypt.console.mount import mount_console
+from paycrypt.jobs.heartbeat import Heartbeat
 from paycrypt.jobs.key_blocks import BlockFollower
+from paycrypt.jobs.leases import RENEWALS, Leases
 from paycrypt.jobs.purge import PurgeSweeper
 from paycrypt.jobs.replicator import Hook, Replicator
 from paycrypt.metrics import wiring as metrics
@@ -87,6 +89,7 @@ class Settings:
     regions: tuple[str, ...] = DEFAULT_REGIONS
     replication_interval: float = defaults.REPLICATION_INTERVAL
     replication_retry: float = defaults.REPLICATION_RETRY
+    lease_seconds: float = defaults.LEASE_SECONDS  # jobs/leases.py; heartbeats come RENEWALS times per lease
     throttling: str = defaults.THROTTLING
     rate_limits: tuple[str, ...] = ()  # KIND=RATE or ACCOUNT:KIND=RATE overrides of the guide's figures
     request_head_timeout: float = defaults.REQUEST_HEAD_TIMEOUT
@@ -187,6 +190,8 @@ class Assembly:
     sweeper: PurgeSweeper
     lines: list[str]
     readiness: health.Readiness  # what /readyz answers; drained by SIGTERM (wire/drain.py)
+    leases: Leases  # who runs the jobs that run once (`holders()` for metrics)
+    heartbeat: Heartbeat  # how many processes share the rate quotas (`participants()`)
     instruments: metrics.Instruments | None = None  # None when --metrics-port is not given
 
 
@@ -203,6 +208,8 @@ def build_app(
     fails replication jobs (jobs/replicator.py); `synchronous` is the store's `PRAGMA synchronous`
     (the durability trace test runs a server with OFF to prove it would see a missing fsync)."""
     check_transport(settings)
+    if settings.lease_seconds <= 0:
+        raise StartupError("--lease-seconds must be positive")
     credential_store, auth_line = resolve_credentials(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     store, store_line = open_store(settings, synchronous)
@@ -239,7 +246,11 @@ def build_app(
         hook=replication_hook,
     )
     sweeper = PurgeSweeper(service, settings.purge_interval)
-    throttle, throttle_line = _throttle(settings, instruments)
+    leases = Leases(store.cluster, settings.node_id, settings.worker_id, settings.lease_seconds)
+    heartbeat = Heartbeat(
+        store.cluster, settings.node_id, settings.worker_id, settings.lease_seconds / RENEWALS
+    )
+    throttle, throttle_line = _throttle(settings, heartbeat.participants, instruments)
     authorizer = Authorizer(store, throttle, secure=settings.tls)
     limits = connection_limits(settings)
     workers = ThreadPoolExecutor(
@@ -255,9 +266,14 @@ def build_app(
         meter=instruments.meter if instruments is not None else None,
     )
     follower = BlockFollower(service)  # re-sealed blocks and master-key versions from a rotation
-    jobs: list[Job] = [sweeper, replicator, follower]
+    jobs: list[Job] = [
+        leases.job("purge", sweeper),
+        leases.job("replication", replicator),
+        follower,
+        heartbeat,
+    ]
     if instruments is not None:
-        instruments.read_from(Sources(_jobs_held, replicator.backlog, replicator.lag, keys.__len__))
+        instruments.read_from(Sources(leases.held, replicator.backlog, replicator.lag, keys.__len__))
         jobs += instruments.jobs()
     console = mount_console(
         settings.console,
@@ -282,6 +298,8 @@ def build_app(
         f"audit log: {audit.path} (node {settings.node_id}, worker {settings.worker_id}; digests signed by "
         f"the key in {settings.data_dir / 'audit-signing.pub'})",
         f"request-rate quotas: {throttle_line}",
+        f"background jobs: the purge sweeper and the replicator run in one process on the store at a "
+        f"time, this one as {leases.holder} (leases of {settings.lease_seconds:g} s)",
         f"connections: at most {limits.max_connections} open (file limit {_soft_file_limit()}); "
         f"request head within {limits.head_timeout:g} s, body within {limits.body_timeout:g} s",
         f"health: GET /healthz, /readyz; a call waits at most {settings.store_timeout:g} s on an unreachable "
@@ -292,7 +310,18 @@ def build_app(
     if instruments is not None:
         lines.append(f"metrics: {_metrics_line(instruments)}")
     return Assembly(
-        app, service, credential_store, authorizer, audit, replicator, sweeper, lines, readiness, instruments
+        app,
+        service,
+        credential_store,
+        authorizer,
+        audit,
+        replicator,
+        sweeper,
+        lines,
+        readiness,
+        leases,
+        heartbeat,
+        instruments,
     )
 
 
@@ -326,12 +355,6 @@ def _metrics_line(instruments: metrics.Instruments) -> str:
     return f"http://{_host_for_url(served.host)}:{served.port}/metrics{per_key}"
 
 
-def _jobs_held() -> dict[str, bool]:
-    """Each background job run under a lease, and whether this process holds its lease: one
-    process runs them all, so it holds both (cluster leases, issue 15 item 5, replace this)."""
-    return {"purge": True, "replication": True}
-
-
 def apis(loaded: models.Models) -> list[Api]:
     """The models served, each behind the protocol class its metadata names, with the functions
     that serve its operations, in the order a request is offered to them: restJson1's routes
@@ -352,8 +375,8 @@ def lifespan(
 ) -> Lifespan:
     """What the app's ASGI lifespan enters at startup and leaves at shutdown: the store's writes on
     the event loop share commits (store.base.Transactions.group_commits), the background jobs
-    run as tasks of the server's event loop; at shutdown they are cancelled, the heavy-call
-    workers stopped and the audit log closed."""
+    run as tasks of the server's event loop; at shutdown they are cancelled and awaited (a job
+    holding a lease releases it), the heavy-call workers stopped and the audit log closed."""
 
     @contextlib.asynccontextmanager
     async def running() -> AsyncIterator[None]:
@@ -365,6 +388,7 @@ def lifespan(
         finally:
             for task in tasks:
                 task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             workers.shutdown(wait=False, cancel_futures=True)
             audit.close()
 
@@ -377,9 +401,12 @@ def _lower_priority() -> None:
 
 
 def _throttle(
-    settings: Settings, instruments: metrics.Instruments | None = None
+    settings: Settings,
+    participants: Callable[[], int] = rate_quotas.alone,
+    instruments: metrics.Instruments | None = None,
 ) -> tuple[rate_quotas.Throttle | None, str]:
-    """The rate quotas in force (the guide's figures unless overridden), or None when off."""
+    """The rate quotas in force (the guide's figures unless overridden), or None when off; each
+    process takes its share, the rates divided by `participants()` (jobs/heartbeat.py)."""
     on = settings.throttling == "on" or (settings.throttling == "auto" and not is_loopback(settings.host))
     if not on:
         return None, "off (loopback default; --throttling on to enforce the guide's quotas)"
@@ -391,7 +418,9 @@ def _throttle(
         return None, "off (every rate is 0)"
     rates = ", ".join(f"{kind} {limits.rates.get(kind, 0):g}/s" for kind in rate_quotas.KINDS)
     refused = instruments.throttled(rate_quotas.KINDS) if instruments is not None else None
-    return rate_quotas.Throttle(limits, refused=refused), f"{rates} per account and region"
+    return rate_quotas.Throttle(limits, participants=participants, refused=refused), (
+        f"{rates} per account and region, shared among the live processes on the store"
+    )
 
 
 def _host_for_url(host: str) -> str:

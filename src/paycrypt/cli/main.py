@@ -114,6 +114,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="this node's name in audit events and audit file names (default: the host name)",
     )
     run.add_argument(
+        "--lease-seconds",
+        type=float,
+        default=defaults.LEASE_SECONDS,
+        metavar="SECONDS",
+        help="term of the leases under which the purge sweeper and the replicator run in one process "
+        "among all on the store; another takes over within 1.25 times this after the holder dies "
+        "(default %(default)s)",
+    )
+    run.add_argument(
         "--throttling",
         choices=["auto", "on", "off"],
         default=defaults.THROTTLING,
@@ -252,6 +261,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         audit_backups=args.audit_backups,
         node_id=args.node_id or defaults.node_id(),
         regions=args.regions,
+        lease_seconds=args.lease_seconds,
         throttling=args.throttling,
         rate_limits=tuple(args.rate_limit),
         request_head_timeout=args.request_head_timeout,

@@ -177,6 +177,45 @@ class MpaTables(Protocol):
     def votes(self, session_arn: str) -> dict[str, str]: ...
 
 
+HEARTBEAT_KEPT = 3600.0  # seconds unseen before a process's heartbeat row is removed
+
+
+class ClusterTables(Protocol):
+    """What the server processes sharing this store know of each other: leases on the background
+    jobs that must run once among them (jobs/leases.py), and a heartbeat per live process, whose
+    count divides the request-rate quotas (jobs/heartbeat.py). A process is named by its node id
+    and worker id (`holder`: `node/wN`): a node restarted under its name takes back its own lease
+    at once, and two live processes must never share a name.
+
+    Each call is one atomic step for every process on the store, committed on its own (never
+    inside the store's transaction). Times are the store's clock: PostgreSQL's server, not a
+    node's, so nodes whose clocks disagree still agree on when a lease ends; on SQLite, the one
+    machine's whose processes share the file."""
+
+    def take_lease(self, name: str, holder: str, seconds: float) -> bool:
+        """Take or renew the lease `name` for `seconds` from now: done when no one holds it, its
+        term has run out, or `holder` already holds it; whether it was."""
+        ...
+
+    def release_lease(self, name: str, holder: str) -> None:
+        """End the lease now if `holder` holds it (a clean shutdown: another takes it at once)."""
+        ...
+
+    def lease_holder(self, name: str) -> str | None:
+        """Who holds the lease now, or None when its term has run out."""
+        ...
+
+    def beat(self, node_id: str, worker_id: int, within: float) -> int:
+        """Record that this process is alive now; how many processes (node and worker) were seen
+        within the last `within` seconds, this one included. Rows unseen for HEARTBEAT_KEPT
+        seconds are removed."""
+        ...
+
+    def leave(self, node_id: str, worker_id: int) -> None:
+        """Remove this process's heartbeat (a clean shutdown: the others' shares grow at once)."""
+        ...
+
+
 #: The tables whose rows hold sealed key blocks, each with a `seq` that orders it.
 SEALED_TABLES = ("keys", "exchange_keys")
 
@@ -228,6 +267,7 @@ class Store(
     """Everything the service keeps, behind one transaction."""
 
     mpa: MpaTables  # on the same database and transaction as the rest
+    cluster: ClusterTables  # on the same database, each call a transaction of its own
 
     def schema_version(self) -> int:
         """The schema version the database is at, read from it now: the readiness probe's question
@@ -237,11 +277,12 @@ class Store(
     def close(self) -> None: ...
 
 
-#: Every protocol a backend implements: `Store`'s parts, `MpaTables` (its `mpa` attribute) and
-#: `Store` itself.
+#: Every protocol a backend implements: `Store`'s parts, `MpaTables` (its `mpa` attribute),
+#: `ClusterTables` (its `cluster` attribute) and `Store` itself.
 PROTOCOLS: tuple[type, ...] = (
     *(part for part in Store.__bases__ if part is not Protocol),
     MpaTables,
+    ClusterTables,
     Store,
 )
 

@@ -40,6 +40,7 @@ from psycopg import conninfo as pg_conninfo
 from paycrypt import defaults
 from paycrypt.store import migrations, rows
 from paycrypt.store.base import StoreUnavailable
+from paycrypt.store.postgres_cluster import PostgresClusterTables
 from paycrypt.store.postgres_mpa import PostgresMpaTables
 from paycrypt.store.reachability import Reachability
 from paycrypt.store.records import AliasRecord, KeyRecord, ReplicationJob
@@ -127,6 +128,7 @@ class PostgresStore:
             self._pool.close()
             raise
         self.mpa = PostgresMpaTables(self._run)
+        self.cluster = PostgresClusterTables(self._run)
 
     def close(self) -> None:
         self.reachability.close()

@@ -41,6 +41,7 @@ from paycrypt.lru import Lru
 from paycrypt.store import migrations, rows
 from paycrypt.store.base import StoreNotEmpty
 from paycrypt.store.records import AliasRecord, KeyRecord, ReplicationJob, Snapshot
+from paycrypt.store.sqlite_cluster import SqliteClusterTables
 from paycrypt.store.sqlite_mpa import SqliteMpaTables
 
 RECORD_CACHE_SIZE = 100_000  # parsed key records kept; past it the least recently used goes
@@ -160,6 +161,7 @@ class SqliteStore:
         self._policies: Lru[str, str | None] = Lru(RECORD_CACHE_SIZE)
         self._policy_count = self._count_policies()
         self.mpa = SqliteMpaTables(self._db)
+        self.cluster = SqliteClusterTables(self._db, self.transaction)
 
     def close(self) -> None:
         if self._batch is not None and threading.get_ident() == self._loop_thread:
