@@ -33,7 +33,7 @@ from paycrypt.auth import credentials as creds
 from paycrypt.auth import throttle as rate_quotas
 from paycrypt.auth.authorize import Authorizer
 from paycrypt.clock import Clock, SystemClock
-from paycrypt.jobs.key_blocks import BlockFollower
+from paycrypt.jobs.changes import ChangeFollower
 from paycrypt.jobs.purge import PurgeSweeper
 from paycrypt.jobs.replicator import Hook, Replicator
 from paycrypt.policy.requests import RequestCatalog
@@ -44,7 +44,7 @@ from paycrypt.store import factory as store_factory
 from paycrypt.store.base import Store
 from paycrypt.store.migrations import SchemaError
 from paycrypt.tls import server_context
-from paycrypt.vault import keycache
+from paycrypt.vault import agreement, keycache
 from paycrypt.vault.factory import VaultSettings, VaultUnavailable, open_vault
 from paycrypt.wire import connections, models, protocols
 from paycrypt.wire.app import App, Lifespan
@@ -188,6 +188,11 @@ def build_app(
         vault = open_vault(settings.vault, settings.data_dir)
     except (VaultUnavailable, ValueError, PermissionError) as exc:  # no fallback to another vault
         raise StartupError(str(exc)) from exc
+    try:
+        agreement.agree(store, vault, store_line)
+    except agreement.MasterKeyMismatch as exc:
+        store.close()
+        raise StartupError(str(exc)) from None
     quotas = Quotas(keys_per_region=settings.key_quota, aliases_per_region=settings.alias_quota)
     keys = keycache.KeyCache(vault, settings.key_cache_entries)
     service = Service(store, keys, clock or SystemClock(), quotas, settings.regions)
@@ -225,7 +230,7 @@ def build_app(
         audit=audit,
         workers=workers,
     )
-    follower = BlockFollower(service)  # re-sealed blocks and master-key versions from a rotation
+    follower = ChangeFollower(service)  # key changes from other processes and nodes, master-key versions
     app = App(apis(loaded), pipeline, lifespan([sweeper, replicator, follower], workers, audit))
     scheme = "https" if settings.tls else "http"
     lines = [

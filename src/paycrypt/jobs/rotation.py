@@ -171,6 +171,7 @@ def rotate(
     it, retire the older versions if every block was re-sealed."""
     resumed = len(vault.versions()) > 1
     target = vault.versions()[-1] if resumed else vault.add_version()
+    store.record_master_keys({target.version: target.key_id})  # before any block is sealed under it
     announce(target, resumed)
     progress = reseal_all(store, vault, vault, report, grace, clock)
     if progress.failed:

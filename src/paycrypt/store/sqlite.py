@@ -12,6 +12,12 @@ One connection serves the event loop's thread and the worker threads that run CP
 (wire/offload.py). Every statement runs, and is read to its end, under the store's lock, and a
 transaction holds that lock from BEGIN to COMMIT: so no thread reads another's uncommitted
 writes, and the record caches are filled and emptied under the same lock as the rows they copy.
+
+Several processes on one file (`--workers`, or servers sharing `--store sqlite:PATH`): before a
+record cache answers, the store asks SQLite's `PRAGMA data_version`, which changes when another
+connection has committed since this one last looked; then every cache is emptied and refilled from
+the rows. So a cache never answers with a record another process has changed or deleted, whatever
+the delay (docs/decisions/coherence.md; the cost is measured there).
 """
 
 from __future__ import annotations
@@ -142,6 +148,7 @@ class SqliteStore:
         # Resource policies by key ARN (None: known to have none), exact for the same reason.
         self._policies: dict[str, str | None] = {}
         self._policy_count = self._count_policies()
+        self._data_version = self._db.execute("PRAGMA data_version").fetchone()[0]
         self.mpa = SqliteMpaTables(self._db)
 
     def close(self) -> None:
@@ -160,13 +167,30 @@ class SqliteStore:
                 self._depth -= 1
                 if outer:
                     self._db.execute("ROLLBACK")
-                    self._records.clear()
-                    self._policies.clear()
-                    self._policy_count = self._count_policies()
+                    self._drop_caches()
                 raise
             self._depth -= 1
             if outer:
                 self._db.execute("COMMIT")
+
+    # the record caches, against other processes' commits
+
+    def _drop_caches(self) -> None:
+        self._records.clear()
+        self._policies.clear()
+        self._policy_count = self._count_policies()
+
+    def _check_caches(self) -> None:
+        """Empty the caches if another connection committed since the last look (call under the lock)."""
+        version = self._db.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._data_version:
+            self._data_version = version
+            self._drop_caches()
+
+    def _changed(self, arn: str) -> None:
+        """Add the key to the feed of key changes (other processes forget what they cached of it)."""
+        self._records.pop(arn, None)
+        self._db.execute("INSERT INTO block_changes (arn, at) VALUES (?, ?)", (arn, time.time()))
 
     # keys
 
@@ -182,17 +206,18 @@ class SqliteStore:
 
     def update_key(self, record: KeyRecord) -> None:
         with self.transaction():
-            self._records.pop(record.arn, None)
+            self._changed(record.arn)
             self._db.execute(
                 "UPDATE keys SET key_state = ?, delete_pending = ?, meta = ? WHERE arn = ?",
                 (*rows.mutable(record), record.arn),
             )
 
     def get_key(self, arn: str) -> KeyRecord | None:
-        cached = self._records.get(arn)
-        if cached is not None:
-            return cached
         with self._lock:  # the row and its cache entry together (see the module's docstring)
+            self._check_caches()
+            cached = self._records.get(arn)
+            if cached is not None:
+                return cached
             row = self._db.execute("SELECT meta, key_block FROM keys WHERE arn = ?", (arn,)).fetchone()
             if row is None:
                 return None
@@ -206,7 +231,7 @@ class SqliteStore:
 
     def delete_key(self, arn: str) -> None:
         with self.transaction():
-            self._records.pop(arn, None)
+            self._changed(arn)
             owner = self._db.execute("DELETE FROM keys WHERE arn = ? RETURNING account, region", (arn,))
             for account, region in owner:
                 self._count(account, region, "keys", -1)
@@ -281,7 +306,7 @@ class SqliteStore:
             )
             swapped = updated.rowcount == 1
             if swapped:
-                self._db.execute("INSERT INTO block_changes (arn, at) VALUES (?, ?)", (arn, time.time()))
+                self._changed(arn)
             return swapped
 
     def block_changes_head(self) -> int:
@@ -309,6 +334,18 @@ class SqliteStore:
     def prune_block_changes(self, before_epoch: float) -> int:
         with self.transaction():
             return self._db.execute("DELETE FROM block_changes WHERE at < ?", (before_epoch,)).rowcount
+
+    # master keys (vault/agreement.py)
+
+    def master_keys(self) -> dict[int, str]:
+        return dict(self._db.execute("SELECT version, key_id FROM master_keys").fetchall())
+
+    def record_master_keys(self, versions: dict[int, str]) -> None:
+        with self.transaction():
+            self._db.executemany(
+                "INSERT OR IGNORE INTO master_keys (version, key_id, recorded) VALUES (?, ?, ?)",
+                [(version, key_id, time.time()) for version, key_id in versions.items()],
+            )
 
     # aliases
 
@@ -420,6 +457,7 @@ class SqliteStore:
 
     def get_resource_policy(self, arn: str) -> str | None:
         with self._lock:
+            self._check_caches()
             if arn in self._policies:
                 return self._policies[arn]
             row = self._db.execute("SELECT policy FROM resource_policies WHERE arn = ?", (arn,)).fetchone()
@@ -449,7 +487,9 @@ class SqliteStore:
             return deleted
 
     def has_resource_policies(self) -> bool:
-        return self._policy_count > 0
+        with self._lock:
+            self._check_caches()
+            return self._policy_count > 0
 
     def _count_policies(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM resource_policies").fetchone()[0]
@@ -549,9 +589,7 @@ class SqliteStore:
                     )
                 self._db.restore_from(source)
                 self._db.execute("PRAGMA journal_mode=WAL")
-                self._records.clear()
-                self._policies.clear()
-                self._policy_count = self._count_policies()
+                self._drop_caches()
         finally:
             source.close()
 
