@@ -143,7 +143,8 @@ def store(tmp_path: Path) -> Iterator[SqliteStore]:
 # The capabilities each backend offers: SQLite announces no change (it is checked on every read).
 OFFERED = {
     "sqlite": {base.Snapshots},
-    "postgresql": {base.ChangeNotifications, *([base.Snapshots] if hasattr(PostgresStore, "write_snapshot") else [])},
+    "postgresql": {base.ChangeNotifications}
+    | ({base.Snapshots} if hasattr(PostgresStore, "write_snapshot") else set()),
 }
 
 
