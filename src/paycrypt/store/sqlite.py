@@ -13,11 +13,14 @@ One connection serves the event loop's thread and the worker threads that run CP
 transaction holds that lock from BEGIN to COMMIT: so no thread reads another's uncommitted
 writes, and the record caches are filled and emptied under the same lock as the rows they copy.
 
-Several processes on one file (`--workers`, or servers sharing `--store sqlite:PATH`): before a
-record cache answers, the store asks SQLite's `PRAGMA data_version`, which changes when another
-connection has committed since this one last looked; then every cache is emptied and refilled from
-the rows. So a cache never answers with a record another process has changed or deleted, whatever
-the delay (docs/decisions/coherence.md; the cost is measured there).
+Several processes on one file (`--workers`, or servers sharing `--store sqlite:PATH`): every
+commit is followed, before the write returns, by a new token in the store's change signal (shared
+memory, store/sqlite_signal.py), and before a record cache answers, the store compares the token
+with the one it last saw; a different one empties every cache, which refills from the rows. So a
+cache never answers with a record another process changed or deleted in a write that returned
+before the read began (docs/decisions/coherence.md). A process killed between its commit and its
+token is caught by `PRAGMA data_version` (changed by any other connection's commit), which the
+change follower asks every half second.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from paycrypt.store import migrations, rows
 from paycrypt.store.base import StoreNotEmpty
 from paycrypt.store.records import AliasRecord, KeyRecord, ReplicationJob, Snapshot
 from paycrypt.store.sqlite_mpa import SqliteMpaTables
+from paycrypt.store.sqlite_signal import ChangeSignal
 
 RECORD_CACHE_SIZE = 100_000
 BACKEND = "sqlite"  # its folder of migrations (store/migrations/sqlite/)
@@ -149,10 +153,13 @@ class SqliteStore:
         self._policies: dict[str, str | None] = {}
         self._policy_count = self._count_policies()
         self._data_version = self._db.execute("PRAGMA data_version").fetchone()[0]
+        self._signal = ChangeSignal(path)
+        self._seen = self._signal.token()
         self.mpa = SqliteMpaTables(self._db)
 
     def close(self) -> None:
         self._db.close()
+        self._signal.close()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -172,6 +179,7 @@ class SqliteStore:
             self._depth -= 1
             if outer:
                 self._db.execute("COMMIT")
+                self._signal.announce()  # not taken as seen: another process's token may be under it
 
     # the record caches, against other processes' commits
 
@@ -181,7 +189,14 @@ class SqliteStore:
         self._policy_count = self._count_policies()
 
     def _check_caches(self) -> None:
-        """Empty the caches if another connection committed since the last look (call under the lock)."""
+        """Empty the caches if a commit was announced since the last look (call under the lock)."""
+        token = self._signal.token()
+        if token != self._seen:
+            self._seen = token
+            self._drop_caches()
+
+    def _check_data_version(self) -> None:
+        """Empty the caches if another connection committed since the last look, announced or not."""
         version = self._db.execute("PRAGMA data_version").fetchone()[0]
         if version != self._data_version:
             self._data_version = version
@@ -315,6 +330,7 @@ class SqliteStore:
 
     def follow_block_changes(self, after: int) -> tuple[int, list[str] | None]:
         with self._lock:  # the rows read and the cache entries dropped together
+            self._check_data_version()
             head = self.block_changes_head()
             if head == after:
                 return after, []
@@ -590,6 +606,7 @@ class SqliteStore:
                 self._db.restore_from(source)
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._drop_caches()
+                self._signal.announce()
         finally:
             source.close()
 
