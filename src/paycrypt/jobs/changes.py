@@ -74,8 +74,13 @@ class ChangeFollower:
         loop = asyncio.get_running_loop()
         wake = self._wake = asyncio.Event()
         store = self.service.store
+
+        def notified() -> None:  # from the listening thread
+            with contextlib.suppress(RuntimeError):  # the loop closed at shutdown
+                loop.call_soon_threadsafe(wake.set)
+
         if isinstance(store, ChangeNotifications):
-            self.listening = store.listen_changes(lambda: loop.call_soon_threadsafe(wake.set), self.lost)
+            self.listening = store.listen_changes(notified, self.lost)
         try:
             while True:
                 with contextlib.suppress(TimeoutError):

@@ -58,6 +58,8 @@ class ChangeListener:
                         "emptied, reconnecting",
                         postgres.without_password(self._conninfo, str(exc).strip()),
                     )
+            except Exception:  # the thread must outlive any surprise: the node relies on it to listen
+                log.exception("listening for store changes failed; reconnecting")
             finally:
                 if self.connected.is_set():
                     self.connected.clear()
