@@ -34,16 +34,19 @@ SHOWN = {
     "--request-body-timeout": "request_body_timeout",
     "--max-connections": "max_connections",
     "--key-cache-entries": "key_cache_entries",
+    "--metrics-host": "metrics_host",
     "--pkcs11-key": "vault.key_label",
     "--pkcs11-pin-env": "vault.pin_variable",
 }
 # Options whose default is described in words, or is "none given", or that set no Settings field.
 DESCRIBED = {
     *("--data-dir", "--regions", "--rate-limit", "--audit-data-events", "--node-id", "--vault", "--store"),
+    "--metrics-port",
 }
 UNSET = {
     *("--credentials", "--tls-cert", "--tls-key", "--tls-self-signed", "--log-level", "--help"),
     *("--pkcs11-module", "--pkcs11-token", "--pkcs11-pin-file"),
+    "--metrics-per-key",
 }
 
 

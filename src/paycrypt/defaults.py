@@ -36,6 +36,8 @@ REQUEST_BODY_TIMEOUT = 30.0  # seconds to receive its body, after the head
 MAX_CONNECTIONS = 1024  # open connections served at once (lowered to fit the file limit)
 MAX_REQUEST_HEAD_BYTES = 16 * 1024  # request line and headers (uvicorn's own h11 limit); 431 past it
 
+METRICS_HOST = "127.0.0.1"  # --metrics-port listens on loopback unless --metrics-host says otherwise
+
 KEY_CACHE_ENTRIES = 50_000  # clear keys kept unsealed in memory, with what is derived from them
 
 

@@ -36,6 +36,8 @@ from paycrypt.clock import Clock, SystemClock
 from paycrypt.jobs.changes import ChangeFollower
 from paycrypt.jobs.purge import PurgeSweeper
 from paycrypt.jobs.replicator import Hook, Replicator
+from paycrypt.metrics import wiring as metrics
+from paycrypt.metrics.sampling import Sources
 from paycrypt.policy.requests import RequestCatalog
 from paycrypt.regions import DEFAULT_REGIONS
 from paycrypt.service import registry
@@ -88,6 +90,9 @@ class Settings:
     request_body_timeout: float = defaults.REQUEST_BODY_TIMEOUT
     max_connections: int = defaults.MAX_CONNECTIONS  # capped by the file limit
     key_cache_entries: int = defaults.KEY_CACHE_ENTRIES
+    metrics_port: int | None = None  # --metrics-port: Prometheus metrics served there; None: off
+    metrics_host: str = defaults.METRICS_HOST
+    metrics_per_key: bool = False  # a key ARN label on the per-key families (docs/metrics.md)
     vault: VaultSettings = field(default_factory=VaultSettings)  # the master key file unless told
 
     @property
@@ -166,6 +171,7 @@ class Assembly:
     replicator: Replicator
     sweeper: PurgeSweeper
     lines: list[str]
+    instruments: metrics.Instruments | None = None  # None when --metrics-port is not given
 
 
 def build_app(
@@ -194,9 +200,13 @@ def build_app(
         store.close()
         raise StartupError(str(exc)) from None
     quotas = Quotas(keys_per_region=settings.key_quota, aliases_per_region=settings.alias_quota)
-    keys = keycache.KeyCache(vault, settings.key_cache_entries)
-    service = Service(store, keys, clock or SystemClock(), quotas, settings.regions)
     loaded = models.load()  # the one read of the service models; everything below is built from it
+    instruments = _metrics(settings, loaded)
+    if instruments is not None:
+        store = instruments.timed(store)
+    counters = instruments.cache_counters() if instruments is not None else {}
+    keys = keycache.KeyCache(vault, settings.key_cache_entries, **counters)
+    service = Service(store, keys, clock or SystemClock(), quotas, settings.regions)
     try:
         audit = audit_writer.AuditWriter(
             settings.data_dir,
@@ -216,7 +226,7 @@ def build_app(
         hook=replication_hook,
     )
     sweeper = PurgeSweeper(service, settings.purge_interval)
-    throttle, throttle_line = _throttle(settings)
+    throttle, throttle_line = _throttle(settings, instruments)
     authorizer = Authorizer(store, throttle, secure=settings.tls)
     limits = connection_limits(settings)
     workers = ThreadPoolExecutor(
@@ -229,9 +239,14 @@ def build_app(
         authorizer=authorizer,
         audit=audit,
         workers=workers,
+        meter=instruments.meter if instruments is not None else None,
     )
     follower = ChangeFollower(service)  # key changes from other processes and nodes, master-key versions
-    app = App(apis(loaded), pipeline, lifespan([sweeper, replicator, follower], workers, audit))
+    jobs: list[Job] = [sweeper, replicator, follower]
+    if instruments is not None:
+        instruments.read_from(Sources(_jobs_held, replicator.backlog, replicator.lag, keys.__len__))
+        jobs += instruments.jobs()
+    app = App(apis(loaded), pipeline, lifespan(jobs, workers, audit))
     scheme = "https" if settings.tls else "http"
     lines = [
         f"paycrypt listening on {scheme}://{_host_for_url(settings.host)}:{settings.port}",
@@ -246,7 +261,47 @@ def build_app(
         f"request head within {limits.head_timeout:g} s, body within {limits.body_timeout:g} s",
         f"use it with: AWS_ENDPOINT_URL={scheme}://{_host_for_url(settings.host)}:{settings.port}",
     ]
-    return Assembly(app, service, credential_store, authorizer, audit, replicator, sweeper, lines)
+    if instruments is not None:
+        lines.append(f"metrics: {_metrics_line(instruments)}")
+    return Assembly(
+        app, service, credential_store, authorizer, audit, replicator, sweeper, lines, instruments
+    )
+
+
+def _metrics(settings: Settings, loaded: models.Models) -> metrics.Instruments | None:
+    """Prometheus metrics when --metrics-port is given (docs/metrics.md), else None: nothing metered."""
+    if settings.metrics_port is None:
+        return None
+    operations = [
+        name for model in (loaded.control, loaded.data, loaded.sts) for name in model.operation_names
+    ]
+    reasons = loaded.data.shape_for("VerificationFailedReason").enum
+    try:
+        return metrics.build(
+            settings.metrics_host,
+            settings.metrics_port,
+            per_key=settings.metrics_per_key,
+            operations=operations,
+            reasons=reasons,
+        )
+    except OSError as exc:
+        raise StartupError(
+            f"cannot serve metrics on {settings.metrics_host}:{settings.metrics_port}: {exc}"
+        ) from exc
+
+
+def _metrics_line(instruments: metrics.Instruments) -> str:
+    per_key = "; per-key families on" if instruments.families.per_key else ""
+    served = instruments.exposition
+    if served is None:
+        return f"written for the supervisor's /metrics (multiprocess){per_key}"
+    return f"http://{_host_for_url(served.host)}:{served.port}/metrics{per_key}"
+
+
+def _jobs_held() -> dict[str, bool]:
+    """Each background job run under a lease, and whether this process holds its lease: one
+    process runs them all, so it holds both (cluster leases, issue 15 item 5, replace this)."""
+    return {"purge": True, "replication": True}
 
 
 def apis(loaded: models.Models) -> list[Api]:
@@ -289,7 +344,9 @@ def _lower_priority() -> None:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HEAVY_NICENESS)
 
 
-def _throttle(settings: Settings) -> tuple[rate_quotas.Throttle | None, str]:
+def _throttle(
+    settings: Settings, instruments: metrics.Instruments | None = None
+) -> tuple[rate_quotas.Throttle | None, str]:
     """The rate quotas in force (the guide's figures unless overridden), or None when off."""
     on = settings.throttling == "on" or (settings.throttling == "auto" and not is_loopback(settings.host))
     if not on:
@@ -301,7 +358,8 @@ def _throttle(settings: Settings) -> tuple[rate_quotas.Throttle | None, str]:
     if not limits.active:
         return None, "off (every rate is 0)"
     rates = ", ".join(f"{kind} {limits.rates.get(kind, 0):g}/s" for kind in rate_quotas.KINDS)
-    return rate_quotas.Throttle(limits), f"{rates} per account and region"
+    refused = instruments.throttled(rate_quotas.KINDS) if instruments is not None else None
+    return rate_quotas.Throttle(limits, refused=refused), f"{rates} per account and region"
 
 
 def _host_for_url(host: str) -> str:

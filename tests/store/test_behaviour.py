@@ -159,8 +159,11 @@ def test_replication_defaults_and_jobs(store: Store) -> None:
     store.put_replication_job(key(1).arn, "us-west-2", "copy")
     first = store.get_replication_job(key(1).arn, "us-west-2")
     assert first is not None and (first.action, first.attempts, first.next_attempt) == ("copy", 0, 0)
+    assert store.replication_backlog(10.0) == (1, 0)
     store.defer_replication_job(first.seq, 1, 50.0)
     assert store.due_replication_jobs(10.0, 10) == []
+    assert store.replication_backlog(10.0) == (0, 1)  # waiting for its retry at 50
+    assert store.replication_backlog(50.0) == (1, 0)
     store.put_replication_job(key(1).arn, "us-west-2", "sync")  # replaces it, due at once, a new seq
     second = store.get_replication_job(key(1).arn, "us-west-2")
     assert second is not None and second.seq > first.seq and second.action == "sync"
@@ -168,6 +171,7 @@ def test_replication_defaults_and_jobs(store: Store) -> None:
     assert store.due_replication_jobs(10.0, 10) == [second]
     assert store.finish_replication_job(second.seq) is True
     assert store.get_replication_job(key(1).arn, "us-west-2") is None
+    assert store.replication_backlog(10.0) == (0, 0)
 
 
 def test_mpa_tables(store: Store) -> None:

@@ -74,9 +74,16 @@ class _Bucket:
 
 
 class Throttle:
-    def __init__(self, limits: Limits, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        limits: Limits,
+        clock: Callable[[], float] = time.monotonic,
+        refused: Callable[[str], object] | None = None,
+    ) -> None:
+        """`refused`: called with the kind of each request refused (the metrics' counter)."""
         self.limits = limits
         self._clock = clock
+        self._refused = refused
         self._buckets: dict[tuple[str, str, str], _Bucket] = {}
         self._lock = threading.Lock()
 
@@ -93,6 +100,8 @@ class Throttle:
                 bucket = self._buckets[slot] = _Bucket(rate, self.limits.capacity(kind, rate), now)
             if bucket.take(now):
                 return
+        if self._refused is not None:
+            self._refused(kind)
         raise Throttling(MESSAGE)
 
 

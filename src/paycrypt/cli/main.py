@@ -156,6 +156,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="clear keys kept unsealed in memory, with what is derived from them, least recently "
         "used out first (default %(default)s)",
     )
+    run.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="serve Prometheus metrics at /metrics on this port (default: no metrics; docs/metrics.md)",
+    )
+    run.add_argument(
+        "--metrics-host",
+        default=defaults.METRICS_HOST,
+        help="address the metrics port listens on (default %(default)s)",
+    )
+    run.add_argument(
+        "--metrics-per-key",
+        action="store_true",
+        help="add metrics labelled by key ARN (requests and verification failures per key)",
+    )
     add_vault_options(run)
     add_audit_parser(commands)
     add_iam_parser(commands)
@@ -217,6 +233,9 @@ def _settings(args: argparse.Namespace) -> Settings:
         request_body_timeout=args.request_body_timeout,
         max_connections=args.max_connections,
         key_cache_entries=args.key_cache_entries,
+        metrics_port=args.metrics_port,
+        metrics_host=args.metrics_host,
+        metrics_per_key=args.metrics_per_key,
         vault=vault_settings(args),
     )
 

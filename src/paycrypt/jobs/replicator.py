@@ -21,6 +21,12 @@ The hook: `Replicator.hook`, when given, is called as `hook(region, action)` bef
 runs; it may return a true value to hold the job (it stays queued and IN_PROGRESS, and is offered
 again on the next pass) or raise to fail it (the exception's text becomes the StatusMessage).
 `paycrypt serve` gives none; tests that hold or fail jobs build a server with theirs.
+
+Backlog and lag (for the metrics): `backlog()` counts the queued jobs, due and waiting for a
+retry, in the store (every node sees the same); `lag()` is how long the oldest job of the last
+pass's due list has been due, from when this replicator first saw it due. The store keeps no
+queueing time, so a job is timed from the first pass that offered it: at most `interval` late
+while the replicator keeps up, and from the take-over when another process starts running it.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import asyncio
 import dataclasses
 import datetime as dt
 import logging
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
@@ -81,6 +88,8 @@ class Replicator:
         self.interval = interval
         self.hook = hook
         self.audit = audit  # gets a SynchronizeMultiRegionKey event per applied job
+        # (primary ARN, region) of each job in the last due list → when a pass first saw it due
+        self._due_since: dict[tuple[str, str], float] = {}
 
     async def run(self) -> None:
         """Apply due jobs until cancelled (a task of the server's lifespan).
@@ -101,8 +110,21 @@ class Replicator:
         """Offer up to `limit` due jobs once; the number applied (held and failed jobs not counted)."""
         return self._pass(limit)[1]
 
+    def backlog(self) -> tuple[int, int]:
+        """(jobs due now, jobs waiting for a retry) in the store."""
+        return self.svc.store.replication_backlog(self.clock.now().timestamp())
+
+    def lag(self) -> float:
+        """Seconds the oldest job of the last due list has been due (0 when none was)."""
+        since = self._due_since  # replaced whole by each pass: safe to read from another thread
+        return max(0.0, time.monotonic() - min(since.values())) if since else 0.0
+
     def _pass(self, limit: int) -> tuple[int, int]:
         jobs = self.svc.store.due_replication_jobs(self.clock.now().timestamp(), limit)
+        now, seen = time.monotonic(), self._due_since
+        self._due_since = {
+            (job.primary_arn, job.region): seen.get((job.primary_arn, job.region), now) for job in jobs
+        }
         return len(jobs), sum(self._run(job) for job in jobs)
 
     def _run(self, job: ReplicationJob) -> bool:

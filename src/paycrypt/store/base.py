@@ -135,6 +135,9 @@ class ReplicationTable(Protocol):
         ...
 
     def defer_replication_job(self, seq: int, attempts: int, next_attempt: float) -> None: ...
+    def replication_backlog(self, now_epoch: float) -> tuple[int, int]:
+        """(jobs due at `now_epoch`, jobs waiting for a retry after it): the metrics' backlog."""
+        ...
 
 
 class MpaTables(Protocol):

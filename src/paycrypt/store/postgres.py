@@ -477,6 +477,14 @@ class PostgresStore:
             (attempts, next_attempt, seq),
         )
 
+    def replication_backlog(self, now_epoch: float) -> tuple[int, int]:
+        row = self._one(
+            "SELECT count(*) FILTER (WHERE next_attempt <= %s), count(*) FILTER (WHERE next_attempt > %s)"
+            " FROM replication_jobs",
+            (now_epoch, now_epoch),
+        )
+        return int(row[0]), int(row[1])
+
 
 def _fetch(cursor: psycopg.Cursor[Any]) -> tuple[list[tuple[Any, ...]], int]:
     return (cursor.fetchall() if cursor.description is not None else []), cursor.rowcount

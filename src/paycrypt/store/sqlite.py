@@ -567,6 +567,14 @@ class SqliteStore:
                 (attempts, next_attempt, seq),
             )
 
+    def replication_backlog(self, now_epoch: float) -> tuple[int, int]:
+        due, waiting = self._db.execute(
+            "SELECT COALESCE(SUM(next_attempt <= ?), 0), COALESCE(SUM(next_attempt > ?), 0)"
+            " FROM replication_jobs",
+            (now_epoch, now_epoch),
+        ).fetchone()
+        return int(due), int(waiting)
+
     # snapshots (backup and restore)
 
     def write_snapshot(self, directory: Path) -> Snapshot:

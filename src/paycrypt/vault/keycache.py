@@ -17,6 +17,8 @@ key material in a global, so this one place bounds it and forgets it.
   keys changed, or its listening connection is lost.
 - An entry is served only for the block it was unsealed from: a record whose key block changed
   (re-sealed under a new master key, possibly by another node) misses and unseals again.
+- Counted: each lookup calls the `Counters` given for its entry's kind (material or derived), hit
+  or miss, which server.py wires to the metrics when they are on; the default counts nothing.
 - Thread-safe: one lock around the table. Unsealing and deriving run outside it, so a slow unseal
   does not hold up hits; a value computed while `forget` ran is returned but not kept, so a key
   forgotten mid-request is not cached again by that request.
@@ -39,13 +41,34 @@ T = TypeVar("T")
 EntryKey = tuple[str, Hashable]  # (key ARN, kind)
 
 
+def _uncounted() -> None:
+    pass
+
+
+class Counters(NamedTuple):
+    """What a lookup calls: `hit` when the entry was cached, `miss` when it was unsealed or derived."""
+
+    hit: Callable[[], object] = _uncounted
+    miss: Callable[[], object] = _uncounted
+
+
+UNCOUNTED = Counters()
+
+
 class _Entry(NamedTuple):
     block: str  # the key block the value comes from
     value: Any
 
 
 class KeyCache:
-    def __init__(self, vault: Vault, entries: int = KEY_CACHE_ENTRIES) -> None:
+    def __init__(
+        self,
+        vault: Vault,
+        entries: int = KEY_CACHE_ENTRIES,
+        *,
+        material_counters: Counters = UNCOUNTED,
+        derived_counters: Counters = UNCOUNTED,
+    ) -> None:
         if entries < 1:
             raise ValueError("the key cache holds at least one entry")
         self.vault = vault
@@ -54,17 +77,21 @@ class KeyCache:
         self._by_arn: dict[str, set[EntryKey]] = {}
         self._lock = threading.Lock()
         self._forgets = 0  # forget() calls so far: a value computed across one is not kept
+        self._material_counters = material_counters
+        self._derived_counters = derived_counters
 
     def material(self, record: KeyRecord) -> bytes:
         """The clear key of `record`, unsealed by the vault on first use."""
-        return self._get(record, MATERIAL, self.vault.unseal, record, record.key_block)
+        return self._get(
+            record, MATERIAL, self._material_counters, self.vault.unseal, record, record.key_block
+        )
 
     def derived(self, record: KeyRecord, kind: Hashable, build: Callable[[bytes], T]) -> T:
         """`build(material)`, once per key and `kind` (e.g. "rsa-private", ("dukpt", ksn)).
 
         An exception from `build` (bad input) propagates and nothing is kept.
         """
-        return self._get(record, kind, self._build, record, build)
+        return self._get(record, kind, self._derived_counters, self._build, record, build)
 
     def forget(self, arn: str) -> None:
         """Drop every entry of the key `arn`; its next use unseals again."""
@@ -92,15 +119,19 @@ class KeyCache:
     def _build(self, record: KeyRecord, build: Callable[[bytes], T]) -> T:
         return build(self.material(record))
 
-    def _get(self, record: KeyRecord, kind: Hashable, make: Callable[..., T], *args: Any) -> T:
+    def _get(
+        self, record: KeyRecord, kind: Hashable, counters: Counters, make: Callable[..., T], *args: Any
+    ) -> T:
         """The cached value, or `make(*args)` on a miss (a hit builds nothing: this is the hot path)."""
         entry_key = (record.arn, kind)
         with self._lock:
             entry = self._table.get(entry_key)
             if entry is not None and entry.block == record.key_block:
                 self._table.move_to_end(entry_key)
+                counters.hit()
                 return entry.value  # type: ignore[no-any-return]
             forgets = self._forgets
+        counters.miss()
         value = make(*args)
         with self._lock:
             if self._forgets == forgets:

@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from paycrypt.auth import sigv4
-from paycrypt.errors import ServiceError
+from paycrypt.errors import ProtocolError, ServiceError
 from paycrypt.wire import faults
 from paycrypt.wire.pipeline import Api, Pipeline
 from paycrypt.wire.protocols import Response
@@ -108,17 +108,23 @@ class App:
         self, request: sigv4.SignedRequest, request_id: str, source_ip: str
     ) -> tuple[str, Response]:
         """The first protocol that recognises the request's form answers it."""
+        started = time.perf_counter()
         for api in self.apis:
             routed = api.protocol.route(request)
             if routed is None:
                 continue
             if isinstance(routed, ServiceError):  # an operation this protocol does not know
-                return "unknown", api.protocol.error(routed, request_id)
+                response = api.protocol.error(routed, request_id)
+                self.pipeline.unrouted(response.status, routed, started)
+                return "unknown", response
             response = await self.pipeline.serve(api, routed, request, request_id, source_ip)
             return routed.operation.name, response
         path = request.raw_path.split("?", 1)[0]
-        message = f"No operation matches {request.method} {path}."
-        return "unknown", Response(*unplaned_error(404, "UnknownOperationException", message))
+        unknown = ProtocolError(
+            "UnknownOperationException", f"No operation matches {request.method} {path}.", 404
+        )
+        self.pipeline.unrouted(unknown.status, unknown, started)
+        return "unknown", Response(*unplaned_error(unknown.status, unknown.code, unknown.message))
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         running: contextlib.AbstractAsyncContextManager[None] | None = None

@@ -13,7 +13,8 @@
 
 Each step is a method below, called once, in that order, by `serve`. A step ends the call by
 raising a ServiceError, which the protocol turns into its error response; anything else is a fault
-(wire/faults.py). The audit event is written whatever the outcome.
+(wire/faults.py). The audit event is written whatever the outcome, and then, when metrics are on,
+the call is metered (operation, status, error code, time taken: metrics/meter.py).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import time
+import typing
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -44,6 +47,22 @@ from paycrypt.wire.protocols import Protocol, Response, Routed
 log = logging.getLogger("paycrypt")
 
 Function = Callable[[Service, Context, dict[str, Any]], dict[str, Any]]
+
+
+UNROUTED = "unknown"  # the operation a request no model names is metered as
+
+
+class Meter(typing.Protocol):
+    """What records each call (metrics.meter.RequestMeter, when --metrics-port is given)."""
+
+    def observe(
+        self,
+        operation: str,
+        status: int,
+        error: ServiceError | None,
+        seconds: float,
+        keys: Keys | None = None,
+    ) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -76,6 +95,7 @@ class Call:
     params: dict[str, Any] | None = None
     result: dict[str, Any] | None = None
     failure: events.Failure | None = None
+    error: ServiceError | None = None
 
 
 class Pipeline:
@@ -88,6 +108,7 @@ class Pipeline:
         authorizer: Authorizer,
         audit: AuditWriter,
         workers: Executor,
+        meter: Meter | None = None,
     ) -> None:
         self.service = service  # the service functions' state: store, key cache, clock, regions
         self.credentials = credentials
@@ -95,16 +116,18 @@ class Pipeline:
         self.authorizer = authorizer  # IAM policies, resource policies, rate quotas
         self.audit = audit
         self.workers = workers  # the threads CPU-heavy calls run on
+        self.meter = meter
 
     async def serve(
         self, api: Api, routed: Routed, request: sigv4.SignedRequest, request_id: str, source_ip: str
     ) -> Response:
         """The call's response; every failure, expected or not, is an AWS error and its audit record."""
+        started = time.perf_counter()
         call = Call(api, routed, routed.operation, request, request_id, source_ip)
+        keys: Keys = {}
         try:
             caller = self.authenticate(call)
             params = self.decode_and_validate(call)
-            keys: Keys = {}
             if api.governed:
                 shape = self.requests.describe(call.op.name, params)
                 keys = self.resolve_keys(caller, shape)
@@ -116,7 +139,14 @@ class Pipeline:
         except Exception as exc:
             response = self._failed(call, faults.internal_error(call.op.name, request_id, exc))
         self.record(call)
+        if self.meter is not None:
+            self.meter.observe(call.op.name, response.status, call.error, time.perf_counter() - started, keys)
         return response
+
+    def unrouted(self, status: int, error: ServiceError, started: float) -> None:
+        """Meter a request no model names (answered by the app before any pipeline step)."""
+        if self.meter is not None:
+            self.meter.observe(UNROUTED, status, error, time.perf_counter() - started)
 
     def authenticate(self, call: Call) -> sigv4.VerifiedCaller:
         """SigV4 over the credentials: the principal, in a region this deployment serves."""
@@ -208,4 +238,5 @@ class Pipeline:
 
     def _failed(self, call: Call, error: ServiceError) -> Response:
         call.failure = events.Failure(error.code, error.message)
+        call.error = error
         return call.api.protocol.error(error, call.request_id)

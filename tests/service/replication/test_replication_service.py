@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+import time
 from pathlib import Path
 
 import pytest
@@ -234,3 +235,23 @@ def test_region_list_parsing() -> None:
     for bad in ("", "US-EAST-1", "us-east"):
         with pytest.raises(ValueError):
             regions.parse(bad)
+
+
+def test_backlog_and_lag_for_the_metrics(svc: Service, replicator: Replicator) -> None:
+    """The backlog counts what the store holds; the lag is how long the oldest due job has been
+    due since a pass first saw it, and falls to 0 once nothing is due."""
+    held = {WEST}
+    replicator.hook = lambda region, action: region in held  # hold the job into us-west-2
+    assert (replicator.backlog(), replicator.lag()) == ((0, 0), 0.0)
+    create(svc, [WEST, EU])
+    assert replicator.backlog() == (2, 0)
+    assert replicator.run_once() == 1  # eu-west-1 applied, us-west-2 held
+    assert replicator.backlog() == (1, 0)
+    first = replicator.lag()
+    time.sleep(0.05)
+    replicator.run_once()  # still held: its first sighting stands
+    assert replicator.lag() >= first + 0.05
+    held.clear()
+    assert replicator.run_once() == 1
+    replicator.run_once()
+    assert (replicator.backlog(), replicator.lag()) == ((0, 0), 0.0)
