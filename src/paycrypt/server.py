@@ -34,8 +34,8 @@ from paycrypt.auth import throttle as rate_quotas
 from paycrypt.auth.authorize import Authorizer
 from paycrypt.clock import Clock, SystemClock
 from paycrypt.console.mount import mount_console
+from paycrypt.jobs.changes import ChangeFollower
 from paycrypt.jobs.heartbeat import Heartbeat
-from paycrypt.jobs.key_blocks import BlockFollower
 from paycrypt.jobs.leases import RENEWALS, Leases
 from paycrypt.jobs.purge import PurgeSweeper
 from paycrypt.jobs.replicator import Hook, Replicator
@@ -49,7 +49,7 @@ from paycrypt.store import factory as store_factory
 from paycrypt.store.base import Store
 from paycrypt.store.migrations import SchemaError
 from paycrypt.tls import server_context
-from paycrypt.vault import keycache
+from paycrypt.vault import agreement, keycache
 from paycrypt.vault.factory import VaultSettings, VaultUnavailable, audit_signer
 from paycrypt.vault.migration import open_serving_vault
 from paycrypt.wire import connections, health, models, protocols
@@ -218,6 +218,11 @@ def build_app(
         signer = audit_signer(settings.vault, settings.data_dir)  # None: the audit key file's
     except (VaultUnavailable, ValueError, PermissionError) as exc:  # no fallback to another vault
         raise StartupError(str(exc)) from exc
+    try:
+        agreement.agree(store, vault, store_line)
+    except agreement.MasterKeyMismatch as exc:
+        store.close()
+        raise StartupError(str(exc)) from None
     quotas = Quotas(keys_per_region=settings.key_quota, aliases_per_region=settings.alias_quota)
     loaded = models.load()  # the one read of the service models; everything below is built from it
     instruments = _metrics(settings, loaded)
@@ -265,7 +270,7 @@ def build_app(
         workers=workers,
         meter=instruments.meter if instruments is not None else None,
     )
-    follower = BlockFollower(service)  # re-sealed blocks and master-key versions from a rotation
+    follower = ChangeFollower(service)  # key changes from other processes and nodes, master-key versions
     jobs: list[Job] = [
         leases.job("purge", sweeper),
         leases.job("replication", replicator),

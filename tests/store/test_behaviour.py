@@ -284,6 +284,8 @@ def test_an_older_postgresql_schema_waits_for_db_upgrade(
         db.execute("DROP TABLE block_changes")
         db.execute("DROP TABLE leases")
         db.execute("DROP TABLE node_heartbeats")
+        db.execute("DROP TABLE master_keys")
+        db.execute("DROP FUNCTION paycrypt_announce_change")
     _set_version(spec, 1)
     with pytest.raises(
         migrations.SchemaError,

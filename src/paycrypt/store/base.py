@@ -13,7 +13,7 @@ The service reads these protocols only.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -222,8 +222,10 @@ SEALED_TABLES = ("keys", "exchange_keys")
 
 class SealedBlocks(Protocol):
     """Every sealed key block, for master-key rotation: read in order, re-sealed by a compare-and-set
-    on the block, and a feed of block changes that running servers follow to drop what they
-    cached of the old block (this store's record cache, and the key cache above it)."""
+    on the block; and the feed of key changes that running servers follow to drop what they cached
+    of a key (this store's record cache, and the key cache above it): a re-sealed block, and any
+    change of a key's record (its state, its deletion: `update_key`, `delete_key`) adds the key's
+    ARN to it (docs/decisions/coherence.md)."""
 
     def sealed_blocks(self, table: str, after: int, limit: int) -> list[tuple[int, KeyRecord]]:
         """Up to `limit` rows of `table` (one of SEALED_TABLES) after position `after`, in order."""
@@ -253,10 +255,25 @@ class SealedBlocks(Protocol):
         ...
 
 
+class MasterKeyRecords(Protocol):
+    """The master keys the store's blocks are sealed under, as (version, check value): never a key.
+    Every node sharing the store must hold them (vault/agreement.py checks at start)."""
+
+    def master_keys(self) -> dict[int, str]:
+        """Check value by version, as recorded."""
+        ...
+
+    def record_master_keys(self, versions: dict[int, str]) -> None:
+        """Record each version not yet recorded; a recorded version keeps its check value (so that
+        of two nodes starting together on an empty store, the second one compares, not overwrites)."""
+        ...
+
+
 class Store(
     Transactions,
     KeyTable,
     SealedBlocks,
+    MasterKeyRecords,
     AliasTable,
     ExchangeKeyTable,
     TagTable,
@@ -326,5 +343,22 @@ class StoreNotEmpty(Exception):
     """A restore onto a store that already holds state; the message says what it holds."""
 
 
+class Listening(Protocol):
+    def stop(self) -> None: ...
+
+
+@runtime_checkable
+class ChangeNotifications(Protocol):
+    """A store that announces additions to its feed of key changes as they commit (PostgreSQL's
+    LISTEN/NOTIFY), so a follower need not wait for its next poll. A capability: a store without it
+    (SQLite) is polled, and checks its own record cache on every read."""
+
+    def listen_changes(self, on_change: Callable[[], None], on_lost: Callable[[], None]) -> Listening:
+        """Call `on_change` (from another thread) whenever changes may have been added, and once
+        when listening (re)starts; `on_lost` when the listening connection is lost (it is then
+        re-opened until `stop`)."""
+        ...
+
+
 #: Protocols a backend may implement besides `PROTOCOLS`; commands check for them by isinstance.
-CAPABILITIES: tuple[type, ...] = (Snapshots,)
+CAPABILITIES: tuple[type, ...] = (Snapshots, ChangeNotifications)

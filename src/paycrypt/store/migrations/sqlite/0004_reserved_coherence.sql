@@ -1,3 +1,0 @@
--- Reserved for the coherence branch's migration (the change feed and the master-key KCV), which
--- replaces this file when the branches meet: versions must run 1, 2, … without a gap, and the
--- leases' migration is 0005. Deliberately empty.
