@@ -11,7 +11,8 @@ same copy the other way, into this store's connection, in one write transaction.
 One connection serves the event loop's thread and the worker threads that run CPU-heavy calls
 (the pipeline's executor, wire/pipeline.py). Every statement runs, and is read to its end, under
 the store's lock, and a transaction holds that lock from BEGIN to COMMIT: so no thread reads
-another's uncommitted writes, and the record caches are filled and emptied under the same lock as the rows they copy.
+another's uncommitted writes, and the record caches are filled and emptied under the same lock
+as the rows they copy.
 
 Group commit (`group_commits`, which the server turns on at startup): the fsync of a commit costs
 milliseconds, and committing each write on its own caps durable writes at one per fsync. So the
