@@ -236,3 +236,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from tests import secret_scan
 
     secret_scan.finish(session)
+
+
+@pytest.fixture(scope="module")
+def own_pg_cluster() -> Iterator[object]:
+    """A PostgreSQL cluster of the module's own, for tests that stop and restart it (a database
+    outage): the session's cluster serves every other test's servers."""
+    from tests.pg_cluster import Cluster
+
+    cluster = Cluster()
+    yield cluster
+    cluster.destroy()

@@ -30,11 +30,13 @@ SHOWN = {
     "--audit-max-bytes": "audit_max_bytes",
     "--audit-backups": "audit_backups",
     "--throttling": "throttling",
+    "--lease-seconds": "lease_seconds",
     "--request-head-timeout": "request_head_timeout",
     "--request-body-timeout": "request_body_timeout",
     "--max-connections": "max_connections",
     "--key-cache-entries": "key_cache_entries",
     "--workers": "workers",
+    "--store-timeout": "store_timeout",
     "--metrics-host": "metrics_host",
     "--pkcs11-key": "vault.key_label",
     "--pkcs11-pin-env": "vault.pin_variable",
@@ -44,6 +46,7 @@ DESCRIBED = {
     *("--data-dir", "--regions", "--rate-limit", "--audit-data-events", "--node-id", "--vault", "--store"),
     "--no-console",  # a switch: the console is on unless it is given
     "--console-audit-dir",
+    "--drain-grace",
     "--metrics-port",
 }
 UNSET = {
@@ -92,6 +95,22 @@ def test_serve_help_shows_the_settings_defaults(capsys: pytest.CaptureFixture[st
     assert "$PAYCRYPT_DATA_DIR" in entries["--data-dir"] and settings.data_dir == data_dir
     rates = ", ".join(f"{rate:g}" for rate in (5, 500, 20))  # the guide's quotas, seed-F §5.1
     assert f"(default {rates};" in entries["--rate-limit"]
+    assert f"(default {defaults.DRAIN_GRACE:g}, or 0 when listening on loopback)" in entries["--drain-grace"]
+
+
+@pytest.mark.parametrize(
+    ("host", "given", "grace"),
+    [
+        ("127.0.0.1", None, 0.0),
+        ("::1", None, 0.0),
+        ("0.0.0.0", None, defaults.DRAIN_GRACE),
+        ("127.0.0.1", 2.5, 2.5),
+    ],
+)
+def test_the_drain_grace_is_none_on_loopback_unless_given(
+    host: str, given: float | None, grace: float
+) -> None:
+    assert Settings(host=host, drain_grace=given).grace == grace
 
 
 def test_serve_without_options_runs_with_settings_defaults(data_dir: Path) -> None:

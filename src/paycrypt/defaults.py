@@ -31,6 +31,11 @@ WORKER_STOP_TIMEOUT = 30.0  # seconds the supervisor waits for its workers to st
 REPLICATION_INTERVAL = 0.2  # seconds between passes of the replicator
 REPLICATION_RETRY = 1.0  # first retry delay of a failed replication; doubles up to 5 minutes
 
+# Seconds a lease on a background job lasts (the purge sweeper, the replicator: they run in one
+# process at a time); when its holder dies another takes over within 1.25 times this. Heartbeats
+# for the rate-quota shares come four times per lease.
+LEASE_SECONDS = 10.0
+
 THROTTLING = "auto"  # request-rate quotas: on, off, or auto (on unless listening on loopback)
 
 REQUEST_HEAD_TIMEOUT = 10.0  # seconds to receive a request head, TLS handshake included
@@ -38,6 +43,10 @@ REQUEST_BODY_TIMEOUT = 30.0  # seconds to receive its body, after the head
 MAX_CONNECTIONS = 1024  # open connections served at once (lowered to fit the file limit)
 MAX_REQUEST_HEAD_BYTES = 16 * 1024  # request line and headers (uvicorn's own h11 limit); 431 past it
 
+STORE_TIMEOUT = 2.0  # seconds a call waits on an unreachable database before ServiceUnavailableException
+DRAIN_GRACE = (
+    5.0  # seconds /readyz answers 503 after SIGTERM before the server stops accepting (off loopback)
+)
 METRICS_HOST = "127.0.0.1"  # --metrics-port listens on loopback unless --metrics-host says otherwise
 
 KEY_CACHE_ENTRIES = 50_000  # clear keys kept unsealed in memory, with what is derived from them

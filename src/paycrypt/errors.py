@@ -14,6 +14,7 @@ class ServiceError(Exception):
 
     code = "InternalServerException"
     fault = False
+    status: int | None = None  # an HTTP status every protocol gives this error, whatever its model says
 
     def __init__(self, message: str, **fields: Any) -> None:
         super().__init__(message)
@@ -66,6 +67,16 @@ class InternalServer(ServiceError):
     fault = True
 
 
+class ServiceUnavailable(ServiceError):
+    """The service cannot answer now (its database is unreachable): HTTP 503 on every plane, which
+    AWS SDKs retry; the control plane's model names the shape, the data plane's does not (see
+    docs/decisions/availability.md)."""
+
+    code = "ServiceUnavailableException"
+    fault = True
+    status = 503
+
+
 class VerificationFailed(ServiceError):
     code = "VerificationFailedException"
 
@@ -77,3 +88,4 @@ class NotImplementedOperation(ServiceError):
     """An operation or union member this release does not serve: HTTP 501, code NotImplemented."""
 
     code = "NotImplemented"
+    status = 501

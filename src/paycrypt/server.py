@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import ipaddress
 import logging
 import os
 import resource
 import threading
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +34,9 @@ from paycrypt.auth import throttle as rate_quotas
 from paycrypt.auth.authorize import Authorizer
 from paycrypt.clock import Clock, SystemClock
 from paycrypt.console.mount import mount_console
-from paycrypt.jobs.key_blocks import BlockFollower
+from paycrypt.jobs.changes import ChangeFollower
+from paycrypt.jobs.heartbeat import Heartbeat
+from paycrypt.jobs.leases import RENEWALS, Leases
 from paycrypt.jobs.purge import PurgeSweeper
 from paycrypt.jobs.replicator import Hook, Replicator
 from paycrypt.metrics import wiring as metrics
@@ -48,10 +49,12 @@ from paycrypt.store import factory as store_factory
 from paycrypt.store.base import Store
 from paycrypt.store.migrations import SchemaError
 from paycrypt.tls import server_context
-from paycrypt.vault import keycache
-from paycrypt.vault.factory import VaultSettings, VaultUnavailable, open_vault
-from paycrypt.wire import connections, models, protocols
+from paycrypt.vault import agreement, keycache
+from paycrypt.vault.factory import VaultSettings, VaultUnavailable, audit_signer
+from paycrypt.vault.migration import open_serving_vault
+from paycrypt.wire import connections, health, models, protocols
 from paycrypt.wire.app import App, Lifespan
+from paycrypt.wire.drain import DrainingServer
 from paycrypt.wire.pipeline import Api, Pipeline
 
 log = logging.getLogger("paycrypt")
@@ -87,12 +90,15 @@ class Settings:
     regions: tuple[str, ...] = DEFAULT_REGIONS
     replication_interval: float = defaults.REPLICATION_INTERVAL
     replication_retry: float = defaults.REPLICATION_RETRY
+    lease_seconds: float = defaults.LEASE_SECONDS  # jobs/leases.py; heartbeats come RENEWALS times per lease
     throttling: str = defaults.THROTTLING
     rate_limits: tuple[str, ...] = ()  # KIND=RATE or ACCOUNT:KIND=RATE overrides of the guide's figures
     request_head_timeout: float = defaults.REQUEST_HEAD_TIMEOUT
     request_body_timeout: float = defaults.REQUEST_BODY_TIMEOUT
     max_connections: int = defaults.MAX_CONNECTIONS  # capped by the file limit
     key_cache_entries: int = defaults.KEY_CACHE_ENTRIES
+    store_timeout: float = defaults.STORE_TIMEOUT  # the most a call waits on an unreachable database
+    drain_grace: float | None = None  # seconds /readyz answers 503 after SIGTERM, still serving; see grace()
     metrics_port: int | None = None  # --metrics-port: Prometheus metrics served there; None: off
     metrics_host: str = defaults.METRICS_HOST
     metrics_per_key: bool = False  # a key ARN label on the per-key families (docs/metrics.md)
@@ -103,6 +109,14 @@ class Settings:
     @property
     def tls(self) -> bool:
         return self.tls_cert is not None
+
+    @property
+    def grace(self) -> float:
+        """--drain-grace, else DRAIN_GRACE off loopback and none on it: a load balancer on another
+        machine cannot probe a loopback address, and a development server stops at once."""
+        if self.drain_grace is not None:
+            return self.drain_grace
+        return 0.0 if is_loopback(self.host) else defaults.DRAIN_GRACE
 
 
 def is_loopback(host: str) -> bool:
@@ -152,20 +166,12 @@ class Job(Protocol):
     async def run(self) -> None: ...
 
 
-def runs_jobs(settings: Settings) -> bool:
-    """Whether this process runs the jobs that must run once per node: the purge sweeper and the
-    replicator, which write to the store (two of them would purge or copy the same key twice).
-    Worker 0 of a node runs them (docs/decisions/scale-out.md); the one place this is decided, so
-    that cluster-wide leases can take its place."""
-    return settings.worker_id == 0
-
-
 def open_store(settings: Settings, synchronous: str = "FULL") -> tuple[Store, str]:
     """The store `--store` names, its schema current, and how to name it in a log line (never with
     a password); `synchronous`: see build_app."""
     try:
         spec = store_factory.parse(settings.store, settings.data_dir)
-        store = store_factory.open_store(spec, synchronous=synchronous)
+        store = store_factory.open_store(spec, synchronous=synchronous, timeout=settings.store_timeout)
     except (ValueError, SchemaError) as exc:
         raise StartupError(str(exc)) from None
     return store, spec.describe()
@@ -184,6 +190,9 @@ class Assembly:
     replicator: Replicator
     sweeper: PurgeSweeper
     lines: list[str]
+    readiness: health.Readiness  # what /readyz answers; drained by SIGTERM (wire/drain.py)
+    leases: Leases  # who runs the jobs that run once (`holders()` for metrics)
+    heartbeat: Heartbeat  # how many processes share the rate quotas (`participants()`)
     instruments: metrics.Instruments | None = None  # None when --metrics-port is not given
 
 
@@ -200,13 +209,21 @@ def build_app(
     fails replication jobs (jobs/replicator.py); `synchronous` is the store's `PRAGMA synchronous`
     (the durability trace test runs a server with OFF to prove it would see a missing fsync)."""
     check_transport(settings)
+    if settings.lease_seconds <= 0:
+        raise StartupError("--lease-seconds must be positive")
     credential_store, auth_line = resolve_credentials(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     store, store_line = open_store(settings, synchronous)
     try:
-        vault = open_vault(settings.vault, settings.data_dir)
+        vault = open_serving_vault(settings.vault, settings.data_dir)  # follows a `vault migrate`
+        signer = audit_signer(settings.vault, settings.data_dir)  # None: the audit key file's
     except (VaultUnavailable, ValueError, PermissionError) as exc:  # no fallback to another vault
         raise StartupError(str(exc)) from exc
+    try:
+        agreement.agree(store, vault, store_line)
+    except agreement.MasterKeyMismatch as exc:
+        store.close()
+        raise StartupError(str(exc)) from None
     quotas = Quotas(keys_per_region=settings.key_quota, aliases_per_region=settings.alias_quota)
     loaded = models.load()  # the one read of the service models; everything below is built from it
     instruments = _metrics(settings, loaded)
@@ -223,6 +240,7 @@ def build_app(
             max_bytes=settings.audit_max_bytes,
             backups=settings.audit_backups,
             data_events=audit_writer.DataEventSelector.parse(settings.audit_data_events),
+            signer=signer,
         )
     except ValueError as exc:  # a bad node id, or another process writing this node's and worker's stream
         raise StartupError(str(exc)) from exc
@@ -234,7 +252,11 @@ def build_app(
         hook=replication_hook,
     )
     sweeper = PurgeSweeper(service, settings.purge_interval)
-    throttle, throttle_line = _throttle(settings, instruments)
+    leases = Leases(store.cluster, settings.node_id, settings.worker_id, settings.lease_seconds)
+    heartbeat = Heartbeat(
+        store.cluster, settings.node_id, settings.worker_id, settings.lease_seconds / RENEWALS
+    )
+    throttle, throttle_line = _throttle(settings, heartbeat.participants, instruments)
     authorizer = Authorizer(store, throttle, secure=settings.tls)
     limits = connection_limits(settings)
     workers = ThreadPoolExecutor(
@@ -249,13 +271,15 @@ def build_app(
         workers=workers,
         meter=instruments.meter if instruments is not None else None,
     )
-    # The follower only empties this process's caches: every worker runs it.
-    follower = BlockFollower(service)  # re-sealed blocks and master-key versions from a rotation
-    jobs: list[Job] = [sweeper, replicator, follower] if runs_jobs(settings) else [follower]
+    follower = ChangeFollower(service)  # key changes from other processes and nodes, master-key versions
+    jobs: list[Job] = [
+        leases.job("purge", sweeper),
+        leases.job("replication", replicator),
+        follower,
+        heartbeat,
+    ]
     if instruments is not None:
-        instruments.read_from(
-            Sources(functools.partial(_jobs_held, settings), replicator.backlog, replicator.lag, keys.__len__)
-        )
+        instruments.read_from(Sources(leases.held, replicator.backlog, replicator.lag, keys.__len__))
         jobs += instruments.jobs()
     console = mount_console(
         settings.console,
@@ -266,7 +290,9 @@ def build_app(
         audit,
         store,
     )
-    app = App(apis(loaded), pipeline, lifespan(jobs, workers, audit, store), console.mounts)
+    readiness = health.Readiness(health.checks(store, vault), timeout=settings.store_timeout + 1)
+    running = lifespan(jobs, workers, audit, store)
+    app = App(apis(loaded), pipeline, running, mounts=console.mounts, readiness=readiness)
     console.connect(app.handle)
     scheme = "https" if settings.tls else "http"
     lines = [
@@ -278,15 +304,30 @@ def build_app(
         f"audit log: {audit.path} (node {settings.node_id}, worker {settings.worker_id}; digests signed by "
         f"the key in {settings.data_dir / 'audit-signing.pub'})",
         f"request-rate quotas: {throttle_line}",
+        f"background jobs: the purge sweeper and the replicator run in one process on the store at a "
+        f"time, this one as {leases.holder} (leases of {settings.lease_seconds:g} s)",
         f"connections: at most {limits.max_connections} open (file limit {_soft_file_limit()}); "
         f"request head within {limits.head_timeout:g} s, body within {limits.body_timeout:g} s",
+        f"health: GET /healthz, /readyz; a call waits at most {settings.store_timeout:g} s on an unreachable "
+        f"store; SIGTERM drains after {settings.grace:g} s of /readyz 503",
         f"use it with: AWS_ENDPOINT_URL={scheme}://{_host_for_url(settings.host)}:{settings.port}",
         console.line(f"{scheme}://{_host_for_url(settings.host)}:{settings.port}"),
     ]
     if instruments is not None:
         lines.append(f"metrics: {_metrics_line(instruments)}")
     return Assembly(
-        app, service, credential_store, authorizer, audit, replicator, sweeper, lines, instruments
+        app,
+        service,
+        credential_store,
+        authorizer,
+        audit,
+        replicator,
+        sweeper,
+        lines,
+        readiness,
+        leases,
+        heartbeat,
+        instruments,
     )
 
 
@@ -320,13 +361,6 @@ def _metrics_line(instruments: metrics.Instruments) -> str:
     return f"http://{_host_for_url(served.host)}:{served.port}/metrics{per_key}"
 
 
-def _jobs_held(settings: Settings) -> dict[str, bool]:
-    """Each background job run under a lease, and whether this process holds its lease: the one
-    process `runs_jobs` names holds both (cluster leases, issue 15 item 5, replace this)."""
-    held = runs_jobs(settings)
-    return {"purge": held, "replication": held}
-
-
 def apis(loaded: models.Models) -> list[Api]:
     """The models served, each behind the protocol class its metadata names, with the functions
     that serve its operations, in the order a request is offered to them: restJson1's routes
@@ -347,8 +381,8 @@ def lifespan(
 ) -> Lifespan:
     """What the app's ASGI lifespan enters at startup and leaves at shutdown: the store's writes on
     the event loop share commits (store.base.Transactions.group_commits), the background jobs
-    run as tasks of the server's event loop; at shutdown they are cancelled, the heavy-call
-    workers stopped and the audit log closed."""
+    run as tasks of the server's event loop; at shutdown they are cancelled and awaited (a job
+    holding a lease releases it), the heavy-call workers stopped and the audit log closed."""
 
     @contextlib.asynccontextmanager
     async def running() -> AsyncIterator[None]:
@@ -360,6 +394,7 @@ def lifespan(
         finally:
             for task in tasks:
                 task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             workers.shutdown(wait=False, cancel_futures=True)
             audit.close()
 
@@ -372,9 +407,12 @@ def _lower_priority() -> None:
 
 
 def _throttle(
-    settings: Settings, instruments: metrics.Instruments | None = None
+    settings: Settings,
+    participants: Callable[[], int] = rate_quotas.alone,
+    instruments: metrics.Instruments | None = None,
 ) -> tuple[rate_quotas.Throttle | None, str]:
-    """The rate quotas in force (the guide's figures unless overridden), or None when off."""
+    """The rate quotas in force (the guide's figures unless overridden), or None when off; each
+    process takes its share, the rates divided by `participants()` (jobs/heartbeat.py)."""
     on = settings.throttling == "on" or (settings.throttling == "auto" and not is_loopback(settings.host))
     if not on:
         return None, "off (loopback default; --throttling on to enforce the guide's quotas)"
@@ -386,7 +424,9 @@ def _throttle(
         return None, "off (every rate is 0)"
     rates = ", ".join(f"{kind} {limits.rates.get(kind, 0):g}/s" for kind in rate_quotas.KINDS)
     refused = instruments.throttled(rate_quotas.KINDS) if instruments is not None else None
-    return rate_quotas.Throttle(limits, refused=refused), f"{rates} per account and region"
+    return rate_quotas.Throttle(limits, participants=participants, refused=refused), (
+        f"{rates} per account and region, shared among the live processes on the store"
+    )
 
 
 def _host_for_url(host: str) -> str:
@@ -458,4 +498,4 @@ def serve(settings: Settings, *, replication_hook: Hook | None = None, synchrono
         lines.append(f"open-file limit raised from {before} to {after}")
     for line in lines:
         log.warning("%s", line)
-    uvicorn.Server(uvicorn_config(built.app, settings)).run()
+    DrainingServer(uvicorn_config(built.app, settings), built.readiness, settings.grace).run()

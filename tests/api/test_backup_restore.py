@@ -59,8 +59,13 @@ POLICY = {
 
 @contextmanager
 def running(data_dir: Path) -> Iterator[RunningServer]:
+    # SQLite, whatever the run's --store: the backup is SQLite's online backup of paycrypt.db.
     settings = Settings(
-        port=free_port(), data_dir=data_dir, replication_interval=0.02, replication_retry=0.05
+        port=free_port(),
+        data_dir=data_dir,
+        replication_interval=0.02,
+        replication_retry=0.05,
+        store=f"sqlite:{data_dir / 'paycrypt.db'}",
     )
     clock = ManualClock()
     # The file vault, whatever the run's --vault: its master key goes out and back as components.

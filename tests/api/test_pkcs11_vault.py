@@ -17,7 +17,7 @@ import pytest
 
 from paycrypt.cli.errors import EXIT_STATUS
 from paycrypt.clock import ManualClock
-from paycrypt.server import Settings
+from paycrypt.server import Settings, StartupError
 from paycrypt.vault import factory
 from paycrypt.vault.local import LocalKeyFileVault
 from paycrypt.vault.pkcs11 import Pkcs11Vault
@@ -36,8 +36,11 @@ def hsm_server(softhsm: SoftHsm, tmp_path: Path) -> Iterator[RunningServer]:
 
 
 def _serving(data_dir: Path, vault: factory.VaultSettings) -> Iterator[RunningServer]:
-    """A server on `vault`, whatever the run's (--vault)."""
-    settings = Settings(port=free_port(), data_dir=data_dir, vault=vault)
+    """A server on `vault` and SQLite, whatever the run's --vault and --store (the tests read and
+    edit its rows)."""
+    settings = Settings(
+        port=free_port(), data_dir=data_dir, vault=vault, store=f"sqlite:{data_dir / 'paycrypt.db'}"
+    )
     clock = ManualClock()
     uv, thread, app = start_server(settings, clock, run_vault=False)
     try:
@@ -48,7 +51,7 @@ def _serving(data_dir: Path, vault: factory.VaultSettings) -> Iterator[RunningSe
 
 
 def _vault(server: RunningServer) -> Pkcs11Vault:
-    vault = server.parts.service.vault
+    vault = server.parts.service.vault.own  # the vault it was started with (vault/migration.py)
     assert isinstance(vault, Pkcs11Vault)
     return vault
 
@@ -114,36 +117,25 @@ def test_a_tampered_block_fails_its_one_request(softhsm: SoftHsm, tmp_path: Path
 
 
 @pytest.mark.cli
-def test_blocks_of_the_file_vault_are_refused_not_opened_with_it(softhsm: SoftHsm, tmp_path: Path) -> None:
-    """A data directory of the file vault, served with --vault pkcs11: its keys' blocks name a
-    master key the token does not hold, so each request on them fails saying so; the master.key
-    file beside them is not used. `paycrypt vault status` counts the blocks under each version."""
+def test_a_data_directory_of_the_file_vault_is_refused_by_the_token(softhsm: SoftHsm, tmp_path: Path) -> None:
+    """A data directory of the file vault, served with --vault pkcs11: the store records the file
+    vault's master key, which the token does not hold, so the start is refused naming both check
+    values (vault/agreement.py) instead of failing on every request; the master.key file beside
+    them is not used. `paycrypt vault status` with the token counts the blocks it cannot open."""
     data_dir = tmp_path / "data"
     for server in _serving(data_dir, factory.VaultSettings()):
-        old = server.client("payment-cryptography").create_key(Exportable=True, KeyAttributes=CVK_ATTRIBUTES)
-    old_arn, file_kcv = old["Key"]["KeyArn"], _status(data_dir)["MasterKeyCheckValue"]
-    for server in _serving(data_dir, softhsm.vault_settings()):
-        new_arn = server.client("payment-cryptography").create_key(
-            Exportable=True, KeyAttributes=CVK_ATTRIBUTES
-        )["Key"]["KeyArn"]
-        response = expect_error(
-            server.client("payment-cryptography-data").generate_card_validation_data,
-            "InternalServerException",
-            500,
-            KeyIdentifier=old_arn,
-            PrimaryAccountNumber=PAN,
-            GenerationAttributes=CVV2,
-        )
-        assert "sealed under a master key this vault does not hold" in response["Error"]["Message"]
-        assert len(_cvv2(server, new_arn)) == 3
-        token_kcv = _vault(server).key_id
+        server.client("payment-cryptography").create_key(Exportable=True, KeyAttributes=CVK_ATTRIBUTES)
+    file_kcv = _status(data_dir)["MasterKeyCheckValue"]
     status = _status(data_dir, *serve_args(softhsm.vault_settings()))
-    assert status["Vault"] == "pkcs11" and status["MasterKeyCheckValue"] == token_kcv != file_kcv
-    assert status["BlocksByVersion"] == [
-        {"Version": token_kcv, "Blocks": 1, "Current": True},
-        {"Version": file_kcv, "Blocks": 1, "Current": False},
-    ]
-    assert _status(data_dir)["BlocksByVersion"][0] == {"Version": file_kcv, "Blocks": 1, "Current": True}
+    token_kcv = status["MasterKeyCheckValue"]
+    assert status["Vault"] == "pkcs11" and token_kcv != file_kcv
+    assert {"Version": file_kcv, "Blocks": 1, "Current": False} in status["BlocksByVersion"]
+    with pytest.raises(StartupError) as refused:
+        for _ in _serving(data_dir, softhsm.vault_settings()):
+            pass
+    message = str(refused.value)
+    assert f"version 1 with check value {token_kcv}, but the store" in message
+    assert f"records version 1 with check value {file_kcv}" in message
 
 
 def _status(data_dir: Path, *args: str) -> dict:
@@ -226,7 +218,7 @@ def test_the_run_vault_is_the_one_asked_for(
     run's token, and the default run on each server's own master key file: never one for the other."""
     kind = request.config.getoption("vault")
     expected = {"file": LocalKeyFileVault, "pkcs11": Pkcs11Vault}[kind]
-    assert type(server.parts.service.vault) is expected
+    assert type(server.parts.service.vault.own) is expected
     process = ServerProcess(tmp_path / "data", free_port())
     try:
         process.wait_listening()

@@ -88,9 +88,12 @@ def reseals(data_dir: Path) -> collections.Counter[str]:
 def running(tmp_path: Path) -> Iterator[tuple[RunningServer, dict[str, bytes]]]:
     data_dir = tmp_path / "data"
     materials = fill(data_dir, 300)
-    settings = Settings(port=free_port(), data_dir=data_dir, purge_interval=60.0)
+    # The file vault and SQLite, whatever the run's --vault and --store: `fill` made them.
+    settings = Settings(
+        port=free_port(), data_dir=data_dir, purge_interval=60.0, store=f"sqlite:{data_dir / 'paycrypt.db'}"
+    )
     clock = ManualClock()
-    uv, thread, app = start_server(settings, clock)
+    uv, thread, app = start_server(settings, clock, run_vault=False)
     yield RunningServer(f"http://127.0.0.1:{settings.port}", clock, app, data_dir, settings), materials
     uv.should_exit = True
     thread.join(timeout=10)

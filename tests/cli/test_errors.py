@@ -40,6 +40,10 @@ TEAM = "arn:aws:mpa:us-east-1:111122223333:approval-team/nobody"
             "no master key and database in {tmp} (start the server there first)",
         ),
         (
+            ["vault", "migrate", "--to", "pkcs11", "--data-dir", "{tmp}"],
+            "no master key and database in {tmp} (start the server there first)",
+        ),
+        (
             ["ceremony", "import-key", "--components", "1", "--key-algorithm", "TDES_2KEY", "--key-usage",
              "TR31_K0_KEY_ENCRYPTION_KEY", "--mode", "Wrap"],
             "--components must be at least 2 (split knowledge)",

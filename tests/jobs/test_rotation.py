@@ -4,7 +4,7 @@ material unchanged; an interrupted run resumed without sealing anything twice; a
 another writer re-read, not overwritten; a block sealed under the old version by a server that had
 not yet learned the new one caught before the old version is retired; a block that cannot be
 unsealed keeping its version from retirement. The server side: the block follower
-(jobs/key_blocks.py) makes a running service forget what it had unsealed from an old block."""
+(jobs/changes.py) makes a running service forget what it had unsealed from an old block."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from paycrypt.jobs import rotation
-from paycrypt.jobs.key_blocks import BlockFollower
+from paycrypt.jobs.changes import ChangeFollower
 from paycrypt.service.core import Service
 from paycrypt.store.records import KeyRecord
 from paycrypt.vault import blocks
@@ -92,7 +92,7 @@ def test_rotation_reseals_every_block_once_and_retires_the_old_version(
 
 def test_the_running_service_follows_the_rotation(tmp_path: Path, server: Service, rotating: Service) -> None:
     arns = stored_keys.fill(server, 5)
-    follower = BlockFollower(server)
+    follower = ChangeFollower(server)
     before = materials(server, arns)  # unsealed and cached by the server, from the old blocks
     assert all(server.keycache.holds(arn) for arn in arns)
 

@@ -48,7 +48,9 @@ def test_a_directory_from_before_migrations_is_adopted_and_served(tmp_path: Path
     data_dir = tmp_path / "data"
     database = restore(data_dir)
     settings = Settings(port=free_port(), data_dir=data_dir, store=f"sqlite:{database}")
-    uv, thread, app = start_server(settings, ManualClock())
+    uv, thread, app = start_server(
+        settings, ManualClock(), run_vault=False
+    )  # its master.key, whatever --vault
     try:
         server = RunningServer(f"http://127.0.0.1:{settings.port}", None, app, data_dir, settings)  # type: ignore[arg-type]
         control = server.client("payment-cryptography")

@@ -243,6 +243,18 @@ def _set_version(spec: factory.StoreSpec, version: int) -> None:
             db.execute("INSERT INTO schema_version (version, name, applied) VALUES (%s, 'x', 0)", (v,))
 
 
+def test_schema_version_is_read_from_the_database_each_time(spec: factory.StoreSpec) -> None:
+    """What /readyz asks the store (wire/health.py): a version moved under a running node shows."""
+    store = factory.open_store(spec)
+    try:
+        latest = migrations.latest(spec.backend)
+        assert store.schema_version() == latest
+        _set_version(spec, latest + 1)
+        assert store.schema_version() == latest + 1
+    finally:
+        store.close()
+
+
 def test_a_schema_newer_than_the_code_is_refused(spec: factory.StoreSpec) -> None:
     factory.open_store(spec).close()
     newer = migrations.latest(spec.backend) + 1
@@ -270,6 +282,10 @@ def test_an_older_postgresql_schema_waits_for_db_upgrade(
     with psycopg.connect(spec.target, autocommit=True) as db:
         db.execute("DROP TABLE quota_counts")  # back to version 1: what the later migrations make
         db.execute("DROP TABLE block_changes")
+        db.execute("DROP TABLE leases")
+        db.execute("DROP TABLE node_heartbeats")
+        db.execute("DROP TABLE master_keys")
+        db.execute("DROP FUNCTION paycrypt_announce_change")
     _set_version(spec, 1)
     with pytest.raises(
         migrations.SchemaError,

@@ -4,7 +4,8 @@
 it ends, so "check, then insert" is one step for every process: several processes, each with its
 own store on one database, racing to fill a quota create exactly the quota, and racing to create
 one alias name create it once. The service does exactly this (service/keys/lifecycle.py,
-aliases.py); tests/api/test_concurrency.py does it again through two servers.
+aliases.py); tests/api/test_concurrency.py does it again through two servers. And of processes
+racing to take one free lease (jobs/leases.py), exactly one takes it.
 """
 
 from __future__ import annotations
@@ -38,6 +39,17 @@ def fill_quota(target: str, first: int, barrier: Any, out: Any) -> None:
             created += 1
     store.close()
     out.put(created)
+
+
+def take_leases(target: str, holder: str, rounds: int, barrier: Any, out: Any) -> None:
+    """Each round, at once with the others, try to take a lease no one holds yet."""
+    store = factory.open_store(factory.parse(target, Path("/nonexistent")))
+    taken = []
+    for n in range(rounds):
+        barrier.wait()
+        taken.append(store.cluster.take_lease(f"race-{n}", holder, 60))
+    store.close()
+    out.put((holder, taken))
 
 
 def create_alias_once(target: str, names: list[str], barrier: Any, out: Any) -> None:
@@ -94,3 +106,16 @@ def test_processes_racing_to_create_one_alias_create_it_once(target: str) -> Non
     results = run(create_alias_once, [(target, names) for _ in range(PROCESSES)])
     for n, outcomes in enumerate(zip(*results, strict=True)):
         assert sorted(outcomes) == ["conflict"] * (PROCESSES - 1) + ["created"], (names[n], outcomes)
+
+
+def test_racing_processes_take_a_free_lease_once(target: str) -> None:
+    rounds = 10
+    results = dict(run(take_leases, [(target, f"node-{n}/w0", rounds) for n in range(PROCESSES)]))
+    for n in range(rounds):
+        takers = [holder for holder, taken in results.items() if taken[n]]
+        assert len(takers) == 1, (n, takers)
+        store = factory.open_store(factory.parse(target, Path("/nonexistent")))
+        try:
+            assert store.cluster.lease_holder(f"race-{n}") == takers[0]
+        finally:
+            store.close()

@@ -21,9 +21,11 @@ import pytest
 
 from paycrypt.store import base
 from paycrypt.store.postgres import PostgresStore
+from paycrypt.store.postgres_cluster import PostgresClusterTables
 from paycrypt.store.postgres_mpa import PostgresMpaTables
 from paycrypt.store.records import Team
 from paycrypt.store.sqlite import SqliteStore
+from paycrypt.store.sqlite_cluster import SqliteClusterTables
 from paycrypt.store.sqlite_mpa import SqliteMpaTables
 
 STORE = Path(base.__file__).parent
@@ -34,12 +36,18 @@ BACKENDS = (
     *(
         "paycrypt.store.sqlite",
         "paycrypt.store.sqlite_mpa",
+        "paycrypt.store.sqlite_cluster",
         "paycrypt.store.postgres",
         "paycrypt.store.postgres_mpa",
+        "paycrypt.store.postgres_cluster",
     ),
 )
-# Each backend: its store class and its multi-party approval tables' class.
-IMPLEMENTATIONS = {"sqlite": (SqliteStore, SqliteMpaTables), "postgresql": (PostgresStore, PostgresMpaTables)}
+# Each backend: its store class, and the classes of its attributes' protocols (Store.mpa, Store.cluster).
+IMPLEMENTATIONS = {"sqlite": SqliteStore, "postgresql": PostgresStore}
+ATTRIBUTES = {
+    "sqlite": {base.MpaTables: SqliteMpaTables, base.ClusterTables: SqliteClusterTables},
+    "postgresql": {base.MpaTables: PostgresMpaTables, base.ClusterTables: PostgresClusterTables},
+}
 
 
 def imported_names(path: Path) -> set[str]:
@@ -125,9 +133,9 @@ def undeclared(implementation: type, protocol: type) -> list[str]:
 @pytest.mark.parametrize("backend", IMPLEMENTATIONS)
 @pytest.mark.parametrize("protocol", base.PROTOCOLS, ids=[p.__name__ for p in base.PROTOCOLS])
 def test_each_backend_implements_the_protocol(backend: str, protocol: type) -> None:
-    store_class, mpa_class = IMPLEMENTATIONS[backend]
-    if protocol is base.MpaTables:
-        assert differences(mpa_class, protocol) == []
+    store_class = IMPLEMENTATIONS[backend]
+    if protocol in ATTRIBUTES[backend]:
+        assert differences(ATTRIBUTES[backend][protocol], protocol) == []
     else:
         assert protocol in base.Store.__mro__  # each table's protocol is part of Store
         assert differences(store_class, protocol) == []
@@ -140,24 +148,42 @@ def store(tmp_path: Path) -> Iterator[SqliteStore]:
     opened.close()
 
 
+# The capabilities each backend offers: SQLite announces no change (it is checked on every read).
+OFFERED = {
+    "sqlite": {base.Snapshots},
+    "postgresql": {base.ChangeNotifications}
+    | ({base.Snapshots} if hasattr(PostgresStore, "write_snapshot") else set()),
+}
+
+
+@pytest.mark.parametrize("backend", IMPLEMENTATIONS)
 @pytest.mark.parametrize("capability", base.CAPABILITIES, ids=[p.__name__ for p in base.CAPABILITIES])
-def test_sqlite_store_implements_each_capability(store: SqliteStore, capability: type) -> None:
+def test_each_backend_implements_the_capabilities_it_offers(backend: str, capability: type) -> None:
     assert capability not in base.Store.__mro__  # optional: a backend may come without it
-    assert differences(SqliteStore, capability) == []
-    assert isinstance(store, capability)
+    store_class = IMPLEMENTATIONS[backend][0]
+    if capability in OFFERED[backend]:
+        assert differences(store_class, capability) == []
+    else:
+        assert not any(hasattr(store_class, name) for name, _ in members(capability))
+
+
+def test_the_sqlite_store_is_an_instance_of_its_capabilities(store: SqliteStore) -> None:
+    for capability in base.CAPABILITIES:
+        assert isinstance(store, capability) == (capability in OFFERED["sqlite"])
 
 
 @pytest.mark.parametrize("backend", IMPLEMENTATIONS)
 def test_the_protocols_declare_everything_the_backend_offers(backend: str) -> None:
-    store_class, mpa_class = IMPLEMENTATIONS[backend]
-    assert [name for name, value in members(base.Store) if value is None] == ["mpa"]
+    store_class = IMPLEMENTATIONS[backend]
+    assert [name for name, value in members(base.Store) if value is None] == ["mpa", "cluster"]
 
     class Declared(base.Store, *base.CAPABILITIES, Protocol): ...
 
     assert undeclared(store_class, Declared) == []
-    assert undeclared(mpa_class, base.MpaTables) == []
+    for protocol, implementation in ATTRIBUTES[backend].items():
+        assert undeclared(implementation, protocol) == []
     assert undeclared(SqliteStore, base.Store) == sorted(
-        name for capability in base.CAPABILITIES for name, _ in members(capability)
+        name for capability in OFFERED["sqlite"] for name, _ in members(capability)
     )
 
 

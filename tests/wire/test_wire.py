@@ -207,3 +207,14 @@ def test_request_ids_are_version_4_uuids_in_their_text_form() -> None:
     for text in ids:
         parsed = uuid.UUID(text)
         assert (str(parsed), parsed.version, parsed.variant) == (text, 4, uuid.RFC_4122)
+
+
+@pytest.mark.parametrize("plane", [plane for plane, _ in models.load().planes])
+def test_service_unavailable_is_503_on_every_plane(plane: str) -> None:
+    """A store that cannot reach its database (docs/decisions/availability.md): 503 with the code
+    botocore reads on each protocol, whether or not the plane's model names the shape."""
+    protocol = PROTOCOLS[plane]
+    response = protocol.error(faults.unavailable(), "request-id")
+    assert response.status == 503
+    assert b"ServiceUnavailableException" in response.body
+    assert b"temporarily unavailable" in response.body

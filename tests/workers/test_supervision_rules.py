@@ -7,7 +7,6 @@ import socket
 
 import pytest
 
-from paycrypt.server import Settings, runs_jobs
 from paycrypt.workers import listeners
 from paycrypt.workers.supervisor import FIRST_DELAY, LONGEST_DELAY, STABLE_AFTER, Backoff
 from tests.conftest import free_port
@@ -22,11 +21,6 @@ def test_the_delay_doubles_while_replacements_die_young_and_resets_after_a_stabl
     assert backoff.after(young) == 2 * FIRST_DELAY
     # A replacement that fails at start, however long that took, doubles the delay too.
     assert backoff.after(STABLE_AFTER * 3, served=False) == 4 * FIRST_DELAY
-
-
-def test_only_worker_0_runs_the_jobs_that_write() -> None:
-    assert [runs_jobs(Settings(worker_id=worker, workers=3)) for worker in range(3)] == [True, False, False]
-    assert runs_jobs(Settings())  # a single server runs them, as before
 
 
 @pytest.fixture

@@ -15,6 +15,12 @@ request takes one token or is refused with ThrottlingException ("Rate exceeded."
 SDKs' standard retry mode retries with backoff.
 
 `Limits.production()` holds the guide's figures; a rate of 0 switches that kind off.
+
+Across nodes and workers: the quotas are the cluster's, and each process takes its share, the
+rate and burst divided by the number of live processes sharing the store (`participants`, read
+from their heartbeats by jobs/heartbeat.py). With a load balancer spreading an account's requests
+evenly, the processes together admit about the quota; the approximation and its limits are in
+docs/decisions/jobs-and-rate-quotas-across-nodes.md.
 """
 
 from __future__ import annotations
@@ -64,6 +70,13 @@ class _Bucket:
         self.tokens = capacity
         self.stamp = now
 
+    def retune(self, rate: float, capacity: float, now: float) -> None:
+        """A new share of the rate: what was earned at the old rate is kept, up to the new burst."""
+        self.tokens = min(capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        self.rate = rate
+        self.capacity = capacity
+
     def take(self, now: float) -> bool:
         self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
@@ -73,31 +86,43 @@ class _Bucket:
         return False
 
 
+def alone() -> int:
+    """The participants of a process that shares its quotas with no other."""
+    return 1
+
+
 class Throttle:
     def __init__(
         self,
         limits: Limits,
         clock: Callable[[], float] = time.monotonic,
+        participants: Callable[[], int] = alone,
         refused: Callable[[str], object] | None = None,
     ) -> None:
-        """`refused`: called with the kind of each request refused (the metrics' counter)."""
+        """`participants`: the live processes sharing the quotas, this one included;
+        `refused`: called with the kind of each request refused (the metrics' counter)."""
         self.limits = limits
         self._clock = clock
+        self._participants = participants
         self._refused = refused
         self._buckets: dict[tuple[str, str, str], _Bucket] = {}
         self._lock = threading.Lock()
 
     def take(self, account: str, region: str, kind: str) -> None:
         """Spend one request of the account's quota of this kind, or raise ThrottlingException."""
-        rate = self.limits.rate(account, kind)
-        if rate <= 0:
+        full = self.limits.rate(account, kind)
+        if full <= 0:
             return
+        share = max(1, self._participants())
+        rate, capacity = full / share, max(self.limits.capacity(kind, full) / share, 1.0)
         slot = (account, region, kind)
         with self._lock:
             now = self._clock()
             bucket = self._buckets.get(slot)
             if bucket is None:
-                bucket = self._buckets[slot] = _Bucket(rate, self.limits.capacity(kind, rate), now)
+                bucket = self._buckets[slot] = _Bucket(rate, capacity, now)
+            elif bucket.rate != rate:
+                bucket.retune(rate, capacity, now)
             if bucket.take(now):
                 return
         if self._refused is not None:

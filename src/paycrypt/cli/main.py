@@ -115,6 +115,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="this node's name in audit events and audit file names (default: the host name)",
     )
     run.add_argument(
+        "--lease-seconds",
+        type=float,
+        default=defaults.LEASE_SECONDS,
+        metavar="SECONDS",
+        help="term of the leases under which the purge sweeper and the replicator run in one process "
+        "among all on the store; another takes over within 1.25 times this after the holder dies "
+        "(default %(default)s)",
+    )
+    run.add_argument(
         "--throttling",
         choices=["auto", "on", "off"],
         default=defaults.THROTTLING,
@@ -156,6 +165,21 @@ def build_parser() -> argparse.ArgumentParser:
         default=defaults.WORKERS,
         help="server processes on one port (default %(default)s; more need Linux), each with its own "
         "audit stream, under a supervisor that replaces one that dies",
+    )
+    run.add_argument(
+        "--store-timeout",
+        type=_seconds,
+        default=defaults.STORE_TIMEOUT,
+        metavar="SECONDS",
+        help="the most a call waits on an unreachable database before ServiceUnavailableException "
+        "(default %(default)s)",
+    )
+    run.add_argument(
+        "--drain-grace",
+        type=float,
+        metavar="SECONDS",
+        help="after SIGTERM, /readyz answers 503 and the server keeps accepting this long before it "
+        f"drains (default {defaults.DRAIN_GRACE:g}, or 0 when listening on loopback)",
     )
     run.add_argument(
         "--key-cache-entries",
@@ -247,6 +271,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         audit_backups=args.audit_backups,
         node_id=args.node_id or defaults.node_id(),
         regions=args.regions,
+        lease_seconds=args.lease_seconds,
         throttling=args.throttling,
         rate_limits=tuple(args.rate_limit),
         request_head_timeout=args.request_head_timeout,
@@ -254,6 +279,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         max_connections=args.max_connections,
         key_cache_entries=args.key_cache_entries,
         workers=args.workers,
+        store_timeout=args.store_timeout,
+        drain_grace=None if args.drain_grace is None else max(0.0, args.drain_grace),
         metrics_port=args.metrics_port,
         metrics_host=args.metrics_host,
         metrics_per_key=args.metrics_per_key,
@@ -271,6 +298,13 @@ def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text}")
     return value
 
 

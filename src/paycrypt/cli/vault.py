@@ -24,6 +24,7 @@ from typing import IO, Any
 from paycrypt import defaults
 from paycrypt.cli.errors import CliError
 from paycrypt.cli.vault_components import COMPONENT_COMMANDS, add_component_commands, run_vault_components
+from paycrypt.cli.vault_migrate import add_migrate_parser, run_migrate
 from paycrypt.cli.vault_rotate import add_rotate_parser, run_rotate
 from paycrypt.jobs import rotation
 from paycrypt.store import factory as store_factory
@@ -32,15 +33,17 @@ from paycrypt.vault import factory
 from paycrypt.vault.factory import VaultSettings, VaultUnavailable
 
 
-def add_vault_options(parser: argparse.ArgumentParser) -> None:
-    """The options naming the vault (for `serve` and every `vault` subcommand)."""
+def add_vault_options(parser: argparse.ArgumentParser, kind: bool = True) -> None:
+    """The options naming the vault (for `serve` and every `vault` subcommand); without `kind`,
+    only the token's (`vault migrate`, whose --to says which end the token is)."""
     group = parser.add_argument_group("vault (where the master key is)")
-    group.add_argument(
-        "--vault",
-        choices=factory.KINDS,
-        default=factory.FILE,
-        help="file: <data-dir>/master.key (default); pkcs11: an AES key inside a PKCS#11 token",
-    )
+    if kind:
+        group.add_argument(
+            "--vault",
+            choices=factory.KINDS,
+            default=factory.FILE,
+            help="file: <data-dir>/master.key (default); pkcs11: an AES key inside a PKCS#11 token",
+        )
     group.add_argument("--pkcs11-module", type=Path, default=None, help="the token's PKCS#11 library")
     group.add_argument("--pkcs11-token", default=None, metavar="LABEL", help="the token's label")
     group.add_argument(
@@ -77,7 +80,7 @@ class _RefusePin(argparse.Action):
 
 def vault_settings(args: argparse.Namespace) -> VaultSettings:
     return VaultSettings(
-        kind=args.vault,
+        kind=getattr(args, "vault", factory.PKCS11),
         module=args.pkcs11_module,
         token_label=args.pkcs11_token,
         key_label=args.pkcs11_key,
@@ -121,6 +124,11 @@ def _status(settings: VaultSettings, data_dir: Path) -> dict[str, Any]:
 
 
 Command = Callable[[VaultSettings, Path], dict[str, Any]]
+# The commands that re-seal every block, each run with the vault (or token) its options name.
+RESEALING: dict[str, Callable[[argparse.Namespace, VaultSettings, IO[str]], int]] = {
+    "rotate": run_rotate,
+    "migrate": run_migrate,
+}
 # name -> (help, add the subcommand's own options, run)
 SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Command]] = {
     "init": (
@@ -154,7 +162,8 @@ def add_vault_parser(subparsers: Any) -> argparse.ArgumentParser:
         add_vault_options(command)
         add_options(command)
     add_component_commands(commands)  # export-components, import-components (cli/vault_components.py)
-    add_rotate_parser(commands)  # the file vault's master-key rotation (cli/vault_rotate.py)
+    add_vault_options(add_rotate_parser(commands))  # master-key rotation (cli/vault_rotate.py)
+    add_vault_options(add_migrate_parser(commands), kind=False)  # file <-> PKCS#11 (cli/vault_migrate.py)
     return parser
 
 
@@ -162,8 +171,8 @@ def run_vault(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     if args.vault_command in COMPONENT_COMMANDS:
         return run_vault_components(args, out)
     out = out or sys.stdout
-    if args.vault_command == "rotate":
-        return run_rotate(args, out)
+    if args.vault_command in RESEALING:
+        return RESEALING[args.vault_command](args, vault_settings(args), out)
     _, _, run = SUBCOMMANDS[args.vault_command]
     try:
         result = run(vault_settings(args), args.data_dir or defaults.data_dir())

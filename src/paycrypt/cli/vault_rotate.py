@@ -2,12 +2,15 @@
 versions retired, while the server keeps serving.
 
     paycrypt vault rotate --data-dir /var/lib/paycrypt
+    paycrypt vault rotate --vault pkcs11 --pkcs11-module ... --pkcs11-token pay --data-dir ...
 
-Run it again after any interruption (even SIGKILL): it finishes the rotation it finds unfinished
-(the vault holds more than one version) instead of starting another, and skips every block already
-re-sealed (jobs/rotation.py says why nothing is lost or sealed twice). One rotation at a time: a
-second run while one is going exits at once (a lock on `<data-dir>/.vault-rotate.lock`, which the
-kernel releases when its holder dies).
+With the file vault a version is a key file (`master.key.2`, …); with a PKCS#11 vault it is a key
+generated inside the token, labelled `paycrypt-master.2`, … (vault/pkcs11.py). Run it again after
+any interruption (even SIGKILL): it finishes the rotation it finds unfinished (the vault holds more
+than one version) instead of starting another, and skips every block already re-sealed
+(jobs/rotation.py says why nothing is lost or sealed twice). One rotation (or migration,
+cli/vault_migrate.py) at a time: a second run while one is going exits at once (a lock on
+`<data-dir>/.vault-rotate.lock`, which the kernel releases when its holder dies).
 
 Progress goes to standard error: a bar on a terminal, a plain line every tenth of the way (and at
 least every few seconds) otherwise; the result, to standard output.
@@ -29,47 +32,57 @@ from paycrypt import defaults
 from paycrypt.cli.errors import CliError
 from paycrypt.jobs import rotation
 from paycrypt.store import factory as store_factory
-from paycrypt.store.factory import DB_NAME
-from paycrypt.vault.base import MasterKeyVersion
-from paycrypt.vault.local import LocalKeyFileVault, version_files
+from paycrypt.store.migrations import SchemaError
+from paycrypt.vault import factory
+from paycrypt.vault.base import MasterKeyVersion, RotatableVault
+from paycrypt.vault.factory import VaultSettings, VaultUnavailable
 
 LOCK_NAME = ".vault-rotate.lock"
-MASTER_KEY = "master.key"
 BAR_WIDTH = 30
 LINE_EVERY = 5.0  # seconds between plain progress lines, at most
 NICENESS = 10  # background work: the data plane of a server on the same machine comes first
 
 
 def add_rotate_parser(commands: Any) -> argparse.ArgumentParser:
-    """Add `rotate` to the `vault` command's subparsers; run it with `run_rotate(args)`."""
+    """Add `rotate` to the `vault` command's subparsers (cli/vault.py adds the vault options); run
+    it with `run_rotate(args, settings)`."""
     parser = commands.add_parser(
         "rotate", help="make a new master key version, re-seal every key under it, retire the old one"
     )
+    add_run_options(parser, "the old one is retired")
+    return parser
+
+
+def add_run_options(parser: argparse.ArgumentParser, ending: str) -> None:
+    """The options every re-sealing command takes: where the store is, the grace, the niceness."""
     parser.add_argument(
         "--data-dir", type=Path, default=None, help="the server's data directory (default as for serve)"
+    )
+    parser.add_argument(
+        "--store", default=None, help="the server's --store (default: paycrypt.db in the data directory)"
     )
     parser.add_argument(
         "--grace",
         type=float,
         default=rotation.GRACE,
-        help="seconds running servers get to learn the new version before the old one is retired "
-        "(default %(default)s)",
+        help=f"seconds running servers get to learn the new master key before {ending} (default %(default)s)",
     )
     parser.add_argument(
         "--nice",
         type=int,
         default=NICENESS,
         help="raise this process's nice value by this much, so a server on the same machine is "
-        "served first (default %(default)s; 0 to rotate at full speed)",
+        "served first (default %(default)s; 0 to re-seal at full speed)",
     )
-    return parser
 
 
-def run_rotate(args: argparse.Namespace, out: IO[str] | None = None, err: IO[str] | None = None) -> int:
+def run_rotate(
+    args: argparse.Namespace, settings: VaultSettings, out: IO[str] | None = None, err: IO[str] | None = None
+) -> int:
     """The rotation; CliError if it cannot run or did not finish (the message says why)."""
     out = out or sys.stdout
     err = err or sys.stderr
-    done = rotate(args.data_dir or defaults.data_dir(), args.grace, args.nice, err)
+    done = rotate(args.data_dir or defaults.data_dir(), settings, args.store, args.grace, args.nice, err)
     retired = ", ".join(str(version.version) for version in done.retired) or "none"
     print(
         f"master key version {done.target.version} (check value {done.target.key_id}) seals every key; "
@@ -79,27 +92,63 @@ def run_rotate(args: argparse.Namespace, out: IO[str] | None = None, err: IO[str
     return 0
 
 
-def rotate(data_dir: Path, grace: float, nice: int, err: IO[str]) -> rotation.Rotation:
-    path = data_dir / MASTER_KEY
-    if not version_files(path) or not (data_dir / DB_NAME).exists():
+def rotate(
+    data_dir: Path, settings: VaultSettings, store: str | None, grace: float, nice: int, err: IO[str]
+) -> rotation.Rotation:
+    with resealing(data_dir, store, nice) as opened:
+        vault = open_vault(settings, data_dir)
+        if not isinstance(vault, RotatableVault):
+            raise CliError(f"the {settings.kind} vault cannot add master key versions")
+        report = progress_report(err)
+        done = rotation.rotate(opened, vault, report, grace, announce=lambda v, r: _announce(v, r, err))
+        report.finish()
+    if done.progress.failed:
+        raise CliError(
+            f"{len(done.progress.failed)} blocks could not be re-sealed, so no version was retired:\n"
+            + failures(done.progress)
+        )
+    return done
+
+
+def open_vault(settings: VaultSettings, data_dir: Path, create: bool = False) -> Any:
+    """The vault `settings` name, never a new file-vault key unless `create`; CliError if it cannot
+    be opened."""
+    try:
+        return factory.open_vault(settings, data_dir, create=create)
+    except (VaultUnavailable, ValueError, PermissionError) as exc:
+        raise CliError(str(exc)) from None
+
+
+def failures(progress: rotation.Progress) -> str:
+    return "\n".join(f"  {arn}: {why}" for arn, why in sorted(progress.failed.items()))
+
+
+def progress_report(err: IO[str]) -> Bar | Lines:
+    """A bar on a terminal, plain lines otherwise."""
+    return Bar(err) if err.isatty() else Lines(err)
+
+
+@contextmanager
+def resealing(data_dir: Path, store: str | None, nice: int) -> Iterator[Any]:
+    """The store of a server's data directory, for one re-sealing command at a time (rotation or
+    migration), at a lower priority; CliError if there is no store there."""
+    try:
+        spec = store_factory.parse(store, data_dir)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    if not data_dir.is_dir() or (spec.backend == "sqlite" and not Path(spec.target).exists()):
         raise CliError(f"no master key and database in {data_dir} (start the server there first)")
     if nice:
         os.nice(nice)
     with _only_rotation(data_dir):
-        vault = LocalKeyFileVault(path)
-        store = store_factory.open_store(store_factory.parse(None, data_dir))
         try:
-            report = Bar(err) if err.isatty() else Lines(err)
-            done = rotation.rotate(store, vault, report, grace, announce=lambda v, r: _announce(v, r, err))
+            opened = store_factory.open_store(spec)
+        except SchemaError as exc:
+            raise CliError(str(exc)) from None
+        try:
+            yield opened
         finally:
-            store.close()
-        report.finish()
-    if done.progress.failed:
-        failed = "\n".join(f"  {arn}: {why}" for arn, why in sorted(done.progress.failed.items()))
-        raise CliError(
-            f"{len(done.progress.failed)} blocks could not be re-sealed, so no version was retired:\n{failed}"
-        )
-    return done
+            opened.close()
 
 
 def _announce(version: MasterKeyVersion, resumed: bool, err: IO[str]) -> None:

@@ -43,10 +43,12 @@ from typing import Any, Protocol
 from paycrypt import defaults
 from paycrypt.clock import Clock, SystemClock
 from paycrypt.errors import ServiceError
+from paycrypt.jobs.leases import Held, always
 from paycrypt.service.context import Caller, Context
 from paycrypt.service.core import Service
 from paycrypt.service.keys import lifecycle
 from paycrypt.service.replication import key_regions, state
+from paycrypt.store.base import StoreUnavailable
 from paycrypt.store.records import KeyRecord, ReplicationJob
 
 log = logging.getLogger("paycrypt")
@@ -91,20 +93,24 @@ class Replicator:
         # (primary ARN, region) of each job in the last due list → when a pass first saw it due
         self._due_since: dict[tuple[str, str], float] = {}
 
-    async def run(self) -> None:
-        """Apply due jobs until cancelled (a task of the server's lifespan).
+    async def run(self, held: Held = always) -> None:
+        """Apply due jobs until cancelled (a task of the server's lifespan, in the one process
+        that holds the replicator's lease: jobs/leases.py).
 
         Jobs run on the event loop, like the purge sweeper, a few at a time (each is a few ms of
         store writes): a full pass yields to the requests waiting and goes on at once; a pass
-        with fewer jobs than that waits `interval` seconds.
+        with fewer jobs than that waits `interval` seconds. `held` is asked before each job: a
+        replicator whose lease ran out applies no other.
         """
         while True:
             offered = 0
             try:
-                offered, _ = self._pass(PASS)
+                offered, _ = self._pass(PASS, held)
+            except StoreUnavailable:
+                pass  # the store logs an outage once; the next pass retries
             except Exception:
                 log.exception("replication pass failed; retrying")
-            await asyncio.sleep(0 if offered >= PASS else self.interval)
+            await asyncio.sleep(0 if offered >= PASS and held() else self.interval)
 
     def run_once(self, limit: int = BATCH) -> int:
         """Offer up to `limit` due jobs once; the number applied (held and failed jobs not counted)."""
@@ -119,13 +125,20 @@ class Replicator:
         since = self._due_since  # replaced whole by each pass: safe to read from another thread
         return max(0.0, time.monotonic() - min(since.values())) if since else 0.0
 
-    def _pass(self, limit: int) -> tuple[int, int]:
+    def _pass(self, limit: int, held: Held = always) -> tuple[int, int]:
+        if not held():
+            return 0, 0
         jobs = self.svc.store.due_replication_jobs(self.clock.now().timestamp(), limit)
         now, seen = time.monotonic(), self._due_since
         self._due_since = {
             (job.primary_arn, job.region): seen.get((job.primary_arn, job.region), now) for job in jobs
         }
-        return len(jobs), sum(self._run(job) for job in jobs)
+        applied = 0
+        for job in jobs:
+            if not held():
+                break
+            applied += self._run(job)
+        return len(jobs), applied
 
     def _run(self, job: ReplicationJob) -> bool:
         action = job.action

@@ -18,7 +18,7 @@ Why it can be killed at any point and run again:
 
 Why no block is left under a version once it is retired: every server seals under the newest
 version it holds, and learns of a new one before its next seal (a `stat` of the key set) and
-within a second anyway (jobs/key_blocks.py). So the loop goes on until a whole pass re-seals
+within a second anyway (jobs/changes.py). So the loop goes on until a whole pass re-seals
 nothing *and* at least `grace` seconds have passed since it began, which is longer than any
 server takes to learn; only then are the older versions retired. A block the vault cannot unseal
 (tampered, or under a version the vault does not hold) is reported and keeps its version from
@@ -37,7 +37,7 @@ from paycrypt.store.records import KeyRecord
 from paycrypt.vault.base import MasterKeyVersion, RotatableVault, Vault
 
 BATCH = 500  # blocks read per query
-GRACE = 3.0  # seconds: three of the block follower's intervals
+GRACE = 3.0  # seconds: six of the change follower's intervals
 # Seconds of block changes kept for servers to follow; one that falls further behind drops its cache.
 FEED_KEPT = 3600.0
 
@@ -171,6 +171,7 @@ def rotate(
     it, retire the older versions if every block was re-sealed."""
     resumed = len(vault.versions()) > 1
     target = vault.versions()[-1] if resumed else vault.add_version()
+    store.record_master_keys({target.version: target.key_id})  # before any block is sealed under it
     announce(target, resumed)
     progress = reseal_all(store, vault, vault, report, grace, clock)
     if progress.failed:

@@ -13,7 +13,7 @@ The service reads these protocols only.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -177,14 +177,55 @@ class MpaTables(Protocol):
     def votes(self, session_arn: str) -> dict[str, str]: ...
 
 
+HEARTBEAT_KEPT = 3600.0  # seconds unseen before a process's heartbeat row is removed
+
+
+class ClusterTables(Protocol):
+    """What the server processes sharing this store know of each other: leases on the background
+    jobs that must run once among them (jobs/leases.py), and a heartbeat per live process, whose
+    count divides the request-rate quotas (jobs/heartbeat.py). A process is named by its node id
+    and worker id (`holder`: `node/wN`): a node restarted under its name takes back its own lease
+    at once, and two live processes must never share a name.
+
+    Each call is one atomic step for every process on the store, committed on its own (never
+    inside the store's transaction). Times are the store's clock: PostgreSQL's server, not a
+    node's, so nodes whose clocks disagree still agree on when a lease ends; on SQLite, the one
+    machine's whose processes share the file."""
+
+    def take_lease(self, name: str, holder: str, seconds: float) -> bool:
+        """Take or renew the lease `name` for `seconds` from now: done when no one holds it, its
+        term has run out, or `holder` already holds it; whether it was."""
+        ...
+
+    def release_lease(self, name: str, holder: str) -> None:
+        """End the lease now if `holder` holds it (a clean shutdown: another takes it at once)."""
+        ...
+
+    def lease_holder(self, name: str) -> str | None:
+        """Who holds the lease now, or None when its term has run out."""
+        ...
+
+    def beat(self, node_id: str, worker_id: int, within: float) -> int:
+        """Record that this process is alive now; how many processes (node and worker) were seen
+        within the last `within` seconds, this one included. Rows unseen for HEARTBEAT_KEPT
+        seconds are removed."""
+        ...
+
+    def leave(self, node_id: str, worker_id: int) -> None:
+        """Remove this process's heartbeat (a clean shutdown: the others' shares grow at once)."""
+        ...
+
+
 #: The tables whose rows hold sealed key blocks, each with a `seq` that orders it.
 SEALED_TABLES = ("keys", "exchange_keys")
 
 
 class SealedBlocks(Protocol):
     """Every sealed key block, for master-key rotation: read in order, re-sealed by a compare-and-set
-    on the block, and a feed of block changes that running servers follow to drop what they
-    cached of the old block (this store's record cache, and the key cache above it)."""
+    on the block; and the feed of key changes that running servers follow to drop what they cached
+    of a key (this store's record cache, and the key cache above it): a re-sealed block, and any
+    change of a key's record (its state, its deletion: `update_key`, `delete_key`) adds the key's
+    ARN to it (docs/decisions/coherence.md)."""
 
     def sealed_blocks(self, table: str, after: int, limit: int) -> list[tuple[int, KeyRecord]]:
         """Up to `limit` rows of `table` (one of SEALED_TABLES) after position `after`, in order."""
@@ -214,10 +255,25 @@ class SealedBlocks(Protocol):
         ...
 
 
+class MasterKeyRecords(Protocol):
+    """The master keys the store's blocks are sealed under, as (version, check value): never a key.
+    Every node sharing the store must hold them (vault/agreement.py checks at start)."""
+
+    def master_keys(self) -> dict[int, str]:
+        """Check value by version, as recorded."""
+        ...
+
+    def record_master_keys(self, versions: dict[int, str]) -> None:
+        """Record each version not yet recorded; a recorded version keeps its check value (so that
+        of two nodes starting together on an empty store, the second one compares, not overwrites)."""
+        ...
+
+
 class Store(
     Transactions,
     KeyTable,
     SealedBlocks,
+    MasterKeyRecords,
     AliasTable,
     ExchangeKeyTable,
     TagTable,
@@ -228,15 +284,22 @@ class Store(
     """Everything the service keeps, behind one transaction."""
 
     mpa: MpaTables  # on the same database and transaction as the rest
+    cluster: ClusterTables  # on the same database, each call a transaction of its own
+
+    def schema_version(self) -> int:
+        """The schema version the database is at, read from it now: the readiness probe's question
+        (is the store reachable, and is its schema still the one this code opened?)."""
+        ...
 
     def close(self) -> None: ...
 
 
-#: Every protocol a backend implements: `Store`'s parts, `MpaTables` (its `mpa` attribute) and
-#: `Store` itself.
+#: Every protocol a backend implements: `Store`'s parts, `MpaTables` (its `mpa` attribute),
+#: `ClusterTables` (its `cluster` attribute) and `Store` itself.
 PROTOCOLS: tuple[type, ...] = (
     *(part for part in Store.__bases__ if part is not Protocol),
     MpaTables,
+    ClusterTables,
     Store,
 )
 
@@ -270,9 +333,32 @@ class Snapshots(Protocol):
         ...
 
 
+class StoreUnavailable(Exception):
+    """The database cannot be reached now (down, unreachable, or no connection within the store's
+    time bound). Any store method may raise it; the request path answers ServiceUnavailableException
+    and the caller retries. The message names the cause, never a password."""
+
+
 class StoreNotEmpty(Exception):
     """A restore onto a store that already holds state; the message says what it holds."""
 
 
+class Listening(Protocol):
+    def stop(self) -> None: ...
+
+
+@runtime_checkable
+class ChangeNotifications(Protocol):
+    """A store that announces additions to its feed of key changes as they commit (PostgreSQL's
+    LISTEN/NOTIFY), so a follower need not wait for its next poll. A capability: a store without it
+    (SQLite) is polled, and checks its own record cache on every read."""
+
+    def listen_changes(self, on_change: Callable[[], None], on_lost: Callable[[], None]) -> Listening:
+        """Call `on_change` (from another thread) whenever changes may have been added, and once
+        when listening (re)starts; `on_lost` when the listening connection is lost (it is then
+        re-opened until `stop`)."""
+        ...
+
+
 #: Protocols a backend may implement besides `PROTOCOLS`; commands check for them by isinstance.
-CAPABILITIES: tuple[type, ...] = (Snapshots,)
+CAPABILITIES: tuple[type, ...] = (Snapshots, ChangeNotifications)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from paycrypt import defaults
 from paycrypt.store import migrations
 from paycrypt.store.base import Store
 
@@ -51,17 +52,24 @@ def parse(value: str | None, data_dir: Path) -> StoreSpec:
     raise ValueError("--store takes sqlite:PATH or a postgresql:// URL")
 
 
-def open_store(spec: StoreSpec, *, synchronous: str = "FULL", apply_migrations: bool = False) -> Store:
+def open_store(
+    spec: StoreSpec,
+    *,
+    synchronous: str = "FULL",
+    apply_migrations: bool = False,
+    timeout: float = defaults.STORE_TIMEOUT,
+) -> Store:
     """The store, its schema brought to this code's version: SQLite's always (one process owns
     the file), PostgreSQL's when empty or with `apply_migrations`. Raises migrations.SchemaError
-    (a schema newer than the code, an older one not to be upgraded here, an unreachable database)."""
+    (a schema newer than the code, an older one not to be upgraded here, an unreachable database).
+    `timeout`: how long a PostgreSQL call waits on an unreachable database (store/postgres.py)."""
     if spec.backend == "sqlite":
         from paycrypt.store.sqlite import SqliteStore
 
         return SqliteStore(Path(spec.target), synchronous)
     from paycrypt.store.postgres import PostgresStore
 
-    return PostgresStore(spec.target, apply_migrations=apply_migrations)
+    return PostgresStore(spec.target, apply_migrations=apply_migrations, timeout=timeout)
 
 
 def upgrade(spec: StoreSpec, *, force: bool = False) -> tuple[int, int]:

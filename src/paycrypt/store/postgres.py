@@ -4,8 +4,12 @@ A pool of connections (psycopg_pool) serves the event loop's thread and the work
 transaction holds one connection, kept per thread, from BEGIN to COMMIT, and every read or write
 made in it by that thread goes through it. Outside a transaction each statement commits alone.
 
-Nothing is cached here: another process may change any row at any moment, so every read is the
-database's (cross-node cache invalidation is a later step of issue 15). Inside a transaction a key
+Nothing is cached here: another node may change any row at any moment, so every read is the
+database's, and a key deleted or stopped through any node is refused by every node from the moment
+its change commits (docs/decisions/coherence.md says why no record cache). What nodes do cache,
+unsealed key material, is bound to the block it came from, and every change of a key's record adds
+the key to the feed of key changes, announced to listening nodes by NOTIFY at commit
+(`listen_changes`, store/postgres_listen.py). Inside a transaction a key
 read locks its row (`FOR UPDATE`) and a count locks its account's counter row, so read-then-write
 sequences of the service are one step for every process, as SQLite's single write lock makes them.
 Locks are taken in one order — key rows, then the counter row, then alias rows — so that purges,
@@ -14,15 +18,22 @@ creates and alias changes running at once on several nodes do not deadlock.
 A commit is acknowledged after PostgreSQL has flushed its WAL (`synchronous_commit` on, its
 default, which this store does not change): an acknowledged write survives a crash of the node or
 of the database server.
+
+An outage is bounded by `timeout` (`--store-timeout`): a call waits at most that long for a
+pooled connection, a connection attempt gives up after it, and a connection whose sent data goes
+unacknowledged that long is dropped (`tcp_user_timeout`). A call that meets a lost connection or no
+connection raises StoreUnavailable, and from then on calls raise it at once, without waiting,
+until the database answers a probe again (store/reachability.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -30,14 +41,22 @@ import psycopg
 import psycopg_pool
 from psycopg import conninfo as pg_conninfo
 
+from paycrypt import defaults
 from paycrypt.store import migrations, rows
+from paycrypt.store.base import Listening, StoreUnavailable
+from paycrypt.store.postgres_cluster import PostgresClusterTables
 from paycrypt.store.postgres_mpa import PostgresMpaTables
+from paycrypt.store.reachability import Reachability
 from paycrypt.store.records import AliasRecord, KeyRecord, ReplicationJob
 
 BACKEND = "postgresql"  # its folder of migrations (store/migrations/postgresql/)
 APPLICATION = "paycrypt"  # application_name of every connection: `paycrypt db upgrade` looks for them
 POOL_SIZE = 16
-CONNECT_TIMEOUT = 10  # seconds to open a connection, and to wait for a free one in the pool
+CONNECT_TIMEOUT = 10  # seconds to open the pool at start-up (later waits are the store's `timeout`)
+# SQLSTATE classes of a lost connection: 08 connection exception, 57P operator intervention (the
+# server shutting down or crashed); a client-side failure (no server answering) carries none.
+_LOST = ("08", "57P")
+GAP_WAIT = 2.0  # seconds a gap in the feed of key changes is waited for (an open transaction)
 MIGRATION_LOCK = 0x7061796372797074  # pg_advisory_xact_lock key: one migration at a time ("paycrypt")
 
 _KEY_COLUMNS = "meta, key_block"
@@ -65,17 +84,35 @@ def without_password(conninfo: str, text: str) -> str:
 
 
 class PostgresStore:
-    def __init__(self, conninfo: str, *, apply_migrations: bool = False, pool_size: int = POOL_SIZE) -> None:
+    def __init__(
+        self,
+        conninfo: str,
+        *,
+        apply_migrations: bool = False,
+        pool_size: int = POOL_SIZE,
+        timeout: float = defaults.STORE_TIMEOUT,
+    ) -> None:
         """Open a pool on `conninfo` and bring the schema to this code's version: always on an empty
         database, and on one at an older version only with `apply_migrations` (`paycrypt db
-        upgrade`; every node stopped, see docs/deployment.md). Raises migrations.SchemaError."""
+        upgrade`; every node stopped, see docs/deployment.md). Raises migrations.SchemaError.
+        `timeout`: the most a call waits on the database before StoreUnavailable (see above)."""
         self.name = describe(conninfo)
+        self._conninfo = conninfo  # for the listening connection, which is not the pool's
+        self.timeout = timeout
+        self._connect_options = {
+            "application_name": APPLICATION,
+            "connect_timeout": max(2, math.ceil(timeout)),  # libpq reads less than 2 as 2
+            "tcp_user_timeout": max(1, round(timeout * 1000)),  # milliseconds
+        }
         self._pool = psycopg_pool.ConnectionPool(
             conninfo,
             min_size=1,
             max_size=pool_size,
-            kwargs={"autocommit": True, "application_name": APPLICATION, "connect_timeout": CONNECT_TIMEOUT},
-            timeout=CONNECT_TIMEOUT,
+            kwargs={"autocommit": True, **self._connect_options},
+            timeout=timeout,
+            # The pool's own reconnection backs off exponentially (1, 2, 4 … s): given up soon, so
+            # that after an outage connections are made on demand, as the probe lets calls through.
+            reconnect_timeout=max(timeout, 1.0),
             open=False,
             name="paycrypt-store",
         )
@@ -88,6 +125,7 @@ class PostgresStore:
                 f"{without_password(conninfo, str(exc.__cause__ or exc))}"
             ) from None
         self._local = threading.local()
+        self.reachability = Reachability(self.name, self._probe, self._pool.check)
         try:
             with self._pool.connection() as connection:
                 upgrade(connection, apply_migrations)
@@ -95,16 +133,43 @@ class PostgresStore:
             self._pool.close()
             raise
         self.mpa = PostgresMpaTables(self._run)
+        self.cluster = PostgresClusterTables(self._run)
 
     def close(self) -> None:
+        self.reachability.close()
         self._pool.close()
+
+    def schema_version(self) -> int:
+        return self._one("SELECT COALESCE(MAX(version), 0) FROM schema_version")[0]
+
+    @contextmanager
+    def _connected(self) -> Iterator[psycopg.Connection[Any]]:
+        """A pooled connection for one statement or one transaction; StoreUnavailable when the
+        database is known to be unreachable, or found so now."""
+        self.reachability.check()
+        try:
+            with self._pool.connection() as connection:
+                yield connection
+        except psycopg_pool.PoolTimeout:
+            raise self.reachability.failed(f"no connection within {self.timeout:g} s") from None
+        except psycopg.OperationalError as exc:
+            reason = without_password(self._conninfo, str(exc).strip() or type(exc).__name__)
+            if exc.sqlstate is None or exc.sqlstate.startswith(_LOST):
+                raise self.reachability.failed(reason) from None
+            raise StoreUnavailable(f"{self.name}: {reason}") from None  # e.g. a deadlock: retry
+
+    def _probe(self) -> None:
+        """A connection of its own (not the pool's) and one statement: raises unless the database answers."""
+        options = {**self._connect_options, "application_name": f"{APPLICATION}-probe"}
+        with psycopg.connect(self._conninfo, autocommit=True, **options) as connection:
+            connection.execute("SELECT 1")
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
         if getattr(self._local, "connection", None) is not None:
             yield  # joins the outer transaction
             return
-        with self._pool.connection() as connection:
+        with self._connected() as connection:
             self._local.connection = connection
             try:
                 with connection.transaction():
@@ -126,7 +191,7 @@ class PostgresStore:
         connection = getattr(self._local, "connection", None)
         if connection is not None:
             return _fetch(connection.execute(sql, params))
-        with self._pool.connection() as pooled:
+        with self._connected() as pooled:
             return _fetch(pooled.execute(sql, params))
 
     def _one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
@@ -145,9 +210,18 @@ class PostgresStore:
             self._count(record.account, record.region, "keys", 1)
 
     def update_key(self, record: KeyRecord) -> None:
+        with self.transaction():
+            self._run(
+                "UPDATE keys SET key_state = %s, delete_pending = %s, meta = %s WHERE arn = %s",
+                (*rows.mutable(record), record.arn),
+            )
+            self._changed(record.arn)
+
+    def _changed(self, arn: str) -> None:
+        """Add the key to the feed of key changes (a trigger announces it at commit: migration 4).
+        Stamped with the database's clock, which `follow_block_changes` compares it with."""
         self._run(
-            "UPDATE keys SET key_state = %s, delete_pending = %s, meta = %s WHERE arn = %s",
-            (*rows.mutable(record), record.arn),
+            "INSERT INTO block_changes (arn, at) VALUES (%s, EXTRACT(EPOCH FROM clock_timestamp()))", (arn,)
         )
 
     def get_key(self, arn: str) -> KeyRecord | None:
@@ -162,6 +236,7 @@ class PostgresStore:
                 self._count(account, region, "keys", -1)
             self._run("DELETE FROM tags WHERE arn = %s", (arn,))
             self._run("DELETE FROM resource_policies WHERE arn = %s", (arn,))
+            self._changed(arn)
 
     def list_keys(
         self, account: str, region: str, state: str | None, after: int, limit: int
@@ -211,24 +286,59 @@ class PostgresStore:
                 (new_block, arn, old_block),
             )
             if updated == 1:
-                self._run("INSERT INTO block_changes (arn, at) VALUES (%s, %s)", (arn, time.time()))
+                self._changed(arn)
             return updated == 1
 
     def block_changes_head(self) -> int:
         return self._one("SELECT COALESCE(MAX(seq), 0) FROM block_changes")[0]
 
     def follow_block_changes(self, after: int) -> tuple[int, list[str] | None]:
-        # This store caches no record. A BIGSERIAL leaves gaps (a rolled-back insert keeps its
-        # number), so a first row past after + 1 is taken as "pruned": the caller drops everything
-        # it cached, which is never wrong, only more work.
-        found, _ = self._run("SELECT seq, arn FROM block_changes WHERE seq > %s ORDER BY seq", (after,))
-        head = self.block_changes_head()
-        if head < after or (found and found[0][0] != after + 1):
-            return max([head, *(seq for seq, _ in found[-1:])]), None
-        return (found[-1][0], [arn for _, arn in found]) if found else (after, [])
+        # This store caches no record. A BIGSERIAL number is taken at insert and becomes visible at
+        # commit, so a gap in what is read is either a transaction still open (its change will
+        # appear: stop before the gap and read again next time) or one rolled back, or pruned rows
+        # (they never will). A gap followed by rows younger than GAP_WAIT is taken as the first;
+        # an older one as the second: the caller drops everything it cached, never wrong, only more work.
+        found, _ = self._run(
+            "SELECT seq, arn, EXTRACT(EPOCH FROM clock_timestamp()) - at FROM block_changes"
+            " WHERE seq > %s ORDER BY seq",
+            (after,),
+        )
+        if not found:
+            head = self.block_changes_head()
+            return (head, None) if head < after else (after, [])
+        arns: list[str] = []
+        position = after
+        for seq, arn, age in found:
+            if seq != position + 1:
+                if age < GAP_WAIT:
+                    return position, arns
+                return found[-1][0], None
+            arns.append(arn)
+            position = seq
+        return position, arns
 
     def prune_block_changes(self, before_epoch: float) -> int:
         return self._run("DELETE FROM block_changes WHERE at < %s", (before_epoch,))[1]
+
+    def listen_changes(self, on_change: Callable[[], None], on_lost: Callable[[], None]) -> Listening:
+        from paycrypt.store.postgres_listen import ChangeListener
+
+        return ChangeListener(self._conninfo, on_change, on_lost)
+
+    # master keys (vault/agreement.py)
+
+    def master_keys(self) -> dict[int, str]:
+        found, _ = self._run("SELECT version, key_id FROM master_keys")
+        return dict(found)  # type: ignore[arg-type]
+
+    def record_master_keys(self, versions: dict[int, str]) -> None:
+        with self.transaction():
+            for version, key_id in versions.items():
+                self._run(
+                    "INSERT INTO master_keys (version, key_id, recorded) VALUES (%s, %s, %s)"
+                    " ON CONFLICT (version) DO NOTHING",
+                    (version, key_id, time.time()),
+                )
 
     # keys and aliases per account and region (quota_counts), the row locked in a transaction
 

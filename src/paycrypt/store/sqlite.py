@@ -9,9 +9,10 @@ this process or another) goes on writing: WAL readers do not block writers. A re
 same copy the other way, into this store's connection, in one write transaction.
 
 One connection serves the event loop's thread and the worker threads that run CPU-heavy calls
-(wire/offload.py). Every statement runs, and is read to its end, under the store's lock, and a
-transaction holds that lock from BEGIN to COMMIT: so no thread reads another's uncommitted
-writes, and the record caches are filled and emptied under the same lock as the rows they copy.
+(the pipeline's executor, wire/pipeline.py). Every statement runs, and is read to its end, under
+the store's lock, and a transaction holds that lock from BEGIN to COMMIT: so no thread reads
+another's uncommitted writes, and the record caches are filled and emptied under the same lock
+as the rows they copy.
 
 Group commit (`group_commits`, which the server turns on at startup): the fsync of a commit costs
 milliseconds, and committing each write on its own caps durable writes at one per fsync. So the
@@ -22,6 +23,16 @@ a SAVEPOINT, so a failed one is rolled back alone and fails only its own request
 loop serves while a batch is open waits for its commit (`settled`) before answering, so nothing is
 acknowledged, and nothing written by another is shown, before it is on disk; a failed COMMIT fails
 them all. Worker threads' transactions commit on their own, after the batch (they wait for the lock).
+
+Several processes on one file (`--workers`, or servers sharing `--store sqlite:PATH`): every
+commit is followed, before the write returns (a batch's: before any of its requests is answered),
+by a new token in the store's change signal (shared
+memory, store/sqlite_signal.py), and before a record cache answers, the store compares the token
+with the one it last saw; a different one empties every cache, which refills from the rows. So a
+cache never answers with a record another process changed or deleted in a write that returned
+before the read began (docs/decisions/coherence.md). A process killed between its commit and its
+token is caught by `PRAGMA data_version` (changed by any other connection's commit), which the
+change follower asks every half second.
 """
 
 from __future__ import annotations
@@ -41,7 +52,9 @@ from paycrypt.lru import Lru
 from paycrypt.store import migrations, rows
 from paycrypt.store.base import StoreNotEmpty
 from paycrypt.store.records import AliasRecord, KeyRecord, ReplicationJob, Snapshot
+from paycrypt.store.sqlite_cluster import SqliteClusterTables
 from paycrypt.store.sqlite_mpa import SqliteMpaTables
+from paycrypt.store.sqlite_signal import ChangeSignal
 
 RECORD_CACHE_SIZE = 100_000  # parsed key records kept; past it the least recently used goes
 _UNKNOWN = object()  # a resource policy not cached (None: known to have none)
@@ -159,12 +172,20 @@ class SqliteStore:
         # Resource policies by key ARN (None: known to have none), exact for the same reason.
         self._policies: Lru[str, str | None] = Lru(RECORD_CACHE_SIZE)
         self._policy_count = self._count_policies()
+        self._data_version = self._db.execute("PRAGMA data_version").fetchone()[0]
+        self._signal = ChangeSignal(path)
+        self._seen = self._signal.token()
         self.mpa = SqliteMpaTables(self._db)
+        self.cluster = SqliteClusterTables(self._db, self.transaction)
 
     def close(self) -> None:
         if self._batch is not None and threading.get_ident() == self._loop_thread:
             self._commit_batch()
         self._db.close()
+        self._signal.close()
+
+    def schema_version(self) -> int:
+        return self._db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0]
 
     def group_commits(self, loop: asyncio.AbstractEventLoop) -> None:
         """Transactions run on `loop`'s thread (the caller's) share commits from now on."""
@@ -194,13 +215,41 @@ class SqliteStore:
                 elif outer:
                     self._db.execute("ROLLBACK")
                 if outer:
-                    self._forget_cached()
+                    self._drop_caches()
                 raise
             self._depth -= 1
             if grouped:
                 self._db.execute("RELEASE request")
             elif outer:
                 self._db.execute("COMMIT")
+                self._signal.announce()  # not taken as seen: another process's token may be under it
+
+    # the record caches, against other processes' commits
+
+    def _drop_caches(self) -> None:
+        """After a rollback (the caches may hold what was rolled back) or another process's commit."""
+        self._records.clear()
+        self._policies.clear()
+        self._policy_count = self._count_policies()
+
+    def _check_caches(self) -> None:
+        """Empty the caches if a commit was announced since the last look (call under the lock)."""
+        token = self._signal.token()
+        if token != self._seen:
+            self._seen = token
+            self._drop_caches()
+
+    def _check_data_version(self) -> None:
+        """Empty the caches if another connection committed since the last look, announced or not."""
+        version = self._db.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._data_version:
+            self._data_version = version
+            self._drop_caches()
+
+    def _changed(self, arn: str) -> None:
+        """Add the key to the feed of key changes (other processes forget what they cached of it)."""
+        self._records.pop(arn)
+        self._db.execute("INSERT INTO block_changes (arn, at) VALUES (?, ?)", (arn, time.time()))
 
     def _grouping(self) -> bool:
         """Whether this transaction joins a batch: group commit on, on the loop's thread, the loop
@@ -237,23 +286,18 @@ class SqliteStore:
         except BaseException as exc:
             with suppress(sqlite3.Error):
                 self._db.execute("ROLLBACK")
-            self._forget_cached()
+            self._drop_caches()
             with suppress(RuntimeError):  # the loop already closed (the store closed at shutdown)
                 if not batch.done():
                     batch.set_exception(exc)
                 batch.exception()  # retrieved: a batch nobody waited for is not an unhandled error
         else:
+            self._signal.announce()  # before any request of the batch is answered
             with suppress(RuntimeError):
                 if not batch.done():
                     batch.set_result(None)
         finally:
             self._lock.release()
-
-    def _forget_cached(self) -> None:
-        """After a rollback: the caches may hold what was rolled back."""
-        self._records.clear()
-        self._policies.clear()
-        self._policy_count = self._count_policies()
 
     # keys
 
@@ -269,17 +313,18 @@ class SqliteStore:
 
     def update_key(self, record: KeyRecord) -> None:
         with self.transaction():
-            self._records.pop(record.arn)
+            self._changed(record.arn)
             self._db.execute(
                 "UPDATE keys SET key_state = ?, delete_pending = ?, meta = ? WHERE arn = ?",
                 (*rows.mutable(record), record.arn),
             )
 
     def get_key(self, arn: str) -> KeyRecord | None:
-        cached = self._records.get(arn)
-        if cached is not None:
-            return cached
         with self._lock:  # the row and its cache entry together (see the module's docstring)
+            self._check_caches()
+            cached = self._records.get(arn)
+            if cached is not None:
+                return cached
             row = self._db.execute("SELECT meta, key_block FROM keys WHERE arn = ?", (arn,)).fetchone()
             if row is None:
                 return None
@@ -291,7 +336,7 @@ class SqliteStore:
 
     def delete_key(self, arn: str) -> None:
         with self.transaction():
-            self._records.pop(arn)
+            self._changed(arn)
             owner = self._db.execute("DELETE FROM keys WHERE arn = ? RETURNING account, region", (arn,))
             for account, region in owner:
                 self._count(account, region, "keys", -1)
@@ -366,7 +411,7 @@ class SqliteStore:
             )
             swapped = updated.rowcount == 1
             if swapped:
-                self._db.execute("INSERT INTO block_changes (arn, at) VALUES (?, ?)", (arn, time.time()))
+                self._changed(arn)
             return swapped
 
     def block_changes_head(self) -> int:
@@ -375,6 +420,7 @@ class SqliteStore:
 
     def follow_block_changes(self, after: int) -> tuple[int, list[str] | None]:
         with self._lock:  # the rows read and the cache entries dropped together
+            self._check_data_version()
             head = self.block_changes_head()
             if head == after:
                 return after, []
@@ -394,6 +440,18 @@ class SqliteStore:
     def prune_block_changes(self, before_epoch: float) -> int:
         with self.transaction():
             return self._db.execute("DELETE FROM block_changes WHERE at < ?", (before_epoch,)).rowcount
+
+    # master keys (vault/agreement.py)
+
+    def master_keys(self) -> dict[int, str]:
+        return dict(self._db.execute("SELECT version, key_id FROM master_keys").fetchall())
+
+    def record_master_keys(self, versions: dict[int, str]) -> None:
+        with self.transaction():
+            self._db.executemany(
+                "INSERT OR IGNORE INTO master_keys (version, key_id, recorded) VALUES (?, ?, ?)",
+                [(version, key_id, time.time()) for version, key_id in versions.items()],
+            )
 
     # aliases
 
@@ -505,6 +563,7 @@ class SqliteStore:
 
     def get_resource_policy(self, arn: str) -> str | None:
         with self._lock:
+            self._check_caches()
             cached = self._policies.get(arn, _UNKNOWN)  # type: ignore[arg-type]
             if cached is not _UNKNOWN:
                 return cached
@@ -534,7 +593,9 @@ class SqliteStore:
             return deleted
 
     def has_resource_policies(self) -> bool:
-        return self._policy_count > 0
+        with self._lock:
+            self._check_caches()
+            return self._policy_count > 0
 
     def _count_policies(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM resource_policies").fetchone()[0]
@@ -642,9 +703,8 @@ class SqliteStore:
                     )
                 self._db.restore_from(source)
                 self._db.execute("PRAGMA journal_mode=WAL")
-                self._records.clear()
-                self._policies.clear()
-                self._policy_count = self._count_policies()
+                self._drop_caches()
+                self._signal.announce()
         finally:
             source.close()
 

@@ -25,6 +25,7 @@ PIN_VARIABLE = "PAYCRYPT_PKCS11_PIN"  # the default environment variable holding
 KEY_LABEL = "paycrypt-master"  # the default label of the master key in the token
 
 if TYPE_CHECKING:
+    from paycrypt.audit.signing import DigestSigner
     from paycrypt.vault.pkcs11 import TokenConfig
 
 
@@ -73,12 +74,32 @@ def create_master_key(settings: VaultSettings, data_dir: Path) -> str:
     its check value. The file vault keeps an existing file; a token refuses a second key."""
     if settings.kind == FILE:
         return LocalKeyFileVault(data_dir / MASTER_KEY_FILE).key_id
-    from paycrypt.vault import pkcs11
+    from paycrypt.vault import pkcs11, token_signer
 
+    config, pin = token_config(settings), read_pin(settings)
     try:
-        return pkcs11.create_master_key(token_config(settings), read_pin(settings))
+        check_value = pkcs11.create_master_key(config, pin)
+        token_signer.open_signer(config, pkcs11.login(config, pin))  # the audit key pair, made once here
     except pkcs11.TokenUnavailable as exc:
         raise VaultUnavailable(str(exc)) from None
+    return check_value
+
+
+def audit_signer(settings: VaultSettings, data_dir: Path) -> DigestSigner | None:
+    """What signs the audit digests: None for the file vault (the audit writer's own Ed25519 key
+    file); for the PKCS#11 vault, an ECDSA P-256 key pair in the token (made there if absent), its
+    public key exported to `data_dir` (vault/token_signer.py)."""
+    if settings.kind == FILE:
+        return None
+    from paycrypt.vault import pkcs11, token_signer
+
+    config, pin = token_config(settings), read_pin(settings)
+    try:
+        signer = token_signer.open_signer(config, pkcs11.login(config, pin))
+    except pkcs11.TokenUnavailable as exc:
+        raise VaultUnavailable(str(exc)) from None
+    token_signer.export_public_key(signer, data_dir)
+    return signer
 
 
 def token_config(settings: VaultSettings) -> TokenConfig:

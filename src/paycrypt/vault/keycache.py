@@ -11,9 +11,10 @@ key material in a global, so this one place bounds it and forgets it.
   one, one at a time.
 - `forget(arn)` drops every entry of a key. The service calls it when a key stops being usable
   or changes hands: DeleteKey, StopKeyUsage (every change of a key's state), purge, a replica's
-  update or deletion, and a re-seal (master-key rotation, in any process: the server follows the
-  store's feed of block changes, jobs/key_blocks.py). `forget_all()` when that feed no longer
-  reaches back far enough to say which keys changed.
+  update or deletion, and a re-seal (master-key rotation); and for each of these made by another
+  process or node, within a second: the server follows the store's feed of key changes
+  (jobs/changes.py). `forget_all()` when that feed no longer reaches back far enough to say which
+  keys changed, or its listening connection is lost.
 - An entry is served only for the block it was unsealed from: a record whose key block changed
   (re-sealed under a new master key, possibly by another node) misses and unseals again.
 - Counted: each lookup calls the `Counters` given for its entry's kind (material or derived), hit

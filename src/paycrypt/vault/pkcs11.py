@@ -13,14 +13,25 @@ a handle. docs/key-protection.md has the whole argument.
 The token is opened once per process and module/token pair: PKCS#11 logs a process in, not a
 session, so a second vault on the same token shares the first one's session (one lock: a session
 serves one call at a time), after checking its PIN is the one that logged in.
+
+Versions (master-key rotation) are token objects too, named as the file vault names its files: the
+key labelled `--pkcs11-key` (`paycrypt-master`) is version 1, `paycrypt-master.2` version 2, and so
+on. `add_version` generates the next one inside the token under the same template as the first
+(sensitive, non-extractable); `retire` destroys an older one. Every process on the token sees the
+same objects, so a running server learns a version another process added, or retired, by listing
+the token's keys again (`refresh`: the block follower's, every second; before a seal, at most every
+LOOK_EVERY seconds; and when a block names a key it does not hold).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
+import re
 import secrets
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,10 +47,13 @@ from paycrypt.store.records import KeyRecord
 from paycrypt.vault import blocks
 from paycrypt.vault.base import MasterKeyVersion
 
+log = logging.getLogger("paycrypt")
+
 KEY_BITS = 256
 WRAP = Mechanism.AES_KEY_WRAP_PAD
 T = TypeVar("T")
 UNNAMED = "unnamed"  # what a file-vault block from before KP is sealed under, for this vault
+LOOK_EVERY = 0.1  # seconds: seals closer together than this (a rotation's) share one listing
 
 # What the master key must be: kept in the token and unable to leave it, and able to do what
 # paycrypt asks of it (wrap, unwrap, and a CMAC of the zero block for its check value).
@@ -118,47 +132,99 @@ class Login:
 class Token:
     """The one object that talks to the token for a vault: a login and the master key's handle.
 
-    Every call to the token goes through `call`, which `calls` counts (the test that the data plane
-    calls the token once per key, not once per request, reads it).
+    Every call to the token goes through `call`, which `calls` counts for the calls that use a key
+    (the test that the data plane calls the token once per key, not once per request, reads it)
+    and `listings` for the listings of its master keys (a background refresh, every second).
     """
 
     def __init__(self, config: TokenConfig, login: Login) -> None:
         self.config = config
         self._login = login
         self.calls = 0
-        self._master = self.call(self._find_master)
+        self.listings = 0
+        self._masters: dict[int, Any] = self.call(self._find_masters, listing=True)
+        self._master = self._masters[max(self._masters)]
 
-    def call(self, operation: Callable[[], T]) -> T:
+    def call(self, operation: Callable[[], T], listing: bool = False) -> T:
         """`operation()` on the session, one at a time."""
         with self._login.lock:
-            self.calls += 1
+            if listing:
+                self.listings += 1
+            else:
+                self.calls += 1
             return operation()
 
-    def check_value(self) -> str:
-        """The master key's check value as KP carries one: AES-CMAC of the zero block, computed in
-        the token (X9.24-1 Annex A's CMAC method, the file vault's check value too)."""
-        mac = self.call(lambda: self._master.sign(bytes(16), mechanism=Mechanism.AES_CMAC))
+    def check_value(self, version: int | None = None) -> str:
+        """The check value of master key `version` (the newest by default) as KP carries one:
+        AES-CMAC of the zero block, computed in the token (X9.24-1 Annex A's CMAC method, the file
+        vault's check value too)."""
+        key = self._master if version is None else self._masters[version]
+        mac = self.call(lambda: key.sign(bytes(16), mechanism=Mechanism.AES_CMAC))
         return bytes(mac[: blocks.CHECK_VALUE_BYTES]).hex().upper()
 
-    def new_kbpk(self) -> tuple[bytes, bytes]:
-        """A fresh AES-256 KBPK from the token's generator: (its value, wrapped by the master key)."""
+    def held(self) -> list[int]:
+        """The versions this token object knows, oldest first (as of the last `reload`)."""
+        return sorted(self._masters)
+
+    def listed(self) -> set[int]:
+        """The versions in the token now (another process may have added or retired one)."""
+        return set(self.call(self._list_masters, listing=True))
+
+    def reload(self) -> list[int]:
+        """Find the versions again; the versions now held."""
+        masters = self.call(self._find_masters, listing=True)
+        self._masters, self._master = masters, masters[max(masters)]
+        return sorted(masters)
+
+    def generate_version(self) -> int:
+        """A new master key generated inside the token, labelled as the version after every one
+        present (sensitive, non-extractable: MASTER_KEY_TEMPLATE); its version."""
+
+        def generate() -> int:
+            version = max(self._list_masters()) + 1
+            self._login.session.generate_key(
+                KeyType.AES,
+                KEY_BITS,
+                label=version_label(self.config.key_label, version),
+                store=True,
+                template=MASTER_KEY_TEMPLATE,
+            )
+            return version
+
+        version = self.call(generate)
+        self.reload()
+        return version
+
+    def destroy_version(self, version: int) -> None:
+        """Destroy master key `version` in the token (never the newest: the caller checks)."""
+        key = self._masters.get(version)
+        if key is not None:
+            self.call(key.destroy)
+        self.reload()
+
+    def new_kbpk(self, version: int | None = None) -> tuple[bytes, bytes]:
+        """A fresh AES-256 KBPK from the token's generator: (its value, wrapped by master key
+        `version`, the newest by default)."""
+        master = self._master if version is None else self._masters[version]
 
         def generate() -> tuple[bytes, bytes]:
             kbpk = self._login.session.generate_key(
                 KeyType.AES, KEY_BITS, store=False, template=BLOCK_KBPK_TEMPLATE
             )
             try:
-                return bytes(kbpk[Attribute.VALUE]), bytes(self._master.wrap_key(kbpk, mechanism=WRAP))
+                return bytes(kbpk[Attribute.VALUE]), bytes(master.wrap_key(kbpk, mechanism=WRAP))
             finally:
                 kbpk.destroy()
 
         return self.call(generate)
 
-    def unwrap(self, wrapped: bytes) -> bytes:
-        """The KBPK `wrapped` holds, unwrapped by the master key (a session object, destroyed)."""
+    def unwrap(self, wrapped: bytes, version: int | None = None) -> bytes:
+        """The KBPK `wrapped` holds, unwrapped by master key `version` (the newest by default; a
+        session object, destroyed)."""
+        master = self._master if version is None else self._masters[version]
 
         def unwrap() -> bytes:
-            kbpk = self._master.unwrap_key(
+            kbpk = master.unwrap_key(
                 ObjectClass.SECRET_KEY,
                 KeyType.AES,
                 wrapped,
@@ -173,50 +239,90 @@ class Token:
 
         return self.call(unwrap)
 
-    def _find_master(self) -> Any:
-        try:
-            key = self._login.session.get_key(
-                object_class=ObjectClass.SECRET_KEY, key_type=KeyType.AES, label=self.config.key_label
-            )
-        except p11.NoSuchKey:
+    def _list_masters(self) -> dict[int, Any]:
+        """The token's secret keys labelled as a version of the master key, by version."""
+        pattern = re.compile(rf"^{re.escape(self.config.key_label)}(?:\.([2-9]|[1-9][0-9]+))?$")
+        found: dict[int, Any] = {}
+        for key in self._login.session.get_objects({Attribute.CLASS: ObjectClass.SECRET_KEY}):
+            match = pattern.match(key[Attribute.LABEL] or "")
+            if match is None:
+                continue
+            version = int(match.group(1) or 1)
+            if version in found:
+                raise TokenUnavailable(
+                    f"more than one AES key labelled {key[Attribute.LABEL]!r} in token "
+                    f"{self.config.token_label!r}: the master key must be named by a label of its own"
+                )
+            found[version] = key
+        return found
+
+    def _find_masters(self) -> dict[int, Any]:
+        found = self._list_masters()
+        if not found:
             raise TokenUnavailable(
                 f"no AES key labelled {self.config.key_label!r} in token {self.config.token_label!r}: "
                 "create it with `paycrypt vault init --vault pkcs11 ...`"
-            ) from None
-        except p11.MultipleObjectsReturned:
-            raise TokenUnavailable(
-                f"more than one AES key labelled {self.config.key_label!r} in token "
-                f"{self.config.token_label!r}: the master key must be named by a label of its own"
-            ) from None
-        for attribute, required, why in MASTER_KEY_REQUIREMENTS:
-            if key[attribute] != required:
-                raise TokenUnavailable(f"the master key {self.config.describe()} {why}; paycrypt refuses it")
-        return key
+            )
+        for version, key in found.items():
+            for attribute, required, why in MASTER_KEY_REQUIREMENTS:
+                if key[attribute] != required:
+                    label = version_label(self.config.key_label, version)
+                    raise TokenUnavailable(
+                        f"the master key key {label!r} in token {self.config.token_label!r} of "
+                        f"{self.config.module} {why}; paycrypt refuses it"
+                    )
+        return found
+
+
+def version_label(label: str, version: int) -> str:
+    """The label of master key `version`: the configured label for 1, `LABEL.N` for N."""
+    return label if version == 1 else f"{label}.{version}"
 
 
 class Pkcs11Vault:
-    """A vault whose master key is a handle to a key in a PKCS#11 token (see the module's doc)."""
+    """A vault whose master keys are handles to keys in a PKCS#11 token (see the module's doc)."""
 
     def __init__(self, token: Token) -> None:
         self.token = token
-        self._key_id = token.check_value()
+        self._reading = threading.Lock()
+        self._looked = 0.0  # time.monotonic() of the last listing before a seal
+        self._ids: dict[int, str] = {}
+        self._by_id: dict[str, int] = {}
+        self._load()
+
+    def _load(self) -> None:
+        """The check value of every version held (computed in the token once per version)."""
+        ids = {
+            version: self._ids.get(version) or self.token.check_value(version)
+            for version in self.token.held()
+        }
+        self._ids, self._by_id = ids, {key_id: version for version, key_id in ids.items()}
 
     @property
     def key_id(self) -> str:
-        return self._key_id
+        return self._ids[max(self._ids)]
 
     def seal(self, record: KeyRecord, material: bytes) -> str:
+        self._before_seal()
+        ids = self._ids
+        newest = max(ids)
         with _token_errors("seal a key"):
-            kbpk, wrapped = self.token.new_kbpk()
-        envelope = blocks.Envelope(self._key_id, wrapped)
+            kbpk, wrapped = self.token.new_kbpk(newest)
+        envelope = blocks.Envelope(ids[newest], wrapped)
         return blocks.seal(kbpk, blocks.check_value(kbpk), record, material, envelope)
 
     def unseal(self, record: KeyRecord, block: str) -> bytes:
         envelope = blocks.envelope(block)
-        if envelope is None or envelope.master_id != self._key_id:
+        if envelope is None:
+            raise InternalServer("Stored key material is sealed under a master key this vault does not hold.")
+        version = self._by_id.get(envelope.master_id)
+        if version is None:
+            self.refresh()  # a rotation may have added the version since we last listed the token
+            version = self._by_id.get(envelope.master_id)
+        if version is None:
             raise InternalServer("Stored key material is sealed under a master key this vault does not hold.")
         with _token_errors("unwrap a key block's protection key"):
-            kbpk = self.token.unwrap(envelope.wrapped_kbpk)
+            kbpk = self.token.unwrap(envelope.wrapped_kbpk, version)
         return blocks.unseal(kbpk, record, block)
 
     def sealed_by(self, block: str) -> str:
@@ -227,11 +333,44 @@ class Pkcs11Vault:
         return self.seal(record, self.unseal(record, block))
 
     def versions(self) -> list[MasterKeyVersion]:
-        """One master key, version 1: versions in the token come with rotation for PKCS#11."""
-        return [MasterKeyVersion(1, self.key_id)]
+        return sorted(MasterKeyVersion(version, key_id) for version, key_id in self._ids.items())
 
     def refresh(self) -> None:
-        """One key, found by label at start: nothing to re-read yet."""
+        """List the token's master keys again: learn versions added, drop versions retired. A token
+        that now holds none (or an unfit one) is logged, and the versions held are kept rather than
+        lost: requests then fail on the token's own refusal, naming it."""
+        with self._reading, _token_errors("list its master keys"):
+            try:
+                self.token.reload()
+            except TokenUnavailable as exc:
+                log.error("the PKCS#11 vault keeps the master keys it holds: %s", exc)
+                return
+            self._load()
+
+    def add_version(self) -> MasterKeyVersion:
+        """A new master key generated inside the token; it seals from now on."""
+        with self._reading, _token_errors("generate a master key"):
+            self.token.generate_version()
+            self._load()
+        return self.versions()[-1]
+
+    def retire(self, version: int) -> None:
+        """Destroy master key `version` in the token; never the newest (it seals new keys)."""
+        if version >= max(self._ids):
+            raise ValueError(f"version {version} is the newest master key: it cannot be retired")
+        with self._reading, _token_errors("destroy a master key"):
+            self.token.destroy_version(version)
+            self._load()
+
+    def _before_seal(self) -> None:
+        now = time.monotonic()
+        if now - self._looked < LOOK_EVERY:
+            return
+        self._looked = now
+        with _token_errors("list its master keys"):
+            listed = self.token.listed()
+        if listed != set(self._ids):
+            self.refresh()
 
 
 @contextmanager

@@ -22,7 +22,7 @@ from typing import Any
 
 from paycrypt.auth import sigv4
 from paycrypt.errors import ProtocolError, ServiceError
-from paycrypt.wire import faults
+from paycrypt.wire import faults, health
 from paycrypt.wire.pipeline import Api, Pipeline
 from paycrypt.wire.protocols import Response
 from paycrypt.wire.protocols.base import unplaned_error
@@ -50,20 +50,27 @@ class App:
         pipeline: Pipeline,
         lifespan: Lifespan,
         mounts: Mapping[str, Mounted] | None = None,
+        readiness: health.Readiness | None = None,
     ) -> None:
         """`apis`: the models served, in the order their protocols are offered a request (the one
         whose routes are a catch-all, restJson1, last); `mounts`: path prefix → the app that
-        answers every request below it (no API operation's path starts with one)."""
+        answers every request below it (no API operation's path starts with one); `readiness`:
+        what `/readyz` answers (wire/health.py; without it, the health paths are routed as any
+        other request)."""
         self.apis = tuple(apis)
         self.pipeline = pipeline
         self.lifespan = lifespan
         self.mounts = dict(mounts or {})
+        self.readiness = readiness
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
             return
         if scope["type"] != "http":
+            return
+        if scope["path"] in health.PATHS and scope["method"] in health.METHODS and self.readiness is not None:
+            await health.answer(scope["path"], scope["method"], self.readiness, send)
             return
         for prefix, mounted in self.mounts.items():
             if scope["path"] == prefix or scope["path"].startswith(prefix + "/"):

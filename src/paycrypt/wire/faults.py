@@ -12,11 +12,12 @@ from __future__ import annotations
 import logging
 import traceback
 
-from paycrypt.errors import InternalServer
+from paycrypt.errors import InternalServer, ServiceUnavailable
 
 log = logging.getLogger("paycrypt")
 
 MESSAGE = "The service encountered an internal error."
+UNAVAILABLE = "The service is temporarily unavailable; retry the request after a brief delay."
 
 
 def internal_error(operation: str, request_id: str, exc: BaseException) -> InternalServer:
@@ -39,3 +40,9 @@ def withheld_traceback(exc: BaseException) -> str:
         for item in reversed(chain)
     ]
     return "\nwhich led to:\n".join(parts)
+
+
+def unavailable() -> ServiceUnavailable:
+    """The error for a call the store could not serve (its database unreachable). Not logged per
+    call: the store logs the outage once when it starts and once when it ends."""
+    return ServiceUnavailable(UNAVAILABLE)

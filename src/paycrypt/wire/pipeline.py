@@ -13,9 +13,10 @@
     audit                 one CloudTrail-shaped event (audit/events.py → audit/writer.py)
 
 Each step is a method below, called once, in that order, by `serve`. A step ends the call by
-raising a ServiceError, which the protocol turns into its error response; anything else is a fault
-(wire/faults.py). The audit event is written whatever the outcome, and then, when metrics are on,
-the call is metered (operation, status, error code, time taken: metrics/meter.py).
+raising a ServiceError, which the protocol turns into its error response; a store that cannot
+reach its database answers ServiceUnavailableException; anything else is a fault (wire/faults.py).
+The audit event is written whatever the outcome, and then, when metrics are on, the call is
+metered (operation, status, error code, time taken: metrics/meter.py).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from paycrypt.service import heavy, identifiers
 from paycrypt.service.context import Caller, Context
 from paycrypt.service.core import Service
 from paycrypt.service.identifiers import Keys
+from paycrypt.store.base import StoreUnavailable
 from paycrypt.wire import faults
 from paycrypt.wire.operations import Operation
 from paycrypt.wire.protocols import Protocol, Response, Routed
@@ -138,6 +140,8 @@ class Pipeline:
             response = self.serialize(call)
         except ServiceError as exc:
             response = self._failed(call, exc)
+        except StoreUnavailable:  # the database is down or unreachable: retry later, never a 500
+            response = self._failed(call, faults.unavailable())
         except Exception as exc:
             response = self._failed(call, faults.internal_error(call.op.name, request_id, exc))
         self.record(call)

@@ -14,7 +14,8 @@ after one served that long.
 
 Stop: SIGTERM or SIGINT to the supervisor is sent on to every worker as SIGTERM (each stops as
 `paycrypt serve` does: in-flight calls finish, the audit file is closed with its digest); the
-supervisor waits for them `stop_timeout` seconds, then SIGKILLs what is left. Workers run in a
+supervisor waits for them the drain grace (`Settings.grace`: /readyz answers 503 meanwhile) and
+`stop_timeout` seconds more, then SIGKILLs what is left. Workers run in a
 process group of their own, so a terminal's Ctrl-C reaches the supervisor alone, which stops them
 in order; and each gets SIGTERM from the kernel if the supervisor itself dies (worker.py).
 """
@@ -147,7 +148,7 @@ class Supervisor:
                     self._check_start(slot)
         log.warning(
             "%d workers on port %d (SO_REUSEPORT), worker ids 0 to %d; the purge sweeper and the "
-            "replicator run in worker 0",
+            "replicator run in the one holding their lease",
             len(self.slots),
             self.settings.port,
             len(self.slots) - 1,
@@ -291,7 +292,7 @@ class Supervisor:
         for slot in live:
             with contextlib.suppress(ProcessLookupError):
                 slot.process.terminate()  # type: ignore[union-attr]
-        deadline = time.monotonic() + self.stop_timeout
+        deadline = time.monotonic() + self.settings.grace + self.stop_timeout
         status = 0
         for slot in live:
             process = slot.process
@@ -303,7 +304,7 @@ class Supervisor:
                     "worker %d (pid %d) did not stop within %g s: killed",
                     slot.worker_id,
                     process.pid,
-                    self.stop_timeout,
+                    self.settings.grace + self.stop_timeout,
                 )
                 process.kill()
                 process.wait()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from paycrypt.crypto import keygen
@@ -177,22 +178,33 @@ def stop_key_usage(svc: Service, ctx: Context, params: dict[str, Any]) -> dict[s
     return {"Key": views.key(record)}
 
 
-def purge_due(svc: Service, now: dt.datetime) -> list[str]:
+def purge_due(svc: Service, now: dt.datetime, proceed: Callable[[], bool] = lambda: True) -> list[str]:
     """Remove every key whose deletion window has passed; its aliases stay, unassigned.
 
     A replica goes with its primary: the primary's purge queues its deletion (replication).
+    `proceed` is asked before each key (the sweeper's lease: jobs/leases.py). Each key is read
+    again, locked, in the transaction that deletes it: one restored meanwhile (RestoreKey on
+    another node) stays, and one another process purged first is not purged twice.
     """
     purged = []
-    for record in svc.store.keys_due_for_purge(now.timestamp()):
-        if not key_regions.purgeable(svc, record):
-            continue
+    for due in svc.store.keys_due_for_purge(now.timestamp()):
+        if not proceed():
+            break
         with svc.store.transaction():
+            record = svc.store.get_key(due.arn)
+            if record is None or not _due(record, now) or not key_regions.purgeable(svc, record):
+                continue
             svc.store.delete_key(record.arn)
             svc.store.unassign_aliases(record.arn)
             key_regions.on_purged(svc, record)
         svc.keycache.forget(record.arn)
         purged.append(record.arn)
     return purged
+
+
+def _due(record: KeyRecord, now: dt.datetime) -> bool:
+    pending = record.delete_pending_timestamp
+    return pending is not None and pending <= now
 
 
 def _not_pending(svc: Service, ctx: Context, identifier: str, operation: str) -> KeyRecord:

@@ -74,10 +74,8 @@ class JsonProtocol(Protocol):
         return Response(self.error_status(err, shape), headers, json.dumps(body).encode())
 
     def error_status(self, err: ServiceError, shape: Shape | None) -> int:
-        if isinstance(err, ProtocolError):
+        if err.status is not None:  # a protocol error's, or a status fixed on every plane
             return err.status
-        if err.code == NotImplementedOperation.code:
-            return 501
         return 500 if err.fault else 400
 
     def unavailable(self, op: Operation) -> ServiceError:

@@ -74,7 +74,7 @@ class AwsQuery(Protocol):
     def error(self, err: ServiceError, request_id: str) -> Response:
         code = AUTH_CODES.get(err.code, err.code)
         kind = "Receiver" if err.fault else "Sender"
-        status = err.status if isinstance(err, ProtocolError) else 500 if err.fault else 400
+        status = err.status if err.status is not None else 500 if err.fault else 400
         body = (
             f'<ErrorResponse xmlns="{self.namespace}"><Error><Type>{kind}</Type><Code>{escape(code)}</Code>'
             f"<Message>{escape(err.message or code)}</Message></Error><RequestId>{request_id}</RequestId>"

@@ -16,7 +16,7 @@ from urllib.parse import unquote
 from botocore.model import ServiceModel, Shape
 
 from paycrypt.auth.sigv4 import SignedRequest
-from paycrypt.errors import NotImplementedOperation, ProtocolError, ServiceError
+from paycrypt.errors import ProtocolError, ServiceError
 from paycrypt.wire.operations import Operation
 from paycrypt.wire.protocols.aws_json import JsonProtocol, decode_body
 from paycrypt.wire.protocols.base import Routed
@@ -60,7 +60,7 @@ class RestJson1(JsonProtocol):
 
     def error_status(self, err: ServiceError, shape: Shape | None) -> int:
         modelled = shape is not None and "error" in shape.metadata
-        if not modelled or isinstance(err, ProtocolError) or err.code == NotImplementedOperation.code:
+        if not modelled or err.status is not None:
             return super().error_status(err, shape)
         return shape.metadata["error"].get("httpStatusCode", 500 if err.fault else 400)
 

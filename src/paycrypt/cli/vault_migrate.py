@@ -1,0 +1,117 @@
+"""`paycrypt vault migrate`: every key block moved from the file vault to a PKCS#11 token's master
+key, or back, while the server keeps serving.
+
+    paycrypt vault migrate --to pkcs11 --pkcs11-module /usr/lib/softhsm/libsofthsm2.so \
+        --pkcs11-token paycrypt --data-dir /var/lib/paycrypt
+    paycrypt vault migrate --to file --pkcs11-module ... --pkcs11-token paycrypt --data-dir ...
+
+The `--pkcs11-*` options name the token's end (the target of `--to pkcs11`, the source of
+`--to file`), its PIN from the environment or a file as for `serve`; the file vault's end is
+`<data-dir>/master.key` (made if absent when it is the target). The command writes the migration
+marker (vault/migration.py, which says how a running server follows it), re-seals every block by
+rotation's loop (jobs/rotation.py: resumable after SIGKILL, each block once), then marks the
+migration finished. Afterwards the server is restarted with the new vault's options; the old
+vault's key is no longer needed by any block. Run it again after any interruption: it resumes the
+unfinished migration it finds, and refuses to start another while one is unfinished.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import IO, Any
+
+from paycrypt import defaults
+from paycrypt.cli.errors import CliError
+from paycrypt.cli.vault_rotate import (
+    add_run_options,
+    failures,
+    open_vault,
+    progress_report,
+    resealing,
+)
+from paycrypt.jobs import rotation
+from paycrypt.vault import factory, migration
+from paycrypt.vault.factory import VaultSettings
+
+
+def add_migrate_parser(commands: Any) -> argparse.ArgumentParser:
+    """Add `migrate` to the `vault` command's subparsers (cli/vault.py adds the PKCS#11 options);
+    run it with `run_migrate(args, token)`."""
+    parser = commands.add_parser(
+        "migrate", help="re-seal every key under another vault: the file vault to a PKCS#11 token, or back"
+    )
+    parser.add_argument(
+        "--to", required=True, choices=factory.KINDS, help="the vault every key block is moved to"
+    )
+    add_run_options(parser, "the migration ends")
+    return parser
+
+
+def ends(to: str, token: VaultSettings) -> tuple[VaultSettings, VaultSettings]:
+    """(source, target) of a migration to `to`, the token's end named by `token`."""
+    file = VaultSettings()
+    return (file, token) if to == factory.PKCS11 else (token, file)
+
+
+def run_migrate(
+    args: argparse.Namespace, token: VaultSettings, out: IO[str] | None = None, err: IO[str] | None = None
+) -> int:
+    """The migration; CliError if it cannot run or did not finish (the message says why)."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    data_dir = args.data_dir or defaults.data_dir()
+    source, target = ends(args.to, token)
+    with resealing(data_dir, args.store, args.nice) as store:
+        _check_unfinished(data_dir, source, target)
+        source_vault = open_vault(source, data_dir)
+        target_vault = open_vault(target, data_dir, create=True)
+        resumed = _begin(data_dir, source, target)
+        verb = "resuming the migration" if resumed else "migrating"
+        print(
+            f"{verb} from {source.describe(data_dir)} (check value {source_vault.key_id}) to "
+            f"{target.describe(data_dir)} (check value {target_vault.key_id})",
+            file=err,
+        )
+        report = progress_report(err)
+        either = migration.Either(source_vault, target_vault)
+        progress = rotation.reseal_all(store, either, target_vault, report, args.grace)
+        report.finish()
+        if progress.failed:
+            raise CliError(
+                f"{len(progress.failed)} blocks could not be re-sealed, so the migration is unfinished:\n"
+                + failures(progress)
+            )
+        migration.write(data_dir, migration.Migration(source, target, finished=True))
+        store.prune_block_changes(time.time() - rotation.FEED_KEPT)
+    print(
+        f"every key block is sealed under {target.describe(data_dir)} (check value {target_vault.key_id}); "
+        f"{progress.resealed} blocks re-sealed in this run. Restart the server with "
+        f"--vault {target.kind}: no block needs {source.describe(data_dir)} any more",
+        file=out,
+    )
+    return 0
+
+
+def _check_unfinished(data_dir: Path, source: VaultSettings, target: VaultSettings) -> None:
+    try:
+        found = migration.read(data_dir)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    if found is None or found.finished:
+        return
+    if not (migration.same_vault(found.source, source) and migration.same_vault(found.target, target)):
+        raise CliError(
+            f"a migration from {found.source.describe(data_dir)} to {found.target.describe(data_dir)} is "
+            "unfinished: run it to its end first"
+        )
+
+
+def _begin(data_dir: Path, source: VaultSettings, target: VaultSettings) -> bool:
+    """Write the marker (servers follow it from now on); whether an unfinished one was there."""
+    found = migration.read(data_dir)
+    resumed = found is not None and not found.finished
+    migration.write(data_dir, migration.Migration(source, target))
+    return resumed

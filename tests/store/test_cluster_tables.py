@@ -1,0 +1,70 @@
+"""Leases and heartbeats (`store.base.ClusterTables`, issue 15 items 5 and 6) behave the same on
+SQLite and PostgreSQL: a lease is held by one holder at a time, renewed by it, free again when its
+term runs out or it is released; a heartbeat counts the processes seen within a window.
+
+Between processes racing for one lease: tests/store/test_concurrent_processes.py."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from paycrypt.store.base import ClusterTables, Store
+
+TERM = 0.4  # seconds: long enough for a few statements on a loaded machine, short enough to wait out
+
+
+@pytest.fixture
+def tables(store: Store) -> ClusterTables:
+    return store.cluster
+
+
+def test_one_holder_at_a_time_renewing_its_own(tables: ClusterTables) -> None:
+    assert tables.lease_holder("purge") is None
+    assert tables.take_lease("purge", "node-a/w0", 30)
+    assert tables.lease_holder("purge") == "node-a/w0"
+    assert not tables.take_lease("purge", "node-b/w0", 30)  # held: refused
+    assert tables.take_lease("purge", "node-a/w0", 30)  # the holder renews
+    assert tables.lease_holder("purge") == "node-a/w0"
+    assert tables.take_lease("replication", "node-b/w0", 30)  # each lease on its own
+    assert tables.lease_holder("replication") == "node-b/w0"
+
+
+def test_a_term_that_runs_out_frees_the_lease(tables: ClusterTables) -> None:
+    assert tables.take_lease("purge", "node-a/w0", TERM)
+    assert not tables.take_lease("purge", "node-b/w0", TERM)
+    time.sleep(TERM + 0.1)
+    assert tables.lease_holder("purge") is None
+    assert tables.take_lease("purge", "node-b/w0", 30)
+    assert tables.lease_holder("purge") == "node-b/w0"
+    assert not tables.take_lease("purge", "node-a/w0", 30)  # the old holder does not get it back
+
+
+def test_renewal_extends_the_term(tables: ClusterTables) -> None:
+    assert tables.take_lease("purge", "node-a/w0", TERM)
+    for _ in range(3):
+        time.sleep(TERM / 2)
+        assert tables.take_lease("purge", "node-a/w0", TERM)
+    assert not tables.take_lease("purge", "node-b/w0", TERM)  # 1.5 terms after the first take
+
+
+def test_release_frees_it_for_another_only_by_its_holder(tables: ClusterTables) -> None:
+    assert tables.take_lease("purge", "node-a/w0", 30)
+    tables.release_lease("purge", "node-b/w0")  # not the holder: nothing happens
+    assert tables.lease_holder("purge") == "node-a/w0"
+    tables.release_lease("purge", "node-a/w0")
+    assert tables.lease_holder("purge") is None
+    assert tables.take_lease("purge", "node-b/w0", 30)
+
+
+def test_heartbeats_count_the_processes_seen_within_the_window(tables: ClusterTables) -> None:
+    assert tables.beat("node-a", 0, 30) == 1
+    assert tables.beat("node-a", 0, 30) == 1  # the same process again
+    assert tables.beat("node-a", 1, 30) == 2  # another worker of the node
+    assert tables.beat("node-b", 0, 30) == 3
+    tables.leave("node-a", 1)
+    assert tables.beat("node-b", 0, 30) == 2
+    time.sleep(TERM + 0.1)
+    assert tables.beat("node-b", 0, TERM) == 1  # node-a stopped beating a window ago
+    assert tables.beat("node-a", 0, TERM) == 2  # and is counted again when it beats

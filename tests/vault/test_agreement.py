@@ -1,0 +1,79 @@
+"""The store records the master keys its blocks are sealed under, and a vault holding another key
+is refused (vault/agreement.py), on both backends: the message names both check values and never
+the key; a rotation's new version is recorded; a store newer than the vault is refused."""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from paycrypt.store import factory
+from paycrypt.store.base import Store
+from paycrypt.vault import blocks
+from paycrypt.vault.agreement import MasterKeyMismatch, agree
+from paycrypt.vault.local import LocalKeyFileVault, MasterKeyVault
+from tests.nodes import copy_master_key
+
+_databases = itertools.count()
+NAME = "the-store"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    if request.param == "sqlite":
+        target = f"sqlite:{tmp_path / 'paycrypt.db'}"
+    else:
+        target = request.getfixturevalue("pg_cluster").database(f"agreement_{next(_databases)}")
+    opened = factory.open_store(factory.parse(target, tmp_path))
+    yield opened
+    opened.close()
+
+
+def test_the_first_start_records_the_vault_and_the_same_key_agrees(store: Store) -> None:
+    key = secrets.token_bytes(32)
+    line = agree(store, MasterKeyVault(key), NAME)
+    assert store.master_keys() == {1: blocks.check_value(key)}
+    assert blocks.check_value(key) in line
+    agree(store, MasterKeyVault(key), NAME)  # a second node with a copy of the key
+    assert store.master_keys() == {1: blocks.check_value(key)}
+
+
+def test_another_master_key_is_refused_naming_both_check_values(store: Store) -> None:
+    ours, theirs = secrets.token_bytes(32), secrets.token_bytes(32)
+    agree(store, MasterKeyVault(ours), NAME)
+    with pytest.raises(MasterKeyMismatch) as refused:
+        agree(store, MasterKeyVault(theirs), NAME)
+    message = str(refused.value)
+    assert blocks.check_value(theirs) in message and blocks.check_value(ours) in message
+    assert NAME in message and "version 1" in message
+    assert ours.hex() not in message.lower() and theirs.hex() not in message.lower()
+    assert store.master_keys() == {1: blocks.check_value(ours)}  # unchanged
+
+
+def test_a_rotated_vault_records_its_new_version_and_a_node_without_it_is_refused(
+    store: Store, tmp_path: Path
+) -> None:
+    rotating = LocalKeyFileVault(tmp_path / "a" / "master.key")
+    copy_master_key(tmp_path / "a", tmp_path / "b")
+    behind = LocalKeyFileVault(tmp_path / "b" / "master.key")  # a copy of version 1 only
+    agree(store, rotating, NAME)
+    agree(store, behind, NAME)
+    new = rotating.add_version()
+    agree(store, rotating, NAME)  # the rotating node, restarted
+    assert store.master_keys() == {1: behind.key_id, 2: new.key_id}
+    with pytest.raises(MasterKeyMismatch, match=rf"version 2 with check value {new.key_id}, which this node"):
+        agree(store, behind, NAME)
+    rotating.retire(1)
+    agree(store, rotating, NAME)  # holds only version 2 now: agrees
+
+
+def test_two_nodes_starting_on_an_empty_store_with_different_keys_one_is_refused(store: Store) -> None:
+    first, second = MasterKeyVault(secrets.token_bytes(32)), MasterKeyVault(secrets.token_bytes(32))
+    store.record_master_keys({1: first.key_id})  # the other node's insert won the race
+    store.record_master_keys({1: second.key_id})  # this one's is ignored, not written over
+    with pytest.raises(MasterKeyMismatch):
+        agree(store, second, NAME)
