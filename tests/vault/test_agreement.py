@@ -77,3 +77,17 @@ def test_two_nodes_starting_on_an_empty_store_with_different_keys_one_is_refused
     store.record_master_keys({1: second.key_id})  # this one's is ignored, not written over
     with pytest.raises(MasterKeyMismatch):
         agree(store, second, NAME)
+
+
+def test_after_a_vault_migration_the_store_records_the_new_vaults_keys(store: Store) -> None:
+    """`vault migrate` replaces the records once every block is under the new vault, whose version
+    1 is another key than the old vault's version 1 (cli/vault_migrate.py)."""
+    old, new = MasterKeyVault(secrets.token_bytes(32)), MasterKeyVault(secrets.token_bytes(32))
+    agree(store, old, NAME)
+    with pytest.raises(MasterKeyMismatch):
+        agree(store, new, NAME)
+    store.replace_master_keys({version.version: version.key_id for version in new.versions()})
+    agree(store, new, NAME)
+    assert store.master_keys() == {1: new.key_id}
+    with pytest.raises(MasterKeyMismatch):
+        agree(store, old, NAME)

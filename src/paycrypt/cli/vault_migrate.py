@@ -84,6 +84,9 @@ def run_migrate(
                 f"{len(progress.failed)} blocks could not be re-sealed, so the migration is unfinished:\n"
                 + failures(progress)
             )
+        # Every block is under the target now: the store records its master keys, not the source's
+        # (vault/agreement.py checks every node's vault against them at start).
+        store.replace_master_keys({version.version: version.key_id for version in target_vault.versions()})
         migration.write(data_dir, migration.Migration(source, target, finished=True))
         store.prune_block_changes(time.time() - rotation.FEED_KEPT)
     print(

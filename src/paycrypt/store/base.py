@@ -268,6 +268,11 @@ class MasterKeyRecords(Protocol):
         of two nodes starting together on an empty store, the second one compares, not overwrites)."""
         ...
 
+    def replace_master_keys(self, versions: dict[int, str]) -> None:
+        """The records become exactly `versions`: after a vault migration, when every block is
+        sealed under the new vault, whose versions are numbered on their own."""
+        ...
+
 
 class Store(
     Transactions,

@@ -340,6 +340,11 @@ class PostgresStore:
                     (version, key_id, time.time()),
                 )
 
+    def replace_master_keys(self, versions: dict[int, str]) -> None:
+        with self.transaction():
+            self._run("DELETE FROM master_keys")
+            self.record_master_keys(versions)
+
     # keys and aliases per account and region (quota_counts), the row locked in a transaction
 
     def _counted(self, account: str, region: str) -> tuple[int, int]:

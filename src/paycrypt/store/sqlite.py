@@ -453,6 +453,11 @@ class SqliteStore:
                 [(version, key_id, time.time()) for version, key_id in versions.items()],
             )
 
+    def replace_master_keys(self, versions: dict[int, str]) -> None:
+        with self.transaction():
+            self._db.execute("DELETE FROM master_keys")
+            self.record_master_keys(versions)
+
     # aliases
 
     def get_alias(self, account: str, region: str, alias_name: str) -> AliasRecord | None:
