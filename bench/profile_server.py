@@ -36,8 +36,11 @@ from paycrypt.server import Settings, build_app, uvicorn_config
 
 # (label, file suffix, function): stages of a request, outermost first; a function's cumulative CPU.
 STAGES = [
-    ("uvicorn: read and parse the request (data_received)", "uvicorn/protocols/http/httptools_impl.py",
-     "data_received"),
+    (
+        "uvicorn: read and parse the request (data_received)",
+        "uvicorn/protocols/http/httptools_impl.py",
+        "data_received",
+    ),
     ("ASGI app (App.__call__), all of it", "paycrypt/wire/app.py", "__call__"),
     ("  App.handle", "paycrypt/wire/app.py", "handle"),
     ("    SigV4 (Pipeline.authenticate)", "paycrypt/wire/pipeline.py", "authenticate"),
@@ -104,7 +107,11 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
 
 
 def drive(
-    args: argparse.Namespace, workdir: Path, port: int, app: Toggled, server: uvicorn.Server,
+    args: argparse.Namespace,
+    workdir: Path,
+    port: int,
+    app: Toggled,
+    server: uvicorn.Server,
     outcome: dict[str, Any],
 ) -> None:
     """Sign the requests, measure CPU per request without the profiler, then profile a run."""
@@ -149,8 +156,10 @@ def report(args: argparse.Namespace, profiler: cProfile.Profile, outcome: dict[s
     print(f"without the profiler: {count:,} requests, process CPU {per_request_ms:.3f} ms per request")
     stats = pstats.Stats(profiler)
     total = sum(row[2] for row in stats.stats.values())  # type: ignore[attr-defined]
-    print(f"with it: {profiled_count:,} requests, {total:.2f} s of event-loop thread CPU profiled, "
-          f"{stats.total_calls / profiled_count:.0f} Python calls per request\n")  # type: ignore[attr-defined]
+    print(
+        f"with it: {profiled_count:,} requests, {total:.2f} s of event-loop thread CPU profiled, "
+        f"{stats.total_calls / profiled_count:.0f} Python calls per request\n"
+    )  # type: ignore[attr-defined]
     print("| stage | share of the loop thread's CPU | ≈ ms per request |\n|---|---:|---:|")
     for label, suffix, function in STAGES:
         cumulative = sum(

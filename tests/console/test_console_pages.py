@@ -130,7 +130,10 @@ def test_the_audit_view_merges_other_nodes_files(tmp_path) -> None:
         PRINCIPALS["alice"].access_key
     )
     writer = AuditWriter(other, node_id="node-b")
-    writer.record(signin.login_event(alice, alice.access_key_id, "us-east-1", "10.9.8.7", "Success"))
+    older = signin.login_event(alice, alice.access_key_id, "us-east-1", "10.9.8.7", "Success")
+    # A minute before this node's sign-in: event times are to the second, so a tie would be possible.
+    older["eventTime"] = "2026-01-01T00:00:00Z"
+    writer.record(older)
     writer.close()
     with iam_server(tmp_path / "node-a", PRINCIPALS, console_audit_dirs=(other,)) as server:
         web = browser(server.endpoint)
