@@ -121,12 +121,7 @@ def moto_server(workdir: Path) -> Iterator[tuple[int, int]]:
         http_bench.wait_listening(port, proc)
         yield port, proc.pid
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        http_bench.stop(proc)
         log.close()
 
 
@@ -166,15 +161,41 @@ def over_http(args: argparse.Namespace, workdir: Path) -> list[Row]:
     rows = []
     for name, result in (("CVV2 verify", cvv2), ("GetKey", get_key)):
         rows += [
-            Row("HTTP", name, "req/s", result.rps, "null floor req/s", null.rps, result.rps / null.rps,
-                "≥ 0.40", _load_note(result)),
-            Row("HTTP", name, "server CPU ms/req", result.cpu_ms_per_request, "null floor",
-                null.cpu_ms_per_request, result.cpu_ms_per_request / null.cpu_ms_per_request,
-                "≤ 0.08 ms", _load_note(result)),
+            Row(
+                "HTTP",
+                name,
+                "req/s",
+                result.rps,
+                "null floor req/s",
+                null.rps,
+                result.rps / null.rps,
+                "≥ 0.40",
+                _load_note(result),
+            ),
+            Row(
+                "HTTP",
+                name,
+                "server CPU ms/req",
+                result.cpu_ms_per_request,
+                "null floor",
+                null.cpu_ms_per_request,
+                result.cpu_ms_per_request / null.cpu_ms_per_request,
+                "≤ 0.08 ms",
+                _load_note(result),
+            ),
         ]
     rows.append(
-        Row("HTTP", "CreateKey (durable)", "req/s", create.rps, "moto_server req/s", moto.rps,
-            create.rps / moto.rps, "≥ 10", _load_note(create))
+        Row(
+            "HTTP",
+            "CreateKey (durable)",
+            "req/s",
+            create.rps,
+            "moto_server req/s",
+            moto.rps,
+            create.rps / moto.rps,
+            "≥ 10",
+            _load_note(create),
+        )
     )
     rows.append(Row("HTTP", "CreateKey (durable)", "p99 ms", create.p99_ms, "moto_server", moto.p99_ms))
     return rows
@@ -222,8 +243,16 @@ def in_process(args: argparse.Namespace, workdir: Path) -> list[Row]:
                 rates[side].append(harness.rate(call, args.inproc, clock=time.process_time, batch=100))
         mine, ref = statistics.median(rates["ours"]), statistics.median(rates["theirs"])
         rows.append(
-            Row("in process", name, "paycrypt service calls/CPU s", mine, f"{library} calls/CPU s", ref,
-                mine / ref, "≥ 1.5")
+            Row(
+                "in process",
+                name,
+                "paycrypt service calls/CPU s",
+                mine,
+                f"{library} calls/CPU s",
+                ref,
+                mine / ref,
+                "≥ 1.5",
+            )
         )
         print(rows[-1].line(), flush=True)
     return rows
@@ -295,13 +324,28 @@ def key_counts(args: argparse.Namespace, workdir: Path) -> list[Row]:
     rows = []
     for i, name in enumerate(("GetKey", "CreateKey")):
         rows.append(
-            Row("keys", name, f"p99 ms at {args.many_keys:,} keys", many[i].p99_ms,
-                f"p99 ms at {KEYS_SMALL:,}", small[i].p99_ms, many[i].p99_ms / small[i].p99_ms, "≤ 1.2",
-                _load_note(many[i]))
+            Row(
+                "keys",
+                name,
+                f"p99 ms at {args.many_keys:,} keys",
+                many[i].p99_ms,
+                f"p99 ms at {KEYS_SMALL:,}",
+                small[i].p99_ms,
+                many[i].p99_ms / small[i].p99_ms,
+                "≤ 1.2",
+                _load_note(many[i]),
+            )
         )
         rows.append(
-            Row("keys", name, f"p50 ms at {args.many_keys:,} keys", many[i].p50_ms,
-                f"p50 ms at {KEYS_SMALL:,}", small[i].p50_ms, many[i].p50_ms / small[i].p50_ms)
+            Row(
+                "keys",
+                name,
+                f"p50 ms at {args.many_keys:,} keys",
+                many[i].p50_ms,
+                f"p50 ms at {KEYS_SMALL:,}",
+                small[i].p50_ms,
+                many[i].p50_ms / small[i].p50_ms,
+            )
         )
     return rows
 
@@ -340,8 +384,11 @@ def main() -> None:
             setattr(args, name, value)
     sections = args.section or ["http", "inproc", "keys"]
     about = machine()
-    print(f"machine: {about}; load generator {args.load}, {args.concurrency} connections, "
-          f"{args.seconds:g} s per HTTP scenario", flush=True)
+    print(
+        f"machine: {about}; load generator {args.load}, {args.concurrency} connections, "
+        f"{args.seconds:g} s per HTTP scenario",
+        flush=True,
+    )
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="paycrypt-run-") as tmp:
         for section, run in (("http", over_http), ("inproc", in_process), ("keys", key_counts)):
@@ -353,11 +400,24 @@ def main() -> None:
     for row in rows:
         print(row.line())
     about["loadavg_at_end"] = Path("/proc/loadavg").read_text().split()[:3]
-    settings = {k: getattr(args, k) for k in ("quick", "seconds", "warmup", "inproc", "repeat", "many_keys",
-                                              "concurrency", "signed", "load")}
+    settings = {
+        k: getattr(args, k)
+        for k in (
+            "quick",
+            "seconds",
+            "warmup",
+            "inproc",
+            "repeat",
+            "many_keys",
+            "concurrency",
+            "signed",
+            "load",
+        )
+    }
     args.json.write_text(
-        json.dumps({"machine": about, "settings": settings, "rows": [dataclasses.asdict(r) for r in rows]},
-                   indent=2)
+        json.dumps(
+            {"machine": about, "settings": settings, "rows": [dataclasses.asdict(r) for r in rows]}, indent=2
+        )
     )
     print(f"\nJSON: {args.json}")
 
