@@ -22,7 +22,7 @@ import timeit
 from pathlib import Path
 
 import signing
-from profile_cvv import ENDPOINT, call, cpu_us_per_call, handle_now, split_request
+from profile_cvv import ENDPOINT, cpu_us_per_call, cvv_key, handle_now, split_request
 
 from paycrypt.metrics import exposition
 from paycrypt.server import Settings, build_app
@@ -37,28 +37,7 @@ def free_port() -> int:
 
 def requests(app: App) -> dict[str, tuple]:
     """A pre-signed CVV2 verify and GetKey for a key of this app's own, warmed up."""
-    created = call(
-        app,
-        signing.capture(
-            "payment-cryptography",
-            ENDPOINT,
-            lambda sdk: sdk.create_key(KeyAttributes=signing.CVK_ATTRIBUTES, Exportable=True),
-        ),
-    )
-    key_arn = created["Key"]["KeyArn"]
-    pan = signing.luhn_pan("4000001234")
-    attrs = {"CardVerificationValue2": {"CardExpiryDate": signing.EXPIRY}}
-    generated = call(
-        app,
-        signing.capture(
-            "payment-cryptography-data",
-            ENDPOINT,
-            lambda sdk: sdk.generate_card_validation_data(
-                KeyIdentifier=key_arn, PrimaryAccountNumber=pan, GenerationAttributes=attrs
-            ),
-        ),
-    )
-    cases = [(pan, generated["ValidationData"])]
+    key_arn, cases = cvv_key(app)
     built = {
         "VerifyCardValidationData CVV2": split_request(signing.verify_requests(ENDPOINT, key_arn, cases)[0]),
         "GetKey": split_request(signing.get_key_requests(ENDPOINT, key_arn, 1)[0]),

@@ -107,7 +107,8 @@ def main() -> None:
         profile(app, args)
 
 
-def profile(app: App, args: argparse.Namespace) -> None:
+def cvv_key(app: App) -> tuple[str, list[tuple[str, str]]]:
+    """A CVK of this app's own and one (PAN, CVV2) it generated: what a verify bench replays."""
     created = call(
         app,
         signing.capture(
@@ -129,7 +130,11 @@ def profile(app: App, args: argparse.Namespace) -> None:
             ),
         ),
     )
-    cases = [(pan, generated["ValidationData"])]
+    return key_arn, [(pan, generated["ValidationData"])]
+
+
+def profile(app: App, args: argparse.Namespace) -> None:
+    key_arn, cases = cvv_key(app)
     verify = split_request(signing.verify_requests(ENDPOINT, key_arn, cases)[0])
     get_key = split_request(signing.get_key_requests(ENDPOINT, key_arn, 1)[0])
     for _ in range(200):  # warm: unseal cache, sqlite page cache, lazily built checkers
@@ -145,7 +150,7 @@ def profile(app: App, args: argparse.Namespace) -> None:
 
     print("\n## The CVV2 verify path, stage by stage (no profiler)\n")
     print("| stage | µs CPU per call |\n|---|---:|")
-    for name, fn in stages(app, verify, key_arn, pan, generated["ValidationData"]):
+    for name, fn in stages(app, verify, key_arn, *cases[0]):
         print(f"| {name} | {cpu_us_per_call(fn, args.calls):.1f} |")
 
     profiler = cProfile.Profile()

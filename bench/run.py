@@ -121,12 +121,7 @@ def moto_server(workdir: Path) -> Iterator[tuple[int, int]]:
         http_bench.wait_listening(port, proc)
         yield port, proc.pid
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        http_bench.stop(proc)
         log.close()
 
 

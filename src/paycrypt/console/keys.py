@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,7 @@ from paycrypt.console.usages import EXPLAINED
 from paycrypt.service.rules.combinations import MODES, RULES
 
 PAGE_SIZE = 25
+KEK_USAGES = ("TR31_K0_KEY_ENCRYPTION_KEY", "TR31_K1_KEY_BLOCK_PROTECTION_KEY")
 API_PAGE = 100
 FILTERS = ("state", "usage", "algorithm", "key_class", "alias", "tag", "replication")
 STATES = ("CREATE_IN_PROGRESS", "CREATE_COMPLETE", "DELETE_PENDING", "DELETE_COMPLETE")
@@ -175,8 +177,9 @@ def _arn(ctx: Ctx, key_id: str) -> str:
     return f"arn:aws:payment-cryptography:{ctx.region}:{ctx.credential.account_id}:key/{key_id}"
 
 
-async def keks(ctx: Ctx, exclude: str | None = None) -> list[dict[str, Any]]:
-    """The keys that can wrap a key for TR-31 (K0/K1, enabled), to choose from; the API decides."""
+async def usable_keys(ctx: Ctx, wanted: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
+    """The enabled keys `wanted` picks, through ListKeys as the signed-in principal (what it may
+    not list is not offered: the API decides)."""
     found, token = [], None
     try:
         while True:
@@ -184,18 +187,20 @@ async def keks(ctx: Ctx, exclude: str | None = None) -> list[dict[str, Any]]:
             if token:
                 params["NextToken"] = token
             listed = await ctx.call("ListKeys", params)
-            for key in listed.get("Keys", []):
-                usage = key.get("KeyAttributes", {}).get("KeyUsage")
-                if (
-                    usage in ("TR31_K0_KEY_ENCRYPTION_KEY", "TR31_K1_KEY_BLOCK_PROTECTION_KEY")
-                    and key["KeyArn"] != exclude
-                ):
-                    found.append(key)
+            found += [key for key in listed.get("Keys", []) if wanted(key)]
             token = listed.get("NextToken")
             if not token:
                 return found
     except ApiError:
         return found
+
+
+async def keks(ctx: Ctx, exclude: str | None = None) -> list[dict[str, Any]]:
+    """The keys that can wrap a key for TR-31 (K0/K1), to choose from."""
+    return await usable_keys(
+        ctx,
+        lambda key: key.get("KeyAttributes", {}).get("KeyUsage") in KEK_USAGES and key["KeyArn"] != exclude,
+    )
 
 
 # --- actions on a key ----------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from typing import Any
 from paycrypt.console.api import ApiError
 from paycrypt.console.app import PREFIX, Ctx
 from paycrypt.console.http import Response
-from paycrypt.console.keys import API_PAGE, HIDDEN, keks
+from paycrypt.console.keys import HIDDEN, keks, usable_keys
 from paycrypt.service.rules.combinations import MODES, RULES
 
 WRAPPING_ALGORITHMS = ("RSA_2048", "RSA_3072", "RSA_4096")
@@ -136,24 +136,13 @@ async def certificate(ctx: Ctx) -> Response:
 
 async def _roots(ctx: Ctx) -> list[dict[str, Any]]:
     """The CA certificates a TR-34 signing certificate can chain to (public S0 keys)."""
-    found, token = [], None
-    try:
-        while True:
-            params: dict[str, Any] = {"MaxResults": API_PAGE, "KeyState": "CREATE_COMPLETE"}
-            if token:
-                params["NextToken"] = token
-            listed = await ctx.call("ListKeys", params)
-            found += [
-                k
-                for k in listed.get("Keys", [])
-                if k.get("KeyAttributes", {}).get("KeyClass") == "PUBLIC_KEY"
-                and k["KeyAttributes"].get("KeyUsage") == "TR31_S0_ASYMMETRIC_KEY_FOR_DIGITAL_SIGNATURE"
-            ]
-            token = listed.get("NextToken")
-            if not token:
-                return found
-    except ApiError:
-        return found
+    return await usable_keys(
+        ctx,
+        lambda key: (
+            key.get("KeyAttributes", {}).get("KeyClass") == "PUBLIC_KEY"
+            and key["KeyAttributes"].get("KeyUsage") == "TR31_S0_ASYMMETRIC_KEY_FOR_DIGITAL_SIGNATURE"
+        ),
+    )
 
 
 async def import_key(ctx: Ctx) -> Response:
