@@ -93,7 +93,7 @@ def server_data_service(workdir: Path) -> Iterator[Service]:
     Keys stored through it are there when the server starts (as ImportKey would have put them);
     the store is closed on leaving, before the server opens it.
     """
-    data_dir = workdir / "data-uvicorn-paycrypt"
+    data_dir = http_bench.data_directory(workdir)  # where http_bench.running_server points the server
     store = SqliteStore(data_dir / "paycrypt.db")
     try:
         yield Service(store, KeyCache(LocalKeyFileVault(data_dir / "master.key")), SystemClock())

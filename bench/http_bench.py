@@ -110,6 +110,11 @@ def server_command(
     return [granian, *GRANIAN_FLAGS, "--host", HOST, "--port", str(port), *target]
 
 
+def data_directory(workdir: Path, stack: str = "uvicorn", app: str = "paycrypt", workers: int = 1) -> Path:
+    """Where `running_server` points the server: keys stored there beforehand are served."""
+    return workdir / f"data-{stack}-{app}-{workers}"
+
+
 @contextmanager
 def running_server(
     stack: str, app: str, workdir: Path, serve_options: tuple[str, ...] = (), workers: int = 1
@@ -117,7 +122,7 @@ def running_server(
     """Start a server and yield (port, pid); stop it (the process we started, by its pid) after.
     `workers` above 1: `paycrypt serve --workers`, yielded once every worker is ready."""
     port = free_port()
-    data_dir = workdir / f"data-{stack}-{app}-{workers}"
+    data_dir = data_directory(workdir, stack, app, workers)
     env = dict(os.environ, PAYCRYPT_DATA_DIR=str(data_dir))
     log_path = workdir / f"server-{stack}-{app}-{workers}.log"
     log = open(log_path, "wb")  # noqa: SIM115 - closed below

@@ -130,7 +130,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="paycrypt-rotation-bench-") as tmp:
         workdir = Path(tmp)
-        data_dir = workdir / "data-uvicorn-paycrypt"  # where http_bench.running_server points the server
+        data_dir = http_bench.data_directory(workdir)  # where http_bench.running_server points the server
         print(f"stored {args.keys:,} keys in {fill(data_dir, args.keys):.0f} s", flush=True)
         with http_bench.running_server("uvicorn", "paycrypt", workdir) as (port, _pid):
             endpoint = f"http://{http_bench.HOST}:{port}"

@@ -286,6 +286,7 @@ def test_an_older_postgresql_schema_waits_for_db_upgrade(
         db.execute("DROP TABLE node_heartbeats")
         db.execute("DROP TABLE master_keys")
         db.execute("DROP FUNCTION paycrypt_announce_change")
+        db.execute("DROP TABLE sign_in_failures")
     _set_version(spec, 1)
     with pytest.raises(
         migrations.SchemaError,

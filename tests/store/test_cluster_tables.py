@@ -68,3 +68,30 @@ def test_heartbeats_count_the_processes_seen_within_the_window(tables: ClusterTa
     time.sleep(TERM + 0.1)
     assert tables.beat("node-b", 0, TERM) == 1  # node-a stopped beating a window ago
     assert tables.beat("node-a", 0, TERM) == 2  # and is counted again when it beats
+
+
+def test_sign_in_failures_are_counted_per_name_within_the_window(tables: ClusterTables) -> None:
+    """The console's sign-in limit (console/signin.py SharedSigninLimiter) counts here, so every
+    worker and node on the store sees the same counts."""
+    names = ("key:AKIDEXAMPLE", "ip:192.0.2.7")
+    assert tables.sign_in_failures(names, TERM) == {}
+    tables.add_sign_in_failure(names, TERM)
+    tables.add_sign_in_failure(names[1:], TERM)
+    assert tables.sign_in_failures(names, TERM) == {"key:AKIDEXAMPLE": 1, "ip:192.0.2.7": 2}
+    assert tables.sign_in_failures(("key:OTHER",), TERM) == {}
+    time.sleep(TERM + 0.1)
+    assert tables.sign_in_failures(names, TERM) == {}  # the window has moved on
+    tables.add_sign_in_failure(names[:1], TERM)  # and the old rows are removed with the next one
+    assert tables.sign_in_failures(names, 3600) == {"key:AKIDEXAMPLE": 1}
+
+
+def test_the_console_limit_is_kept_in_the_store_not_in_a_limiter(tables: ClusterTables) -> None:
+    """Two limiters (two workers' consoles) on one store: failures through either count for both."""
+    from paycrypt.console.signin import MAX_FAILURES, SharedSigninLimiter
+
+    one, other = SharedSigninLimiter(tables), SharedSigninLimiter(tables)
+    names = ("key:AKIDEXAMPLE", "ip:192.0.2.8")
+    for attempt in range(MAX_FAILURES):
+        (one if attempt % 2 else other).failed(names)  # spread over two "workers"
+    assert one.blocked(names) and other.blocked(names)
+    assert not one.blocked(("key:AKIDOTHER", "ip:192.0.2.9"))

@@ -40,7 +40,7 @@ class ConsoleSettings:
     secure: bool  # TLS: cookies are Secure
     audit_dirs: tuple[Path, ...]  # the audit files read (this node's data directory)
     idle_timeout: float = IDLE_TIMEOUT
-    limiter: signin.SigninLimiter = field(default_factory=signin.SigninLimiter)
+    limiter: signin.SigninLimiter | signin.SharedSigninLimiter = field(default_factory=signin.SigninLimiter)
 
 
 @dataclass

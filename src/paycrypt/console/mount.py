@@ -11,6 +11,7 @@ from paycrypt.audit.writer import AuditWriter
 from paycrypt.auth.credentials import CredentialStore
 from paycrypt.console.api import Handler
 from paycrypt.console.app import PREFIX, Console, ConsoleSettings
+from paycrypt.console.signin import SharedSigninLimiter
 from paycrypt.store.base import Store
 
 
@@ -43,5 +44,10 @@ def mount_console(
 ) -> Mounted:
     if not enabled:
         return Mounted(None)
-    settings = ConsoleSettings(regions=tuple(regions), secure=secure, audit_dirs=audit_dirs)
+    settings = ConsoleSettings(
+        regions=tuple(regions),
+        secure=secure,
+        audit_dirs=audit_dirs,
+        limiter=SharedSigninLimiter(store.cluster),  # one count for every worker and node on the store
+    )
     return Mounted(Console(settings, credentials, audit, store))

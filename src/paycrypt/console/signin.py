@@ -4,8 +4,9 @@ attempt audited.
 The limit: at most `MAX_FAILURES` failed sign-ins per access key id, and `MAX_FAILURES_PER_ADDRESS`
 per client address (several people may share one behind a NAT), in any `WINDOW` seconds; past it
 every attempt (even with the right secret) is refused until the window has moved on, so guessing a
-secret online is hopeless. The counts are this process's
-(docs/decisions/console.md says why, and what a cluster does about it).
+secret online is hopeless. The server counts in the store (`SharedSigninLimiter`), so the limit
+holds for every worker and node on it; `SigninLimiter` counts in this process (tests, and the
+rules both follow).
 
 Each attempt is one CloudTrail-shaped `ConsoleLogin` event (CloudTrail's own name for a console
 sign-in) in the audit log: who claimed to sign in, from where, and the outcome; a failure names
@@ -24,6 +25,7 @@ from typing import Any
 
 from paycrypt.audit import events
 from paycrypt.auth.sigv4 import Credential
+from paycrypt.store.base import ClusterTables
 
 MAX_FAILURES = 5
 MAX_FAILURES_PER_ADDRESS = 20
@@ -67,6 +69,33 @@ class SigninLimiter:
             if len(self._failures) > 10_000:  # forget the quiet ones, so a flood cannot grow this
                 for name in [n for n, q in self._failures.items() if not self._recent(n, now)]:
                     del self._failures[name]
+
+
+class SharedSigninLimiter:
+    """The same limit, counted in the store's `sign_in_failures` table (migration 0006): a guesser
+    spreading attempts over the workers and nodes behind a load balancer gets no more of them."""
+
+    def __init__(
+        self,
+        tables: ClusterTables,
+        max_failures: int = MAX_FAILURES,
+        per_address: int = MAX_FAILURES_PER_ADDRESS,
+        window: float = WINDOW,
+    ) -> None:
+        self.tables = tables
+        self.max_failures = max_failures
+        self.per_address = per_address
+        self.window = window
+
+    def _limit(self, name: str) -> int:
+        return self.per_address if name.startswith("ip:") else self.max_failures
+
+    def blocked(self, names: tuple[str, ...]) -> bool:
+        counts = self.tables.sign_in_failures(names, self.window)
+        return any(counts.get(name, 0) >= self._limit(name) for name in names)
+
+    def failed(self, names: tuple[str, ...]) -> None:
+        self.tables.add_sign_in_failure(names, self.window)
 
 
 def secret_matches(credential: Credential | None, secret: str) -> bool:

@@ -215,6 +215,14 @@ class ClusterTables(Protocol):
         """Remove this process's heartbeat (a clean shutdown: the others' shares grow at once)."""
         ...
 
+    def sign_in_failures(self, names: tuple[str, ...], window: float) -> dict[str, int]:
+        """How many failed console sign-ins each name had in the last `window` seconds."""
+        ...
+
+    def add_sign_in_failure(self, names: tuple[str, ...], window: float) -> None:
+        """Count one failed sign-in against each name now; failures older than `window` go."""
+        ...
+
 
 #: The tables whose rows hold sealed key blocks, each with a `seq` that orders it.
 SEALED_TABLES = ("keys", "exchange_keys")

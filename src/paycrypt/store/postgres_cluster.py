@@ -51,3 +51,15 @@ class PostgresClusterTables:
 
     def leave(self, node_id: str, worker_id: int) -> None:
         self._run("DELETE FROM node_heartbeats WHERE node_id = %s AND worker_id = %s", (node_id, worker_id))
+
+    def sign_in_failures(self, names: tuple[str, ...], window: float) -> dict[str, int]:
+        found, _ = self._run(
+            "SELECT name, COUNT(*) FROM sign_in_failures"
+            f" WHERE name = ANY(%s) AND at > {NOW} - %s GROUP BY name",
+            (list(names), window),
+        )
+        return {name: int(count) for name, count in found}
+
+    def add_sign_in_failure(self, names: tuple[str, ...], window: float) -> None:
+        self._run(f"DELETE FROM sign_in_failures WHERE at <= {NOW} - %s", (window,))
+        self._run(f"INSERT INTO sign_in_failures (name, at) SELECT unnest(%s::text[]), {NOW}", (list(names),))

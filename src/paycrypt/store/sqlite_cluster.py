@@ -63,3 +63,20 @@ class SqliteClusterTables:
             self._db.execute(
                 "DELETE FROM node_heartbeats WHERE node_id = ? AND worker_id = ?", (node_id, worker_id)
             )
+
+    def sign_in_failures(self, names: tuple[str, ...], window: float) -> dict[str, int]:
+        since = time.time() - window
+        marks = ", ".join("?" for _ in names)
+        found = self._db.execute(
+            f"SELECT name, COUNT(*) FROM sign_in_failures WHERE name IN ({marks}) AND at > ? GROUP BY name",
+            (*names, since),
+        ).fetchall()
+        return dict(found)
+
+    def add_sign_in_failure(self, names: tuple[str, ...], window: float) -> None:
+        with self._transaction():
+            now = time.time()
+            self._db.execute("DELETE FROM sign_in_failures WHERE at <= ?", (now - window,))
+            self._db.executemany(
+                "INSERT INTO sign_in_failures (name, at) VALUES (?, ?)", [(n, now) for n in names]
+            )
