@@ -34,7 +34,9 @@ EVENT_SOURCE = "signin.amazonaws.com"
 USER_AGENT = "paycrypt-console"
 
 
-class SigninLimiter:
+class Limits:
+    """The limit both limiters apply: failures per access key, per address, in a sliding window."""
+
     def __init__(
         self,
         max_failures: int = MAX_FAILURES,
@@ -44,6 +46,14 @@ class SigninLimiter:
         self.max_failures = max_failures
         self.per_address = per_address
         self.window = window
+
+    def _limit(self, name: str) -> int:
+        return self.per_address if name.startswith("ip:") else self.max_failures
+
+
+class SigninLimiter(Limits):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self._failures: dict[str, collections.deque[float]] = {}
         self._lock = threading.Lock()
 
@@ -58,9 +68,6 @@ class SigninLimiter:
         with self._lock:
             return any(len(self._recent(name, now)) >= self._limit(name) for name in names)
 
-    def _limit(self, name: str) -> int:
-        return self.per_address if name.startswith("ip:") else self.max_failures
-
     def failed(self, names: tuple[str, ...], now: float | None = None) -> None:
         now = time.monotonic() if now is None else now
         with self._lock:
@@ -71,24 +78,13 @@ class SigninLimiter:
                     del self._failures[name]
 
 
-class SharedSigninLimiter:
+class SharedSigninLimiter(Limits):
     """The same limit, counted in the store's `sign_in_failures` table (migration 0006): a guesser
     spreading attempts over the workers and nodes behind a load balancer gets no more of them."""
 
-    def __init__(
-        self,
-        tables: ClusterTables,
-        max_failures: int = MAX_FAILURES,
-        per_address: int = MAX_FAILURES_PER_ADDRESS,
-        window: float = WINDOW,
-    ) -> None:
+    def __init__(self, tables: ClusterTables, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.tables = tables
-        self.max_failures = max_failures
-        self.per_address = per_address
-        self.window = window
-
-    def _limit(self, name: str) -> int:
-        return self.per_address if name.startswith("ip:") else self.max_failures
 
     def blocked(self, names: tuple[str, ...]) -> bool:
         counts = self.tables.sign_in_failures(names, self.window)
