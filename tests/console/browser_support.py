@@ -44,7 +44,15 @@ def chromium() -> Iterator[object]:
 
 
 def shot(page: object, name: str) -> None:
-    """A screenshot of the page for docs/console.md."""
+    """A screenshot of the page for docs/console.md. Chromium under load fails a capture now and
+    then ("Unable to capture screenshot"): it is tried twice, and a second failure fails the test
+    only in a docs run (PAYCRYPT_DOCS_SCREENSHOTS=1) — the pictures are not what the tests check."""
     folder = screenshots()
     folder.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(folder / f"{name}.png"), full_page=False)
+    for attempt in (1, 2):
+        try:
+            page.screenshot(path=str(folder / f"{name}.png"), full_page=False)
+            return
+        except Exception:  # chromium under load: "Unable to capture screenshot" now and then
+            if attempt == 2 and folder == DOCS_SCREENSHOTS:
+                raise  # asked for the docs' pictures: a missing one is a failure
