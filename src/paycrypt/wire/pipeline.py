@@ -97,8 +97,12 @@ class Call:
     region: str | None = None
     params: dict[str, Any] | None = None
     result: dict[str, Any] | None = None
-    failure: events.Failure | None = None
     error: ServiceError | None = None
+
+    @property
+    def failure(self) -> events.Failure | None:
+        """What the audit event records of the error, if the call failed."""
+        return None if self.error is None else events.Failure(self.error.code, self.error.message)
 
 
 class Pipeline:
@@ -125,7 +129,7 @@ class Pipeline:
         self, api: Api, routed: Routed, request: sigv4.SignedRequest, request_id: str, source_ip: str
     ) -> Response:
         """The call's response; every failure, expected or not, is an AWS error and its audit record."""
-        started = time.perf_counter()
+        started = time.perf_counter() if self.meter is not None else 0.0  # read only when metered
         call = Call(api, routed, routed.operation, request, request_id, source_ip)
         keys: Keys = {}
         try:
@@ -238,8 +242,9 @@ class Pipeline:
                 request_id=call.request_id,
                 event_time=call.event_time,
             )
-            result = call.result if call.failure is None else None
-            event = events.build_event(plan, origin, call.params, result, call.failure)
+            failure = call.failure
+            result = call.result if failure is None else None
+            event = events.build_event(plan, origin, call.params, result, failure)
             self.audit.record(event)
         except Exception as exc:  # the event holds request members: its traceback's messages may too
             log.error(
@@ -250,6 +255,5 @@ class Pipeline:
             )
 
     def _failed(self, call: Call, error: ServiceError) -> Response:
-        call.failure = events.Failure(error.code, error.message)
         call.error = error
         return call.api.protocol.error(error, call.request_id)
