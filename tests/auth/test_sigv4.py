@@ -464,6 +464,20 @@ def test_header_whitespace_is_canonicalised() -> None:
     assert verify(spaced, lookup, at_signing(req)).credential is ALICE
 
 
+def test_what_verify_remembers_never_lets_a_refused_request_through() -> None:
+    """The scope, signed-header list and timestamp of an accepted request are cached: a request
+    that differs in any of them, or only in its signature, is still refused after it."""
+    req = control_plane_request()
+    assert verify(req, lookup, at_signing(req)).credential is ALICE
+    assert verify(req, lookup, at_signing(req)).credential is ALICE  # the cached path accepts too
+    _assert_mismatch(with_authorization(req, "Signature=", "Signature=0"))
+    rejects(req, InvalidSignature, allowed_services=frozenset({"kms"}))  # same scope, other service
+    today = req.headers["x-amz-date"][:8]
+    rejects(with_authorization(req, f"/{today}/", "/20000101/"), InvalidSignature)
+    rejects(with_authorization(req, "host;", ""), InvalidSignature)  # host no longer signed
+    rejects(req, SignatureExpired, at_signing(req) + timedelta(minutes=16))
+
+
 def test_wrong_secret_fails() -> None:
     _assert_mismatch(control_plane_request(secret="not-the-secret-key-of-alice-at-all0000"))
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -180,14 +181,14 @@ def verify(
     scope = f"{date}/{region}/{service}/{TERMINATOR}"
     string_to_sign = "\n".join((ALGORITHM, claim.amz_date, scope, hashlib.sha256(canonical).hexdigest()))
     key = signing_key(credential.secret_access_key, date, region, service)
-    expected = hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
+    expected = hmac.digest(key, string_to_sign.encode(), "sha256").hex()
     if not hmac.compare_digest(expected.encode(), claim.signature.encode("utf-8", "replace")):
         raise InvalidSignature(SIGNATURE_MISMATCH)
     _check_session_token(credential, claim.security_token)
     return VerifiedCaller(credential=credential, region=region, service=service)
 
 
-def _canonical_request(req: SignedRequest, query: list[tuple[str, str]], names: list[str]) -> bytes:
+def _canonical_request(req: SignedRequest, query: list[tuple[str, str]], names: tuple[str, ...]) -> bytes:
     lines = (
         req.method.upper(),
         canonical_uri(req.raw_path),
@@ -226,6 +227,8 @@ def _remove_dot_segments(path: str) -> str:
 
 def canonical_query_string(params: list[tuple[str, str]]) -> str:
     """Decoded (name, value) pairs re-encoded per RFC 3986 and sorted by name, then value."""
+    if not params:
+        return ""
     encoded = sorted((quote(name, safe="-_.~"), quote(value, safe="-_.~")) for name, value in params)
     return "&".join(f"{name}={value}" for name, value in encoded)
 
@@ -249,7 +252,8 @@ def signing_key(secret_access_key: str, date: str, region: str, service: str) ->
 
 
 def _utc_seconds(now: datetime) -> datetime:
-    now = now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
+    if now.tzinfo is not UTC:
+        now = now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
     return now.replace(microsecond=0)
 
 
@@ -266,7 +270,7 @@ def _decode_query(query_string: str) -> list[tuple[str, str]]:
 
 def _claim(req: SignedRequest, query: list[tuple[str, str]]) -> _Claim:
     authorization = req.headers.get("authorization", "").strip()
-    presigned = any(name == "X-Amz-Algorithm" for name, _ in query)
+    presigned = bool(query) and any(name == "X-Amz-Algorithm" for name, _ in query)
     if authorization and presigned:
         raise InvalidSignature(
             "Found both 'X-Amz-Algorithm' as a query-string param and 'Authorization' as HTTP header."
@@ -365,7 +369,10 @@ def _amz_date(headers: Mapping[str, str]) -> str:
     return parsed.strftime(_TIMESTAMP)
 
 
+@lru_cache(maxsize=256)
 def _parse_timestamp(value: str) -> datetime:
+    """Cached: every request signed in the same second carries the same X-Amz-Date (a value that
+    fails raises, and is not cached)."""
     digits = value[:8] + value[9:15]
     if len(value) == 16 and value[8] == "T" and value[15] == "Z" and digits.isascii() and digits.isdigit():
         try:
@@ -408,8 +415,11 @@ def _format(moment: datetime) -> str:
     return moment.strftime(_TIMESTAMP)
 
 
-def _signed_header_names(signed_headers: str) -> list[str]:
-    names = sorted(name.strip().lower() for name in signed_headers.split(";") if name.strip())
+@lru_cache(maxsize=256)
+def _signed_header_names(signed_headers: str) -> tuple[str, ...]:
+    """Cached: a client signs the same headers on every call of an operation (a list without
+    `host` raises, and is not cached)."""
+    names = tuple(sorted(name.strip().lower() for name in signed_headers.split(";") if name.strip()))
     if "host" not in names:
         raise InvalidSignature("'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")
     return names
@@ -418,15 +428,35 @@ def _signed_header_names(signed_headers: str) -> list[str]:
 def _check_scope(claim: _Claim, allowed_services: frozenset[str]) -> tuple[str, str, str, str]:
     """Split ``keyid/date/region/service/aws4_request`` and hold each piece to AWS's rules.
 
-    Returns the key id, date, region and service.
+    Returns the key id, date, region and service. A scope that passed is remembered (it repeats
+    on every call a client signs that day); one that fails is checked again, to say why.
     """
+    passed = _scope_passed(claim.credential, claim.amz_date[:8], allowed_services)
+    return passed if passed is not None else _scope_refused(claim, allowed_services)
+
+
+@lru_cache(maxsize=1024)
+def _scope_passed(
+    credential: str, day: str, allowed_services: frozenset[str]
+) -> tuple[str, str, str, str] | None:
+    """The scope's parts when every rule of `_scope_refused` holds, else None."""
+    parts = credential.rstrip("/").split("/")
+    if len(parts) != 5:
+        return None
+    key_id, date, region, service, terminator = parts
+    valid = _is_region(region) and service in allowed_services and terminator == TERMINATOR and date == day
+    return (key_id, date, region, service) if valid else None
+
+
+def _scope_refused(claim: _Claim, allowed_services: frozenset[str]) -> typing.NoReturn:
+    """The error naming every rule the scope breaks."""
     parts = claim.credential.rstrip("/").split("/")
     if len(parts) != 5:
         raise IncompleteSignature(
             "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, "
             f"got '{claim.credential[: _ECHO * 2]}'"
         )
-    key_id, date, region, service, terminator = parts
+    _, date, region, service, terminator = parts
     problems = []
     if not _is_region(region):
         problems.append(f"Credential should be scoped to a valid region, not '{region[:_ECHO]}'.")
@@ -443,9 +473,7 @@ def _check_scope(claim: _Claim, allowed_services: frozenset[str]) -> tuple[str, 
             "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: "
             f"'{date[:_ECHO]}' != '{claim.amz_date[:8]}', from '{claim.amz_date}'."
         )
-    if problems:
-        raise InvalidSignature(" ".join(problems))
-    return key_id, date, region, service
+    raise InvalidSignature(" ".join(problems))
 
 
 def _is_region(region: str) -> bool:
@@ -458,9 +486,10 @@ def _is_region(region: str) -> bool:
     )
 
 
-def _canonical_headers(headers: Mapping[str, str], names: list[str]) -> str:
+def _canonical_headers(headers: Mapping[str, str], names: tuple[str, ...]) -> str:
     # Each line ends in "\n", and the block is followed by the blank line SigV4 puts before SignedHeaders.
-    return "".join(f"{name}:{canonical_header_value(headers.get(name, ''))}\n" for name in names)
+    # The value is canonical_header_value's, written inline: this runs for every signed header.
+    return "".join([f"{name}:{' '.join(headers.get(name, '').split())}\n" for name in names])
 
 
 def _payload_hash(req: SignedRequest) -> str:
