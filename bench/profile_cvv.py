@@ -34,12 +34,13 @@ import signing
 
 from paycrypt.auth import sigv4
 from paycrypt.crypto import cvv
+from paycrypt.ids import uuid4_text
 from paycrypt.server import Settings, build_app
 from paycrypt.service import identifiers
 from paycrypt.service.context import Caller, Context
 from paycrypt.service.issuer import card_validation
 from paycrypt.service.rules import key_usage
-from paycrypt.wire.app import App, new_request_id
+from paycrypt.wire.app import App
 
 ENDPOINT = "http://127.0.0.1:8443"  # only the Host header the signature covers; nothing listens
 OPERATION, MEMBER = "VerifyCardValidationData", "CardVerificationValue2"
@@ -193,7 +194,7 @@ CATEGORIES = [
     ("  of which CVV2 (crypto.cvv)", "paycrypt/crypto/cvv.py", "cvv"),
     ("serialize response JSON", "paycrypt/wire/protocols/aws_json.py", "serialize"),
     ("INFO log line (logging.info)", "logging/__init__.py", "info"),
-    ("request id (new_request_id)", "paycrypt/wire/app.py", "new_request_id"),
+    ("request id (uuid4_text)", "paycrypt/ids.py", "uuid4_text"),
 ]
 
 
@@ -242,7 +243,7 @@ def stages(
     log = logging.getLogger("paycrypt")
     verify_cvv = card_validation.verify_card_validation_data
     return [
-        ("request id (new_request_id)", new_request_id),
+        ("request id (uuid4_text)", uuid4_text),
         ("route (RestJson1.route)", lambda: protocol.route(signed)),
         ("SigV4 verify", lambda: sigv4.verify(signed, lookup, dt.datetime.now(dt.UTC), services)),
         ("JSON decode + validate (parse)", lambda: protocol.parse(op, body, labels)),

@@ -621,15 +621,44 @@ def test_pans_masked_anywhere_in_an_event() -> None:
     alias = build(events.CONTROL, "GetAlias", {"AliasName": f"alias/{PAN}"})
     assert PAN not in json.dumps(alias)
     assert alias["resources"][0]["ARN"].endswith(f":alias/{MASKED_PAN}")
+    again = build(events.CONTROL, "GetAlias", {"AliasName": f"alias/{PAN}"})  # the memo of resources
+    assert again["resources"] == alias["resources"] and PAN not in str(list(events._RESOURCES))
     # the memo of strings with nothing to mask never holds a PAN-like run
     assert events._CLEAN and all(events._DIGIT_RUN.sub(events._mask_match, t) == t for t in events._CLEAN)
     assert not [t for t in events._CLEAN if PAN in t or "1111 1111" in t]
+    # nor does the memo of events' origin parts: a user agent holding a PAN is masked on every call
+    again = build(events.CONTROL, "CreateKey", params, user_agent=f"app/{PAN}")
+    assert again["userAgent"] == f"app/{MASKED_PAN}"
+    assert not [key for key in events._ORIGINS if PAN in str(key) or PAN in events._ORIGINS.get(key, "")]
     numbers = build(
         events.DATA,
         "GenerateCardValidationData",
         {"KeyIdentifier": "alias/k", "PrimaryAccountNumber": 4111111111111111},
     )
     assert "4111111111111111" not in json.dumps(numbers)
+
+
+@pytest.mark.parametrize("plane", [events.CONTROL, events.DATA])
+def test_the_encoded_event_is_the_writers_compact_json_of_it(plane: str) -> None:
+    """`encode_event` writes the line from kept parts; it must be, byte for byte, what
+    `json.dumps(event, separators=(",", ":"))` writes for the event it holds (ASCII escapes,
+    nulls, the error fields), for every operation, a failed call and an unknown caller."""
+    service = MODELS.plane(plane)
+    origins = [
+        events.Origin(ALICE, REGION, "127.0.0.1", UA, "f2a99da8-91e2-47a9-b9d2-1706e733991e", WHEN),
+        events.Origin(Identity(None, None, None, 'AKIA\u00e9"'), None, None, 'ua/\u2603 "q"', "r", WHEN),
+    ]
+    for name in service.operation_names:
+        plan = PLANS[plane][name]
+        for origin in origins:
+            for error in (None, Failure("ValidationException", 'bad "value" \u00e9\n')):
+                result = {"KeyArn": f"arn:aws:payment-cryptography:{REGION}:{ACCOUNT}:key/abc"}
+                encoded = events.encode_event(plan, origin, {"KeyIdentifier": "alias/k"}, result, error)
+                event = json.loads(encoded.text)
+                assert encoded.text == json.dumps(event, separators=(",", ":")), name
+                layout = events.LAYOUT if error is not None else SUCCESS_LAYOUT
+                assert list(event) == list(layout)
+                assert encoded.event_time == event["eventTime"] == "2024-07-09T14:24:02Z"
 
 
 def test_no_long_digit_run_survives_except_arn_accounts() -> None:

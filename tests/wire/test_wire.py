@@ -15,9 +15,9 @@ import pytest
 from botocore.loaders import Loader
 from botocore.model import ServiceModel, Shape
 
+from paycrypt import ids
 from paycrypt.errors import ValidationError
 from paycrypt.wire import faults, models, validate
-from paycrypt.wire.app import new_request_id
 from paycrypt.wire.protocols import for_model
 from paycrypt.wire.protocols.aws_json import AwsJson1_0
 from paycrypt.wire.protocols.aws_query import AwsQuery
@@ -202,9 +202,9 @@ def test_a_model_in_a_protocol_paycrypt_does_not_speak_is_refused() -> None:
 
 
 def test_request_ids_are_version_4_uuids_in_their_text_form() -> None:
-    ids = [new_request_id() for _ in range(2000)]
-    assert len(set(ids)) == len(ids)
-    for text in ids:
+    made = [ids.uuid4_text() for _ in range(2000)]
+    assert len(set(made)) == len(made)
+    for text in made:
         parsed = uuid.UUID(text)
         assert (str(parsed), parsed.version, parsed.variant) == (text, 4, uuid.RFC_4122)
 

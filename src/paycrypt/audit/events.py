@@ -60,15 +60,15 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import re
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from botocore.model import OperationModel, ServiceModel, Shape
 
-from paycrypt import arns
+from paycrypt import arns, ids
 from paycrypt.lru import Lru
 
 CONTROL = "payment-cryptography"  # the plane names of paycrypt.wire.models
@@ -378,7 +378,7 @@ def _compile_plan(compiler: _Compiler, operation: OperationModel) -> OperationPl
 
 def iso_time(moment: dt.datetime) -> str:
     """ISO 8601 UTC to the second with Z (naive datetimes are taken as UTC)."""
-    if moment.tzinfo is not None:
+    if moment.tzinfo is not None and moment.tzinfo is not dt.UTC:
         moment = moment.astimezone(dt.UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -412,17 +412,40 @@ def _resources(identifiers: list[str], account: str | None, region: str | None) 
     seen: set[str] = set()
     out = []
     for identifier in identifiers:
-        if identifier.startswith("alias/") and account and region:
-            arn = arns.build(region, account, identifier)
-        else:
-            arn = identifier
-        parsed = arns.parse(arn)
-        if parsed is None or arn in seen:
+        found = _resource(identifier, account, region)
+        if found is None or found[0] in seen:
             continue
-        seen.add(arn)
-        kind = KEY_TYPE if parsed.resource.startswith("key/") else ALIAS_TYPE
-        out.append({"accountId": parsed.account, "type": kind, "ARN": mask_pans(arn)})
+        seen.add(found[0])
+        out.append(found[1])
     return out
+
+
+# (identifier, account, region) -> (ARN, the resource entry), or None for what names no resource:
+# the same keys are named call after call. Bounded, least recently used out first; an identifier
+# holding anything to mask is never kept.
+_RESOURCES: Lru[tuple[str, str | None, str | None], tuple[str, dict[str, Any]] | None] = Lru(
+    _CLEAN_MAX_ENTRIES
+)
+_UNSEEN: Any = object()
+
+
+def _resource(identifier: str, account: str | None, region: str | None) -> tuple[str, dict[str, Any]] | None:
+    key = (identifier, account, region)
+    found = _RESOURCES.get(key, _UNSEEN)
+    if found is not _UNSEEN:
+        return found
+    if identifier.startswith("alias/") and account and region:
+        arn = arns.build(region, account, identifier)
+    else:
+        arn = identifier
+    parsed = arns.parse(arn)
+    entry = None
+    if parsed is not None:
+        kind = KEY_TYPE if parsed.resource.startswith("key/") else ALIAS_TYPE
+        entry = (arn, {"accountId": parsed.account, "type": kind, "ARN": mask_pans(arn)})
+    if mask_pans(arn) == arn and len(arn) <= _CLEAN_MAX_LENGTH:
+        _RESOURCES.put(key, entry)
+    return entry
 
 
 @dataclass(frozen=True)
@@ -450,42 +473,109 @@ def build_event(
     """The audit event of one call of `plan`'s operation: `result` when it succeeded, `error`
     when it failed.
 
-    `params` are the request's members as parsed (None when the body could not be parsed).
+    `params` are the request's members as parsed (None when the body could not be parsed). The
+    event is `encode_event`'s line read back: the one definition of what an event holds.
     """
+    event: dict[str, Any] = json.loads(encode_event(plan, origin, params, result, error).text)
+    return event
+
+
+# The JSON text of a string or null exactly as `json.dumps` writes it (ASCII, escaped).
+_text = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+# Compact JSON, as the writer stores it (`json.dumps(event, separators=(",", ":"))`).
+_compact = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def _json(value: str | None) -> str:
+    return "null" if value is None else _text(value)
+
+
+@functools.lru_cache(maxsize=1024)
+def _head(identity: Identity) -> str:
+    """The event's start up to `eventTime`'s value: the same for every call of one caller."""
+    identity_json = _compact(_user_identity(identity))
+    return f'{{"eventVersion":"{EVENT_VERSION}","userIdentity":{identity_json},"eventTime":'
+
+
+# (operation, region, source address, user agent) -> the event's text from `eventSource` to
+# `userAgent`: these repeat on every call of one client. Bounded, least recently used out first;
+# kept only when no value held anything to mask, so no PAN is kept here.
+_ORIGINS: Lru[tuple[str, str | None, str | None, str | None], str] = Lru(_CLEAN_MAX_ENTRIES)
+
+
+def _origin_text(
+    plan: OperationPlan, region: str | None, source_ip: str | None, user_agent: str | None
+) -> str:
+    key = (plan.name, region, source_ip, user_agent)
+    found = _ORIGINS.get(key)
+    if found is not None:
+        return found
+    masked_ip, masked_agent = _mask_any(source_ip), _mask_any(user_agent)
+    text = (
+        f',"eventSource":"{EVENT_SOURCE}","eventName":{_text(plan.name)},"awsRegion":{_json(region)},'
+        f'"sourceIPAddress":{_json(masked_ip)},"userAgent":{_json(masked_agent)}'
+    )
+    if masked_ip == source_ip and masked_agent == user_agent:
+        _ORIGINS.put(key, text)
+    return text
+
+
+@functools.lru_cache(maxsize=1024)
+def _tail(management: bool, account: str | None) -> str:
+    """The event's end, from `eventType`: the same for every call of one plane and account."""
+    category = "Management" if management else "Data"
+    return (
+        f',"eventType":"{EVENT_TYPE}","managementEvent":{"true" if management else "false"},'
+        f'"recipientAccountId":{_json(account)},"eventCategory":"{category}"}}'
+    )
+
+
+class Encoded(NamedTuple):
+    """An event's stored JSON (`json.dumps(event, separators=(",", ":"))`'s text) and its
+    `eventTime`, which the writer's digest summary records."""
+
+    text: str
+    event_time: str
+
+
+def encode_event(
+    plan: OperationPlan,
+    origin: Origin,
+    params: Mapping[str, Any] | None,
+    result: Mapping[str, Any] | None = None,
+    error: Failure | None = None,
+) -> Encoded:
+    """The event as the compact JSON the writer stores (`LAYOUT` order), written from parts: what
+    is the same for every call of one caller, operation and client is made once and kept, so a
+    call renders only its own members, time and identifiers (every call of a server makes one)."""
     identity, region = origin.identity, origin.region
     sink: list[str] = []
     request_parameters = None
     if params is not None and plan.render_input is not None:
-        request_parameters = plan.render_input(dict(params), sink) or None
+        request_parameters = plan.render_input(params, sink) or None
     response_elements = None
     if error is None and result:
         if plan.render_output is not None:
-            response_elements = plan.render_output(dict(result), sink) or None
+            response_elements = plan.render_output(result, sink) or None
         for name in plan.output_resources:  # data plane: the key an alias resolved to
             value = result.get(name)
             if isinstance(value, str):
                 sink.append(value)
-    event: dict[str, Any] = {
-        "eventVersion": EVENT_VERSION,
-        "userIdentity": user_identity(identity),
-        "eventTime": iso_time(origin.event_time),
-        "eventSource": EVENT_SOURCE,
-        "eventName": plan.name,
-        "awsRegion": region,
-        "sourceIPAddress": _mask_any(origin.source_ip),
-        "userAgent": _mask_any(origin.user_agent),
-    }
-    if error is not None:
-        event["errorCode"] = error.code
-        event["errorMessage"] = mask_pans(error.message)
-    event["requestParameters"] = request_parameters
-    event["responseElements"] = response_elements
-    event["requestID"] = origin.request_id
-    event["eventID"] = origin.event_id or str(uuid.uuid4())
-    event["readOnly"] = plan.read_only
-    event["resources"] = _resources(sink, identity.account_id, region)
-    event["eventType"] = EVENT_TYPE
-    event["managementEvent"] = plan.management
-    event["recipientAccountId"] = identity.account_id
-    event["eventCategory"] = "Management" if plan.management else "Data"
-    return event
+    failed = (
+        ""
+        if error is None
+        else f',"errorCode":{_text(error.code)},"errorMessage":{_text(mask_pans(error.message))}'
+    )
+    parameters = "null" if request_parameters is None else _compact(request_parameters)
+    elements = "null" if response_elements is None else _compact(response_elements)
+    resources = _compact(_resources(sink, identity.account_id, region)) if sink else "[]"
+    event_time = iso_time(origin.event_time)
+    text = (
+        f"{_head(identity)}{_text(event_time)}"
+        f"{_origin_text(plan, region, origin.source_ip, origin.user_agent)}{failed}"
+        f',"requestParameters":{parameters},"responseElements":{elements},'
+        f'"requestID":{_text(origin.request_id)},"eventID":{_text(origin.event_id or ids.uuid4_text())},'
+        f'"readOnly":{"true" if plan.read_only else "false"},"resources":{resources}'
+        f"{_tail(plan.management, identity.account_id)}"
+    )
+    return Encoded(text, event_time)

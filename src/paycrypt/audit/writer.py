@@ -202,8 +202,11 @@ class AuditWriter:
             return False
         if "sequence" in event or "previousEventHash" in event or "nodeId" in event or "workerId" in event:
             raise ValueError(f"an event may not carry the chain's own members {chain.CHAIN_FIELDS}")
-        body = json.dumps(event, separators=(",", ":"))
-        event_time = event.get("eventTime")
+        return self.record_encoded(json.dumps(event, separators=(",", ":")), event.get("eventTime"))
+
+    def record_encoded(self, body: str, event_time: Any = None) -> bool:
+        """Append one event already serialised compactly (`events.encode_event`'s text), its
+        `eventTime` beside it; the caller has asked `wants` whether it is recorded at all."""
         rotated = False
         with self._lock:
             if self._closed:

@@ -244,8 +244,8 @@ class Pipeline:
             )
             failure = call.failure
             result = call.result if failure is None else None
-            event = events.build_event(plan, origin, call.params, result, failure)
-            self.audit.record(event)
+            encoded = events.encode_event(plan, origin, call.params, result, failure)
+            self.audit.record_encoded(encoded.text, encoded.event_time)
         except Exception as exc:  # the event holds request members: its traceback's messages may too
             log.error(
                 "audit event for %s (request %s) was not recorded\n%s",
