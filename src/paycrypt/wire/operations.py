@@ -15,7 +15,7 @@ from typing import Any
 from botocore.model import OperationModel, ServiceModel, Shape
 
 from paycrypt.audit import events
-from paycrypt.wire import models, validate
+from paycrypt.wire import compiled_checks, models, validate
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,8 @@ class Operation:
     input_shape: Shape | None
     output_shape: Shape | None
     check: validate.Checker
+    # The same rules compiled to straight-line code: the value, or Refused (then `check` says why).
+    decide: compiled_checks.Decider | None
     audit: events.OperationPlan | None  # how its audit event renders the request and result; None: no event
     wire_form: Callable[[Any], Any] | None  # the result's timestamps as epoch seconds; None: none
     data_plane: bool = False  # a data-plane call: the authorizer's cross-account rule and rate quota kind
@@ -39,9 +41,10 @@ def compile_model(plane: str, service: ServiceModel) -> dict[str, Operation]:
     The Payment Cryptography planes have audit plans; any other model (STS) has none."""
     plans = events.compile_plans(plane, service) if plane in (models.CONTROL, models.DATA) else {}
     checkers = validate.Checkers()
+    compiled = compiled_checks.Compiled()
     timestamps = _Timestamps()
     return {
-        name: _compile(plane, service.operation_model(name), plans.get(name), checkers, timestamps)
+        name: _compile(plane, service.operation_model(name), plans.get(name), checkers, compiled, timestamps)
         for name in service.operation_names
     }
 
@@ -51,6 +54,7 @@ def _compile(
     op: OperationModel,
     plan: events.OperationPlan | None,
     checkers: validate.Checkers,
+    compiled: compiled_checks.Compiled,
     timestamps: _Timestamps,
 ) -> Operation:
     input_shape = op.input_shape
@@ -67,6 +71,7 @@ def _compile(
         input_shape=input_shape,
         output_shape=output_shape,
         check=checkers(input_shape) if input_shape is not None else validate.accept_empty,
+        decide=compiled(input_shape) if input_shape is not None else None,
         audit=plan,
         wire_form=timestamps.converter(output_shape) if output_shape is not None else None,
         data_plane=plane == models.DATA,

@@ -112,7 +112,7 @@ def decode_body(body: bytes) -> dict[str, Any]:
     if not body.strip():
         return {}
     try:
-        params = json.loads(body.decode("utf-8"), parse_constant=_refuse_constant)
+        params = _DECODER.decode(body.decode("utf-8"))
     except (ValueError, RecursionError) as exc:
         raise ValidationError("The request body is not valid JSON.") from exc
     if not isinstance(params, dict):
@@ -122,3 +122,7 @@ def decode_body(body: bytes) -> dict[str, Any]:
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON value")
+
+
+# One decoder for every request (json.loads with an option builds a new one per call).
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)

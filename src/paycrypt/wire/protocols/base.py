@@ -21,7 +21,7 @@ from botocore.model import ServiceModel
 
 from paycrypt.auth.sigv4 import SignedRequest
 from paycrypt.errors import ServiceError, ValidationError
-from paycrypt.wire import validate
+from paycrypt.wire import compiled_checks, validate
 from paycrypt.wire.operations import Operation
 
 
@@ -65,7 +65,15 @@ class Protocol(ABC):
         """The request's members as sent, not yet validated (the audit event records them so)."""
 
     def check(self, op: Operation, params: dict[str, Any]) -> dict[str, Any]:
-        """The request's members as the model knows them (no unknown member, no null), once valid."""
+        """The request's members as the model knows them (no unknown member, no null), once valid.
+
+        The compiled decider answers a valid request; a refused one goes through the checker,
+        which names every problem."""
+        if op.decide is not None:
+            try:
+                return op.decide(params)
+            except (compiled_checks.Refused, UnicodeEncodeError):
+                pass
         known, invalid = validate.validate_with(op.check, params)
         if invalid is not None:
             raise ValidationError(invalid.message, field_list=invalid.fields)
