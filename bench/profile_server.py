@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import http_bench
+import run as run_bench
 import signing
 import uvicorn
 
@@ -79,7 +80,7 @@ class Toggled:
 def main() -> None:
     formatter = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
-    parser.add_argument("--scenario", choices=["cvv2-verify", "get-key"], default="cvv2-verify")
+    parser.add_argument("--scenario", choices=["cvv2-verify", "get-key", "create-key"], default="cvv2-verify")
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--top", type=int, default=30)
@@ -92,7 +93,7 @@ def main() -> None:
 
 def run(args: argparse.Namespace, workdir: Path) -> None:
     port = http_bench.free_port()
-    settings = Settings(port=port, data_dir=workdir / "data")
+    settings = Settings(port=port, data_dir=workdir / "data", key_quota=10**8)  # CreateKey makes many
     profiler = cProfile.Profile(time.thread_time)
     app = Toggled(build_app(settings).app, profiler)
     server = uvicorn.Server(uvicorn_config(app, settings))  # type: ignore[arg-type]
@@ -122,8 +123,10 @@ def drive(
         key_arn = signing.create_cvk(endpoint)
         if args.scenario == "cvv2-verify":
             requests = signing.verify_requests(endpoint, key_arn, signing.cvv2_cases(endpoint, key_arn, 16))
-        else:
+        elif args.scenario == "get-key":
             requests = signing.get_key_requests(endpoint, key_arn, 16)
+        else:  # each replay of a signed CreateKey makes a key (durable: group commit, fsync)
+            requests = run_bench.create_key_requests(endpoint)
         http_bench.check_requests(port, requests)
         requests_file = http_bench.write_requests(workdir / "requests.req", requests)
         http_bench.drive(args.load, port, requests_file, 2, args.concurrency)  # warm
