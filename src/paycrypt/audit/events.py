@@ -110,9 +110,10 @@ IDENTITY_LAYOUT = ("type", "principalId", "arn", "accountId", "accessKeyId", "us
 RESOURCE_SHAPES = frozenset({"KeyArn", "KeyArnOrKeyAliasType", "ResourceArn", "AliasName"})
 
 
-@dataclass(frozen=True)
-class Identity:
-    """The authenticated caller (all None for a caller that did not authenticate)."""
+class Identity(NamedTuple):
+    """The authenticated caller (all None for a caller that did not authenticate).
+
+    A named tuple, as Origin: one is made for every call, and a tuple is made and hashed in C."""
 
     account_id: str | None
     arn: str | None
@@ -271,6 +272,22 @@ def _structure(members: tuple[tuple[str, str, Renderer], ...]) -> Renderer:
     return render
 
 
+def _union(members: tuple[tuple[str, str, Renderer], ...]) -> Renderer:
+    """A union sets one member: that one is looked up, not each member modelled in turn (a request
+    that set several, and so failed validation, is rendered as any structure, in model order)."""
+    table = {name: (out_name, child) for name, out_name, child in members}
+    every = _structure(members)
+
+    def render(value: Any, sink: list[str] | None) -> Any:
+        if not isinstance(value, dict) or len(value) != 1:
+            return every(value, sink)
+        [(name, item)] = value.items()
+        found = table.get(name)
+        return {} if found is None or item is None else {found[0]: found[1](item, sink)}
+
+    return render
+
+
 def _list(child: Renderer) -> Renderer:
     def render(value: Any, sink: list[str] | None) -> Any:
         if not isinstance(value, list):
@@ -335,7 +352,7 @@ class _Compiler:
                 (name, self.member_name(name, shape), self.compile(member))
                 for name, member in shape.members.items()
             )
-            renderer = _structure(members)
+            renderer = _union(members) if shape.is_tagged_union else _structure(members)
         elif kind == "list":
             renderer = _list(self.compile(shape.member))
         elif kind == "map":
@@ -448,8 +465,7 @@ def _resource(identifier: str, account: str | None, region: str | None) -> tuple
     return entry
 
 
-@dataclass(frozen=True)
-class Origin:
+class Origin(NamedTuple):
     """Who made a call, from where, and when: the header every event carries.
 
     `event_time` is wall-clock time (not a test clock); `event_id` defaults to a fresh uuid4."""
