@@ -53,9 +53,7 @@ class JsonProtocol(Protocol):
         if op.output_shape is None or not result:
             body = b"{}"
         else:
-            body = json.dumps(
-                op.wire_form(result) if op.wire_form else result, separators=(",", ":")
-            ).encode()
+            body = _compact(op.wire_form(result) if op.wire_form else result).encode()
         return Response(op.success_status, {"content-type": self.content_type}, body)
 
     def error(self, err: ServiceError, request_id: str) -> Response:
@@ -124,5 +122,7 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON value")
 
 
-# One decoder for every request (json.loads with an option builds a new one per call).
+# One decoder and one encoder for every request (json.loads and json.dumps given an option build a
+# new one per call).
 _DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+_compact = json.JSONEncoder(separators=(",", ":")).encode
