@@ -46,6 +46,7 @@ import harness
 import http_bench
 import issuer_bench
 import pin_translation_bench
+import postgres_bench
 import signing
 
 from paycrypt.service import identifiers
@@ -350,6 +351,23 @@ def key_counts(args: argparse.Namespace, workdir: Path) -> list[Row]:
     return rows
 
 
+# --- PostgreSQL beside SQLite (issue 15) -----------------------------------------------------------
+
+
+def postgresql(args: argparse.Namespace, workdir: Path) -> list[Row]:
+    """bench/postgres_bench.py on a throwaway cluster: CVV2 verify on SQLite with 1 and 2 workers and
+    on 2 nodes sharing PostgreSQL, GetKey p99 at 1,000 and --many-keys keys on PostgreSQL, CreateKey
+    and ImportKey on each backend. Skipped, with a line saying so, where PostgreSQL is not installed
+    and the section was not asked for by name."""
+    missing = postgres_bench.available()
+    if missing is None:
+        return postgres_bench.section(args, workdir, sys.modules[__name__])
+    if "postgres" in (args.section or []):
+        raise SystemExit(f"--section postgres: {missing}")
+    print(f"postgres section skipped: {missing}", flush=True)
+    return []
+
+
 # --- main ------------------------------------------------------------------------------------------
 
 
@@ -376,13 +394,13 @@ def main() -> None:
     parser.add_argument("--load", choices=["wrk", "python"], default=wrk)
     parser.add_argument("--json", type=Path, default=Path("bench-results.json"), help="where the JSON goes")
     parser.add_argument(
-        "--section", choices=["http", "inproc", "keys"], action="append", help="default: all three"
+        "--section", choices=["http", "inproc", "keys", "postgres"], action="append", help="default: all"
     )
     args = parser.parse_args()
     for name, value in PROFILES["quick" if args.quick else "full"].items():
         if getattr(args, name, None) is None:
             setattr(args, name, value)
-    sections = args.section or ["http", "inproc", "keys"]
+    sections = args.section or ["http", "inproc", "keys", "postgres"]
     about = machine()
     print(
         f"machine: {about}; load generator {args.load}, {args.concurrency} connections, "
@@ -391,7 +409,12 @@ def main() -> None:
     )
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="paycrypt-run-") as tmp:
-        for section, run in (("http", over_http), ("inproc", in_process), ("keys", key_counts)):
+        for section, run in (
+            ("http", over_http),
+            ("inproc", in_process),
+            ("keys", key_counts),
+            ("postgres", postgresql),
+        ):
             if section in sections:
                 workdir = Path(tmp) / section
                 workdir.mkdir()
