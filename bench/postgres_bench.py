@@ -19,7 +19,8 @@ serve`` started and stopped here (SigV4 and audit on, http_bench.py's harness, w
    measures SQLite's: one CVK made through CreateKey's own path, copies of its row under fresh
    identifiers to the count (``bulk_load``: COPY in transactions of ``LOAD_BATCH`` rows, the
    account's quota counter moved with them), ``VACUUM (ANALYZE)``, then ``--signed`` distinct
-   GetKeys of random keys replayed.
+   GetKeys of random keys replayed. The two key counts are two databases served at once, measured
+   in alternation (``get_key_counts``).
 3. **CreateKey and ImportKey (TR-31 key block), durable, over HTTP**: one server on each backend,
    the same signed requests replayed (each call makes a key: every answer follows a commit that
    reached the disk: SQLite's group-committed fsync, PostgreSQL's WAL flush).
@@ -33,6 +34,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import secrets
+import statistics
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -276,20 +278,40 @@ def bulk_load(url: str, directory: Path, total: int) -> list[str]:
 
 
 def get_key_counts(args: argparse.Namespace, workdir: Path, table: ModuleType, cluster: Any) -> list[Any]:
-    url = cluster.database("bench_keys")
-    where = workdir / "postgresql-keys"
-    results: dict[int, http_bench.Result] = {}
-    arns: list[str] = []
-    for total in (KEYS_SMALL, args.many_keys):
-        started = time.monotonic()
-        arns += bulk_load(url, data_dir(where), total)
-        print(f"PostgreSQL: stored {total:,} keys (bulk load {time.monotonic() - started:.1f} s)", flush=True)
-        with http_bench.running_server("uvicorn", "paycrypt", where, serve_options(table, url)) as server:
-            requests = table.get_key_requests(f"http://{HOST}:{server[0]}", arns, args.signed)
-            label = f"PostgreSQL, {total:,} keys"
-            database = cluster.postmaster_pid()
-            results[total] = measure(args, workdir, label, "get-key", [server], requests, database)
-    small, many = results[KEYS_SMALL], results[args.many_keys]
+    """Two databases, one bulk-loaded to KEYS_SMALL keys and one to ``--many-keys``, each served by
+    a node of its own, both running: their GetKey runs alternate (small, many, then many, small,
+    …) and each figure is the median of its rounds, so that a neighbour's load drifting during the
+    run falls on both key counts rather than on whichever was measured last."""
+    rounds = max(2, args.repeat)
+    with ExitStack() as stack:
+        servers, requests = {}, {}
+        for total in (KEYS_SMALL, args.many_keys):
+            url = cluster.database(f"bench_keys_{total}")
+            where = workdir / f"postgresql-{total}-keys"
+            started = time.monotonic()
+            arns = bulk_load(url, data_dir(where), total)
+            print(
+                f"PostgreSQL: stored {total:,} keys (bulk load {time.monotonic() - started:.1f} s)",
+                flush=True,
+            )
+            servers[total] = stack.enter_context(
+                http_bench.running_server("uvicorn", "paycrypt", where, serve_options(table, url))
+            )
+            requests[total] = table.get_key_requests(f"http://{HOST}:{servers[total][0]}", arns, args.signed)
+        results: dict[int, list[http_bench.Result]] = {KEYS_SMALL: [], args.many_keys: []}
+        for n in range(rounds):
+            for total in sorted(results, reverse=n % 2 == 1):
+                label = f"PostgreSQL, {total:,} keys"
+                result = measure(
+                    args,
+                    workdir,
+                    label,
+                    "get-key",
+                    [servers[total]],
+                    requests[total],
+                    cluster.postmaster_pid(),
+                )
+                results[total].append(result)
     figures = (
         ("p99 ms", "p99_ms", "≤ 1.2"),
         ("p50 ms", "p50_ms", ""),
@@ -297,20 +319,23 @@ def get_key_counts(args: argparse.Namespace, workdir: Path, table: ModuleType, c
         ("server CPU ms/req", "cpu_ms_per_request", ""),
         ("PostgreSQL server CPU ms/req", "database_cpu_ms_per_request", ""),
     )
-    return [
-        table.Row(
-            SECTION,
-            "GetKey on PostgreSQL",
-            f"{figure} at {args.many_keys:,} keys",
-            getattr(many, field),
-            f"at {KEYS_SMALL:,}",
-            getattr(small, field),
-            getattr(many, field) / getattr(small, field),
-            target,
-            shares(many),
+    out = []
+    for figure, field, target in figures:
+        small, many = (statistics.median(getattr(r, field) for r in results[t]) for t in results)
+        out.append(
+            table.Row(
+                SECTION,
+                "GetKey on PostgreSQL",
+                f"{figure} at {args.many_keys:,} keys",
+                many,
+                f"at {KEYS_SMALL:,}",
+                small,
+                many / small,
+                target,
+                f"medians of {rounds} alternating runs; last: {shares(results[args.many_keys][-1])}",
+            )
         )
-        for figure, field, target in figures
-    ]
+    return out
 
 
 # --- 3. CreateKey and ImportKey, durable, SQLite against PostgreSQL --------------------------------

@@ -16,7 +16,11 @@ It starts what it needs and stops it after (each process by the id it was given)
   of bench/issuer_bench.py, pin_translation_bench.py and emv_bench.py);
 - **flat in the number of keys**: GetKey and CreateKey p99 over HTTP with 1,000 keys stored, then
   again after bulk-loading the store (through the store's own inserts, in large transactions) to
-  ``--many-keys``.
+  ``--many-keys``;
+- **PostgreSQL beside SQLite** (issue 15, bench/postgres_bench.py, on a throwaway cluster it starts
+  and removes): CVV2 verify on SQLite with 1 and 2 workers and on 2 nodes sharing one PostgreSQL,
+  GetKey p99 at 1,000 and ``--many-keys`` keys on PostgreSQL, CreateKey and ImportKey (durable) on
+  each backend.
 
 Rates over HTTP depend on the machine's load; the ratios within the run are the figures to read.
 The load generator's and the rest of the machine's CPU shares are printed with each HTTP row.
