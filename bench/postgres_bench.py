@@ -19,11 +19,16 @@ serve`` started and stopped here (SigV4 and audit on, http_bench.py's harness, w
    measures SQLite's: one CVK made through CreateKey's own path, copies of its row under fresh
    identifiers to the count (``bulk_load``: COPY in transactions of ``LOAD_BATCH`` rows, the
    account's quota counter moved with them), ``VACUUM (ANALYZE)``, then ``--signed`` distinct
-   GetKeys of random keys replayed. The two key counts are two databases served at once, measured
-   in alternation (``get_key_counts``).
+   GetKeys of random keys replayed. The two key counts are two databases, each its own node.
 3. **CreateKey and ImportKey (TR-31 key block), durable, over HTTP**: one server on each backend,
    the same signed requests replayed (each call makes a key: every answer follows a commit that
    reached the disk: SQLite's group-committed fsync, PostgreSQL's WAL flush).
+
+In each part the servers compared run at once and their runs alternate (at least 2 rounds,
+``--repeat`` if more, the order reversed every other round; the rows are medians), so that a
+neighbour's load drifting during the run falls on both sides of a ratio. Measured one after the
+other on the loaded machine, the drift read as a key-count effect (GetKey's server CPU per request
+1.7× at 20,000 keys; alternated, 0.90×).
 
 run.py passes itself (its ``Row`` and request builders) to `section`: it is the script, and an
 import of it from here would load it a second time.
@@ -138,35 +143,75 @@ def nodes(
         yield running
 
 
-def measure(
-    args: argparse.Namespace,
-    workdir: Path,
-    label: str,
+@dataclasses.dataclass
+class Run:
+    """A scenario to measure: `requests` replayed over `servers` ((port, pid) each, the load split
+    evenly between them), with the CPU of the database server `database_pid` read if set."""
+
+    label: str
+    scenario: str
+    servers: Sequence[tuple[int, int]]
+    requests: list[bytes]
+    database_pid: int | None = None
+
+
+def alternate(
+    args: argparse.Namespace, workdir: Path, runs: dict[Any, Run]
+) -> dict[Any, list[http_bench.Result]]:
+    """Every run, in rounds (at least 2, ``--repeat`` if more), the order reversed every other
+    round: a neighbour's load drifting on a shared machine falls on all of them alike, not on
+    whichever came last. Each row is printed as it ends."""
+    results: dict[Any, list[http_bench.Result]] = {key: [] for key in runs}
+    for run in runs.values():
+        for port, _ in run.servers:  # every server answers every request before any is timed
+            http_bench.check_requests(port, run.requests[: http_bench.SIGNED_REQUESTS])
+    for n in range(max(2, args.repeat)):
+        for key in list(runs)[:: -1 if n % 2 else 1]:
+            run = runs[key]
+            path = http_bench.write_requests(
+                workdir / f"{run.label}-{run.scenario}.req".replace(" ", "_"), run.requests
+            )
+            (port, pid), *more = run.servers
+            result = http_bench.measure(
+                run.label, run.scenario, port, pid, path, args, more_nodes=more, database_pid=run.database_pid
+            )
+            print(result.row(), flush=True)
+            results[key].append(result)
+    return results
+
+
+def median(results: list[http_bench.Result], field: str) -> float:
+    return statistics.median(getattr(result, field) for result in results)
+
+
+def shares(results: list[http_bench.Result]) -> str:
+    """The CPU shares of the runs (medians): servers, database (where there is one), load
+    generator, the rest of the machine; and how many runs."""
+    parts = [("servers", "server_cpu_s")]
+    if any(result.database_cpu_s for result in results):
+        parts.append(("database", "database_cpu_s"))
+    parts += [("load gen", "loadgen_cpu_s"), ("other", "other_cpu_s")]
+    seconds = median(results, "seconds")
+    text = ", ".join(f"{name} {median(results, field) / seconds:.0%}" for name, field in parts)
+    return f"{text} (median of {len(results)} alternated)"
+
+
+def compare(
+    table: ModuleType,
     scenario: str,
-    servers: Sequence[tuple[int, int]],
-    requests: list[bytes],
-    database_pid: int | None = None,
-) -> http_bench.Result:
-    """Replay `requests` over every server in `servers` (the load split evenly between them) after
-    checking that each answers them; print the row and return it."""
-    for port, _ in servers:
-        http_bench.check_requests(port, requests[: http_bench.SIGNED_REQUESTS])
-    path = http_bench.write_requests(workdir / f"{label}-{scenario}.req".replace(" ", "_"), requests)
-    (port, pid), *more = servers
-    result = http_bench.measure(
-        label, scenario, port, pid, path, args, more_nodes=more, database_pid=database_pid
-    )
-    print(result.row(), flush=True)
-    return result
-
-
-def shares(result: http_bench.Result) -> str:
-    """The CPU shares of a row: servers, database (where there is one), load generator, the rest."""
-    parts = [("servers", result.server_cpu_s)]
-    if result.database_cpu_s:
-        parts.append(("database", result.database_cpu_s))
-    parts += [("load gen", result.loadgen_cpu_s), ("other", result.other_cpu_s - result.database_cpu_s)]
-    return ", ".join(f"{name} {max(0.0, cpu) / result.seconds:.0%}" for name, cpu in parts)
+    figure: str,
+    field: str,
+    mine: list[http_bench.Result],
+    reference: tuple[str, list[http_bench.Result]] | None,
+    target: str = "",
+) -> Any:
+    """One row: the median of `field` over `mine` beside the reference's, and their ratio."""
+    value = median(mine, field)
+    if reference is None:
+        return table.Row(SECTION, scenario, figure, value, note=shares(mine))
+    label, theirs = reference
+    ref = median(theirs, field)
+    return table.Row(SECTION, scenario, figure, value, label, ref, value / ref, target, shares(mine))
 
 
 # --- 1. CVV2 verify: SQLite 1 and 2 workers, 2 nodes on PostgreSQL ---------------------------------
@@ -179,57 +224,48 @@ def cvv2_verify_requests(endpoint: str) -> list[bytes]:
 
 
 def cvv2_scale_out(args: argparse.Namespace, workdir: Path, table: ModuleType, cluster: Any) -> list[Any]:
-    results: dict[str, http_bench.Result] = {}
-    for workers in (1, 2):
-        label = f"SQLite, {workers} worker{'s' if workers > 1 else ''}"
-        where = workdir / f"sqlite-{workers}"
-        where.mkdir()
-        options = serve_options(table, None)
-        with http_bench.running_server("uvicorn", "paycrypt", where, options, workers=workers) as server:
-            requests = cvv2_verify_requests(f"http://{HOST}:{server[0]}")
-            results[label] = measure(args, workdir, label, "cvv2-verify", [server], requests)
-    label = f"PostgreSQL, {NODES} nodes"
-    with nodes(table, cluster.database("bench_cvv2"), workdir / "postgresql") as servers:
+    """The three servers run at once (idle ones cost about 1 % of a core) and are measured in turn."""
+    runs: dict[str, Run] = {}
+    with ExitStack() as stack:
+        for workers in (1, 2):
+            label = f"SQLite, {workers} worker{'s' if workers > 1 else ''}"
+            where = workdir / f"sqlite-{workers}"
+            where.mkdir()
+            options = serve_options(table, None)
+            server = stack.enter_context(
+                http_bench.running_server("uvicorn", "paycrypt", where, options, workers=workers)
+            )
+            runs[label] = Run(
+                label, "cvv2-verify", [server], cvv2_verify_requests(f"http://{HOST}:{server[0]}")
+            )
+        label = f"PostgreSQL, {NODES} nodes"
+        servers = stack.enter_context(nodes(table, cluster.database("bench_cvv2"), workdir / "postgresql"))
         requests = cvv2_verify_requests(f"http://{HOST}:{servers[0][0]}")  # signed for node 0, sent to both
-        pid = cluster.postmaster_pid()
-        results[label] = measure(args, workdir, label, "cvv2-verify", servers, requests, pid)
-    base_label = "SQLite, 1 worker"
-    base = results[base_label]
+        runs[label] = Run(label, "cvv2-verify", servers, requests, cluster.postmaster_pid())
+        results = alternate(args, workdir, runs)
+    base = "SQLite, 1 worker"
     out = []
-    for label, result in results.items():
-        reference = (base_label, base) if label != base_label else ("", None)
-        for figure, value, ref, target in (
-            ("req/s", result.rps, reference[1] and reference[1].rps, ""),
-            ("p50 ms", result.p50_ms, reference[1] and reference[1].p50_ms, ""),
-            ("p99 ms", result.p99_ms, reference[1] and reference[1].p99_ms, ""),
-            (
+    for label, mine in results.items():
+        reference = None if label == base else (base, results[base])
+        scenario = f"CVV2 verify, {label}"
+        out += [
+            compare(table, scenario, "req/s", "rps", mine, reference),
+            compare(table, scenario, "p50 ms", "p50_ms", mine, reference),
+            compare(table, scenario, "p99 ms", "p99_ms", mine, reference),
+            compare(
+                table,
+                scenario,
                 "server CPU ms/req",
-                result.cpu_ms_per_request,
-                reference[1] and reference[1].cpu_ms_per_request,
+                "cpu_ms_per_request",
+                mine,
+                reference,
                 "≤ 1.10 (2 workers)" if label == "SQLite, 2 workers" else "",
             ),
-        ):
+        ]
+        if any(result.database_cpu_s for result in mine):
             out.append(
-                table.Row(
-                    SECTION,
-                    f"CVV2 verify, {label}",
-                    figure,
-                    value,
-                    reference[0],
-                    ref,
-                    value / ref if ref else None,
-                    target,
-                    shares(result),
-                )
-            )
-        if result.database_cpu_s:
-            out.append(
-                table.Row(
-                    SECTION,
-                    f"CVV2 verify, {label}",
-                    "PostgreSQL server CPU ms/req",
-                    result.database_cpu_ms_per_request,
-                    note=shares(result),
+                compare(
+                    table, scenario, "PostgreSQL server CPU ms/req", "database_cpu_ms_per_request", mine, None
                 )
             )
     return out
@@ -279,12 +315,9 @@ def bulk_load(url: str, directory: Path, total: int) -> list[str]:
 
 def get_key_counts(args: argparse.Namespace, workdir: Path, table: ModuleType, cluster: Any) -> list[Any]:
     """Two databases, one bulk-loaded to KEYS_SMALL keys and one to ``--many-keys``, each served by
-    a node of its own, both running: their GetKey runs alternate (small, many, then many, small,
-    …) and each figure is the median of its rounds, so that a neighbour's load drifting during the
-    run falls on both key counts rather than on whichever was measured last."""
-    rounds = max(2, args.repeat)
+    a node of its own, both running, their GetKey runs alternated (`alternate`)."""
+    runs: dict[int, Run] = {}
     with ExitStack() as stack:
-        servers, requests = {}, {}
         for total in (KEYS_SMALL, args.many_keys):
             url = cluster.database(f"bench_keys_{total}")
             where = workdir / f"postgresql-{total}-keys"
@@ -294,24 +327,16 @@ def get_key_counts(args: argparse.Namespace, workdir: Path, table: ModuleType, c
                 f"PostgreSQL: stored {total:,} keys (bulk load {time.monotonic() - started:.1f} s)",
                 flush=True,
             )
-            servers[total] = stack.enter_context(
+            server = stack.enter_context(
                 http_bench.running_server("uvicorn", "paycrypt", where, serve_options(table, url))
             )
-            requests[total] = table.get_key_requests(f"http://{HOST}:{servers[total][0]}", arns, args.signed)
-        results: dict[int, list[http_bench.Result]] = {KEYS_SMALL: [], args.many_keys: []}
-        for n in range(rounds):
-            for total in sorted(results, reverse=n % 2 == 1):
-                label = f"PostgreSQL, {total:,} keys"
-                result = measure(
-                    args,
-                    workdir,
-                    label,
-                    "get-key",
-                    [servers[total]],
-                    requests[total],
-                    cluster.postmaster_pid(),
-                )
-                results[total].append(result)
+            requests = table.get_key_requests(f"http://{HOST}:{server[0]}", arns, args.signed)
+            runs[total] = Run(
+                f"PostgreSQL, {total:,} keys", "get-key", [server], requests, cluster.postmaster_pid()
+            )
+        results = alternate(args, workdir, runs)
+    reference = (f"at {KEYS_SMALL:,}", results[KEYS_SMALL])
+    scenario = "GetKey on PostgreSQL"
     figures = (
         ("p99 ms", "p99_ms", "≤ 1.2"),
         ("p50 ms", "p50_ms", ""),
@@ -319,23 +344,18 @@ def get_key_counts(args: argparse.Namespace, workdir: Path, table: ModuleType, c
         ("server CPU ms/req", "cpu_ms_per_request", ""),
         ("PostgreSQL server CPU ms/req", "database_cpu_ms_per_request", ""),
     )
-    out = []
-    for figure, field, target in figures:
-        small, many = (statistics.median(getattr(r, field) for r in results[t]) for t in results)
-        out.append(
-            table.Row(
-                SECTION,
-                "GetKey on PostgreSQL",
-                f"{figure} at {args.many_keys:,} keys",
-                many,
-                f"at {KEYS_SMALL:,}",
-                small,
-                many / small,
-                target,
-                f"medians of {rounds} alternating runs; last: {shares(results[args.many_keys][-1])}",
-            )
+    return [
+        compare(
+            table,
+            scenario,
+            f"{figure} at {args.many_keys:,} keys",
+            field,
+            results[args.many_keys],
+            reference,
+            target,
         )
-    return out
+        for figure, field, target in figures
+    ]
 
 
 # --- 3. CreateKey and ImportKey, durable, SQLite against PostgreSQL --------------------------------
@@ -364,39 +384,30 @@ def store_kek(store: str | None, directory: Path) -> tuple[str, bytes]:
 
 
 def writes(args: argparse.Namespace, workdir: Path, table: ModuleType, cluster: Any) -> list[Any]:
-    results: dict[tuple[str, str], http_bench.Result] = {}
-    for backend, store in (("SQLite", None), ("PostgreSQL", cluster.database("bench_writes"))):
-        where = workdir / f"writes-{backend.lower()}"
-        kek_arn, kek = store_kek(store, data_dir(where))
-        with http_bench.running_server("uvicorn", "paycrypt", where, serve_options(table, store)) as server:
+    """One server on each backend, both running, CreateKey and ImportKey on each alternated."""
+    runs: dict[tuple[str, str], Run] = {}
+    with ExitStack() as stack:
+        for backend, store in (("SQLite", None), ("PostgreSQL", cluster.database("bench_writes"))):
+            where = workdir / f"writes-{backend.lower()}"
+            kek_arn, kek = store_kek(store, data_dir(where))
+            server = stack.enter_context(
+                http_bench.running_server("uvicorn", "paycrypt", where, serve_options(table, store))
+            )
             endpoint = f"http://{HOST}:{server[0]}"
             database = cluster.postmaster_pid() if store else None
             for scenario, requests in (
                 ("create-key", table.create_key_requests(endpoint)),
                 ("import-key", import_key_requests(endpoint, kek_arn, kek)),
             ):
-                results[backend, scenario] = measure(
-                    args, workdir, f"{backend}, durable", scenario, [server], requests, database
-                )
+                runs[backend, scenario] = Run(f"{backend}, durable", scenario, [server], requests, database)
+        results = alternate(args, workdir, runs)
     out = []
     figures = (("req/s", "rps"), ("p99 ms", "p99_ms"), ("server CPU ms/req", "cpu_ms_per_request"))
     for scenario, name in (("create-key", "CreateKey"), ("import-key", "ImportKey TR-31")):
-        sqlite, postgresql = results["SQLite", scenario], results["PostgreSQL", scenario]
+        reference = ("SQLite", results["SQLite", scenario])
         for figure, field in figures:
-            mine, ref = getattr(postgresql, field), getattr(sqlite, field)
-            out.append(
-                table.Row(
-                    SECTION,
-                    f"{name} (durable) on PostgreSQL",
-                    figure,
-                    mine,
-                    f"SQLite {figure}",
-                    ref,
-                    mine / ref,
-                    "",
-                    shares(postgresql),
-                )
-            )
+            mine = results["PostgreSQL", scenario]
+            out.append(compare(table, f"{name} (durable) on PostgreSQL", figure, field, mine, reference))
     return out
 
 
