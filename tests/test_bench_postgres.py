@@ -1,13 +1,17 @@
 """bench/run.py's postgres section (bench/postgres_bench.py) where it does what nothing else in the
 project does: the COPY bulk load that writes key rows without `PostgresStore.insert_key` (the store
 must read them back as its own, quota counter included), the load spread over several nodes by
-both load generators, and the tests' PostgreSQL cluster used as the bench uses it."""
+both load generators, the alternated runs and their median rows, and the tests' PostgreSQL
+cluster used as the bench uses it."""
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import importlib
+import os
 import shutil
+import statistics
 import sys
 import threading
 from collections import Counter
@@ -117,3 +121,26 @@ def test_the_bench_cluster_is_removed_on_leaving() -> None:
         assert cluster.postmaster_pid() > 1
         raise KeyboardInterrupt  # Ctrl-C in the middle of a run
     assert not root.exists()
+
+
+def test_runs_alternate_and_rows_are_their_medians(
+    two_nodes: tuple[list[int], Counter[int]], tmp_path: Path
+) -> None:
+    postgres_bench, run = bench_module("postgres_bench"), bench_module("run")
+    (first, second), answered = two_nodes
+    me = os.getpid()  # the counting servers are threads of this process: its CPU is theirs
+    get = [b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n"]
+    runs = {
+        "one": postgres_bench.Run("one node", "get", [(first, me)], get),
+        "both": postgres_bench.Run("two nodes", "get", [(first, me), (second, me)], get, database_pid=me),
+    }
+    args = argparse.Namespace(load="python", warmup=0, seconds=0.3, concurrency=2, repeat=1)
+    results = postgres_bench.alternate(args, tmp_path, runs)
+    assert [len(results[key]) for key in runs] == [2, 2]  # at least two rounds, whatever --repeat says
+    assert answered[second] > 0
+    assert all(r.database_cpu_s > 0 for r in results["both"])
+    assert all(r.database_cpu_s == 0 for r in results["one"])
+    row = postgres_bench.compare(run, "GET", "req/s", "rps", results["both"], ("one node", results["one"]))
+    assert row.value == statistics.median(r.rps for r in results["both"])
+    assert row.ratio == pytest.approx(row.value / statistics.median(r.rps for r in results["one"]))
+    assert "database" in row.note and "median of 2" in row.note
