@@ -1,6 +1,6 @@
 """Every performance scenario of issue 17 beside its reference, in one run: one table, one JSON file.
 
-    .venv/bin/python bench/run.py            # the full run (about 10 minutes with 1,000,000 keys)
+    .venv/bin/python bench/run.py            # the full run (about 20 minutes: 1,000,000 keys on each store)
     .venv/bin/python bench/run.py --quick    # a one-minute pass: 3 s per HTTP scenario, 20,000 keys
 
 It starts what it needs and stops it after (each process by the id it was given):
