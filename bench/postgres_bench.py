@@ -186,13 +186,16 @@ def median(results: list[http_bench.Result], field: str) -> float:
 
 def shares(results: list[http_bench.Result]) -> str:
     """The CPU shares of the runs (medians): servers, database (where there is one), load
-    generator, the rest of the machine; and how many runs."""
-    parts = [("servers", "server_cpu_s")]
-    if any(result.database_cpu_s for result in results):
-        parts.append(("database", "database_cpu_s"))
-    parts += [("load gen", "loadgen_cpu_s"), ("other", "other_cpu_s")]
+    generator, the rest of the machine (without the database); and how many runs."""
+    parts = [("servers", [r.server_cpu_s for r in results])]
+    if any(r.database_cpu_s for r in results):
+        parts.append(("database", [r.database_cpu_s for r in results]))
+    parts += [
+        ("load gen", [r.loadgen_cpu_s for r in results]),
+        ("other", [max(0.0, r.other_cpu_s - r.database_cpu_s) for r in results]),
+    ]
     seconds = median(results, "seconds")
-    text = ", ".join(f"{name} {median(results, field) / seconds:.0%}" for name, field in parts)
+    text = ", ".join(f"{name} {statistics.median(cpu) / seconds:.0%}" for name, cpu in parts)
     return f"{text} (median of {len(results)} alternated)"
 
 
@@ -243,10 +246,12 @@ def cvv2_scale_out(args: argparse.Namespace, workdir: Path, table: ModuleType, c
         requests = cvv2_verify_requests(f"http://{HOST}:{servers[0][0]}")  # signed for node 0, sent to both
         runs[label] = Run(label, "cvv2-verify", servers, requests, cluster.postmaster_pid())
         results = alternate(args, workdir, runs)
-    base = "SQLite, 1 worker"
+    # each beside the one before: 2 workers against 1; 2 nodes on PostgreSQL against 2 SQLite workers
+    # (two serving processes each)
+    before = dict(zip(list(results)[1:], list(results), strict=False))
     out = []
     for label, mine in results.items():
-        reference = None if label == base else (base, results[base])
+        reference = (before[label], results[before[label]]) if label in before else None
         scenario = f"CVV2 verify, {label}"
         out += [
             compare(table, scenario, "req/s", "rps", mine, reference),
