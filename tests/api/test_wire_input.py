@@ -445,7 +445,7 @@ def _explode_audit(*args, **kwargs):
 def test_an_audit_fault_fails_nothing_and_logs_no_message(server, control, caplog, monkeypatch) -> None:
     from paycrypt.audit import events
 
-    monkeypatch.setattr(events, "build_event", _explode_audit)
+    monkeypatch.setattr(events, "encode_event", _explode_audit)  # what the pipeline calls
     with caplog.at_level(logging.ERROR, logger="paycrypt"):
         response = control.list_keys()
     request_id = response["ResponseMetadata"]["RequestId"]
