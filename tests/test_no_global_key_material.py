@@ -35,7 +35,13 @@ from paycrypt.service.transactions import data_encryption
 KNOWN_CACHES = {
     "paycrypt.arns.parse": "key and alias ARNs requests name, split into region, account and resource",
     "paycrypt.audit.events._user_identity": "the caller identity block of audit events",
+    "paycrypt.audit.events._head": "an audit event's start: its version and the caller identity block",
+    "paycrypt.audit.events._tail": "an audit event's end: the plane's constants and the caller's account",
     "paycrypt.auth.sigv4.canonical_uri": "request paths, normalised",
+    "paycrypt.auth.sigv4._parse_timestamp": "X-Amz-Date values, parsed",
+    "paycrypt.auth.sigv4._scope_passed": "SigV4 credential scopes (access key id, date, region, service) "
+    "that passed their checks",
+    "paycrypt.auth.sigv4._signed_header_names": "SignedHeaders lists, sorted",
     "paycrypt.auth.sigv4.signing_key": "SigV4 signing keys, derived from access-key secrets (credentials, "
     "not payment keys; the credential store holds the secrets themselves)",
     "paycrypt.policy.conditions._compiled": "compiled condition patterns",
