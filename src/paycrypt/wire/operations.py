@@ -87,12 +87,11 @@ class _Timestamps:
 
     def __init__(self) -> None:
         self._memo: dict[str, bool] = {}
+        self._converters: dict[str, Callable[[Any], Any]] = {}
 
     def converter(self, shape: Shape) -> Callable[[Any], Any] | None:
         """The output's conversion, or None when it holds no timestamp (sent as it is)."""
-        if not self.has_timestamp(shape):
-            return None
-        return lambda value: self.to_wire(shape, value)
+        return self._convert(shape) if self.has_timestamp(shape) else None
 
     def has_timestamp(self, shape: Shape) -> bool:
         found = self._memo.get(shape.name)
@@ -100,23 +99,51 @@ class _Timestamps:
             found = self._memo[shape.name] = _has_timestamp(shape, frozenset())
         return found
 
-    def to_wire(self, shape: Shape, value: Any) -> Any:
+    def _convert(self, shape: Shape) -> Callable[[Any], Any]:
+        """The conversion of a value of `shape`, built once per shape name: a structure keeps its
+        modelled members that are not null, converting those that hold a timestamp."""
+        found = self._converters.get(shape.name)
+        if found is not None:
+            return found
+        cell: list[Callable[[Any], Any]] = []
+        self._converters[shape.name] = lambda value: cell[0](value)  # a recursive shape's own
         kind = shape.type_name
+        convert: Callable[[Any], Any]
         if kind == "structure":
-            members = shape.members
-            out = {}
-            for name, item in value.items():
-                member = members.get(name)
-                if member is not None and item is not None:
-                    out[name] = self.to_wire(member, item) if self.has_timestamp(member) else item
-            return out
-        if kind == "list":
-            return [self.to_wire(shape.member, item) for item in value]
-        if kind == "map":
-            return {k: self.to_wire(shape.value, v) for k, v in value.items()}
-        if kind == "timestamp" and isinstance(value, dt.datetime):
-            return round(value.timestamp(), 3)
-        return value
+            members = {
+                name: self._convert(member) if self.has_timestamp(member) else None
+                for name, member in shape.members.items()
+            }
+
+            def convert(value: Any) -> Any:
+                out = {}
+                for name, item in value.items():
+                    if item is not None and name in members:
+                        member = members[name]
+                        out[name] = item if member is None else member(item)
+                return out
+
+        elif kind == "list":
+            item = self._convert(shape.member)
+            convert = lambda value: [item(entry) for entry in value]  # noqa: E731
+        elif kind == "map":
+            entry = self._convert(shape.value)
+            convert = lambda value: {k: entry(v) for k, v in value.items()}  # noqa: E731
+        elif kind == "timestamp":
+            convert = _epoch_seconds
+        else:
+            convert = _as_it_is
+        cell.append(convert)
+        self._converters[shape.name] = convert
+        return convert
+
+
+def _epoch_seconds(value: Any) -> Any:
+    return round(value.timestamp(), 3) if isinstance(value, dt.datetime) else value
+
+
+def _as_it_is(value: Any) -> Any:
+    return value
 
 
 def _has_timestamp(shape: Shape, seen: frozenset[str]) -> bool:
