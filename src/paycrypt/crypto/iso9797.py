@@ -31,17 +31,17 @@ def mac_algorithm1(key: bytes, data: bytes) -> bytes:
     return p.tdes_cbc_encrypt(key, data)[-BLOCK:]
 
 
-def mac_algorithm3(key: bytes, data: bytes) -> bytes:
+def mac_algorithm3(key: p.Key, data: bytes) -> bytes:
     """Retail MAC: single-DES CBC under K1, then D(K2), E(K3 or K1) on the last block.
 
-    `key` is a two- or three-key TDES key; `data` must already be padded.
+    `key` is a two- or three-key TDES key (a `CipherKey` keeps the two final steps' contexts for
+    the next MAC under the same key, as an ARQC and its ARPC share one); `data` must already be
+    padded.
     """
     _require_aligned(data)
-    k = p.tdes_key(key)
-    k1, k2, k3 = k[:8], k[8:16], k[16:24]
-    h = p.tdes_cbc_encrypt(k1, data)[-BLOCK:]
-    h = p.des_ecb_decrypt(k2, h)
-    return p.des_ecb_encrypt(k3, h)
+    k = p.cipher_key(key)
+    h = p.tdes_cbc_encrypt(p.tdes_key(k.key)[:8], data)[-BLOCK:]
+    return k.des_encrypt(2, k.des_decrypt(1, h))
 
 
 def _require_aligned(data: bytes) -> None:

@@ -199,13 +199,13 @@ def decode_format4_pin_field(field: bytes) -> str:
     return _parse_pin_field(4, field.hex().upper()[:16])
 
 
-def encipher_format4(key: bytes, pin: str, pan: str, legacy_pan: bool = False) -> bytes:
+def encipher_format4(key: p.Key, pin: str, pan: str, legacy_pan: bool = False) -> bytes:
     """E(K, E(K, PIN field) XOR PAN field): binds the PIN to the PAN under AES (§9.4.2.3)."""
     intermediate = p.aes_ecb_encrypt(key, format4_pin_field(pin))
     return p.aes_ecb_encrypt(key, p.xor(intermediate, format4_pan_field(pan, legacy_pan)))
 
 
-def decipher_format4(key: bytes, block: bytes, pan: str, legacy_pan: bool = False) -> str:
+def decipher_format4(key: p.Key, block: bytes, pan: str, legacy_pan: bool = False) -> str:
     _require_length(block, 16)
     intermediate = p.xor(p.aes_ecb_decrypt(key, block), format4_pan_field(pan, legacy_pan))
     return decode_format4_pin_field(p.aes_ecb_decrypt(key, intermediate))
@@ -241,7 +241,7 @@ _TDES_FORMATS: dict[int, tuple[Callable[[str, str | None], bytes], Callable[[byt
 }
 
 
-def encrypt_pin(pek: bytes, pin_block_format: str, pin: str, pan: str | None) -> str:
+def encrypt_pin(pek: p.Key, pin_block_format: str, pin: str, pan: str | None) -> str:
     """The EncryptedPinBlock (upper-case hex) for a clear PIN under a PEK.
 
     Formats 0, 1 and 3 are TDES-ECB of the 8-byte block (`pek` 16 or 24 bytes); format 4 is the
@@ -255,7 +255,7 @@ def encrypt_pin(pek: bytes, pin_block_format: str, pin: str, pan: str | None) ->
     return p.tdes_ecb_encrypt(pek, encode(pin, pan)).hex().upper()
 
 
-def decrypt_pin(pek: bytes, pin_block_format: str, encrypted_pin_block: str, pan: str | None) -> str:
+def decrypt_pin(pek: p.Key, pin_block_format: str, encrypted_pin_block: str, pan: str | None) -> str:
     """The clear PIN from an EncryptedPinBlock; `PinBlockError` if it does not decode."""
     fmt = _format_number(pin_block_format)
     block = _block_from_hex(encrypted_pin_block, 16 if fmt == 4 else 8)

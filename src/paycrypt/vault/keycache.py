@@ -7,6 +7,11 @@ key material in a global, so this one place bounds it and forgets it.
 
 - Entries are the material of a key (`material`) and objects derived from it (`derived`: a parsed
   private key, a DUKPT transaction secret per KSN), each keyed by the key's ARN and a kind.
+- A key's material entry holds it as a `crypto.primitives.CipherKey` (`cipher_key`): the material
+  and the cipher contexts built from it on first use, so a data-plane call enciphers with a
+  context built once per key instead of building one per call. The contexts are in the same
+  entry as the material: whatever drops the entry (forget, forget_all, eviction, a changed
+  block) drops them with it.
 - Bounded: at most `entries` entries in all; inserting one more evicts the least recently used
   one, one at a time.
 - `forget(arn)` drops every entry of a key. The service calls it when a key stops being usable
@@ -31,6 +36,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any, NamedTuple, TypeVar
 
+from paycrypt.crypto.primitives import CipherKey
 from paycrypt.defaults import KEY_CACHE_ENTRIES
 from paycrypt.store.records import KeyRecord
 from paycrypt.vault.base import Vault
@@ -82,9 +88,11 @@ class KeyCache:
 
     def material(self, record: KeyRecord) -> bytes:
         """The clear key of `record`, unsealed by the vault on first use."""
-        return self._get(
-            record, MATERIAL, self._material_counters, self.vault.unseal, record, record.key_block
-        )
+        return self.cipher_key(record).key
+
+    def cipher_key(self, record: KeyRecord) -> CipherKey:
+        """The clear key of `record` with its cipher contexts (kept in the material's entry)."""
+        return self._get(record, MATERIAL, self._material_counters, self._unseal, record)
 
     def derived(self, record: KeyRecord, kind: Hashable, build: Callable[[bytes], T]) -> T:
         """`build(material)`, once per key and `kind` (e.g. "rsa-private", ("dukpt", ksn)).
@@ -115,6 +123,9 @@ class KeyCache:
     def __len__(self) -> int:
         with self._lock:
             return len(self._table)
+
+    def _unseal(self, record: KeyRecord) -> CipherKey:
+        return CipherKey(self.vault.unseal(record, record.key_block))
 
     def _build(self, record: KeyRecord, build: Callable[[bytes], T]) -> T:
         return build(self.material(record))

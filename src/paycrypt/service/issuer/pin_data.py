@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from paycrypt.crypto import ibm3624, pinblock, visa_pvv
-from paycrypt.crypto.primitives import constant_time_equal
+from paycrypt.crypto.primitives import CipherKey, Key, constant_time_equal
 from paycrypt.errors import ValidationError, VerificationFailed
 from paycrypt.service import identifiers, unions
 from paycrypt.service.context import Context
@@ -68,7 +68,7 @@ FORMATS_WITH_PAN = frozenset({"ISO_FORMAT_0", "ISO_FORMAT_3", "ISO_FORMAT_4"})
 class PinKey:
     """The key a PIN block is under: a stored PEK, a dynamic PEK, or a DUKPT PIN key."""
 
-    material: bytes = field(repr=False)
+    material: Key = field(repr=False)  # a stored key's comes with its cached cipher contexts
     family: str  # "TDES" or "AES"
     arn: str
     key_check_value: str
@@ -145,7 +145,7 @@ def _pin_key(svc: Service, ctx: Context, params: dict[str, Any], op: str, member
     record = identifiers.resolve_key(svc.store, ctx, params[role])
     key_usage.check_key(op, member, record, role)
     return PinKey(
-        svc.keycache.material(record),
+        svc.keycache.cipher_key(record),
         _family(record.key_attributes["KeyAlgorithm"]),
         record.arn,
         record.key_check_value,
@@ -176,10 +176,10 @@ def _dukpt_pin_key(svc: Service, ctx: Context, params: dict[str, Any], op: str) 
 
 def _pvk(
     svc: Service, ctx: Context, identifier: str, op: str, member: str, role: str
-) -> tuple[KeyRecord, bytes]:
+) -> tuple[KeyRecord, CipherKey]:
     record = identifiers.resolve_key(svc.store, ctx, identifier)
     key_usage.check_key(op, member, record, role)
-    return record, svc.keycache.material(record)
+    return record, svc.keycache.cipher_key(record)
 
 
 def _pin_length(params: dict[str, Any]) -> int:
@@ -198,7 +198,7 @@ def _check_length_matches(params: dict[str, Any], length: int, what: str) -> Non
         raise invalid("PinDataLength", f"{given} does not match the length of {what}")
 
 
-def _ibm(pvk: bytes, attrs: dict[str, Any]) -> tuple[bytes, str, str, str]:
+def _ibm(pvk: CipherKey, attrs: dict[str, Any]) -> tuple[CipherKey, str, str, str]:
     return (
         pvk,
         attrs["DecimalizationTable"],
@@ -219,14 +219,14 @@ def _ibm_call(function: Callable[..., T], *args: Any) -> T:
 Generated = tuple[str, dict[str, str]]
 
 
-def _visa_pin(pvk: bytes, attrs: dict[str, Any], blocks: PinBlocks, params: dict[str, Any]) -> Generated:
+def _visa_pin(pvk: CipherKey, attrs: dict[str, Any], blocks: PinBlocks, params: dict[str, Any]) -> Generated:
     pan = _require_pan(blocks, "VisaPin")
     pin = pinblock.random_pin(_pin_length(params))
     pvv = visa_pvv.generate_pvv(pvk, pan, attrs["PinVerificationKeyIndex"], pin)
     return blocks.encrypt(pin), {"VerificationValue": pvv}
 
 
-def _visa_pvv(pvk: bytes, attrs: dict[str, Any], blocks: PinBlocks, params: dict[str, Any]) -> Generated:
+def _visa_pvv(pvk: CipherKey, attrs: dict[str, Any], blocks: PinBlocks, params: dict[str, Any]) -> Generated:
     pan = _require_pan(blocks, "VisaPinVerificationValue")
     block = attrs["EncryptedPinBlock"]
     pin = blocks.decrypt(block, "GenerationAttributes.VisaPinVerificationValue.EncryptedPinBlock")
@@ -235,7 +235,9 @@ def _visa_pvv(pvk: bytes, attrs: dict[str, Any], blocks: PinBlocks, params: dict
     return block.upper(), {"VerificationValue": pvv}
 
 
-def _ibm_offset(pvk: bytes, attrs: dict[str, Any], blocks: PinBlocks, params: dict[str, Any]) -> Generated:
+def _ibm_offset(
+    pvk: CipherKey, attrs: dict[str, Any], blocks: PinBlocks, params: dict[str, Any]
+) -> Generated:
     block = attrs["EncryptedPinBlock"]
     pin = blocks.decrypt(block, "GenerationAttributes.Ibm3624PinOffset.EncryptedPinBlock")
     _check_length_matches(params, len(pin), "the PIN in EncryptedPinBlock")
@@ -243,20 +245,24 @@ def _ibm_offset(pvk: bytes, attrs: dict[str, Any], blocks: PinBlocks, params: di
     return block.upper(), {"PinOffset": offset}
 
 
-def _ibm_natural(pvk: bytes, attrs: dict[str, Any], blocks: PinBlocks, params: dict[str, Any]) -> Generated:
+def _ibm_natural(
+    pvk: CipherKey, attrs: dict[str, Any], blocks: PinBlocks, params: dict[str, Any]
+) -> Generated:
     length = _pin_length(params)
     pin = _ibm_call(ibm3624.natural_pin, *_ibm(pvk, attrs), length)
     return blocks.encrypt(pin), {"PinOffset": "0" * length}
 
 
-def _ibm_random(pvk: bytes, attrs: dict[str, Any], blocks: PinBlocks, params: dict[str, Any]) -> Generated:
+def _ibm_random(
+    pvk: CipherKey, attrs: dict[str, Any], blocks: PinBlocks, params: dict[str, Any]
+) -> Generated:
     pin = pinblock.random_pin(_pin_length(params))
     offset = _ibm_call(ibm3624.pin_offset, *_ibm(pvk, attrs), pin)
     return blocks.encrypt(pin), {"PinOffset": offset}
 
 
 def _ibm_from_offset(
-    pvk: bytes, attrs: dict[str, Any], blocks: PinBlocks, params: dict[str, Any]
+    pvk: CipherKey, attrs: dict[str, Any], blocks: PinBlocks, params: dict[str, Any]
 ) -> Generated:
     offset = attrs["PinOffset"]
     _check_length_matches(params, len(offset), "GenerationAttributes.Ibm3624PinFromOffset.PinOffset")
@@ -264,7 +270,7 @@ def _ibm_from_offset(
     return blocks.encrypt(pin), {"PinOffset": offset}
 
 
-GENERATE: dict[str, Callable[[bytes, dict[str, Any], PinBlocks, dict[str, Any]], Generated]] = {
+GENERATE: dict[str, Callable[[CipherKey, dict[str, Any], PinBlocks, dict[str, Any]], Generated]] = {
     "VisaPin": _visa_pin,
     "VisaPinVerificationValue": _visa_pvv,
     "Ibm3624PinOffset": _ibm_offset,
@@ -311,19 +317,19 @@ def _check_ibm(attrs: dict[str, Any], params: dict[str, Any]) -> None:
     _check_length_matches(params, len(attrs["PinOffset"]), "VerificationAttributes.Ibm3624Pin.PinOffset")
 
 
-def _verify_visa(pvk: bytes, attrs: dict[str, Any], pin: str, pan: str, params: dict[str, Any]) -> bool:
+def _verify_visa(pvk: CipherKey, attrs: dict[str, Any], pin: str, pan: str, params: dict[str, Any]) -> bool:
     length = params.get("PinDataLength")
     expected = visa_pvv.generate_pvv(pvk, pan, attrs["PinVerificationKeyIndex"], pin)
     same = constant_time_equal(expected, attrs["VerificationValue"])
     return same and (length is None or length == len(pin))
 
 
-def _verify_ibm(pvk: bytes, attrs: dict[str, Any], pin: str, pan: str, params: dict[str, Any]) -> bool:
+def _verify_ibm(pvk: CipherKey, attrs: dict[str, Any], pin: str, pan: str, params: dict[str, Any]) -> bool:
     return _ibm_call(ibm3624.verify_offset, *_ibm(pvk, attrs), pin, attrs["PinOffset"])
 
 
 Check = Callable[[dict[str, Any], dict[str, Any]], None]
-Verify = Callable[[bytes, dict[str, Any], str, str, dict[str, Any]], bool]
+Verify = Callable[[CipherKey, dict[str, Any], str, str, dict[str, Any]], bool]
 
 VERIFY: dict[str, tuple[Check, Verify]] = {
     "VisaPin": (_check_visa, _verify_visa),

@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from paycrypt.crypto import as2805, pinblock
+from paycrypt.crypto.primitives import Key
 from paycrypt.errors import ValidationError
 from paycrypt.service import identifiers, unions
 from paycrypt.service.context import Context
@@ -76,7 +77,7 @@ FORMATS: dict[str, PinFormat] = {
 class PinKey:
     """The key one side's PIN block is under, whatever it was derived or unwrapped from."""
 
-    material: bytes
+    material: Key  # a stored PEK's comes with its cached cipher contexts
     family: str  # "TDES" or "AES"
     arn: str
     key_check_value: str
@@ -163,12 +164,10 @@ def _pin_key(svc: Service, ctx: Context, params: dict[str, Any], side: Side) -> 
             type_path=f"{member}.DukptKeyDerivationType",
         )
         return PinKey(derived.key, derived.family, record.arn, record.key_check_value)
-    material = svc.keycache.material(record)
+    key = svc.keycache.cipher_key(record)
     if member == "IncomingAs2805Attributes":
-        return PinKey(_session_pin_key(material, params[member]), "TDES", record.arn, record.key_check_value)
-    return PinKey(
-        material, _family(record.key_attributes["KeyAlgorithm"]), record.arn, record.key_check_value
-    )
+        return PinKey(_session_pin_key(key.key, params[member]), "TDES", record.arn, record.key_check_value)
+    return PinKey(key, _family(record.key_attributes["KeyAlgorithm"]), record.arn, record.key_check_value)
 
 
 def _session_pin_key(kpp: bytes, attrs: dict[str, str]) -> bytes:
