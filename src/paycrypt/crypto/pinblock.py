@@ -36,8 +36,8 @@ API_FORMATS: dict[str, int] = {
     "ISO_FORMAT_4": 4,
 }
 
-_DECIMAL = frozenset("0123456789")
-_HEX_LETTERS = frozenset("ABCDEF")
+_NIBBLES = "0123456789ABCDEF"  # a nibble's upper-case hex digit, by value
+_HEX_LETTERS = "ABCDEF"
 
 
 class PinBlockError(ValueError):
@@ -58,14 +58,19 @@ def _check_pin_length(length: int) -> None:
         raise PinBlockError(f"PIN length must be {MIN_PIN_LENGTH} to {MAX_PIN_LENGTH} digits")
 
 
+def _decimal(text: str) -> bool:
+    """Only the ASCII digits 0–9 (str.isdigit alone also takes other scripts' digits)."""
+    return text.isascii() and text.isdigit()
+
+
 def _check_pin(pin: str) -> None:
     _check_pin_length(len(pin))
-    if not set(pin) <= _DECIMAL:
+    if not _decimal(pin):
         raise PinBlockError("PIN must be decimal digits")
 
 
 def _check_pan(pan: str) -> None:
-    if not pan or not set(pan) <= _DECIMAL or len(pan) > 19:
+    if not 0 < len(pan) <= 19 or not _decimal(pan):
         raise PinBlockError("PAN must be 1 to 19 decimal digits")
 
 
@@ -106,11 +111,11 @@ def encode_format3(pin: str, pan: str) -> bytes:
 
 
 def _fill_is_f(fill: str) -> bool:
-    return set(fill) <= {"F"}
+    return not fill.strip("F")
 
 
 def _fill_is_letter(fill: str) -> bool:
-    return set(fill) <= _HEX_LETTERS
+    return not fill.strip(_HEX_LETTERS)
 
 
 def _fill_is_any(fill: str) -> bool:
@@ -118,7 +123,7 @@ def _fill_is_any(fill: str) -> bool:
 
 
 def _fill_is_a(fill: str) -> bool:
-    return set(fill) <= {"A"}
+    return not fill.strip("A")
 
 
 # The fill rule each format's decoder enforces on nibbles after the PIN.
@@ -133,13 +138,13 @@ _FILL_RULES: dict[int, Callable[[str], bool]] = {
 
 def _parse_pin_field(control: int, field: str) -> str:
     """Read the PIN out of the first 16 nibbles of a clear PIN field, checking every rule."""
-    if field[0] != f"{control:X}":
+    if field[0] != _NIBBLES[control]:
         raise PinBlockError(f"PIN block control field is not ISO format {control}")
-    length = int(field[1], 16)
+    length = _NIBBLES.index(field[1])
     if not MIN_PIN_LENGTH <= length <= MAX_PIN_LENGTH:
         raise PinBlockError("PIN block length field is outside 4 to 12")
     pin = field[2 : 2 + length]
-    if not set(pin) <= _DECIMAL:
+    if not pin.isdigit():  # upper-case hex: the only digits it can hold are 0–9
         raise PinBlockError("PIN block holds a non-decimal PIN digit")
     if not _FILL_RULES[control](field[2 + length : 16]):
         raise PinBlockError(f"PIN block fill digits are invalid for ISO format {control}")

@@ -31,8 +31,7 @@ Decisions (docs/decisions/issuer.md):
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from paycrypt.crypto import ibm3624, pinblock, visa_pvv
 from paycrypt.crypto.primitives import CipherKey, Key, constant_time_equal
@@ -64,19 +63,22 @@ FORMAT_ALGORITHM: dict[str, str] = {
 FORMATS_WITH_PAN = frozenset({"ISO_FORMAT_0", "ISO_FORMAT_3", "ISO_FORMAT_4"})
 
 
-@dataclass(frozen=True)
-class PinKey:
+# NamedTuples, not frozen dataclasses: built on every call, and a frozen dataclass's __init__
+# costs three times as much (object.__setattr__ per field).
+class PinKey(NamedTuple):
     """The key a PIN block is under: a stored PEK, a dynamic PEK, or a DUKPT PIN key."""
 
-    material: Key = field(repr=False)  # a stored key's comes with its cached cipher contexts
+    material: Key  # a stored key's comes with its cached cipher contexts
     family: str  # "TDES" or "AES"
     arn: str
     key_check_value: str
     label: str  # how errors name it
 
+    def __repr__(self) -> str:  # never the material
+        return f"PinKey({self.family}, {self.arn!r})"
 
-@dataclass(frozen=True)
-class PinBlocks:
+
+class PinBlocks(NamedTuple):
     """Everything a member needs to read or write the request's PIN blocks."""
 
     key: PinKey
