@@ -95,12 +95,7 @@ class Side:
     attributes: str  # the TranslationIsoFormats member
     dukpt: str  # the member deriving the PIN key from a stored BDK
     wrapped: str  # the member carrying a dynamic PIN key
-    others: tuple[str, ...] = ()  # any further source member (AS2805, incoming only)
-
-    @property
-    def sources(self) -> tuple[str, ...]:
-        """Members that say how the PIN key comes from the stored key (at most one per side)."""
-        return (self.dukpt, self.wrapped, *self.others)
+    sources: tuple[str, ...]  # every member saying how the PIN key comes from the stored key
 
 
 INCOMING = Side(
@@ -109,7 +104,7 @@ INCOMING = Side(
     "IncomingTranslationAttributes",
     "IncomingDukptAttributes",
     "IncomingWrappedKey",
-    ("IncomingAs2805Attributes",),
+    ("IncomingDukptAttributes", "IncomingWrappedKey", "IncomingAs2805Attributes"),
 )
 OUTGOING = Side(
     "Outgoing",
@@ -117,6 +112,7 @@ OUTGOING = Side(
     "OutgoingTranslationAttributes",
     "OutgoingDukptAttributes",
     "OutgoingWrappedKey",
+    ("OutgoingDukptAttributes", "OutgoingWrappedKey"),
 )
 
 
