@@ -16,6 +16,7 @@ for the one call, as before.
 from __future__ import annotations
 
 import hmac as _hmac
+import threading
 import warnings
 from collections.abc import Callable
 from typing import Any, NoReturn
@@ -83,26 +84,30 @@ class CipherKey:
     so a context fed whole blocks and never finalized enciphers each call's blocks exactly as a
     fresh context would. A partial block would stay buffered in it and spoil the next call, so
     every method refuses data that is not whole blocks (with the message a fresh context's
-    `finalize` gives). Threads may share one: `update` runs without releasing the GIL, so two
-    calls never interleave inside a context (tests/crypto/test_cipher_key.py runs them together).
+    `finalize` gives). Threads share one (the event loop and the heavy-call pool use the same
+    cached key): `update` releases the GIL while OpenSSL works, and a context entered by a second
+    thread meanwhile raises "Already borrowed", so each call holds the key's lock (uncontended, a
+    fraction of a microsecond; tests/crypto/test_cipher_key.py runs threads together).
 
     It holds clear key material: its repr shows only the key's length, it refuses to be pickled,
     and the key cache drops it with the key's entry (forget, eviction, forget_all).
     """
 
-    __slots__ = ("__weakref__", "_contexts", "key")  # a weak reference lets tests see one dropped
+    __slots__ = ("__weakref__", "_contexts", "_lock", "key")  # a weak reference lets tests see one dropped
 
     def __init__(self, key: bytes) -> None:
         self.key = key
         self._contexts: list[Any] = [None] * len(_BUILD)
+        self._lock = threading.Lock()
 
     def _ecb(self, slot: int, data: bytes, block: int) -> bytes:
-        context = self._contexts[slot]
-        if context is None:
-            context = self._contexts[slot] = _BUILD[slot](self.key)
         if len(data) % block:
             raise ValueError(_NOT_WHOLE_BLOCKS)
-        return context.update(data)  # type: ignore[no-any-return]
+        with self._lock:
+            context = self._contexts[slot]
+            if context is None:
+                context = self._contexts[slot] = _BUILD[slot](self.key)
+            return context.update(data)  # type: ignore[no-any-return]
 
     def tdes_encrypt(self, data: bytes) -> bytes:
         return self._ecb(_TDES_ENCRYPT, data, DES_BLOCK)
