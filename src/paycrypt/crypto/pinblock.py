@@ -74,11 +74,26 @@ def _check_pan(pan: str) -> None:
         raise PinBlockError("PAN must be 1 to 19 decimal digits")
 
 
-def _pan_field_format0(pan: str) -> bytes:
+def _pan_number_format0(pan: str) -> int:
     """``0000`` ‖ the 12 rightmost PAN digits excluding the check digit, zero-padded on the left
-    when the PAN is shorter (ISO 9564-1 §9.3.2)."""
+    when the PAN is shorter (ISO 9564-1 §9.3.2), as the 64-bit number formats 0 and 3 XOR with
+    the PIN field (numbers, not bytes: a PIN translation builds and reads two such blocks)."""
     _check_pan(pan)
-    return bytes.fromhex("0000" + pan[:-1][-12:].rjust(12, "0"))
+    return int(pan[-13:-1] or "0", 16)
+
+
+def _pan_field_format0(pan: str) -> bytes:
+    return _pan_number_format0(pan).to_bytes(8, "big")
+
+
+def _with_pan(field: str, pan: str) -> bytes:
+    """A 16-nibble PIN field XOR the format 0 PAN field."""
+    return (int(field, 16) ^ _pan_number_format0(pan)).to_bytes(8, "big")
+
+
+def _without_pan(block: bytes, pan: str) -> str:
+    """The clear PIN field (16 upper-case nibbles) of a format 0 or 3 block."""
+    return f"{int.from_bytes(block, 'big') ^ _pan_number_format0(pan):016X}"
 
 
 def _pin_field(control: int, pin: str, fill: str) -> str:
@@ -95,7 +110,7 @@ def _random_nibbles(alphabet: str, count: int) -> str:
 
 
 def encode_format0(pin: str, pan: str) -> bytes:
-    return p.xor(bytes.fromhex(_pin_field(0, pin, "F" * 14)), _pan_field_format0(pan))
+    return _with_pan(_pin_field(0, pin, "F" * 14), pan)
 
 
 def encode_format1(pin: str) -> bytes:
@@ -107,7 +122,7 @@ def encode_format2(pin: str) -> bytes:
 
 
 def encode_format3(pin: str, pan: str) -> bytes:
-    return p.xor(bytes.fromhex(_pin_field(3, pin, _random_nibbles("ABCDEF", 14))), _pan_field_format0(pan))
+    return _with_pan(_pin_field(3, pin, _random_nibbles("ABCDEF", 14)), pan)
 
 
 def _fill_is_f(fill: str) -> bool:
@@ -158,7 +173,7 @@ def _require_length(block: bytes, size: int) -> None:
 
 def decode_format0(block: bytes, pan: str) -> str:
     _require_length(block, 8)
-    return _parse_pin_field(0, p.xor(block, _pan_field_format0(pan)).hex().upper())
+    return _parse_pin_field(0, _without_pan(block, pan))
 
 
 def decode_format1(block: bytes) -> str:
@@ -173,7 +188,7 @@ def decode_format2(block: bytes) -> str:
 
 def decode_format3(block: bytes, pan: str) -> str:
     _require_length(block, 8)
-    return _parse_pin_field(3, p.xor(block, _pan_field_format0(pan)).hex().upper())
+    return _parse_pin_field(3, _without_pan(block, pan))
 
 
 # --- Format 4 (16-byte blocks, AES) -------------------------------------------------------------

@@ -24,9 +24,11 @@ key material in a global, so this one place bounds it and forgets it.
   (re-sealed under a new master key, possibly by another node) misses and unseals again.
 - Counted: each lookup calls the `Counters` given for its entry's kind (material or derived), hit
   or miss, which server.py wires to the metrics when they are on; the default counts nothing.
-- Thread-safe: one lock around the table. Unsealing and deriving run outside it, so a slow unseal
-  does not hold up hits; a value computed while `forget` ran is returned but not kept, so a key
-  forgotten mid-request is not cached again by that request.
+- Thread-safe: one lock around every change of the table. Unsealing and deriving run outside it,
+  so a slow unseal does not hold up hits; a value computed while `forget` ran is returned but not
+  kept, so a key forgotten mid-request is not cached again by that request. A hit takes no lock
+  (as paycrypt/lru.py's reads): each OrderedDict step is atomic under the GIL, and a hit racing a
+  `forget` of its key is the same as a hit just before it; a miss looks again under the lock.
 """
 
 from __future__ import annotations
@@ -135,7 +137,16 @@ class KeyCache:
     ) -> T:
         """The cached value, or `make(*args)` on a miss (a hit builds nothing: this is the hot path)."""
         entry_key = (record.arn, kind)
-        with self._lock:
+        table = self._table
+        entry = table.get(entry_key)  # a hit takes no lock (see the module's docstring)
+        if entry is not None and entry.block == record.key_block:
+            try:  # noqa: SIM105 - the hot path: a try costs nothing when nothing is raised
+                table.move_to_end(entry_key)
+            except KeyError:  # forgotten or evicted since the read: this call still gets its value
+                pass
+            counters.hit()
+            return entry.value  # type: ignore[no-any-return]
+        with self._lock:  # a miss: looked up again under the lock, as forget and _put hold it
             entry = self._table.get(entry_key)
             if entry is not None and entry.block == record.key_block:
                 self._table.move_to_end(entry_key)
