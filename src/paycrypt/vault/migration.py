@@ -35,7 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from paycrypt.files import fsync_directory
-from paycrypt.store.records import KeyRecord
+from paycrypt.store.base import MasterKeyRecords
+from paycrypt.store.records import Holding, KeyRecord
 from paycrypt.vault import blocks, factory
 from paycrypt.vault.base import MasterKeyVersion, Vault
 from paycrypt.vault.factory import VaultSettings
@@ -167,13 +168,28 @@ Opener = Callable[[VaultSettings, Path], Vault]
 
 class ServingVault:
     """A server's vault: `own` (the one it was started with), joined by the other end of a
-    migration while the data directory's marker names one (see the module's docstring)."""
+    migration while the data directory's marker names one (see the module's docstring).
 
-    def __init__(self, own: Vault, settings: VaultSettings, data_dir: Path, opener: Opener) -> None:
+    It seals under the newest version of its own that the store has admitted (`records`: a
+    rotation records its new version pending until every live node holds it, jobs/holdings.py),
+    not merely the newest it holds: a node given `master.key.N` early must not seal keys that
+    the nodes still without it cannot open. It reads the store's admitted version at start and at
+    every `refresh` (the change follower's step, every half second)."""
+
+    def __init__(
+        self,
+        own: Vault,
+        settings: VaultSettings,
+        data_dir: Path,
+        opener: Opener,
+        records: MasterKeyRecords | None = None,
+    ) -> None:
         self.own = own
         self.settings = settings
         self.data_dir = data_dir
         self._open = opener
+        self._records = records
+        self._admitted: int | None = None if records is None else records.sealing_version()
         self._lock = threading.Lock()
         self._marker: tuple[float, int] | None = None  # (mtime, size) of the marker last read
         self._migration: Migration | None = None
@@ -193,10 +209,35 @@ class ServingVault:
 
     @property
     def key_id(self) -> str:
-        return self.active.key_id
+        vault = self.active
+        sealing = self._sealing_version() if vault is self.own else None
+        return vault.key_id if sealing is None else sealing.key_id
 
     def seal(self, record: KeyRecord, material: bytes) -> str:
-        return self.active.seal(record, material)
+        vault = self.active
+        sealing = self._sealing_version() if vault is self.own else None
+        if sealing is None:
+            return vault.seal(record, material)
+        return vault.seal(record, material, sealing.version)  # type: ignore[call-arg]
+
+    def _sealing_version(self) -> MasterKeyVersion | None:
+        """The newest own version the store admits, when that is not the newest held (None: seal
+        under the newest). A node holding no version up to the admitted one seals under its newest
+        (agreement at start made sure it holds the store's newest)."""
+        admitted, held = self._admitted, self.own.versions()
+        if admitted is None or held[-1].version <= admitted:
+            return None
+        allowed = [version for version in held if version.version <= admitted]
+        return allowed[-1] if allowed else None
+
+    def held(self) -> tuple[Holding, ...]:
+        """Every master key this server can open blocks under (its own, and a migration's other
+        end), as its heartbeat reports them (jobs/heartbeat.py)."""
+        return tuple(
+            Holding(version.version, version.key_id)
+            for vault in _members(self.active)
+            for version in vault.versions()
+        )
 
     def unseal(self, record: KeyRecord, block: str) -> bytes:
         vault = self.active
@@ -221,6 +262,8 @@ class ServingVault:
         if self._other is not None:
             self._other.refresh()
         self._follow_marker()
+        if self._records is not None:
+            self._admitted = self._records.sealing_version()
 
     def _follow_marker(self) -> None:
         """Read the marker if it changed; open the other end it names (again after a failure)."""
@@ -259,6 +302,10 @@ def _members(vault: Vault) -> tuple[Vault, ...]:
     return (vault.source, vault.target) if isinstance(vault, Either) else (vault,)
 
 
-def open_serving_vault(settings: VaultSettings, data_dir: Path) -> ServingVault:
-    """The vault a server serves with: the one `settings` name, following migrations (see above)."""
-    return ServingVault(factory.open_vault(settings, data_dir), settings, data_dir, factory.open_vault)
+def open_serving_vault(
+    settings: VaultSettings, data_dir: Path, records: MasterKeyRecords | None = None
+) -> ServingVault:
+    """The vault a server serves with: the one `settings` name, following migrations and the
+    store's admitted master-key version (see above)."""
+    own = factory.open_vault(settings, data_dir)
+    return ServingVault(own, settings, data_dir, factory.open_vault, records)
