@@ -75,7 +75,17 @@ def wait_until_held(
         clock.sleep(POLL)
 
 
-def still_holding(tables: ClusterTables, retired: set[str]) -> tuple[LiveProcess, ...]:
-    """Live servers that still hold a retired master key (check values `retired`): the key files
-    a rotation removed only on its own node."""
-    return tuple(p for p in tables.live_processes() if any(held.key_id in retired for held in p.holds))
+def still_holding(
+    tables: ClusterTables, retired: set[str], wait: float, clock: Clock
+) -> tuple[LiveProcess, ...]:
+    """Live servers that still hold a retired master key (check values `retired`) once each has
+    beaten since this call began (at most `wait` seconds): the key files a rotation removed only
+    on its own node. A beat reports what the vault holds at that moment (ServingVault.held)."""
+    before = {(p.node_id, p.worker_id): p.last_seen for p in tables.live_processes()}
+    deadline = clock.monotonic() + wait
+    while True:
+        live = tables.live_processes()
+        behind = [p for p in live if p.last_seen <= before.get((p.node_id, p.worker_id), float("-inf"))]
+        if not behind or clock.monotonic() >= deadline:
+            return tuple(p for p in live if any(held.key_id in retired for held in p.holds))
+        clock.sleep(POLL)

@@ -196,5 +196,5 @@ def rotate(
     for version in older:
         vault.retire(version.version)
     store.prune_block_changes(time.time() - FEED_KEPT)
-    stale = holdings.still_holding(store.cluster, {version.key_id for version in older})
+    stale = holdings.still_holding(store.cluster, {version.key_id for version in older}, wait, clock)
     return Rotation(target, resumed, older, progress, stale)

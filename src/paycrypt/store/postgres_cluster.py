@@ -53,11 +53,11 @@ class PostgresClusterTables:
 
     def live_processes(self) -> list[LiveProcess]:
         found, _ = self._run(
-            f"SELECT node_id, worker_id, master_keys FROM node_heartbeats WHERE expires > {NOW}"
+            f"SELECT node_id, worker_id, master_keys, last_seen FROM node_heartbeats WHERE expires > {NOW}"
             " ORDER BY node_id, worker_id",
             (),
         )
-        return [LiveProcess(node, int(worker), decode_holdings(held)) for node, worker, held in found]
+        return [LiveProcess(node, int(w), decode_holdings(held), seen) for node, w, held, seen in found]
 
     def leave(self, node_id: str, worker_id: int) -> None:
         self._run("DELETE FROM node_heartbeats WHERE node_id = %s AND worker_id = %s", (node_id, worker_id))

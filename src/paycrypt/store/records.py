@@ -179,6 +179,7 @@ class LiveProcess:
     node_id: str
     worker_id: int
     holds: tuple[Holding, ...]
+    last_seen: float = 0.0  # its last beat, on the store's clock
 
     def holds_key(self, key_id: str) -> bool:
         return any(held.key_id == key_id for held in self.holds)

@@ -63,11 +63,11 @@ class SqliteClusterTables:
 
     def live_processes(self) -> list[LiveProcess]:
         found = self._db.execute(
-            "SELECT node_id, worker_id, master_keys FROM node_heartbeats WHERE expires > ?"
+            "SELECT node_id, worker_id, master_keys, last_seen FROM node_heartbeats WHERE expires > ?"
             " ORDER BY node_id, worker_id",
             (time.time(),),
         ).fetchall()
-        return [LiveProcess(node, worker, decode_holdings(held)) for node, worker, held in found]
+        return [LiveProcess(node, worker, decode_holdings(held), seen) for node, worker, held, seen in found]
 
     def leave(self, node_id: str, worker_id: int) -> None:
         with self._transaction():

@@ -232,7 +232,11 @@ class ServingVault:
 
     def held(self) -> tuple[Holding, ...]:
         """Every master key this server can open blocks under (its own, and a migration's other
-        end), as its heartbeat reports them (jobs/heartbeat.py)."""
+        end), as its heartbeat reports them (jobs/heartbeat.py): the set is re-read first (a
+        `listdir`, or a listing of the token, every heartbeat interval and off the event loop), so
+        that a beat says what the vault holds at that moment."""
+        for vault in _members(self.active):
+            vault.refresh()
         return tuple(
             Holding(version.version, version.key_id)
             for vault in _members(self.active)
