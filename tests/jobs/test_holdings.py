@@ -3,7 +3,8 @@ real file vaults, one data directory per node: the new version is recorded pendi
 re-sealed while a live server's heartbeat does not report it (the refusal names the server);
 meanwhile a server that holds the new version still seals under the admitted one; once the file
 is copied and the server has beaten again, the rotation resumes, admits the version and re-seals
-every block; a server whose heartbeat expired no longer counts.
+every block; a server whose heartbeat expired no longer counts; with one PKCS#11 token shared by
+every node the check passes with nothing to do.
 
 The same with real `paycrypt serve` processes: tests/api/test_cluster_rotation.py."""
 
@@ -30,6 +31,8 @@ from paycrypt.vault.local import LocalKeyFileVault, version_path
 from paycrypt.vault.migration import ServingVault, open_serving_vault
 from tests.nodes import copy_master_key
 from tests.service import stored_keys
+from tests.softhsm import SoftHsm
+from tests.vault.test_pkcs11_versions import new_vault
 
 LONG = 60.0  # seconds a beat in these tests stays live
 
@@ -127,3 +130,21 @@ def test_a_server_whose_heartbeat_expired_no_longer_holds_a_rotation_up(store: S
     done = rotation.rotate(store, rotating, lambda p: None, grace=0, kind="file", wait=10)
     assert done.target.version == 2 and time.monotonic() - started < 10
     assert store.sealing_version() == 2
+
+
+def test_one_pkcs11_token_shared_by_every_node_passes_with_nothing_to_do(
+    store: Store, softhsm: SoftHsm, tmp_path: Path
+) -> None:
+    settings, rotator = new_vault(softhsm)  # a master key of its own label in the run's token
+    servers = {name: open_serving_vault(settings, tmp_path, store) for name in ("node-a", "node-b")}
+    agree(store, servers["node-a"], "the-store", "pkcs11")
+    svc = Service(store, KeyCache(servers["node-a"]), ManualClock(), Quotas())
+    arns = stored_keys.fill(svc, 3)
+    before = {arn: svc.keycache.material(store.get_key(arn)) for arn in arns}
+    with running(store, servers):
+        done = rotation.rotate(store, rotator, lambda p: None, grace=0, kind="pkcs11", wait=10)
+    assert done.target.version == 2 and [v.version for v in done.retired] == [1]
+    assert store.sealing_version() == 2 and sealed_under(store) == {done.target.key_id}
+    assert done.still_holding == ()  # the one token: version 1 is gone for every node at once
+    fresh = Service(store, KeyCache(servers["node-b"]), ManualClock(), Quotas())
+    assert {arn: fresh.keycache.material(store.get_key(arn)) for arn in arns} == before
