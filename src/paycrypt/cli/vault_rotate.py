@@ -239,22 +239,11 @@ def _only_rotation(data_dir: Path) -> Iterator[None]:
         os.close(fd)  # releases the lock
 
 
-class _Rate:
-    """Blocks re-sealed per second since the run began."""
-
-    def __init__(self) -> None:
-        self.started = time.monotonic()
-
-    def per_second(self, progress: rotation.Progress) -> float:
-        return progress.resealed / max(time.monotonic() - self.started, 1e-9)
-
-
 class Bar:
     """One line redrawn in place: the pass, a bar, blocks looked at and re-sealed, the rate."""
 
     def __init__(self, stream: IO[str]) -> None:
         self.stream = stream
-        self.rate = _Rate()
         self.drawn = False
 
     def __call__(self, progress: rotation.Progress) -> None:
@@ -263,7 +252,7 @@ class Bar:
         self.stream.write(
             f"\rpass {progress.passes} [{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {share:4.0%} "
             f"{progress.seen}/{progress.total} blocks, {progress.resealed} re-sealed, "
-            f"{self.rate.per_second(progress):,.0f}/s"
+            f"{progress.rate():,.0f}/s"
         )
         self.stream.flush()
         self.drawn = True
@@ -278,7 +267,6 @@ class Lines:
 
     def __init__(self, stream: IO[str]) -> None:
         self.stream = stream
-        self.rate = _Rate()
         self.last: tuple[int, int] = (0, -1)  # (pass, tenth) last printed
         self.printed_at = 0.0
 
@@ -290,7 +278,7 @@ class Lines:
         self.last, self.printed_at = (progress.passes, tenth), now
         print(
             f"pass {progress.passes}: {progress.seen}/{progress.total} blocks looked at, "
-            f"{progress.resealed} re-sealed, {self.rate.per_second(progress):,.0f} re-sealed/s",
+            f"{progress.resealed} re-sealed, {progress.rate():,.0f} re-sealed/s",
             file=self.stream,
             flush=True,
         )

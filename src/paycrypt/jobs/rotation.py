@@ -65,6 +65,11 @@ class Progress:
     resealed: int = 0  # in all passes of this run
     reread: int = 0  # compare-and-sets lost to another writer
     failed: dict[str, str] = field(default_factory=dict)  # ARN -> why it could not be re-sealed
+    started: float = field(default_factory=time.monotonic)  # when re-sealing began (not the wait before)
+
+    def rate(self) -> float:
+        """Blocks re-sealed per second since re-sealing began."""
+        return self.resealed / max(time.monotonic() - self.started, 1e-9)
 
 
 Report = Callable[[Progress], None]
