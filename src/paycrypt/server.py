@@ -224,7 +224,7 @@ def build_app(
     )
     try:
         heartbeat.beat()  # before the agreement: a rotation cannot miss this node (jobs/holdings.py)
-        agreement.agree(store, vault, store_line, settings.vault.kind)
+        agreement.agree(store, vault, store_line, settings.vault.kind, {held.key_id for held in vault.held()})
     except agreement.MasterKeyMismatch as exc:
         heartbeat.leave()
         store.close()

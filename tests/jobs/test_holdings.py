@@ -4,7 +4,8 @@ re-sealed while a live server's heartbeat does not report it (the refusal names 
 meanwhile a server that holds the new version still seals under the admitted one; once the file
 is copied and the server has beaten again, the rotation resumes, admits the version and re-seals
 every block; a server whose heartbeat expired no longer counts; with one PKCS#11 token shared by
-every node the check passes with nothing to do.
+every node the check passes with nothing to do. A server following a vault migration seals under
+the source until the store admits the migration.
 
 The same with real `paycrypt serve` processes: tests/api/test_cluster_rotation.py."""
 
@@ -23,7 +24,7 @@ from paycrypt.clock import ManualClock
 from paycrypt.jobs import holdings, rotation
 from paycrypt.service.core import Quotas, Service
 from paycrypt.store.base import Store
-from paycrypt.vault import blocks
+from paycrypt.vault import blocks, migration
 from paycrypt.vault.agreement import agree
 from paycrypt.vault.factory import VaultSettings, open_vault
 from paycrypt.vault.keycache import KeyCache
@@ -32,7 +33,9 @@ from paycrypt.vault.migration import ServingVault, open_serving_vault
 from tests.nodes import copy_master_key
 from tests.service import stored_keys
 from tests.softhsm import SoftHsm
+from tests.vault.test_migration import FILE, TOKEN, Ends
 from tests.vault.test_pkcs11_versions import new_vault
+from tests.vault.test_sealing import record
 
 LONG = 60.0  # seconds a beat in these tests stays live
 
@@ -50,12 +53,16 @@ def running(store: Store, servers: dict[str, ServingVault], every: float = 0.05)
     """What each server's follower and heartbeat do: re-read its vault and beat, until the block ends."""
     stop = threading.Event()
 
+    def step() -> None:
+        for name, vault in servers.items():
+            vault.refresh()
+            beat(store, name, vault)
+
     def loop() -> None:
-        while not stop.is_set():
-            for name, vault in servers.items():
-                vault.refresh()
-                beat(store, name, vault)
-            stop.wait(every)
+        while not stop.wait(every):
+            step()
+
+    step()  # every server is live before the block begins, as running servers are
 
     thread = threading.Thread(target=loop, daemon=True)
     thread.start()
@@ -148,3 +155,20 @@ def test_one_pkcs11_token_shared_by_every_node_passes_with_nothing_to_do(
     assert done.still_holding == ()  # the one token: version 1 is gone for every node at once
     fresh = Service(store, KeyCache(servers["node-b"]), ManualClock(), Quotas())
     assert {arn: fresh.keycache.material(store.get_key(arn)) for arn in arns} == before
+
+
+def test_a_server_seals_under_the_source_until_the_store_admits_the_migration(
+    tmp_path: Path, store: Store
+) -> None:
+    ends = Ends()
+    server = migration.ServingVault(ends.file, FILE, tmp_path, ends.open, store)
+    migration.write(tmp_path, migration.Migration(FILE, TOKEN))
+    server.refresh()
+    assert {held.key_id for held in server.held()} == {ends.file.key_id, ends.token.key_id}  # its heartbeat
+    assert blocks.sealed_under(server.seal(record(), bytes(16))) == ends.file.key_id == server.key_id
+    store.record_migration_target(ends.token.key_id, admitted=False)  # the command waits for every server
+    server.refresh()
+    assert server.key_id == ends.file.key_id
+    store.record_migration_target(ends.token.key_id, admitted=True)
+    server.refresh()
+    assert blocks.sealed_under(server.seal(record(), bytes(16))) == ends.token.key_id == server.key_id

@@ -1,6 +1,7 @@
 """The master keys the store records (store.base.MasterKeyRecords) on both backends: a rotation's
 version recorded pending and then admitted, the newest admitted one what servers seal under, the
-kind of vault kept with each version, and a recorded version never overwritten."""
+kind of vault kept with each version, a recorded version never overwritten; the target a vault
+migration was admitted to."""
 
 from __future__ import annotations
 
@@ -29,3 +30,13 @@ def test_replacing_the_records_after_a_migration_keeps_the_new_vaults_kind(store
     store.replace_master_keys({1: "DDDDDDDDDD"}, "pkcs11")
     assert store.master_key_records() == [MasterKeyRecord(1, "DDDDDDDDDD", "pkcs11", True)]
     assert store.sealing_version() == 1
+
+
+def test_a_migration_target_is_recorded_pending_then_admitted(store: Store) -> None:
+    assert store.migration_target() is None
+    store.record_migration_target("EEEEEEEEEE", admitted=False)
+    assert store.migration_target() == ("EEEEEEEEEE", False)
+    store.record_migration_target("EEEEEEEEEE", admitted=True)
+    assert store.migration_target() == ("EEEEEEEEEE", True)
+    store.record_migration_target("FFFFFFFFFF", admitted=False)  # a later migration (back) replaces it
+    assert store.migration_target() == ("FFFFFFFFFF", False)

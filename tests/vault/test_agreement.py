@@ -116,3 +116,18 @@ def test_after_a_vault_migration_the_store_records_the_new_vaults_keys(store: St
     assert store.master_keys() == {1: new.key_id}
     with pytest.raises(MasterKeyMismatch):
         agree(store, old, NAME)
+
+
+def test_a_node_that_cannot_open_a_migrations_target_is_refused_until_it_can(store: Store) -> None:
+    file, token = MasterKeyVault(secrets.token_bytes(32)), MasterKeyVault(secrets.token_bytes(32))
+    agree(store, file, NAME, "file")
+    store.record_migration_target(token.key_id, admitted=False)  # `vault migrate` began: it waits
+    with pytest.raises(MasterKeyMismatch) as refused:
+        agree(store, file, NAME, "file")  # a node without the marker: it opens the file key only
+    message = str(refused.value)
+    assert f"to the master key with check value {token.key_id} is under way" in message
+    assert "copy vault-migration.json" in message
+    agree(store, file, NAME, "file", {file.key_id, token.key_id})  # with the marker: it opens both
+    store.record_migration_target(token.key_id, admitted=True)
+    store.replace_master_keys({1: token.key_id}, "pkcs11")  # the migration's end
+    agree(store, token, NAME, "pkcs11")  # a node restarted on the target

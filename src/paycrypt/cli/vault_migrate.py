@@ -15,12 +15,15 @@ vault's key is no longer needed by any block. Run it again after any interruptio
 unfinished migration it finds, and refuses to start another while one is unfinished.
 
 On several nodes (one store, each node its own data directory) every live server must be able
-to open the target before a block is re-sealed: the command waits (`--wait` seconds) until each
-reports the target's master key in its heartbeat (jobs/holdings.py) and otherwise exits naming
-the servers that do not, and saying to copy the marker (which holds no secret) into their data
-directories: a server reads it within a second and opens the target too. After the migration
-the store records the target's keys and their vault's kind, and a node started with the old
-`--vault` is refused with a message saying to switch (vault/agreement.py).
+to open the target before a block is re-sealed: the command records the target's check value in
+the store pending (a node starting from then on that cannot open it is refused), waits (`--wait`
+seconds) until each live server reports the target's key in its heartbeat (jobs/holdings.py),
+and otherwise exits naming the servers that do not and saying to copy the marker (which holds no
+secret) into their data directories: a server reads it within a second and opens the target too.
+Only then is the migration admitted: until then every server seals new keys under the source, so
+none is sealed where another node cannot open it. After the migration the store records the
+target's keys and their vault's kind, and a node started with the old `--vault` is refused with a
+message saying to switch (vault/agreement.py).
 """
 
 from __future__ import annotations
@@ -83,7 +86,12 @@ def run_migrate(
             f"{target.describe(data_dir)} (check value {target_vault.key_id})",
             file=err,
         )
+        # Pending first: a node starting from now on that cannot open the target is refused
+        # (vault/agreement.py); then the wait; then servers seal new keys under the target.
+        if store.migration_target() != (target_vault.key_id, True):  # resumed: admitted already
+            store.record_migration_target(target_vault.key_id, admitted=False)
         _wait_until_held(store, data_dir, target, target_vault.key_id, args.wait)
+        store.record_migration_target(target_vault.key_id, admitted=True)
         report = progress_report(err)
         either = migration.Either(source_vault, target_vault)
         progress = rotation.reseal_all(store, either, target_vault, report, args.grace)

@@ -305,6 +305,16 @@ class MasterKeyRecords(Protocol):
         block is sealed under the new vault, whose versions are numbered on their own."""
         ...
 
+    def migration_target(self) -> tuple[str, bool] | None:
+        """The check value of the master key a vault migration moves blocks to, and whether it is
+        admitted (servers following it seal under it); None if there has been none."""
+        ...
+
+    def record_migration_target(self, key_id: str, admitted: bool) -> None:
+        """A vault migration to the master key `key_id`: pending while the command waits for every
+        live server to hold it, then admitted. Replaces an earlier migration's."""
+        ...
+
 
 class Store(
     Transactions,

@@ -356,6 +356,17 @@ class PostgresStore:
             self._run("DELETE FROM master_keys")
             self.record_master_keys(versions, vault)
 
+    def migration_target(self) -> tuple[str, bool] | None:
+        found, _ = self._run("SELECT target_key_id, admitted FROM vault_migration")
+        return (found[0][0], found[0][1]) if found else None
+
+    def record_migration_target(self, key_id: str, admitted: bool) -> None:
+        self._run(
+            "INSERT INTO vault_migration (id, target_key_id, admitted) VALUES (1, %s, %s) ON CONFLICT (id)"
+            " DO UPDATE SET target_key_id = EXCLUDED.target_key_id, admitted = EXCLUDED.admitted",
+            (key_id, admitted),
+        )
+
     # keys and aliases per account and region (quota_counts), the row locked in a transaction
 
     def _counted(self, account: str, region: str) -> tuple[int, int]:

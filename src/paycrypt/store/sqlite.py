@@ -473,6 +473,18 @@ class SqliteStore:
             self._db.execute("DELETE FROM master_keys")
             self.record_master_keys(versions, vault)
 
+    def migration_target(self) -> tuple[str, bool] | None:
+        row = self._db.execute("SELECT target_key_id, admitted FROM vault_migration").fetchone()
+        return None if row is None else (row[0], bool(row[1]))
+
+    def record_migration_target(self, key_id: str, admitted: bool) -> None:
+        with self.transaction():
+            self._db.execute(
+                "INSERT INTO vault_migration (id, target_key_id, admitted) VALUES (1, ?, ?) ON CONFLICT (id)"
+                " DO UPDATE SET target_key_id = excluded.target_key_id, admitted = excluded.admitted",
+                (key_id, admitted),
+            )
+
     # aliases
 
     def get_alias(self, account: str, region: str, alias_name: str) -> AliasRecord | None:

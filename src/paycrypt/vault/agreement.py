@@ -12,7 +12,10 @@ refuses to start when:
 - the newest version the store records is not in the vault. That version may be pending: a
   rotation records its new version before it checks that every live node holds it
   (jobs/holdings.py), so that a node starting while it checks is refused here rather than missed
-  there.
+  there;
+- a vault migration is under way (its target recorded in the store, pending or admitted) and this
+  node cannot open the target: it has no copy of the migration's marker (vault/migration.py). The
+  command records the target before it waits for every live node to hold it, as a rotation does.
 
 The message says what to do: copy the key file, use the token that holds the key, or, when the
 store's keys are another kind of vault's (a finished migration), switch the node's `--vault`.
@@ -37,9 +40,12 @@ class MasterKeyMismatch(Exception):
     """This vault's master key is not the store's; the message names both check values."""
 
 
-def agree(store: MasterKeyRecords, vault: Vault, store_name: str, kind: str = "") -> str:
+def agree(
+    store: MasterKeyRecords, vault: Vault, store_name: str, kind: str = "", opens: set[str] | None = None
+) -> str:
     """Record or check the vault's master keys against the store's; a line for the start-up log.
-    `kind` is this node's `--vault`. Raises MasterKeyMismatch."""
+    `kind` is this node's `--vault`; `opens`, the check values of every master key it can open
+    (a migration's other end too; its own versions' by default). Raises MasterKeyMismatch."""
     held = {version.version: version.key_id for version in vault.versions()}
     if not store.master_keys():  # first start; two at once: one insert wins, the other compares below
         store.record_master_keys(held, kind)
@@ -62,6 +68,16 @@ def agree(store: MasterKeyRecords, vault: Vault, store_name: str, kind: str = ""
             f"the store {store_name} has blocks sealed under master key version {newest.version} with "
             f"check value {newest.key_id}{state} which this node's vault does not hold (it holds "
             f"{versions}): {switch or 'give this node that key: ' + GIVE_THE_KEY}"
+        )
+    migrating = store.migration_target()
+    target = None if migrating is None else migrating[0]
+    if target is not None and target not in recorded.values() and target not in (opens or set(held.values())):
+        raise MasterKeyMismatch(
+            f"a vault migration (`paycrypt vault migrate`) to the master key with check value {target} "
+            f"is under way on the store {store_name}, and this node cannot open that key: copy "
+            "vault-migration.json from the data directory of the node running it into this node's, and "
+            'make sure this node can open the target (docs/key-protection.md, "Migration on several '
+            'nodes")'
         )
     return f"master key version {max(held)} (check value {held[max(held)]}) agrees with the store's"
 

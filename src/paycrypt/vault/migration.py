@@ -13,6 +13,12 @@ naming both vaults (where each key is and where its PIN comes from; never a PIN)
   holds the master key the block names, and seals under the target. It reads the marker when its
   block follower refreshes the vault (every second) and when a block names a master key it does not
   hold, which is how it meets the first block the command re-sealed;
+- it seals new keys under the source until the migration is *admitted*: the command records the
+  target's check value in the store (`MasterKeyRecords.record_migration_target`) pending, then
+  admitted once every live server reports holding it (jobs/holdings.py), and every server reads
+  that at each refresh. So on several nodes no server seals a key under the target before every
+  node can open it; a node gets the marker by a copy into its data directory
+  (docs/key-protection.md). A server with no store to ask (a test's) seals under the target at once;
 - the marker stays after the migration ends, marked finished: a server still running with the
   source then goes on sealing under the target until it is restarted with the target vault (which
   ignores a finished marker: it never needs the old vault again, whose key may then be removed).
@@ -123,19 +129,21 @@ def holds(vault: Vault, key_id: str) -> bool:
 
 
 class Either:
-    """Two vaults as one: seals under `target`, unseals a block under whichever vault holds the
-    master key it names (the source first for a block that names none, written before KP)."""
+    """Two vaults as one: seals under `target` (under `source` while not `seal_target`: a
+    migration not yet admitted), unseals a block under whichever vault holds the master key it
+    names (the source first for a block that names none, written before KP)."""
 
-    def __init__(self, source: Vault, target: Vault) -> None:
+    def __init__(self, source: Vault, target: Vault, seal_target: bool = True) -> None:
         self.source = source
         self.target = target
+        self.sealing = target if seal_target else source
 
     @property
     def key_id(self) -> str:
-        return self.target.key_id
+        return self.sealing.key_id
 
     def seal(self, record: KeyRecord, material: bytes) -> str:
-        return self.target.seal(record, material)
+        return self.sealing.seal(record, material)
 
     def unseal(self, record: KeyRecord, block: str) -> bytes:
         return self.holder(block).unseal(record, block)
@@ -190,6 +198,7 @@ class ServingVault:
         self._open = opener
         self._records = records
         self._admitted: int | None = None if records is None else records.sealing_version()
+        self._migration_admitted = self._admitted_migration()
         self._lock = threading.Lock()
         self._marker: tuple[float, int] | None = None  # (mtime, size) of the marker last read
         self._migration: Migration | None = None
@@ -203,9 +212,11 @@ class ServingVault:
         migration, other = self._migration, self._other
         if migration is None or other is None:
             return self.own
-        if same_vault(self.settings, migration.source):
-            return Either(self.own, other)
-        return Either(other, self.own)
+        own_is_source = same_vault(self.settings, migration.source)
+        source, target = (self.own, other) if own_is_source else (other, self.own)
+        admitted = self._migration_admitted
+        seal_target = self._records is None or (admitted is not None and holds(target, admitted))
+        return Either(source, target, seal_target)
 
     @property
     def key_id(self) -> str:
@@ -268,6 +279,12 @@ class ServingVault:
         self._follow_marker()
         if self._records is not None:
             self._admitted = self._records.sealing_version()
+            self._migration_admitted = self._admitted_migration()
+
+    def _admitted_migration(self) -> str | None:
+        """The check value of the target of the store's admitted migration, if there is one."""
+        found = None if self._records is None else self._records.migration_target()
+        return found[0] if found is not None and found[1] else None
 
     def _follow_marker(self) -> None:
         """Read the marker if it changed; open the other end it names (again after a failure)."""
@@ -312,4 +329,10 @@ def open_serving_vault(
     """The vault a server serves with: the one `settings` name, following migrations and the
     store's admitted master-key version (see above)."""
     own = factory.open_vault(settings, data_dir)
-    return ServingVault(own, settings, data_dir, factory.open_vault, records)
+    return ServingVault(own, settings, data_dir, _open_other_end, records)
+
+
+def _open_other_end(settings: VaultSettings, data_dir: Path) -> Vault:
+    """A migration's other end, never a new master key file: on a node where the target's
+    `master.key` has not been copied yet, a new one would be a key no other node holds."""
+    return factory.open_vault(settings, data_dir, create=False)
