@@ -13,6 +13,9 @@ server gets a database of its own (`database_for(data_dir)`).
 
 Authentication: trust on loopback for the superuser, except the role `pw_user`, which must give
 its password (SCRAM): the test that a URL's password reaches no log line needs a real one.
+
+bench/ uses it too (`with Cluster() as cluster:`, stopped and removed on leaving, by failure or
+Ctrl-C included): the benchmarks' PostgreSQL is the tests' one.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from types import TracebackType
 
 import psycopg
 import pytest
@@ -64,19 +68,32 @@ class Cluster:
         self.data = self.root / "data"
         self.log = self.root / "postgres.log"
         self.port = free_port()
-        if self.as_root:
-            user = pwd.getpwnam(SUPERUSER)
-            os.chown(self.root, user.pw_uid, user.pw_gid)
-        self._run("initdb", "-D", str(self.data), "-U", SUPERUSER, "--auth=trust", "--locale=C", "-E", "UTF8")
-        (self.data / "pg_hba.conf").write_text(
-            "local all all trust\n"
-            f"host all {PASSWORD_USER} 127.0.0.1/32 scram-sha-256\n"
-            "host all all 127.0.0.1/32 trust\n"
-        )
-        self.start()
-        with self.connect() as db:
-            db.execute(f"CREATE ROLE {PASSWORD_USER} LOGIN CREATEDB PASSWORD 'not-a-real-secret'")
         self._made: set[str] = set()
+        try:
+            if self.as_root:
+                user = pwd.getpwnam(SUPERUSER)
+                os.chown(self.root, user.pw_uid, user.pw_gid)
+            initdb = ("-D", str(self.data), "-U", SUPERUSER, "--auth=trust", "--locale=C", "-E", "UTF8")
+            self._run("initdb", *initdb)
+            (self.data / "pg_hba.conf").write_text(
+                "local all all trust\n"
+                f"host all {PASSWORD_USER} 127.0.0.1/32 scram-sha-256\n"
+                "host all all 127.0.0.1/32 trust\n"
+            )
+            self.start()
+            with self.connect() as db:
+                db.execute(f"CREATE ROLE {PASSWORD_USER} LOGIN CREATEDB PASSWORD 'not-a-real-secret'")
+        except BaseException:  # a half-made cluster (or Ctrl-C during initdb) leaves nothing behind
+            self.destroy()
+            raise
+
+    def __enter__(self) -> Cluster:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.destroy()
 
     def _run(self, program: str, *args: str) -> subprocess.CompletedProcess[str]:
         command = [str(self.bin / program), *args]
@@ -102,6 +119,10 @@ class Cluster:
     def stop(self, mode: str = "fast") -> None:
         """`mode` immediate: as a crash (no checkpoint; recovery from the WAL at the next start)."""
         self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop")
+
+    def postmaster_pid(self) -> int:
+        """The server's main process (its backends are its children): whose CPU a benchmark reads."""
+        return int((self.data / "postmaster.pid").read_text().split()[0])
 
     def destroy(self) -> None:
         try:
