@@ -7,7 +7,6 @@ and that a service function takes the pipeline's resolution without reading the 
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import secrets
 
@@ -184,16 +183,3 @@ def test_a_resolved_key_without_a_record_reads_nothing_more(store: CountingStore
     found = identifiers.ResolvedKey(store, arns.build(REGION, ACCOUNT, "key/k000000000000000"), ACCOUNT)
     assert (found.tags, found.aliases, found.policy) == ({}, (), None)
     assert store.calls == {}
-
-
-def test_new_key_ids_are_uniform_over_the_alphabet() -> None:
-    """16 characters of ID_ALPHABET, each of the 36 equally likely: over 20,000 ids (320,000
-    characters, 8,889 expected each) a character biased by the bytes dropped above 251, or a
-    mapping that skipped a character, would be far outside ±5 %."""
-    made = [identifiers.new_key_id() for _ in range(20_000)]
-    assert len(set(made)) == len(made)
-    assert {len(key_id) for key_id in made} == {identifiers.ID_LENGTH}
-    counts = collections.Counter("".join(made))
-    assert set(counts) == set(identifiers.ID_ALPHABET)
-    expected = 20_000 * identifiers.ID_LENGTH / len(identifiers.ID_ALPHABET)
-    assert all(abs(count - expected) < 0.05 * expected for count in counts.values()), counts

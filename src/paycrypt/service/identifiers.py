@@ -41,23 +41,20 @@ if TYPE_CHECKING:
 
 ID_ALPHABET = string.ascii_lowercase + string.digits
 ID_LENGTH = 16
+_ID_SPACE = len(ID_ALPHABET) ** ID_LENGTH
 ALIAS_LIST_LIMIT = 1000  # alias names read for `ResolvedKey.aliases` (ResourceAliases)
 _UNREAD = object()
 
 
-# Random byte -> identifier character: 252 = 7 × 36 bytes map evenly onto the alphabet, the four
-# above are dropped (so every character is uniform, as secrets.choice's would be).
-_ID_BYTES = bytes(ID_ALPHABET[b % len(ID_ALPHABET)].encode()[0] for b in range(256))
-_ID_DROPPED = bytes(range(256 // len(ID_ALPHABET) * len(ID_ALPHABET), 256))
-
-
 def new_key_id() -> str:
-    """ID_LENGTH characters drawn uniformly from ID_ALPHABET, from one read of the system's random
-    source (a `secrets.choice` per character cost CreateKey 8 % of its CPU)."""
-    drawn = b""
-    while len(drawn) < ID_LENGTH:
-        drawn += secrets.token_bytes(ID_LENGTH + 8).translate(_ID_BYTES, _ID_DROPPED)
-    return drawn[:ID_LENGTH].decode("ascii")
+    """16 characters drawn uniformly from the 36: one draw of a number below 36**16, written in base
+    36 (16 `secrets.choice` calls cost about 65 µs of a CreateKey; this about 3)."""
+    number = secrets.randbelow(_ID_SPACE)
+    characters = []
+    for _ in range(ID_LENGTH):
+        number, digit = divmod(number, len(ID_ALPHABET))
+        characters.append(ID_ALPHABET[digit])
+    return "".join(characters)
 
 
 def key_arn(ctx: Context, key_id: str) -> str:
