@@ -69,10 +69,11 @@ class Cluster:
     def data(self, node: int, who: str = "root") -> Any:
         return self.client(node, who, "payment-cryptography-data")
 
-    def start(self, name: str) -> ServerProcess:
-        """`paycrypt serve` on the cluster's store with a data directory of its own (`name`)."""
+    def start(self, name: str, *extra: str) -> ServerProcess:
+        """`paycrypt serve` on the cluster's store with a data directory and node id of its own
+        (`name`), as separate machines have (their host names)."""
         args = ("--store", self.store, "--vault", "file", "--credentials", str(self.credentials))
-        return ServerProcess(self.root / name, free_port(), *args)
+        return ServerProcess(self.root / name, free_port(), *args, "--node-id", name, *extra)
 
 
 @pytest.fixture(scope="module", params=["postgresql", "sqlite"])
