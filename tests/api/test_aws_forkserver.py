@@ -4,6 +4,7 @@ sees what an earlier one set."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 
 import pytest
@@ -43,3 +44,16 @@ def test_no_call_sees_an_earlier_calls_environment(tmp_path) -> None:
     assert first.returncode == 0 and region in first.stdout
     second = aws_forkserver.run([AWS, "configure", "list"], env, 60)
     assert second.returncode == 0 and region not in second.stdout  # as in a new process: no region
+
+
+def test_a_call_past_its_timeout_is_killed_and_the_next_runs(tmp_path) -> None:
+    env = {**os.environ, "AWS_CONFIG_FILE": str(tmp_path / "config"), "AWS_DEFAULT_REGION": "us-east-1"}
+    env |= {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+    with socket.socket() as silent:  # accepts connections (the backlog) and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        endpoint = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        with pytest.raises(subprocess.TimeoutExpired):
+            aws_forkserver.run([AWS, "payment-cryptography", "list-keys", "--endpoint-url", endpoint], env, 2)
+    after = aws_forkserver.run([AWS, "--version"], env, 60)
+    assert after.returncode == 0 and after.stdout.startswith("aws-cli/")
