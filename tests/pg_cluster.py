@@ -17,11 +17,13 @@ its password (SCRAM): the test that a URL's password reaches no log line needs a
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import hashlib
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import tempfile
 from pathlib import Path
@@ -64,6 +66,7 @@ class Cluster:
         self.data = self.root / "data"
         self.log = self.root / "postgres.log"
         self.port = free_port()
+        self.frozen: list[int] = []  # processes stopped by `freeze`
         if self.as_root:
             user = pwd.getpwnam(SUPERUSER)
             os.chown(self.root, user.pw_uid, user.pw_gid)
@@ -103,7 +106,41 @@ class Cluster:
         """`mode` immediate: as a crash (no checkpoint; recovery from the WAL at the next start)."""
         self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop")
 
+    def processes(self) -> list[int]:
+        """The server's processes: the postmaster first, then its children (backends, checkpointer …)."""
+        postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
+        children = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:  # gone meanwhile
+                continue
+            if int(fields[1]) == postmaster:
+                children.append(int(stat.parent.name))
+        return [postmaster, *children]
+
+    def freeze(self) -> None:
+        """SIGSTOP every process of the server: it accepts nothing new and answers nothing, while
+        the kernel still completes TCP handshakes and acknowledges data (a hung server). The
+        postmaster is stopped first, so that it forks no child after the children are listed."""
+        postmaster, *children = self.processes()
+        os.kill(postmaster, signal.SIGSTOP)
+        self.frozen = [postmaster]
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGSTOP)
+            except ProcessLookupError:  # a backend that ended since it was listed
+                continue
+            self.frozen.append(pid)
+
+    def thaw(self) -> None:
+        for pid in self.frozen:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+        self.frozen = []
+
     def destroy(self) -> None:
+        self.thaw()  # a test that failed while the server was frozen: pg_ctl could not stop it
         try:
             if (self.data / "postmaster.pid").exists():
                 self.stop()
