@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -17,6 +18,7 @@ import pytest
 
 from paycrypt.store.base import StoreUnavailable
 from paycrypt.store.postgres import PostgresStore
+from paycrypt.store.postgres_listen import PING
 from tests.store.test_behaviour import key
 
 TIMEOUT = 1.0  # the store's bound (--store-timeout)
@@ -120,4 +122,27 @@ def test_a_write_without_answer_is_never_acknowledged(
         assert found == (record if committed else None)
         assert store.count_keys(record.account, record.region) == (1 if committed else 0)  # one transaction
     finally:
+        store.close()
+
+
+def test_a_frozen_database_is_a_lost_notification_connection(own_pg_cluster: Any) -> None:
+    """The listening connection's liveness query is under the deadline too: a frozen server counts
+    as lost (`on_lost`: the node empties its caches), and it is listened to again after the thaw."""
+    cluster = own_pg_cluster
+    store = PostgresStore(cluster.database("outage_listen"), timeout=TIMEOUT)
+    lost, changed = threading.Event(), threading.Event()
+    listening = store.listen_changes(changed.set, lost.set)
+    try:
+        assert changed.wait(10)  # connected (a connection reads the feed once)
+        changed.clear()
+        cluster.freeze()
+        try:
+            frozen = time.monotonic()
+            assert lost.wait(PING + TIMEOUT + SLACK + 1)
+            assert time.monotonic() - frozen <= PING + TIMEOUT + SLACK + 1
+        finally:
+            cluster.thaw()
+        assert changed.wait(10 * TIMEOUT + 10)  # reconnected by itself
+    finally:
+        listening.stop()
         store.close()
