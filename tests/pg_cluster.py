@@ -106,27 +106,26 @@ class Cluster:
         """`mode` immediate: as a crash (no checkpoint; recovery from the WAL at the next start)."""
         self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop")
 
-    def processes(self) -> list[int]:
-        """The server's processes: the postmaster first, then its children (backends, checkpointer …)."""
-        postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
-        children = []
+    def children(self, postmaster: int) -> list[int]:
+        """The postmaster's child processes (backends, checkpointer, walwriter …)."""
+        found = []
         for stat in Path("/proc").glob("[0-9]*/stat"):
             try:
                 fields = stat.read_text().rsplit(")", 1)[1].split()
             except OSError:  # gone meanwhile
                 continue
             if int(fields[1]) == postmaster:
-                children.append(int(stat.parent.name))
-        return [postmaster, *children]
+                found.append(int(stat.parent.name))
+        return found
 
     def freeze(self) -> None:
         """SIGSTOP every process of the server: it accepts nothing new and answers nothing, while
         the kernel still completes TCP handshakes and acknowledges data (a hung server). The
-        postmaster is stopped first, so that it forks no child after the children are listed."""
-        postmaster, *children = self.processes()
+        postmaster is stopped before its children are listed, so that it forks none after."""
+        postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
         os.kill(postmaster, signal.SIGSTOP)
         self.frozen = [postmaster]
-        for pid in children:
+        for pid in self.children(postmaster):
             try:
                 os.kill(pid, signal.SIGSTOP)
             except ProcessLookupError:  # a backend that ended since it was listed
