@@ -26,6 +26,8 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -35,6 +37,26 @@ from tests.conftest import free_port
 
 SUPERUSER = "postgres"
 PASSWORD_USER = "pw_user"
+SAFETY_THAW = 30.0  # seconds after which a frozen process is thawed whatever the test does
+
+
+def stop_for(pid: int, seconds: float = SAFETY_THAW) -> threading.Timer:
+    """SIGSTOP `pid`, and SIGCONT it after `seconds`: cancel the timer and `resume` it yourself
+    sooner. A client that waits on the stopped process for ever then fails its test, not hangs it."""
+    os.kill(pid, signal.SIGSTOP)
+    return _timer(seconds, resume, pid)
+
+
+def _timer(seconds: float, action: Callable[..., None], *args: object) -> threading.Timer:
+    timer = threading.Timer(seconds, action, args)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
+def resume(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGCONT)
 
 
 def bindir() -> Path | None:
@@ -67,6 +89,7 @@ class Cluster:
         self.log = self.root / "postgres.log"
         self.port = free_port()
         self.frozen: list[int] = []  # processes stopped by `freeze`
+        self._safety: threading.Timer | None = None
         if self.as_root:
             user = pwd.getpwnam(SUPERUSER)
             os.chown(self.root, user.pw_uid, user.pw_gid)
@@ -118,10 +141,12 @@ class Cluster:
                 found.append(int(stat.parent.name))
         return found
 
-    def freeze(self) -> None:
+    def freeze(self, thaw_after: float = SAFETY_THAW) -> None:
         """SIGSTOP every process of the server: it accepts nothing new and answers nothing, while
         the kernel still completes TCP handshakes and acknowledges data (a hung server). The
-        postmaster is stopped before its children are listed, so that it forks none after."""
+        postmaster is stopped before its children are listed, so that it forks none after.
+        Thawed after `thaw_after` seconds if the test has not done it: a client that waits on a
+        frozen server for ever (what the tests look for) makes its test fail, not hang."""
         postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
         os.kill(postmaster, signal.SIGSTOP)
         self.frozen = [postmaster]
@@ -131,11 +156,14 @@ class Cluster:
             except ProcessLookupError:  # a backend that ended since it was listed
                 continue
             self.frozen.append(pid)
+        self._safety = _timer(thaw_after, self.thaw)
 
     def thaw(self) -> None:
+        if self._safety is not None:
+            self._safety.cancel()
+            self._safety = None
         for pid in self.frozen:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGCONT)
+            resume(pid)
         self.frozen = []
 
     def destroy(self) -> None:

@@ -7,8 +7,6 @@ A write whose COMMIT got no answer is an error to its caller, whatever the serve
 
 from __future__ import annotations
 
-import os
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -19,6 +17,7 @@ import pytest
 from paycrypt.store.base import StoreUnavailable
 from paycrypt.store.postgres import PostgresStore
 from paycrypt.store.postgres_listen import PING
+from tests.pg_cluster import resume, stop_for
 from tests.store.test_behaviour import key
 
 TIMEOUT = 1.0  # the store's bound (--store-timeout)
@@ -95,23 +94,24 @@ def test_a_write_without_answer_is_never_acknowledged(
     cluster = own_pg_cluster
     store = PostgresStore(cluster.database(f"outage_write_{frozen_before}"), timeout=TIMEOUT)
     record = key(3)
-    backend: list[int] = []
     try:
 
         def write() -> None:
             with store.transaction():
-                backend.append(store._one("SELECT pg_backend_pid()")[0])
+                pid = store._one("SELECT pg_backend_pid()")[0]
                 if frozen_before == "insert":
-                    os.kill(backend[0], signal.SIGSTOP)
+                    frozen.append((pid, stop_for(pid)))
                 store.insert_key(record)
                 if frozen_before == "commit":
-                    os.kill(backend[0], signal.SIGSTOP)
+                    frozen.append((pid, stop_for(pid)))
 
+        frozen: list[tuple[int, threading.Timer]] = []
         try:
             seconds = timed_failure(write)
         finally:
-            for pid in backend:
-                os.kill(pid, signal.SIGCONT)
+            for pid, safety in frozen:
+                safety.cancel()
+                resume(pid)
         assert TIMEOUT - 0.05 <= seconds <= TIMEOUT + SLACK
         found = recovered(store, lambda: store.get_key(record.arn))
         if committed:  # the woken backend reads the COMMIT sent before the deadline, then its socket's end
