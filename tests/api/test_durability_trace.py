@@ -148,7 +148,8 @@ def traced_run(base: Path, synchronous: str) -> dict[str, Response]:
     server = ServerProcess(
         data_dir,
         port,
-        "--purge-interval", "3600",  # no deletion sweep writing between the calls
+        "--purge-interval", "3600",  # no deletion sweep writing between the calls,
+        "--lease-seconds", "3600",  # nor a lease renewal or heartbeat (a WAL write of another thread)
         # The SQLite store's own fsyncs are traced, whatever --store the run gives other servers
         # (PostgreSQL's are its server's: tests/api/test_durability.py kills it mid-load instead).
         "--store", f"sqlite:{data_dir / 'paycrypt.db'}",

@@ -20,6 +20,7 @@ from paycrypt.cli.db import add_db_parser, run_db
 from paycrypt.cli.errors import EXIT_STATUS, CliError
 from paycrypt.cli.iam import add_iam_parser, run_iam
 from paycrypt.cli.mpa import add_mpa_parser, run_mpa
+from paycrypt.cli.parser import Parser
 from paycrypt.cli.vault import add_vault_options, add_vault_parser, run_vault, vault_settings
 from paycrypt.server import Settings, StartupError, serve
 from paycrypt.workers.supervisor import supervise
@@ -27,7 +28,7 @@ from paycrypt.workers.supervisor import supervise
 
 def build_parser() -> argparse.ArgumentParser:
     """Every command and option; defaults come from `paycrypt.defaults`, as `Settings`'s do."""
-    parser = argparse.ArgumentParser(prog="paycrypt", description=__doc__)
+    parser = Parser(prog="paycrypt", description=__doc__)
     parser.add_argument("--version", action="version", version=f"paycrypt {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("serve", help="start the AWS Payment Cryptography compatible endpoint")
