@@ -67,6 +67,7 @@ CONNECT_TIMEOUT = 10  # seconds to open the pool at start-up (later waits are th
 # server shutting down or crashed); a client-side failure (no server answering) carries none.
 _LOST = ("08", "57P")
 GAP_WAIT = 2.0  # seconds a gap in the feed of key changes is waited for (an open transaction)
+PRUNE_BATCH = 5000  # feed rows deleted per statement
 MIGRATION_LOCK = 0x7061796372797074  # pg_advisory_xact_lock key: one migration at a time ("paycrypt")
 STATEMENT_SHARE = 0.75  # statement_timeout as a share of the store's timeout: the server's cancel comes first
 IDLE_IN_TRANSACTION = 5  # idle_in_transaction_session_timeout, in store timeouts (10 s at the default)
@@ -393,7 +394,19 @@ class PostgresStore:
         return position, arns
 
     def prune_block_changes(self, before_epoch: float) -> int:
-        return self._run("DELETE FROM block_changes WHERE at < %s", (before_epoch,))[1]
+        # In batches, each a short statement within the store's time bound: after a rotation the
+        # feed holds a row per key (a million), which one DELETE could not remove within it.
+        # The oldest rows have the lowest numbers: the primary key's index finds them first.
+        pruned = 0
+        while True:
+            _, deleted = self._run(
+                "DELETE FROM block_changes WHERE seq IN"
+                " (SELECT seq FROM block_changes WHERE at < %s ORDER BY seq LIMIT %s)",
+                (before_epoch, PRUNE_BATCH),
+            )
+            pruned += deleted
+            if deleted < PRUNE_BATCH:
+                return pruned
 
     def listen_changes(self, on_change: Callable[[], None], on_lost: Callable[[], None]) -> Listening:
         from paycrypt.store.postgres_listen import ChangeListener
