@@ -2,11 +2,11 @@
 socket of a connection whose answer is late, so that the thread blocked on it fails at once.
 
 Why a watchdog: a database server that never answers (its processes frozen by SIGSTOP, a host
-that hangs, a network that drops packets after the connection was made) leaves a caller blocked in
-libpq for ever. TCP does not notice: the server's kernel still acknowledges what is sent to a
-frozen process, so `tcp_user_timeout` and keepalives never fire, and libpq has no timer of its own
-on a query. The server's `statement_timeout` helps only a server that runs. Shutting down the
-socket (`shutdown(2)`, not `close`) ends the blocked `poll`/`recv` in the other thread with an
+that hangs, a network that loses what the server sends back) leaves a caller blocked in libpq for
+ever. TCP does not notice: what the node sent is acknowledged (by the frozen server's kernel), so
+`tcp_user_timeout` and keepalives never fire, and libpq has no timer of its own on a query. The
+server's `statement_timeout` helps only a server that runs. Shutting down the socket
+(`shutdown(2)`, not `close`) ends the blocked `poll`/`recv` in the other thread with an
 end-of-file: libpq reports the connection lost, marks it bad, and the pool discards it.
 
 Cost on the hot path: arming and disarming a wait is two system calls (a `dup` of the socket and

@@ -23,7 +23,7 @@ No wait on the database lasts longer than `timeout` (`--store-timeout`): a call 
 long for a pooled connection, a connection attempt gives up after it, and every statement (BEGIN
 and COMMIT too) is under a client-side deadline of that length (store/deadlines.py: a watchdog
 shuts down the socket of a connection whose answer is late), which holds even when the server
-never answers at all (frozen, or its packets dropped). The server ends a statement of its own
+never answers at all (frozen, or its answers lost). The server ends a statement of its own
 before that (`statement_timeout`, three quarters of `timeout`), so a slow statement on a running
 server fails alone and keeps its connection; a transaction left open by a node that vanished
 releases its locks after `idle_in_transaction_session_timeout`. A call that meets a lost
