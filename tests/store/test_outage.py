@@ -146,3 +146,23 @@ def test_a_frozen_database_is_a_lost_notification_connection(own_pg_cluster: Any
     finally:
         listening.stop()
         store.close()
+
+
+def test_a_slow_statement_on_a_running_server_fails_alone(own_pg_cluster: Any) -> None:
+    """The server's statement_timeout (three quarters of the store's) ends a slow statement before
+    the client's deadline: that call fails, and nothing else — the database is not counted
+    unreachable, and the next call goes through at once."""
+    store = PostgresStore(own_pg_cluster.database("outage_slow"), timeout=TIMEOUT)
+    try:
+        assert store._one("SHOW statement_timeout")[0] == "750ms"
+        assert store._one("SHOW idle_in_transaction_session_timeout")[0] == "5s"
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable, match="statement timeout"):
+            store._run("SELECT pg_sleep(%s)", (TIMEOUT * 5,))
+        assert 0.75 * TIMEOUT - 0.05 <= time.monotonic() - started <= TIMEOUT + SLACK
+        assert not store.reachability.down
+        started = time.monotonic()
+        assert store.schema_version() > 0
+        assert time.monotonic() - started < TIMEOUT / 2
+    finally:
+        store.close()
