@@ -30,6 +30,7 @@ def deadlines() -> Iterator[Deadlines]:
 def blocked_read(deadlines: Deadlines, sock: socket.socket) -> tuple[bytes, bool, float]:
     """Read `sock` under the deadline, as libpq waits for an answer: (what was read, whether the
     deadline expired, seconds it took)."""
+    sock.settimeout(SECONDS + SLACK + 5)  # a watchdog that fails makes this test fail, not hang
     started = time.monotonic()
     armed = deadlines.arm(sock.fileno())
     try:
@@ -119,3 +120,19 @@ def test_disarming_twice_is_harmless_and_closes_the_duplicate_once(deadlines: De
         assert deadlines.disarm(armed) is False
         ours.sendall(b"x")
         assert server.recv(1) == b"x"
+
+
+def test_the_watchdog_outlives_a_descriptor_that_is_no_socket(deadlines: Deadlines) -> None:
+    reading, writing = os.pipe()
+    try:
+        odd = deadlines.arm(reading)
+        time.sleep(SECONDS + 0.3)
+        assert deadlines.disarm(odd)  # expired: the watchdog tried, and carried on
+        ours, server = socket.socketpair()
+        with ours, server:
+            got, expired, seconds = blocked_read(deadlines, ours)
+            assert (got, expired) == (b"", True)
+            assert seconds <= SECONDS + SLACK
+    finally:
+        os.close(reading)
+        os.close(writing)

@@ -86,8 +86,12 @@ class Deadlines:
 
 
 def _shut_down(fd: int) -> None:
-    """shutdown(2) both directions of the socket `fd`, leaving the descriptor open (its owner closes it)."""
-    sock = socket.socket(fileno=fd)
+    """shutdown(2) both directions of the socket `fd`, leaving the descriptor open (its owner closes
+    it). Never raises: the watchdog must outlive any one connection's oddity."""
+    try:
+        sock = socket.socket(fileno=fd)
+    except OSError:  # not a socket: nothing of ours blocks on it
+        return
     try:
         sock.shutdown(socket.SHUT_RDWR)
     except OSError:  # already shut down or reset by the peer: nothing blocks on it any more
