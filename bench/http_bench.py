@@ -35,7 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +60,7 @@ class Result:
     server_cpu_s: float
     loadgen_cpu_s: float
     machine_cpu_s: float  # every CPU on the machine, busy seconds, over the same window
+    database_cpu_s: float = 0.0  # a database server's process tree (measure's `database_pid`), if any
 
     @property
     def rps(self) -> float:
@@ -78,8 +79,13 @@ class Result:
 
     @property
     def other_cpu_s(self) -> float:
-        """CPU used by neither server nor load generator: kernel network work, and anyone else's job."""
+        """CPU used by neither server nor load generator: kernel network work, a database server, and
+        anyone else's job."""
         return max(0.0, self.machine_cpu_s - self.server_cpu_s - self.loadgen_cpu_s)
+
+    @property
+    def database_cpu_ms_per_request(self) -> float:
+        return self.database_cpu_s * 1000 / self.requests
 
 
 HEADER = (
@@ -223,14 +229,34 @@ def check_requests(port: int, requests: list[bytes]) -> None:
                 raise RuntimeError(f"pre-signed request answered {done[0]}: {bytes(buffer[:400])!r}")
 
 
-def load_command(load: str, port: int, requests_file: Path, seconds: float, concurrency: int) -> list[str]:
-    """One wrk thread (wrk takes whole seconds), or one loadgen.py process, on `concurrency` connections."""
+def load_command(
+    load: str,
+    port: int,
+    requests_file: Path,
+    seconds: float,
+    concurrency: int,
+    more_ports: Sequence[int] = (),
+) -> list[str]:
+    """One wrk thread (wrk takes whole seconds), or one loadgen.py process, on `concurrency` connections.
+
+    `more_ports`: further servers (nodes) the connections are spread over, evenly, as a load balancer
+    would: wrk runs a thread per server (replay.lua's setup, given the ports by `load_environment`),
+    loadgen.py opens its connections round robin over the ports."""
     if load == "wrk":
-        options = [f"-c{concurrency}", f"-d{max(1, round(seconds))}s", "--timeout", "5s"]
+        options = [f"-t{1 + len(more_ports)}", f"-c{concurrency}", f"-d{max(1, round(seconds))}s"]
         script = ["-s", str(BENCH / "replay.lua"), f"http://{HOST}:{port}/", "--", str(requests_file)]
-        return ["wrk", "-t1", *options, *script]
+        return ["wrk", *options, "--timeout", "5s", *script]
     options = ["--requests", str(requests_file), "--seconds", str(seconds), "--concurrency", str(concurrency)]
-    return [sys.executable, str(BENCH / "loadgen.py"), "--port", str(port), *options]
+    ports = [option for p in (port, *more_ports) for option in ("--port", str(p))]
+    return [sys.executable, str(BENCH / "loadgen.py"), *ports, *options]
+
+
+def load_environment(port: int, more_ports: Sequence[int] = ()) -> dict[str, str] | None:
+    """The load generator's environment: wrk gives script arguments to each thread's init() only,
+    not to setup(), which picks the thread's server, so replay.lua reads the ports from here."""
+    if not more_ports:
+        return None
+    return dict(os.environ, PAYCRYPT_WRK_PORTS=",".join(str(p) for p in (port, *more_ports)))
 
 
 def parse_load_output(load: str, out: str) -> tuple[int, float, float, float, int]:
@@ -245,22 +271,55 @@ def parse_load_output(load: str, out: str) -> tuple[int, float, float, float, in
     return r["requests"], r["seconds"], r["p50_us"] / 1e3, r["p99_us"] / 1e3, r["non2xx"]
 
 
-def drive(load: str, port: int, requests_file: Path, seconds: float, concurrency: int) -> str:
-    command = load_command(load, port, requests_file, seconds, concurrency)
-    done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30, check=True)
+def drive(
+    load: str,
+    port: int,
+    requests_file: Path,
+    seconds: float,
+    concurrency: int,
+    more_ports: Sequence[int] = (),
+) -> str:
+    command = load_command(load, port, requests_file, seconds, concurrency, more_ports)
+    done = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=seconds + 30,
+        check=True,
+        env=load_environment(port, more_ports),
+    )
     return done.stdout
 
 
 def measure(
-    stack: str, scenario: str, port: int, pid: int, requests_file: Path, args: argparse.Namespace
+    stack: str,
+    scenario: str,
+    port: int,
+    pid: int,
+    requests_file: Path,
+    args: argparse.Namespace,
+    *,
+    more_nodes: Sequence[tuple[int, int]] = (),
+    database_pid: int | None = None,
 ) -> Result:
+    """`more_nodes`: (port, pid) of further servers the load is spread over (see `load_command`);
+    the server CPU is the sum of every server's process tree. `database_pid`: a database server
+    whose process tree's CPU over the measured window goes in `database_cpu_s`."""
+    more_ports, pids = [p for p, _ in more_nodes], [pid, *(p for _, p in more_nodes)]
+
+    def servers_cpu() -> float:
+        return sum(tree_cpu_seconds(p) for p in pids)
+
+    def database_cpu() -> float:
+        return tree_cpu_seconds(database_pid) if database_pid is not None else 0.0
+
     if args.warmup > 0:
-        drive(args.load, port, requests_file, args.warmup, args.concurrency)
-    cpu_before, machine_before = tree_cpu_seconds(pid), machine_busy_seconds()
+        drive(args.load, port, requests_file, args.warmup, args.concurrency, more_ports)
+    cpu_before, database_before, machine_before = servers_cpu(), database_cpu(), machine_busy_seconds()
     children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    out = drive(args.load, port, requests_file, args.seconds, args.concurrency)
+    out = drive(args.load, port, requests_file, args.seconds, args.concurrency, more_ports)
     children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu_after, machine_after = tree_cpu_seconds(pid), machine_busy_seconds()
+    cpu_after, database_after, machine_after = servers_cpu(), database_cpu(), machine_busy_seconds()
     requests, seconds, p50, p99, errors = parse_load_output(args.load, out)
     if errors:
         raise RuntimeError(f"{stack}/{scenario}: {errors} of {requests} requests failed")
@@ -268,7 +327,10 @@ def measure(
         children_before.ru_utime + children_before.ru_stime
     )
     server_cpu, machine_cpu = cpu_after - cpu_before, machine_after - machine_before
-    return Result(stack, scenario, requests, seconds, p50, p99, server_cpu, loadgen_cpu, machine_cpu)
+    database = database_after - database_before
+    return Result(
+        stack, scenario, requests, seconds, p50, p99, server_cpu, loadgen_cpu, machine_cpu, database
+    )
 
 
 def write_requests(path: Path, requests: list[bytes]) -> Path:

@@ -2,8 +2,10 @@
 
 The alternative to wrk where wrk is not installed. One process drives ``--concurrency`` closed-loop
 connections with a selector (one request in flight per connection, as an SDK client does); run
-several processes to add load. It never signs or parses JSON: it sends fixed bytes and finds the end
-of each response (Content-Length or chunked), so its cost per request is a few system calls.
+several processes to add load. Several ``--port`` values spread the connections round robin over
+several servers (nodes), as a load balancer would. It never signs or parses JSON: it sends fixed
+bytes and finds the end of each response (Content-Length or chunked), so its cost per request is a
+few system calls.
 Prints one JSON line: requests, non-2xx count, seconds, and the latency samples' p50/p99.
 """
 
@@ -14,6 +16,7 @@ import json
 import selectors
 import socket
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 
@@ -45,10 +48,12 @@ def response_end(buffer: bytearray) -> tuple[int, int] | None:
     return (status, marker + 7) if marker >= 0 else None
 
 
-def run(host: str, port: int, requests: list[bytes], seconds: float, concurrency: int) -> dict[str, float]:
+def run(
+    host: str, ports: Sequence[int], requests: list[bytes], seconds: float, concurrency: int
+) -> dict[str, float]:
     selector = selectors.DefaultSelector()
     for i in range(concurrency):
-        sock = socket.create_connection((host, port))
+        sock = socket.create_connection((host, ports[i % len(ports)]))
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.setblocking(False)
         conn = Connection(sock, i % len(requests))
@@ -102,7 +107,7 @@ def _percentile(sorted_values: list[int], pct: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--port", type=int, action="append", required=True, help="repeatable: several nodes")
     parser.add_argument("--requests", required=True, help="file of raw requests separated by NUL bytes")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=16)

@@ -5,6 +5,21 @@
 local requests = {}
 local index = 0
 
+-- Several servers (nodes) on wrk's host: PAYCRYPT_WRK_PORTS="8001,8002" and wrk -t2 send thread i
+-- to the i-th port (mod their count), splitting the connections evenly, as a load balancer would.
+-- setup() runs in wrk's main Lua state, which gets no script arguments: hence the environment.
+local ports, threads = {}, 0
+for port in string.gmatch(os.getenv("PAYCRYPT_WRK_PORTS") or "", "%d+") do
+  ports[#ports + 1] = port
+end
+
+function setup(thread)
+  if #ports > 0 then
+    thread.addr = wrk.lookup(wrk.host, ports[threads % #ports + 1])[1]
+    threads = threads + 1
+  end
+end
+
 function init(args)
   local file = assert(io.open(args[1], "rb"))
   local data = file:read("*a")

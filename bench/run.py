@@ -1,6 +1,6 @@
 """Every performance scenario of issue 17 beside its reference, in one run: one table, one JSON file.
 
-    .venv/bin/python bench/run.py            # the full run (about 10 minutes with 1,000,000 keys)
+    .venv/bin/python bench/run.py            # the full run (about 20 minutes: 1,000,000 keys on each store)
     .venv/bin/python bench/run.py --quick    # a one-minute pass: 3 s per HTTP scenario, 20,000 keys
 
 It starts what it needs and stops it after (each process by the id it was given):
@@ -16,7 +16,11 @@ It starts what it needs and stops it after (each process by the id it was given)
   of bench/issuer_bench.py, pin_translation_bench.py and emv_bench.py);
 - **flat in the number of keys**: GetKey and CreateKey p99 over HTTP with 1,000 keys stored, then
   again after bulk-loading the store (through the store's own inserts, in large transactions) to
-  ``--many-keys``.
+  ``--many-keys``;
+- **PostgreSQL beside SQLite** (issue 15, bench/postgres_bench.py, on a throwaway cluster it starts
+  and removes): CVV2 verify on SQLite with 1 and 2 workers and on 2 nodes sharing one PostgreSQL,
+  GetKey p99 at 1,000 and ``--many-keys`` keys on PostgreSQL, CreateKey and ImportKey (durable) on
+  each backend.
 
 Rates over HTTP depend on the machine's load; the ratios within the run are the figures to read.
 The load generator's and the rest of the machine's CPU shares are printed with each HTTP row.
@@ -46,6 +50,7 @@ import harness
 import http_bench
 import issuer_bench
 import pin_translation_bench
+import postgres_bench
 import signing
 
 from paycrypt.service import identifiers
@@ -350,6 +355,23 @@ def key_counts(args: argparse.Namespace, workdir: Path) -> list[Row]:
     return rows
 
 
+# --- PostgreSQL beside SQLite (issue 15) -----------------------------------------------------------
+
+
+def postgresql(args: argparse.Namespace, workdir: Path) -> list[Row]:
+    """bench/postgres_bench.py on a throwaway cluster: CVV2 verify on SQLite with 1 and 2 workers and
+    on 2 nodes sharing PostgreSQL, GetKey p99 at 1,000 and --many-keys keys on PostgreSQL, CreateKey
+    and ImportKey on each backend. Skipped, with a line saying so, where PostgreSQL is not installed
+    and the section was not asked for by name."""
+    missing = postgres_bench.available()
+    if missing is None:
+        return postgres_bench.section(args, workdir, sys.modules[__name__])
+    if "postgres" in (args.section or []):
+        raise SystemExit(f"--section postgres: {missing}")
+    print(f"postgres section skipped: {missing}", flush=True)
+    return []
+
+
 # --- main ------------------------------------------------------------------------------------------
 
 
@@ -376,13 +398,13 @@ def main() -> None:
     parser.add_argument("--load", choices=["wrk", "python"], default=wrk)
     parser.add_argument("--json", type=Path, default=Path("bench-results.json"), help="where the JSON goes")
     parser.add_argument(
-        "--section", choices=["http", "inproc", "keys"], action="append", help="default: all three"
+        "--section", choices=["http", "inproc", "keys", "postgres"], action="append", help="default: all"
     )
     args = parser.parse_args()
     for name, value in PROFILES["quick" if args.quick else "full"].items():
         if getattr(args, name, None) is None:
             setattr(args, name, value)
-    sections = args.section or ["http", "inproc", "keys"]
+    sections = args.section or ["http", "inproc", "keys", "postgres"]
     about = machine()
     print(
         f"machine: {about}; load generator {args.load}, {args.concurrency} connections, "
@@ -391,7 +413,12 @@ def main() -> None:
     )
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="paycrypt-run-") as tmp:
-        for section, run in (("http", over_http), ("inproc", in_process), ("keys", key_counts)):
+        for section, run in (
+            ("http", over_http),
+            ("inproc", in_process),
+            ("keys", key_counts),
+            ("postgres", postgresql),
+        ):
             if section in sections:
                 workdir = Path(tmp) / section
                 workdir.mkdir()

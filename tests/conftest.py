@@ -29,6 +29,7 @@ from paycrypt.service.core import Service
 from paycrypt.vault.factory import KINDS, VaultSettings
 from tests import backend, cli_marker
 from tests import softhsm as hsm_support
+from tests.aws_sessions import session as aws_session
 from tests.service.stored_keys import context, new_service
 
 REGION = "us-east-1"
@@ -54,7 +55,7 @@ class RunningServer:
     settings: Settings
 
     def session(self, access_key: str = "test", secret: str = "test", region: str = REGION) -> boto3.Session:
-        return boto3.Session(aws_access_key_id=access_key, aws_secret_access_key=secret, region_name=region)
+        return aws_session(access_key, secret, region)
 
     def client(self, service: str, region: str = REGION, **kwargs: object) -> object:
         # Client-side validation off: the server's own validation is what these tests exercise.

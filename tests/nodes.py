@@ -7,12 +7,15 @@ import os
 from pathlib import Path
 
 from paycrypt.vault.factory import MASTER_KEY_FILE
+from paycrypt.vault.local import version_path
 
 
-def copy_master_key(source: Path, target: Path) -> None:
-    """Give the data directory `target` the master key of `source`, as `install -m 600` would."""
+def copy_master_key(source: Path, target: Path, version: int = 1) -> None:
+    """Give the data directory `target` the master key (`version`: master.key.N for N > 1) of
+    `source`, as `install -m 600` would."""
     target.mkdir(parents=True, exist_ok=True, mode=0o700)
-    key = (source / MASTER_KEY_FILE).read_bytes()
-    descriptor = os.open(target / MASTER_KEY_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    key = version_path(source / MASTER_KEY_FILE, version).read_bytes()
+    name = version_path(target / MASTER_KEY_FILE, version)
+    descriptor = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "wb") as out:
         out.write(key)

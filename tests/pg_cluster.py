@@ -13,6 +13,9 @@ server gets a database of its own (`database_for(data_dir)`).
 
 Authentication: trust on loopback for the superuser, except the role `pw_user`, which must give
 its password (SCRAM): the test that a URL's password reaches no log line needs a real one.
+
+bench/ uses it too (`with Cluster() as cluster:`, stopped and removed on leaving, by failure or
+Ctrl-C included): the benchmarks' PostgreSQL is the tests' one.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from types import TracebackType
 
 import psycopg
 import pytest
@@ -90,19 +94,32 @@ class Cluster:
         self.port = free_port()
         self.frozen: list[int] = []  # processes stopped by `freeze`
         self._safety: threading.Timer | None = None
-        if self.as_root:
-            user = pwd.getpwnam(SUPERUSER)
-            os.chown(self.root, user.pw_uid, user.pw_gid)
-        self._run("initdb", "-D", str(self.data), "-U", SUPERUSER, "--auth=trust", "--locale=C", "-E", "UTF8")
-        (self.data / "pg_hba.conf").write_text(
-            "local all all trust\n"
-            f"host all {PASSWORD_USER} 127.0.0.1/32 scram-sha-256\n"
-            "host all all 127.0.0.1/32 trust\n"
-        )
-        self.start()
-        with self.connect() as db:
-            db.execute(f"CREATE ROLE {PASSWORD_USER} LOGIN CREATEDB PASSWORD 'not-a-real-secret'")
         self._made: set[str] = set()
+        try:
+            if self.as_root:
+                user = pwd.getpwnam(SUPERUSER)
+                os.chown(self.root, user.pw_uid, user.pw_gid)
+            initdb = ("-D", str(self.data), "-U", SUPERUSER, "--auth=trust", "--locale=C", "-E", "UTF8")
+            self._run("initdb", *initdb)
+            (self.data / "pg_hba.conf").write_text(
+                "local all all trust\n"
+                f"host all {PASSWORD_USER} 127.0.0.1/32 scram-sha-256\n"
+                "host all all 127.0.0.1/32 trust\n"
+            )
+            self.start()
+            with self.connect() as db:
+                db.execute(f"CREATE ROLE {PASSWORD_USER} LOGIN CREATEDB PASSWORD 'not-a-real-secret'")
+        except BaseException:  # a half-made cluster (or Ctrl-C during initdb) leaves nothing behind
+            self.destroy()
+            raise
+
+    def __enter__(self) -> Cluster:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.destroy()
 
     def _run(self, program: str, *args: str) -> subprocess.CompletedProcess[str]:
         command = [str(self.bin / program), *args]
@@ -129,6 +146,10 @@ class Cluster:
         """`mode` immediate: as a crash (no checkpoint; recovery from the WAL at the next start)."""
         self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop")
 
+    def postmaster_pid(self) -> int:
+        """The server's main process (its backends are its children): whose CPU a benchmark reads."""
+        return int((self.data / "postmaster.pid").read_text().split()[0])
+
     def children(self, postmaster: int) -> list[int]:
         """The postmaster's child processes (backends, checkpointer, walwriter …)."""
         found = []
@@ -147,7 +168,7 @@ class Cluster:
         postmaster is stopped before its children are listed, so that it forks none after.
         Thawed after `thaw_after` seconds if the test has not done it: a client that waits on a
         frozen server for ever (what the tests look for) makes its test fail, not hang."""
-        postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
+        postmaster = self.postmaster_pid()
         os.kill(postmaster, signal.SIGSTOP)
         self.frozen = [postmaster]
         for pid in self.children(postmaster):

@@ -8,7 +8,8 @@ Two checks over every module of paycrypt:
   cannot be inspected, so the list is the check);
 - after a run of operations that unseal and derive keys (CVV2, DUKPT, RSA decryption, the service
   CA signing, an import token), no module global holds, at any depth, a clear key that run used
-  (raw or as hex), a DUKPT transaction secret, or a parsed private key.
+  (raw or as hex), a DUKPT transaction secret, a parsed private key, or a cipher context (a
+  `CipherKey`'s or any other: the key inside one is out of this walk's sight).
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.ciphers import CipherContext
 
 import paycrypt
 from paycrypt.crypto import dukpt_variants
+from paycrypt.crypto.primitives import CipherKey
 from paycrypt.service.context import Context
 from paycrypt.service.core import Service
 from paycrypt.service.exchange import key_certificates, parameters
@@ -175,9 +178,13 @@ def test_no_module_global_holds_key_material_after_a_run(svc: Service, ctx: Cont
                 where = f"{module.__name__}.{name}"
                 if isinstance(held, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
                     findings.append(f"{where}: a parsed private key")
+                elif isinstance(held, CipherKey | CipherContext):  # its key is inside, out of sight
+                    findings.append(f"{where}: a key's cipher context")
                 elif isinstance(held, bytes | bytearray) and any(key in held for key in raw):
                     findings.append(f"{where}: a clear key")
                 elif isinstance(held, str) and any(form in held for form in text):
                     findings.append(f"{where}: a clear key in hex")
     assert findings == []
     assert len(svc.keycache) >= len(clear)  # ...while the key cache holds every one of them
+    kept = [entry.value for entry in svc.keycache._table.values() if isinstance(entry.value, CipherKey)]
+    assert any(any(kept_key._contexts) for kept_key in kept)  # ...with the CVK's contexts CVV2 built

@@ -215,13 +215,18 @@ def build_app(
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     store, store_line = open_store(settings, synchronous)
     try:
-        vault = open_serving_vault(settings.vault, settings.data_dir)  # follows a `vault migrate`
+        vault = open_serving_vault(settings.vault, settings.data_dir, store)  # follows a `vault migrate`
         signer = audit_signer(settings.vault, settings.data_dir)  # None: the audit key file's
     except (VaultUnavailable, ValueError, PermissionError) as exc:  # no fallback to another vault
         raise StartupError(str(exc)) from exc
+    heartbeat = Heartbeat(
+        store.cluster, settings.node_id, settings.worker_id, settings.lease_seconds / RENEWALS, vault.held
+    )
     try:
-        agreement.agree(store, vault, store_line)
+        heartbeat.beat()  # before the agreement: a rotation cannot miss this node (jobs/holdings.py)
+        agreement.agree(store, vault, store_line, settings.vault.kind, {held.key_id for held in vault.held()})
     except agreement.MasterKeyMismatch as exc:
+        heartbeat.leave()
         store.close()
         raise StartupError(str(exc)) from None
     quotas = Quotas(keys_per_region=settings.key_quota, aliases_per_region=settings.alias_quota)
@@ -253,9 +258,6 @@ def build_app(
     )
     sweeper = PurgeSweeper(service, settings.purge_interval)
     leases = Leases(store.cluster, settings.node_id, settings.worker_id, settings.lease_seconds)
-    heartbeat = Heartbeat(
-        store.cluster, settings.node_id, settings.worker_id, settings.lease_seconds / RENEWALS
-    )
     throttle, throttle_line = _throttle(settings, heartbeat.participants, instruments)
     authorizer = Authorizer(store, throttle, secure=settings.tls)
     limits = connection_limits(settings)

@@ -10,9 +10,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
+
+from tests.aws_sessions import session as aws_session
 
 REGION = "us-east-1"
 CVK_ATTRIBUTES = {
@@ -27,7 +28,7 @@ PAN = "4111111111111111"
 
 def client(endpoint: str, service: str, region: str = REGION) -> Any:
     config = Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=10, read_timeout=60)
-    session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name=region)
+    session = aws_session("test", "test", region)
     return session.client(service, endpoint_url=endpoint, config=config)
 
 

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
 import botocore.exceptions
 import pytest
 from botocore.config import Config
@@ -28,6 +27,7 @@ from botocore.config import Config
 from paycrypt.auth.iam_file import AccessKey, IamFile, PolicyEntry, PrincipalEntry
 from paycrypt.server import Assembly, Settings
 from paycrypt.service import identifiers
+from tests.aws_sessions import session as aws_session
 from tests.conftest import CVK_ATTRIBUTES, REGION, free_port, serving
 
 A, B, C = "111122223333", "444455556666", "777788889999"
@@ -362,11 +362,7 @@ class IamServer:
         slot = (who, service, region, attempts)
         if slot not in self.clients:
             principal = self.principals[who]
-            session = boto3.Session(
-                aws_access_key_id=principal.access_key,
-                aws_secret_access_key=principal.secret,
-                region_name=region,
-            )
+            session = aws_session(principal.access_key, principal.secret, region)
             config = Config(retries={"total_max_attempts": attempts, "mode": "standard"})
             self.clients[slot] = session.client(service, endpoint_url=self.endpoint, config=config)
         return self.clients[slot]

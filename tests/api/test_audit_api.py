@@ -7,7 +7,6 @@ import json
 import subprocess
 from pathlib import Path
 
-import boto3
 import botocore.exceptions
 import pytest
 
@@ -15,6 +14,7 @@ from paycrypt.audit import reader, streams
 from paycrypt.audit.events import REDACTED
 from paycrypt.cli import audit as audit_cli
 from tests.api.processes import PAYCRYPT, ServerProcess
+from tests.aws_sessions import session as aws_session
 from tests.conftest import CVK_ATTRIBUTES, REGION, free_port
 
 PAN = "4111111111111111"
@@ -100,7 +100,7 @@ def test_two_nodes_audit_merged_and_verified_with_the_cli(tmp_path: Path, proces
         process = ServerProcess(data_dir, free_port(), "--node-id", node)
         processes.append(process)
         process.wait_listening()
-        session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name=REGION)
+        session = aws_session("test", "test", REGION)
         client = session.client("payment-cryptography", endpoint_url=f"http://127.0.0.1:{process.port}")
         for _ in range(3):
             client.list_keys()

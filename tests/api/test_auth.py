@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
 import botocore.auth
 import botocore.exceptions
 import pytest
@@ -25,6 +24,7 @@ from botocore.config import Config
 
 from tests.api import rawhttp
 from tests.api.helpers import db_snapshot, expect_error
+from tests.aws_sessions import session as aws_session
 from tests.conftest import CVK_ATTRIBUTES, REGION
 
 PAN = "4123456789012345"
@@ -236,7 +236,7 @@ STS_FAULTS = {
 
 
 def _sts_error(server, access_key: str, secret: str) -> dict:
-    session = boto3.Session(aws_access_key_id=access_key, aws_secret_access_key=secret, region_name=REGION)
+    session = aws_session(access_key, secret, REGION)
     sts = session.client("sts", endpoint_url=server.endpoint, config=Config(retries={"max_attempts": 1}))
     with pytest.raises(botocore.exceptions.ClientError) as info:
         sts.get_caller_identity()

@@ -43,7 +43,11 @@ PAN = "4111111111111111"
 CVV2 = {"CardVerificationValue2": {"CardExpiryDate": "1230"}}
 REGIONS = (REGION, WEST)
 LOAD_THREADS = 2
-LOAD_PAUSE = 0.02  # seconds between a thread's rounds: steady load, and keys enough to check, not thousands
+LOAD_PAUSE = 0.02  # seconds between a thread's rounds: steady load
+# Keys the load makes at most: enough to be caught mid-backup, and each is checked twice afterwards
+# (its view and its CVV2 before and after), so a backup slowed by a loaded machine must not make
+# the check grow with it. Past the cap the load goes on with CVV2 calls only.
+MAX_CREATED = 60
 POLICY = {
     "Version": "2012-10-17",
     "Statement": [
@@ -174,12 +178,15 @@ class Load:
         n = 0
         try:
             while not self._stop.is_set():
-                arn = control.create_key(Exportable=True, KeyAttributes=CVK_ATTRIBUTES)["Key"]["KeyArn"]
+                made = len(self.created) < MAX_CREATED
+                if made:
+                    arn = control.create_key(Exportable=True, KeyAttributes=CVK_ATTRIBUTES)["Key"]["KeyArn"]
                 cvv2(data, self._arns[n % len(self._arns)])
                 n += 1
                 with self._lock:
-                    self.created.append(arn)
-                    self.calls += 2
+                    if made:
+                        self.created.append(arn)
+                    self.calls += 1 + made
                 self._stop.wait(LOAD_PAUSE)
         except Exception as exc:
             self.errors.append(exc)

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import psycopg
 import pytest
 from botocore.config import Config
@@ -30,6 +29,7 @@ from paycrypt.store.postgres_listen import APPLICATION
 from paycrypt.vault.local import LocalKeyFileVault
 from tests.api.iam_support import PC, Who, allow, credentials_file
 from tests.api.processes import ServerProcess
+from tests.aws_sessions import session as aws_session
 from tests.conftest import CVK_ATTRIBUTES, REGION, free_port
 from tests.nodes import copy_master_key
 
@@ -61,9 +61,7 @@ class Cluster:
 
     def client(self, node: int, who: str = "root", service: str = "payment-cryptography") -> Any:
         principal = PRINCIPALS[who]
-        session = boto3.Session(
-            aws_access_key_id=principal.access_key, aws_secret_access_key=principal.secret, region_name=REGION
-        )
+        session = aws_session(principal.access_key, principal.secret, REGION)
         config = Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=10, read_timeout=60)
         endpoint = f"http://127.0.0.1:{self.nodes[node].port}"
         return session.client(service, endpoint_url=endpoint, config=config)
@@ -71,10 +69,11 @@ class Cluster:
     def data(self, node: int, who: str = "root") -> Any:
         return self.client(node, who, "payment-cryptography-data")
 
-    def start(self, name: str) -> ServerProcess:
-        """`paycrypt serve` on the cluster's store with a data directory of its own (`name`)."""
+    def start(self, name: str, *extra: str) -> ServerProcess:
+        """`paycrypt serve` on the cluster's store with a data directory and node id of its own
+        (`name`), as separate machines have (their host names)."""
         args = ("--store", self.store, "--vault", "file", "--credentials", str(self.credentials))
-        return ServerProcess(self.root / name, free_port(), *args)
+        return ServerProcess(self.root / name, free_port(), *args, "--node-id", name, *extra)
 
 
 @pytest.fixture(scope="module", params=["postgresql", "sqlite"])

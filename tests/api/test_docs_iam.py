@@ -15,7 +15,6 @@ import tomllib
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from botocore.config import Config
 
@@ -23,6 +22,7 @@ from paycrypt.auth.iam_file import IamFile
 from paycrypt.cli.main import main
 from paycrypt.server import Settings
 from tests.api.helpers import expect_error
+from tests.aws_sessions import session as aws_session
 from tests.conftest import CVK_ATTRIBUTES, REGION, free_port, serving
 from tests.docs_pages import code_blocks, page, shell_commands
 
@@ -58,9 +58,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 
     def client(who: str, service: str = "payment-cryptography") -> Any:
         access_key, secret = keys[who]
-        session = boto3.Session(
-            aws_access_key_id=access_key, aws_secret_access_key=secret, region_name=REGION
-        )
+        session = aws_session(access_key, secret, REGION)
         return session.client(service, endpoint_url=f"http://127.0.0.1:{settings.port}", config=config)
 
     with serving(settings):

@@ -16,13 +16,13 @@ import socket
 import time
 from pathlib import Path
 
-import boto3
 import pytest
 from botocore.config import Config
 
 from tests.api import rawhttp
 from tests.api.processes import ServerProcess
 from tests.api.test_health import get
+from tests.aws_sessions import session as aws_session
 from tests.conftest import REGION, free_port
 
 GRACE = 3.0  # --drain-grace
@@ -84,7 +84,7 @@ def test_sigterm_drains_an_in_flight_heavy_call_with_readyz_false_first(
     # the grace: not ready, but alive and serving, new connections included
     assert get(endpoint, "/readyz") == (503, b"unavailable\n")
     assert get(endpoint, "/healthz") == (200, b"ok\n")
-    client = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name=REGION).client(
+    client = aws_session("test", "test", REGION).client(
         "payment-cryptography", endpoint_url=endpoint, config=Config(retries={"max_attempts": 1})
     )
     assert "Keys" in client.list_keys()

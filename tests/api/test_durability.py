@@ -27,7 +27,6 @@ import threading
 import time
 from pathlib import Path
 
-import boto3
 import psec.des
 import psec.tr31
 import pytest
@@ -36,6 +35,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError, HTTPClient
 
 from tests import softhsm
 from tests.api.processes import ServerProcess
+from tests.aws_sessions import session as aws_session
 from tests.conftest import CVK_ATTRIBUTES, REGION, free_port
 
 pytestmark = pytest.mark.cli
@@ -49,7 +49,7 @@ TRANSPORT_ERRORS = (EndpointConnectionError, HTTPClientError)
 
 def client(endpoint: str, service: str, **kwargs: object) -> object:
     config = Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=10)
-    session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name=REGION)
+    session = aws_session("test", "test", REGION)
     return session.client(service, endpoint_url=endpoint, config=config, **kwargs)
 
 

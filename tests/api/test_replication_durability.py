@@ -16,7 +16,6 @@ import subprocess
 import time
 from pathlib import Path
 
-import boto3
 import psec
 import psec.des
 import psec.tr31
@@ -37,6 +36,7 @@ from tests.api.replication_support import (
     wait_for,
     wait_synchronized,
 )
+from tests.aws_sessions import session as aws_session
 from tests.conftest import CVK_ATTRIBUTES, free_port
 
 pytestmark = pytest.mark.cli
@@ -47,7 +47,7 @@ CVV2 = {"CardVerificationValue2": {"CardExpiryDate": "1230"}}
 
 def client(endpoint: str, service: str, region: str) -> object:
     config = Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=10)
-    session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name=region)
+    session = aws_session("test", "test", region)
     return session.client(service, endpoint_url=endpoint, config=config)
 
 

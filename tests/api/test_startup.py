@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import boto3
 import botocore.exceptions
 import pytest
 from botocore.config import Config
@@ -25,6 +24,7 @@ from paycrypt import tls
 from paycrypt.server import Settings, StartupError, build_app, check_transport
 from tests.api.helpers import expect_error
 from tests.api.processes import PAYCRYPT
+from tests.aws_sessions import session as aws_session
 from tests.conftest import CVK_ATTRIBUTES, REGION, free_port, serving
 
 
@@ -218,9 +218,7 @@ class MultiUserServer:
     endpoint: str
 
     def client(self, service: str, access_key: str, secret: str) -> object:
-        session = boto3.Session(
-            aws_access_key_id=access_key, aws_secret_access_key=secret, region_name=REGION
-        )
+        session = aws_session(access_key, secret, REGION)
         config = Config(retries={"max_attempts": 1, "mode": "standard"})
         return session.client(service, endpoint_url=self.endpoint, config=config)
 

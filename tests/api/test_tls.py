@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import boto3
 import botocore.exceptions
 import pytest
 from botocore.config import Config
@@ -24,6 +23,7 @@ from paycrypt import tls
 from paycrypt.server import Settings
 from tests.api.cli import AwsCli
 from tests.api.processes import ServerProcess
+from tests.aws_sessions import session as aws_session
 from tests.conftest import CVK_ATTRIBUTES, REGION, free_port, serving
 
 HOSTS = ["127.0.0.1", "localhost"]
@@ -50,7 +50,7 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsServer]:
 
 def client(service: str, endpoint: str, verify: object) -> object:
     config = Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=10)
-    session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name=REGION)
+    session = aws_session("test", "test", REGION)
     return session.client(service, endpoint_url=endpoint, verify=verify, config=config)
 
 

@@ -9,6 +9,10 @@ vault, on the run's SoftHSM2 token (issue 16 item 3).
 - SIGKILL in the middle (after the first page of 500 blocks commits), both ways, run again: it
   resumes; every block re-sealed exactly once (the store's feed of block changes), none lost.
 - A block the source cannot open is named and leaves the migration unfinished.
+- On several nodes: nothing is re-sealed while a live server (another node's heartbeat) cannot
+  open the target; the refusal names it and says to copy the marker; once it reports the target's
+  key the migration runs; afterwards a node started with the old vault is refused at start, told to
+  switch its --vault.
 - Rotation in the token: a new version generated there, SIGKILL in the middle, run again: it
   finishes, every block once, and the old version is destroyed in the token.
 
@@ -33,15 +37,17 @@ import pytest
 from paycrypt.clock import ManualClock
 from paycrypt.server import Settings
 from paycrypt.service.core import Quotas, Service
+from paycrypt.store.records import Holding
 from paycrypt.store.sqlite import SqliteStore
-from paycrypt.vault import factory, migration
+from paycrypt.vault import agreement, factory, migration
 from paycrypt.vault.base import Vault
 from paycrypt.vault.keycache import KeyCache
 from paycrypt.vault.local import LocalKeyFileVault, MasterKeyVault
-from tests.api.processes import PAYCRYPT
+from tests.api.processes import PAYCRYPT, ServerProcess
 from tests.api.test_vault_rotate import EXPIRY, PAN, Creator, Verifier, blocks_by_version, reseals
 from tests.conftest import RunningServer, free_port, start_server
 from tests.docs_pages import code_blocks, page, shell_commands
+from tests.nodes import copy_master_key
 from tests.service import stored_keys
 from tests.softhsm import SoftHsm, serve_args
 
@@ -319,3 +325,42 @@ def test_rotation_in_the_token_killed_in_the_middle_finishes(
     assert json.loads(status.stdout)["BlocksByVersion"] == [
         {"Version": vault.key_id, "Blocks": 1000, "Current": True}
     ]
+
+
+def test_a_migration_waits_for_every_live_server_and_a_node_left_on_the_old_vault_is_told_to_switch(
+    token: factory.VaultSettings, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "data"
+    file_kcv = LocalKeyFileVault(data_dir / "master.key").key_id
+    fill(data_dir, LocalKeyFileVault(data_dir / "master.key"), 3)
+    token_kcv = factory.open_vault(token, NOWHERE).key_id
+    store = SqliteStore(data_dir / "paycrypt.db")
+    try:
+        agreement.agree(store, LocalKeyFileVault(data_dir / "master.key"), "the store", "file")
+        store.cluster.beat("node-b", 0, 120, (Holding(1, file_kcv),))  # another node, without the marker
+        refused = migrate(data_dir, "pkcs11", token, *QUICK, "--wait", "1")
+        assert refused.returncode == 1
+        assert f"the target's master key (PKCS#11, key {token.key_label!r}" in refused.stderr
+        assert f"is not held by every live server: node-b/w0 (holds version 1 ({file_kcv}))" in refused.stderr
+        assert f"Copy {data_dir / migration.MARKER}" in refused.stderr
+        assert blocks_by_version(data_dir) == {file_kcv: 3}  # nothing re-sealed
+        # node-b is given the marker: its server opens the token too and says so at its next beat
+        store.cluster.beat("node-b", 0, 120, (Holding(1, file_kcv), Holding(1, token_kcv)))
+        done = migrate(data_dir, "pkcs11", token, *QUICK, "--wait", "1")
+        assert done.returncode == 0, done.stderr
+        assert blocks_by_version(data_dir) == {token_kcv: 3}
+        assert [(r.key_id, r.vault) for r in store.master_key_records()] == [(token_kcv, "pkcs11")]
+        store.cluster.leave("node-b", 0)
+    finally:
+        store.close()
+    other = tmp_path / "node-c"  # a node with a copy of master.key and no marker, started on --vault file
+    copy_master_key(data_dir, other)
+    shared = f"sqlite:{data_dir / 'paycrypt.db'}"
+    node = ServerProcess(other, free_port(), "--store", shared, "--vault", "file")
+    try:
+        assert node.process.wait(timeout=90) != 0
+    finally:
+        node.stop()
+    log = node.log()
+    assert "the store's keys are in a pkcs11 vault" in log and "start it with --vault pkcs11" in log
+    assert "Traceback" not in log

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.config import Config
 
@@ -33,6 +32,7 @@ from tests import softhsm as hsm_support
 from tests.api.helpers import expect_error
 from tests.api.processes import PAYCRYPT, ServerProcess
 from tests.api.replication_support import replica_arn
+from tests.aws_sessions import session as aws_session
 from tests.conftest import CVK_ATTRIBUTES, REGION, free_port
 
 pytestmark = pytest.mark.cli  # runs `paycrypt serve` (tests/cli_marker.py)
@@ -64,7 +64,7 @@ class Node:
 
     def client(self, service: str = "payment-cryptography") -> Any:
         """A client of its own: a new connection to the node."""
-        session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name=REGION)
+        session = aws_session("test", "test", REGION)
         config = Config(retries={"max_attempts": 1, "mode": "standard"})
         return session.client(service, endpoint_url=self.endpoint, config=config)
 
@@ -282,7 +282,7 @@ def test_the_replicator_runs_in_one_worker_only(tmp_path: Path, processes: list[
     time.sleep(1.0)  # time for a second replicator, were there one, to copy them again
     replicated = node.served("SynchronizeMultiRegionKey")
     assert sorted(replicated.values()) == [len(keys)], replicated
-    west = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-west-2")
+    west = aws_session("test", "test", "us-west-2")
     replica = west.client("payment-cryptography", endpoint_url=node.endpoint)
     for key in keys:
         got = replica.get_key(KeyIdentifier=replica_arn(key["KeyArn"], "us-west-2"))["Key"]

@@ -9,12 +9,13 @@ F1D30F6849312CA4; the MAC is the leftmost 32 bits, F1D30F68. A double-length key
 DES under TDES, so the same value must come out of the TDES code path.
 """
 
+import psec.des
 import psec.mac
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from paycrypt.crypto import iso9797
+from paycrypt.crypto import iso9797, primitives
 
 KEY = bytes.fromhex("0123456789ABCDEFFEDCBA9876543210")
 
@@ -33,10 +34,30 @@ def test_algorithm1_matches_psec(data: bytes, key: bytes) -> None:
     assert iso9797.mac_algorithm1(key, padded) == psec.mac.generate_cbc_mac(key, padded, 1)
 
 
-@given(data=st.binary(min_size=1, max_size=64), key=st.binary(min_size=16, max_size=16))
+@given(data=st.binary(min_size=1, max_size=200), key=st.binary(min_size=16, max_size=16))
 def test_algorithm3_matches_psec(data: bytes, key: bytes) -> None:
+    """Up to 8 blocks the chaining runs block by block through the key's DES context, beyond that
+    through a CBC context: both against psec, with plain bytes and with one CipherKey reused."""
     padded = iso9797.pad_method2(data)
-    assert iso9797.mac_algorithm3(key, padded) == psec.mac.generate_retail_mac(key[:8], key[8:], padded, 1)
+    expected = psec.mac.generate_retail_mac(key[:8], key[8:], padded, 1)
+    assert iso9797.mac_algorithm3(key, padded) == expected
+    kept = primitives.CipherKey(key)
+    assert iso9797.mac_algorithm3(kept, padded) == expected
+    assert iso9797.mac_algorithm3(kept, padded[:8]) == psec.mac.generate_retail_mac(
+        key[:8], key[8:], padded[:8], 1
+    )
+    assert iso9797.mac_algorithm3(kept, padded) == expected
+
+
+@given(data=st.binary(min_size=1, max_size=120), key=st.binary(min_size=24, max_size=24))
+def test_algorithm3_three_key_matches_psec(data: bytes, key: bytes) -> None:
+    """psec's retail MAC takes two keys: the oracle is its DES functions, step by step (K‖K is DES)."""
+    padded = iso9797.pad_method2(data)
+    k1, k2, k3 = key[:8] * 2, key[8:16] * 2, key[16:] * 2
+    chained = psec.des.encrypt_tdes_cbc(k1, bytes(8), padded)[-8:]
+    expected = psec.des.encrypt_tdes_ecb(k3, psec.des.decrypt_tdes_ecb(k2, chained))
+    assert iso9797.mac_algorithm3(key, padded) == iso9797.mac_algorithm3(primitives.CipherKey(key), padded)
+    assert iso9797.mac_algorithm3(key, padded) == expected
 
 
 FIPS113_KEY = bytes.fromhex("0123456789ABCDEF")

@@ -149,6 +149,25 @@ def test_b_forgets_the_material_of_a_key_changed_on_a(nodes: tuple[Service, Serv
     assert follower.step() == 0
 
 
+def test_a_reseal_on_a_is_read_by_b_at_once_and_its_material_forgotten_within_a_second(
+    nodes: tuple[Service, Service], follow: Callable[[Service, float], Running]
+) -> None:
+    """Master-key rotation on several nodes (issue 16 item 3): a block re-sealed through A (the
+    rotation command's own store handle) is the block B's very next read returns (PostgreSQL reads
+    the row; SQLite's record cache is emptied by A's change signal), and B's running follower
+    forgets what B had unsealed from the old block (NOTIFY on PostgreSQL, the poll on SQLite)."""
+    a, b = nodes
+    arn = cached_key(a, b)
+    old = b.store.get_key(arn).key_block  # in B's record cache now, on SQLite
+    follow(b, SOON / 2)
+    material = b.keycache.material(b.store.get_key(arn))
+    assert a.store.reseal_block("keys", arn, old, a.vault.reseal(a.store.get_key(arn), old))
+    new = b.store.get_key(arn).key_block
+    assert new != old and new == a.store.get_key(arn).key_block
+    until(lambda: not b.keycache.holds(arn), SOON * 2)
+    assert b.keycache.material(b.store.get_key(arn)) == material
+
+
 def test_the_follower_polls_within_a_second(
     nodes: tuple[Service, Service], follow: Callable[[Service, float], Running]
 ) -> None:

@@ -287,6 +287,7 @@ def test_an_older_postgresql_schema_waits_for_db_upgrade(
         db.execute("DROP TABLE master_keys")
         db.execute("DROP FUNCTION paycrypt_announce_change")
         db.execute("DROP TABLE sign_in_failures")
+        db.execute("DROP TABLE vault_migration")
     _set_version(spec, 1)
     with pytest.raises(
         migrations.SchemaError,

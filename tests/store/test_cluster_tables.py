@@ -1,6 +1,7 @@
 """Leases and heartbeats (`store.base.ClusterTables`, issue 15 items 5 and 6) behave the same on
 SQLite and PostgreSQL: a lease is held by one holder at a time, renewed by it, free again when its
-term runs out or it is released; a heartbeat counts the processes seen within a window.
+term runs out or it is released; a heartbeat counts the processes seen within a window and
+says which master keys the process holds until it expires.
 
 Between processes racing for one lease: tests/store/test_concurrent_processes.py."""
 
@@ -11,6 +12,7 @@ import time
 import pytest
 
 from paycrypt.store.base import ClusterTables, Store
+from paycrypt.store.records import Holding
 
 TERM = 0.4  # seconds: long enough for a few statements on a loaded machine, short enough to wait out
 
@@ -95,3 +97,28 @@ def test_the_console_limit_is_kept_in_the_store_not_in_a_limiter(tables: Cluster
         (one if attempt % 2 else other).failed(names)  # spread over two "workers"
     assert one.blocked(names) and other.blocked(names)
     assert not one.blocked(("key:AKIDOTHER", "ip:192.0.2.9"))
+
+
+def reports(tables: ClusterTables) -> list[tuple[str, int, tuple[Holding, ...]]]:
+    return [(p.node_id, p.worker_id, p.holds) for p in tables.live_processes()]
+
+
+def test_a_beat_reports_the_master_keys_held_until_it_expires(tables: ClusterTables) -> None:
+    """jobs/holdings.py reads what each live process's vault holds (version and check value)."""
+    held = (Holding(1, "AAAAAAAAAA"), Holding(2, "BBBBBBBBBB"))
+    tables.beat("node-a", 0, 30, held)
+    tables.beat("node-b", 1, TERM, (Holding(1, "AAAAAAAAAA"),))
+    tables.beat("node-c", 0, 30)  # reports nothing
+    assert reports(tables) == [
+        ("node-a", 0, held),
+        ("node-b", 1, (Holding(1, "AAAAAAAAAA"),)),
+        ("node-c", 0, ()),
+    ]
+    first = tables.live_processes()[0]
+    assert first.holds_key("BBBBBBBBBB") and not tables.live_processes()[1].holds_key("BBBBBBBBBB")
+    time.sleep(TERM + 0.1)
+    assert [p.node_id for p in tables.live_processes()] == ["node-a", "node-c"]  # node-b's expired
+    tables.beat("node-a", 0, 30, (Holding(2, "BBBBBBBBBB"),))  # a later beat replaces the report
+    tables.leave("node-c", 0)
+    assert reports(tables) == [("node-a", 0, (Holding(2, "BBBBBBBBBB"),))]
+    assert tables.live_processes()[0].last_seen > first.last_seen  # the store's clock, for each beat

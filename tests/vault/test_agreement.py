@@ -54,21 +54,46 @@ def test_another_master_key_is_refused_naming_both_check_values(store: Store) ->
     assert store.master_keys() == {1: blocks.check_value(ours)}  # unchanged
 
 
-def test_a_rotated_vault_records_its_new_version_and_a_node_without_it_is_refused(
+def test_a_rotation_records_its_version_pending_and_a_node_without_it_is_refused(
     store: Store, tmp_path: Path
 ) -> None:
     rotating = LocalKeyFileVault(tmp_path / "a" / "master.key")
     copy_master_key(tmp_path / "a", tmp_path / "b")
     behind = LocalKeyFileVault(tmp_path / "b" / "master.key")  # a copy of version 1 only
-    agree(store, rotating, NAME)
-    agree(store, behind, NAME)
+    agree(store, rotating, NAME, "file")
+    agree(store, behind, NAME, "file")
     new = rotating.add_version()
-    agree(store, rotating, NAME)  # the rotating node, restarted
+    agree(store, rotating, NAME, "file")  # the rotating node, restarted: a newer version is not recorded
+    assert store.master_keys() == {1: behind.key_id}
+    store.record_master_keys({2: new.key_id}, "file", admitted=False)  # what jobs/rotation.rotate does
     assert store.master_keys() == {1: behind.key_id, 2: new.key_id}
-    with pytest.raises(MasterKeyMismatch, match=rf"version 2 with check value {new.key_id}, which this node"):
-        agree(store, behind, NAME)
+    assert store.sealing_version() == 1  # pending: no server seals under it yet
+    with pytest.raises(MasterKeyMismatch) as refused:
+        agree(store, behind, NAME, "file")
+    message = str(refused.value)
+    assert (
+        f"version 2 with check value {new.key_id}, recorded by a master-key rotation that is under way"
+        in message
+    )
+    assert "copy master.key (or master.key.N for version N)" in message
+    agree(store, rotating, NAME, "file")  # holds it: agrees
+    store.admit_master_key(2)
+    assert store.sealing_version() == 2
     rotating.retire(1)
-    agree(store, rotating, NAME)  # holds only version 2 now: agrees
+    agree(store, rotating, NAME, "file")  # holds only version 2 now: agrees
+
+
+def test_after_a_migration_a_node_on_the_old_vault_is_told_to_switch_its_vault(store: Store) -> None:
+    old, new = MasterKeyVault(secrets.token_bytes(32)), MasterKeyVault(secrets.token_bytes(32))
+    agree(store, old, NAME, "file")
+    store.replace_master_keys({1: new.key_id}, "pkcs11")  # what `paycrypt vault migrate --to pkcs11` does
+    with pytest.raises(MasterKeyMismatch) as refused:
+        agree(store, old, NAME, "file")
+    message = str(refused.value)
+    assert "the store's keys are in a pkcs11 vault" in message and "start it with --vault pkcs11" in message
+    assert old.key_id in message and new.key_id in message
+    agree(store, new, NAME, "pkcs11")  # the switched node agrees
+    assert store.master_key_records()[0].vault == "pkcs11"
 
 
 def test_two_nodes_starting_on_an_empty_store_with_different_keys_one_is_refused(store: Store) -> None:
@@ -91,3 +116,18 @@ def test_after_a_vault_migration_the_store_records_the_new_vaults_keys(store: St
     assert store.master_keys() == {1: new.key_id}
     with pytest.raises(MasterKeyMismatch):
         agree(store, old, NAME)
+
+
+def test_a_node_that_cannot_open_a_migrations_target_is_refused_until_it_can(store: Store) -> None:
+    file, token = MasterKeyVault(secrets.token_bytes(32)), MasterKeyVault(secrets.token_bytes(32))
+    agree(store, file, NAME, "file")
+    store.record_migration_target(token.key_id, admitted=False)  # `vault migrate` began: it waits
+    with pytest.raises(MasterKeyMismatch) as refused:
+        agree(store, file, NAME, "file")  # a node without the marker: it opens the file key only
+    message = str(refused.value)
+    assert f"to the master key with check value {token.key_id} is under way" in message
+    assert "copy vault-migration.json" in message
+    agree(store, file, NAME, "file", {file.key_id, token.key_id})  # with the marker: it opens both
+    store.record_migration_target(token.key_id, admitted=True)
+    store.replace_master_keys({1: token.key_id}, "pkcs11")  # the migration's end
+    agree(store, token, NAME, "pkcs11")  # a node restarted on the target

@@ -1,25 +1,32 @@
 """The key cache (src/paycrypt/vault/keycache.py): each key unsealed once, what is derived from it
 built once, forget(arn) dropping all of a key, the bound held by evicting the least recently used
-entry one at a time, a changed block never served from the cache, and all of it thread-safe."""
+entry one at a time, a changed block never served from the cache, and all of it thread-safe; a
+key's cipher contexts (its CipherKey) built once, in the material's entry, and gone with it."""
 
 from __future__ import annotations
 
 import dataclasses
+import gc
 import random
 import secrets
 import threading
+import weakref
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from paycrypt import defaults
-from paycrypt.crypto import keygen
+from paycrypt.crypto import cvv, keygen, primitives
+from paycrypt.crypto.primitives import CipherKey
 from paycrypt.errors import InternalServer
 from paycrypt.server import Settings, build_app
+from paycrypt.service.issuer import card_validation
+from paycrypt.service.keys import lifecycle
 from paycrypt.store.records import KeyRecord
 from paycrypt.vault.keycache import KeyCache
 from paycrypt.vault.local import MasterKeyVault
+from tests.service import stored_keys
 from tests.vault.test_sealing import record
 
 
@@ -230,3 +237,100 @@ def test_the_server_builds_one_cache_of_the_configured_size(tmp_path: Path) -> N
     assert built.service.vault is built.service.keycache.vault
     default = build_app(Settings(port=1, data_dir=tmp_path / "other"))
     assert default.service.keycache.entries == defaults.KEY_CACHE_ENTRIES
+
+
+# --- cipher contexts: in the material's entry, dropped with it ------------------------------------
+
+
+def _contexts_built(cache: KeyCache, rec: KeyRecord) -> weakref.ref[CipherKey]:
+    """The key's CipherKey from the cache, with a TDES context built in it; only a weak reference
+    is returned, so the cache is the one holding it."""
+    kept = cache.cipher_key(rec)
+    assert kept.tdes_encrypt(bytes(8)) == primitives.tdes_ecb_encrypt(kept.key, bytes(8))
+    return weakref.ref(kept)
+
+
+def _gone(ref: weakref.ref[CipherKey]) -> bool:
+    gc.collect()
+    return ref() is None
+
+
+def test_a_key_s_cipher_contexts_are_built_once_in_its_material_entry() -> None:
+    vault = CountingVault()
+    cache = KeyCache(vault)
+    rec = stored(vault, "a")
+    kept = cache.cipher_key(rec)
+    assert cache.cipher_key(rec) is kept and cache.material(rec) is kept.key
+    assert len(cache) == 1 and vault.unseals[rec.arn] == 1  # one entry: the material and its contexts
+    kept.tdes_encrypt(bytes(8))
+    built = list(kept._contexts)
+    for _ in range(3):
+        cache.cipher_key(rec).tdes_encrypt(bytes(8))
+    assert kept._contexts == built  # the same context objects: built once
+    assert sum(context is not None for context in built) == 1
+
+
+def test_forget_drops_the_cipher_contexts_with_the_material() -> None:
+    vault = CountingVault()
+    cache = KeyCache(vault)
+    a, b = stored(vault, "a"), stored(vault, "b")
+    ref_a, ref_b = _contexts_built(cache, a), _contexts_built(cache, b)
+    cache.forget(a.arn)
+    assert _gone(ref_a) and not _gone(ref_b)
+    assert cache.cipher_key(a) is not None and vault.unseals[a.arn] == 2  # the next use unseals again
+
+
+def test_forget_all_drops_every_key_s_cipher_contexts() -> None:
+    vault = CountingVault()
+    cache = KeyCache(vault)
+    refs = [_contexts_built(cache, stored(vault, name)) for name in "abc"]
+    cache.forget_all()
+    assert all(_gone(ref) for ref in refs)
+
+
+def test_eviction_drops_the_evicted_key_s_cipher_contexts() -> None:
+    vault = CountingVault()
+    cache = KeyCache(vault, entries=2)
+    a, b, c = (stored(vault, name) for name in "abc")
+    ref_a = _contexts_built(cache, a)
+    ref_b = _contexts_built(cache, b)
+    cache.material(c)  # a is the least recently used: it goes, contexts and all
+    assert _gone(ref_a) and not _gone(ref_b) and not cache.holds(a.arn)
+
+
+def test_a_changed_block_gets_new_cipher_contexts_and_the_old_ones_go() -> None:
+    vault = CountingVault()
+    cache = KeyCache(vault)
+    rec = stored(vault, "a")
+    ref = _contexts_built(cache, rec)
+    resealed = dataclasses.replace(rec, key_block=vault.reseal(rec, rec.key_block))
+    fresh = cache.cipher_key(resealed)
+    assert _gone(ref) and fresh.key == cache.material(resealed)
+
+
+def test_the_service_enciphers_with_the_cached_contexts_and_forgets_them_with_the_key(
+    tmp_path: Path,
+) -> None:
+    """A CVV2 verify builds the CVK's contexts once; StopKeyUsage (a change of the key's state)
+    forgets the key, and its contexts with it."""
+    svc = stored_keys.new_service(tmp_path / "store.db")
+    ctx = stored_keys.context(svc)
+    cvk = keygen.generate("TDES_2KEY")
+    arn = stored_keys.put(svc, cvk, "TR31_C0_CARD_VERIFICATION_KEY", "TDES_2KEY", stored_keys.GEN_VERIFY)
+    params = {
+        "KeyIdentifier": arn,
+        "PrimaryAccountNumber": "4111111111111111",
+        "VerificationAttributes": {"CardVerificationValue2": {"CardExpiryDate": "1228"}},
+        "ValidationData": cvv.cvv(cvk, "4111111111111111", "1228", "000"),
+    }
+    card_validation.verify_card_validation_data(svc, ctx, params)
+    kept = svc.keycache.cipher_key(svc.store.get_key(arn))
+    built = list(kept._contexts)
+    assert sum(context is not None for context in built) == 2  # DES under KA, TDES under KA‖KB
+    for _ in range(3):
+        card_validation.verify_card_validation_data(svc, ctx, params)
+    assert svc.keycache.cipher_key(svc.store.get_key(arn)) is kept and kept._contexts == built
+    ref = weakref.ref(kept)
+    del kept, built
+    lifecycle.stop_key_usage(svc, ctx, {"KeyIdentifier": arn})
+    assert _gone(ref) and not svc.keycache.holds(arn)

@@ -4,7 +4,8 @@ the marker a block under the other end is refused by name; once the marker names
 vault, it opens the other end on the first block that needs it, unseals under either and seals
 under the target; a finished marker keeps a source server sealing under the target and is ignored
 by a target server; an other end that cannot be opened is logged and the server's own blocks still
-serve."""
+serve. On a store, sealing under the target waits for the store to admit the migration:
+tests/jobs/test_holdings.py."""
 
 from __future__ import annotations
 

@@ -13,6 +13,17 @@ rotation's loop (jobs/rotation.py: resumable after SIGKILL, each block once), th
 migration finished. Afterwards the server is restarted with the new vault's options; the old
 vault's key is no longer needed by any block. Run it again after any interruption: it resumes the
 unfinished migration it finds, and refuses to start another while one is unfinished.
+
+On several nodes (one store, each node its own data directory) every live server must be able
+to open the target before a block is re-sealed: the command records the target's check value in
+the store pending (a node starting from then on that cannot open it is refused), waits (`--wait`
+seconds) until each live server reports the target's key in its heartbeat (jobs/holdings.py),
+and otherwise exits naming the servers that do not and saying to copy the marker (which holds no
+secret) into their data directories: a server reads it within a second and opens the target too.
+Only then is the migration admitted: until then every server seals new keys under the source, so
+none is sealed where another node cannot open it. After the migration the store records the
+target's keys and their vault's kind, and a node started with the old `--vault` is refused with a
+message saying to switch (vault/agreement.py).
 """
 
 from __future__ import annotations
@@ -32,9 +43,9 @@ from paycrypt.cli.vault_rotate import (
     progress_report,
     resealing,
 )
-from paycrypt.jobs import rotation
+from paycrypt.jobs import holdings, rotation
 from paycrypt.vault import factory, migration
-from paycrypt.vault.factory import VaultSettings
+from paycrypt.vault.factory import MASTER_KEY_FILE, VaultSettings
 
 
 def add_migrate_parser(commands: Any) -> argparse.ArgumentParser:
@@ -75,6 +86,12 @@ def run_migrate(
             f"{target.describe(data_dir)} (check value {target_vault.key_id})",
             file=err,
         )
+        # Pending first: a node starting from now on that cannot open the target is refused
+        # (vault/agreement.py); then the wait; then servers seal new keys under the target.
+        if store.migration_target() != (target_vault.key_id, True):  # resumed: admitted already
+            store.record_migration_target(target_vault.key_id, admitted=False)
+        _wait_until_held(store, data_dir, target, target_vault.key_id, args.wait)
+        store.record_migration_target(target_vault.key_id, admitted=True)
         report = progress_report(err)
         either = migration.Either(source_vault, target_vault)
         progress = rotation.reseal_all(store, either, target_vault, report, args.grace)
@@ -86,7 +103,9 @@ def run_migrate(
             )
         # Every block is under the target now: the store records its master keys, not the source's
         # (vault/agreement.py checks every node's vault against them at start).
-        store.replace_master_keys({version.version: version.key_id for version in target_vault.versions()})
+        store.replace_master_keys(
+            {version.version: version.key_id for version in target_vault.versions()}, target.kind
+        )
         migration.write(data_dir, migration.Migration(source, target, finished=True))
         store.prune_block_changes(time.time() - rotation.FEED_KEPT)
     print(
@@ -96,6 +115,23 @@ def run_migrate(
         file=out,
     )
     return 0
+
+
+def _wait_until_held(store: Any, data_dir: Path, target: VaultSettings, key_id: str, wait: float) -> None:
+    """Every live server can open the target (see the module's docstring), or CliError."""
+    advice = (
+        f"Copy {data_dir / migration.MARKER} (it holds no secret) into the data directory of each of "
+        f"them{' with ' + str(data_dir / MASTER_KEY_FILE) if target.kind == factory.FILE else ''}, "
+        "and make sure each can open the target (its PIN in the server's environment or file): a "
+        "server reads the marker within a second and reports the target's key at its next heartbeat "
+        '(docs/key-protection.md, "Migration on several nodes"). Then run the same command again: it '
+        "resumes this migration."
+    )
+    named = f"the target's master key ({target.describe(data_dir)}, check value {key_id})"
+    try:
+        holdings.wait_until_held(store.cluster, key_id, named, advice, wait, rotation.REAL_TIME)
+    except holdings.NotHeld as exc:
+        raise CliError(str(exc)) from None
 
 
 def _check_unfinished(data_dir: Path, source: VaultSettings, target: VaultSettings) -> None:

@@ -12,6 +12,10 @@ than one version) instead of starting another, and skips every block already re-
 cli/vault_migrate.py) at a time: a second run while one is going exits at once (a lock on
 `<data-dir>/.vault-rotate.lock`, which the kernel releases when its holder dies).
 
+On several nodes the new version is recorded pending and re-sealing waits (`--wait` seconds)
+until every live server reports holding it (jobs/holdings.py); otherwise the command exits naming
+the servers without it and saying what to do (copy `master.key.N` to them), and is run again.
+
 Progress goes to standard error: a bar on a terminal, a plain line every tenth of the way (and at
 least every few seconds) otherwise; the result, to standard output.
 """
@@ -30,12 +34,13 @@ from typing import IO, Any
 
 from paycrypt import defaults
 from paycrypt.cli.errors import CliError
-from paycrypt.jobs import rotation
+from paycrypt.jobs import holdings, rotation
 from paycrypt.store import factory as store_factory
 from paycrypt.store.migrations import SchemaError
 from paycrypt.vault import factory
 from paycrypt.vault.base import MasterKeyVersion, RotatableVault
-from paycrypt.vault.factory import VaultSettings, VaultUnavailable
+from paycrypt.vault.factory import MASTER_KEY_FILE, VaultSettings, VaultUnavailable
+from paycrypt.vault.local import version_path
 
 LOCK_NAME = ".vault-rotate.lock"
 BAR_WIDTH = 30
@@ -74,6 +79,13 @@ def add_run_options(parser: argparse.ArgumentParser, ending: str) -> None:
         help="raise this process's nice value by this much, so a server on the same machine is "
         "served first (default %(default)s; 0 to re-seal at full speed)",
     )
+    parser.add_argument(
+        "--wait",
+        type=float,
+        default=holdings.WAIT,
+        help="seconds to wait for every live server to hold the new master key before re-sealing "
+        "anything; past it the command exits naming the servers without it (default %(default)s)",
+    )
 
 
 def run_rotate(
@@ -82,25 +94,51 @@ def run_rotate(
     """The rotation; CliError if it cannot run or did not finish (the message says why)."""
     out = out or sys.stdout
     err = err or sys.stderr
-    done = rotate(args.data_dir or defaults.data_dir(), settings, args.store, args.grace, args.nice, err)
+    data_dir = args.data_dir or defaults.data_dir()
+    done = rotate(data_dir, settings, args.store, args.grace, args.nice, err, args.wait)
     retired = ", ".join(str(version.version) for version in done.retired) or "none"
     print(
         f"master key version {done.target.version} (check value {done.target.key_id}) seals every key; "
         f"{done.progress.resealed} blocks re-sealed in this run; retired versions: {retired}",
         file=out,
     )
+    if done.still_holding:
+        servers = ", ".join(f"{p.node_id}/w{p.worker_id}" for p in done.still_holding)
+        print(
+            f"these servers still hold a retired version: {servers}; "
+            + _remove_retired(settings, data_dir, done.retired),
+            file=out,
+        )
     return 0
 
 
 def rotate(
-    data_dir: Path, settings: VaultSettings, store: str | None, grace: float, nice: int, err: IO[str]
+    data_dir: Path,
+    settings: VaultSettings,
+    store: str | None,
+    grace: float,
+    nice: int,
+    err: IO[str],
+    wait: float = holdings.WAIT,
 ) -> rotation.Rotation:
     with resealing(data_dir, store, nice) as opened:
         vault = open_vault(settings, data_dir)
         if not isinstance(vault, RotatableVault):
             raise CliError(f"the {settings.kind} vault cannot add master key versions")
         report = progress_report(err)
-        done = rotation.rotate(opened, vault, report, grace, announce=lambda v, r: _announce(v, r, err))
+        try:
+            done = rotation.rotate(
+                opened,
+                vault,
+                report,
+                grace,
+                announce=lambda v, r: _announce(v, r, err),
+                kind=settings.kind,
+                wait=wait,
+                advice=lambda version: _give_version(settings, data_dir, version),
+            )
+        except holdings.NotHeld as exc:
+            raise CliError(str(exc)) from None
         report.finish()
     if done.progress.failed:
         raise CliError(
@@ -153,7 +191,39 @@ def resealing(data_dir: Path, store: str | None, nice: int) -> Iterator[Any]:
 
 def _announce(version: MasterKeyVersion, resumed: bool, err: IO[str]) -> None:
     verb = "resuming the rotation to" if resumed else "made"
-    print(f"{verb} master key version {version.version} (check value {version.key_id})", file=err)
+    print(
+        f"{verb} master key version {version.version} (check value {version.key_id}); waiting for every "
+        "live server to hold it",
+        file=err,
+    )
+
+
+def _give_version(settings: VaultSettings, data_dir: Path, version: MasterKeyVersion) -> str:
+    """What the operator does for a server that lacks `version` (holdings.NotHeld's advice)."""
+    if settings.kind == factory.FILE:
+        name = version_path(data_dir / MASTER_KEY_FILE, version.version)
+        give = (
+            f"Copy {name} to the data directory of each of them (mode 0600, owned by the user paycrypt "
+            f'runs as; docs/key-protection.md, "Rotation on several nodes"): a server reads it within '
+            "a second and reports it at its next heartbeat."
+        )
+    else:
+        give = (
+            f"Their token must hold the key labelled {settings.key_label}.{version.version}: use the "
+            "one token on every node, or replicate the key with the HSM's own procedure."
+        )
+    return (
+        f"{give} Then run `paycrypt vault rotate` again: it resumes this rotation. Until then no "
+        f"server seals under version {version.version} and no block is re-sealed; a server that "
+        "starts without it is refused."
+    )
+
+
+def _remove_retired(settings: VaultSettings, data_dir: Path, retired: tuple[MasterKeyVersion, ...]) -> str:
+    if settings.kind != factory.FILE:
+        return "their tokens are not the one this command retired the versions in: destroy them there"
+    names = ", ".join(version_path(Path(MASTER_KEY_FILE), v.version).name for v in retired)
+    return f"remove {names} from their data directories (no block is sealed under it any more)"
 
 
 @contextmanager
@@ -169,22 +239,11 @@ def _only_rotation(data_dir: Path) -> Iterator[None]:
         os.close(fd)  # releases the lock
 
 
-class _Rate:
-    """Blocks re-sealed per second since the run began."""
-
-    def __init__(self) -> None:
-        self.started = time.monotonic()
-
-    def per_second(self, progress: rotation.Progress) -> float:
-        return progress.resealed / max(time.monotonic() - self.started, 1e-9)
-
-
 class Bar:
     """One line redrawn in place: the pass, a bar, blocks looked at and re-sealed, the rate."""
 
     def __init__(self, stream: IO[str]) -> None:
         self.stream = stream
-        self.rate = _Rate()
         self.drawn = False
 
     def __call__(self, progress: rotation.Progress) -> None:
@@ -193,7 +252,7 @@ class Bar:
         self.stream.write(
             f"\rpass {progress.passes} [{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {share:4.0%} "
             f"{progress.seen}/{progress.total} blocks, {progress.resealed} re-sealed, "
-            f"{self.rate.per_second(progress):,.0f}/s"
+            f"{progress.rate():,.0f}/s"
         )
         self.stream.flush()
         self.drawn = True
@@ -208,7 +267,6 @@ class Lines:
 
     def __init__(self, stream: IO[str]) -> None:
         self.stream = stream
-        self.rate = _Rate()
         self.last: tuple[int, int] = (0, -1)  # (pass, tenth) last printed
         self.printed_at = 0.0
 
@@ -220,7 +278,7 @@ class Lines:
         self.last, self.printed_at = (progress.passes, tenth), now
         print(
             f"pass {progress.passes}: {progress.seen}/{progress.total} blocks looked at, "
-            f"{progress.resealed} re-sealed, {self.rate.per_second(progress):,.0f} re-sealed/s",
+            f"{progress.resealed} re-sealed, {progress.rate():,.0f} re-sealed/s",
             file=self.stream,
             flush=True,
         )

@@ -24,18 +24,17 @@ def decimalise(data: bytes) -> str:
     return nibbles.translate(_DIGITS_ONLY) + nibbles.translate(_LETTERS_AS_DIGITS)
 
 
-def cvv(key: bytes, pan: str, expiry: str, service_code: str, length: int = 3) -> str:
-    """Compute a Visa CVV from a two- or three-key TDES CVK."""
+def cvv(key: p.Key, pan: str, expiry: str, service_code: str, length: int = 3) -> str:
+    """Compute a Visa CVV from a two- or three-key TDES CVK (KA and KB only, as Visa defines it)."""
     if len(key) not in (16, 24):
         raise ValueError("CVK must be a two- or three-key TDES key")
-    if not (pan + expiry + service_code).isdigit():
+    digits = pan + expiry + service_code
+    if not digits.isdigit():
         raise ValueError("PAN, expiry and service code must be decimal digits")
-    field = (pan + expiry + service_code).ljust(32, "0")
-    if len(field) > 32:
+    if len(digits) > 32:
         raise ValueError("PAN, expiry and service code exceed 32 digits")
-    block = bytes.fromhex(field)
-    ka, kb = key[:8], key[8:16]
-    step = p.des_ecb_encrypt(ka, block[:8])
-    step = p.xor(step, block[8:])
-    step = p.tdes_ecb_encrypt(ka + kb, step)
+    block = bytes.fromhex(digits.ljust(32, "0"))
+    k = p.cipher_key(key)
+    step = p.xor(k.des_encrypt(0, block[:8]), block[8:])
+    step = k.tdes_encrypt(step) if len(k) == 16 else p.tdes_ecb_encrypt(k.key[:16], step)
     return decimalise(step)[:length]

@@ -20,7 +20,7 @@ from paycrypt.crypto import primitives as p
 from paycrypt.crypto.emv_keys import EmvInputError, hex_field
 
 
-def generate_arqc(ac_key: bytes, transaction_data: str) -> str:
+def generate_arqc(ac_key: p.Key, transaction_data: str) -> str:
     """ARQC = MAC algorithm 3 over the transaction data (zero-padded only if unaligned)."""
     data = hex_field(transaction_data, "TransactionData")
     if not data:
@@ -28,14 +28,14 @@ def generate_arqc(ac_key: bytes, transaction_data: str) -> str:
     return iso9797.mac_algorithm3(ac_key, iso9797.pad_method1(data)).hex().upper()
 
 
-def verify_arqc(ac_key: bytes, transaction_data: str, arqc: str) -> bool:
+def verify_arqc(ac_key: p.Key, transaction_data: str, arqc: str) -> bool:
     """Recompute the ARQC and compare in constant time."""
     expected = hex_field(arqc, "AuthRequestCryptogram", 8)
     actual = bytes.fromhex(generate_arqc(ac_key, transaction_data))
     return p.constant_time_equal(actual, expected)
 
 
-def arpc_method1(ac_key: bytes, arqc: str, auth_response_code: str) -> str:
+def arpc_method1(ac_key: p.Key, arqc: str, auth_response_code: str) -> str:
     """EMV 4.3 Book 2 §8.2.1: ARPC = TDES(key)[ARQC ⊕ (ARC ‖ 00×6)], 8 bytes.
 
     Why XOR then encrypt: the card recomputes it from its own ARQC, so the 2-byte response code
@@ -50,7 +50,7 @@ def arpc_method1(ac_key: bytes, arqc: str, auth_response_code: str) -> str:
 
 
 def arpc_method2(
-    ac_key: bytes,
+    ac_key: p.Key,
     arqc: str,
     card_status_update: str,
     proprietary_authentication_data: str = "",

@@ -64,24 +64,24 @@ def _check_double_length(key: bytes, name: str) -> None:
         raise EmvInputError(f"{name} must be a double-length (16-byte) TDES key")
 
 
-def _check_imk(imk: bytes) -> None:
+def _check_imk(imk: p.Key) -> None:
     if len(imk) not in (16, 24):
         raise EmvInputError("issuer master key must be a 16- or 24-byte TDES key")
 
 
-def _key_from_y(imk: bytes, y: bytes) -> bytes:
+def _key_from_y(imk: p.Key, y: bytes) -> bytes:
     """Z_L = TDES(IMK)[Y], Z_R = TDES(IMK)[Y ⊕ FF…FF], with odd parity (Book 2 A1.4.1 step 2)."""
     return p.set_odd_parity(p.tdes_ecb_encrypt(imk, y + p.xor(y, b"\xff" * 8)))
 
 
-def derive_icc_master_key_option_a(imk: bytes, pan: str, psn: str) -> bytes:
+def derive_icc_master_key_option_a(imk: p.Key, pan: str, psn: str) -> bytes:
     """EMV 4.3 Book 2 A1.4.1: Y = rightmost 16 digits of PAN ‖ PSN, zero-filled on the left."""
     _check_imk(imk)
     _check_card(pan, psn)
     return _key_from_y(imk, bytes.fromhex((pan + psn)[-16:].rjust(16, "0")))
 
 
-def derive_icc_master_key_option_b(imk: bytes, pan: str, psn: str) -> bytes:
+def derive_icc_master_key_option_b(imk: p.Key, pan: str, psn: str) -> bytes:
     """EMV 4.3 Book 2 A1.4.2: for PANs over 16 digits, Y comes from SHA-1 of PAN ‖ PSN.
 
     Why: option A would drop the leading PAN digits of a 17–19 digit PAN, so two cards could
@@ -98,7 +98,7 @@ def derive_icc_master_key_option_b(imk: bytes, pan: str, psn: str) -> bytes:
     return _key_from_y(imk, bytes.fromhex(decimalise(digest)[:16]))
 
 
-_OPTIONS: dict[str, Callable[[bytes, str, str], bytes]] = {
+_OPTIONS: dict[str, Callable[[p.Key, str, str], bytes]] = {
     "A": derive_icc_master_key_option_a,
     "B": derive_icc_master_key_option_b,
     "EMV_OPTION_A": derive_icc_master_key_option_a,
@@ -106,7 +106,7 @@ _OPTIONS: dict[str, Callable[[bytes, str, str], bytes]] = {
 }
 
 
-def derive_icc_master_key(imk: bytes, pan: str, psn: str, mode: str) -> bytes:
+def derive_icc_master_key(imk: p.Key, pan: str, psn: str, mode: str) -> bytes:
     """ICC master key by MajorKeyDerivationMode ('EMV_OPTION_A'/'EMV_OPTION_B', or 'A'/'B')."""
     try:
         derive = _OPTIONS[mode]

@@ -31,17 +31,29 @@ def mac_algorithm1(key: bytes, data: bytes) -> bytes:
     return p.tdes_cbc_encrypt(key, data)[-BLOCK:]
 
 
-def mac_algorithm3(key: bytes, data: bytes) -> bytes:
+# Up to this many bytes the CBC chaining runs block by block through the key's single-DES K1
+# context (kept in a CipherKey, and needed for the final step anyway); longer data is chained by
+# a CBC context built for it, which costs about as much as eight blocks chained in Python.
+_CHAIN_BY_BLOCKS = 8 * BLOCK
+
+
+def mac_algorithm3(key: p.Key, data: bytes) -> bytes:
     """Retail MAC: single-DES CBC under K1, then D(K2), E(K3 or K1) on the last block.
 
-    `key` is a two- or three-key TDES key; `data` must already be padded.
+    `key` is a DES, two- or three-key TDES key; a `CipherKey` keeps its contexts for the next MAC
+    under the same key (an ARQC and its ARPC share one). `data` must already be padded.
     """
     _require_aligned(data)
-    k = p.tdes_key(key)
-    k1, k2, k3 = k[:8], k[8:16], k[16:24]
-    h = p.tdes_cbc_encrypt(k1, data)[-BLOCK:]
-    h = p.des_ecb_decrypt(k2, h)
-    return p.des_ecb_encrypt(k3, h)
+    k = p.cipher_key(key)
+    if len(data) <= _CHAIN_BY_BLOCKS:
+        h = 0
+        for i in range(0, len(data), BLOCK):
+            chained = (h ^ int.from_bytes(data[i : i + BLOCK], "big")).to_bytes(BLOCK, "big")
+            h = int.from_bytes(k.des_encrypt(0, chained), "big")
+        last = h.to_bytes(BLOCK, "big")
+    else:
+        last = p.tdes_cbc_encrypt(p.tdes_key(k.key)[:BLOCK], data)[-BLOCK:]
+    return k.des_encrypt(2 if len(k) == 24 else 0, k.des_decrypt(1, last))  # K3 is K1 unless given
 
 
 def _require_aligned(data: bytes) -> None:

@@ -36,8 +36,8 @@ API_FORMATS: dict[str, int] = {
     "ISO_FORMAT_4": 4,
 }
 
-_DECIMAL = frozenset("0123456789")
-_HEX_LETTERS = frozenset("ABCDEF")
+_NIBBLES = "0123456789ABCDEF"  # a nibble's upper-case hex digit, by value
+_HEX_LETTERS = "ABCDEF"
 
 
 class PinBlockError(ValueError):
@@ -58,22 +58,42 @@ def _check_pin_length(length: int) -> None:
         raise PinBlockError(f"PIN length must be {MIN_PIN_LENGTH} to {MAX_PIN_LENGTH} digits")
 
 
+def _decimal(text: str) -> bool:
+    """Only the ASCII digits 0–9 (str.isdigit alone also takes other scripts' digits)."""
+    return text.isascii() and text.isdigit()
+
+
 def _check_pin(pin: str) -> None:
     _check_pin_length(len(pin))
-    if not set(pin) <= _DECIMAL:
+    if not _decimal(pin):
         raise PinBlockError("PIN must be decimal digits")
 
 
 def _check_pan(pan: str) -> None:
-    if not pan or not set(pan) <= _DECIMAL or len(pan) > 19:
+    if not 0 < len(pan) <= 19 or not _decimal(pan):
         raise PinBlockError("PAN must be 1 to 19 decimal digits")
 
 
-def _pan_field_format0(pan: str) -> bytes:
+def _pan_number_format0(pan: str) -> int:
     """``0000`` ‖ the 12 rightmost PAN digits excluding the check digit, zero-padded on the left
-    when the PAN is shorter (ISO 9564-1 §9.3.2)."""
+    when the PAN is shorter (ISO 9564-1 §9.3.2), as the 64-bit number formats 0 and 3 XOR with
+    the PIN field (numbers, not bytes: a PIN translation builds and reads two such blocks)."""
     _check_pan(pan)
-    return bytes.fromhex("0000" + pan[:-1][-12:].rjust(12, "0"))
+    return int(pan[-13:-1] or "0", 16)
+
+
+def _pan_field_format0(pan: str) -> bytes:
+    return _pan_number_format0(pan).to_bytes(8, "big")
+
+
+def _with_pan(field: str, pan: str) -> bytes:
+    """A 16-nibble PIN field XOR the format 0 PAN field."""
+    return (int(field, 16) ^ _pan_number_format0(pan)).to_bytes(8, "big")
+
+
+def _without_pan(block: bytes, pan: str) -> str:
+    """The clear PIN field (16 upper-case nibbles) of a format 0 or 3 block."""
+    return f"{int.from_bytes(block, 'big') ^ _pan_number_format0(pan):016X}"
 
 
 def _pin_field(control: int, pin: str, fill: str) -> str:
@@ -90,7 +110,7 @@ def _random_nibbles(alphabet: str, count: int) -> str:
 
 
 def encode_format0(pin: str, pan: str) -> bytes:
-    return p.xor(bytes.fromhex(_pin_field(0, pin, "F" * 14)), _pan_field_format0(pan))
+    return _with_pan(_pin_field(0, pin, "F" * 14), pan)
 
 
 def encode_format1(pin: str) -> bytes:
@@ -102,15 +122,15 @@ def encode_format2(pin: str) -> bytes:
 
 
 def encode_format3(pin: str, pan: str) -> bytes:
-    return p.xor(bytes.fromhex(_pin_field(3, pin, _random_nibbles("ABCDEF", 14))), _pan_field_format0(pan))
+    return _with_pan(_pin_field(3, pin, _random_nibbles("ABCDEF", 14)), pan)
 
 
 def _fill_is_f(fill: str) -> bool:
-    return set(fill) <= {"F"}
+    return not fill.strip("F")
 
 
 def _fill_is_letter(fill: str) -> bool:
-    return set(fill) <= _HEX_LETTERS
+    return not fill.strip(_HEX_LETTERS)
 
 
 def _fill_is_any(fill: str) -> bool:
@@ -118,7 +138,7 @@ def _fill_is_any(fill: str) -> bool:
 
 
 def _fill_is_a(fill: str) -> bool:
-    return set(fill) <= {"A"}
+    return not fill.strip("A")
 
 
 # The fill rule each format's decoder enforces on nibbles after the PIN.
@@ -133,13 +153,13 @@ _FILL_RULES: dict[int, Callable[[str], bool]] = {
 
 def _parse_pin_field(control: int, field: str) -> str:
     """Read the PIN out of the first 16 nibbles of a clear PIN field, checking every rule."""
-    if field[0] != f"{control:X}":
+    if field[0] != _NIBBLES[control]:
         raise PinBlockError(f"PIN block control field is not ISO format {control}")
-    length = int(field[1], 16)
+    length = _NIBBLES.index(field[1])
     if not MIN_PIN_LENGTH <= length <= MAX_PIN_LENGTH:
         raise PinBlockError("PIN block length field is outside 4 to 12")
     pin = field[2 : 2 + length]
-    if not set(pin) <= _DECIMAL:
+    if not pin.isdigit():  # upper-case hex: the only digits it can hold are 0–9
         raise PinBlockError("PIN block holds a non-decimal PIN digit")
     if not _FILL_RULES[control](field[2 + length : 16]):
         raise PinBlockError(f"PIN block fill digits are invalid for ISO format {control}")
@@ -153,7 +173,7 @@ def _require_length(block: bytes, size: int) -> None:
 
 def decode_format0(block: bytes, pan: str) -> str:
     _require_length(block, 8)
-    return _parse_pin_field(0, p.xor(block, _pan_field_format0(pan)).hex().upper())
+    return _parse_pin_field(0, _without_pan(block, pan))
 
 
 def decode_format1(block: bytes) -> str:
@@ -168,7 +188,7 @@ def decode_format2(block: bytes) -> str:
 
 def decode_format3(block: bytes, pan: str) -> str:
     _require_length(block, 8)
-    return _parse_pin_field(3, p.xor(block, _pan_field_format0(pan)).hex().upper())
+    return _parse_pin_field(3, _without_pan(block, pan))
 
 
 # --- Format 4 (16-byte blocks, AES) -------------------------------------------------------------
@@ -199,13 +219,13 @@ def decode_format4_pin_field(field: bytes) -> str:
     return _parse_pin_field(4, field.hex().upper()[:16])
 
 
-def encipher_format4(key: bytes, pin: str, pan: str, legacy_pan: bool = False) -> bytes:
+def encipher_format4(key: p.Key, pin: str, pan: str, legacy_pan: bool = False) -> bytes:
     """E(K, E(K, PIN field) XOR PAN field): binds the PIN to the PAN under AES (§9.4.2.3)."""
     intermediate = p.aes_ecb_encrypt(key, format4_pin_field(pin))
     return p.aes_ecb_encrypt(key, p.xor(intermediate, format4_pan_field(pan, legacy_pan)))
 
 
-def decipher_format4(key: bytes, block: bytes, pan: str, legacy_pan: bool = False) -> str:
+def decipher_format4(key: p.Key, block: bytes, pan: str, legacy_pan: bool = False) -> str:
     _require_length(block, 16)
     intermediate = p.xor(p.aes_ecb_decrypt(key, block), format4_pan_field(pan, legacy_pan))
     return decode_format4_pin_field(p.aes_ecb_decrypt(key, intermediate))
@@ -241,7 +261,7 @@ _TDES_FORMATS: dict[int, tuple[Callable[[str, str | None], bytes], Callable[[byt
 }
 
 
-def encrypt_pin(pek: bytes, pin_block_format: str, pin: str, pan: str | None) -> str:
+def encrypt_pin(pek: p.Key, pin_block_format: str, pin: str, pan: str | None) -> str:
     """The EncryptedPinBlock (upper-case hex) for a clear PIN under a PEK.
 
     Formats 0, 1 and 3 are TDES-ECB of the 8-byte block (`pek` 16 or 24 bytes); format 4 is the
@@ -255,7 +275,7 @@ def encrypt_pin(pek: bytes, pin_block_format: str, pin: str, pan: str | None) ->
     return p.tdes_ecb_encrypt(pek, encode(pin, pan)).hex().upper()
 
 
-def decrypt_pin(pek: bytes, pin_block_format: str, encrypted_pin_block: str, pan: str | None) -> str:
+def decrypt_pin(pek: p.Key, pin_block_format: str, encrypted_pin_block: str, pan: str | None) -> str:
     """The clear PIN from an EncryptedPinBlock; `PinBlockError` if it does not decode."""
     fmt = _format_number(pin_block_format)
     block = _block_from_hex(encrypted_pin_block, 16 if fmt == 4 else 8)

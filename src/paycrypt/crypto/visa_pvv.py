@@ -29,7 +29,7 @@ def _tsp(pan: str, pvki: int, pin: str) -> bytes:
     return bytes.fromhex(pan[-12:-1] + str(pvki) + pin[:4])
 
 
-def generate_pvv(pvk: bytes, pan: str, pvki: int, pin: str) -> str:
+def generate_pvv(pvk: p.Key, pan: str, pvki: int, pin: str) -> str:
     """The 4-digit PVV for `pin` on the card `pan` under PVK index `pvki`."""
     if len(pvk) not in (16, 24):
         raise ValueError("PVK must be a two- or three-key TDES key")

@@ -16,9 +16,13 @@ Why it can be killed at any point and run again:
 - a block changed by someone else meanwhile (another rotation, a deletion) fails the
   compare-and-set and is re-read, never overwritten.
 
+Why every server can open what is re-sealed: the new version is recorded pending, every live
+server must report holding it, and only then is it admitted and re-sealing begun
+(jobs/holdings.py, which also says why a server starting meanwhile is not missed).
+
 Why no block is left under a version once it is retired: every server seals under the newest
-version it holds, and learns of a new one before its next seal (a `stat` of the key set) and
-within a second anyway (jobs/changes.py). So the loop goes on until a whole pass re-seals
+version the store admits, and learns of a newly admitted one within a second (the change
+follower's step, jobs/changes.py). So the loop goes on until a whole pass re-seals
 nothing *and* at least `grace` seconds have passed since it began, which is longer than any
 server takes to learn; only then are the older versions retired. A block the vault cannot unseal
 (tampered, or under a version the vault does not hold) is reported and keeps its version from
@@ -32,8 +36,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from paycrypt.errors import ServiceError
+from paycrypt.jobs import holdings
 from paycrypt.store.base import SEALED_TABLES, Store
-from paycrypt.store.records import KeyRecord
+from paycrypt.store.records import KeyRecord, LiveProcess
 from paycrypt.vault.base import MasterKeyVersion, RotatableVault, Vault
 
 BATCH = 500  # blocks read per query
@@ -60,6 +65,11 @@ class Progress:
     resealed: int = 0  # in all passes of this run
     reread: int = 0  # compare-and-sets lost to another writer
     failed: dict[str, str] = field(default_factory=dict)  # ARN -> why it could not be re-sealed
+    started: float = field(default_factory=time.monotonic)  # when re-sealing began (not the wait before)
+
+    def rate(self) -> float:
+        """Blocks re-sealed per second since re-sealing began."""
+        return self.resealed / max(time.monotonic() - self.started, 1e-9)
 
 
 Report = Callable[[Progress], None]
@@ -157,6 +167,8 @@ class Rotation:
     resumed: bool  # the vault held more than one version: an earlier run did not finish
     retired: tuple[MasterKeyVersion, ...]
     progress: Progress
+    # live servers that still hold a retired version: their copies of its key file are to be removed
+    still_holding: tuple[LiveProcess, ...] = ()
 
 
 def rotate(
@@ -166,13 +178,22 @@ def rotate(
     grace: float = GRACE,
     clock: Clock = REAL_TIME,
     announce: Callable[[MasterKeyVersion, bool], None] = lambda version, resumed: None,
+    kind: str = "",
+    wait: float = holdings.WAIT,
+    advice: Callable[[MasterKeyVersion], str] = lambda version: "",
 ) -> Rotation:
-    """Add a version (unless an earlier run's rotation is unfinished), re-seal every block under
-    it, retire the older versions if every block was re-sealed."""
+    """Add a version (unless an earlier run's rotation is unfinished), record it pending, wait for
+    every live server to hold it (holdings.NotHeld if one does not within `wait` seconds: run
+    again once it does), admit it, re-seal every block under it, retire the older versions if
+    every block was re-sealed. `kind` is the vault's (recorded with the version); `advice` says
+    what to do for a server that lacks the version."""
     resumed = len(vault.versions()) > 1
     target = vault.versions()[-1] if resumed else vault.add_version()
-    store.record_master_keys({target.version: target.key_id})  # before any block is sealed under it
+    store.record_master_keys({target.version: target.key_id}, kind, admitted=False)
     announce(target, resumed)
+    named = f"master key version {target.version} (check value {target.key_id})"
+    holdings.wait_until_held(store.cluster, target.key_id, named, advice(target), wait, clock)
+    store.admit_master_key(target.version)  # servers seal under it within a follower step
     progress = reseal_all(store, vault, vault, report, grace, clock)
     if progress.failed:
         return Rotation(target, resumed, (), progress)
@@ -180,4 +201,5 @@ def rotate(
     for version in older:
         vault.retire(version.version)
     store.prune_block_changes(time.time() - FEED_KEPT)
-    return Rotation(target, resumed, older, progress)
+    stale = holdings.still_holding(store.cluster, {version.key_id for version in older}, wait, clock)
+    return Rotation(target, resumed, older, progress, stale)

@@ -21,7 +21,10 @@ from typing import Protocol, runtime_checkable
 from paycrypt.store.records import (
     AliasRecord,
     Association,
+    Holding,
     KeyRecord,
+    LiveProcess,
+    MasterKeyRecord,
     ReplicationJob,
     Session,
     Snapshot,
@@ -205,10 +208,16 @@ class ClusterTables(Protocol):
         """Who holds the lease now, or None when its term has run out."""
         ...
 
-    def beat(self, node_id: str, worker_id: int, within: float) -> int:
-        """Record that this process is alive now; how many processes (node and worker) were seen
-        within the last `within` seconds, this one included. Rows unseen for HEARTBEAT_KEPT
-        seconds are removed."""
+    def beat(self, node_id: str, worker_id: int, within: float, holds: tuple[Holding, ...] = ()) -> int:
+        """Record that this process is alive now, and live for `within` seconds more, its vault
+        holding the master keys `holds` (version and check value, never a key); how many processes
+        (node and worker) were seen within the last `within` seconds, this one included. Rows
+        unseen for HEARTBEAT_KEPT seconds are removed."""
+        ...
+
+    def live_processes(self) -> list[LiveProcess]:
+        """Every process whose last beat has not yet expired, with the master keys it held then,
+        by node and worker."""
         ...
 
     def leave(self, node_id: str, worker_id: int) -> None:
@@ -265,20 +274,45 @@ class SealedBlocks(Protocol):
 
 class MasterKeyRecords(Protocol):
     """The master keys the store's blocks are sealed under, as (version, check value): never a key.
-    Every node sharing the store must hold them (vault/agreement.py checks at start)."""
+    Every node sharing the store must hold them (vault/agreement.py checks at start). A version is
+    recorded pending (not admitted) by a rotation until every live node holds it, and only then
+    admitted: no server seals under a pending version (jobs/holdings.py)."""
 
     def master_keys(self) -> dict[int, str]:
-        """Check value by version, as recorded."""
+        """Check value by version, as recorded, pending ones included."""
         ...
 
-    def record_master_keys(self, versions: dict[int, str]) -> None:
-        """Record each version not yet recorded; a recorded version keeps its check value (so that
-        of two nodes starting together on an empty store, the second one compares, not overwrites)."""
+    def master_key_records(self) -> list[MasterKeyRecord]:
+        """Every recorded version, oldest first."""
         ...
 
-    def replace_master_keys(self, versions: dict[int, str]) -> None:
-        """The records become exactly `versions`: after a vault migration, when every block is
-        sealed under the new vault, whose versions are numbered on their own."""
+    def sealing_version(self) -> int | None:
+        """The newest admitted version: the one servers seal under; None when none is recorded."""
+        ...
+
+    def record_master_keys(self, versions: dict[int, str], vault: str = "", admitted: bool = True) -> None:
+        """Record each version not yet recorded, held by a vault of kind `vault`; a recorded version
+        keeps its check value and state (so that of two nodes starting together on an empty store,
+        the second one compares, not overwrites)."""
+        ...
+
+    def admit_master_key(self, version: int) -> None:
+        """Servers may seal under `version` from now on."""
+        ...
+
+    def replace_master_keys(self, versions: dict[int, str], vault: str = "") -> None:
+        """The records become exactly `versions`, admitted: after a vault migration, when every
+        block is sealed under the new vault, whose versions are numbered on their own."""
+        ...
+
+    def migration_target(self) -> tuple[str, bool] | None:
+        """The check value of the master key a vault migration moves blocks to, and whether it is
+        admitted (servers following it seal under it); None if there has been none."""
+        ...
+
+    def record_migration_target(self, key_id: str, admitted: bool) -> None:
+        """A vault migration to the master key `key_id`: pending while the command waits for every
+        live server to hold it, then admitted. Replaces an earlier migration's."""
         ...
 
 

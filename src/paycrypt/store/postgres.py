@@ -57,7 +57,7 @@ from paycrypt.store.deadlines import Deadlines
 from paycrypt.store.postgres_cluster import PostgresClusterTables
 from paycrypt.store.postgres_mpa import PostgresMpaTables
 from paycrypt.store.reachability import Reachability
-from paycrypt.store.records import AliasRecord, KeyRecord, ReplicationJob
+from paycrypt.store.records import AliasRecord, KeyRecord, MasterKeyRecord, ReplicationJob
 
 BACKEND = "postgresql"  # its folder of migrations (store/migrations/postgresql/)
 APPLICATION = "paycrypt"  # application_name of every connection: `paycrypt db upgrade` looks for them
@@ -419,19 +419,41 @@ class PostgresStore:
         found, _ = self._run("SELECT version, key_id FROM master_keys")
         return dict(found)  # type: ignore[arg-type]
 
-    def record_master_keys(self, versions: dict[int, str]) -> None:
+    def master_key_records(self) -> list[MasterKeyRecord]:
+        found, _ = self._run("SELECT version, key_id, vault, admitted FROM master_keys ORDER BY version")
+        return [MasterKeyRecord(*row) for row in found]  # type: ignore[arg-type]
+
+    def sealing_version(self) -> int | None:
+        found, _ = self._run("SELECT MAX(version) FROM master_keys WHERE admitted")
+        return found[0][0]
+
+    def record_master_keys(self, versions: dict[int, str], vault: str = "", admitted: bool = True) -> None:
         with self.transaction():
             for version, key_id in versions.items():
                 self._run(
-                    "INSERT INTO master_keys (version, key_id, recorded) VALUES (%s, %s, %s)"
-                    " ON CONFLICT (version) DO NOTHING",
-                    (version, key_id, time.time()),
+                    "INSERT INTO master_keys (version, key_id, recorded, vault, admitted)"
+                    " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (version) DO NOTHING",
+                    (version, key_id, time.time(), vault, admitted),
                 )
 
-    def replace_master_keys(self, versions: dict[int, str]) -> None:
+    def admit_master_key(self, version: int) -> None:
+        self._run("UPDATE master_keys SET admitted = TRUE WHERE version = %s", (version,))
+
+    def replace_master_keys(self, versions: dict[int, str], vault: str = "") -> None:
         with self.transaction():
             self._run("DELETE FROM master_keys")
-            self.record_master_keys(versions)
+            self.record_master_keys(versions, vault)
+
+    def migration_target(self) -> tuple[str, bool] | None:
+        found, _ = self._run("SELECT target_key_id, admitted FROM vault_migration")
+        return (found[0][0], found[0][1]) if found else None
+
+    def record_migration_target(self, key_id: str, admitted: bool) -> None:
+        self._run(
+            "INSERT INTO vault_migration (id, target_key_id, admitted) VALUES (1, %s, %s) ON CONFLICT (id)"
+            " DO UPDATE SET target_key_id = EXCLUDED.target_key_id, admitted = EXCLUDED.admitted",
+            (key_id, admitted),
+        )
 
     # keys and aliases per account and region (quota_counts), the row locked in a transaction
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from paycrypt.store.base import HEARTBEAT_KEPT
+from paycrypt.store.records import Holding, LiveProcess, decode_holdings, encode_holdings
 
 Run = Callable[[str, Sequence[Any]], tuple[list[tuple[Any, ...]], int]]
 
@@ -39,15 +40,24 @@ class PostgresClusterTables:
         found, _ = self._run(f"SELECT holder FROM leases WHERE name = %s AND expires > {NOW}", (name,))
         return found[0][0] if found else None
 
-    def beat(self, node_id: str, worker_id: int, within: float) -> int:
+    def beat(self, node_id: str, worker_id: int, within: float, holds: tuple[Holding, ...] = ()) -> int:
         self._run(
-            f"INSERT INTO node_heartbeats (node_id, worker_id, last_seen) VALUES (%s, %s, {NOW})"
-            " ON CONFLICT (node_id, worker_id) DO UPDATE SET last_seen = EXCLUDED.last_seen",
-            (node_id, worker_id),
+            "INSERT INTO node_heartbeats (node_id, worker_id, last_seen, expires, master_keys)"
+            f" VALUES (%s, %s, {NOW}, {NOW} + %s, %s) ON CONFLICT (node_id, worker_id) DO UPDATE SET"
+            " last_seen = EXCLUDED.last_seen, expires = EXCLUDED.expires, master_keys = EXCLUDED.master_keys",
+            (node_id, worker_id, within, encode_holdings(holds)),
         )
         self._run(f"DELETE FROM node_heartbeats WHERE last_seen < {NOW} - %s", (HEARTBEAT_KEPT,))
         found, _ = self._run(f"SELECT COUNT(*) FROM node_heartbeats WHERE last_seen >= {NOW} - %s", (within,))
         return int(found[0][0])
+
+    def live_processes(self) -> list[LiveProcess]:
+        found, _ = self._run(
+            f"SELECT node_id, worker_id, master_keys, last_seen FROM node_heartbeats WHERE expires > {NOW}"
+            " ORDER BY node_id, worker_id",
+            (),
+        )
+        return [LiveProcess(node, int(w), decode_holdings(held), seen) for node, w, held, seen in found]
 
     def leave(self, node_id: str, worker_id: int) -> None:
         self._run("DELETE FROM node_heartbeats WHERE node_id = %s AND worker_id = %s", (node_id, worker_id))

@@ -152,3 +152,45 @@ class Snapshot:
     schema_version: int
     files: tuple[str, ...]
     counts: dict[str, int]
+
+
+@dataclass(frozen=True, order=True)
+class Holding:
+    """A master key a process's vault holds: its version and check value (never the key)."""
+
+    version: int
+    key_id: str
+
+
+def encode_holdings(holds: tuple[Holding, ...]) -> str:
+    """How a heartbeat row keeps them: "version:check-value" pairs separated by spaces."""
+    return " ".join(f"{held.version}:{held.key_id}" for held in sorted(holds))
+
+
+def decode_holdings(text: str) -> tuple[Holding, ...]:
+    pairs = (item.split(":", 1) for item in text.split())
+    return tuple(sorted(Holding(int(version), key_id) for version, key_id in pairs))
+
+
+@dataclass(frozen=True)
+class LiveProcess:
+    """A server process whose heartbeat has not expired, and the master keys its vault held then."""
+
+    node_id: str
+    worker_id: int
+    holds: tuple[Holding, ...]
+    last_seen: float = 0.0  # its last beat, on the store's clock
+
+    def holds_key(self, key_id: str) -> bool:
+        return any(held.key_id == key_id for held in self.holds)
+
+
+@dataclass(frozen=True)
+class MasterKeyRecord:
+    """A master key version the store records: its check value, the kind of vault that holds it
+    ('' if recorded before the kind was), and whether servers may seal under it yet."""
+
+    version: int
+    key_id: str
+    vault: str
+    admitted: bool

@@ -51,7 +51,7 @@ from typing import Any
 from paycrypt.lru import Lru
 from paycrypt.store import migrations, rows
 from paycrypt.store.base import StoreNotEmpty
-from paycrypt.store.records import AliasRecord, KeyRecord, ReplicationJob, Snapshot
+from paycrypt.store.records import AliasRecord, KeyRecord, MasterKeyRecord, ReplicationJob, Snapshot
 from paycrypt.store.sqlite_cluster import SqliteClusterTables
 from paycrypt.store.sqlite_mpa import SqliteMpaTables
 from paycrypt.store.sqlite_signal import ChangeSignal
@@ -446,17 +446,44 @@ class SqliteStore:
     def master_keys(self) -> dict[int, str]:
         return dict(self._db.execute("SELECT version, key_id FROM master_keys").fetchall())
 
-    def record_master_keys(self, versions: dict[int, str]) -> None:
+    def master_key_records(self) -> list[MasterKeyRecord]:
+        found = self._db.execute(
+            "SELECT version, key_id, vault, admitted FROM master_keys ORDER BY version"
+        ).fetchall()
+        return [MasterKeyRecord(version, key_id, vault, bool(held)) for version, key_id, vault, held in found]
+
+    def sealing_version(self) -> int | None:
+        row = self._db.execute("SELECT MAX(version) FROM master_keys WHERE admitted").fetchone()
+        return None if row is None else row[0]
+
+    def record_master_keys(self, versions: dict[int, str], vault: str = "", admitted: bool = True) -> None:
         with self.transaction():
             self._db.executemany(
-                "INSERT OR IGNORE INTO master_keys (version, key_id, recorded) VALUES (?, ?, ?)",
-                [(version, key_id, time.time()) for version, key_id in versions.items()],
+                "INSERT OR IGNORE INTO master_keys (version, key_id, recorded, vault, admitted)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [(version, key_id, time.time(), vault, admitted) for version, key_id in versions.items()],
             )
 
-    def replace_master_keys(self, versions: dict[int, str]) -> None:
+    def admit_master_key(self, version: int) -> None:
+        with self.transaction():
+            self._db.execute("UPDATE master_keys SET admitted = 1 WHERE version = ?", (version,))
+
+    def replace_master_keys(self, versions: dict[int, str], vault: str = "") -> None:
         with self.transaction():
             self._db.execute("DELETE FROM master_keys")
-            self.record_master_keys(versions)
+            self.record_master_keys(versions, vault)
+
+    def migration_target(self) -> tuple[str, bool] | None:
+        row = self._db.execute("SELECT target_key_id, admitted FROM vault_migration").fetchone()
+        return None if row is None else (row[0], bool(row[1]))
+
+    def record_migration_target(self, key_id: str, admitted: bool) -> None:
+        with self.transaction():
+            self._db.execute(
+                "INSERT INTO vault_migration (id, target_key_id, admitted) VALUES (1, ?, ?) ON CONFLICT (id)"
+                " DO UPDATE SET target_key_id = excluded.target_key_id, admitted = excluded.admitted",
+                (key_id, admitted),
+            )
 
     # aliases
 

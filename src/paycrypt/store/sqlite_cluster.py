@@ -14,6 +14,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from paycrypt.store.base import HEARTBEAT_KEPT
+from paycrypt.store.records import Holding, LiveProcess, decode_holdings, encode_holdings
 
 
 class SqliteClusterTables:
@@ -44,19 +45,29 @@ class SqliteClusterTables:
         ).fetchone()
         return row[0] if row else None
 
-    def beat(self, node_id: str, worker_id: int, within: float) -> int:
+    def beat(self, node_id: str, worker_id: int, within: float, holds: tuple[Holding, ...] = ()) -> int:
         with self._transaction():
             now = time.time()
             self._db.execute(
-                "INSERT INTO node_heartbeats (node_id, worker_id, last_seen) VALUES (?, ?, ?)"
-                " ON CONFLICT (node_id, worker_id) DO UPDATE SET last_seen = excluded.last_seen",
-                (node_id, worker_id, now),
+                "INSERT INTO node_heartbeats (node_id, worker_id, last_seen, expires, master_keys)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (node_id, worker_id) DO UPDATE SET"
+                " last_seen = excluded.last_seen, expires = excluded.expires,"
+                " master_keys = excluded.master_keys",
+                (node_id, worker_id, now, now + within, encode_holdings(holds)),
             )
             self._db.execute("DELETE FROM node_heartbeats WHERE last_seen < ?", (now - HEARTBEAT_KEPT,))
             row = self._db.execute(
                 "SELECT COUNT(*) FROM node_heartbeats WHERE last_seen >= ?", (now - within,)
             ).fetchone()
             return int(row[0])
+
+    def live_processes(self) -> list[LiveProcess]:
+        found = self._db.execute(
+            "SELECT node_id, worker_id, master_keys, last_seen FROM node_heartbeats WHERE expires > ?"
+            " ORDER BY node_id, worker_id",
+            (time.time(),),
+        ).fetchall()
+        return [LiveProcess(node, worker, decode_holdings(held), seen) for node, worker, held, seen in found]
 
     def leave(self, node_id: str, worker_id: int) -> None:
         with self._transaction():

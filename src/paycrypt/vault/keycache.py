@@ -7,6 +7,11 @@ key material in a global, so this one place bounds it and forgets it.
 
 - Entries are the material of a key (`material`) and objects derived from it (`derived`: a parsed
   private key, a DUKPT transaction secret per KSN), each keyed by the key's ARN and a kind.
+- A key's material entry holds it as a `crypto.primitives.CipherKey` (`cipher_key`): the material
+  and the cipher contexts built from it on first use, so a data-plane call enciphers with a
+  context built once per key instead of building one per call. The contexts are in the same
+  entry as the material: whatever drops the entry (forget, forget_all, eviction, a changed
+  block) drops them with it.
 - Bounded: at most `entries` entries in all; inserting one more evicts the least recently used
   one, one at a time.
 - `forget(arn)` drops every entry of a key. The service calls it when a key stops being usable
@@ -19,9 +24,11 @@ key material in a global, so this one place bounds it and forgets it.
   (re-sealed under a new master key, possibly by another node) misses and unseals again.
 - Counted: each lookup calls the `Counters` given for its entry's kind (material or derived), hit
   or miss, which server.py wires to the metrics when they are on; the default counts nothing.
-- Thread-safe: one lock around the table. Unsealing and deriving run outside it, so a slow unseal
-  does not hold up hits; a value computed while `forget` ran is returned but not kept, so a key
-  forgotten mid-request is not cached again by that request.
+- Thread-safe: one lock around every change of the table. Unsealing and deriving run outside it,
+  so a slow unseal does not hold up hits; a value computed while `forget` ran is returned but not
+  kept, so a key forgotten mid-request is not cached again by that request. A hit takes no lock
+  (as paycrypt/lru.py's reads): each OrderedDict step is atomic under the GIL, and a hit racing a
+  `forget` of its key is the same as a hit just before it; a miss looks again under the lock.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any, NamedTuple, TypeVar
 
+from paycrypt.crypto.primitives import CipherKey
 from paycrypt.defaults import KEY_CACHE_ENTRIES
 from paycrypt.store.records import KeyRecord
 from paycrypt.vault.base import Vault
@@ -82,9 +90,11 @@ class KeyCache:
 
     def material(self, record: KeyRecord) -> bytes:
         """The clear key of `record`, unsealed by the vault on first use."""
-        return self._get(
-            record, MATERIAL, self._material_counters, self.vault.unseal, record, record.key_block
-        )
+        return self.cipher_key(record).key
+
+    def cipher_key(self, record: KeyRecord) -> CipherKey:
+        """The clear key of `record` with its cipher contexts (kept in the material's entry)."""
+        return self._get(record, MATERIAL, self._material_counters, self._unseal, record)
 
     def derived(self, record: KeyRecord, kind: Hashable, build: Callable[[bytes], T]) -> T:
         """`build(material)`, once per key and `kind` (e.g. "rsa-private", ("dukpt", ksn)).
@@ -116,6 +126,9 @@ class KeyCache:
         with self._lock:
             return len(self._table)
 
+    def _unseal(self, record: KeyRecord) -> CipherKey:
+        return CipherKey(self.vault.unseal(record, record.key_block))
+
     def _build(self, record: KeyRecord, build: Callable[[bytes], T]) -> T:
         return build(self.material(record))
 
@@ -124,7 +137,16 @@ class KeyCache:
     ) -> T:
         """The cached value, or `make(*args)` on a miss (a hit builds nothing: this is the hot path)."""
         entry_key = (record.arn, kind)
-        with self._lock:
+        table = self._table
+        entry = table.get(entry_key)  # a hit takes no lock (see the module's docstring)
+        if entry is not None and entry.block == record.key_block:
+            try:  # noqa: SIM105 - the hot path: a try costs nothing when nothing is raised
+                table.move_to_end(entry_key)
+            except KeyError:  # forgotten or evicted since the read: this call still gets its value
+                pass
+            counters.hit()
+            return entry.value  # type: ignore[no-any-return]
+        with self._lock:  # a miss: looked up again under the lock, as forget and _put hold it
             entry = self._table.get(entry_key)
             if entry is not None and entry.block == record.key_block:
                 self._table.move_to_end(entry_key)

@@ -76,10 +76,15 @@ class MasterKeyVault:
     def key_id(self) -> str:
         return self._keys.newest.key_id
 
-    def seal(self, record: KeyRecord, material: bytes) -> str:
+    def seal(self, record: KeyRecord, material: bytes, version: int | None = None) -> str:
+        """Under the newest version, or `version` (a server on a store whose rotation has not yet
+        admitted the newest: vault/migration.py's ServingVault)."""
         self._before_seal()
         keys = self._keys
-        return blocks.seal(keys.newest_key, keys.newest.key_id, record, material)
+        if version is None or version == keys.newest.version:
+            return blocks.seal(keys.newest_key, keys.newest.key_id, record, material)
+        key_id, key = next((i, k) for i, (v, k) in keys.by_id.items() if v == version)
+        return blocks.seal(key, key_id, record, material)
 
     def unseal(self, record: KeyRecord, block: str) -> bytes:
         named = self.sealed_by(block)

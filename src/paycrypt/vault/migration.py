@@ -13,6 +13,12 @@ naming both vaults (where each key is and where its PIN comes from; never a PIN)
   holds the master key the block names, and seals under the target. It reads the marker when its
   block follower refreshes the vault (every second) and when a block names a master key it does not
   hold, which is how it meets the first block the command re-sealed;
+- it seals new keys under the source until the migration is *admitted*: the command records the
+  target's check value in the store (`MasterKeyRecords.record_migration_target`) pending, then
+  admitted once every live server reports holding it (jobs/holdings.py), and every server reads
+  that at each refresh. So on several nodes no server seals a key under the target before every
+  node can open it; a node gets the marker by a copy into its data directory
+  (docs/key-protection.md). A server with no store to ask (a test's) seals under the target at once;
 - the marker stays after the migration ends, marked finished: a server still running with the
   source then goes on sealing under the target until it is restarted with the target vault (which
   ignores a finished marker: it never needs the old vault again, whose key may then be removed).
@@ -35,7 +41,8 @@ from pathlib import Path
 from typing import Any
 
 from paycrypt.files import fsync_directory
-from paycrypt.store.records import KeyRecord
+from paycrypt.store.base import MasterKeyRecords
+from paycrypt.store.records import Holding, KeyRecord
 from paycrypt.vault import blocks, factory
 from paycrypt.vault.base import MasterKeyVersion, Vault
 from paycrypt.vault.factory import VaultSettings
@@ -122,19 +129,21 @@ def holds(vault: Vault, key_id: str) -> bool:
 
 
 class Either:
-    """Two vaults as one: seals under `target`, unseals a block under whichever vault holds the
-    master key it names (the source first for a block that names none, written before KP)."""
+    """Two vaults as one: seals under `target` (under `source` while not `seal_target`: a
+    migration not yet admitted), unseals a block under whichever vault holds the master key it
+    names (the source first for a block that names none, written before KP)."""
 
-    def __init__(self, source: Vault, target: Vault) -> None:
+    def __init__(self, source: Vault, target: Vault, seal_target: bool = True) -> None:
         self.source = source
         self.target = target
+        self.sealing = target if seal_target else source
 
     @property
     def key_id(self) -> str:
-        return self.target.key_id
+        return self.sealing.key_id
 
     def seal(self, record: KeyRecord, material: bytes) -> str:
-        return self.target.seal(record, material)
+        return self.sealing.seal(record, material)
 
     def unseal(self, record: KeyRecord, block: str) -> bytes:
         return self.holder(block).unseal(record, block)
@@ -167,13 +176,29 @@ Opener = Callable[[VaultSettings, Path], Vault]
 
 class ServingVault:
     """A server's vault: `own` (the one it was started with), joined by the other end of a
-    migration while the data directory's marker names one (see the module's docstring)."""
+    migration while the data directory's marker names one (see the module's docstring).
 
-    def __init__(self, own: Vault, settings: VaultSettings, data_dir: Path, opener: Opener) -> None:
+    It seals under the newest version of its own that the store has admitted (`records`: a
+    rotation records its new version pending until every live node holds it, jobs/holdings.py),
+    not merely the newest it holds: a node given `master.key.N` early must not seal keys that
+    the nodes still without it cannot open. It reads the store's admitted version at start and at
+    every `refresh` (the change follower's step, every half second)."""
+
+    def __init__(
+        self,
+        own: Vault,
+        settings: VaultSettings,
+        data_dir: Path,
+        opener: Opener,
+        records: MasterKeyRecords | None = None,
+    ) -> None:
         self.own = own
         self.settings = settings
         self.data_dir = data_dir
         self._open = opener
+        self._records = records
+        self._admitted: int | None = None if records is None else records.sealing_version()
+        self._migration_admitted = self._admitted_migration()
         self._lock = threading.Lock()
         self._marker: tuple[float, int] | None = None  # (mtime, size) of the marker last read
         self._migration: Migration | None = None
@@ -187,16 +212,47 @@ class ServingVault:
         migration, other = self._migration, self._other
         if migration is None or other is None:
             return self.own
-        if same_vault(self.settings, migration.source):
-            return Either(self.own, other)
-        return Either(other, self.own)
+        own_is_source = same_vault(self.settings, migration.source)
+        source, target = (self.own, other) if own_is_source else (other, self.own)
+        admitted = self._migration_admitted
+        seal_target = self._records is None or (admitted is not None and holds(target, admitted))
+        return Either(source, target, seal_target)
 
     @property
     def key_id(self) -> str:
-        return self.active.key_id
+        vault = self.active
+        sealing = self._sealing_version() if vault is self.own else None
+        return vault.key_id if sealing is None else sealing.key_id
 
     def seal(self, record: KeyRecord, material: bytes) -> str:
-        return self.active.seal(record, material)
+        vault = self.active
+        sealing = self._sealing_version() if vault is self.own else None
+        if sealing is None:
+            return vault.seal(record, material)
+        return vault.seal(record, material, sealing.version)  # type: ignore[call-arg]
+
+    def _sealing_version(self) -> MasterKeyVersion | None:
+        """The newest own version the store admits, when that is not the newest held (None: seal
+        under the newest). A node holding no version up to the admitted one seals under its newest
+        (agreement at start made sure it holds the store's newest)."""
+        admitted, held = self._admitted, self.own.versions()
+        if admitted is None or held[-1].version <= admitted:
+            return None
+        allowed = [version for version in held if version.version <= admitted]
+        return allowed[-1] if allowed else None
+
+    def held(self) -> tuple[Holding, ...]:
+        """Every master key this server can open blocks under (its own, and a migration's other
+        end), as its heartbeat reports them (jobs/heartbeat.py): the set is re-read first (a
+        `listdir`, or a listing of the token, every heartbeat interval and off the event loop), so
+        that a beat says what the vault holds at that moment."""
+        for vault in _members(self.active):
+            vault.refresh()
+        return tuple(
+            Holding(version.version, version.key_id)
+            for vault in _members(self.active)
+            for version in vault.versions()
+        )
 
     def unseal(self, record: KeyRecord, block: str) -> bytes:
         vault = self.active
@@ -221,6 +277,14 @@ class ServingVault:
         if self._other is not None:
             self._other.refresh()
         self._follow_marker()
+        if self._records is not None:
+            self._admitted = self._records.sealing_version()
+            self._migration_admitted = self._admitted_migration()
+
+    def _admitted_migration(self) -> str | None:
+        """The check value of the target of the store's admitted migration, if there is one."""
+        found = None if self._records is None else self._records.migration_target()
+        return found[0] if found is not None and found[1] else None
 
     def _follow_marker(self) -> None:
         """Read the marker if it changed; open the other end it names (again after a failure)."""
@@ -259,6 +323,16 @@ def _members(vault: Vault) -> tuple[Vault, ...]:
     return (vault.source, vault.target) if isinstance(vault, Either) else (vault,)
 
 
-def open_serving_vault(settings: VaultSettings, data_dir: Path) -> ServingVault:
-    """The vault a server serves with: the one `settings` name, following migrations (see above)."""
-    return ServingVault(factory.open_vault(settings, data_dir), settings, data_dir, factory.open_vault)
+def open_serving_vault(
+    settings: VaultSettings, data_dir: Path, records: MasterKeyRecords | None = None
+) -> ServingVault:
+    """The vault a server serves with: the one `settings` name, following migrations and the
+    store's admitted master-key version (see above)."""
+    own = factory.open_vault(settings, data_dir)
+    return ServingVault(own, settings, data_dir, _open_other_end, records)
+
+
+def _open_other_end(settings: VaultSettings, data_dir: Path) -> Vault:
+    """A migration's other end, never a new master key file: on a node where the target's
+    `master.key` has not been copied yet, a new one would be a key no other node holds."""
+    return factory.open_vault(settings, data_dir, create=False)

@@ -302,13 +302,14 @@ class Pkcs11Vault:
     def key_id(self) -> str:
         return self._ids[max(self._ids)]
 
-    def seal(self, record: KeyRecord, material: bytes) -> str:
+    def seal(self, record: KeyRecord, material: bytes, version: int | None = None) -> str:
+        """Under the newest version, or `version` (see MasterKeyVault.seal)."""
         self._before_seal()
         ids = self._ids
-        newest = max(ids)
+        chosen = max(ids) if version is None else version
         with _token_errors("seal a key"):
-            kbpk, wrapped = self.token.new_kbpk(newest)
-        envelope = blocks.Envelope(ids[newest], wrapped)
+            kbpk, wrapped = self.token.new_kbpk(chosen)
+        envelope = blocks.Envelope(ids[chosen], wrapped)
         return blocks.seal(kbpk, blocks.check_value(kbpk), record, material, envelope)
 
     def unseal(self, record: KeyRecord, block: str) -> bytes:

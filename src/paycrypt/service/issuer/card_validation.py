@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from paycrypt.crypto import amex_csc, card_dynamic, cvv, mastercard_cvc3, visa_dcvv
-from paycrypt.crypto.primitives import constant_time_equal
+from paycrypt.crypto.primitives import CipherKey, constant_time_equal
 from paycrypt.errors import VerificationFailed
 from paycrypt.service import identifiers, unions
 from paycrypt.service.context import Context
@@ -30,28 +30,34 @@ from paycrypt.service.member_errors import invalid
 from paycrypt.service.rules import key_usage
 from paycrypt.store.records import KeyRecord
 
-Compute = Callable[[bytes, str, dict[str, Any], int], str]
+# (the key with its cached cipher contexts, PAN, the member's attributes, digits) -> the value
+Compute = Callable[[CipherKey, str, dict[str, Any], int], str]
 
 DEFAULT_LENGTH = 3
 
 
 def _members(function: Callable[..., str], *names: str) -> Compute:
-    """A Compute calling ``function(key, pan, <the named members' values, in order>, length)``."""
+    """A Compute calling ``function(material, pan, <the named members' values, in order>, length)``."""
 
-    def compute(key: bytes, pan: str, attrs: dict[str, Any], length: int) -> str:
-        return function(key, pan, *(attrs[name] for name in names), length)
+    def compute(key: CipherKey, pan: str, attrs: dict[str, Any], length: int) -> str:
+        return function(key.key, pan, *(attrs[name] for name in names), length)
 
     return compute
 
 
-def _cvv2(key: bytes, pan: str, attrs: dict[str, Any], length: int) -> str:
+# Visa CVV, iCVV and CVV2 take the key with its contexts (crypto.cvv enciphers with them).
+def _cvv1(key: CipherKey, pan: str, attrs: dict[str, Any], length: int) -> str:
+    return cvv.cvv(key, pan, attrs["CardExpiryDate"], attrs["ServiceCode"], length)
+
+
+def _cvv2(key: CipherKey, pan: str, attrs: dict[str, Any], length: int) -> str:
     return cvv.cvv(key, pan, attrs["CardExpiryDate"], "000", length)
 
 
 _PSN, _UN, _ATC = "PanSequenceNumber", "UnpredictableNumber", "ApplicationTransactionCounter"
 
 GENERATE: dict[str, Compute] = {
-    "CardVerificationValue1": _members(cvv.cvv, "CardExpiryDate", "ServiceCode"),
+    "CardVerificationValue1": _cvv1,
     "CardVerificationValue2": _cvv2,
     "AmexCardSecurityCodeVersion1": _members(amex_csc.csc_v1, "CardExpiryDate"),
     "AmexCardSecurityCodeVersion2": _members(amex_csc.csc_v2, "CardExpiryDate", "ServiceCode"),
@@ -73,7 +79,7 @@ VERIFY: dict[str, Compute] = {
 }
 
 
-def _run(compute: Compute, path: str, key: bytes, pan: str, attrs: dict[str, Any], length: int) -> str:
+def _run(compute: Compute, path: str, key: CipherKey, pan: str, attrs: dict[str, Any], length: int) -> str:
     """Compute a value; an input the algorithm cannot take is the caller's error, never a 500.
 
     The crypto modules' messages name the field ("PAN", "ATC", ...) but never quote its value.
@@ -86,13 +92,13 @@ def _run(compute: Compute, path: str, key: bytes, pan: str, attrs: dict[str, Any
 
 def _resolve(
     svc: Service, ctx: Context, op: str, union: str, params: dict[str, Any], table: dict[str, Compute]
-) -> tuple[KeyRecord, Compute, str, dict[str, Any], bytes]:
+) -> tuple[KeyRecord, Compute, str, dict[str, Any], CipherKey]:
     """The request's key record (checked for this member), its Compute, member path, inputs and key."""
     name, attrs = unions.member(params[union])
     compute = unions.handler(op, union, name, table)
     record = identifiers.resolve_key(svc.store, ctx, params["KeyIdentifier"])
     key_usage.check_key(op, name, record)
-    return record, compute, f"{union}.{name}", attrs, svc.keycache.material(record)
+    return record, compute, f"{union}.{name}", attrs, svc.keycache.cipher_key(record)
 
 
 def generate_card_validation_data(svc: Service, ctx: Context, params: dict[str, Any]) -> dict[str, Any]:

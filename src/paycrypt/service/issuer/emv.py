@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from paycrypt.crypto import emv_cryptogram, emv_keys, emv_pin_change, pinblock
+from paycrypt.crypto.primitives import CipherKey
 from paycrypt.errors import ValidationError, VerificationFailed
 from paycrypt.service import identifiers, unions
 from paycrypt.service.context import Context
@@ -62,33 +63,38 @@ def _invalid(exc: ValueError) -> ValidationError:
 
 def _keys(
     svc: Service, record: KeyRecord, params: dict[str, Any], member: str, attrs: dict[str, Any]
-) -> tuple[bytes, bytes]:
-    """(AC key, ARPC key) for the member's derivation inputs."""
-    imk = svc.keycache.material(record)
+) -> tuple[CipherKey, CipherKey]:
+    """(AC key, ARPC key) for the member's derivation inputs.
+
+    The IMK's contexts are the key cache's; the card's keys get theirs for this request, shared by
+    the ARQC and the ARPC when one key makes both."""
+    imk = svc.keycache.cipher_key(record)
     try:
         icc_mk = emv_keys.derive_icc_master_key(
             imk, attrs["PrimaryAccountNumber"], attrs["PanSequenceNumber"], params["MajorKeyDerivationMode"]
         )
-        ac_key = SESSION_MEMBERS[member](
-            icc_mk, attrs.get("ApplicationTransactionCounter"), attrs.get("UnpredictableNumber")
+        ac_key = CipherKey(
+            SESSION_MEMBERS[member](
+                icc_mk, attrs.get("ApplicationTransactionCounter"), attrs.get("UnpredictableNumber")
+            )
         )
     except ValueError as exc:
         raise _invalid(exc) from None
-    return ac_key, icc_mk if member in ARPC_WITH_ICC_MASTER_KEY else ac_key
+    return ac_key, CipherKey(icc_mk) if member in ARPC_WITH_ICC_MASTER_KEY else ac_key
 
 
-def _arpc_method1(key: bytes, arqc: str, attrs: dict[str, Any]) -> str:
+def _arpc_method1(key: CipherKey, arqc: str, attrs: dict[str, Any]) -> str:
     return emv_cryptogram.arpc_method1(key, arqc, attrs["AuthResponseCode"])
 
 
-def _arpc_method2(key: bytes, arqc: str, attrs: dict[str, Any]) -> str:
+def _arpc_method2(key: CipherKey, arqc: str, attrs: dict[str, Any]) -> str:
     return emv_cryptogram.arpc_method2(
         key, arqc, attrs["CardStatusUpdate"], attrs.get("ProprietaryAuthenticationData", "")
     )
 
 
 # CryptogramAuthResponse member -> ARPC (AuthResponseValue) from (ARPC key, ARQC, attributes).
-ARPC_METHODS: dict[str, Callable[[bytes, str, dict[str, Any]], str]] = {
+ARPC_METHODS: dict[str, Callable[[CipherKey, str, dict[str, Any]], str]] = {
     "ArpcMethod1": _arpc_method1,
     "ArpcMethod2": _arpc_method2,
 }

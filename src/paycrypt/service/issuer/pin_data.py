@@ -31,11 +31,10 @@ Decisions (docs/decisions/issuer.md):
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from paycrypt.crypto import ibm3624, pinblock, visa_pvv
-from paycrypt.crypto.primitives import constant_time_equal
+from paycrypt.crypto.primitives import CipherKey, Key, constant_time_equal
 from paycrypt.errors import ValidationError, VerificationFailed
 from paycrypt.service import identifiers, unions
 from paycrypt.service.context import Context
@@ -64,19 +63,22 @@ FORMAT_ALGORITHM: dict[str, str] = {
 FORMATS_WITH_PAN = frozenset({"ISO_FORMAT_0", "ISO_FORMAT_3", "ISO_FORMAT_4"})
 
 
-@dataclass(frozen=True)
-class PinKey:
+# NamedTuples, not frozen dataclasses: built on every call, and a frozen dataclass's __init__
+# costs three times as much (object.__setattr__ per field).
+class PinKey(NamedTuple):
     """The key a PIN block is under: a stored PEK, a dynamic PEK, or a DUKPT PIN key."""
 
-    material: bytes = field(repr=False)
+    material: Key  # a stored key's comes with its cached cipher contexts
     family: str  # "TDES" or "AES"
     arn: str
     key_check_value: str
     label: str  # how errors name it
 
+    def __repr__(self) -> str:  # never the material
+        return f"PinKey({self.family}, {self.arn!r})"
 
-@dataclass(frozen=True)
-class PinBlocks:
+
+class PinBlocks(NamedTuple):
     """Everything a member needs to read or write the request's PIN blocks."""
 
     key: PinKey
@@ -145,7 +147,7 @@ def _pin_key(svc: Service, ctx: Context, params: dict[str, Any], op: str, member
     record = identifiers.resolve_key(svc.store, ctx, params[role])
     key_usage.check_key(op, member, record, role)
     return PinKey(
-        svc.keycache.material(record),
+        svc.keycache.cipher_key(record),
         _family(record.key_attributes["KeyAlgorithm"]),
         record.arn,
         record.key_check_value,
@@ -176,10 +178,10 @@ def _dukpt_pin_key(svc: Service, ctx: Context, params: dict[str, Any], op: str) 
 
 def _pvk(
     svc: Service, ctx: Context, identifier: str, op: str, member: str, role: str
-) -> tuple[KeyRecord, bytes]:
+) -> tuple[KeyRecord, CipherKey]:
     record = identifiers.resolve_key(svc.store, ctx, identifier)
     key_usage.check_key(op, member, record, role)
-    return record, svc.keycache.material(record)
+    return record, svc.keycache.cipher_key(record)
 
 
 def _pin_length(params: dict[str, Any]) -> int:
@@ -198,7 +200,7 @@ def _check_length_matches(params: dict[str, Any], length: int, what: str) -> Non
         raise invalid("PinDataLength", f"{given} does not match the length of {what}")
 
 
-def _ibm(pvk: bytes, attrs: dict[str, Any]) -> tuple[bytes, str, str, str]:
+def _ibm(pvk: CipherKey, attrs: dict[str, Any]) -> tuple[CipherKey, str, str, str]:
     return (
         pvk,
         attrs["DecimalizationTable"],
@@ -219,14 +221,14 @@ def _ibm_call(function: Callable[..., T], *args: Any) -> T:
 Generated = tuple[str, dict[str, str]]
 
 
-def _visa_pin(pvk: bytes, attrs: dict[str, Any], blocks: PinBlocks, params: dict[str, Any]) -> Generated:
+def _visa_pin(pvk: CipherKey, attrs: dict[str, Any], blocks: PinBlocks, params: dict[str, Any]) -> Generated:
     pan = _require_pan(blocks, "VisaPin")
     pin = pinblock.random_pin(_pin_length(params))
     pvv = visa_pvv.generate_pvv(pvk, pan, attrs["PinVerificationKeyIndex"], pin)
     return blocks.encrypt(pin), {"VerificationValue": pvv}
 
 
-def _visa_pvv(pvk: bytes, attrs: dict[str, Any], blocks: PinBlocks, params: dict[str, Any]) -> Generated:
+def _visa_pvv(pvk: CipherKey, attrs: dict[str, Any], blocks: PinBlocks, params: dict[str, Any]) -> Generated:
     pan = _require_pan(blocks, "VisaPinVerificationValue")
     block = attrs["EncryptedPinBlock"]
     pin = blocks.decrypt(block, "GenerationAttributes.VisaPinVerificationValue.EncryptedPinBlock")
@@ -235,7 +237,9 @@ def _visa_pvv(pvk: bytes, attrs: dict[str, Any], blocks: PinBlocks, params: dict
     return block.upper(), {"VerificationValue": pvv}
 
 
-def _ibm_offset(pvk: bytes, attrs: dict[str, Any], blocks: PinBlocks, params: dict[str, Any]) -> Generated:
+def _ibm_offset(
+    pvk: CipherKey, attrs: dict[str, Any], blocks: PinBlocks, params: dict[str, Any]
+) -> Generated:
     block = attrs["EncryptedPinBlock"]
     pin = blocks.decrypt(block, "GenerationAttributes.Ibm3624PinOffset.EncryptedPinBlock")
     _check_length_matches(params, len(pin), "the PIN in EncryptedPinBlock")
@@ -243,20 +247,24 @@ def _ibm_offset(pvk: bytes, attrs: dict[str, Any], blocks: PinBlocks, params: di
     return block.upper(), {"PinOffset": offset}
 
 
-def _ibm_natural(pvk: bytes, attrs: dict[str, Any], blocks: PinBlocks, params: dict[str, Any]) -> Generated:
+def _ibm_natural(
+    pvk: CipherKey, attrs: dict[str, Any], blocks: PinBlocks, params: dict[str, Any]
+) -> Generated:
     length = _pin_length(params)
     pin = _ibm_call(ibm3624.natural_pin, *_ibm(pvk, attrs), length)
     return blocks.encrypt(pin), {"PinOffset": "0" * length}
 
 
-def _ibm_random(pvk: bytes, attrs: dict[str, Any], blocks: PinBlocks, params: dict[str, Any]) -> Generated:
+def _ibm_random(
+    pvk: CipherKey, attrs: dict[str, Any], blocks: PinBlocks, params: dict[str, Any]
+) -> Generated:
     pin = pinblock.random_pin(_pin_length(params))
     offset = _ibm_call(ibm3624.pin_offset, *_ibm(pvk, attrs), pin)
     return blocks.encrypt(pin), {"PinOffset": offset}
 
 
 def _ibm_from_offset(
-    pvk: bytes, attrs: dict[str, Any], blocks: PinBlocks, params: dict[str, Any]
+    pvk: CipherKey, attrs: dict[str, Any], blocks: PinBlocks, params: dict[str, Any]
 ) -> Generated:
     offset = attrs["PinOffset"]
     _check_length_matches(params, len(offset), "GenerationAttributes.Ibm3624PinFromOffset.PinOffset")
@@ -264,7 +272,7 @@ def _ibm_from_offset(
     return blocks.encrypt(pin), {"PinOffset": offset}
 
 
-GENERATE: dict[str, Callable[[bytes, dict[str, Any], PinBlocks, dict[str, Any]], Generated]] = {
+GENERATE: dict[str, Callable[[CipherKey, dict[str, Any], PinBlocks, dict[str, Any]], Generated]] = {
     "VisaPin": _visa_pin,
     "VisaPinVerificationValue": _visa_pvv,
     "Ibm3624PinOffset": _ibm_offset,
@@ -311,19 +319,19 @@ def _check_ibm(attrs: dict[str, Any], params: dict[str, Any]) -> None:
     _check_length_matches(params, len(attrs["PinOffset"]), "VerificationAttributes.Ibm3624Pin.PinOffset")
 
 
-def _verify_visa(pvk: bytes, attrs: dict[str, Any], pin: str, pan: str, params: dict[str, Any]) -> bool:
+def _verify_visa(pvk: CipherKey, attrs: dict[str, Any], pin: str, pan: str, params: dict[str, Any]) -> bool:
     length = params.get("PinDataLength")
     expected = visa_pvv.generate_pvv(pvk, pan, attrs["PinVerificationKeyIndex"], pin)
     same = constant_time_equal(expected, attrs["VerificationValue"])
     return same and (length is None or length == len(pin))
 
 
-def _verify_ibm(pvk: bytes, attrs: dict[str, Any], pin: str, pan: str, params: dict[str, Any]) -> bool:
+def _verify_ibm(pvk: CipherKey, attrs: dict[str, Any], pin: str, pan: str, params: dict[str, Any]) -> bool:
     return _ibm_call(ibm3624.verify_offset, *_ibm(pvk, attrs), pin, attrs["PinOffset"])
 
 
 Check = Callable[[dict[str, Any], dict[str, Any]], None]
-Verify = Callable[[bytes, dict[str, Any], str, str, dict[str, Any]], bool]
+Verify = Callable[[CipherKey, dict[str, Any], str, str, dict[str, Any]], bool]
 
 VERIFY: dict[str, tuple[Check, Verify]] = {
     "VisaPin": (_check_visa, _verify_visa),

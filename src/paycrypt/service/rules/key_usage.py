@@ -8,7 +8,7 @@ NoRestrictions passes any mode check. Later operations add their rows here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from paycrypt.errors import ValidationError
 from paycrypt.service.rules.combinations import AES, ECC, HMAC, RSA, TDES
@@ -286,13 +286,37 @@ def check_usable(record: KeyRecord) -> None:
 
 
 def check_key(operation: str, member: str, record: KeyRecord, role: str = "KeyIdentifier") -> None:
-    """Raise ValidationException naming the stored key's attribute that does not fit the operation."""
-    check_usable(record)
-    check_attributes(operation, member, role, record.key_attributes, f"Key {record.arn}")
+    """Raise ValidationException naming the stored key's attribute that does not fit the operation.
+
+    Every data-plane call runs this for each key it uses: a key that fits costs a few lookups, and
+    the messages are built only for one that does not."""
+    if record.key_state != "CREATE_COMPLETE" or not record.enabled:
+        check_usable(record)
+    attributes = record.key_attributes
+    if not _fits(RULES[(operation, member, role)], attributes):
+        _refuse(operation, member, role, attributes, f"Key {record.arn}")
 
 
 def check_attributes(operation: str, member: str, role: str, attributes: dict[str, Any], label: str) -> None:
     """The same check for a key that is not stored (a dynamic key unwrapped for one request)."""
+    if not _fits(RULES[(operation, member, role)], attributes):
+        _refuse(operation, member, role, attributes, label)
+
+
+def _fits(rule: KeyRule, attributes: dict[str, Any]) -> bool:
+    if attributes["KeyUsage"] not in rule.usages or attributes["KeyAlgorithm"] not in rule.algorithms:
+        return False
+    modes = attributes["KeyModesOfUse"]
+    if modes.get("NoRestrictions"):
+        return True
+    for mode in rule.modes:  # noqa: SIM110 - a loop, not any() over a generator: the hot path
+        if modes.get(mode):
+            return True
+    return False
+
+
+def _refuse(operation: str, member: str, role: str, attributes: dict[str, Any], label: str) -> NoReturn:
+    """The ValidationException naming the first attribute of a key that does not fit the rule."""
     rule = RULES[(operation, member, role)]
     doing = f"{operation} with {member}" if member else operation
     if role != "KeyIdentifier":
@@ -307,9 +331,7 @@ def check_attributes(operation: str, member: str, role: str, attributes: dict[st
             f"{label} has KeyAlgorithm {attributes['KeyAlgorithm']}; {doing} requires "
             f"{' or '.join(sorted(rule.algorithms))}."
         )
-    modes = attributes["KeyModesOfUse"]
-    if not modes.get("NoRestrictions") and not any(modes.get(mode) for mode in rule.modes):
-        raise ValidationError(
-            f"{label} KeyModesOfUse does not allow {doing}; it requires "
-            f"{' or '.join(sorted(rule.modes))} (or NoRestrictions)."
-        )
+    raise ValidationError(
+        f"{label} KeyModesOfUse does not allow {doing}; it requires "
+        f"{' or '.join(sorted(rule.modes))} (or NoRestrictions)."
+    )
