@@ -20,13 +20,17 @@ Ctrl-C included): the benchmarks' PostgreSQL is the tests' one.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import hashlib
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import tempfile
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -37,6 +41,26 @@ from tests.conftest import free_port
 
 SUPERUSER = "postgres"
 PASSWORD_USER = "pw_user"
+SAFETY_THAW = 30.0  # seconds after which a frozen process is thawed whatever the test does
+
+
+def stop_for(pid: int, seconds: float = SAFETY_THAW) -> threading.Timer:
+    """SIGSTOP `pid`, and SIGCONT it after `seconds`: cancel the timer and `resume` it yourself
+    sooner. A client that waits on the stopped process for ever then fails its test, not hangs it."""
+    os.kill(pid, signal.SIGSTOP)
+    return _timer(seconds, resume, pid)
+
+
+def _timer(seconds: float, action: Callable[..., None], *args: object) -> threading.Timer:
+    timer = threading.Timer(seconds, action, args)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
+def resume(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGCONT)
 
 
 def bindir() -> Path | None:
@@ -68,6 +92,8 @@ class Cluster:
         self.data = self.root / "data"
         self.log = self.root / "postgres.log"
         self.port = free_port()
+        self.frozen: list[int] = []  # processes stopped by `freeze`
+        self._safety: threading.Timer | None = None
         self._made: set[str] = set()
         try:
             if self.as_root:
@@ -124,7 +150,45 @@ class Cluster:
         """The server's main process (its backends are its children): whose CPU a benchmark reads."""
         return int((self.data / "postmaster.pid").read_text().split()[0])
 
+    def children(self, postmaster: int) -> list[int]:
+        """The postmaster's child processes (backends, checkpointer, walwriter …)."""
+        found = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:  # gone meanwhile
+                continue
+            if int(fields[1]) == postmaster:
+                found.append(int(stat.parent.name))
+        return found
+
+    def freeze(self, thaw_after: float = SAFETY_THAW) -> None:
+        """SIGSTOP every process of the server: it accepts nothing new and answers nothing, while
+        the kernel still completes TCP handshakes and acknowledges data (a hung server). The
+        postmaster is stopped before its children are listed, so that it forks none after.
+        Thawed after `thaw_after` seconds if the test has not done it: a client that waits on a
+        frozen server for ever (what the tests look for) makes its test fail, not hang."""
+        postmaster = self.postmaster_pid()
+        os.kill(postmaster, signal.SIGSTOP)
+        self.frozen = [postmaster]
+        for pid in self.children(postmaster):
+            try:
+                os.kill(pid, signal.SIGSTOP)
+            except ProcessLookupError:  # a backend that ended since it was listed
+                continue
+            self.frozen.append(pid)
+        self._safety = _timer(thaw_after, self.thaw)
+
+    def thaw(self) -> None:
+        if self._safety is not None:
+            self._safety.cancel()
+            self._safety = None
+        for pid in self.frozen:
+            resume(pid)
+        self.frozen = []
+
     def destroy(self) -> None:
+        self.thaw()  # a test that failed while the server was frozen: pg_ctl could not stop it
         try:
             if (self.data / "postmaster.pid").exists():
                 self.stop()

@@ -44,6 +44,8 @@ MAX_CONNECTIONS = 1024  # open connections served at once (lowered to fit the fi
 MAX_REQUEST_HEAD_BYTES = 16 * 1024  # request line and headers (uvicorn's own h11 limit); 431 past it
 
 STORE_TIMEOUT = 2.0  # seconds a call waits on an unreachable database before ServiceUnavailableException
+# An operator's command (vault rotate, mpa, backup) may scan every key: a COUNT(*) of a million takes seconds
+COMMAND_STORE_TIMEOUT = 60.0
 DRAIN_GRACE = (
     5.0  # seconds /readyz answers 503 after SIGTERM before the server stops accepting (off loopback)
 )

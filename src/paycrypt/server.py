@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import uvicorn
 
@@ -39,7 +39,6 @@ from paycrypt.jobs.heartbeat import Heartbeat
 from paycrypt.jobs.leases import RENEWALS, Leases
 from paycrypt.jobs.purge import PurgeSweeper
 from paycrypt.jobs.replicator import Hook, Replicator
-from paycrypt.metrics import wiring as metrics
 from paycrypt.metrics.sampling import Sources
 from paycrypt.policy.requests import RequestCatalog
 from paycrypt.regions import DEFAULT_REGIONS
@@ -56,6 +55,9 @@ from paycrypt.wire import connections, health, models, protocols
 from paycrypt.wire.app import App, Lifespan
 from paycrypt.wire.drain import DrainingServer
 from paycrypt.wire.pipeline import Api, Pipeline
+
+if TYPE_CHECKING:
+    from paycrypt.metrics import wiring as metrics
 
 log = logging.getLogger("paycrypt")
 
@@ -337,6 +339,8 @@ def _metrics(settings: Settings, loaded: models.Models) -> metrics.Instruments |
     """Prometheus metrics when --metrics-port is given (docs/metrics.md), else None: nothing metered."""
     if settings.metrics_port is None:
         return None
+    from paycrypt.metrics import wiring as metrics  # here: prometheus_client is 0.2 s of start-up
+
     operations = [
         name for model in (loaded.control, loaded.data, loaded.sts) for name in model.operation_names
     ]

@@ -37,10 +37,13 @@ def main(argv: list[str]) -> int:
     hook = Hook()
     hook.hold.update(region for region in options.hold.split(",") if region)
 
-    def serve(settings: server.Settings) -> None:
-        server.serve(settings, replication_hook=hook if hook.hold else None, synchronous=options.synchronous)
+    build_and_serve = server.serve
 
-    cli.serve = serve
+    def serve(settings: server.Settings) -> None:
+        held = hook if hook.hold else None
+        build_and_serve(settings, replication_hook=held, synchronous=options.synchronous)
+
+    server.serve = serve  # what `paycrypt serve` calls (cli/main.py's run_serve)
     return cli.main(rest)
 
 

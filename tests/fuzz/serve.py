@@ -17,10 +17,13 @@ from paycrypt.cli import main as cli
 PARKED = 10.0**9  # seconds between replicator passes: the first pass, at start, is the only one
 
 
+_build_and_serve = server.serve
+
+
 def _serve(settings: server.Settings) -> None:
-    server.serve(dataclasses.replace(settings, replication_interval=PARKED))
+    _build_and_serve(dataclasses.replace(settings, replication_interval=PARKED))
 
 
 if __name__ == "__main__":
-    cli.serve = _serve
+    server.serve = _serve  # what `paycrypt serve` calls (cli/main.py's run_serve)
     sys.exit(cli.main(sys.argv[1:]))

@@ -1,6 +1,7 @@
 """The store's sealed blocks (store.base.SealedBlocks, SQLite): read in order across both tables,
 re-sealed only by a compare-and-set, and every re-seal in a feed that another process follows,
-dropping its cached record, or everything when the feed was pruned past where it stood."""
+dropping its cached record, or everything when the feed was pruned past where it stood. On
+PostgreSQL, the feed's pruning in statements short enough for the store's time bound."""
 
 from __future__ import annotations
 
@@ -112,3 +113,28 @@ def test_records_are_not_changed_by_a_reseal_of_their_copy(stores: tuple[SqliteS
     held = dataclasses.replace(store.get_key(rec.arn))
     store.reseal_block("keys", rec.arn, "old", "new")
     assert held.key_block == "old" and store.get_key(rec.arn).key_block == "new"
+
+
+def test_a_feed_of_a_million_keys_is_pruned_in_short_statements(pg_cluster: object) -> None:
+    """PostgreSQL: after a rotation the feed holds a row per key, more than one DELETE could remove
+    within the store's time bound; it is pruned in batches of PRUNE_BATCH, all of the old rows and
+    none of the recent ones (here a little over two batches stand for the million)."""
+    from paycrypt.store.postgres import PRUNE_BATCH, PostgresStore
+
+    store = PostgresStore(pg_cluster.database("prune_batches"))  # type: ignore[attr-defined]
+    try:
+        old = 2 * PRUNE_BATCH + 7
+        store._run(
+            "INSERT INTO block_changes (arn, at) SELECT 'arn-' || i, 1000 + i FROM generate_series(1, %s) i",
+            (old,),
+        )
+        store._run(
+            "INSERT INTO block_changes (arn, at) SELECT 'recent-' || i, 5000000 FROM generate_series(1, 3) i"
+        )
+        assert store.prune_block_changes(4000000) == old
+        assert store._run("SELECT arn FROM block_changes ORDER BY seq")[0] == [
+            (f"recent-{i}",) for i in (1, 2, 3)
+        ]
+        assert store.prune_block_changes(4000000) == 0
+    finally:
+        store.close()

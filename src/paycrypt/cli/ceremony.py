@@ -42,8 +42,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any, Protocol
 
-import botocore.session
-from botocore.exceptions import BotoCoreError, ClientError
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
@@ -220,6 +218,8 @@ def _checked_certificate(
 
 def client_for(request: Request) -> Any:
     """A botocore client of the control plane: the usual AWS credentials, region and endpoint."""
+    import botocore.session  # here, not at the top: 0.4 s of start-up no other command needs
+
     session = botocore.session.get_session()
     endpoint = request.endpoint or os.environ.get("AWS_ENDPOINT_URL")
     return session.create_client("payment-cryptography", region_name=request.region, endpoint_url=endpoint)
@@ -229,6 +229,8 @@ def ceremony(
     request: Request, count: int, terminal: Terminal, client: Callable[[Request], Any] = client_for
 ) -> dict[str, Any]:
     """The whole ceremony (see the module's docstring); the imported key's description."""
+    from botocore.exceptions import BotoCoreError, ClientError  # see client_for
+
     key = collect(terminal, request.algorithm, count)
     try:
         combined = check_value(request.algorithm, key)

@@ -10,8 +10,9 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from paycrypt import __version__, defaults, regions, tls
+from paycrypt import __version__, defaults, regions
 from paycrypt.auth.throttle import PRODUCTION
 from paycrypt.cli.audit import add_audit_parser, run_audit
 from paycrypt.cli.backup import add_backup_parsers, run_backup, run_restore
@@ -22,8 +23,9 @@ from paycrypt.cli.iam import add_iam_parser, run_iam
 from paycrypt.cli.mpa import add_mpa_parser, run_mpa
 from paycrypt.cli.parser import Parser
 from paycrypt.cli.vault import add_vault_options, add_vault_parser, run_vault, vault_settings
-from paycrypt.server import Settings, StartupError, serve
-from paycrypt.workers.supervisor import supervise
+
+if TYPE_CHECKING:
+    from paycrypt.server import Settings
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -240,16 +242,24 @@ def run_serve(args: argparse.Namespace) -> int:
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
     )
     settings = _settings(args)
+    # here, not at the top: the server (uvicorn, the service, the models) is a second of start-up
+    # that no other command needs
+    from paycrypt import server
+    from paycrypt.workers.supervisor import supervise
+
     try:
         if settings.workers > 1:
             return supervise(settings, args.log_level)
-        serve(settings)
-    except StartupError as exc:
+        server.serve(settings)
+    except server.StartupError as exc:
         raise CliError(str(exc)) from exc
     return 0
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    from paycrypt import tls
+    from paycrypt.server import Settings  # see run_serve
+
     data_dir = args.data_dir or defaults.data_dir()
     cert, key = args.tls_cert, args.tls_key
     if args.tls_self_signed and cert is None:

@@ -14,10 +14,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
-
 from paycrypt.auth.sigv4 import Credential
 
 CONTROL_TARGET = "PaymentCryptographyControlPlane"
@@ -59,6 +55,11 @@ class Api:
     ) -> dict[str, Any]:
         """The operation's output, or ApiError with the API's answer."""
         assert self.handler is not None, "server.py connects the console to the API app"
+        # here, not at the top: botocore's signer costs a server's start-up about 0.3 s of CPU
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.credentials import Credentials
+
         body = json.dumps(params).encode()
         request = AWSRequest(
             method="POST",

@@ -22,15 +22,13 @@ from paycrypt.auth.credentials import CredentialStore
 from paycrypt.console import sessions, signin
 from paycrypt.console.api import Api, ApiError
 from paycrypt.console.http import Request, Response, parse_query, redirect
-from paycrypt.console.render import ENV, page
+from paycrypt.console.render import PREFIX, page
 from paycrypt.store.base import Store
 
 log = logging.getLogger("paycrypt")
 
-PREFIX = "/console"
 MAX_BODY = 256 * 1024
 IDLE_TIMEOUT = 15 * 60.0
-ENV.globals["prefix"] = PREFIX
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
 
 

@@ -13,8 +13,10 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from paycrypt.metrics.families import Families
+if TYPE_CHECKING:  # server.py imports Sources with or without metrics; Families needs prometheus_client
+    from paycrypt.metrics.families import Families
 
 log = logging.getLogger("paycrypt")
 

@@ -57,12 +57,13 @@ def open_store(
     *,
     synchronous: str = "FULL",
     apply_migrations: bool = False,
-    timeout: float = defaults.STORE_TIMEOUT,
+    timeout: float = defaults.COMMAND_STORE_TIMEOUT,
 ) -> Store:
     """The store, its schema brought to this code's version: SQLite's always (one process owns
     the file), PostgreSQL's when empty or with `apply_migrations`. Raises migrations.SchemaError
     (a schema newer than the code, an older one not to be upgraded here, an unreachable database).
-    `timeout`: how long a PostgreSQL call waits on an unreachable database (store/postgres.py)."""
+    `timeout`: how long a PostgreSQL call waits on an unreachable database (store/postgres.py);
+    `paycrypt serve` gives its --store-timeout, a command the longer default."""
     if spec.backend == "sqlite":
         from paycrypt.store.sqlite import SqliteStore
 

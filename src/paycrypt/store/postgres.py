@@ -19,11 +19,20 @@ A commit is acknowledged after PostgreSQL has flushed its WAL (`synchronous_comm
 default, which this store does not change): an acknowledged write survives a crash of the node or
 of the database server.
 
-An outage is bounded by `timeout` (`--store-timeout`): a call waits at most that long for a
-pooled connection, a connection attempt gives up after it, and a connection whose sent data goes
-unacknowledged that long is dropped (`tcp_user_timeout`). A call that meets a lost connection or no
-connection raises StoreUnavailable, and from then on calls raise it at once, without waiting,
-until the database answers a probe again (store/reachability.py).
+No wait on the database lasts longer than `timeout` (`--store-timeout`): a call waits at most that
+long for a pooled connection, a connection attempt gives up after it, and every statement (BEGIN
+and COMMIT too) is under a client-side deadline of that length (store/deadlines.py: a watchdog
+shuts down the socket of a connection whose answer is late), which holds even when the server
+never answers at all (frozen, or its answers lost). The server ends a statement of its own
+before that (`statement_timeout`, three quarters of `timeout`), so a slow statement on a running
+server fails alone and keeps its connection; a transaction left open by a node that vanished
+releases its locks after `idle_in_transaction_session_timeout`. A call that meets a lost
+connection, no connection or no answer raises StoreUnavailable, and from then on calls raise it at
+once, without waiting, until the database answers a probe again (store/reachability.py).
+
+A write whose COMMIT got no answer in time has an unknown outcome (the server may have committed
+it, or may commit it when it wakes): it raises StoreUnavailable like any other failure, and is
+never acknowledged.
 """
 
 from __future__ import annotations
@@ -44,6 +53,7 @@ from psycopg import conninfo as pg_conninfo
 from paycrypt import defaults
 from paycrypt.store import migrations, rows
 from paycrypt.store.base import Listening, StoreUnavailable
+from paycrypt.store.deadlines import Deadlines
 from paycrypt.store.postgres_cluster import PostgresClusterTables
 from paycrypt.store.postgres_mpa import PostgresMpaTables
 from paycrypt.store.reachability import Reachability
@@ -57,7 +67,10 @@ CONNECT_TIMEOUT = 10  # seconds to open the pool at start-up (later waits are th
 # server shutting down or crashed); a client-side failure (no server answering) carries none.
 _LOST = ("08", "57P")
 GAP_WAIT = 2.0  # seconds a gap in the feed of key changes is waited for (an open transaction)
+PRUNE_BATCH = 5000  # feed rows deleted per statement
 MIGRATION_LOCK = 0x7061796372797074  # pg_advisory_xact_lock key: one migration at a time ("paycrypt")
+STATEMENT_SHARE = 0.75  # statement_timeout as a share of the store's timeout: the server's cancel comes first
+IDLE_IN_TRANSACTION = 5  # idle_in_transaction_session_timeout, in store timeouts (10 s at the default)
 
 _KEY_COLUMNS = "meta, key_block"
 _JOB_COLUMNS = "seq, primary_arn, region, action, attempts, next_attempt"
@@ -72,6 +85,32 @@ def describe(conninfo: str) -> str:
     user = f"{parts['user']}@" if parts.get("user") else ""
     port = f":{parts['port']}" if parts.get("port") else ""
     return f"postgresql://{user}{parts.get('host', '')}{port}/{parts.get('dbname', '')}"
+
+
+class NoAnswer(psycopg.OperationalError):
+    """The database did not answer a statement within the deadline: its connection was shut down.
+    No SQLSTATE, as a lost connection's: the database counts as unreachable."""
+
+
+def execute(
+    deadlines: Deadlines, connection: psycopg.Connection[Any], sql: str, params: Sequence[Any] = ()
+) -> tuple[list[tuple[Any, ...]], int]:
+    """One statement, its answer awaited at most `deadlines.seconds`; (rows, rowcount).
+
+    NoAnswer past the deadline. An answer that came just as the deadline passed is returned, and
+    the connection (its socket shut down) closed, so that the pool discards it."""
+    armed = deadlines.arm(connection.pgconn.socket)  # OperationalError when already lost
+    try:
+        found = _fetch(connection.execute(sql, params))
+    except psycopg.Error:
+        if deadlines.disarm(armed):
+            raise NoAnswer(f"no answer from the database within {deadlines.seconds:g} s") from None
+        raise
+    finally:
+        deadlines.disarm(armed)
+    if armed.expired:
+        connection.close()
+    return found
 
 
 def without_password(conninfo: str, text: str) -> str:
@@ -104,11 +143,13 @@ class PostgresStore:
             "connect_timeout": max(2, math.ceil(timeout)),  # libpq reads less than 2 as 2
             "tcp_user_timeout": max(1, round(timeout * 1000)),  # milliseconds
         }
+        self._deadlines = Deadlines(timeout)
         self._pool = psycopg_pool.ConnectionPool(
             conninfo,
             min_size=1,
             max_size=pool_size,
             kwargs={"autocommit": True, **self._connect_options},
+            configure=self._configure,
             timeout=timeout,
             # The pool's own reconnection backs off exponentially (1, 2, 4 … s): given up soon, so
             # that after an outage connections are made on demand, as the probe lets calls through.
@@ -120,6 +161,7 @@ class PostgresStore:
             self._pool.open(wait=True, timeout=CONNECT_TIMEOUT)
         except psycopg_pool.PoolTimeout as exc:
             self._pool.close()
+            self._deadlines.close()
             raise migrations.SchemaError(
                 f"cannot connect to {self.name} within {CONNECT_TIMEOUT} s: "
                 f"{without_password(conninfo, str(exc.__cause__ or exc))}"
@@ -130,7 +172,7 @@ class PostgresStore:
             with self._pool.connection() as connection:
                 upgrade(connection, apply_migrations)
         except BaseException:
-            self._pool.close()
+            self.close()
             raise
         self.mpa = PostgresMpaTables(self._run)
         self.cluster = PostgresClusterTables(self._run)
@@ -138,6 +180,25 @@ class PostgresStore:
     def close(self) -> None:
         self.reachability.close()
         self._pool.close()
+        self._deadlines.close()
+
+    def _configure(self, connection: psycopg.Connection[Any]) -> None:
+        """Every pooled connection's server-side bounds (see the module's docstring); set by a
+        statement, not by the `options` startup parameter, which would replace a user's own."""
+        self._execute(
+            connection,
+            "SELECT set_config('statement_timeout', %s, false),"
+            " set_config('idle_in_transaction_session_timeout', %s, false)",
+            (
+                _milliseconds(self.timeout * STATEMENT_SHARE),
+                _milliseconds(self.timeout * IDLE_IN_TRANSACTION),
+            ),
+        )
+
+    def _execute(
+        self, connection: psycopg.Connection[Any], sql: str, params: Sequence[Any] = ()
+    ) -> tuple[list[tuple[Any, ...]], int]:
+        return execute(self._deadlines, connection, sql, params)
 
     def schema_version(self) -> int:
         return self._one("SELECT COALESCE(MAX(version), 0) FROM schema_version")[0]
@@ -162,7 +223,7 @@ class PostgresStore:
         """A connection of its own (not the pool's) and one statement: raises unless the database answers."""
         options = {**self._connect_options, "application_name": f"{APPLICATION}-probe"}
         with psycopg.connect(self._conninfo, autocommit=True, **options) as connection:
-            connection.execute("SELECT 1")
+            self._execute(connection, "SELECT 1")
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -170,12 +231,27 @@ class PostgresStore:
             yield  # joins the outer transaction
             return
         with self._connected() as connection:
+            # BEGIN and COMMIT as statements, so that each is under the deadline like the others
+            self._execute(connection, "BEGIN")
             self._local.connection = connection
             try:
-                with connection.transaction():
-                    yield
-            finally:
+                yield
+            except BaseException:
                 self._local.connection = None
+                self._roll_back(connection)
+                raise
+            self._local.connection = None
+            self._execute(connection, "COMMIT")  # NoAnswer here: the write's outcome is unknown
+
+    def _roll_back(self, connection: psycopg.Connection[Any]) -> None:
+        """End a failed transaction; a connection that cannot is closed (the pool discards it),
+        and the failure that ended the transaction is the one raised."""
+        if connection.closed:
+            return
+        try:
+            self._execute(connection, "ROLLBACK")
+        except psycopg.Error:
+            connection.close()
 
     def group_commits(self, loop: asyncio.AbstractEventLoop) -> None:
         """Nothing: each transaction commits on its own connection, durably, before it returns."""
@@ -190,9 +266,9 @@ class PostgresStore:
         """One statement on this thread's transaction, or alone; (rows, rowcount)."""
         connection = getattr(self._local, "connection", None)
         if connection is not None:
-            return _fetch(connection.execute(sql, params))
+            return self._execute(connection, sql, params)
         with self._connected() as pooled:
-            return _fetch(pooled.execute(sql, params))
+            return self._execute(pooled, sql, params)
 
     def _one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
         found, _ = self._run(sql, params)
@@ -318,12 +394,24 @@ class PostgresStore:
         return position, arns
 
     def prune_block_changes(self, before_epoch: float) -> int:
-        return self._run("DELETE FROM block_changes WHERE at < %s", (before_epoch,))[1]
+        # In batches, each a short statement within the store's time bound: after a rotation the
+        # feed holds a row per key (a million), which one DELETE could not remove within it.
+        # The oldest rows have the lowest numbers: the primary key's index finds them first.
+        pruned = 0
+        while True:
+            _, deleted = self._run(
+                "DELETE FROM block_changes WHERE seq IN"
+                " (SELECT seq FROM block_changes WHERE at < %s ORDER BY seq LIMIT %s)",
+                (before_epoch, PRUNE_BATCH),
+            )
+            pruned += deleted
+            if deleted < PRUNE_BATCH:
+                return pruned
 
     def listen_changes(self, on_change: Callable[[], None], on_lost: Callable[[], None]) -> Listening:
         from paycrypt.store.postgres_listen import ChangeListener
 
-        return ChangeListener(self._conninfo, on_change, on_lost)
+        return ChangeListener(self._conninfo, on_change, on_lost, self._deadlines)
 
     # master keys (vault/agreement.py)
 
@@ -582,11 +670,17 @@ def _fetch(cursor: psycopg.Cursor[Any]) -> tuple[list[tuple[Any, ...]], int]:
     return (cursor.fetchall() if cursor.description is not None else []), cursor.rowcount
 
 
+def _milliseconds(seconds: float) -> str:
+    return str(max(1, round(seconds * 1000)))
+
+
 def upgrade(connection: psycopg.Connection[Any], apply_migrations: bool) -> tuple[int, int]:
     """Bring the schema to this code's version in one transaction, one migrating node at a time
     (an advisory lock); (version before, version after). An empty database is always set up; one
     at an older version only with `apply_migrations`, else SchemaError says what to run."""
     with connection.transaction():
+        # unbounded: a migration may rewrite a large table, or wait for another node's to finish
+        connection.execute("SET LOCAL statement_timeout = 0")
         connection.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
         connection.execute(migrations.SCHEMA_VERSION_TABLE)
         row = connection.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()

@@ -7,7 +7,8 @@ lent out and its notifications would go to whoever holds it) and waits on it; ea
 `on_change`, which only signals the follower (jobs/changes.py) to read the feed.
 
 A lost connection (the database restarted, `pg_terminate_backend`, a network fault seen by TCP
-keepalives or by the liveness query every PING seconds) calls `on_lost` once, and the thread
+keepalives, or a liveness query every PING seconds that gets no answer within the store's deadline,
+store/deadlines.py: a frozen server) calls `on_lost` once, and the thread
 reconnects every RETRY seconds; a (re)connection calls `on_change`, since notifications sent
 meanwhile were not received and the feed must be read. No notification carries anything the
 listener trusts: the feed, read through the store, is what is applied.
@@ -23,6 +24,7 @@ from collections.abc import Callable
 import psycopg
 
 from paycrypt.store import postgres
+from paycrypt.store.deadlines import Deadlines
 
 log = logging.getLogger("paycrypt")
 
@@ -34,8 +36,15 @@ RETRY = 0.5  # seconds between attempts to reconnect
 
 
 class ChangeListener:
-    def __init__(self, conninfo: str, on_change: Callable[[], None], on_lost: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        conninfo: str,
+        on_change: Callable[[], None],
+        on_lost: Callable[[], None],
+        deadlines: Deadlines,
+    ) -> None:
         self._conninfo = conninfo
+        self._deadlines = deadlines
         self._on_change = on_change
         self._on_lost = on_lost
         self._stopped = threading.Event()
@@ -77,7 +86,7 @@ class ChangeListener:
             keepalives_interval=2,
             keepalives_count=3,
         ) as connection:
-            connection.execute(f"LISTEN {CHANNEL}")
+            postgres.execute(self._deadlines, connection, f"LISTEN {CHANNEL}")
             self.connected.set()
             self._on_change()  # what was added while no one listened
             pinged = time.monotonic()
@@ -85,5 +94,5 @@ class ChangeListener:
                 for _ in connection.notifies(timeout=WAIT):
                     self._on_change()
                 if time.monotonic() - pinged >= PING:
-                    connection.execute("SELECT 1")
+                    postgres.execute(self._deadlines, connection, "SELECT 1")
                     pinged = time.monotonic()

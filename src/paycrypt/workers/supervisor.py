@@ -33,11 +33,14 @@ import time
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from paycrypt import defaults, server
-from paycrypt.metrics import exposition as metrics_exposition
 from paycrypt.workers import listeners
 from paycrypt.workers.messages import Failed, Ready, Start
+
+if TYPE_CHECKING:
+    from paycrypt.metrics import exposition as metrics_exposition
 
 log = logging.getLogger("paycrypt")
 
@@ -120,6 +123,8 @@ class Supervisor:
         (metrics/exposition.py): it outlives every worker, so no count is lost with one."""
         if self.settings.metrics_port is None:
             return None
+        from paycrypt.metrics import exposition as metrics_exposition  # prometheus_client: only with metrics
+
         try:
             served = metrics_exposition.for_workers(
                 self.settings.data_dir, self.settings.metrics_host, self.settings.metrics_port
@@ -317,6 +322,8 @@ class Supervisor:
         if slot.control is not None:
             slot.control.close()
         if self._metrics is not None and slot.process is not None:
+            from paycrypt.metrics import exposition as metrics_exposition  # loaded by _serve_metrics
+
             metrics_exposition.worker_exited(self._metrics[1], slot.process.pid)
         slot.process = slot.control = None
         slot.ready = False
