@@ -41,6 +41,7 @@ KNOWN_CACHES = {
     "paycrypt.audit.events._head": "an audit event's start: its version and the caller identity block",
     "paycrypt.audit.events._tail": "an audit event's end: the plane's constants and the caller's account",
     "paycrypt.auth.sigv4.canonical_uri": "request paths, normalised",
+    "paycrypt.console.render.environment": "the console's Jinja2 environment (its templates)",
     "paycrypt.auth.sigv4._parse_timestamp": "X-Amz-Date values, parsed",
     "paycrypt.auth.sigv4._scope_passed": "SigV4 credential scopes (access key id, date, region, service) "
     "that passed their checks",

@@ -490,6 +490,10 @@ def uvicorn_config(app: App, settings: Settings) -> uvicorn.Config:
         loop="uvloop",
         http=connections.protocol_factory(gate),  # type: ignore[arg-type]
         lifespan="on",
+        # The caller's address is the connection's, as on AWS: it is the audit's sourceIPAddress and
+        # what aws:SourceIp conditions test, so no header from the client may change it (uvicorn
+        # would otherwise take X-Forwarded-For from any client connecting through loopback).
+        proxy_headers=False,
         access_log=False,
         log_level="warning",
     )

@@ -126,3 +126,19 @@ def test_two_nodes_audit_merged_and_verified_with_the_cli(tmp_path: Path, proces
     assert tampered.returncode == 1
     assert "node west worker 0: 1 file(s), 2 event(s), 1 signed digest(s): TAMPERED" in tampered.stdout
     assert "1 event(s) removed: sequence 2" in tampered.stdout
+
+
+def test_a_forwarded_for_header_does_not_change_the_source_address(server, control) -> None:
+    """The audit's sourceIPAddress (and aws:SourceIp) is the connection's: a client on loopback
+    cannot name another address with X-Forwarded-For (uvicorn's proxy headers are off)."""
+
+    def forwarded(request, **_) -> None:
+        request.headers["X-Forwarded-For"] = "203.0.113.9"
+
+    control.meta.events.register_first("before-sign.payment-cryptography.ListKeys", forwarded)
+    try:
+        listed = control.list_keys()
+    finally:
+        control.meta.events.unregister("before-sign.payment-cryptography.ListKeys", forwarded)
+    [event] = _by_request(server, listed["ResponseMetadata"]["RequestId"])
+    assert event["sourceIPAddress"] == "127.0.0.1"
