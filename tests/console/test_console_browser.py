@@ -28,6 +28,8 @@ from tests.console.support import PRINCIPALS
 
 REGION = "us-east-1"
 
+NAVIGATION_MS = 90_000  # a sign-in's navigation, with chromium beside two pytest workers and their servers
+
 
 def sign_in(browser: Any, server: IamServer, who: str) -> Any:
     context = browser.new_context(viewport={"width": 1280, "height": 860})
@@ -36,7 +38,7 @@ def sign_in(browser: Any, server: IamServer, who: str) -> Any:
     page.get_by_label("Access key id").fill(PRINCIPALS[who].access_key)
     page.get_by_label("Secret access key").fill(PRINCIPALS[who].secret)
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/console/keys")
+    page.wait_for_url("**/console/keys", timeout=NAVIGATION_MS)
     return page
 
 
@@ -274,8 +276,11 @@ def test_by_keyboard_with_every_control_labelled(chromium: Any, console_server: 
     page.keyboard.press("Tab")
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.textContent") == "Sign in"
+    # What was typed reached the fields (a keystroke lost under load would read as a refusal).
+    assert page.input_value("#access_key_id") == PRINCIPALS["alice"].access_key
+    assert page.input_value("#secret") == PRINCIPALS["alice"].secret
     page.keyboard.press("Enter")
-    page.wait_for_url("**/console/keys")
+    page.wait_for_url("**/console/keys", timeout=NAVIGATION_MS)
     # The skip link is the first stop and leads to the content.
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.textContent") == "Skip to content"
