@@ -439,13 +439,12 @@ def _check_scope(claim: _Claim, allowed_services: frozenset[str]) -> tuple[str, 
 def _scope_passed(
     credential: str, day: str, allowed_services: frozenset[str]
 ) -> tuple[str, str, str, str] | None:
-    """The scope's parts when every rule of `_scope_refused` holds, else None."""
+    """The scope's parts when every rule of `_scope_problems` holds, else None."""
     parts = credential.rstrip("/").split("/")
-    if len(parts) != 5:
+    if len(parts) != 5 or _scope_problems(parts, day, allowed_services):
         return None
-    key_id, date, region, service, terminator = parts
-    valid = _is_region(region) and service in allowed_services and terminator == TERMINATOR and date == day
-    return (key_id, date, region, service) if valid else None
+    key_id, date, region, service, _ = parts
+    return key_id, date, region, service
 
 
 def _scope_refused(claim: _Claim, allowed_services: frozenset[str]) -> typing.NoReturn:
@@ -456,6 +455,12 @@ def _scope_refused(claim: _Claim, allowed_services: frozenset[str]) -> typing.No
             "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, "
             f"got '{claim.credential[: _ECHO * 2]}'"
         )
+    raise InvalidSignature(" ".join(_scope_problems(parts, claim.amz_date, allowed_services)))
+
+
+def _scope_problems(parts: list[str], amz_date: str, allowed_services: frozenset[str]) -> list[str]:
+    """Every rule a five-part scope breaks, in AWS's words; `amz_date` is the request's X-Amz-Date
+    (or just its day, when only whether the scope passes matters)."""
     _, date, region, service, terminator = parts
     problems = []
     if not _is_region(region):
@@ -468,12 +473,12 @@ def _scope_refused(claim: _Claim, allowed_services: frozenset[str]) -> typing.No
             f"Credential should be scoped with a valid terminator: '{TERMINATOR}', "
             f"not '{terminator[:_ECHO]}'."
         )
-    if date != claim.amz_date[:8]:
+    if date != amz_date[:8]:
         problems.append(
             "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: "
-            f"'{date[:_ECHO]}' != '{claim.amz_date[:8]}', from '{claim.amz_date}'."
+            f"'{date[:_ECHO]}' != '{amz_date[:8]}', from '{amz_date}'."
         )
-    raise InvalidSignature(" ".join(problems))
+    return problems
 
 
 def _is_region(region: str) -> bool:
@@ -488,8 +493,7 @@ def _is_region(region: str) -> bool:
 
 def _canonical_headers(headers: Mapping[str, str], names: tuple[str, ...]) -> str:
     # Each line ends in "\n", and the block is followed by the blank line SigV4 puts before SignedHeaders.
-    # The value is canonical_header_value's, written inline: this runs for every signed header.
-    return "".join([f"{name}:{' '.join(headers.get(name, '').split())}\n" for name in names])
+    return "".join([f"{name}:{canonical_header_value(headers.get(name, ''))}\n" for name in names])
 
 
 def _payload_hash(req: SignedRequest) -> str:
